@@ -1,0 +1,119 @@
+import path from 'node:path';
+import { type LocalCredentials, loadOrCreateCredentials } from './credentials';
+import { EventLog } from './events/log';
+import { ServiceRegistry } from './http/registry';
+import { HttpEndpoint } from './http/server';
+import { LambdaRegistry } from './lambda/registry';
+import { createLogger, type LocalLogger } from './log';
+import { secretsManagerJsonService } from './secretsmanager/api';
+import { SecretsManager } from './secretsmanager/service';
+import { Store } from './store/db';
+import { Keyring } from './store/keyring';
+
+export interface LocalCloudOptions {
+  /** Where state lives (database, root key, credentials); created if missing. */
+  stateDir: string;
+  /** 0 picks a free port. Default 4566. */
+  port?: number | undefined;
+  region?: string | undefined;
+  accountId?: string | undefined;
+  /** Default: JSON lines on stderr at CREDFLOW_LOG_LEVEL (info). Tests pass `silentLogger`. */
+  logger?: LocalLogger | undefined;
+}
+
+/** What an SDK v3 client needs to talk to the local cloud. */
+export interface LocalClientConfig {
+  endpoint: string;
+  region: string;
+  credentials: LocalCredentials;
+}
+
+/**
+ * The embedded cloud: one HTTP endpoint on 127.0.0.1 answering AWS wire protocols, backed by one
+ * crash-safe store in `stateDir`. Services register on `services`; Secrets Manager is built in.
+ */
+export class LocalCloud {
+  private stopped = false;
+
+  private constructor(
+    readonly endpoint: string,
+    readonly port: number,
+    readonly region: string,
+    readonly accountId: string,
+    readonly stateDir: string,
+    readonly credentials: LocalCredentials,
+    readonly store: Store,
+    readonly events: EventLog,
+    readonly lambdas: LambdaRegistry,
+    readonly secrets: SecretsManager,
+    /** Register further AWS services (EventBridge, Step Functions, RDS...) here. */
+    readonly services: ServiceRegistry,
+    readonly logger: LocalLogger,
+    private readonly http: HttpEndpoint,
+  ) {}
+
+  static async start(opts: LocalCloudOptions): Promise<LocalCloud> {
+    const stateDir = path.resolve(opts.stateDir);
+    const region = opts.region ?? 'us-east-1';
+    const accountId = opts.accountId ?? '000000000000';
+    const logger = opts.logger ?? createLogger();
+    const store = Store.open(stateDir);
+    try {
+      const credentials = loadOrCreateCredentials(stateDir);
+      const keyring = Keyring.open(store);
+      const events = new EventLog(store, { region, accountId }, logger);
+      const lambdas = new LambdaRegistry({ region, accountId });
+      const secrets = new SecretsManager({ store, keyring, events, lambdas, region, accountId, logger });
+      const services = new ServiceRegistry();
+      services.register(secretsManagerJsonService(secrets));
+      const http = new HttpEndpoint({
+        registry: services,
+        secretFor: (id) => (id === credentials.accessKeyId ? credentials.secretAccessKey : undefined),
+        logger,
+      });
+      const port = await http.listen(opts.port ?? 4566);
+      const endpoint = `http://127.0.0.1:${port}`;
+      logger.info('local cloud started', { endpoint, stateDir });
+      return new LocalCloud(
+        endpoint,
+        port,
+        region,
+        accountId,
+        stateDir,
+        credentials,
+        store,
+        events,
+        lambdas,
+        secrets,
+        services,
+        logger,
+        http,
+      );
+    } catch (err) {
+      store.close();
+      throw err;
+    }
+  }
+
+  /** `{ endpoint, region, credentials }` for `new SecretsManagerClient(cloud.clientConfig())`. */
+  clientConfig(): LocalClientConfig {
+    return { endpoint: this.endpoint, region: this.region, credentials: { ...this.credentials } };
+  }
+
+  /** Lets running rotations finish (up to `graceMs`), closes the endpoint, then the store. */
+  async stop(graceMs = 10_000): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      this.secrets.awaitIdle(),
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, graceMs);
+      }),
+    ]);
+    clearTimeout(timer);
+    await this.http.close();
+    this.store.close();
+    this.logger.info('local cloud stopped', { endpoint: this.endpoint });
+  }
+}

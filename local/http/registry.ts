@@ -1,0 +1,86 @@
+import type { AwsError } from './errors';
+
+/** Who called and how, for handlers that record it (CloudTrail-shaped events). */
+export interface RequestContext {
+  requestId: string;
+  accessKeyId: string;
+  /** Region and service from the SigV4 credential scope. */
+  region: string;
+  signingService: string;
+  sourceIp: string;
+  userAgent: string;
+}
+
+export type JsonOperation = (input: Record<string, unknown>, ctx: RequestContext) => unknown;
+
+/**
+ * A service on the AWS JSON protocols, routed by `X-Amz-Target: <targetPrefix>.<Operation>`
+ * (Secrets Manager: `secretsmanager`, EventBridge: `AWSEvents`, Step Functions: `AWSStepFunctions`).
+ */
+export interface JsonService {
+  protocol: 'json';
+  targetPrefix: string;
+  /** `1.0` or `1.1`: only the response content type differs. */
+  jsonVersion: '1.0' | '1.1';
+  /** Operation name -> handler. Returns the response object (Dates become epoch seconds). */
+  operations: Readonly<Record<string, JsonOperation>>;
+}
+
+export type QueryParams = Readonly<Record<string, string>>;
+export type QueryAction = (params: QueryParams, ctx: RequestContext) => unknown;
+
+/**
+ * A service on the AWS query protocol (form-encoded `Action=...&Version=...`, XML responses),
+ * such as RDS or SNS. Several share the protocol, so a request goes to the service whose
+ * `signingName` is in its SigV4 scope, or else to the one service declaring the action.
+ */
+export interface QueryService {
+  protocol: 'query';
+  signingName: string;
+  /** The XML namespace of responses, e.g. `http://rds.amazonaws.com/doc/2014-10-31/`. */
+  xmlNamespace: string;
+  /**
+   * Action -> handler. The handler returns the content of `<ActionResult>` as a plain object;
+   * see `renderXml` for the mapping (an array repeats its key's element).
+   */
+  actions: Readonly<Record<string, QueryAction>>;
+  /** HTTP status for an error code when it is not 400 (RDS answers DBInstanceNotFound with 404). */
+  statusFor?(error: AwsError): number;
+}
+
+export type Service = JsonService | QueryService;
+
+/** The services the endpoint answers for. Later issues register theirs without touching the core. */
+export class ServiceRegistry {
+  private readonly json = new Map<string, JsonService>();
+  private readonly query: QueryService[] = [];
+
+  register(service: Service): void {
+    if (service.protocol === 'json') {
+      if (this.json.has(service.targetPrefix))
+        throw new Error(`target prefix taken: ${service.targetPrefix}`);
+      this.json.set(service.targetPrefix, service);
+    } else {
+      if (this.query.some((s) => s.signingName === service.signingName)) {
+        throw new Error(`query service already registered: ${service.signingName}`);
+      }
+      this.query.push(service);
+    }
+  }
+
+  jsonService(targetPrefix: string): JsonService | undefined {
+    return this.json.get(targetPrefix);
+  }
+
+  /** The query service for this request: by signing name first, else the one that has the action. */
+  queryService(action: string, signingName: string | undefined): QueryService | undefined {
+    const bySigning = signingName ? this.query.find((s) => s.signingName === signingName) : undefined;
+    if (bySigning) return bySigning;
+    const having = this.query.filter((s) => Object.hasOwn(s.actions, action));
+    return having.length === 1 ? having[0] : undefined;
+  }
+
+  get hasQueryServices(): boolean {
+    return this.query.length > 0;
+  }
+}

@@ -1,0 +1,146 @@
+import { randomUUID } from 'node:crypto';
+
+export type LambdaHandler = (event: unknown, context?: unknown) => Promise<unknown>;
+
+/**
+ * The context a local function receives: Lambda's usual fields plus `env`, the function's own
+ * environment. The registry never swaps `process.env` around a call: handlers run in this one
+ * process, concurrently, so a per-call environment would leak between them. A handler that
+ * needs its settings reads `context.env` (or the process defaults its host set up).
+ */
+export interface LocalLambdaContext {
+  functionName: string;
+  functionVersion: string;
+  invokedFunctionArn: string;
+  memoryLimitInMB: string;
+  awsRequestId: string;
+  logGroupName: string;
+  logStreamName: string;
+  callbackWaitsForEmptyEventLoop: boolean;
+  getRemainingTimeInMillis(): number;
+  env: Readonly<Record<string, string>>;
+}
+
+export interface RegisterOptions {
+  /** Lambda's timeout; the call is failed (not aborted) after it. Default 900 s. */
+  timeoutSeconds?: number;
+}
+
+/** No function by that name or ARN is registered. */
+export class LambdaNotFoundError extends Error {
+  override name = 'ResourceNotFoundException' as const;
+}
+
+/** The function ran past its timeout. */
+export class LambdaTimeoutError extends Error {
+  override name = 'TimeoutError' as const;
+}
+
+interface Entry {
+  name: string;
+  handler: LambdaHandler;
+  env: Readonly<Record<string, string>>;
+  timeoutMs: number;
+}
+
+/**
+ * "Lambda" for the local cloud: handlers registered by name, invoked in-process with a JSON
+ * round trip of event and result, as the real service serializes them.
+ */
+export class LambdaRegistry {
+  private readonly fns = new Map<string, Entry>();
+
+  constructor(private readonly where: { region: string; accountId: string }) {}
+
+  /** Registers (or replaces) a function; returns its ARN. */
+  register(
+    name: string,
+    handler: LambdaHandler,
+    env: Record<string, string> = {},
+    opts: RegisterOptions = {},
+  ): string {
+    if (!/^[A-Za-z0-9_-]{1,64}$/.test(name)) throw new Error(`invalid Lambda function name: ${name}`);
+    this.fns.set(name, {
+      name,
+      handler,
+      env: Object.freeze({ ...env }),
+      timeoutMs: (opts.timeoutSeconds ?? 900) * 1000,
+    });
+    return this.arn(name);
+  }
+
+  unregister(name: string): boolean {
+    return this.fns.delete(name);
+  }
+
+  arn(name: string): string {
+    return `arn:aws:lambda:${this.where.region}:${this.where.accountId}:function:${name}`;
+  }
+
+  /** Registered function names. */
+  list(): string[] {
+    return [...this.fns.keys()];
+  }
+
+  /** The registered name for a name, full ARN (optionally qualified) or partial ARN; undefined if none. */
+  resolve(arnOrName: string): string | undefined {
+    let name = arnOrName;
+    const full = /^arn:aws:lambda:([^:]+):(\d{12}):function:([^:]+)(?::(\$LATEST|[A-Za-z0-9_-]+))?$/.exec(
+      arnOrName,
+    );
+    const partial = /^(\d{12}):function:([^:]+)(?::(\$LATEST|[A-Za-z0-9_-]+))?$/.exec(arnOrName);
+    if (full) {
+      if (full[1] !== this.where.region || full[2] !== this.where.accountId) return undefined;
+      name = full[3]!;
+    } else if (partial) {
+      if (partial[1] !== this.where.accountId) return undefined;
+      name = partial[2]!;
+    } else {
+      name = arnOrName.split(':')[0]!;
+    }
+    return this.fns.has(name) ? name : undefined;
+  }
+
+  has(arnOrName: string): boolean {
+    return this.resolve(arnOrName) !== undefined;
+  }
+
+  /** Invokes the function and resolves with its (JSON round-tripped) result; rejects with its error. */
+  async invoke(arnOrName: string, event: unknown): Promise<unknown> {
+    const name = this.resolve(arnOrName);
+    const fn = name === undefined ? undefined : this.fns.get(name);
+    if (!fn) throw new LambdaNotFoundError(`Function not found: ${arnOrName}`);
+    const started = Date.now();
+    const context: LocalLambdaContext = {
+      functionName: fn.name,
+      functionVersion: '$LATEST',
+      invokedFunctionArn: this.arn(fn.name),
+      memoryLimitInMB: '1024',
+      awsRequestId: randomUUID(),
+      logGroupName: `/aws/lambda/${fn.name}`,
+      logStreamName: 'local',
+      callbackWaitsForEmptyEventLoop: true,
+      getRemainingTimeInMillis: () => Math.max(0, fn.timeoutMs - (Date.now() - started)),
+      env: fn.env,
+    };
+    const payload = event === undefined ? undefined : JSON.parse(JSON.stringify(event));
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(new LambdaTimeoutError(`Task timed out after ${(fn.timeoutMs / 1000).toFixed(2)} seconds`)),
+        fn.timeoutMs,
+      );
+      timer.unref();
+    });
+    try {
+      const result = await Promise.race([
+        Promise.resolve().then(() => fn.handler(payload, context)),
+        timeout,
+      ]);
+      return result === undefined ? null : JSON.parse(JSON.stringify(result));
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
