@@ -46,7 +46,7 @@ import {
 import type { LambdaRegistry } from '../lambda/registry';
 import type { LocalLogger } from '../log';
 import type { Migration, Store } from '../store/db';
-import { DEFAULT_KMS_KEY_ID, type Keyring } from '../store/keyring';
+import { DEFAULT_KMS_KEY_ID, DecryptionError, type Keyring } from '../store/keyring';
 import { matchesFilters } from './filters';
 import {
   AWSCURRENT,
@@ -927,14 +927,26 @@ export class SecretsManager {
 
   private unseal(v: VersionRow): SecretValue {
     if (v.kind === null || v.ciphertext === null) throw resourceNotFound('The version has no value.');
-    return {
-      kind: v.kind,
-      bytes: this.deps.keyring.decrypt(
-        v.kms_key_id,
-        v.ciphertext,
-        this.aad(v.secret_arn, v.version_id, v.kind),
-      ),
-    };
+    try {
+      return {
+        kind: v.kind,
+        bytes: this.deps.keyring.decrypt(
+          v.kms_key_id,
+          v.ciphertext,
+          this.aad(v.secret_arn, v.version_id, v.kind),
+        ),
+      };
+    } catch (err) {
+      if (!(err instanceof DecryptionError)) throw err;
+      this.deps.logger.error('secret value does not decrypt', {
+        secretArn: v.secret_arn,
+        versionId: v.version_id,
+      });
+      throw new AwsError(
+        'DecryptionFailure',
+        "Secrets Manager can't decrypt the protected secret text using the provided KMS key.",
+      );
+    }
   }
 
   private newArn(name: string): string {
