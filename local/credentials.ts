@@ -1,7 +1,7 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { writeFileAtomic } from './store/files';
+import { createFileExclusive } from './store/files';
 
 export interface LocalCredentials {
   accessKeyId: string;
@@ -17,19 +17,18 @@ const KEY_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
  */
 export function loadOrCreateCredentials(stateDir: string): LocalCredentials {
   const file = path.join(stateDir, CREDENTIALS_FILE);
-  if (existsSync(file)) {
-    const c = JSON.parse(readFileSync(file, 'utf8')) as Partial<LocalCredentials>;
-    if (typeof c.accessKeyId !== 'string' || typeof c.secretAccessKey !== 'string') {
-      throw new Error(`${file} is not a credentials file`);
-    }
-    return { accessKeyId: c.accessKeyId, secretAccessKey: c.secretAccessKey };
+  if (!existsSync(file)) {
+    let id = 'AKIA';
+    while (id.length < 20) id += KEY_ALPHABET[randomInt(KEY_ALPHABET.length)];
+    const fresh: LocalCredentials = {
+      accessKeyId: id,
+      secretAccessKey: randomBytes(30).toString('base64').replace(/[+/]/g, 'x').slice(0, 40),
+    };
+    createFileExclusive(file, `${JSON.stringify(fresh, null, 2)}\n`, 0o600);
   }
-  let id = 'AKIA';
-  while (id.length < 20) id += KEY_ALPHABET[randomInt(KEY_ALPHABET.length)];
-  const creds: LocalCredentials = {
-    accessKeyId: id,
-    secretAccessKey: randomBytes(30).toString('base64').replace(/[+/]/g, 'x').slice(0, 40),
-  };
-  writeFileAtomic(file, `${JSON.stringify(creds, null, 2)}\n`, 0o600);
-  return creds;
+  const c = JSON.parse(readFileSync(file, 'utf8')) as Partial<LocalCredentials>;
+  if (typeof c.accessKeyId !== 'string' || typeof c.secretAccessKey !== 'string') {
+    throw new Error(`${file} is not a credentials file`);
+  }
+  return { accessKeyId: c.accessKeyId, secretAccessKey: c.secretAccessKey };
 }

@@ -16,7 +16,7 @@ const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 
 const SECRET_FIELD = /secret(string|binary|value)|password|plaintext|randompassword/i;
 
 export interface LoggerOptions {
-  /** Lowest level written; default `CREDFLOW_LOG_LEVEL` or `info`. */
+  /** Lowest level written; default `CREDFLOW_LOG_LEVEL`, else `LOG_LEVEL`, else `info`. */
   level?: LogLevel;
   /** Where lines go; default stderr. */
   write?: (line: string) => void;
@@ -29,7 +29,10 @@ function scrub(fields: Record<string, unknown>): Record<string, unknown> {
 }
 
 export function createLogger(opts: LoggerOptions = {}): LocalLogger {
-  const envLevel = process.env['CREDFLOW_LOG_LEVEL'] as LogLevel | undefined;
+  // CREDFLOW_LOG_LEVEL, else the LOG_LEVEL the Lambda handlers' logger reads (Powertools-style upper case).
+  const envLevel = (process.env['CREDFLOW_LOG_LEVEL'] ?? process.env['LOG_LEVEL'])?.toLowerCase() as
+    | LogLevel
+    | undefined;
   const level = opts.level ?? (envLevel && envLevel in ORDER ? envLevel : 'info');
   const write = opts.write ?? ((line: string) => process.stderr.write(`${line}\n`));
   const at =

@@ -2,7 +2,7 @@ import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Store } from './db';
-import { writeFileAtomic } from './files';
+import { createFileExclusive } from './files';
 
 /** The KMS key id Secrets Manager uses when a secret names none. */
 export const DEFAULT_KMS_KEY_ID = 'alias/aws/secretsmanager';
@@ -77,15 +77,15 @@ export class Keyring {
     if (cached) return cached;
     const aad = `credflow-data-key:${kmsKeyId}`;
     const key = this.store.tx(() => {
-      const row = this.store.db.prepare('SELECT wrapped FROM kms_data_keys WHERE key_id = ?').get(kmsKeyId) as
-        | { wrapped: Buffer }
-        | undefined;
-      if (row) return open(this.rootKey, row.wrapped, aad);
-      const fresh = randomBytes(32);
-      this.store.db
-        .prepare('INSERT INTO kms_data_keys (key_id, wrapped, created_at) VALUES (?, ?, ?)')
-        .run(kmsKeyId, seal(this.rootKey, fresh, aad), Date.now());
-      return fresh;
+      const select = this.store.db.prepare('SELECT wrapped FROM kms_data_keys WHERE key_id = ?');
+      if (!select.get(kmsKeyId)) {
+        // OR IGNORE: another process sharing the state dir may have made this key meanwhile.
+        this.store.db
+          .prepare('INSERT OR IGNORE INTO kms_data_keys (key_id, wrapped, created_at) VALUES (?, ?, ?)')
+          .run(kmsKeyId, seal(this.rootKey, randomBytes(32), aad), Date.now());
+      }
+      const row = select.get(kmsKeyId) as { wrapped: Buffer };
+      return open(this.rootKey, row.wrapped, aad);
     });
     this.cache.set(kmsKeyId, key);
     return key;
@@ -94,12 +94,8 @@ export class Keyring {
 
 function loadOrCreateRootKey(stateDir: string): Buffer {
   const file = path.join(stateDir, ROOT_KEY_FILE);
-  if (existsSync(file)) {
-    const key = Buffer.from(readFileSync(file, 'utf8').trim(), 'base64');
-    if (key.length !== 32) throw new Error(`${file} does not hold a 256-bit key`);
-    return key;
-  }
-  const key = randomBytes(32);
-  writeFileAtomic(file, `${key.toString('base64')}\n`, 0o600);
+  if (!existsSync(file)) createFileExclusive(file, `${randomBytes(32).toString('base64')}\n`, 0o600);
+  const key = Buffer.from(readFileSync(file, 'utf8').trim(), 'base64');
+  if (key.length !== 32) throw new Error(`${file} does not hold a 256-bit key`);
   return key;
 }

@@ -171,3 +171,31 @@ it('cannot read the values with another root key', async () => {
     await awsError(() => sm.send(new GetSecretValueCommand({ SecretId: 'enc/rooted' })), 'DecryptionFailure');
   });
 });
+
+it('two clouds starting together on one fresh state dir agree on credentials and keys', async () => {
+  const [a, b] = await Promise.all([
+    LocalCloud.start({ stateDir, port: 0, logger }),
+    LocalCloud.start({ stateDir, port: 0, logger }),
+  ]);
+  const smA = new SecretsManagerClient({ ...a.clientConfig(), maxAttempts: 1 });
+  const smB = new SecretsManagerClient({ ...b.clientConfig(), maxAttempts: 1 });
+  try {
+    expect(a.credentials).toEqual(b.credentials);
+    await smA.send(
+      new CreateSecretCommand({ Name: 'enc/shared', SecretString: 'written-by-a', KmsKeyId: 'alias/k' }),
+    );
+    await smB.send(
+      new CreateSecretCommand({ Name: 'enc/shared-b', SecretString: 'written-by-b', KmsKeyId: 'alias/k' }),
+    );
+    expect((await smB.send(new GetSecretValueCommand({ SecretId: 'enc/shared' }))).SecretString).toBe(
+      'written-by-a',
+    );
+    expect((await smA.send(new GetSecretValueCommand({ SecretId: 'enc/shared-b' }))).SecretString).toBe(
+      'written-by-b',
+    );
+  } finally {
+    smA.destroy();
+    smB.destroy();
+    await Promise.all([a.stop(), b.stop()]);
+  }
+});
