@@ -665,7 +665,11 @@ export class SecretsManager {
 
   /** Removes secrets whose recovery window has passed. Checked lazily, at every call. */
   purgeExpired(): void {
-    this.sql('DELETE FROM sm_secrets WHERE purge_ms IS NOT NULL AND purge_ms <= ?').run(this.now());
+    const now = this.now();
+    // Look before deleting, so a read-only call takes no write lock.
+    if (this.sql('SELECT 1 FROM sm_secrets WHERE purge_ms IS NOT NULL AND purge_ms <= ? LIMIT 1').get(now)) {
+      this.sql('DELETE FROM sm_secrets WHERE purge_ms IS NOT NULL AND purge_ms <= ?').run(now);
+    }
   }
 
   private create(
