@@ -1,16 +1,34 @@
+import { CredflowError } from '../../src/errors';
+
 /** A real database server process run on this machine for the local RDS and the tests. */
 export type ServerKind = 'postgres' | 'mariadb';
 
 export interface DbServerSpec {
   kind: ServerKind;
-  /** Own data directory; initialised on first start, reused on restart. */
+  /**
+   * Own data directory; initialised on first start, reused on restart. For PostgreSQL it is
+   * chowned to the `postgres` OS user when running as root, so every directory above it must be
+   * traversable by that user (startDbServer says which one is not).
+   */
   dataDir: string;
   /** 0 or undefined: pick a free port. */
   port?: number | undefined;
+  /**
+   * RDS's rules: a letter, then letters, digits or underscores (at most 63). Used on first start
+   * only; a restart keeps the user (and password) stored in the data directory.
+   */
   masterUsername: string;
+  /** Used on first start only (restart = same data, same password). */
   masterPassword: string;
-  /** Initial database to create (optional). */
+  /** Initial database to create (optional); created on any start when missing. */
   dbName?: string | undefined;
+  /** How long to wait for the server to accept connections. Default 60 s. */
+  startTimeoutMs?: number | undefined;
+}
+
+export interface ServerExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
 }
 
 export interface RunningServer {
@@ -19,6 +37,26 @@ export interface RunningServer {
   port: number;
   pid: number;
   dataDir: string;
-  /** Stops the server cleanly and waits for the process to exit. */
+  /** True when this start created the data directory (first start). */
+  initialised: boolean;
+  /** True when the server offers TLS (a self-signed certificate made with `openssl`). */
+  tls: boolean;
+  /** The unix socket the launcher itself uses for administration (root/peer authentication). */
+  socketPath: string;
+  /** The server's own log (stdout and stderr). */
+  logFile: string;
+  /** Settles when the process exits, whether through stop() or not. Never rejects. */
+  readonly exited: Promise<ServerExit>;
+  /**
+   * Sets the master user's password over the local socket without knowing the old one, as
+   * RDS's ModifyDBInstance MasterUserPassword does.
+   */
+  setMasterPassword(newPassword: string): Promise<void>;
+  /** Stops the server cleanly and waits for the process to exit. Safe to call twice. */
   stop(): Promise<void>;
+}
+
+/** The launcher could not find, initialise, start or stop a server. */
+export class DbServerError extends CredflowError {
+  override name = 'DbServerError' as const;
 }

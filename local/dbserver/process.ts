@@ -1,0 +1,260 @@
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { closeSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { DbServerError, type ServerExit } from './types';
+
+/** The OS identity a server runs as; undefined fields mean "as this process". */
+export interface RunAs {
+  uid?: number | undefined;
+  gid?: number | undefined;
+  groups: readonly number[];
+}
+
+export function isRoot(): boolean {
+  return typeof process.getuid === 'function' && process.getuid() === 0;
+}
+
+/** Looks up an OS user with `id` (covers NSS sources /etc/passwd parsing would miss). */
+export function lookupOsUser(name: string): RunAs | undefined {
+  try {
+    const id = (flag: string) =>
+      execFileSync('id', [flag, name], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    return { uid: Number(id('-u')), gid: Number(id('-g')), groups: id('-G').split(/\s+/).map(Number) };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Throws unless `runAs` can reach `dir`: every ancestor needs the search (x) bit for it. A
+ * temporary directory made by mkdtemp (0700, root) is the usual culprit.
+ */
+export function assertTraversable(dir: string, runAs: RunAs, who: string): void {
+  if (runAs.uid === undefined) return;
+  let current = path.dirname(path.resolve(dir));
+  for (;;) {
+    const st = statSync(current);
+    const ok =
+      (st.uid === runAs.uid && (st.mode & 0o100) !== 0) ||
+      (st.uid !== runAs.uid && runAs.groups.includes(st.gid) && (st.mode & 0o010) !== 0) ||
+      (st.uid !== runAs.uid && !runAs.groups.includes(st.gid) && (st.mode & 0o001) !== 0);
+    if (!ok) {
+      const mode = (st.mode & 0o777).toString(8).padStart(4, '0');
+      throw new DbServerError(
+        `${who} cannot reach ${dir}: ${current} (mode ${mode}, uid ${st.uid}) is not traversable by it; ` +
+          `use a data directory it can reach, or allow traversal (chmod o+x ${current})`,
+      );
+    }
+    const parent = path.dirname(current);
+    if (parent === current) return;
+    current = parent;
+  }
+}
+
+/** A port the kernel just handed out on 127.0.0.1. A race is possible; callers retry on EADDRINUSE. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const address = srv.address();
+      srv.close(() => {
+        if (address && typeof address === 'object') resolve(address.port);
+        else reject(new DbServerError('could not pick a free port'));
+      });
+    });
+  });
+}
+
+/** A small, predictable environment: no PG or MYSQL variables leak in, messages in English. */
+export function serverEnv(): NodeJS.ProcessEnv {
+  return { PATH: process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C', LC_ALL: 'C', TZ: 'UTC' };
+}
+
+/** The last `bytes` of a file, for error messages; '' when unreadable. */
+export function tail(file: string, bytes = 4000): string {
+  try {
+    const size = statSync(file).size;
+    const fd = openSync(file, 'r');
+    try {
+      const length = Math.min(size, bytes);
+      const buf = Buffer.alloc(length);
+      readSync(fd, buf, 0, length, size - length);
+      return buf.toString('utf8').trim();
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return '';
+  }
+}
+
+/** The size of a log file now, so a later readSince() returns only what a new start wrote. */
+export function logSize(file: string): number {
+  try {
+    return statSync(file).size;
+  } catch {
+    return 0;
+  }
+}
+
+/** What was appended to `file` after byte `offset` (at most the last 64 KiB of it). */
+export function readSince(file: string, offset: number): string {
+  const size = logSize(file);
+  return size > offset ? tail(file, Math.min(size - offset, 65_536)) : '';
+}
+
+/** Runs a setup command to completion; throws DbServerError with its output when it fails. */
+export function runCommand(
+  file: string,
+  args: readonly string[],
+  opts: { cwd: string; runAs: RunAs; timeoutMs: number; what: string },
+): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(file, args, {
+      cwd: opts.cwd,
+      env: serverEnv(),
+      stdio: ['ignore', 'pipe', 'pipe'],
+      ...(opts.runAs.uid !== undefined ? { uid: opts.runAs.uid } : {}),
+      ...(opts.runAs.gid !== undefined ? { gid: opts.runAs.gid } : {}),
+    });
+    let output = '';
+    const collect = (chunk: Buffer) => {
+      output = (output + chunk.toString('utf8')).slice(-8000);
+    };
+    child.stdout?.on('data', collect);
+    child.stderr?.on('data', collect);
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs);
+    child.once('error', (err) => {
+      clearTimeout(timer);
+      reject(new DbServerError(`${opts.what}: could not run ${file}: ${err.message}`));
+    });
+    child.once('close', (code, signal) => {
+      clearTimeout(timer);
+      if (code === 0) resolve(output);
+      else
+        reject(
+          new DbServerError(
+            `${opts.what} failed (${signal ? `killed by ${signal}` : `exit code ${code}`}): ${output.trim().slice(-2000)}`,
+          ),
+        );
+    });
+  });
+}
+
+/** Server processes this process started and has not seen exit: stopped if we exit first. */
+const live = new Map<ChildProcess, NodeJS.Signals>();
+let exitHookInstalled = false;
+
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  // A server outliving its launcher would hold its port and data directory; a synchronous
+  // signal is all an 'exit' handler can do, and the server's own shutdown finishes the job.
+  process.once('exit', () => {
+    for (const [child, signal] of live) child.kill(signal);
+  });
+}
+
+export interface SpawnedServer {
+  child: ChildProcess;
+  pid: number;
+  exited: Promise<ServerExit>;
+  /** Sends `signal`, waits up to `graceMs`, then SIGKILL; resolves once the process is gone. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+/** Starts a long-running server with stdout and stderr appended to `logFile`. */
+export function spawnServer(
+  file: string,
+  args: readonly string[],
+  opts: { cwd: string; runAs: RunAs; logFile: string; stopSignal: NodeJS.Signals },
+): Promise<SpawnedServer> {
+  const logFd = openSync(opts.logFile, 'a', 0o600);
+  return new Promise((resolve, reject) => {
+    let child: ChildProcess;
+    try {
+      child = spawn(file, args, {
+        cwd: opts.cwd,
+        env: serverEnv(),
+        // A file, not a pipe: the server must not die of SIGPIPE if this process goes away.
+        stdio: ['ignore', logFd, logFd],
+        ...(opts.runAs.uid !== undefined ? { uid: opts.runAs.uid } : {}),
+        ...(opts.runAs.gid !== undefined ? { gid: opts.runAs.gid } : {}),
+      });
+    } finally {
+      closeSync(logFd);
+    }
+    let exit: ServerExit | undefined;
+    const exited = new Promise<ServerExit>((res) => {
+      child.once('exit', (code, signal) => {
+        live.delete(child);
+        exit = { code, signal };
+        res(exit);
+      });
+    });
+    child.on('error', (err) => reject(new DbServerError(`could not start ${file}: ${err.message}`)));
+    child.once('spawn', () => {
+      installExitHook();
+      live.set(child, opts.stopSignal);
+      const pid = child.pid ?? -1;
+      resolve({
+        child,
+        pid,
+        exited,
+        async stop(graceMs = 30_000) {
+          if (exit) return;
+          child.kill(opts.stopSignal);
+          const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+          await exited;
+          clearTimeout(timer);
+        },
+      });
+    });
+  });
+}
+
+/** True when `pid` names a live process whose command line mentions `name`. */
+export function processRunning(pid: number, name: string): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(name);
+  } catch {
+    return true;
+  }
+}
+
+/**
+ * Polls `probe` until it returns true, the process exits, or the time is up. `probe` throwing
+ * means "fatal, stop waiting".
+ */
+export async function waitUntilReady(
+  probe: () => Promise<boolean>,
+  opts: { exited: Promise<ServerExit>; timeoutMs: number; what: string; logFile: string },
+): Promise<void> {
+  const deadline = Date.now() + opts.timeoutMs;
+  let exit: ServerExit | undefined;
+  void opts.exited.then((e) => {
+    exit = e;
+  });
+  for (;;) {
+    if (exit) {
+      const how = exit.signal ? `killed by ${exit.signal}` : `exit code ${exit.code}`;
+      throw new DbServerError(`${opts.what} exited during start (${how}): ${tail(opts.logFile, 2000)}`);
+    }
+    if (await probe()) return;
+    if (Date.now() > deadline) {
+      throw new DbServerError(
+        `${opts.what} did not accept connections within ${opts.timeoutMs} ms: ${tail(opts.logFile, 2000)}`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
