@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { escapeId } from 'mysql2';
 import mysql, { type Connection, type RowDataPacket } from 'mysql2/promise';
 import { findMariadbBinaries } from './binaries';
 import {
@@ -224,7 +225,7 @@ export async function startMariadb(spec: DbServerSpec): Promise<RunningServer> {
     }
     if (spec.dbName) {
       const dbName = spec.dbName;
-      await withRoot(layout, (c) => c.query(`CREATE DATABASE IF NOT EXISTS ${mysql.escapeId(dbName)}`));
+      await withRoot(layout, (c) => c.query(`CREATE DATABASE IF NOT EXISTS ${escapeId(dbName, true)}`));
     }
     if (!marker) {
       marker = {
