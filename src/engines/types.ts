@@ -27,6 +27,16 @@ export interface NewUser {
   privileges: readonly Privilege[];
 }
 
+/** What a login turned out to be; lets callers check that TLS was negotiated. */
+export interface SessionInfo {
+  /** The authenticated user as the server names it (mysql: 'name@host'; postgres: the role). */
+  user: string;
+  serverVersion: string;
+  tls: boolean;
+  /** The negotiated cipher; undefined without TLS. */
+  cipher?: string | undefined;
+}
+
 export interface DatabaseEngine {
   readonly family: EngineFamily;
   /** Longest username the engine accepts (mysql 32 chars, postgres 63 bytes). */
@@ -57,4 +67,9 @@ export interface DatabaseEngine {
   listGrants(admin: Credentials, username: string): Promise<string[]>;
   /** Validates a username for this engine; throws ValidationError with a clear reason. */
   validateUsername(username: string): void;
+  /**
+   * Logs in and reports the session: user, server version, whether TLS is in use. Optional so
+   * test doubles need not implement it; both real engines do.
+   */
+  describeSession?(creds: Credentials): Promise<SessionInfo>;
 }

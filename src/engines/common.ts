@@ -1,0 +1,162 @@
+/**
+ * What both engines share and that holds no SQL: input checks, TLS options, timeouts, and the
+ * translation of driver failures into the typed errors the state machines Retry and Catch on.
+ */
+import net from 'node:net';
+import { type CredflowError, DatabaseError, TransientError, ValidationError } from '../errors';
+import type { Privilege } from './types';
+
+export type { SessionInfo } from './types';
+
+/** Tunables shared by both engines. */
+export interface EngineOptions {
+  /** TCP + TLS + authentication handshake. Default 5 s. */
+  connectTimeoutMs?: number | undefined;
+  /** Each statement. Default 15 s. */
+  queryTimeoutMs?: number | undefined;
+  /**
+   * Trust for servers that are not on loopback. Default: Node's CA store (add RDS's bundle with
+   * NODE_EXTRA_CA_CERTS) and the certificate must verify.
+   */
+  tls?: { ca?: string | Buffer | undefined } | undefined;
+}
+
+export const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
+export const DEFAULT_QUERY_TIMEOUT_MS = 15_000;
+
+export function isLoopback(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
+  if (h === 'localhost' || h === '::1') return true;
+  return net.isIPv4(h) && h.startsWith('127.');
+}
+
+/**
+ * TLS options for a host. A loopback server is the local cloud's own, whose certificate is
+ * self-signed by the launcher: it is accepted unverified there and only there (traffic never
+ * leaves the machine). Anywhere else the certificate must verify against Node's CA store, or
+ * `ca` when given.
+ */
+export function tlsOptions(
+  host: string,
+  options: EngineOptions,
+): { rejectUnauthorized: boolean; ca?: string | Buffer } {
+  if (isLoopback(host)) return { rejectUnauthorized: false };
+  return { rejectUnauthorized: true, ...(options.tls?.ca ? { ca: options.tls.ca } : {}) };
+}
+
+const LONE_SURROGATE = /[\ud800-\udfff]/u;
+
+/** C0 controls (NUL, tab, newline, ...), DEL and C1 controls. */
+function hasControlCharacter(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x20 || (c >= 0x7f && c <= 0x9f)) return true;
+  }
+  return false;
+}
+
+/** The checks both engines make on a username; engine-specific limits come on top. */
+export function checkNameCommon(kind: string, name: unknown): string {
+  if (typeof name !== 'string' || name.length === 0) throw new ValidationError(`${kind} is empty`);
+  if (name.includes('\0')) throw new ValidationError(`${kind} ${JSON.stringify(name)} contains a NUL byte`);
+  if (hasControlCharacter(name)) {
+    throw new ValidationError(
+      `${kind} ${JSON.stringify(name)} contains control characters (tabs, newlines, ...)`,
+    );
+  }
+  if (LONE_SURROGATE.test(name))
+    throw new ValidationError(`${kind} ${JSON.stringify(name)} is not valid Unicode`);
+  if (/^\s|\s$/.test(name)) {
+    throw new ValidationError(`${kind} ${JSON.stringify(name)} starts or ends with whitespace`);
+  }
+  return name;
+}
+
+/** Passwords may hold anything a login can carry: quotes, backslashes, %, spaces, unicode. */
+export function checkPassword(password: unknown): string {
+  if (typeof password !== 'string' || password.length === 0) throw new ValidationError('password is empty');
+  // Never echo the value, not even in part.
+  if (password.includes('\0')) throw new ValidationError('password contains a NUL byte');
+  if (LONE_SURROGATE.test(password)) throw new ValidationError('password is not valid Unicode');
+  return password;
+}
+
+export const PRIVILEGES: readonly Privilege[] = ['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'CREATE', 'ALL'];
+
+/** The requested privileges, checked at run time (input may come from JSON), deduplicated. */
+export function checkPrivileges(privileges: unknown): Privilege[] {
+  if (!Array.isArray(privileges) || privileges.length === 0) {
+    throw new ValidationError(`privileges must be a non-empty list of ${PRIVILEGES.join(', ')}`);
+  }
+  const out = new Set<Privilege>();
+  for (const p of privileges) {
+    if (typeof p !== 'string' || !(PRIVILEGES as readonly string[]).includes(p.toUpperCase())) {
+      throw new ValidationError(`unknown privilege ${JSON.stringify(p)}; allowed: ${PRIVILEGES.join(', ')}`);
+    }
+    out.add(p.toUpperCase() as Privilege);
+  }
+  return [...out];
+}
+
+/**
+ * Removes every occurrence of each secret (and its escaped forms) from a driver message. Server
+ * messages rarely quote a statement, but a syntax error does ("... near '<text>'").
+ */
+export function redact(
+  message: string,
+  secrets: readonly string[],
+  escapes: readonly ((s: string) => string)[] = [],
+) {
+  let out = message;
+  for (const secret of secrets) {
+    if (!secret) continue;
+    for (const form of [secret, ...escapes.map((e) => e(secret))]) {
+      if (form) out = out.split(form).join('[redacted]');
+    }
+  }
+  return out;
+}
+
+/** Network-level failures worth retrying (the ASL retries TransientError with backoff). */
+const TRANSIENT_NODE_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EHOSTDOWN',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EPIPE',
+  'ECONNABORTED',
+]);
+
+/** Certificate failures: retrying cannot help; the trust configuration must change. */
+const TLS_CERT_CODES = new Set([
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
+/** A translation for failures below the database protocol, or undefined to let the engine decide. */
+export function translateNodeError(
+  code: string | undefined,
+  where: string,
+  message: string,
+): CredflowError | undefined {
+  if (code && TRANSIENT_NODE_CODES.has(code))
+    return new TransientError(`${where}: ${message}`, { cause: { code } });
+  if (code && TLS_CERT_CODES.has(code)) {
+    return new DatabaseError(
+      `${where}: the server's TLS certificate did not verify (${code}); trust its CA (for RDS: ` +
+        "NODE_EXTRA_CA_CERTS=<RDS bundle>) or set the secret's ssl key to false",
+      { cause: { code } },
+    );
+  }
+  return undefined;
+}
