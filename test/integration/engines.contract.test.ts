@@ -1,0 +1,490 @@
+/**
+ * One contract, every engine: the same behaviour is asserted against a real PostgreSQL and a
+ * real MariaDB. Engine SQL is under test, so the checks that look behind the engine's back
+ * (can this user INSERT? does the table survive?) use the drivers directly.
+ */
+import net from 'node:net';
+import mysql from 'mysql2/promise';
+import { Client as PgClient } from 'pg';
+import { engineFor } from '../../src/engines';
+import type { Credentials, DatabaseEngine, SessionInfo } from '../../src/engines/types';
+import {
+  AuthenticationError,
+  DatabaseError,
+  NotFoundError,
+  TransientError,
+  ValidationError,
+} from '../../src/errors';
+import { startNoTlsProxy } from '../support/no-tls-proxy';
+import { startTestServers, TEST_DATABASE, type TestServers } from '../support/servers';
+
+type Family = 'postgres' | 'mysql';
+
+let servers: TestServers;
+
+beforeAll(async () => {
+  servers = await startTestServers();
+}, 120_000);
+
+afterAll(async () => {
+  await servers?.stop();
+});
+
+/** Runs raw SQL as `creds`, outside the engine under test. */
+async function sqlAs(family: Family, creds: Credentials, sql: string): Promise<unknown[]> {
+  if (family === 'postgres') {
+    const c = new PgClient({
+      host: creds.host,
+      port: creds.port,
+      user: creds.username,
+      password: creds.password,
+      database: creds.dbname ?? 'postgres',
+    });
+    await c.connect();
+    try {
+      return (await c.query(sql)).rows;
+    } finally {
+      await c.end();
+    }
+  }
+  const c = await mysql.createConnection({
+    host: creds.host,
+    port: creds.port,
+    user: creds.username,
+    password: creds.password,
+    ...(creds.dbname ? { database: creds.dbname } : {}),
+  });
+  try {
+    const [rows] = await c.query(sql);
+    return rows as unknown[];
+  } finally {
+    await c.end();
+  }
+}
+
+/** A port on 127.0.0.1 that nothing listens on. */
+async function closedPort(): Promise<number> {
+  const srv = net.createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const { port } = srv.address() as net.AddressInfo;
+  await new Promise<void>((r) => srv.close(() => r()));
+  return port;
+}
+
+async function rejection(p: Promise<unknown>): Promise<Error> {
+  try {
+    await p;
+  } catch (err) {
+    return err as Error;
+  }
+  throw new Error('expected the promise to reject');
+}
+
+describe.each<Family>(['postgres', 'mysql'])('%s engine contract', (family) => {
+  let engine: DatabaseEngine;
+  let seq = 0;
+  const admin = () => servers[family].admin;
+  const appAdmin = (): Credentials => ({ ...admin(), dbname: TEST_DATABASE });
+  const creds = (username: string, password: string, extra: Partial<Credentials> = {}): Credentials => ({
+    host: admin().host,
+    port: admin().port,
+    username,
+    password,
+    dbname: TEST_DATABASE,
+    ...extra,
+  });
+  const fresh = (stem: string) => `${stem}${++seq}`;
+  const describeSession = (c: Credentials): Promise<SessionInfo> => engine.describeSession!(c);
+
+  beforeAll(async () => {
+    engine = engineFor(family === 'postgres' ? 'postgres' : 'mariadb');
+    await sqlAs(family, appAdmin(), 'CREATE TABLE items (id INT)');
+    await sqlAs(family, appAdmin(), 'INSERT INTO items (id) VALUES (1)');
+  });
+
+  describe('testLogin', () => {
+    it('logs in with the right password', async () => {
+      await expect(engine.testLogin(admin())).resolves.toBeUndefined();
+    });
+
+    it('rejects a wrong password with AuthenticationError that does not quote it', async () => {
+      const wrong = "Wr0ng'pass\\word";
+      const err = await rejection(engine.testLogin({ ...admin(), password: wrong }));
+      expect(err).toBeInstanceOf(AuthenticationError);
+      expect(err.name).toBe('AuthenticationError');
+      expect(err.message).not.toContain(wrong);
+    });
+
+    it('rejects an unknown user with AuthenticationError', async () => {
+      await expect(engine.testLogin(creds('nobody_here', 'x'))).rejects.toBeInstanceOf(AuthenticationError);
+    });
+
+    it('reports a closed port as TransientError', async () => {
+      const err = await rejection(engine.testLogin({ ...admin(), port: await closedPort() }));
+      expect(err).toBeInstanceOf(TransientError);
+      expect(err.name).toBe('TransientError');
+    });
+  });
+
+  describe('createUser', () => {
+    it('grants exactly the requested privileges: a SELECT-only user can read but not write', async () => {
+      const name = fresh('reader');
+      await engine.createUser(admin(), {
+        username: name,
+        password: 'Read-only-1',
+        database: TEST_DATABASE,
+        privileges: ['SELECT'],
+      });
+      const user = creds(name, 'Read-only-1');
+      await expect(sqlAs(family, user, 'SELECT id FROM items')).resolves.toEqual([{ id: 1 }]);
+      await expect(sqlAs(family, user, 'INSERT INTO items (id) VALUES (2)')).rejects.toThrow();
+      await expect(sqlAs(family, user, 'DELETE FROM items')).rejects.toThrow();
+      const grants = await engine.listGrants(admin(), name);
+      expect(grants.some((g) => g.includes('SELECT'))).toBe(true);
+      expect(grants.some((g) => /INSERT|DELETE|UPDATE/.test(g))).toBe(false);
+      expect(grants.join('\n')).not.toContain(name);
+    });
+
+    it('covers tables created after the user', async () => {
+      const name = fresh('later');
+      await engine.createUser(admin(), {
+        username: name,
+        password: 'Later-1',
+        database: TEST_DATABASE,
+        privileges: ['SELECT'],
+      });
+      const table = `later_table_${seq}`;
+      await sqlAs(family, appAdmin(), `CREATE TABLE ${table} (id INT)`);
+      await expect(sqlAs(family, creds(name, 'Later-1'), `SELECT id FROM ${table}`)).resolves.toEqual([]);
+    });
+
+    it('gives SELECT+INSERT users both, and still no DELETE', async () => {
+      const name = fresh('writer');
+      await engine.createUser(admin(), {
+        username: name,
+        password: 'Write-1',
+        database: TEST_DATABASE,
+        privileges: ['SELECT', 'INSERT'],
+      });
+      const user = creds(name, 'Write-1');
+      await sqlAs(family, user, 'INSERT INTO items (id) VALUES (100)');
+      await expect(sqlAs(family, user, 'DELETE FROM items WHERE id = 100')).rejects.toThrow();
+      await sqlAs(family, appAdmin(), 'DELETE FROM items WHERE id = 100');
+    });
+
+    it('refuses an existing user (DatabaseError, password not quoted) and unknown privileges', async () => {
+      const name = fresh('twice');
+      await engine.createUser(admin(), {
+        username: name,
+        password: 'Twice-1',
+        database: TEST_DATABASE,
+        privileges: ['SELECT'],
+      });
+      const err = await rejection(
+        engine.createUser(admin(), {
+          username: name,
+          password: 'Secret-2nd',
+          database: TEST_DATABASE,
+          privileges: ['SELECT'],
+        }),
+      );
+      expect(err).toBeInstanceOf(DatabaseError);
+      expect(err.message).not.toContain('Secret-2nd');
+      await expect(
+        engine.createUser(admin(), {
+          username: fresh('badpriv'),
+          password: 'x',
+          database: TEST_DATABASE,
+          privileges: ['SELECT', 'DROP' as 'SELECT'],
+        }),
+      ).rejects.toBeInstanceOf(ValidationError);
+    });
+  });
+
+  describe('passwords', () => {
+    it('changeOwnPassword: the old password is rejected, the new one works', async () => {
+      const name = fresh('self');
+      const oldPw = "Old'pw\\1";
+      const newPw = `New'"\\%; ü名 pw-${seq}`;
+      await engine.createUser(admin(), {
+        username: name,
+        password: oldPw,
+        database: TEST_DATABASE,
+        privileges: ['SELECT'],
+      });
+      await engine.changeOwnPassword(creds(name, oldPw), newPw);
+      await expect(engine.testLogin(creds(name, oldPw))).rejects.toBeInstanceOf(AuthenticationError);
+      await expect(engine.testLogin(creds(name, newPw))).resolves.toBeUndefined();
+    });
+
+    it('setPassword as admin: the old password is rejected, the new one works', async () => {
+      const name = fresh('managed');
+      await engine.createUser(admin(), {
+        username: name,
+        password: 'Before-1',
+        database: TEST_DATABASE,
+        privileges: ['SELECT'],
+      });
+      await engine.setPassword(admin(), name, "After'1\\%");
+      await expect(engine.testLogin(creds(name, 'Before-1'))).rejects.toBeInstanceOf(AuthenticationError);
+      await expect(engine.testLogin(creds(name, "After'1\\%"))).resolves.toBeUndefined();
+    });
+
+    it('setPassword on a missing user is NotFoundError', async () => {
+      await expect(engine.setPassword(admin(), 'no_such_user', 'x')).rejects.toBeInstanceOf(NotFoundError);
+    });
+
+    it('refuses empty passwords and NUL bytes before touching the server', async () => {
+      await expect(engine.setPassword(admin(), 'whoever', '')).rejects.toBeInstanceOf(ValidationError);
+      await expect(engine.setPassword(admin(), 'whoever', 'a\0b')).rejects.toBeInstanceOf(ValidationError);
+    });
+  });
+
+  describe('cloneUser', () => {
+    it('makes a clone that logs in with its own password and has the same grants', async () => {
+      const name = fresh('orig');
+      const clone = `${name}_clone`;
+      await engine.createUser(admin(), {
+        username: name,
+        password: 'Orig-1',
+        database: TEST_DATABASE,
+        privileges: ['SELECT', 'INSERT'],
+      });
+      await engine.cloneUser(admin(), name, clone, "Clone'1\\");
+      await expect(engine.testLogin(creds(clone, "Clone'1\\"))).resolves.toBeUndefined();
+      await expect(
+        sqlAs(family, creds(clone, "Clone'1\\"), 'SELECT id FROM items WHERE id = 1'),
+      ).resolves.toEqual([{ id: 1 }]);
+      await expect(sqlAs(family, creds(clone, "Clone'1\\"), 'DELETE FROM items')).rejects.toThrow();
+      const sourceGrants = await engine.listGrants(admin(), name);
+      expect(sourceGrants.length).toBeGreaterThan(0);
+      expect(await engine.listGrants(admin(), clone)).toEqual(sourceGrants);
+      // The source is untouched.
+      await expect(engine.testLogin(creds(name, 'Orig-1'))).resolves.toBeUndefined();
+    });
+
+    it('is idempotent: re-cloning re-syncs grants and sets the new password', async () => {
+      const name = fresh('again');
+      const clone = `${name}_clone`;
+      await engine.createUser(admin(), {
+        username: name,
+        password: 'Again-1',
+        database: TEST_DATABASE,
+        privileges: ['SELECT'],
+      });
+      await engine.cloneUser(admin(), name, clone, 'Clone-1');
+      // Drift: the clone gets something its source does not have.
+      if (family === 'postgres') {
+        await sqlAs(family, admin(), `CREATE ROLE drift_group_${seq} NOLOGIN`);
+        await sqlAs(family, admin(), `GRANT drift_group_${seq} TO ${clone}`);
+      } else {
+        await sqlAs(family, admin(), `GRANT DELETE ON appdb.* TO '${clone}'@'%'`);
+      }
+      expect(await engine.listGrants(admin(), clone)).not.toEqual(await engine.listGrants(admin(), name));
+      await engine.cloneUser(admin(), name, clone, 'Clone-2');
+      await engine.cloneUser(admin(), name, clone, 'Clone-2');
+      expect(await engine.listGrants(admin(), clone)).toEqual(await engine.listGrants(admin(), name));
+      await expect(engine.testLogin(creds(clone, 'Clone-1'))).rejects.toBeInstanceOf(AuthenticationError);
+      await expect(engine.testLogin(creds(clone, 'Clone-2'))).resolves.toBeUndefined();
+    });
+
+    it('works the other way round (the alternating strategy clones the clone back onto the original)', async () => {
+      const name = fresh('flip');
+      const clone = `${name}_clone`;
+      await engine.createUser(admin(), {
+        username: name,
+        password: 'Flip-1',
+        database: TEST_DATABASE,
+        privileges: ['SELECT'],
+      });
+      await engine.cloneUser(admin(), name, clone, 'Flip-clone-1');
+      await engine.cloneUser(admin(), clone, name, 'Flip-2');
+      await expect(engine.testLogin(creds(name, 'Flip-2'))).resolves.toBeUndefined();
+      await expect(engine.testLogin(creds(clone, 'Flip-clone-1'))).resolves.toBeUndefined();
+      expect(await engine.listGrants(admin(), name)).toEqual(await engine.listGrants(admin(), clone));
+    });
+
+    it('refuses a missing source (NotFoundError) and cloning onto itself (ValidationError)', async () => {
+      await expect(engine.cloneUser(admin(), 'no_such_source', 'no_such_clone', 'x')).rejects.toBeInstanceOf(
+        NotFoundError,
+      );
+      await expect(engine.userExists(admin(), 'no_such_clone')).resolves.toBe(false);
+      await expect(engine.cloneUser(admin(), 'same', 'same', 'x')).rejects.toBeInstanceOf(ValidationError);
+    });
+
+    if (family === 'mysql') {
+      it('copies the TLS requirement (REQUIRE SSL)', async () => {
+        const name = fresh('tlsonly');
+        const clone = `${name}_clone`;
+        await engine.createUser(admin(), {
+          username: name,
+          password: 'Tls-1',
+          database: TEST_DATABASE,
+          privileges: ['SELECT'],
+        });
+        await sqlAs(family, admin(), `ALTER USER '${name}'@'%' REQUIRE SSL`);
+        await engine.cloneUser(admin(), name, clone, 'Tls-clone-1');
+        expect(await engine.listGrants(admin(), clone)).toContain('REQUIRE SSL');
+        expect(await engine.listGrants(admin(), clone)).toEqual(await engine.listGrants(admin(), name));
+        await expect(engine.testLogin(creds(clone, 'Tls-clone-1', { ssl: false }))).rejects.toBeInstanceOf(
+          AuthenticationError,
+        );
+        await expect(engine.testLogin(creds(clone, 'Tls-clone-1'))).resolves.toBeUndefined();
+      });
+    }
+  });
+
+  describe('userExists, listUsers, dropUser', () => {
+    it('sees a user until it is dropped; dropping twice is fine', async () => {
+      const name = fresh('short_lived');
+      await engine.createUser(admin(), {
+        username: name,
+        password: 'Short-1',
+        database: TEST_DATABASE,
+        privileges: ['SELECT'],
+      });
+      expect(await engine.userExists(admin(), name)).toBe(true);
+      expect(await engine.listUsers(admin())).toContain(name);
+      await engine.dropUser(admin(), name);
+      expect(await engine.userExists(admin(), name)).toBe(false);
+      expect(await engine.listUsers(admin())).not.toContain(name);
+      await expect(engine.dropUser(admin(), name)).resolves.toBeUndefined();
+      await expect(engine.testLogin(creds(name, 'Short-1'))).rejects.toBeInstanceOf(AuthenticationError);
+    });
+
+    it('refuses to drop the admin itself', async () => {
+      await expect(engine.dropUser(admin(), admin().username)).rejects.toBeInstanceOf(ValidationError);
+    });
+
+    if (family === 'postgres') {
+      it('keeps the tables a dropped user owned (handed to the admin)', async () => {
+        const name = fresh('owner');
+        await engine.createUser(admin(), {
+          username: name,
+          password: 'Owner-1',
+          database: TEST_DATABASE,
+          privileges: ['ALL'],
+        });
+        await sqlAs(family, creds(name, 'Owner-1'), `CREATE TABLE owned_${seq} (id INT)`);
+        await engine.dropUser(admin(), name);
+        expect(await engine.userExists(admin(), name)).toBe(false);
+        await expect(
+          sqlAs(family, appAdmin(), `SELECT count(*)::int AS n FROM owned_${seq}`),
+        ).resolves.toEqual([{ n: 0 }]);
+      });
+    }
+  });
+
+  describe('hostile names and passwords', () => {
+    const injection =
+      family === 'postgres' ? `x"; DROP ROLE credflow_admin; --` : `x';DROP USER credflow_admin;--`;
+    const names = [
+      `o'hara`,
+      `dq"uote`,
+      'back`tick',
+      'back\\slash',
+      'semi;colon',
+      'per%cent',
+      'dash--dash',
+      'sp ace',
+      'ü名',
+      injection,
+      ...(family === 'postgres' ? ['emoji 😀'] : []),
+    ];
+    const password = `p'"\`\\;%-- ü名 x'; DROP USER credflow_admin; --`;
+
+    it.each(names)('round-trips %j: create, log in, list, drop', async (name) => {
+      await engine.createUser(admin(), {
+        username: name,
+        password,
+        database: TEST_DATABASE,
+        privileges: ['SELECT'],
+      });
+      expect(await engine.userExists(admin(), name)).toBe(true);
+      expect(await engine.listUsers(admin())).toContain(name);
+      await expect(engine.testLogin(creds(name, password))).resolves.toBeUndefined();
+      await expect(
+        sqlAs(family, creds(name, password), 'SELECT id FROM items WHERE id = 1'),
+      ).resolves.toEqual([{ id: 1 }]);
+      const clone = `${name}_c`;
+      await engine.cloneUser(admin(), name, clone, password);
+      expect(await engine.listGrants(admin(), clone)).toEqual(await engine.listGrants(admin(), name));
+      await engine.dropUser(admin(), clone);
+      await engine.dropUser(admin(), name);
+      expect(await engine.userExists(admin(), name)).toBe(false);
+      // Nothing was injected: the admin is still there and still logs in.
+      await expect(engine.testLogin(admin())).resolves.toBeUndefined();
+    });
+
+    it('creates names at the length limit and refuses longer ones without creating anything', async () => {
+      const atLimit = family === 'postgres' ? `${'ü'.repeat(31)}a` : `${'ü'.repeat(31)}名`;
+      const tooLong = family === 'postgres' ? `${'ü'.repeat(32)}` : `${'u'.repeat(33)}`;
+      expect(() => engine.validateUsername(atLimit)).not.toThrow();
+      await engine.createUser(admin(), {
+        username: atLimit,
+        password,
+        database: TEST_DATABASE,
+        privileges: ['SELECT'],
+      });
+      await expect(engine.testLogin(creds(atLimit, password))).resolves.toBeUndefined();
+      await engine.dropUser(admin(), atLimit);
+
+      const before = await engine.listUsers(admin());
+      await expect(
+        engine.createUser(admin(), {
+          username: tooLong,
+          password,
+          database: TEST_DATABASE,
+          privileges: ['SELECT'],
+        }),
+      ).rejects.toBeInstanceOf(ValidationError);
+      await expect(engine.cloneUser(admin(), 'anyone', tooLong, password)).rejects.toBeInstanceOf(
+        ValidationError,
+      );
+      expect(await engine.listUsers(admin())).toEqual(before);
+    });
+
+    it.each([
+      ['empty', ''],
+      ['NUL', 'a\0b'],
+      ['newline', 'a\nb'],
+      ['leading space', ' lead'],
+      ['trailing space', 'trail '],
+    ])('refuses a %s username with ValidationError', async (_label, bad) => {
+      await expect(
+        engine.createUser(admin(), {
+          username: bad,
+          password,
+          database: TEST_DATABASE,
+          privileges: ['SELECT'],
+        }),
+      ).rejects.toBeInstanceOf(ValidationError);
+    });
+  });
+
+  describe('TLS', () => {
+    it('uses TLS when the server offers it and ssl is unset', async () => {
+      const info = await describeSession(admin());
+      expect(info.tls).toBe(true);
+      expect(info.cipher).toBeTruthy();
+    });
+
+    it('uses TLS when ssl is true, and plain when ssl is false', async () => {
+      expect((await describeSession({ ...admin(), ssl: true })).tls).toBe(true);
+      expect((await describeSession({ ...admin(), ssl: false })).tls).toBe(false);
+    });
+
+    it('falls back to plain when the server offers no TLS and ssl is unset; refuses when ssl is true', async () => {
+      const proxy = await startNoTlsProxy(family, admin());
+      try {
+        const viaProxy = { ...admin(), port: proxy.port };
+        expect((await describeSession(viaProxy)).tls).toBe(false);
+        const err = await rejection(engine.testLogin({ ...viaProxy, ssl: true }));
+        expect(err).toBeInstanceOf(DatabaseError);
+        expect(err.message).toMatch(/TLS is required/);
+      } finally {
+        await proxy.close();
+      }
+    });
+  });
+});

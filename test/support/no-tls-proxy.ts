@@ -1,0 +1,73 @@
+/**
+ * A TCP proxy in front of a real server that makes it look as if it offered no TLS: for
+ * PostgreSQL it answers the client's SSLRequest with 'N'; for MySQL it clears CLIENT_SSL in the
+ * server's greeting. Everything else passes through unchanged, so engines can be shown to fall
+ * back to plain (ssl undefined) or refuse (ssl true) against a server that really has TLS.
+ */
+import net from 'node:net';
+
+export interface Proxy {
+  port: number;
+  close(): Promise<void>;
+}
+
+/** PostgreSQL's SSLRequest: length 8, code 80877103. */
+const SSL_REQUEST = Buffer.from([0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f]);
+const CLIENT_SSL = 0x0800;
+
+function clearMysqlSslFlag(greeting: Buffer): Buffer {
+  // 3-byte length, 1-byte sequence, protocol version, NUL-terminated server version,
+  // 4-byte thread id, 8 bytes of scramble, 1 filler byte, then the low capability flags.
+  const versionEnd = greeting.indexOf(0, 5);
+  const flagsAt = versionEnd + 1 + 4 + 8 + 1;
+  const out = Buffer.from(greeting);
+  out.writeUInt16LE(out.readUInt16LE(flagsAt) & ~CLIENT_SSL, flagsAt);
+  return out;
+}
+
+export async function startNoTlsProxy(
+  family: 'postgres' | 'mysql',
+  target: { host: string; port: number },
+): Promise<Proxy> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((client) => {
+    const upstream = net.connect(target.port, target.host);
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on('close', () => sockets.delete(s));
+      s.on('error', () => {
+        client.destroy();
+        upstream.destroy();
+      });
+    }
+    client.on('close', () => upstream.destroy());
+    upstream.on('close', () => client.destroy());
+    if (family === 'postgres') {
+      client.once('data', (first: Buffer) => {
+        if (first.subarray(0, 8).equals(SSL_REQUEST)) {
+          client.write('N');
+          const rest = first.subarray(8);
+          if (rest.length > 0) upstream.write(rest);
+        } else upstream.write(first);
+        client.pipe(upstream);
+        upstream.pipe(client);
+      });
+    } else {
+      upstream.once('data', (greeting: Buffer) => {
+        client.write(clearMysqlSslFlag(greeting));
+        upstream.pipe(client);
+        client.pipe(upstream);
+      });
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address() as net.AddressInfo;
+  return {
+    port: address.port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
