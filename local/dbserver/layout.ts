@@ -54,6 +54,15 @@ export function layoutFor(dataDir: string, socketName: string): Layout {
   };
 }
 
+/**
+ * Creates the data directory (0700). Parents it has to create are made 0711 so that a server
+ * running as another OS user (postgres) can pass through them; existing ones are left alone.
+ */
+export function makeDataDir(layout: Layout): void {
+  mkdirSync(path.dirname(layout.dataDir), { recursive: true, mode: 0o711 });
+  mkdirSync(layout.dataDir, { recursive: true, mode: 0o700 });
+}
+
 /** Creates the run directory (a short one under /tmp when the data directory's path is long). */
 export function makeRunDir(layout: Layout): string {
   if (layout.runDirIsTemp) layout.runDir = mkdtempSync('/tmp/credflow-');

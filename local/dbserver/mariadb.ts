@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { escapeId } from 'mysql2';
@@ -9,6 +9,7 @@ import {
   clearUnfinishedInit,
   type Layout,
   layoutFor,
+  makeDataDir,
   makeRunDir,
   readMarker,
   removeQuietly,
@@ -166,7 +167,7 @@ export async function startMariadb(spec: DbServerSpec): Promise<RunningServer> {
   const binaries = findMariadbBinaries();
   const runAs: RunAs = { groups: [] };
   const layout = layoutFor(spec.dataDir, SOCKET);
-  mkdirSync(layout.dataDir, { recursive: true, mode: 0o700 });
+  makeDataDir(layout);
 
   let marker = readMarker(layout, 'mariadb');
   const initialised = marker === undefined;

@@ -1,4 +1,4 @@
-import { chownSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chownSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, escapeIdentifier, escapeLiteral } from 'pg';
@@ -8,6 +8,7 @@ import {
   clearUnfinishedInit,
   type Layout,
   layoutFor,
+  makeDataDir,
   makeRunDir,
   readMarker,
   removeQuietly,
@@ -209,7 +210,7 @@ export async function startPostgres(spec: DbServerSpec): Promise<RunningServer> 
   const binaries = findPostgresBinaries();
   const runAs = postgresRunAs();
   const layout = layoutFor(spec.dataDir, '.s.PGSQL.65535.lock');
-  mkdirSync(layout.dataDir, { recursive: true, mode: 0o700 });
+  makeDataDir(layout);
   chownTo(runAs, layout.dataDir);
   assertTraversable(layout.dataDir, runAs, 'PostgreSQL (OS user postgres)');
 
