@@ -15,12 +15,14 @@ export function isRoot(): boolean {
   return typeof process.getuid === 'function' && process.getuid() === 0;
 }
 
-/** Looks up an OS user with `id` (covers NSS sources /etc/passwd parsing would miss). */
+/** Looks up an OS user with `id` (covers NSS sources that parsing /etc/passwd would miss). */
 export function lookupOsUser(name: string): RunAs | undefined {
   try {
     const id = (flag: string) =>
       execFileSync('id', [flag, name], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-    return { uid: Number(id('-u')), gid: Number(id('-g')), groups: id('-G').split(/\s+/).map(Number) };
+    const gid = Number(id('-g'));
+    // A process spawned with uid/gid has no supplementary groups, so only the primary one counts.
+    return { uid: Number(id('-u')), gid, groups: [gid] };
   } catch {
     return undefined;
   }

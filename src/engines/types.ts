@@ -4,7 +4,7 @@
  */
 export type EngineFamily = 'mysql' | 'postgres';
 
-/** Where and as whom to connect. `ssl` follows AWS's templates: see DatabaseEngine.connect. */
+/** Where and as whom to connect. `ssl` follows AWS's rotation templates (see `ssl` below). */
 export interface Credentials {
   host: string;
   port: number;
@@ -12,7 +12,11 @@ export interface Credentials {
   password: string;
   /** Database to connect to; engines fall back to their default (mysql: none, postgres: 'postgres'). */
   dbname?: string | undefined;
-  /** true: TLS required; false: plain only; undefined: TLS when the server offers it, else plain. */
+  /**
+   * true: TLS required; false: plain only; undefined: TLS when the server offers it, else plain.
+   * Certificates are verified (Node's CA store; add RDS's bundle with NODE_EXTRA_CA_CERTS) except
+   * on loopback, where the local cloud's self-signed servers run.
+   */
   ssl?: boolean | undefined;
 }
 
