@@ -3,6 +3,9 @@ declare module 'asl-validator' {
     isValid: boolean;
     errors: { message?: string; 'Error code'?: string; Location?: string }[];
   }
-  function aslValidator(definition: unknown, options?: { checkPaths?: boolean; checkArn?: boolean }): ValidationResult;
+  function aslValidator(
+    definition: unknown,
+    options?: { checkPaths?: boolean; checkArn?: boolean },
+  ): ValidationResult;
   export default aslValidator;
 }
