@@ -1,0 +1,104 @@
+import { DescribeDBClustersCommand, DescribeDBInstancesCommand, type RDSClient } from '@aws-sdk/client-rds';
+import { DescribeSecretCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { Credentials } from '../engines/types';
+import { NotFoundError, ValidationError } from '../errors';
+import {
+  type DbSecret,
+  defaultPort,
+  ENGINES,
+  type EngineName,
+  parseMasterSecret,
+  sslPreference,
+} from '../secret';
+import { aws, readVersion } from './versions';
+
+export const RDS_INSTANCE_TAG = 'aws:rds:primaryDBInstanceArn';
+export const RDS_CLUSTER_TAG = 'aws:rds:primaryDBClusterArn';
+
+export interface MasterLogin {
+  engine: EngineName;
+  creds: Credentials;
+  arn: string;
+}
+
+/** Turns a full secret into connection credentials. */
+export function credentialsOf(secret: DbSecret): Credentials {
+  return {
+    host: secret.host,
+    port: secret.port ?? defaultPort(secret.engine),
+    username: secret.username,
+    password: secret.password,
+    dbname: secret.dbname,
+    ssl: sslPreference(secret.ssl),
+  };
+}
+
+function asEngine(engine: string | undefined, where: string): EngineName {
+  if (engine && (ENGINES as readonly string[]).includes(engine)) return engine as EngineName;
+  throw new ValidationError(`${where} reports engine "${engine ?? ''}", which credflow does not rotate`);
+}
+
+/**
+ * Reads the master secret a user secret names in `masterarn`. A full secret carries its own
+ * host; an RDS-managed one ({username,password}) is located through its
+ * aws:rds:primaryDBInstanceArn / ...ClusterArn tag and DescribeDBInstances/DescribeDBClusters.
+ */
+export async function resolveMaster(
+  deps: { secrets: SecretsManagerClient; rds: RDSClient },
+  masterArn: string,
+): Promise<MasterLogin> {
+  const raw = await readVersion(deps.secrets, masterArn, { VersionStage: 'AWSCURRENT' });
+  if (raw === undefined) throw new NotFoundError(`master secret ${masterArn} has no AWSCURRENT value`);
+  const parsed = parseMasterSecret(raw, `master secret ${masterArn}`);
+  if (parsed.kind === 'full')
+    return { engine: parsed.secret.engine, creds: credentialsOf(parsed.secret), arn: masterArn };
+
+  const d = await aws(`DescribeSecret ${masterArn}`, () =>
+    deps.secrets.send(new DescribeSecretCommand({ SecretId: masterArn })),
+  );
+  const tag = (key: string) => d.Tags?.find((t) => t.Key === key)?.Value;
+  const instanceArn = tag(RDS_INSTANCE_TAG);
+  const clusterArn = tag(RDS_CLUSTER_TAG);
+  const login = { username: parsed.secret.username, password: parsed.secret.password };
+  if (instanceArn) {
+    const out = await aws(`DescribeDBInstances ${instanceArn}`, () =>
+      deps.rds.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: instanceArn })),
+    );
+    const db = out.DBInstances?.[0];
+    if (!db?.Endpoint?.Address) throw new NotFoundError(`DB instance ${instanceArn} has no endpoint yet`);
+    const engine = asEngine(db.Engine, `DB instance ${instanceArn}`);
+    return {
+      engine,
+      arn: masterArn,
+      creds: {
+        host: db.Endpoint.Address,
+        port: db.Endpoint.Port ?? defaultPort(engine),
+        dbname: undefined,
+        ssl: undefined,
+        ...login,
+      },
+    };
+  }
+  if (clusterArn) {
+    const out = await aws(`DescribeDBClusters ${clusterArn}`, () =>
+      deps.rds.send(new DescribeDBClustersCommand({ DBClusterIdentifier: clusterArn })),
+    );
+    const c = out.DBClusters?.[0];
+    if (!c?.Endpoint) throw new NotFoundError(`DB cluster ${clusterArn} has no endpoint yet`);
+    const engine = asEngine(c.Engine, `DB cluster ${clusterArn}`);
+    return {
+      engine,
+      arn: masterArn,
+      creds: {
+        host: c.Endpoint,
+        port: c.Port ?? defaultPort(engine),
+        dbname: undefined,
+        ssl: undefined,
+        ...login,
+      },
+    };
+  }
+  throw new ValidationError(
+    `master secret ${masterArn} holds only username/password and has no ${RDS_INSTANCE_TAG} or ${RDS_CLUSTER_TAG} tag to find its database`,
+  );
+}

@@ -1,0 +1,54 @@
+import type { RDSClient } from '@aws-sdk/client-rds';
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { DatabaseEngine } from '../engines/types';
+import type { Logger } from '../log';
+
+/** The three rotation strategies (DESIGN.md section 3, seeds 000/001/003/004). */
+export const STRATEGIES = ['single-user', 'alternating-users', 'admin-single-user'] as const;
+export type Strategy = (typeof STRATEGIES)[number];
+
+/** Tag on a user secret that names its strategy; read when the input names none. */
+export const STRATEGY_TAG = 'credflow:strategy';
+
+export const STEPS = ['createSecret', 'setSecret', 'testSecret', 'finishSecret'] as const;
+export type StepName = (typeof STEPS)[number];
+
+export interface StepInput {
+  /** Secret name or ARN. */
+  secretId: string;
+  /** The ClientRequestToken: the id of the version being rotated in. */
+  token: string;
+  /** Overrides the strategy tag. */
+  strategy?: Strategy | undefined;
+}
+
+export type StepOutcome =
+  /** The step did its work. */
+  | 'applied'
+  /** A previous run of this step already did it (idempotent rerun). */
+  | 'already-done'
+  /** The token's version is already AWSCURRENT: the rotation finished earlier. */
+  | 'already-current';
+
+export interface StepResult {
+  step: StepName;
+  secretArn: string;
+  token: string;
+  strategy: Strategy;
+  outcome: StepOutcome;
+  /** The database user the pending version holds (never its password). */
+  username?: string;
+}
+
+/** What every step needs; handlers build it once, tests hand in the local cloud's clients. */
+export interface RotationDeps {
+  secrets: SecretsManagerClient;
+  rds: RDSClient;
+  logger: Logger;
+  /** Engine lookup; defaults to src/engines' engineFor. */
+  engineFor?: (engine: string) => DatabaseEngine;
+  /** GetRandomPassword length (default 32). */
+  passwordLength?: number;
+  /** Extra characters to exclude beyond the engine's own list (AWS templates' EXCLUDE_CHARACTERS). */
+  excludeCharacters?: string;
+}

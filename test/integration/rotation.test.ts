@@ -1,0 +1,318 @@
+/**
+ * The rotation engine on real servers: every engine x strategy, rotated twice through the local
+ * cloud's RotateSecret (which invokes the rotation Lambda), plus idempotency and bad input.
+ */
+import {
+  CreateSecretCommand,
+  DescribeSecretCommand,
+  GetSecretValueCommand,
+  PutSecretValueCommand,
+  RotateSecretCommand,
+} from '@aws-sdk/client-secrets-manager';
+import mysql from 'mysql2/promise';
+import { Client as PgClient } from 'pg';
+import { engineFor } from '../../src/engines';
+import type { Credentials, DatabaseEngine } from '../../src/engines/types';
+import { AuthenticationError, RotationStateError, ValidationError } from '../../src/errors';
+import { memoryLogger } from '../../src/log';
+import { createSecret, finishSecret, setSecret, testSecret } from '../../src/rotation/steps';
+import { type RotationDeps, STRATEGY_TAG, type Strategy } from '../../src/rotation/types';
+import { startTestCloud, type TestCloud } from '../support/cloud';
+import { startTestServers, type TestServers } from '../support/servers';
+
+type Family = 'postgres' | 'mysql';
+const ENGINE_NAME: Record<Family, string> = { postgres: 'postgres', mysql: 'mysql' };
+const STRATEGIES: Strategy[] = ['single-user', 'alternating-users', 'admin-single-user'];
+
+let servers: TestServers;
+let tc: TestCloud;
+let seq = 0;
+
+beforeAll(async () => {
+  [servers, tc] = await Promise.all([startTestServers(), startTestCloud()]);
+}, 180_000);
+
+afterAll(async () => {
+  await tc?.stop();
+  await servers?.stop();
+});
+
+function admin(family: Family): Credentials {
+  return servers[family].admin;
+}
+
+/** Reads mysql.user / pg_roles directly, not through the engine under test. */
+async function rawUserExists(family: Family, username: string): Promise<boolean> {
+  const a = admin(family);
+  if (family === 'postgres') {
+    const c = new PgClient({
+      host: a.host,
+      port: a.port,
+      user: a.username,
+      password: a.password,
+      database: 'postgres',
+    });
+    await c.connect();
+    try {
+      return (await c.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [username])).rowCount === 1;
+    } finally {
+      await c.end();
+    }
+  }
+  const c = await mysql.createConnection({
+    host: a.host,
+    port: a.port,
+    user: a.username,
+    password: a.password,
+  });
+  try {
+    const [rows] = await c.query('SELECT User FROM mysql.user WHERE User = ?', [username]);
+    return (rows as unknown[]).length > 0;
+  } finally {
+    await c.end();
+  }
+}
+
+async function secretValue(secretId: string, stage = 'AWSCURRENT') {
+  const v = await tc.clients.secrets.send(
+    new GetSecretValueCommand({ SecretId: secretId, VersionStage: stage }),
+  );
+  return JSON.parse(v.SecretString ?? '{}') as Record<string, unknown> & {
+    username: string;
+    password: string;
+  };
+}
+
+function credsOf(secret: { username: string; password: string }, family: Family): Credentials {
+  const a = admin(family);
+  return {
+    host: a.host,
+    port: a.port,
+    username: secret.username,
+    password: secret.password,
+    dbname: 'appdb',
+  };
+}
+
+async function stagesOf(secretId: string): Promise<Record<string, string[]>> {
+  const d = await tc.clients.secrets.send(new DescribeSecretCommand({ SecretId: secretId }));
+  return (d.VersionIdsToStages ?? {}) as Record<string, string[]>;
+}
+
+/** A master secret in AWS's full JSON shape, and a user with SELECT+INSERT on appdb. */
+async function makeUserSecret(family: Family, strategy: Strategy, opts: { username?: string } = {}) {
+  const engine = engineFor(ENGINE_NAME[family]);
+  const a = admin(family);
+  seq += 1;
+  const masterName = `credflow/test/${family}/master-${seq}`;
+  const master = await tc.clients.secrets.send(
+    new CreateSecretCommand({
+      Name: masterName,
+      SecretString: JSON.stringify({
+        engine: ENGINE_NAME[family],
+        host: a.host,
+        port: a.port,
+        username: a.username,
+        password: a.password,
+      }),
+    }),
+  );
+  const username = opts.username ?? `app${seq}_${strategy.split('-')[0]}`;
+  const password = `Init-${seq}-pw'"\\%;`;
+  await engine.createUser(a, { username, password, database: 'appdb', privileges: ['SELECT', 'INSERT'] });
+  const name = `credflow/test/${family}/user-${seq}`;
+  const created = await tc.clients.secrets.send(
+    new CreateSecretCommand({
+      Name: name,
+      SecretString: JSON.stringify({
+        engine: ENGINE_NAME[family],
+        host: a.host,
+        port: a.port,
+        username,
+        password,
+        dbname: 'appdb',
+        masterarn: master.ARN,
+      }),
+      Tags: [{ Key: STRATEGY_TAG, Value: strategy }],
+    }),
+  );
+  return { arn: created.ARN!, name, username, password, engine, masterArn: master.ARN! };
+}
+
+async function rotateViaSecretsManager(secretId: string): Promise<void> {
+  await tc.clients.secrets.send(
+    new RotateSecretCommand({
+      SecretId: secretId,
+      RotationLambdaARN: tc.rotationLambdaArn,
+      RotationRules: { AutomaticallyAfterDays: 30 },
+      RotateImmediately: true,
+    }),
+  );
+  await tc.cloud.secrets.awaitIdle();
+}
+
+async function canLogIn(engine: DatabaseEngine, creds: Credentials): Promise<boolean> {
+  try {
+    await engine.testLogin(creds);
+    return true;
+  } catch (err) {
+    if (err instanceof AuthenticationError) return false;
+    throw err;
+  }
+}
+
+describe.each<Family>(['postgres', 'mysql'])('rotation on %s', (family) => {
+  it.each(STRATEGIES)(
+    '%s: RotateSecret twice, each time AWSCURRENT logs in and the strategy holds',
+    async (strategy) => {
+      const s = await makeUserSecret(family, strategy);
+      const grantsBefore = await s.engine.listGrants(admin(family), s.username);
+      const seen: { username: string; password: string }[] = [{ username: s.username, password: s.password }];
+
+      for (let round = 1; round <= 2; round++) {
+        await rotateViaSecretsManager(s.arn);
+        const stages = await stagesOf(s.arn);
+        const labelled = Object.values(stages).flat();
+        expect(labelled.filter((l) => l === 'AWSCURRENT')).toHaveLength(1);
+        expect(labelled.filter((l) => l === 'AWSPREVIOUS')).toHaveLength(1);
+        expect(labelled).not.toContain('AWSPENDING');
+
+        const current = await secretValue(s.arn);
+        const previous = await secretValue(s.arn, 'AWSPREVIOUS');
+        const before = seen[seen.length - 1]!;
+        expect(previous.password).toBe(before.password);
+        expect(current.password).not.toBe(before.password);
+        expect(await canLogIn(s.engine, credsOf(current, family))).toBe(true);
+
+        if (strategy === 'alternating-users') {
+          const expectedUser = round === 1 ? `${s.username}_clone` : s.username;
+          expect(current.username).toBe(expectedUser);
+          expect(previous.username).not.toBe(current.username);
+          // Both users work during the overlap, with equal grants.
+          expect(await canLogIn(s.engine, credsOf(previous, family))).toBe(true);
+          expect(await s.engine.listGrants(admin(family), `${s.username}_clone`)).toEqual(
+            await s.engine.listGrants(admin(family), s.username),
+          );
+        } else {
+          expect(current.username).toBe(s.username);
+          expect(await canLogIn(s.engine, credsOf(previous, family))).toBe(false);
+          expect(await rawUserExists(family, `${s.username}_clone`)).toBe(false);
+          expect(await s.engine.listGrants(admin(family), s.username)).toEqual(grantsBefore);
+        }
+        seen.push({ username: current.username, password: current.password });
+      }
+    },
+  );
+
+  it('runs every step twice with one token and changes nothing the second time', async () => {
+    const s = await makeUserSecret(family, 'alternating-users');
+    const deps: RotationDeps = { secrets: tc.clients.secrets, rds: tc.clients.rds, logger: memoryLogger() };
+    const input = { secretId: s.arn, token: '22222222-2222-4222-8222-22222222222' + String(seq % 10) };
+
+    expect((await createSecret(deps, input)).outcome).toBe('applied');
+    const pending1 = await secretValue(s.arn, 'AWSPENDING');
+    expect((await createSecret(deps, input)).outcome).toBe('already-done');
+    expect(await secretValue(s.arn, 'AWSPENDING')).toEqual(pending1);
+
+    expect((await setSecret(deps, input)).outcome).toBe('applied');
+    expect((await setSecret(deps, input)).outcome).toBe('already-done');
+    expect((await testSecret(deps, input)).outcome).toBe('applied');
+    expect((await testSecret(deps, input)).outcome).toBe('applied');
+
+    expect((await finishSecret(deps, input)).outcome).toBe('applied');
+    const stages = await stagesOf(s.arn);
+    expect((await finishSecret(deps, input)).outcome).toBe('already-current');
+    expect(await stagesOf(s.arn)).toEqual(stages);
+    expect(stages[input.token]).toEqual(['AWSCURRENT']);
+    // Every step is a no-op once the version is current.
+    expect((await createSecret(deps, input)).outcome).toBe('already-current');
+    expect((await setSecret(deps, input)).outcome).toBe('already-current');
+    expect(await canLogIn(s.engine, credsOf(await secretValue(s.arn), family))).toBe(true);
+  });
+
+  it('writes no password to any log line during a rotation', async () => {
+    const s = await makeUserSecret(family, 'single-user');
+    const logger = memoryLogger();
+    const deps: RotationDeps = { secrets: tc.clients.secrets, rds: tc.clients.rds, logger };
+    const input = { secretId: s.arn, token: '33333333-3333-4333-8333-33333333333' + String(seq % 10) };
+    for (const step of [createSecret, setSecret, testSecret, finishSecret]) await step(deps, input);
+    const current = await secretValue(s.arn);
+    expect(logger.lines.length).toBeGreaterThanOrEqual(4);
+    for (const line of logger.lines) {
+      expect(line).not.toContain(current.password);
+      expect(line).not.toContain(s.password);
+    }
+  });
+
+  describe('bad input: a typed error, and AWSCURRENT untouched and still logging in', () => {
+    async function expectUntouched(s: { arn: string }, before: Record<string, unknown>) {
+      const after = await secretValue(s.arn);
+      expect(after).toEqual(before);
+      expect(await canLogIn(engineFor(ENGINE_NAME[family]), credsOf(after, family))).toBe(true);
+    }
+
+    function stepDeps(): RotationDeps {
+      return { secrets: tc.clients.secrets, rds: tc.clients.rds, logger: memoryLogger() };
+    }
+
+    it('a master secret that no longer logs in: AuthenticationError in setSecret', async () => {
+      const s = await makeUserSecret(family, 'admin-single-user');
+      const before = await secretValue(s.arn);
+      const master = await secretValue(s.masterArn);
+      await tc.clients.secrets.send(
+        new PutSecretValueCommand({
+          SecretId: s.masterArn,
+          SecretString: JSON.stringify({ ...master, password: 'wrong-pw' }),
+        }),
+      );
+      const input = { secretId: s.arn, token: '44444444-4444-4444-8444-44444444444' + String(seq % 10) };
+      await createSecret(stepDeps(), input);
+      await expect(setSecret(stepDeps(), input)).rejects.toBeInstanceOf(AuthenticationError);
+      await expectUntouched(s, before);
+    });
+
+    it('a hostile but legal username is quoted, rotates, and injects nothing', async () => {
+      const s = await makeUserSecret(family, 'single-user', { username: `x'; DROP USER x; --${seq}` });
+      await rotateViaSecretsManager(s.arn);
+      const current = await secretValue(s.arn);
+      expect(current.username).toBe(s.username);
+      expect(await canLogIn(s.engine, credsOf(current, family))).toBe(true);
+      expect(await canLogIn(s.engine, admin(family))).toBe(true);
+    });
+
+    it('an alternating user whose _clone name would be too long: ValidationError, nothing stored', async () => {
+      const long = `u${seq}`.padEnd(family === 'mysql' ? 30 : 60, 'x');
+      const s = await makeUserSecret(family, 'alternating-users', { username: long });
+      const before = await secretValue(s.arn);
+      const stages = await stagesOf(s.arn);
+      const input = { secretId: s.arn, token: '55555555-5555-4555-8555-55555555555' + String(seq % 10) };
+      await expect(createSecret(stepDeps(), input)).rejects.toBeInstanceOf(ValidationError);
+      expect(await stagesOf(s.arn)).toEqual(stages);
+      await expectUntouched(s, before);
+    });
+
+    it.each([
+      ['malformed JSON', (v: Record<string, unknown>) => `${JSON.stringify(v).slice(0, -3)}`],
+      ['an unknown engine', (v: Record<string, unknown>) => JSON.stringify({ ...v, engine: 'oracle-ee' })],
+    ])('a current secret with %s: ValidationError, database untouched', async (_what, corrupt) => {
+      const s = await makeUserSecret(family, 'single-user');
+      const good = await secretValue(s.arn);
+      await tc.clients.secrets.send(
+        new PutSecretValueCommand({ SecretId: s.arn, SecretString: corrupt(good) }),
+      );
+      const input = { secretId: s.arn, token: '66666666-6666-4666-8666-66666666666' + String(seq % 10) };
+      await expect(createSecret(stepDeps(), input)).rejects.toBeInstanceOf(ValidationError);
+      // The database still has the good password; nothing was staged.
+      expect(await canLogIn(s.engine, credsOf(good, family))).toBe(true);
+      expect(Object.values(await stagesOf(s.arn)).flat()).not.toContain('AWSPENDING');
+    });
+
+    it('a step for a token that is not pending: RotationStateError', async () => {
+      const s = await makeUserSecret(family, 'single-user');
+      const before = await secretValue(s.arn);
+      const input = { secretId: s.arn, token: '77777777-7777-4777-8777-77777777777' + String(seq % 10) };
+      await expect(setSecret(stepDeps(), input)).rejects.toBeInstanceOf(RotationStateError);
+      await expectUntouched(s, before);
+    });
+  });
+});
