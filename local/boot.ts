@@ -1,0 +1,43 @@
+import { type Catalog, loadCatalog, loadHandler } from './catalog';
+import { LocalCloud } from './cloud';
+
+export interface BootOptions {
+  stateDir: string;
+  port?: number | undefined;
+  /** Where serverless.yml lives (default: this package). */
+  catalog?: Catalog | undefined;
+}
+
+/**
+ * Starts the local cloud and deploys serverless.yml's declarations into it. The handlers run
+ * in this process, so the process's default AWS chain is pointed at the local endpoint first:
+ * they build their SDK clients from the environment exactly as on Lambda.
+ */
+export async function bootLocalCloud(opts: BootOptions): Promise<LocalCloud> {
+  const cloud = await LocalCloud.start({ stateDir: opts.stateDir, port: opts.port ?? 4566 });
+  const cfg = cloud.clientConfig();
+  process.env['AWS_ENDPOINT_URL'] = cfg.endpoint;
+  process.env['AWS_REGION'] = cfg.region;
+  process.env['AWS_ACCESS_KEY_ID'] = cfg.credentials.accessKeyId;
+  process.env['AWS_SECRET_ACCESS_KEY'] = cfg.credentials.secretAccessKey;
+  delete process.env['AWS_PROFILE'];
+  delete process.env['AWS_SESSION_TOKEN'];
+  const catalog = opts.catalog ?? loadCatalog();
+  for (const fn of catalog.functions) {
+    // Provider-level settings become process defaults; a value already set wins.
+    for (const [k, v] of Object.entries(fn.environment)) process.env[k] ??= v;
+    cloud.lambdas.register(fn.key, loadHandler(fn), fn.environment);
+  }
+  return cloud;
+}
+
+/** The lines `credflow up` prints so a shell, the AWS CLI and any SDK program use the local cloud. */
+export function exportLines(cloud: LocalCloud): string {
+  const c = cloud.clientConfig();
+  return [
+    `export AWS_ENDPOINT_URL=${c.endpoint}`,
+    `export AWS_ACCESS_KEY_ID=${c.credentials.accessKeyId}`,
+    `export AWS_SECRET_ACCESS_KEY=${c.credentials.secretAccessKey}`,
+    `export AWS_REGION=${c.region}`,
+  ].join('\n');
+}
