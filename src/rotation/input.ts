@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { ValidationError } from '../errors';
+import { parseWith } from '../validate';
 import { STEPS, STRATEGIES, type StepInput, type StepName } from './types';
 
 const request = z.object({
@@ -26,17 +26,9 @@ export function tokenFromExecutionName(secretId: string, executionName: string):
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }
 
-function fail(error: z.ZodError, what: string): never {
-  throw new ValidationError(
-    `${what}: ${error.issues.map((i) => `${i.path.join('.') || '(root)'} ${i.message}`).join('; ')}`,
-  );
-}
-
 /** Parses a rotation Task's input (state machine path). */
 export function parseStepInput(event: unknown): StepInput {
-  const parsed = taskInput.safeParse(event);
-  if (!parsed.success) fail(parsed.error, 'invalid rotation step input');
-  const v = parsed.data;
+  const v = parseWith(taskInput, event, 'invalid rotation step input');
   if ('request' in v) {
     const { secretId, strategy } = v.request;
     return {
@@ -57,10 +49,6 @@ const rotationEvent = z.object({
 
 /** Parses the event Secrets Manager sends a rotation function. */
 export function parseRotationEvent(event: unknown): { step: StepName; input: StepInput } {
-  const parsed = rotationEvent.safeParse(event);
-  if (!parsed.success) fail(parsed.error, 'invalid Secrets Manager rotation event');
-  return {
-    step: parsed.data.Step,
-    input: { secretId: parsed.data.SecretId, token: parsed.data.ClientRequestToken },
-  };
+  const e = parseWith(rotationEvent, event, 'invalid Secrets Manager rotation event');
+  return { step: e.Step, input: { secretId: e.SecretId, token: e.ClientRequestToken } };
 }

@@ -68,7 +68,7 @@ async function readPending(deps: RotationDeps, l: Loaded, token: string): Promis
 }
 
 /** True when the credentials log in; false only when the database refuses them. */
-async function logsIn(engine: DatabaseEngine, creds: Credentials): Promise<boolean> {
+export async function logsIn(engine: DatabaseEngine, creds: Credentials): Promise<boolean> {
   try {
     await engine.testLogin(creds);
     return true;

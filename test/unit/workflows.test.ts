@@ -15,8 +15,29 @@ function resolveGetAtt(definition: unknown): unknown {
   return JSON.parse(text);
 }
 
-function taskStates(definition: { States: Record<string, { Type: string; Resource?: unknown }> }) {
-  return Object.entries(definition.States).filter(([, s]) => s.Type === 'Task');
+interface State {
+  Type: string;
+  Resource?: unknown;
+  ItemProcessor?: Machine;
+  Iterator?: Machine;
+  Branches?: Machine[];
+}
+interface Machine {
+  States: Record<string, State>;
+}
+
+/** Every state, nested Map and Parallel states included. */
+function allStates(definition: Machine): [string, State][] {
+  return Object.entries(definition.States).flatMap(([name, s]) => [
+    [name, s] as [string, State],
+    ...[s.ItemProcessor, s.Iterator, ...(s.Branches ?? [])]
+      .filter((m): m is Machine => !!m)
+      .flatMap(allStates),
+  ]);
+}
+
+function taskStates(definition: Machine) {
+  return allStates(definition).filter(([, s]) => s.Type === 'Task');
 }
 
 describe('workflows', () => {
@@ -51,9 +72,32 @@ describe('workflows', () => {
     }
   });
 
-  it('retries TransientError and catches everything else on every Task', () => {
+  it('names states uniquely within each machine, Tasks in PascalCase', () => {
     for (const sm of loadCatalog(root).stateMachines) {
-      for (const [, state] of taskStates(sm.definition as never)) {
+      const names = allStates(sm.definition as never).map(([n]) => n);
+      expect(new Set(names).size).toBe(names.length);
+      for (const [name] of taskStates(sm.definition as never)) expect(name).toMatch(/^[A-Z][A-Za-z]+$/);
+    }
+  });
+
+  it('bounds every Task with a timeout and catches its failures', () => {
+    for (const sm of loadCatalog(root).stateMachines) {
+      for (const [name, state] of taskStates(sm.definition as never)) {
+        const s = state as { Catch?: { ErrorEquals: string[] }[]; TimeoutSeconds?: number };
+        expect({ name, timeout: (s.TimeoutSeconds ?? 0) > 0 }).toEqual({ name, timeout: true });
+        expect({ name, catches: s.Catch?.some((c) => c.ErrorEquals.includes('States.ALL')) }).toEqual({
+          name,
+          catches: true,
+        });
+      }
+    }
+  });
+
+  it('retries TransientError on every Lambda Task', () => {
+    for (const sm of loadCatalog(root).stateMachines) {
+      for (const [, state] of taskStates(sm.definition as never).filter(
+        ([, s]) => typeof s.Resource !== 'string',
+      )) {
         const s = state as {
           Retry?: { ErrorEquals: string[] }[];
           Catch?: { ErrorEquals: string[] }[];

@@ -1,0 +1,198 @@
+import { ListSecretsCommand, type SecretListEntry } from '@aws-sdk/client-secrets-manager';
+import { z } from 'zod';
+import { ValidationError } from '../errors';
+import { alternateUsername } from '../rotation/steps';
+import { aws, readVersion } from '../rotation/versions';
+import { parseDbSecret } from '../secret';
+import { parseWith } from '../validate';
+import type { LifecycleDeps } from './database';
+import { MANAGED_TAG } from './users';
+
+export const fleetInput = z.object({
+  /** Only secrets carrying this tag (key=value); default: every secret credflow manages. */
+  tag: z
+    .object({ key: z.string().min(1).max(128), value: z.string().max(256) })
+    .default({ key: MANAGED_TAG, value: 'true' }),
+  maxConcurrency: z.number().int().min(1).max(1000).default(10),
+  /** Rotate every selected secret, due or not. */
+  force: z.boolean().default(false),
+  /** Not rotated for this many days counts as due when no schedule says otherwise. */
+  maxAgeDays: z.number().int().min(1).max(3650).default(30),
+  /** The moment "due" is judged at (ISO 8601); default: now. */
+  now: z.iso.datetime().optional(),
+});
+export type FleetInput = z.input<typeof fleetInput>;
+
+export interface FleetItem {
+  secretId: string;
+  name: string;
+}
+
+export interface FleetSelection {
+  /** Secrets that share a database user rotate one after another, so they share a group. */
+  groups: FleetItem[][];
+  total: number;
+  maxConcurrency: number;
+  rotateSecretArn: string;
+  skipped: { secretId: string; reason: string }[];
+}
+
+function isDue(s: SecretListEntry, now: number, maxAgeDays: number): boolean {
+  if (s.NextRotationDate) return s.NextRotationDate.getTime() <= now;
+  const last = s.LastRotatedDate ?? s.CreatedDate;
+  return !last || now - last.getTime() >= maxAgeDays * 86_400_000;
+}
+
+async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (t: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i] as T);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
+
+/**
+ * SelectDueSecrets: the tagged, due, credflow-rotated secrets (RDS-owned master secrets rotate
+ * through RDS and are left out), grouped so that two secrets for the same database user (say
+ * `app` and `app_clone` kept in separate secrets) never rotate at the same time.
+ */
+export async function selectDueSecrets(
+  deps: LifecycleDeps,
+  event: unknown,
+  rotateSecretArn: string | undefined,
+): Promise<FleetSelection> {
+  const input = parseWith(fleetInput, event, 'invalid rotate-fleet input');
+  if (!rotateSecretArn)
+    throw new ValidationError('rotate-fleet: the rotate-secret state machine ARN is not configured');
+  const now = input.now ? Date.parse(input.now) : Date.now();
+  const entries: SecretListEntry[] = [];
+  let token: string | undefined;
+  do {
+    const page = await aws('ListSecrets', () =>
+      deps.secrets.send(
+        new ListSecretsCommand({
+          Filters: [
+            { Key: 'tag-key', Values: [input.tag.key] },
+            { Key: 'tag-value', Values: [input.tag.value] },
+          ],
+          MaxResults: 100,
+          ...(token ? { NextToken: token } : {}),
+        }),
+      ),
+    );
+    entries.push(...(page.SecretList ?? []));
+    token = page.NextToken;
+  } while (token);
+
+  const skipped: FleetSelection['skipped'] = [];
+  const candidates = entries.filter((s) => {
+    if (!s.ARN || s.DeletedDate) return false;
+    if (!s.Tags?.some((t) => t.Key === input.tag.key && t.Value === input.tag.value)) return false;
+    if (s.OwningService) {
+      skipped.push({ secretId: s.ARN, reason: `owned by ${s.OwningService}` });
+      return false;
+    }
+    if (!input.force && !isDue(s, now, input.maxAgeDays)) {
+      skipped.push({ secretId: s.ARN, reason: 'not due' });
+      return false;
+    }
+    return true;
+  });
+
+  const groups = new Map<string, FleetItem[]>();
+  await mapLimit(candidates, 16, async (s) => {
+    const arn = s.ARN as string;
+    let key = arn;
+    try {
+      const v = parseDbSecret(await readVersion(deps.secrets, arn, { VersionStage: 'AWSCURRENT' }));
+      const base = v.username.endsWith('_clone') ? alternateUsername(v.username) : v.username;
+      key = `${v.host}:${v.port ?? ''}/${base}`;
+    } catch (err) {
+      // An unreadable secret still rotates alone; rotate-secret reports the real problem.
+      deps.logger.warn('SelectDueSecrets: cannot read the secret to group it', {
+        secretArn: arn,
+        error: (err as Error).name,
+      });
+    }
+    const item = { secretId: arn, name: s.Name ?? arn };
+    const g = groups.get(key);
+    if (g) g.push(item);
+    else groups.set(key, [item]);
+  });
+  const sorted = [...groups.values()].map((g) => g.sort((a, b) => a.name.localeCompare(b.name)));
+  sorted.sort((a, b) => (a[0]?.name ?? '').localeCompare(b[0]?.name ?? ''));
+  deps.logger.info('SelectDueSecrets', {
+    selected: candidates.length,
+    groups: sorted.length,
+    skipped: skipped.length,
+  });
+  return {
+    groups: sorted,
+    total: candidates.length,
+    maxConcurrency: input.maxConcurrency,
+    rotateSecretArn,
+    skipped,
+  };
+}
+
+const outcome = z.object({
+  secretId: z.string(),
+  name: z.string().optional(),
+  outcome: z
+    .object({
+      status: z.string().optional(),
+      executionArn: z.string().optional(),
+      Error: z.string().optional(),
+      Cause: z.string().optional(),
+    })
+    .optional(),
+});
+
+export interface FleetSummary {
+  total: number;
+  succeeded: number;
+  failed: number;
+  skipped: number;
+  results: {
+    secretId: string;
+    name: string;
+    status: 'SUCCEEDED' | 'FAILED';
+    executionArn?: string;
+    error?: string;
+  }[];
+}
+
+/** SummarizeFleetRotation: one line per secret, counts on top. */
+export function summarizeFleetRotation(event: unknown): FleetSummary {
+  const input = parseWith(
+    z.object({
+      selection: z.object({ skipped: z.array(z.unknown()).default([]) }).passthrough(),
+      results: z.array(z.array(outcome)),
+    }),
+    event,
+    'invalid SummarizeFleetRotation input',
+  );
+  const results: FleetSummary['results'] = input.results.flat().map((r) => {
+    const ok = r.outcome?.status === 'SUCCEEDED';
+    return {
+      secretId: r.secretId,
+      name: r.name ?? r.secretId,
+      status: ok ? 'SUCCEEDED' : 'FAILED',
+      ...(r.outcome?.executionArn ? { executionArn: r.outcome.executionArn } : {}),
+      ...(!ok ? { error: r.outcome?.Error ?? r.outcome?.status ?? 'unknown' } : {}),
+    };
+  });
+  const succeeded = results.filter((r) => r.status === 'SUCCEEDED').length;
+  return {
+    total: results.length,
+    succeeded,
+    failed: results.length - succeeded,
+    skipped: input.selection.skipped.length,
+    results,
+  };
+}

@@ -1,0 +1,208 @@
+import { TagResourceCommand, UpdateSecretVersionStageCommand } from '@aws-sdk/client-secrets-manager';
+import { z } from 'zod';
+import { engineFor as defaultEngineFor } from '../engines';
+import { ValidationError } from '../errors';
+import { tokenFromExecutionName } from '../rotation/input';
+import { credentialsOf } from '../rotation/master';
+import { finishSecret, logsIn } from '../rotation/steps';
+import type { RotationDeps } from '../rotation/types';
+import { aws, describeState, readVersion } from '../rotation/versions';
+import { parseDbSecret } from '../secret';
+import { parseWith } from '../validate';
+import { STATUS_TAG } from './users';
+
+export type RepairAction = 'roll-forward' | 'roll-back' | 'none';
+
+export interface Diagnosis {
+  secretArn: string;
+  pendingVersionId?: string | undefined;
+  pendingWorks: boolean;
+  currentWorks: boolean;
+  action: RepairAction;
+  /** critical: after the repair, AWSCURRENT still does not log in; a person must look. */
+  severity: 'info' | 'warning' | 'critical';
+  /** What the event said went wrong (never a secret value). */
+  reason: string;
+  alertTopicArn?: string | undefined;
+}
+
+const cloudTrailRotation = z.object({
+  source: z.literal('aws.secretsmanager'),
+  detail: z.object({
+    eventName: z.string(),
+    additionalEventData: z.object({ SecretId: z.string().min(1) }).optional(),
+    requestParameters: z
+      .object({ secretId: z.string().min(1) })
+      .partial()
+      .nullish(),
+  }),
+});
+const executionStatus = z.object({
+  source: z.literal('aws.states'),
+  detail: z.object({
+    status: z.string(),
+    input: z.string().nullish(),
+    executionArn: z.string().optional(),
+    name: z.string().optional(),
+    cause: z.string().nullish(),
+    error: z.string().nullish(),
+  }),
+});
+const direct = z.object({ secretId: z.string().min(1) });
+
+/** The secret an event is about: a Secrets Manager rotation event, a failed rotate-secret execution, or `{secretId}`. */
+export function secretOfFailureEvent(event: unknown): { secretId: string; reason: string; token?: string } {
+  const sm = cloudTrailRotation.safeParse(event);
+  if (sm.success) {
+    const id = sm.data.detail.additionalEventData?.SecretId ?? sm.data.detail.requestParameters?.secretId;
+    if (id) return { secretId: id, reason: `Secrets Manager reported ${sm.data.detail.eventName}` };
+  }
+  const sf = executionStatus.safeParse(event);
+  if (sf.success && sf.data.detail.input) {
+    let input: unknown;
+    try {
+      input = JSON.parse(sf.data.detail.input);
+    } catch {
+      input = undefined;
+    }
+    const inner = direct
+      .extend({ token: z.string().min(32).max(64).optional() })
+      .safeParse((input as { request?: unknown } | undefined)?.request ?? input);
+    if (inner.success) {
+      const why = sf.data.detail.error ? `: ${sf.data.detail.error}` : '';
+      const { secretId, token } = inner.data;
+      const name = sf.data.detail.name;
+      // The version that execution rotated in, by the same rule its steps used.
+      const own = token ?? (name ? tokenFromExecutionName(secretId, name) : undefined);
+      return {
+        secretId,
+        reason: `rotate-secret execution ${sf.data.detail.status}${why}`,
+        ...(own ? { token: own } : {}),
+      };
+    }
+  }
+  const d = direct.safeParse(event);
+  if (d.success) return { secretId: d.data.secretId, reason: 'repair requested' };
+  throw new ValidationError(
+    'on-rotation-failure: the event names no secret (expected a Secrets Manager rotation event, a rotate-secret execution status change, or {secretId})',
+  );
+}
+
+/**
+ * DiagnoseRotation: which of AWSPENDING and AWSCURRENT log in. A pending password that works
+ * is on the server already, so promoting it is the repair; one that does not work was never
+ * set, so removing the label is.
+ */
+export async function diagnoseRotation(
+  deps: RotationDeps,
+  event: unknown,
+  alertTopicArn?: string,
+): Promise<Diagnosis> {
+  const { secretId, reason, token } = secretOfFailureEvent(event);
+  const state = await describeState(deps.secrets, secretId);
+  const currentRaw = await readVersion(deps.secrets, state.arn, { VersionId: state.currentVersionId });
+  const current = parseDbSecret(currentRaw, `AWSCURRENT of ${state.arn}`);
+  const engine = (deps.engineFor ?? defaultEngineFor)(current.engine);
+  const currentWorks = await logsIn(engine, credentialsOf(current));
+  // A pending version that another, still running rotation put there is not ours to repair.
+  const pendingId =
+    state.pendingVersionId &&
+    state.pendingVersionId !== state.currentVersionId &&
+    (token === undefined || token === state.pendingVersionId)
+      ? state.pendingVersionId
+      : undefined;
+  let pendingWorks = false;
+  if (pendingId) {
+    const raw = await readVersion(deps.secrets, state.arn, {
+      VersionId: pendingId,
+      VersionStage: 'AWSPENDING',
+    });
+    if (raw !== undefined) {
+      try {
+        pendingWorks = await logsIn(engine, credentialsOf(parseDbSecret(raw, `AWSPENDING of ${state.arn}`)));
+      } catch (err) {
+        if (!(err instanceof ValidationError)) throw err;
+      }
+    }
+  }
+  const action: RepairAction = !pendingId ? 'none' : pendingWorks ? 'roll-forward' : 'roll-back';
+  const worksAfter = action === 'roll-forward' ? pendingWorks : currentWorks;
+  const diagnosis: Diagnosis = {
+    secretArn: state.arn,
+    ...(pendingId ? { pendingVersionId: pendingId } : {}),
+    pendingWorks,
+    currentWorks,
+    action,
+    severity: !worksAfter ? 'critical' : action === 'none' ? 'info' : 'warning',
+    reason,
+    ...(alertTopicArn ? { alertTopicArn } : {}),
+  };
+  deps.logger.info('DiagnoseRotation', { ...diagnosis });
+  return diagnosis;
+}
+
+const diagnosisSchema = z.object({
+  secretArn: z.string().min(1),
+  pendingVersionId: z.string().min(32).max(64).optional(),
+  action: z.enum(['roll-forward', 'roll-back', 'none']),
+  severity: z.enum(['info', 'warning', 'critical']),
+  reason: z.string(),
+  pendingWorks: z.boolean(),
+  currentWorks: z.boolean(),
+  alertTopicArn: z.string().optional(),
+});
+
+export interface RepairResult extends Diagnosis {
+  outcome: 'rolled-forward' | 'rolled-back' | 'nothing-to-repair';
+  /** The alert text: what happened and what was done, never a secret value. */
+  message: string;
+}
+
+async function tagStatus(deps: RotationDeps, arn: string, value: string): Promise<void> {
+  await aws(`TagResource ${arn}`, () =>
+    deps.secrets.send(new TagResourceCommand({ SecretId: arn, Tags: [{ Key: STATUS_TAG, Value: value }] })),
+  );
+}
+
+function message(d: z.infer<typeof diagnosisSchema>, outcome: RepairResult['outcome']): string {
+  const what = {
+    'rolled-forward': `the pending password worked on the server, so version ${d.pendingVersionId} was promoted to AWSCURRENT`,
+    'rolled-back': `the pending password did not work, so AWSPENDING was removed from version ${d.pendingVersionId}; AWSCURRENT is unchanged`,
+    'nothing-to-repair': 'no version was left in AWSPENDING',
+  }[outcome];
+  const tail =
+    d.severity === 'critical' ? ' AWSCURRENT does NOT log in: manual action needed.' : ' AWSCURRENT logs in.';
+  return `Rotation of ${d.secretArn} failed (${d.reason}); ${what}.${tail}`;
+}
+
+/** RollForwardRotation: the pending version becomes AWSCURRENT (finishSecret's own logic). */
+export async function rollForwardRotation(deps: RotationDeps, event: unknown): Promise<RepairResult> {
+  const d = parseWith(diagnosisSchema, event, 'invalid RollForwardRotation input');
+  if (!d.pendingVersionId) throw new ValidationError('nothing to roll forward: no pending version');
+  await finishSecret(deps, { secretId: d.secretArn, token: d.pendingVersionId });
+  await tagStatus(deps, d.secretArn, 'rolled-forward');
+  return { ...d, outcome: 'rolled-forward', message: message(d, 'rolled-forward') };
+}
+
+/** RollBackRotation: AWSPENDING comes off the version that never worked. */
+export async function rollBackRotation(deps: RotationDeps, event: unknown): Promise<RepairResult> {
+  const d = parseWith(diagnosisSchema, event, 'invalid RollBackRotation input');
+  if (!d.pendingVersionId) {
+    return { ...d, outcome: 'nothing-to-repair', message: message(d, 'nothing-to-repair') };
+  }
+  const state = await describeState(deps.secrets, d.secretArn);
+  // Only the version diagnosed; a new rotation may have begun meanwhile and is not ours to undo.
+  if (state.pendingVersionId === d.pendingVersionId) {
+    await aws(`UpdateSecretVersionStage ${d.secretArn}`, () =>
+      deps.secrets.send(
+        new UpdateSecretVersionStageCommand({
+          SecretId: d.secretArn,
+          VersionStage: 'AWSPENDING',
+          RemoveFromVersionId: d.pendingVersionId,
+        }),
+      ),
+    );
+  }
+  await tagStatus(deps, d.secretArn, 'rolled-back');
+  return { ...d, outcome: 'rolled-back', message: message(d, 'rolled-back') };
+}

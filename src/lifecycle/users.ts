@@ -1,0 +1,368 @@
+import { createHash } from 'node:crypto';
+import {
+  CancelRotateSecretCommand,
+  CreateSecretCommand,
+  DeleteSecretCommand,
+  DescribeSecretCommand,
+  GetRandomPasswordCommand,
+  ListSecretsCommand,
+  ResourceNotFoundException,
+  RotateSecretCommand,
+  TagResourceCommand,
+} from '@aws-sdk/client-secrets-manager';
+import { z } from 'zod';
+import { engineFor as defaultEngineFor } from '../engines';
+import type { Credentials, DatabaseEngine } from '../engines/types';
+import { RotationStateError, ValidationError } from '../errors';
+import { credentialsOf, resolveMaster } from '../rotation/master';
+import { alternateUsername } from '../rotation/steps';
+import { STRATEGIES, STRATEGY_TAG } from '../rotation/types';
+import { aws, readVersion } from '../rotation/versions';
+import { type DbSecret, defaultPort, type EngineName, parseDbSecret, serialiseSecret } from '../secret';
+import { parseWith } from '../validate';
+import { type LifecycleDeps, locateDatabase } from './database';
+
+/** Tags credflow puts on the secrets it creates. */
+export const DB_TAG = 'credflow:db';
+export const MANAGED_TAG = 'credflow:managed';
+export const GRANTS_TAG = 'credflow:grants';
+export const PROTECTED_TAG = 'credflow:protected';
+export const STATUS_TAG = 'credflow:rotation-status';
+
+const PRIVILEGES = ['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'CREATE', 'ALL'] as const;
+
+export const createUserInput = z.object({
+  dbIdentifier: z.string().min(1).max(63),
+  kind: z.enum(['instance', 'cluster']).optional(),
+  username: z.string().min(1).max(63),
+  /** The database the grants apply to; default: the database RDS created. */
+  database: z.string().min(1).max(63).optional(),
+  privileges: z.array(z.enum(PRIVILEGES)).min(1).default(['SELECT']),
+  strategy: z.enum(STRATEGIES).default('alternating-users'),
+  secretName: z
+    .string()
+    .regex(/^[A-Za-z0-9/_+=.@-]{1,512}$/, 'may hold only letters, digits and /_+=.@-')
+    .optional(),
+  kmsKeyId: z.string().min(1).optional(),
+  /** Keep the secret from deletion workflows (on-deletion restores it). */
+  protected: z.boolean().default(false),
+  /** Turn on scheduled rotation with the rotation Lambda. */
+  rotation: z
+    .object({
+      scheduleExpression: z.string().min(1).optional(),
+      automaticallyAfterDays: z.number().int().min(1).max(1000).optional(),
+      duration: z.string().min(2).max(3).optional(),
+      lambdaArn: z.string().min(1).optional(),
+    })
+    .optional(),
+});
+export type CreateUserInput = z.input<typeof createUserInput>;
+
+/** The user secret's default name: `credflow/<db>/<user>`, with characters names cannot hold replaced. */
+export function userSecretName(dbIdentifier: string, username: string): string {
+  const safe = username.replace(/[^A-Za-z0-9_+=.@-]/g, '-');
+  // Two usernames that differ only in replaced characters must not share a secret.
+  const suffix =
+    safe === username ? '' : `-${createHash('sha256').update(username).digest('hex').slice(0, 8)}`;
+  return `credflow/${dbIdentifier}/${safe}${suffix}`;
+}
+
+const prepared = createUserInput.extend({
+  secretArn: z.string().min(1),
+  secretName: z.string().min(1),
+  masterSecretArn: z.string().min(1),
+  engine: z.string().min(1),
+  database: z.string().min(1),
+  userCreated: z.boolean().optional(),
+});
+export type PreparedUser = z.infer<typeof prepared>;
+
+function engineOf(deps: LifecycleDeps, engine: string): DatabaseEngine {
+  return (deps.engineFor ?? defaultEngineFor)(engine);
+}
+
+async function currentUserSecret(deps: LifecycleDeps, secretArn: string): Promise<DbSecret> {
+  const raw = await readVersion(deps.secrets, secretArn, { VersionStage: 'AWSCURRENT' });
+  if (raw === undefined) throw new RotationStateError(`user secret ${secretArn} has no AWSCURRENT value`);
+  return parseDbSecret(raw, `user secret ${secretArn}`);
+}
+
+/**
+ * PrepareDatabaseUser: checks the request against the database and stores the user's secret
+ * (AWS's JSON shape, with masterarn) before any user exists, so a password is never on the
+ * server without being in Secrets Manager. A rerun finds the secret it stored and reuses it.
+ */
+export async function prepareDatabaseUser(deps: LifecycleDeps, event: unknown): Promise<PreparedUser> {
+  const input = parseWith(createUserInput, event, 'invalid create-database-user input');
+  const db = await locateDatabase(deps, input.dbIdentifier, input.kind);
+  if (!db.secretArn) {
+    throw new ValidationError(`${input.dbIdentifier} has no RDS-managed master secret to create users with`);
+  }
+  if (!db.endpoint || db.status !== 'available') {
+    throw new ValidationError(`${input.dbIdentifier} is ${db.status}, not available`);
+  }
+  const engine = engineOf(deps, db.engine);
+  engine.validateUsername(input.username);
+  if (input.strategy === 'alternating-users') engine.validateUsername(alternateUsername(input.username));
+  const database = input.database ?? db.dbName;
+  if (!database) throw new ValidationError(`${input.dbIdentifier} has no default database: name one`);
+  const secretName = input.secretName ?? userSecretName(input.dbIdentifier, input.username);
+  const base = { ...input, secretName, masterSecretArn: db.secretArn, engine: db.engine, database };
+
+  const existing = await deps.secrets
+    .send(new DescribeSecretCommand({ SecretId: secretName }))
+    .catch((err: unknown) => {
+      if (err instanceof ResourceNotFoundException) return undefined;
+      throw err;
+    });
+  if (existing?.ARN) {
+    const tags = Object.fromEntries((existing.Tags ?? []).map((t) => [t.Key, t.Value]));
+    const value = existing.DeletedDate ? undefined : await currentUserSecret(deps, existing.ARN);
+    if (tags[DB_TAG] !== input.dbIdentifier || value?.username !== input.username) {
+      throw new ValidationError(`secret ${secretName} exists and belongs to another user or database`);
+    }
+    deps.logger.info('PrepareDatabaseUser: secret exists, resuming', { secretArn: existing.ARN });
+    return { ...base, secretArn: existing.ARN };
+  }
+
+  const pw = await aws('GetRandomPassword', () =>
+    deps.secrets.send(
+      new GetRandomPasswordCommand({
+        PasswordLength: 32,
+        ExcludeCharacters: engine.excludeCharacters,
+        RequireEachIncludedType: true,
+      }),
+    ),
+  );
+  if (!pw.RandomPassword) throw new RotationStateError('GetRandomPassword returned no password');
+  const engineName = db.engine as EngineName;
+  const value: DbSecret = {
+    engine: engineName,
+    host: db.endpoint,
+    port: db.port ?? defaultPort(engineName),
+    username: input.username,
+    password: pw.RandomPassword,
+    dbname: database,
+    masterarn: db.secretArn,
+  };
+  const created = await aws(`CreateSecret ${secretName}`, () =>
+    deps.secrets.send(
+      new CreateSecretCommand({
+        Name: secretName,
+        Description: `credflow: ${input.strategy} user ${input.username} on ${input.dbIdentifier}`,
+        SecretString: serialiseSecret(value),
+        ...(input.kmsKeyId ? { KmsKeyId: input.kmsKeyId } : {}),
+        Tags: [
+          { Key: STRATEGY_TAG, Value: input.strategy },
+          { Key: DB_TAG, Value: input.dbIdentifier },
+          { Key: MANAGED_TAG, Value: 'true' },
+          ...(input.protected ? [{ Key: PROTECTED_TAG, Value: 'true' }] : []),
+        ],
+      }),
+    ),
+  );
+  deps.logger.info('PrepareDatabaseUser: user secret stored', {
+    secretArn: created.ARN,
+    username: input.username,
+  });
+  return { ...base, secretArn: created.ARN ?? secretName };
+}
+
+/** A stable fingerprint of a user's grants, kept as a tag so verify can spot drift later. */
+export function grantsFingerprint(grants: readonly string[]): string {
+  return createHash('sha256').update(grants.join('\n')).digest('hex').slice(0, 32);
+}
+
+async function masterCreds(deps: LifecycleDeps, masterArn: string): Promise<Credentials> {
+  return (await resolveMaster(deps, masterArn)).creds;
+}
+
+/**
+ * CreateDatabaseUser: the master creates the user with exactly the requested database-level
+ * privileges. If the user exists already and the stored secret logs in, a previous run did it.
+ */
+export async function createDatabaseUser(deps: LifecycleDeps, event: unknown): Promise<PreparedUser> {
+  const input = parseWith(prepared, event, 'invalid CreateDatabaseUser input');
+  const engine = engineOf(deps, input.engine);
+  const secret = await currentUserSecret(deps, input.secretArn);
+  const admin = await masterCreds(deps, input.masterSecretArn);
+  let userCreated = true;
+  if (await engine.userExists(admin, input.username)) {
+    const works = await engine.testLogin(credentialsOf(secret)).then(
+      () => true,
+      () => false,
+    );
+    if (!works) {
+      throw new ValidationError(
+        `user ${JSON.stringify(input.username)} already exists on ${input.dbIdentifier}; credflow does not take over users it did not create`,
+      );
+    }
+    userCreated = false;
+  } else {
+    await engine.createUser(admin, {
+      username: input.username,
+      password: secret.password,
+      database: input.database,
+      privileges: input.privileges,
+    });
+  }
+  const grants = await engine.listGrants(admin, input.username);
+  await aws(`TagResource ${input.secretArn}`, () =>
+    deps.secrets.send(
+      new TagResourceCommand({
+        SecretId: input.secretArn,
+        Tags: [{ Key: GRANTS_TAG, Value: grantsFingerprint(grants) }],
+      }),
+    ),
+  );
+  deps.logger.info('CreateDatabaseUser: done', {
+    username: input.username,
+    userCreated,
+    grants: grants.length,
+  });
+  return { ...input, userCreated };
+}
+
+/** ValidateUserLogin: the new secret logs in (seed 001, step 2). */
+export async function validateUserLogin(deps: LifecycleDeps, event: unknown): Promise<PreparedUser> {
+  const input = parseWith(prepared, event, 'invalid ValidateUserLogin input');
+  const secret = await currentUserSecret(deps, input.secretArn);
+  await engineOf(deps, secret.engine).testLogin(credentialsOf(secret));
+  return input;
+}
+
+/**
+ * EnableRotation: scheduled rotation with the rotation Lambda, starting at the next window
+ * (RotateImmediately false: the password was just made).
+ */
+export async function enableRotation(
+  deps: LifecycleDeps,
+  event: unknown,
+  defaultLambdaArn: string | undefined,
+): Promise<PreparedUser & { rotationEnabled: boolean }> {
+  const input = parseWith(prepared, event, 'invalid EnableRotation input');
+  if (!input.rotation) return { ...input, rotationEnabled: false };
+  const lambdaArn = input.rotation.lambdaArn ?? defaultLambdaArn;
+  if (!lambdaArn) throw new ValidationError('rotation requested but no rotation Lambda ARN is configured');
+  const r = input.rotation;
+  await aws(`RotateSecret ${input.secretArn}`, () =>
+    deps.secrets.send(
+      new RotateSecretCommand({
+        SecretId: input.secretArn,
+        RotationLambdaARN: lambdaArn,
+        RotateImmediately: false,
+        RotationRules: {
+          ...(r.scheduleExpression ? { ScheduleExpression: r.scheduleExpression } : {}),
+          ...(r.automaticallyAfterDays ? { AutomaticallyAfterDays: r.automaticallyAfterDays } : {}),
+          ...(!r.scheduleExpression && !r.automaticallyAfterDays ? { AutomaticallyAfterDays: 30 } : {}),
+          ...(r.duration ? { Duration: r.duration } : {}),
+        },
+      }),
+    ),
+  );
+  return { ...input, rotationEnabled: true };
+}
+
+/**
+ * CleanUpUserSecret: after a failed CreateDatabaseUser, the stored secret goes again unless its
+ * user exists on the server, so a failed request leaves nothing behind.
+ */
+export async function cleanUpUserSecret(
+  deps: LifecycleDeps,
+  event: unknown,
+): Promise<{ secretArn: string; removed: boolean }> {
+  const input = parseWith(prepared, event, 'invalid CleanUpUserSecret input');
+  const engine = engineOf(deps, input.engine);
+  let exists = true;
+  try {
+    exists = await engine.userExists(await masterCreds(deps, input.masterSecretArn), input.username);
+  } catch (err) {
+    // Without the master we cannot tell; keeping the secret is the safe side.
+    deps.logger.warn('CleanUpUserSecret: cannot check the user, keeping the secret', {
+      error: (err as Error).name,
+    });
+  }
+  if (exists) return { secretArn: input.secretArn, removed: false };
+  await aws(`DeleteSecret ${input.secretArn}`, () =>
+    deps.secrets.send(
+      new DeleteSecretCommand({ SecretId: input.secretArn, ForceDeleteWithoutRecovery: true }),
+    ),
+  );
+  deps.logger.info('CleanUpUserSecret: removed the secret of a user that was never created', {
+    secretArn: input.secretArn,
+  });
+  return { secretArn: input.secretArn, removed: true };
+}
+
+/** Every secret credflow created for users of one database (by its credflow:db tag). */
+export async function childSecrets(
+  deps: LifecycleDeps,
+  dbIdentifier: string,
+): Promise<{ arn: string; name: string; rotationEnabled: boolean }[]> {
+  const found: { arn: string; name: string; rotationEnabled: boolean }[] = [];
+  let token: string | undefined;
+  do {
+    const page = await aws('ListSecrets', () =>
+      deps.secrets.send(
+        new ListSecretsCommand({
+          Filters: [
+            { Key: 'tag-key', Values: [DB_TAG] },
+            { Key: 'tag-value', Values: [dbIdentifier] },
+          ],
+          MaxResults: 100,
+          ...(token ? { NextToken: token } : {}),
+        }),
+      ),
+    );
+    for (const s of page.SecretList ?? []) {
+      // The two filters match independently; the tag itself must carry the value.
+      if (!s.ARN || s.DeletedDate) continue;
+      if (!s.Tags?.some((t) => t.Key === DB_TAG && t.Value === dbIdentifier)) continue;
+      found.push({ arn: s.ARN, name: s.Name ?? s.ARN, rotationEnabled: s.RotationEnabled ?? false });
+    }
+    token = page.NextToken;
+  } while (token);
+  return found;
+}
+
+/**
+ * DeleteChildSecrets: a database's user secrets are scheduled for deletion (with a recovery
+ * window, so a mistake can be undone with RestoreSecret) and their rotation turned off.
+ */
+export async function deleteChildSecrets(
+  deps: LifecycleDeps,
+  event: unknown,
+): Promise<{ identifier: string; deletedSecrets: string[] }> {
+  const input = parseWith(
+    z.object({
+      identifier: z.string().min(1),
+      recoveryWindowInDays: z.number().int().min(7).max(30).default(7),
+    }),
+    event,
+    'invalid DeleteChildSecrets input',
+  );
+  const deleted: string[] = [];
+  for (const s of await childSecrets(deps, input.identifier)) {
+    if (s.rotationEnabled) {
+      await aws(`CancelRotateSecret ${s.arn}`, () =>
+        deps.secrets.send(new CancelRotateSecretCommand({ SecretId: s.arn })),
+      ).catch((err: unknown) => {
+        deps.logger.warn('DeleteChildSecrets: could not cancel rotation', {
+          secretArn: s.arn,
+          error: (err as Error).name,
+        });
+      });
+    }
+    await aws(`DeleteSecret ${s.arn}`, () =>
+      deps.secrets.send(
+        new DeleteSecretCommand({ SecretId: s.arn, RecoveryWindowInDays: input.recoveryWindowInDays }),
+      ),
+    );
+    deleted.push(s.arn);
+  }
+  deps.logger.info('DeleteChildSecrets: scheduled for deletion', {
+    identifier: input.identifier,
+    count: deleted.length,
+  });
+  return { identifier: input.identifier, deletedSecrets: deleted };
+}
