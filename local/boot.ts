@@ -1,19 +1,26 @@
-import { type Catalog, loadCatalog, loadHandler } from './catalog';
+import { createClients } from '../src/aws/clients';
+import { type Catalog, loadCatalog, loadHandler, resolveEnvironment } from './catalog';
 import { LocalCloud } from './cloud';
+import { type DeployReport, deployCatalog, resolveContext } from './deploy';
 
 export interface BootOptions {
   stateDir: string;
   port?: number | undefined;
   /** Where serverless.yml lives (default: this package). */
   catalog?: Catalog | undefined;
+  /** The deployment stage names take (default `local`). */
+  stage?: string | undefined;
 }
+
+/** The stage the local cloud deploys serverless.yml as. */
+export const LOCAL_STAGE = 'local';
 
 /**
  * Starts the local cloud and deploys serverless.yml's declarations into it. The handlers run
  * in this process, so the process's default AWS chain is pointed at the local endpoint first:
  * they build their SDK clients from the environment exactly as on Lambda.
  */
-export async function bootLocalCloud(opts: BootOptions): Promise<LocalCloud> {
+export async function bootLocalCloud(opts: BootOptions): Promise<LocalCloud & { deployment: DeployReport }> {
   const cloud = await LocalCloud.start({ stateDir: opts.stateDir, port: opts.port ?? 4566 });
   const cfg = cloud.clientConfig();
   process.env['AWS_ENDPOINT_URL'] = cfg.endpoint;
@@ -22,13 +29,27 @@ export async function bootLocalCloud(opts: BootOptions): Promise<LocalCloud> {
   process.env['AWS_SECRET_ACCESS_KEY'] = cfg.credentials.secretAccessKey;
   delete process.env['AWS_PROFILE'];
   delete process.env['AWS_SESSION_TOKEN'];
-  const catalog = opts.catalog ?? loadCatalog();
+  const stage = opts.stage ?? LOCAL_STAGE;
+  const catalog = opts.catalog ?? loadCatalog(undefined, stage);
+  const target = { region: cloud.region, accountId: cloud.accountId, stage };
+  const ctx = resolveContext(catalog, target);
   for (const fn of catalog.functions) {
+    const env = resolveEnvironment(fn.environment, ctx);
     // Provider-level settings become process defaults; a value already set wins.
-    for (const [k, v] of Object.entries(fn.environment)) process.env[k] ??= v;
-    cloud.lambdas.register(fn.key, loadHandler(fn), fn.environment);
+    for (const [k, v] of Object.entries(env)) process.env[k] ??= v;
+    cloud.lambdas.register(fn.key, loadHandler(fn), env, { timeoutSeconds: fn.timeoutSeconds });
   }
-  return cloud;
+  try {
+    // TODO(issue 5): remove once Step Functions, EventBridge and SNS are always registered.
+    const ready = cloud.services.jsonService('AWSStepFunctions') && cloud.services.jsonService('AWSEvents');
+    const deployment = ready
+      ? await deployCatalog(createClients(cfg), catalog, target)
+      : { stateMachines: [], rules: [], topics: [] };
+    return Object.assign(cloud, { deployment });
+  } catch (err) {
+    await cloud.stop();
+    throw err;
+  }
 }
 
 /** The lines `credflow up` prints so a shell, the AWS CLI and any SDK program use the local cloud. */

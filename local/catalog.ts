@@ -12,13 +12,25 @@ export interface CatalogFunction {
   /** Absolute path of the module, without extension. */
   modulePath: string;
   exportName: string;
-  environment: Record<string, string>;
+  /** Plain values, or CloudFormation references (`Ref`, `Fn::GetAtt`) the deployer resolves. */
+  environment: Record<string, EnvValue>;
   timeoutSeconds: number;
 }
 
+/** An environment value as serverless.yml may write it. */
+export type EnvValue = string | { Ref: string } | { 'Fn::GetAtt': [string, string] };
+
+/** A rule that starts a state machine: an event pattern (events/*.json) or a schedule. */
+export type CatalogRule =
+  | { kind: 'pattern'; name: string; pattern: unknown; file: string }
+  | { kind: 'schedule'; name: string; expression: string; input: unknown; enabled: boolean };
+
 export interface CatalogStateMachine {
   key: string;
+  /** The CloudFormation logical id (`id:`), which functions' `Ref`s name. */
+  id: string;
   name: string;
+  rules: CatalogRule[];
   definition: unknown;
   definitionFile: string;
 }
@@ -29,10 +41,54 @@ export interface Catalog {
   stateMachines: CatalogStateMachine[];
 }
 
+interface ServerlessEvent {
+  eventBridge?: { name?: string; event?: unknown };
+  schedule?: string | { rate?: string | string[]; input?: unknown; enabled?: boolean; name?: string };
+}
+
 interface ServerlessYml {
-  provider?: { environment?: Record<string, string>; timeout?: number };
-  functions?: Record<string, { handler: string; environment?: Record<string, string>; timeout?: number }>;
-  stepFunctions?: { stateMachines?: Record<string, { name?: string; definition: string }> };
+  provider?: { environment?: Record<string, EnvValue>; timeout?: number };
+  functions?: Record<string, { handler: string; environment?: Record<string, EnvValue>; timeout?: number }>;
+  stepFunctions?: {
+    stateMachines?: Record<
+      string,
+      { id?: string; name?: string; definition: string; events?: ServerlessEvent[] }
+    >;
+  };
+}
+
+function fileRef(value: unknown, what: string): string {
+  const m = typeof value === 'string' ? /^\$\{file\(([^)]+)\)\}$/.exec(value.trim()) : null;
+  if (!m?.[1]) throw new Error(`${what} must be \${file(<path>)}`);
+  return m[1];
+}
+
+function rulesOf(root: string, key: string, events: ServerlessEvent[], stage: string): CatalogRule[] {
+  return events.flatMap((e, i): CatalogRule[] => {
+    if (e.eventBridge) {
+      const file = path.join(root, fileRef(e.eventBridge.event, `state machine ${key}: eventBridge.event`));
+      return [
+        {
+          kind: 'pattern',
+          name: resolveVars(e.eventBridge.name ?? `credflow-${stage}-${key}-${i}`, stage),
+          pattern: JSON.parse(readFileSync(file, 'utf8')),
+          file,
+        },
+      ];
+    }
+    if (e.schedule) {
+      const sch = typeof e.schedule === 'string' ? { rate: e.schedule } : e.schedule;
+      const rates = Array.isArray(sch.rate) ? sch.rate : [sch.rate ?? ''];
+      return rates.map((expression, j) => ({
+        kind: 'schedule' as const,
+        name: resolveVars(sch.name ?? `credflow-${stage}-${key}-schedule-${i}-${j}`, stage),
+        expression,
+        input: sch.input ?? {},
+        enabled: sch.enabled ?? true,
+      }));
+    }
+    return [];
+  });
 }
 
 /** Resolves the few serverless variables the local cloud needs (`sls:stage`, `opt:x, 'default'`). */
@@ -59,15 +115,14 @@ export function loadCatalog(root = path.resolve(__dirname, '..'), stage = 'local
   });
   const stateMachines: CatalogStateMachine[] = Object.entries(yml.stepFunctions?.stateMachines ?? {}).map(
     ([key, sm]) => {
-      const m = /^\$\{file\(([^)]+)\)\}$/.exec(sm.definition.trim());
-      if (!m?.[1])
-        throw new Error(`state machine ${key}: definition must be \${file(workflows/<name>.asl.json)}`);
-      const definitionFile = path.join(root, m[1]);
+      const definitionFile = path.join(root, fileRef(sm.definition, `state machine ${key}: definition`));
       return {
         key,
+        id: sm.id ?? `${key[0]?.toUpperCase()}${key.slice(1)}StateMachine`,
         name: resolveVars(sm.name ?? key, stage),
         definition: JSON.parse(readFileSync(definitionFile, 'utf8')),
         definitionFile,
+        rules: rulesOf(root, key, sm.events ?? [], stage),
       };
     },
   );
@@ -82,4 +137,35 @@ export function loadHandler(fn: CatalogFunction): (event: unknown, context?: unk
   if (typeof handler !== 'function')
     throw new Error(`${fn.key}: ${fn.modulePath} exports no function ${fn.exportName}`);
   return handler;
+}
+
+/** What the deployer knows once things exist: ARNs by serverless key and logical id. */
+export interface ResolveContext {
+  lambdaArn(key: string): string;
+  stateMachineArn(logicalId: string): string;
+  /** Other resources by logical id (the alerts topic). */
+  resource(logicalId: string): string;
+}
+
+/**
+ * Turns serverless.yml's environment into plain strings: `Fn::GetAtt: [<Key>LambdaFunction, Arn]`
+ * (the logical id Serverless gives function `key`) and `Ref: <id>` of state machines or resources.
+ */
+export function resolveEnvironment(
+  env: Record<string, EnvValue>,
+  ctx: ResolveContext,
+): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) {
+    if (typeof v === 'string') out[k] = v;
+    else if ('Ref' in v)
+      out[k] = v.Ref.endsWith('StateMachine') ? ctx.stateMachineArn(v.Ref) : ctx.resource(v.Ref);
+    else {
+      const logical = v['Fn::GetAtt'][0];
+      const m = /^(\w+)LambdaFunction$/.exec(logical);
+      if (!m?.[1]) throw new Error(`environment ${k}: cannot resolve Fn::GetAtt ${logical}`);
+      out[k] = ctx.lambdaArn(`${m[1][0]?.toLowerCase()}${m[1].slice(1)}`);
+    }
+  }
+  return out;
 }

@@ -1,0 +1,104 @@
+import { PutRuleCommand, PutTargetsCommand } from '@aws-sdk/client-eventbridge';
+import {
+  CreateStateMachineCommand,
+  StateMachineAlreadyExists,
+  UpdateStateMachineCommand,
+} from '@aws-sdk/client-sfn';
+import { CreateTopicCommand } from '@aws-sdk/client-sns';
+import type { AwsClients } from '../src/aws/clients';
+import type { Catalog, ResolveContext } from './catalog';
+
+/** Where a deployment lands: the local cloud's region and account. */
+export interface DeployTarget {
+  region: string;
+  accountId: string;
+  stage: string;
+}
+
+/** The alerts topic's name; serverless.yml's `AlertsTopic` resource has the same. */
+export function alertsTopicName(stage: string): string {
+  return `credflow-${stage}-alerts`;
+}
+
+/** ARNs of everything the catalog declares, computed the way AWS names them. */
+export function resolveContext(catalog: Catalog, t: DeployTarget): ResolveContext {
+  return {
+    lambdaArn: (key) => `arn:aws:lambda:${t.region}:${t.accountId}:function:${key}`,
+    stateMachineArn: (id) => {
+      const sm = catalog.stateMachines.find((m) => m.id === id);
+      if (!sm) throw new Error(`serverless.yml has no state machine with id ${id}`);
+      return `arn:aws:states:${t.region}:${t.accountId}:stateMachine:${sm.name}`;
+    },
+    resource: (id) => {
+      if (id === 'AlertsTopic') return `arn:aws:sns:${t.region}:${t.accountId}:${alertsTopicName(t.stage)}`;
+      throw new Error(`the local cloud cannot resolve resource ${id}`);
+    },
+  };
+}
+
+/** `{"Fn::GetAtt": ["setSecret", "Arn"]}` -> the function's ARN, as serverless-step-functions does. */
+export function resolveDefinition(definition: unknown, ctx: ResolveContext): string {
+  return JSON.stringify(definition, (_k, v: unknown) => {
+    if (v && typeof v === 'object' && !Array.isArray(v)) {
+      const att = (v as { 'Fn::GetAtt'?: [string, string] })['Fn::GetAtt'];
+      if (att && Object.keys(v).length === 1) return ctx.lambdaArn(att[0]);
+    }
+    return v;
+  });
+}
+
+export interface DeployReport {
+  stateMachines: string[];
+  rules: string[];
+  topics: string[];
+}
+
+/**
+ * Deploys the catalog's state machines, rules and alerts topic through the AWS APIs (so the
+ * same code serves `credflow up` in-process and `credflow deploy --local` against a running
+ * cloud). Idempotent: existing state machines are updated, rules overwritten.
+ */
+export async function deployCatalog(c: AwsClients, catalog: Catalog, t: DeployTarget): Promise<DeployReport> {
+  const ctx = resolveContext(catalog, t);
+  const report: DeployReport = { stateMachines: [], rules: [], topics: [] };
+  const topic = await c.sns.send(new CreateTopicCommand({ Name: alertsTopicName(t.stage) }));
+  report.topics.push(topic.TopicArn ?? alertsTopicName(t.stage));
+  const roleArn = `arn:aws:iam::${t.accountId}:role/credflow-${t.stage}-local`;
+  for (const sm of catalog.stateMachines) {
+    const definition = resolveDefinition(sm.definition, ctx);
+    const arn = ctx.stateMachineArn(sm.id);
+    try {
+      await c.sfn.send(new CreateStateMachineCommand({ name: sm.name, definition, roleArn }));
+    } catch (err) {
+      if (!(err instanceof StateMachineAlreadyExists)) throw err;
+      await c.sfn.send(new UpdateStateMachineCommand({ stateMachineArn: arn, definition, roleArn }));
+    }
+    report.stateMachines.push(arn);
+    for (const rule of sm.rules) {
+      await c.events.send(
+        new PutRuleCommand({
+          Name: rule.name,
+          ...(rule.kind === 'pattern'
+            ? { EventPattern: JSON.stringify(rule.pattern), State: 'ENABLED' }
+            : { ScheduleExpression: rule.expression, State: rule.enabled ? 'ENABLED' : 'DISABLED' }),
+          Description: `credflow: starts ${sm.name}`,
+        }),
+      );
+      await c.events.send(
+        new PutTargetsCommand({
+          Rule: rule.name,
+          Targets: [
+            {
+              Id: sm.key,
+              Arn: arn,
+              RoleArn: roleArn,
+              ...(rule.kind === 'schedule' ? { Input: JSON.stringify(rule.input) } : {}),
+            },
+          ],
+        }),
+      );
+      report.rules.push(rule.name);
+    }
+  }
+  return report;
+}
