@@ -1,0 +1,309 @@
+#!/usr/bin/env node
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { alerts } from './alerts';
+import { history, listExecutions, listSecrets, rotateFleet, runCommand } from './commands';
+import type { GlobalOptions } from './context';
+import { demo } from './demo';
+import { describeFailure, EXIT } from './errors';
+import { deployLocal, down, status, up } from './local';
+import { say } from './output';
+
+// aws-local-stepfunctions and the SDK print a Node 20 support notice; the CLI's output is for people.
+process.env['AWS_SDK_JS_SUPPRESS_NODE_VERSION_WARNING'] ??= '1';
+
+function int(name: string, min: number, max: number) {
+  return (v: string) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min || n > max)
+      throw new InvalidArgumentError(`${name} must be ${min}..${max}`);
+    return n;
+  };
+}
+
+function tagArg(v: string): { key: string; value: string } {
+  const eq = v.indexOf('=');
+  if (eq <= 0) throw new InvalidArgumentError('expected key=value');
+  return { key: v.slice(0, eq), value: v.slice(eq + 1) };
+}
+
+const PRIVILEGES = ['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'CREATE', 'ALL'];
+function privileges(v: string): string[] {
+  const list = v
+    .split(',')
+    .map((p) => p.trim().toUpperCase())
+    .filter(Boolean);
+  for (const p of list)
+    if (!PRIVILEGES.includes(p))
+      throw new InvalidArgumentError(`unknown privilege ${p}; one of ${PRIVILEGES.join(', ')}`);
+  return list;
+}
+
+/** Builds the program; exported so tests can inspect it. */
+export function program(): Command {
+  const p = new Command('credflow')
+    .description('RDS / Aurora credential lifecycle on AWS Step Functions, or on the embedded local cloud')
+    .option('--local', 'use the local cloud started by `credflow up` (see --state-dir)')
+    .option('--state-dir <dir>', 'the local cloud state directory', '.credflow')
+    .option('--endpoint-url <url>', 'AWS endpoint (default: AWS_ENDPOINT_URL, else AWS)')
+    .option('--profile <name>', 'AWS profile')
+    .option('--region <region>', 'AWS region')
+    .option('--stage <stage>', 'deployment stage (state machines are credflow-<stage>-<workflow>)')
+    .option('--json', 'machine-readable output on stdout')
+    .showHelpAfterError()
+    .exitOverride();
+  const g = (): GlobalOptions => p.opts<GlobalOptions>();
+  const waitOpts = (c: Command) =>
+    c
+      .option('--no-wait', 'print the execution ARN and return')
+      .option('--name <name>', 'execution name (idempotency key)');
+  const run = (o: { wait: boolean; name?: string }) => ({
+    wait: o.wait,
+    ...(o.name ? { name: o.name } : {}),
+  });
+  let exit: number = EXIT.ok;
+  const set = (n: number) => {
+    exit = n;
+  };
+
+  p.command('up')
+    .description('start the local cloud (serverless.yml deployed, DB servers restarted)')
+    .addOption(
+      new Option('--port <port>', 'port, 0 for any free one')
+        .default(4566)
+        .argParser(int('--port', 0, 65535)),
+    )
+    .option('--detach', 'run in the background')
+    .action(async (o: { port: number; detach?: boolean }) =>
+      set(await up(g(), { port: o.port, ...(o.detach ? { detach: true } : {}) })),
+    );
+  p.command('down')
+    .description('stop the local cloud cleanly')
+    .action(async () => set(await down(g())));
+  p.command('status')
+    .description('is the local cloud running, and what is in it')
+    .action(async () => set(await status(g())));
+  p.command('deploy')
+    .description('load serverless.yml into the local cloud (AWS: use `serverless deploy`)')
+    .option('--local', 'deploy into the local cloud')
+    .action(async () => set(await deployLocal(g())));
+
+  waitOpts(
+    p
+      .command('provision <identifier>')
+      .description('provision-database: an instance or Aurora cluster with an RDS-managed master secret')
+      .requiredOption('--engine <engine>', 'postgres, mysql, mariadb, aurora-postgresql, aurora-mysql')
+      .option('--db-name <name>', 'initial database', 'appdb')
+      .option('--master-username <name>', 'master user', 'dbadmin')
+      .option('--instance-class <class>', 'instance class', 'db.t3.micro')
+      .option('--kms-key-id <id>', 'KMS key for the master secret')
+      .option('--deletion-protection', 'turn on deletion protection')
+      .option('--poll-seconds <n>', 'status poll interval', int('--poll-seconds', 1, 300)),
+  ).action(async (identifier: string, o: Record<string, unknown> & { wait: boolean; name?: string }) => {
+    const input = {
+      identifier,
+      engine: o['engine'],
+      dbName: o['dbName'],
+      masterUsername: o['masterUsername'],
+      instanceClass: o['instanceClass'],
+      ...(o['kmsKeyId'] ? { kmsKeyId: o['kmsKeyId'] } : {}),
+      ...(o['deletionProtection'] ? { deletionProtection: true } : {}),
+      pollSeconds: o['pollSeconds'] ?? (g().local || process.env['AWS_ENDPOINT_URL'] ? 1 : 15),
+    };
+    set(await runCommand(g(), 'provision-database', input, run(o)));
+  });
+
+  waitOpts(
+    p
+      .command('create-user <db> <username>')
+      .description('create-database-user: a least-privilege user and its secret')
+      .option('--privileges <list>', 'comma-separated: SELECT,INSERT,UPDATE,DELETE,CREATE,ALL', privileges, [
+        'SELECT',
+      ])
+      .option('--database <name>', 'database the grants apply to (default: the instance database)')
+      .addOption(
+        new Option('--strategy <strategy>', 'rotation strategy')
+          .choices(['single-user', 'alternating-users', 'admin-single-user'])
+          .default('alternating-users'),
+      )
+      .option('--secret-name <name>', 'secret name (default credflow/<db>/<username>)')
+      .option(
+        '--rotate-every <days>',
+        'turn on scheduled rotation every N days',
+        int('--rotate-every', 1, 1000),
+      )
+      .option('--protected', 'restore the secret if someone deletes it'),
+  ).action(
+    async (db: string, username: string, o: Record<string, unknown> & { wait: boolean; name?: string }) => {
+      const input = {
+        dbIdentifier: db,
+        username,
+        privileges: o['privileges'],
+        strategy: o['strategy'],
+        ...(o['database'] ? { database: o['database'] } : {}),
+        ...(o['secretName'] ? { secretName: o['secretName'] } : {}),
+        ...(o['protected'] ? { protected: true } : {}),
+        ...(o['rotateEvery'] ? { rotation: { automaticallyAfterDays: o['rotateEvery'] } } : {}),
+      };
+      set(await runCommand(g(), 'create-database-user', input, run(o)));
+    },
+  );
+
+  waitOpts(
+    p
+      .command('rotate-now <secret>')
+      .description('rotate-secret now: createSecret, setSecret, testSecret, finishSecret, verify')
+      .addOption(
+        new Option('--strategy <strategy>', "override the secret's strategy tag").choices([
+          'single-user',
+          'alternating-users',
+          'admin-single-user',
+        ]),
+      ),
+  ).action(async (secret: string, o: { strategy?: string; wait: boolean; name?: string }) => {
+    set(
+      await runCommand(
+        g(),
+        'rotate-secret',
+        { secretId: secret, ...(o.strategy ? { strategy: o.strategy } : {}) },
+        run(o),
+        'rotate-now',
+      ),
+    );
+  });
+
+  waitOpts(
+    p
+      .command('rotate-master <db>')
+      .description('rotate-master-password: RDS rotates the managed master password now'),
+  ).action(async (db: string, o: { wait: boolean; name?: string }) => {
+    const local = g().local || process.env['AWS_ENDPOINT_URL'];
+    set(
+      await runCommand(
+        g(),
+        'rotate-master-password',
+        { identifier: db, pollSeconds: local ? 1 : 10 },
+        run(o),
+      ),
+    );
+  });
+
+  waitOpts(
+    p
+      .command('verify <secret>')
+      .description('verify-credentials: logins, grants, clones as the strategy promises'),
+  ).action(async (secret: string, o: { wait: boolean; name?: string }) =>
+    set(await runCommand(g(), 'verify-credentials', { secretId: secret }, run(o))),
+  );
+
+  waitOpts(
+    p
+      .command('decommission <db>')
+      .description('decommission-database: protection off, delete, child secrets scheduled for deletion')
+      .option('--final-snapshot <id>', 'keep a final snapshot with this identifier (default: skip it)')
+      .option(
+        '--recovery-window <days>',
+        "child secrets' recovery window",
+        int('--recovery-window', 7, 30),
+        7,
+      ),
+  ).action(
+    async (
+      db: string,
+      o: { finalSnapshot?: string; recoveryWindow: number; wait: boolean; name?: string },
+    ) => {
+      const local = g().local || process.env['AWS_ENDPOINT_URL'];
+      const input = {
+        identifier: db,
+        recoveryWindowInDays: o.recoveryWindow,
+        pollSeconds: local ? 1 : 15,
+        ...(o.finalSnapshot ? { finalSnapshotIdentifier: o.finalSnapshot } : {}),
+      };
+      set(await runCommand(g(), 'decommission-database', input, run(o)));
+    },
+  );
+
+  waitOpts(
+    p
+      .command('rotate-fleet')
+      .description('rotate every due secret with a tag, at most N at once')
+      .option('--tag <key=value>', 'select secrets by tag (default credflow:managed=true)', tagArg)
+      .option('--max-concurrency <n>', 'rotations in flight', int('--max-concurrency', 1, 1000), 10)
+      .option('--force', 'rotate whether due or not'),
+  ).action(
+    async (o: {
+      tag?: { key: string; value: string };
+      maxConcurrency: number;
+      force?: boolean;
+      wait: boolean;
+      name?: string;
+    }) => {
+      set(
+        await rotateFleet(
+          g(),
+          { ...(o.tag ? { tag: o.tag } : {}), maxConcurrency: o.maxConcurrency, force: o.force ?? false },
+          run(o),
+        ),
+      );
+    },
+  );
+
+  p.command('executions')
+    .description('recent executions of the credflow workflows')
+    .option('--workflow <name>', 'only this workflow')
+    .option('--limit <n>', 'how many', int('--limit', 1, 1000), 20)
+    .action(async (o: { workflow?: string; limit: number }) => set(await listExecutions(g(), o)));
+  p.command('history <execution>')
+    .description('the states of one execution with durations and errors')
+    .action(async (arn: string) => set(await history(g(), arn)));
+  p.command('secrets')
+    .description("credflow's secrets: strategy, last and next rotation, status")
+    .action(async () => set(await listSecrets(g())));
+  p.command('alerts')
+    .description('alerts published by the repair workflows (local cloud)')
+    .action(async () => {
+      set(await alerts(g()));
+    });
+  p.command('demo')
+    .description('the whole lifecycle on the embedded local cloud with real PostgreSQL and MariaDB')
+    .option('--keep', 'leave the local cloud and databases running at the end')
+    .addOption(
+      new Option('--port <port>', 'local cloud port (0: any free one)')
+        .default(0)
+        .argParser(int('--port', 0, 65535)),
+    )
+    .action(async (o: { keep?: boolean; port: number }) => {
+      set(await demo(g(), { keep: o.keep ?? false, port: o.port }));
+    });
+
+  p.hook('postAction', () => {
+    process.exitCode = exit;
+  });
+  return p;
+}
+
+/** Runs the CLI; resolves to the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const p = program();
+  try {
+    await p.parseAsync(argv);
+    return typeof process.exitCode === 'number' ? process.exitCode : EXIT.ok;
+  } catch (err) {
+    const e = err as { code?: string; exitCode?: number };
+    if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help')
+      return EXIT.ok;
+    if (e.code?.startsWith('commander.')) return EXIT.usage;
+    const f = describeFailure(err);
+    say(`credflow: ${f.line}`);
+    return f.exit;
+  }
+}
+
+if (require.main === module) {
+  main(process.argv).then(
+    (code) => process.exit(code),
+    (err: unknown) => {
+      say(`credflow: internal error: ${(err as Error)?.stack ?? String(err)}`);
+      process.exit(EXIT.internal);
+    },
+  );
+}

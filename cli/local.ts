@@ -1,0 +1,172 @@
+import { spawn } from 'node:child_process';
+import { mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { DescribeDBInstancesCommand } from '@aws-sdk/client-rds';
+import { ListSecretsCommand } from '@aws-sdk/client-secrets-manager';
+import { ListStateMachinesCommand } from '@aws-sdk/client-sfn';
+import { bootLocalCloud, LOCAL_STAGE } from '../local/boot';
+import { loadCatalog } from '../local/catalog';
+import { deployCatalog } from '../local/deploy';
+import { connect, ENDPOINT_FILE, type EndpointInfo, type GlobalOptions, runningLocalCloud } from './context';
+import { CliError, EXIT } from './errors';
+import { bold, green, printJson, say } from './output';
+
+function exportLines(info: EndpointInfo, stateDir: string): string {
+  const c = JSON.parse(readFileSync(path.join(stateDir, 'credentials.json'), 'utf8')) as {
+    accessKeyId: string;
+    secretAccessKey: string;
+  };
+  return [
+    `export AWS_ENDPOINT_URL=${info.endpoint}`,
+    `export AWS_ACCESS_KEY_ID=${c.accessKeyId}`,
+    `export AWS_SECRET_ACCESS_KEY=${c.secretAccessKey}`,
+    `export AWS_REGION=${info.region}`,
+  ].join('\n');
+}
+
+export interface UpOptions {
+  port: number;
+  detach?: boolean;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * `credflow up`: the local cloud with serverless.yml deployed into it, and the servers of
+ * existing DB instances restarted. Foreground by default (Ctrl-C stops it cleanly);
+ * `--detach` leaves it running in the background and returns once it answers.
+ */
+export async function up(g: GlobalOptions, o: UpOptions): Promise<number> {
+  const stateDir = path.resolve(g.stateDir);
+  const running = runningLocalCloud(stateDir);
+  if (running) {
+    say(`the local cloud is already running (pid ${running.pid}) at ${running.endpoint}`);
+    process.stdout.write(`${exportLines(running, stateDir)}\n`);
+    return EXIT.ok;
+  }
+  mkdirSync(stateDir, { recursive: true });
+  if (o.detach) {
+    const log = openSync(path.join(stateDir, 'cloud.log'), 'a');
+    const script = process.argv[1] ?? '';
+    const child = spawn(
+      process.execPath,
+      [...process.execArgv, script, 'up', '--port', String(o.port), '--state-dir', stateDir],
+      { detached: true, stdio: ['ignore', log, log], env: process.env },
+    );
+    child.unref();
+    const deadline = Date.now() + 90_000;
+    while (Date.now() < deadline) {
+      const info = runningLocalCloud(stateDir);
+      if (info && info.pid === child.pid) {
+        say(
+          green(`local cloud running (pid ${info.pid}) at ${info.endpoint}; logs in ${stateDir}/cloud.log`),
+        );
+        process.stdout.write(`${exportLines(info, stateDir)}\n`);
+        return EXIT.ok;
+      }
+      if (child.exitCode !== null) break;
+      await sleep(100);
+    }
+    throw new CliError(`the local cloud did not start; see ${stateDir}/cloud.log`, 'LocalCloudStartFailed');
+  }
+
+  const cloud = await bootLocalCloud({ stateDir, port: o.port });
+  const info: EndpointInfo = {
+    endpoint: cloud.endpoint,
+    pid: process.pid,
+    region: cloud.region,
+    stage: LOCAL_STAGE,
+    startedAt: new Date().toISOString(),
+  };
+  writeFileSync(path.join(stateDir, ENDPOINT_FILE), JSON.stringify(info));
+  say(bold(`credflow local cloud at ${cloud.endpoint} (state in ${stateDir})`));
+  say(
+    `deployed ${cloud.deployment.stateMachines.length} state machines, ${cloud.deployment.rules.length} rules; paste these lines (or eval "$(credflow up --detach)"):`,
+  );
+  process.stdout.write(`${exportLines(info, stateDir)}\n`);
+  await new Promise<void>((resolve) => {
+    const stop = () => resolve();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  say('stopping: letting running work finish, then stopping database servers');
+  await cloud.stop();
+  rmSync(path.join(stateDir, ENDPOINT_FILE), { force: true });
+  return EXIT.ok;
+}
+
+/** `credflow down`: stops the cloud of a state dir (SIGTERM, then waits for it to exit). */
+export async function down(g: GlobalOptions): Promise<number> {
+  const stateDir = path.resolve(g.stateDir);
+  const info = runningLocalCloud(stateDir);
+  if (!info) {
+    say('the local cloud is not running');
+    return EXIT.ok;
+  }
+  process.kill(info.pid, 'SIGTERM');
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    try {
+      process.kill(info.pid, 0);
+    } catch {
+      rmSync(path.join(stateDir, ENDPOINT_FILE), { force: true });
+      say(green(`stopped (pid ${info.pid})`));
+      return EXIT.ok;
+    }
+    await sleep(100);
+  }
+  throw new CliError(`pid ${info.pid} did not stop within 60 s`, 'LocalCloudStopTimeout');
+}
+
+/** `credflow status`: is the cloud up, and what is in it. */
+export async function status(g: GlobalOptions): Promise<number> {
+  const stateDir = path.resolve(g.stateDir);
+  const info = runningLocalCloud(stateDir);
+  if (!info) {
+    if (g.json) printJson({ running: false, stateDir });
+    else say(`not running (state dir ${stateDir}); start it with \`credflow up\``);
+    return EXIT.unreachable;
+  }
+  const conn = connect({ ...g, local: true });
+  const [dbs, sms, secrets] = await Promise.all([
+    conn.clients.rds.send(new DescribeDBInstancesCommand({})),
+    conn.clients.sfn.send(new ListStateMachinesCommand({})),
+    conn.clients.secrets.send(new ListSecretsCommand({ MaxResults: 100 })),
+  ]);
+  const summary = {
+    running: true,
+    ...info,
+    stateDir,
+    databases: (dbs.DBInstances ?? []).map((d) => ({
+      identifier: d.DBInstanceIdentifier,
+      engine: d.Engine,
+      status: d.DBInstanceStatus,
+      endpoint: d.Endpoint ? `${d.Endpoint.Address}:${d.Endpoint.Port}` : undefined,
+    })),
+    stateMachines: (sms.stateMachines ?? []).length,
+    secrets: (secrets.SecretList ?? []).length,
+  };
+  if (g.json) printJson(summary);
+  else {
+    say(green(`running (pid ${info.pid}) at ${info.endpoint}, since ${info.startedAt}`));
+    say(
+      `${summary.stateMachines} state machines, ${summary.secrets} secrets, ${summary.databases.length} DB instances`,
+    );
+    for (const d of summary.databases)
+      say(`  ${d.identifier}  ${d.engine}  ${d.status}  ${d.endpoint ?? ''}`);
+  }
+  return EXIT.ok;
+}
+
+/** `credflow deploy --local`: (re)loads serverless.yml's definitions into a running cloud. */
+export async function deployLocal(g: GlobalOptions): Promise<number> {
+  const conn = connect({ ...g, local: true });
+  const report = await deployCatalog(conn.clients, loadCatalog(undefined, conn.stage), {
+    region: conn.region ?? 'us-east-1',
+    accountId: '000000000000',
+    stage: conn.stage,
+  });
+  if (g.json) printJson(report);
+  else say(green(`deployed ${report.stateMachines.length} state machines and ${report.rules.length} rules`));
+  return EXIT.ok;
+}
