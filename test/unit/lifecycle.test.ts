@@ -1,0 +1,198 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { matchesPattern, validatePattern } from '../../local/events/pattern';
+import { ValidationError } from '../../src/errors';
+import { kindOf, provisionInput, writerOf } from '../../src/lifecycle/database';
+import { classifyDeletion, parseDeletionCase } from '../../src/lifecycle/deletion';
+import { summarizeFleetRotation } from '../../src/lifecycle/fleet';
+import { secretOfFailureEvent } from '../../src/lifecycle/repair';
+import { grantsFingerprint, userSecretName } from '../../src/lifecycle/users';
+import { tokenFromExecutionName } from '../../src/rotation/input';
+
+const root = path.resolve(__dirname, '../..');
+const pattern = (file: string) => JSON.parse(readFileSync(path.join(root, 'events', file), 'utf8'));
+
+const smRotationFailed = {
+  version: '0',
+  id: 'e1',
+  'detail-type': 'AWS Service Event via CloudTrail',
+  source: 'aws.secretsmanager',
+  account: '000000000000',
+  time: '2026-11-23T00:00:00Z',
+  region: 'us-east-1',
+  resources: [],
+  detail: {
+    eventSource: 'secretsmanager.amazonaws.com',
+    eventName: 'RotationFailed',
+    additionalEventData: { SecretId: 'arn:aws:secretsmanager:us-east-1:000000000000:secret:app-AbCdEf' },
+  },
+};
+const executionFailed = (error: string | undefined, status = 'FAILED') => ({
+  version: '0',
+  id: 'e2',
+  'detail-type': 'Step Functions Execution Status Change',
+  source: 'aws.states',
+  account: '000000000000',
+  time: '2026-11-23T00:00:00Z',
+  region: 'us-east-1',
+  resources: [],
+  detail: {
+    executionArn: 'arn:aws:states:us-east-1:000000000000:execution:credflow-local-rotate-secret:run-1',
+    stateMachineArn: 'arn:aws:states:us-east-1:000000000000:stateMachine:credflow-local-rotate-secret',
+    name: 'run-1',
+    status,
+    input: JSON.stringify({ secretId: 'credflow/db/app' }),
+    ...(error ? { error, cause: 'boom' } : {}),
+  },
+});
+
+describe('rules (events/*.json)', () => {
+  it.each([
+    'rotation-failed.json',
+    'rotate-secret-execution-failed.json',
+    'secret-deleted.json',
+    'database-deleted.json',
+  ])('%s is a valid event pattern', (f) => expect(() => validatePattern(pattern(f))).not.toThrow());
+
+  it('rotation-failed matches Secrets Manager RotationFailed and not RotationSucceeded', () => {
+    const p = pattern('rotation-failed.json');
+    expect(matchesPattern(p, smRotationFailed)).toBe(true);
+    const ok = {
+      ...smRotationFailed,
+      detail: { ...smRotationFailed.detail, eventName: 'RotationSucceeded' },
+    };
+    expect(matchesPattern(p, ok)).toBe(false);
+  });
+
+  it('rotate-secret-execution-failed ignores "rotation in progress" losers, so the repair never undoes a running rotation', () => {
+    const p = pattern('rotate-secret-execution-failed.json');
+    expect(matchesPattern(p, executionFailed('AuthenticationError'))).toBe(true);
+    expect(matchesPattern(p, executionFailed('States.Timeout', 'TIMED_OUT'))).toBe(true);
+    expect(matchesPattern(p, executionFailed(undefined, 'ABORTED'))).toBe(true);
+    expect(matchesPattern(p, executionFailed('RotationInProgressError'))).toBe(false);
+    expect(matchesPattern(p, executionFailed(undefined, 'SUCCEEDED'))).toBe(false);
+    const other = executionFailed('AuthenticationError');
+    other.detail.stateMachineArn =
+      'arn:aws:states:us-east-1:000000000000:stateMachine:credflow-local-rotate-fleet';
+    expect(matchesPattern(p, other)).toBe(false);
+  });
+
+  it('database-deleted matches RDS-EVENT-0003 and RDS-EVENT-0171 only', () => {
+    const p = pattern('database-deleted.json');
+    const ev = (type: string, id: string) => ({
+      source: 'aws.rds',
+      'detail-type': type,
+      detail: { EventID: id, SourceIdentifier: 'db1' },
+    });
+    expect(matchesPattern(p, ev('RDS DB Instance Event', 'RDS-EVENT-0003'))).toBe(true);
+    expect(matchesPattern(p, ev('RDS DB Cluster Event', 'RDS-EVENT-0171'))).toBe(true);
+    expect(matchesPattern(p, ev('RDS DB Instance Event', 'RDS-EVENT-0005'))).toBe(false);
+  });
+});
+
+describe('on-rotation-failure event parsing', () => {
+  it('reads the secret of a Secrets Manager RotationFailed event', () => {
+    expect(secretOfFailureEvent(smRotationFailed)).toEqual({
+      secretId: smRotationFailed.detail.additionalEventData.SecretId,
+      reason: 'Secrets Manager reported RotationFailed',
+    });
+  });
+
+  it('reads the secret and the rotation token of a failed rotate-secret execution', () => {
+    const r = secretOfFailureEvent(executionFailed('AuthenticationError'));
+    expect(r.secretId).toBe('credflow/db/app');
+    expect(r.token).toBe(tokenFromExecutionName('credflow/db/app', 'run-1'));
+    expect(r.reason).toContain('AuthenticationError');
+  });
+
+  it('refuses an event that names no secret', () => {
+    expect(() =>
+      secretOfFailureEvent({ source: 'aws.states', detail: { status: 'FAILED', input: '{}' } }),
+    ).toThrow(ValidationError);
+    expect(() => secretOfFailureEvent('nonsense')).toThrow(ValidationError);
+  });
+});
+
+describe('on-deletion classification', () => {
+  it('tells a deleted database from a deleted secret from anything else', () => {
+    expect(
+      classifyDeletion({
+        source: 'aws.rds',
+        'detail-type': 'RDS DB Instance Event',
+        detail: { EventID: 'RDS-EVENT-0003', SourceIdentifier: 'db1' },
+      }),
+    ).toEqual({ kind: 'database-deleted', identifier: 'db1' });
+    expect(
+      classifyDeletion(
+        {
+          source: 'aws.secretsmanager',
+          'detail-type': 'AWS API Call via CloudTrail',
+          detail: { eventName: 'DeleteSecret', requestParameters: { secretId: 's1' } },
+        },
+        'arn:topic',
+      ),
+    ).toEqual({ kind: 'secret-deleted', secretId: 's1', alertTopicArn: 'arn:topic' });
+    expect(classifyDeletion({ source: 'aws.rds', detail: {} })).toEqual({ kind: 'ignored' });
+  });
+
+  it('rejects a case without what it is about', () => {
+    expect(() => parseDeletionCase({ kind: 'database-deleted' })).toThrow(ValidationError);
+    expect(() => parseDeletionCase({ kind: 'exploded' })).toThrow(ValidationError);
+  });
+});
+
+describe('provisioning input', () => {
+  it('applies defaults and tells instances from clusters', () => {
+    const v = provisionInput.parse({ identifier: 'db-1', engine: 'postgres' });
+    expect(v).toMatchObject({ dbName: 'appdb', masterUsername: 'dbadmin', deletionProtection: false });
+    expect(kindOf('aurora-postgresql')).toBe('cluster');
+    expect(kindOf('mysql')).toBe('instance');
+    expect(writerOf('c'.repeat(63))).toHaveLength(63);
+  });
+
+  it.each([
+    ['1db', 'postgres'],
+    ['db--1', 'postgres'],
+    ['db-', 'postgres'],
+    ['db_1', 'postgres'],
+    ['d'.repeat(64), 'postgres'],
+    ['db1', 'oracle-ee'],
+  ])('rejects identifier %s / engine %s', (identifier, engine) => {
+    expect(provisionInput.safeParse({ identifier, engine }).success).toBe(false);
+  });
+});
+
+describe('user secrets', () => {
+  it('names a secret after the database and user, keeping distinct users distinct', () => {
+    expect(userSecretName('db1', 'app')).toBe('credflow/db1/app');
+    const a = userSecretName('db1', "o'brien");
+    const b = userSecretName('db1', 'o"brien');
+    expect(a).toMatch(/^credflow\/db1\/o-brien-[0-9a-f]{8}$/);
+    expect(a).not.toBe(b);
+  });
+
+  it('fingerprints grants by content and order', () => {
+    expect(grantsFingerprint(['a', 'b'])).toBe(grantsFingerprint(['a', 'b']));
+    expect(grantsFingerprint(['a', 'b'])).not.toBe(grantsFingerprint(['a', 'c']));
+  });
+});
+
+describe('fleet summary', () => {
+  it('counts successes and failures across groups', () => {
+    const s = summarizeFleetRotation({
+      selection: { skipped: [{ secretId: 'x', reason: 'not due' }] },
+      results: [
+        [{ secretId: 'a', name: 'a', outcome: { status: 'SUCCEEDED', executionArn: 'e1' } }],
+        [
+          { secretId: 'b', name: 'b', outcome: { Error: 'AuthenticationError', Cause: 'no' } },
+          { secretId: 'c', name: 'c', outcome: { status: 'SUCCEEDED' } },
+        ],
+      ],
+    });
+    expect(s).toMatchObject({ total: 3, succeeded: 2, failed: 1, skipped: 1 });
+    expect(s.results.find((r) => r.secretId === 'b')).toMatchObject({
+      status: 'FAILED',
+      error: 'AuthenticationError',
+    });
+  });
+});
