@@ -359,6 +359,25 @@ export async function locateDatabase(
   throw new NotFoundError(`no DB instance or cluster named ${id}`);
 }
 
+/** ModifyDBInstance or ModifyDBCluster, applied immediately. */
+async function modifyDatabase(
+  deps: LifecycleDeps,
+  id: string,
+  kind: DbKind,
+  change: { RotateMasterUserPassword?: boolean; DeletionProtection?: boolean },
+): Promise<void> {
+  const modify = { ApplyImmediately: true, ...change };
+  if (kind === 'cluster') {
+    await rdsCall(`ModifyDBCluster ${id}`, () =>
+      deps.rds.send(new ModifyDBClusterCommand({ DBClusterIdentifier: id, ...modify })),
+    );
+  } else {
+    await rdsCall(`ModifyDBInstance ${id}`, () =>
+      deps.rds.send(new ModifyDBInstanceCommand({ DBInstanceIdentifier: id, ...modify })),
+    );
+  }
+}
+
 /** TestMasterLogin: the master secret's AWSCURRENT logs in to the database. */
 export async function testMasterLogin(
   deps: LifecycleDeps,
@@ -399,16 +418,7 @@ export async function rotateMasterPassword(
   }
   const before = await currentVersionId(deps, db.secretArn);
   if (!before) throw new NotFoundError(`master secret ${db.secretArn} has no AWSCURRENT version`);
-  const modify = { ApplyImmediately: true, RotateMasterUserPassword: true };
-  if (db.kind === 'cluster') {
-    await rdsCall(`ModifyDBCluster ${input.identifier}`, () =>
-      deps.rds.send(new ModifyDBClusterCommand({ DBClusterIdentifier: input.identifier, ...modify })),
-    );
-  } else {
-    await rdsCall(`ModifyDBInstance ${input.identifier}`, () =>
-      deps.rds.send(new ModifyDBInstanceCommand({ DBInstanceIdentifier: input.identifier, ...modify })),
-    );
-  }
+  await modifyDatabase(deps, input.identifier, db.kind, { RotateMasterUserPassword: true });
   deps.logger.info('RotateMasterPassword: requested', { identifier: input.identifier });
   return {
     identifier: input.identifier,
@@ -438,16 +448,7 @@ export async function disableDeletionProtection(
   const input = parseWith(decommissionInput, event, 'invalid decommission-database input');
   const db = await locateDatabase(deps, input.identifier, input.kind);
   if (db.deletionProtection) {
-    const modify = { ApplyImmediately: true, DeletionProtection: false };
-    if (db.kind === 'cluster') {
-      await rdsCall(`ModifyDBCluster ${input.identifier}`, () =>
-        deps.rds.send(new ModifyDBClusterCommand({ DBClusterIdentifier: input.identifier, ...modify })),
-      );
-    } else {
-      await rdsCall(`ModifyDBInstance ${input.identifier}`, () =>
-        deps.rds.send(new ModifyDBInstanceCommand({ DBInstanceIdentifier: input.identifier, ...modify })),
-      );
-    }
+    await modifyDatabase(deps, input.identifier, db.kind, { DeletionProtection: false });
     deps.logger.info('DisableDeletionProtection: turned off', { identifier: input.identifier });
   }
   // null, not absent: the state machine's last state reads it by path.

@@ -1,12 +1,12 @@
-import { ListSecretsCommand, type SecretListEntry } from '@aws-sdk/client-secrets-manager';
+import type { SecretListEntry } from '@aws-sdk/client-secrets-manager';
 import { z } from 'zod';
 import { ValidationError } from '../errors';
 import { alternateUsername } from '../rotation/steps';
-import { aws, readVersion } from '../rotation/versions';
+import { readVersion } from '../rotation/versions';
 import { parseDbSecret } from '../secret';
 import { parseWith } from '../validate';
 import type { LifecycleDeps } from './database';
-import { MANAGED_TAG } from './users';
+import { MANAGED_TAG, secretsTagged } from './users';
 
 export const fleetInput = z.object({
   /** Only secrets carrying this tag (key=value); default: every secret credflow manages. */
@@ -70,35 +70,16 @@ export async function selectDueSecrets(
   if (!rotateSecretArn)
     throw new ValidationError('rotate-fleet: the rotate-secret state machine ARN is not configured');
   const now = input.now ? Date.parse(input.now) : Date.now();
-  const entries: SecretListEntry[] = [];
-  let token: string | undefined;
-  do {
-    const page = await aws('ListSecrets', () =>
-      deps.secrets.send(
-        new ListSecretsCommand({
-          Filters: [
-            { Key: 'tag-key', Values: [input.tag.key] },
-            { Key: 'tag-value', Values: [input.tag.value] },
-          ],
-          MaxResults: 100,
-          ...(token ? { NextToken: token } : {}),
-        }),
-      ),
-    );
-    entries.push(...(page.SecretList ?? []));
-    token = page.NextToken;
-  } while (token);
+  const entries = await secretsTagged(deps, input.tag.key, input.tag.value);
 
   const skipped: FleetSelection['skipped'] = [];
   const candidates = entries.filter((s) => {
-    if (!s.ARN || s.DeletedDate) return false;
-    if (!s.Tags?.some((t) => t.Key === input.tag.key && t.Value === input.tag.value)) return false;
     if (s.OwningService) {
-      skipped.push({ secretId: s.ARN, reason: `owned by ${s.OwningService}` });
+      skipped.push({ secretId: s.ARN ?? '', reason: `owned by ${s.OwningService}` });
       return false;
     }
     if (!input.force && !isDue(s, now, input.maxAgeDays)) {
-      skipped.push({ secretId: s.ARN, reason: 'not due' });
+      skipped.push({ secretId: s.ARN ?? '', reason: 'not due' });
       return false;
     }
     return true;

@@ -8,6 +8,7 @@ import {
   ListSecretsCommand,
   ResourceNotFoundException,
   RotateSecretCommand,
+  type SecretListEntry,
   TagResourceCommand,
 } from '@aws-sdk/client-secrets-manager';
 import { z } from 'zod';
@@ -294,20 +295,21 @@ export async function cleanUpUserSecret(
   return { secretArn: input.secretArn, removed: true };
 }
 
-/** Every secret credflow created for users of one database (by its credflow:db tag). */
-export async function childSecrets(
-  deps: LifecycleDeps,
-  dbIdentifier: string,
-): Promise<{ arn: string; name: string; rotationEnabled: boolean }[]> {
-  const found: { arn: string; name: string; rotationEnabled: boolean }[] = [];
+/** Every live secret carrying tag `key` = `value` (all pages; the two filters match independently, so the pair is checked). */
+export async function secretsTagged(
+  deps: Pick<LifecycleDeps, 'secrets'>,
+  key: string,
+  value: string,
+): Promise<SecretListEntry[]> {
+  const found: SecretListEntry[] = [];
   let token: string | undefined;
   do {
     const page = await aws('ListSecrets', () =>
       deps.secrets.send(
         new ListSecretsCommand({
           Filters: [
-            { Key: 'tag-key', Values: [DB_TAG] },
-            { Key: 'tag-value', Values: [dbIdentifier] },
+            { Key: 'tag-key', Values: [key] },
+            { Key: 'tag-value', Values: [value] },
           ],
           MaxResults: 100,
           ...(token ? { NextToken: token } : {}),
@@ -315,14 +317,23 @@ export async function childSecrets(
       ),
     );
     for (const s of page.SecretList ?? []) {
-      // The two filters match independently; the tag itself must carry the value.
-      if (!s.ARN || s.DeletedDate) continue;
-      if (!s.Tags?.some((t) => t.Key === DB_TAG && t.Value === dbIdentifier)) continue;
-      found.push({ arn: s.ARN, name: s.Name ?? s.ARN, rotationEnabled: s.RotationEnabled ?? false });
+      if (s.ARN && !s.DeletedDate && s.Tags?.some((t) => t.Key === key && t.Value === value)) found.push(s);
     }
     token = page.NextToken;
   } while (token);
   return found;
+}
+
+/** Every secret credflow created for users of one database (by its credflow:db tag). */
+export async function childSecrets(
+  deps: LifecycleDeps,
+  dbIdentifier: string,
+): Promise<{ arn: string; name: string; rotationEnabled: boolean }[]> {
+  return (await secretsTagged(deps, DB_TAG, dbIdentifier)).map((s) => ({
+    arn: s.ARN as string,
+    name: s.Name ?? (s.ARN as string),
+    rotationEnabled: s.RotationEnabled ?? false,
+  }));
 }
 
 /**

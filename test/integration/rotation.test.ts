@@ -12,10 +12,10 @@ import {
 import mysql from 'mysql2/promise';
 import { Client as PgClient } from 'pg';
 import { engineFor } from '../../src/engines';
-import type { Credentials, DatabaseEngine } from '../../src/engines/types';
+import type { Credentials } from '../../src/engines/types';
 import { AuthenticationError, RotationStateError, ValidationError } from '../../src/errors';
 import { memoryLogger } from '../../src/log';
-import { createSecret, finishSecret, setSecret, testSecret } from '../../src/rotation/steps';
+import { createSecret, finishSecret, logsIn, setSecret, testSecret } from '../../src/rotation/steps';
 import { type RotationDeps, STRATEGY_TAG, type Strategy } from '../../src/rotation/types';
 import { startTestCloud, type TestCloud } from '../support/cloud';
 import { startTestServers, type TestServers } from '../support/servers';
@@ -151,15 +151,7 @@ async function rotateViaSecretsManager(secretId: string): Promise<void> {
   await tc.cloud.secrets.awaitIdle();
 }
 
-async function canLogIn(engine: DatabaseEngine, creds: Credentials): Promise<boolean> {
-  try {
-    await engine.testLogin(creds);
-    return true;
-  } catch (err) {
-    if (err instanceof AuthenticationError) return false;
-    throw err;
-  }
-}
+const canLogIn = logsIn;
 
 describe.each<Family>(['postgres', 'mysql'])('rotation on %s', (family) => {
   it.each(STRATEGIES)(
