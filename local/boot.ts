@@ -40,11 +40,9 @@ export async function bootLocalCloud(opts: BootOptions): Promise<LocalCloud & { 
     cloud.lambdas.register(fn.key, loadHandler(fn), env, { timeoutSeconds: fn.timeoutSeconds });
   }
   try {
-    // TODO(issue 5): remove once Step Functions, EventBridge and SNS are always registered.
-    const ready = cloud.services.jsonService('AWSStepFunctions') && cloud.services.jsonService('AWSEvents');
-    const deployment = ready
-      ? await deployCatalog(createClients(cfg), catalog, target)
-      : { stateMachines: [], rules: [], topics: [] };
+    const deployment = await deployCatalog(createClients(cfg), catalog, target);
+    // Now that handlers and rules exist, executions a crash interrupted can fail (and be repaired).
+    cloud.stepFunctions.recoverInterrupted();
     return Object.assign(cloud, { deployment });
   } catch (err) {
     await cloud.stop();

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { type LocalCredentials, loadOrCreateCredentials } from './credentials';
+import { EventBridge, eventBridgeJsonService } from './eventbridge/service';
 import { EventLog } from './events/log';
 import { ServiceRegistry } from './http/registry';
 import { HttpEndpoint } from './http/server';
@@ -7,6 +8,9 @@ import { LambdaRegistry } from './lambda/registry';
 import { createLogger, type LocalLogger } from './log';
 import { secretsManagerJsonService } from './secretsmanager/api';
 import { SecretsManager } from './secretsmanager/service';
+import { Sns, snsQueryService } from './sns/service';
+import { stepFunctionsJsonService } from './stepfunctions/api';
+import { StepFunctions } from './stepfunctions/service';
 import { Store } from './store/db';
 import { Keyring } from './store/keyring';
 
@@ -50,6 +54,9 @@ export class LocalCloud {
     readonly services: ServiceRegistry,
     readonly logger: LocalLogger,
     private readonly http: HttpEndpoint,
+    readonly stepFunctions: StepFunctions,
+    readonly eventBridge: EventBridge,
+    readonly sns: Sns,
   ) {}
 
   static async start(opts: LocalCloudOptions): Promise<LocalCloud> {
@@ -66,12 +73,21 @@ export class LocalCloud {
       const secrets = new SecretsManager({ store, keyring, events, lambdas, region, accountId, logger });
       const services = new ServiceRegistry();
       services.register(secretsManagerJsonService(secrets));
+      const where = { region, accountId };
+      const stepFunctions = new StepFunctions({ store, events, lambdas, services, logger, ...where });
+      services.register(stepFunctionsJsonService(stepFunctions));
+      const eventBridge = new EventBridge({ store, events, lambdas, stepFunctions, logger, ...where });
+      services.register(eventBridgeJsonService(eventBridge));
+      const sns = new Sns(store, where);
+      services.register(snsQueryService(sns));
       const http = new HttpEndpoint({
         registry: services,
         secretFor: (id) => (id === credentials.accessKeyId ? credentials.secretAccessKey : undefined),
         logger,
       });
+      http.localRoutes.set('/_credflow/alerts', () => sns.messages());
       const port = await http.listen(opts.port ?? 4566);
+      eventBridge.startScheduler();
       const endpoint = `http://127.0.0.1:${port}`;
       logger.info('local cloud started', { endpoint, stateDir });
       return new LocalCloud(
@@ -88,6 +104,9 @@ export class LocalCloud {
         services,
         logger,
         http,
+        stepFunctions,
+        eventBridge,
+        sns,
       );
     } catch (err) {
       store.close();
@@ -105,6 +124,10 @@ export class LocalCloud {
     if (this.stopped) return;
     this.stopped = true;
     let timer: NodeJS.Timeout | undefined;
+    const started = Date.now();
+    await this.eventBridge.stop();
+    await this.stepFunctions.stop(graceMs);
+    graceMs = Math.max(0, graceMs - (Date.now() - started));
     await Promise.race([
       this.secrets.awaitIdle(),
       new Promise<void>((resolve) => {

@@ -48,6 +48,11 @@ export interface EndpointOptions {
  */
 export class HttpEndpoint {
   private readonly server: http.Server;
+  /**
+   * Read-only local views under `/_credflow/` (health, alerts): loopback only, unsigned, never
+   * a secret value.
+   */
+  readonly localRoutes = new Map<string, () => unknown>();
 
   constructor(private readonly opts: EndpointOptions) {
     this.server = http.createServer((req, res) => {
@@ -89,6 +94,14 @@ export class HttpEndpoint {
         status: 200,
         headers: { 'content-type': 'application/json' },
         body: '{"status":"running"}',
+      });
+    }
+    const local = req.method === 'GET' ? this.localRoutes.get(url.pathname) : undefined;
+    if (local) {
+      return send(res, {
+        status: 200,
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(local()),
       });
     }
     const headers: Record<string, string> = {};

@@ -94,7 +94,7 @@ export function nextRotationDate(rules: RotationRules, from: Date): Date {
 
 // --- cron(Minutes Hours Day-of-month Month Day-of-week Year), EventBridge's dialect ---
 
-interface Cron {
+export interface Cron {
   minutes: number[];
   hours: number[];
   months: Set<number>;
@@ -148,7 +148,7 @@ function parseList(
   return out;
 }
 
-function parseCron(body: string, expr: string): Cron {
+export function parseCron(body: string, expr: string): Cron {
   const fields = body.trim().split(/\s+/);
   if (fields.length !== 6) throw invalidParameter(`Invalid ScheduleExpression ${expr}: cron needs 6 fields.`);
   const [min, hour, dom, month, dow, year] = fields as [string, string, string, string, string, string];
@@ -197,7 +197,7 @@ function nearestWeekday(y: number, m: number, d: number): number {
 }
 
 /** The first minute strictly after `from` that the cron matches (searched up to 10 years ahead). */
-function nextCronTime(cron: Cron, from: Date): number {
+export function nextCronTime(cron: Cron, from: Date): number {
   const startMs = Math.floor(from.getTime() / 60_000) * 60_000 + 60_000;
   const start = new Date(startMs);
   let dayMs = Date.UTC(start.getUTCFullYear(), start.getUTCMonth(), start.getUTCDate());

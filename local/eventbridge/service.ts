@@ -1,0 +1,463 @@
+import { z } from 'zod';
+import type { AwsEvent, EventLog } from '../events/log';
+import {
+  compilePattern,
+  type EventMatcher,
+  InvalidEventPatternError,
+  validatePattern,
+} from '../events/pattern';
+import { AwsError } from '../http/errors';
+import type { JsonService } from '../http/registry';
+import type { LambdaRegistry } from '../lambda/registry';
+import type { LocalLogger } from '../log';
+import { nextCronTime, parseCron } from '../secretsmanager/schedule';
+import type { StepFunctions } from '../stepfunctions/service';
+import type { Store } from '../store/db';
+
+interface RuleRow {
+  name: string;
+  pattern: string | null;
+  schedule: string | null;
+  state: 'ENABLED' | 'DISABLED';
+  description: string | null;
+  next_fire_ms: number | null;
+}
+
+interface Target {
+  Id: string;
+  Arn: string;
+  RoleArn?: string | undefined;
+  Input?: string | undefined;
+  InputPath?: string | undefined;
+  InputTransformer?:
+    | { InputPathsMap?: Record<string, string> | undefined; InputTemplate: string }
+    | undefined;
+}
+
+export interface EventBridgeOptions {
+  store: Store;
+  events: EventLog;
+  lambdas: LambdaRegistry;
+  stepFunctions: StepFunctions;
+  region: string;
+  accountId: string;
+  logger: LocalLogger;
+  /** Milliseconds since the epoch; injectable so tests can move time for scheduled rules. */
+  now?: () => number;
+}
+
+const resourceNotFound = (m: string) => new AwsError('ResourceNotFoundException', m);
+
+/** `$.detail.x` (dots and [n]) against an event; undefined when a step is missing. */
+export function readPath(value: unknown, path: string): unknown {
+  if (path === '$') return value;
+  if (!path.startsWith('$.')) throw new AwsError('ValidationException', `Invalid InputPath ${path}`);
+  let cur: unknown = value;
+  for (const part of path.slice(2).split(/\.|(?=\[)/)) {
+    if (cur === null || cur === undefined) return undefined;
+    const idx = /^\[(\d+)\]$/.exec(part);
+    cur = idx ? (cur as unknown[])[Number(idx[1])] : (cur as Record<string, unknown>)[part];
+  }
+  return cur;
+}
+
+/**
+ * EventBridge's InputTransformer: `<name>` in the template becomes the value at its path. Inside
+ * a JSON string (`"id: <name>"`) a value is inserted as text; elsewhere as JSON.
+ */
+export function transformInput(
+  event: unknown,
+  t: { InputPathsMap?: Record<string, string> | undefined; InputTemplate: string },
+): string {
+  const values: Record<string, unknown> = {};
+  for (const [k, p] of Object.entries(t.InputPathsMap ?? {})) values[k] = readPath(event, p);
+  return t.InputTemplate.replace(
+    /<([A-Za-z0-9_.-]+)>/g,
+    (whole, key: string, offset: number, all: string) => {
+      const v = key === 'aws.events.event' ? event : key in values ? values[key] : undefined;
+      if (key !== 'aws.events.event' && !(key in values)) return whole;
+      const text = typeof v === 'string' ? v : JSON.stringify(v ?? null);
+      // Inside a JSON string (an odd number of unescaped quotes before it): insert as text.
+      const before = all.slice(0, offset).replace(/\\./g, '');
+      const inString = (before.match(/"/g)?.length ?? 0) % 2 === 1;
+      return inString ? JSON.stringify(text).slice(1, -1) : JSON.stringify(v ?? null);
+    },
+  );
+}
+
+/** rate(N unit) in milliseconds, or a cron, from now. */
+function nextFire(expression: string, from: number): number {
+  const rate = /^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$/.exec(expression);
+  if (rate) {
+    const n = Number(rate[1]);
+    const unit = rate[2]?.startsWith('minute')
+      ? 60_000
+      : rate[2]?.startsWith('hour')
+        ? 3_600_000
+        : 86_400_000;
+    return from + n * unit;
+  }
+  const cron = /^cron\((.+)\)$/.exec(expression);
+  if (cron?.[1]) return nextCronTime(parseCron(cron[1], expression), new Date(from));
+  throw new AwsError('ValidationException', `Parameter ScheduleExpression is not valid: ${expression}`);
+}
+
+/**
+ * EventBridge on the local cloud's default bus: rules with event patterns (our own matcher) or
+ * schedules, targets that start state machines or invoke Lambda functions. Every event any
+ * local service publishes, and every PutEvents entry, goes through the rules.
+ */
+export class EventBridge {
+  private readonly matchers = new Map<string, EventMatcher>();
+  private timer: NodeJS.Timeout | undefined;
+  private now: () => number;
+  private readonly inflight = new Set<Promise<unknown>>();
+
+  constructor(private readonly o: EventBridgeOptions) {
+    this.now = o.now ?? Date.now;
+    o.store.migrate('eventbridge', [
+      {
+        id: '001-rules',
+        up: `CREATE TABLE eb_rules (name TEXT PRIMARY KEY, pattern TEXT, schedule TEXT, state TEXT NOT NULL,
+               description TEXT, next_fire_ms INTEGER);
+             CREATE TABLE eb_targets (rule TEXT NOT NULL, id TEXT NOT NULL, body TEXT NOT NULL, PRIMARY KEY (rule, id));`,
+      },
+    ]);
+    o.events.subscribe((e) => this.route(e));
+  }
+
+  /** Moves the scheduler's clock (tests); rules keep their stored next fire time. */
+  setClock(now: () => number): void {
+    this.now = now;
+  }
+
+  private ruleArn(name: string): string {
+    return `arn:aws:events:${this.o.region}:${this.o.accountId}:rule/${name}`;
+  }
+
+  private rule(name: string): RuleRow {
+    const r = this.o.store.db.prepare('SELECT * FROM eb_rules WHERE name = ?').get(name) as
+      | RuleRow
+      | undefined;
+    if (!r) throw resourceNotFound(`Rule ${name} does not exist.`);
+    return r;
+  }
+
+  putRule(i: {
+    Name: string;
+    EventPattern?: string;
+    ScheduleExpression?: string;
+    State?: string;
+    Description?: string;
+  }) {
+    if (!i.EventPattern && !i.ScheduleExpression) {
+      throw new AwsError(
+        'ValidationException',
+        'Parameter(s) EventPattern or ScheduleExpression must be specified.',
+      );
+    }
+    if (i.EventPattern) {
+      try {
+        validatePattern(JSON.parse(i.EventPattern));
+      } catch (err) {
+        const msg = err instanceof InvalidEventPatternError ? err.message : 'Event pattern is not valid JSON';
+        throw new AwsError('InvalidEventPatternException', msg);
+      }
+    }
+    const next = i.ScheduleExpression ? nextFire(i.ScheduleExpression, this.now()) : null;
+    this.o.store.db
+      .prepare(
+        `INSERT INTO eb_rules (name, pattern, schedule, state, description, next_fire_ms) VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (name) DO UPDATE SET pattern = excluded.pattern, schedule = excluded.schedule,
+           state = excluded.state, description = excluded.description, next_fire_ms = excluded.next_fire_ms`,
+      )
+      .run(
+        i.Name,
+        i.EventPattern ?? null,
+        i.ScheduleExpression ?? null,
+        i.State ?? 'ENABLED',
+        i.Description ?? null,
+        next,
+      );
+    this.matchers.delete(i.Name);
+    return { RuleArn: this.ruleArn(i.Name) };
+  }
+
+  describeRule(i: { Name: string }) {
+    const r = this.rule(i.Name);
+    return {
+      Name: r.name,
+      Arn: this.ruleArn(r.name),
+      State: r.state,
+      EventBusName: 'default',
+      ...(r.pattern ? { EventPattern: r.pattern } : {}),
+      ...(r.schedule ? { ScheduleExpression: r.schedule } : {}),
+      ...(r.description ? { Description: r.description } : {}),
+    };
+  }
+
+  listRules(i: { NamePrefix?: string }) {
+    const rows = this.o.store.db.prepare('SELECT name FROM eb_rules ORDER BY name').all() as {
+      name: string;
+    }[];
+    return {
+      Rules: rows
+        .filter((r) => !i.NamePrefix || r.name.startsWith(i.NamePrefix))
+        .map((r) => this.describeRule({ Name: r.name })),
+    };
+  }
+
+  deleteRule(i: { Name: string }) {
+    this.rule(i.Name);
+    const n = this.o.store.db.prepare('SELECT COUNT(*) AS n FROM eb_targets WHERE rule = ?').get(i.Name) as {
+      n: number;
+    };
+    if (n.n > 0) throw new AwsError('ValidationException', "Rule can't be deleted since it has targets.");
+    this.o.store.db.prepare('DELETE FROM eb_rules WHERE name = ?').run(i.Name);
+    this.matchers.delete(i.Name);
+    return {};
+  }
+
+  putTargets(i: { Rule: string; Targets: Target[] }) {
+    this.rule(i.Rule);
+    const insert = this.o.store.db.prepare(
+      'INSERT INTO eb_targets (rule, id, body) VALUES (?, ?, ?) ON CONFLICT (rule, id) DO UPDATE SET body = excluded.body',
+    );
+    this.o.store.tx(() => {
+      for (const t of i.Targets) insert.run(i.Rule, t.Id, JSON.stringify(t));
+    });
+    return { FailedEntryCount: 0, FailedEntries: [] };
+  }
+
+  listTargetsByRule(i: { Rule: string }) {
+    this.rule(i.Rule);
+    return { Targets: this.targets(i.Rule) };
+  }
+
+  removeTargets(i: { Rule: string; Ids: string[] }) {
+    this.rule(i.Rule);
+    const del = this.o.store.db.prepare('DELETE FROM eb_targets WHERE rule = ? AND id = ?');
+    this.o.store.tx(() => {
+      for (const id of i.Ids) del.run(i.Rule, id);
+    });
+    return { FailedEntryCount: 0, FailedEntries: [] };
+  }
+
+  private targets(rule: string): Target[] {
+    return (
+      this.o.store.db.prepare('SELECT body FROM eb_targets WHERE rule = ? ORDER BY id').all(rule) as {
+        body: string;
+      }[]
+    ).map((r) => JSON.parse(r.body) as Target);
+  }
+
+  putEvents(i: {
+    Entries: {
+      Source?: string;
+      DetailType?: string;
+      Detail?: string;
+      Resources?: string[];
+      Time?: unknown;
+    }[];
+  }) {
+    const entries = i.Entries.map((e) => {
+      if (!e.Source || !e.DetailType || e.Detail === undefined) {
+        return { ErrorCode: 'InvalidArgument', ErrorMessage: 'Source, DetailType and Detail are required' };
+      }
+      let detail: Record<string, unknown>;
+      try {
+        detail = JSON.parse(e.Detail) as Record<string, unknown>;
+      } catch {
+        return { ErrorCode: 'MalformedDetail', ErrorMessage: 'Detail is malformed.' };
+      }
+      const ev = this.o.events.publish({
+        source: e.Source,
+        'detail-type': e.DetailType,
+        detail,
+        ...(e.Resources ? { resources: e.Resources } : {}),
+      });
+      return { EventId: ev.id };
+    });
+    return { FailedEntryCount: entries.filter((e) => 'ErrorCode' in e).length, Entries: entries };
+  }
+
+  testEventPattern(i: { EventPattern: string; Event: string }) {
+    let matcher: EventMatcher;
+    try {
+      matcher = compilePattern(JSON.parse(i.EventPattern));
+    } catch (err) {
+      throw new AwsError(
+        'InvalidEventPatternException',
+        err instanceof Error ? err.message : 'invalid pattern',
+      );
+    }
+    let event: unknown;
+    try {
+      event = JSON.parse(i.Event);
+    } catch {
+      throw new AwsError('ValidationException', 'Parameter Event is not valid.');
+    }
+    return { Result: matcher(event) };
+  }
+
+  private matcher(r: RuleRow): EventMatcher | undefined {
+    if (!r.pattern) return undefined;
+    let m = this.matchers.get(r.name);
+    if (!m) {
+      m = compilePattern(JSON.parse(r.pattern));
+      this.matchers.set(r.name, m);
+    }
+    return m;
+  }
+
+  /** Matches one event against every enabled pattern rule and delivers it. */
+  private route(event: AwsEvent): void {
+    const rules = this.o.store.db
+      .prepare("SELECT * FROM eb_rules WHERE state = 'ENABLED' AND pattern IS NOT NULL")
+      .all() as RuleRow[];
+    for (const r of rules) {
+      if (this.matcher(r)?.(event)) this.deliver(r.name, event);
+    }
+  }
+
+  private deliver(rule: string, event: unknown): void {
+    for (const t of this.targets(rule)) {
+      const input =
+        t.Input ??
+        (t.InputTransformer
+          ? transformInput(event, t.InputTransformer)
+          : JSON.stringify(t.InputPath ? readPath(event, t.InputPath) : event));
+      const p = (async () => {
+        if (t.Arn.includes(':states:') && t.Arn.includes(':stateMachine:')) {
+          this.o.stepFunctions.startExecution({ stateMachineArn: t.Arn, input });
+        } else if (t.Arn.startsWith('arn:aws:lambda:')) {
+          await this.o.lambdas.invoke(t.Arn, JSON.parse(input));
+        } else {
+          this.o.logger.warn('unsupported rule target', { rule, target: t.Arn });
+        }
+      })()
+        .catch((err: unknown) =>
+          this.o.logger.warn('rule target failed', { rule, target: t.Arn, error: (err as Error).message }),
+        )
+        .finally(() => this.inflight.delete(p));
+      this.inflight.add(p);
+    }
+  }
+
+  /** Fires every scheduled rule whose time has come (the scheduler calls this each second). */
+  tick(): number {
+    const now = this.now();
+    const due = this.o.store.db
+      .prepare(
+        "SELECT * FROM eb_rules WHERE state = 'ENABLED' AND schedule IS NOT NULL AND next_fire_ms <= ?",
+      )
+      .all(now) as RuleRow[];
+    for (const r of due) {
+      this.o.store.db
+        .prepare('UPDATE eb_rules SET next_fire_ms = ? WHERE name = ?')
+        .run(nextFire(r.schedule ?? '', now), r.name);
+      this.deliver(r.name, {
+        version: '0',
+        id: `${r.name}-${now}`,
+        'detail-type': 'Scheduled Event',
+        source: 'aws.events',
+        account: this.o.accountId,
+        time: new Date(now).toISOString().replace(/\.\d+Z$/, 'Z'),
+        region: this.o.region,
+        resources: [this.ruleArn(r.name)],
+        detail: {},
+      });
+    }
+    return due.length;
+  }
+
+  /** Starts the once-a-second scheduler. */
+  startScheduler(): void {
+    this.timer ??= setInterval(() => {
+      try {
+        this.tick();
+      } catch (err) {
+        this.o.logger.warn('scheduler tick failed', { error: (err as Error).message });
+      }
+    }, 1000);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    await Promise.all([...this.inflight]);
+  }
+}
+
+const target = z.object({
+  Id: z.string().min(1).max(64),
+  Arn: z.string().min(1),
+  RoleArn: z.string().optional(),
+  Input: z.string().optional(),
+  InputPath: z.string().optional(),
+  InputTransformer: z
+    .object({ InputPathsMap: z.record(z.string(), z.string()).optional(), InputTemplate: z.string() })
+    .optional(),
+});
+
+const schemas = {
+  PutRule: z.object({
+    Name: z.string().regex(/^[.\-_A-Za-z0-9]{1,64}$/),
+    EventPattern: z.string().optional(),
+    ScheduleExpression: z.string().optional(),
+    State: z.enum(['ENABLED', 'DISABLED']).optional(),
+    Description: z.string().optional(),
+  }),
+  Name: z.object({ Name: z.string().min(1) }),
+  ListRules: z.object({ NamePrefix: z.string().optional() }),
+  PutTargets: z.object({ Rule: z.string().min(1), Targets: z.array(target).min(1).max(10) }),
+  Rule: z.object({ Rule: z.string().min(1) }),
+  RemoveTargets: z.object({ Rule: z.string().min(1), Ids: z.array(z.string()).min(1) }),
+  PutEvents: z.object({
+    Entries: z
+      .array(
+        z.object({
+          Source: z.string().optional(),
+          DetailType: z.string().optional(),
+          Detail: z.string().optional(),
+          Resources: z.array(z.string()).optional(),
+          EventBusName: z.string().optional(),
+        }),
+      )
+      .min(1)
+      .max(10),
+  }),
+  TestEventPattern: z.object({ EventPattern: z.string(), Event: z.string() }),
+};
+
+function parse<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
+  const r = schema.safeParse(input);
+  if (!r.success) {
+    throw new AwsError(
+      'ValidationException',
+      r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '),
+    );
+  }
+  return r.data;
+}
+
+/** EventBridge's JSON 1.1 protocol (X-Amz-Target: AWSEvents.<Operation>). */
+export function eventBridgeJsonService(eb: EventBridge): JsonService {
+  return {
+    protocol: 'json',
+    targetPrefix: 'AWSEvents',
+    jsonVersion: '1.1',
+    operations: {
+      PutRule: (i) => eb.putRule(parse(schemas.PutRule, i) as never),
+      DescribeRule: (i) => eb.describeRule(parse(schemas.Name, i)),
+      ListRules: (i) => eb.listRules(parse(schemas.ListRules, i) as never),
+      DeleteRule: (i) => eb.deleteRule(parse(schemas.Name, i)),
+      PutTargets: (i) => eb.putTargets(parse(schemas.PutTargets, i) as never),
+      ListTargetsByRule: (i) => eb.listTargetsByRule(parse(schemas.Rule, i)),
+      RemoveTargets: (i) => eb.removeTargets(parse(schemas.RemoveTargets, i)),
+      PutEvents: (i) => eb.putEvents(parse(schemas.PutEvents, i) as never),
+      TestEventPattern: (i) => eb.testEventPattern(parse(schemas.TestEventPattern, i)),
+    },
+  };
+}

@@ -1,0 +1,83 @@
+import { z } from 'zod';
+import { AwsError } from '../http/errors';
+import type { JsonService } from '../http/registry';
+import type { StepFunctions } from './service';
+
+const arn = z.string().min(1).max(2048);
+
+const schemas = {
+  CreateStateMachine: z.object({
+    name: z.string().min(1).max(80),
+    definition: z.string().min(1).max(1_048_576),
+    roleArn: arn,
+    type: z.enum(['STANDARD', 'EXPRESS']).optional(),
+  }),
+  UpdateStateMachine: z.object({
+    stateMachineArn: arn,
+    definition: z.string().optional(),
+    roleArn: arn.optional(),
+  }),
+  DescribeStateMachine: z.object({ stateMachineArn: arn }),
+  DeleteStateMachine: z.object({ stateMachineArn: arn }),
+  ListStateMachines: z.object({ maxResults: z.number().int().optional(), nextToken: z.string().optional() }),
+  StartExecution: z.object({
+    stateMachineArn: arn,
+    name: z.string().min(1).max(80).optional(),
+    input: z.string().max(262_144).optional(),
+  }),
+  DescribeExecution: z.object({ executionArn: arn }),
+  GetExecutionHistory: z.object({
+    executionArn: arn,
+    maxResults: z.number().int().min(0).max(1000).optional(),
+    nextToken: z.string().optional(),
+    reverseOrder: z.boolean().optional(),
+  }),
+  ListExecutions: z.object({
+    stateMachineArn: arn,
+    statusFilter: z
+      .enum(['RUNNING', 'SUCCEEDED', 'FAILED', 'TIMED_OUT', 'ABORTED', 'PENDING_REDRIVE'])
+      .optional(),
+    maxResults: z.number().int().min(0).max(1000).optional(),
+    nextToken: z.string().optional(),
+  }),
+  StopExecution: z.object({
+    executionArn: arn,
+    error: z.string().max(256).optional(),
+    cause: z.string().max(32768).optional(),
+  }),
+};
+
+function parse<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
+  const r = schema.safeParse(input);
+  if (!r.success) {
+    throw new AwsError(
+      'ValidationException',
+      r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '),
+    );
+  }
+  return r.data;
+}
+
+/** Step Functions' JSON 1.0 protocol (X-Amz-Target: AWSStepFunctions.<Operation>). */
+export function stepFunctionsJsonService(sfn: StepFunctions): JsonService {
+  return {
+    protocol: 'json',
+    targetPrefix: 'AWSStepFunctions',
+    jsonVersion: '1.0',
+    operations: {
+      CreateStateMachine: (i) => sfn.createStateMachine(parse(schemas.CreateStateMachine, i)),
+      UpdateStateMachine: (i) => sfn.updateStateMachine(parse(schemas.UpdateStateMachine, i) as never),
+      DescribeStateMachine: (i) => sfn.describeStateMachine(parse(schemas.DescribeStateMachine, i)),
+      DeleteStateMachine: (i) => sfn.deleteStateMachine(parse(schemas.DeleteStateMachine, i)),
+      ListStateMachines: (i) => {
+        parse(schemas.ListStateMachines, i);
+        return sfn.listStateMachines();
+      },
+      StartExecution: (i) => sfn.startExecution(parse(schemas.StartExecution, i) as never),
+      DescribeExecution: (i) => sfn.describeExecution(parse(schemas.DescribeExecution, i)),
+      GetExecutionHistory: (i) => sfn.getExecutionHistory(parse(schemas.GetExecutionHistory, i) as never),
+      ListExecutions: (i) => sfn.listExecutions(parse(schemas.ListExecutions, i) as never),
+      StopExecution: (i) => sfn.stopExecution(parse(schemas.StopExecution, i) as never),
+    },
+  };
+}
