@@ -6,6 +6,8 @@ import { ServiceRegistry } from './http/registry';
 import { HttpEndpoint } from './http/server';
 import { LambdaRegistry } from './lambda/registry';
 import { createLogger, type LocalLogger } from './log';
+import { rdsQueryService } from './rds/api';
+import { Rds } from './rds/service';
 import { secretsManagerJsonService } from './secretsmanager/api';
 import { SecretsManager } from './secretsmanager/service';
 import { Sns, snsQueryService } from './sns/service';
@@ -57,6 +59,7 @@ export class LocalCloud {
     readonly stepFunctions: StepFunctions,
     readonly eventBridge: EventBridge,
     readonly sns: Sns,
+    readonly rds: Rds,
   ) {}
 
   static async start(opts: LocalCloudOptions): Promise<LocalCloud> {
@@ -80,6 +83,8 @@ export class LocalCloud {
       services.register(eventBridgeJsonService(eventBridge));
       const sns = new Sns(store, where);
       services.register(snsQueryService(sns));
+      const rds = new Rds({ store, secrets, events, stateDir, logger, ...where });
+      services.register(rdsQueryService(rds));
       const http = new HttpEndpoint({
         registry: services,
         secretFor: (id) => (id === credentials.accessKeyId ? credentials.secretAccessKey : undefined),
@@ -88,6 +93,8 @@ export class LocalCloud {
       http.localRoutes.set('/_credflow/alerts', () => sns.messages());
       const port = await http.listen(opts.port ?? 4566);
       eventBridge.startScheduler();
+      // Servers of databases that exist come back in the background (Describe shows `starting`).
+      rds.restartAll();
       const endpoint = `http://127.0.0.1:${port}`;
       logger.info('local cloud started', { endpoint, stateDir });
       return new LocalCloud(
@@ -107,6 +114,7 @@ export class LocalCloud {
         stepFunctions,
         eventBridge,
         sns,
+        rds,
       );
     } catch (err) {
       store.close();
@@ -135,6 +143,7 @@ export class LocalCloud {
       }),
     ]);
     clearTimeout(timer);
+    await this.rds.stop();
     await this.http.close();
     this.store.close();
     this.logger.info('local cloud stopped', { endpoint: this.endpoint });

@@ -43,6 +43,8 @@ const RDS_NOT_FOUND = new Set([
   'DBSnapshotNotFoundFault',
 ]);
 const RDS_INVALID = new Set([
+  'InvalidParameterValue',
+  'InvalidParameterCombination',
   'InvalidParameterValueException',
   'InvalidParameterCombinationException',
   'DBInstanceAlreadyExistsFault',
