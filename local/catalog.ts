@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
 
@@ -99,15 +99,26 @@ function resolveVars(text: string, stage: string): string {
     .replace(/\$\{self:service\}/g, 'credflow');
 }
 
+/** The code's root: the repository when run from source, `dist/` when built. Handlers load from here. */
+const CODE_ROOT = path.resolve(__dirname, '..');
+
+/** The package root: the nearest directory above the code holding serverless.yml. */
+function packageRoot(): string {
+  for (let dir = CODE_ROOT; ; dir = path.dirname(dir)) {
+    if (existsSync(path.join(dir, 'serverless.yml'))) return dir;
+    if (path.dirname(dir) === dir) return CODE_ROOT;
+  }
+}
+
 /** Loads the catalog from `<root>/serverless.yml`; `stage` names the local deployment. */
-export function loadCatalog(root = path.resolve(__dirname, '..'), stage = 'local'): Catalog {
+export function loadCatalog(root = packageRoot(), stage = 'local'): Catalog {
   const yml = parse(readFileSync(path.join(root, 'serverless.yml'), 'utf8')) as ServerlessYml;
   const providerEnv = yml.provider?.environment ?? {};
   const functions: CatalogFunction[] = Object.entries(yml.functions ?? {}).map(([key, fn]) => {
     const dot = fn.handler.lastIndexOf('.');
     return {
       key,
-      modulePath: path.join(root, fn.handler.slice(0, dot)),
+      modulePath: path.join(CODE_ROOT, fn.handler.slice(0, dot)),
       exportName: fn.handler.slice(dot + 1),
       environment: { ...providerEnv, ...(fn.environment ?? {}) },
       timeoutSeconds: fn.timeout ?? yml.provider?.timeout ?? 6,

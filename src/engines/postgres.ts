@@ -603,6 +603,8 @@ export class PostgresEngine implements DatabaseEngine {
     if (network) return network;
     if (
       (code && (TRANSIENT_STATES.has(code) || code.startsWith('08'))) ||
+      // Two GRANTs on one catalog row at once: PostgreSQL's internal "retry me" (XX000).
+      (code === 'XX000' && /tuple concurrently (updated|deleted)/.test(message)) ||
       (!code && TRANSIENT_MESSAGE.test(message))
     ) {
       return new TransientError(detail, { cause });
