@@ -1,7 +1,7 @@
 import { ListSecretsCommand, type SecretListEntry } from '@aws-sdk/client-secrets-manager';
 import { type ExecutionListItem, ListExecutionsCommand } from '@aws-sdk/client-sfn';
 import { STATUS_TAG } from '../src/lifecycle/users';
-import { STRATEGY_TAG } from '../src/rotation/types';
+import { LAST_ROTATED_TAG, STRATEGY_TAG } from '../src/rotation/types';
 import {
   type Connection,
   connect,
@@ -245,7 +245,13 @@ export async function listSecrets(g: GlobalOptions): Promise<number> {
       arn: s.ARN,
       strategy: s.OwningService === 'rds' ? 'rds-managed' : tag(s, STRATEGY_TAG),
       rotationEnabled: s.RotationEnabled ?? false,
-      lastRotated: s.LastRotatedDate ? new Date(s.LastRotatedDate).toISOString() : undefined,
+      lastRotated: [
+        s.LastRotatedDate ? new Date(s.LastRotatedDate).toISOString() : undefined,
+        tag(s, LAST_ROTATED_TAG),
+      ]
+        .filter((d): d is string => !!d)
+        .sort()
+        .at(-1),
       nextRotation: s.NextRotationDate ? new Date(s.NextRotationDate).toISOString() : undefined,
       status: s.DeletedDate ? 'scheduled-for-deletion' : (tag(s, STATUS_TAG) ?? 'ok'),
     }));

@@ -2,6 +2,7 @@ import type { SecretListEntry } from '@aws-sdk/client-secrets-manager';
 import { z } from 'zod';
 import { ValidationError } from '../errors';
 import { alternateUsername } from '../rotation/steps';
+import { LAST_ROTATED_TAG } from '../rotation/types';
 import { readVersion } from '../rotation/versions';
 import { parseDbSecret } from '../secret';
 import { parseWith } from '../validate';
@@ -39,7 +40,10 @@ export interface FleetSelection {
 
 function isDue(s: SecretListEntry, now: number, maxAgeDays: number): boolean {
   if (s.NextRotationDate) return s.NextRotationDate.getTime() <= now;
-  const last = s.LastRotatedDate ?? s.CreatedDate;
+  const tagged = s.Tags?.find((t) => t.Key === LAST_ROTATED_TAG)?.Value;
+  const last = [s.LastRotatedDate, tagged ? new Date(tagged) : undefined, s.CreatedDate]
+    .filter((d): d is Date => d !== undefined && !Number.isNaN(d.getTime()))
+    .sort((a, b) => b.getTime() - a.getTime())[0];
   return !last || now - last.getTime() >= maxAgeDays * 86_400_000;
 }
 

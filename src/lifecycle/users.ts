@@ -14,7 +14,7 @@ import {
 import { z } from 'zod';
 import { engineFor as defaultEngineFor } from '../engines';
 import type { Credentials, DatabaseEngine } from '../engines/types';
-import { RotationStateError, ValidationError } from '../errors';
+import { NotFoundError, RotationStateError, ValidationError } from '../errors';
 import { credentialsOf, resolveMaster } from '../rotation/master';
 import { alternateUsername } from '../rotation/steps';
 import { STRATEGIES, STRATEGY_TAG } from '../rotation/types';
@@ -364,11 +364,17 @@ export async function deleteChildSecrets(
         });
       });
     }
-    await aws(`DeleteSecret ${s.arn}`, () =>
-      deps.secrets.send(
-        new DeleteSecretCommand({ SecretId: s.arn, RecoveryWindowInDays: input.recoveryWindowInDays }),
-      ),
-    );
+    try {
+      await aws(`DeleteSecret ${s.arn}`, () =>
+        deps.secrets.send(
+          new DeleteSecretCommand({ SecretId: s.arn, RecoveryWindowInDays: input.recoveryWindowInDays }),
+        ),
+      );
+    } catch (err) {
+      // Another run (decommission and on-deletion race for the same database) got there first.
+      if (err instanceof NotFoundError) continue;
+      throw err;
+    }
     deleted.push(s.arn);
   }
   deps.logger.info('DeleteChildSecrets: scheduled for deletion', {

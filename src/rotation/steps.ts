@@ -1,6 +1,7 @@
 import {
   GetRandomPasswordCommand,
   PutSecretValueCommand,
+  TagResourceCommand,
   UpdateSecretVersionStageCommand,
 } from '@aws-sdk/client-secrets-manager';
 import { engineFor as defaultEngineFor } from '../engines';
@@ -8,7 +9,14 @@ import type { Credentials, DatabaseEngine } from '../engines/types';
 import { AuthenticationError, RotationInProgressError, RotationStateError, ValidationError } from '../errors';
 import { type DbSecret, parseDbSecret, serialiseSecret } from '../secret';
 import { credentialsOf, type MasterLogin, resolveMaster } from './master';
-import type { RotationDeps, StepInput, StepName, StepResult, Strategy } from './types';
+import {
+  LAST_ROTATED_TAG,
+  type RotationDeps,
+  type StepInput,
+  type StepName,
+  type StepResult,
+  type Strategy,
+} from './types';
 import { aws, checkToken, describeState, readVersion, resolveStrategy, type SecretState } from './versions';
 
 const CLONE_SUFFIX = '_clone';
@@ -284,6 +292,18 @@ export async function finishSecret(deps: RotationDeps, input: StepInput): Promis
           SecretId: state.arn,
           VersionStage: 'AWSPENDING',
           RemoveFromVersionId: input.token,
+        }),
+      ),
+    );
+  }
+  if (outcome === 'applied') {
+    // Secrets Manager sets LastRotatedDate only for its own rotations; record ours for the
+    // fleet's due dates and `credflow secrets`.
+    await aws(`TagResource ${state.arn}`, () =>
+      deps.secrets.send(
+        new TagResourceCommand({
+          SecretId: state.arn,
+          Tags: [{ Key: LAST_ROTATED_TAG, Value: new Date().toISOString() }],
         }),
       ),
     );

@@ -10,6 +10,9 @@ export type Strategy = (typeof STRATEGIES)[number];
 /** Tag on a user secret that names its strategy; read when the input names none. */
 export const STRATEGY_TAG = 'credflow:strategy';
 
+/** When credflow last finished a rotation of the secret (ISO 8601); LastRotatedDate covers native ones. */
+export const LAST_ROTATED_TAG = 'credflow:last-rotated';
+
 export const STEPS = ['createSecret', 'setSecret', 'testSecret', 'finishSecret'] as const;
 export type StepName = (typeof STEPS)[number];
 
