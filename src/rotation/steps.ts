@@ -145,6 +145,8 @@ export async function createSecret(deps: RotationDeps, input: StepInput): Promis
   );
   if (!pw.RandomPassword) throw new RotationStateError('GetRandomPassword returned no password');
   const pending = { ...l.current, username, password: pw.RandomPassword };
+  // Look again right before writing: a rotation that started since we loaded must win cleanly.
+  checkToken(await describeState(deps.secrets, l.state.arn), 'createSecret', input.token);
   await aws(`PutSecretValue ${l.state.arn}`, () =>
     deps.secrets.send(
       new PutSecretValueCommand({
