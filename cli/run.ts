@@ -120,7 +120,7 @@ export async function followExecution(
   conn: Connection,
   executionArn: string,
   progress?: Progress,
-  pollMs = 150,
+  pollMs = 50,
 ): Promise<ExecutionResult> {
   const follower = progress ? new HistoryFollower(progress) : undefined;
   const started = Date.now();
