@@ -359,6 +359,50 @@ async function benchAvailability(rate: number, rotations: number): Promise<void>
   }
 }
 
+/** Zip size and module init time of each Lambda bundle from `serverless package` (.serverless/). */
+async function benchBundles(): Promise<void> {
+  const { execFileSync } = await import('node:child_process');
+  const { existsSync, readdirSync } = await import('node:fs');
+  const root = path.resolve(__dirname, '../..');
+  const out = path.join(root, '.serverless');
+  if (!existsSync(out)) {
+    execFileSync(path.join(root, 'node_modules/.bin/osls'), ['package', '--stage', 'bench'], {
+      cwd: root,
+      env: {
+        ...process.env,
+        AWS_ACCESS_KEY_ID: 'AKIDOFFLINE',
+        AWS_SECRET_ACCESS_KEY: 'offline',
+        SLS_TELEMETRY_DISABLED: '1',
+      },
+      stdio: 'ignore',
+    });
+  }
+  console.log(
+    '\n## Lambda bundles (serverless package): zip size and module init (median of 5 cold processes)\n',
+  );
+  console.log('| function | zip KB | init ms |');
+  console.log('|---|---|---|');
+  for (const zip of readdirSync(out)
+    .filter((f) => f.endsWith('.zip'))
+    .sort()) {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'credflow-zip-'));
+    execFileSync('unzip', ['-q', path.join(out, zip), '-d', dir]);
+    const js = execFileSync('find', [dir, '-name', '*.js']).toString().trim().split('\n')[0] as string;
+    const times: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const ms = execFileSync(process.execPath, [
+        '-e',
+        `const t=process.hrtime.bigint();require(${JSON.stringify(js)});process.stdout.write(String(Number(process.hrtime.bigint()-t)/1e6))`,
+      ]).toString();
+      times.push(Number(ms));
+    }
+    console.log(
+      `| ${zip.replace('.zip', '')} | ${(statSync(path.join(out, zip)).size / 1024).toFixed(0)} | ${f1(pct(times, 50))} |`,
+    );
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 async function main(): Promise<void> {
   const only = process.argv.slice(2);
   const want = (name: string) => only.length === 0 || only.includes(name);
@@ -367,6 +411,7 @@ async function main(): Promise<void> {
   );
   if (want('rotation')) await benchRotation(Number(process.env['BENCH_ROTATIONS'] ?? 20));
   if (want('fleet')) await benchFleet(Number(process.env['BENCH_FLEET'] ?? 1000));
+  if (want('bundle')) await benchBundles();
   if (want('availability'))
     await benchAvailability(
       Number(process.env['BENCH_RATE'] ?? 200),

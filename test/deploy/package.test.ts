@@ -1,0 +1,118 @@
+/**
+ * `serverless package` offline (osls + serverless-step-functions + serverless-esbuild), then the
+ * generated CloudFormation, checked against serverless.yml's own catalog so new entries are
+ * covered without editing this file.
+ */
+import { execFile } from 'node:child_process';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { loadCatalog } from '../../local/catalog';
+
+const root = path.resolve(__dirname, '../..');
+const out = path.join(root, '.serverless');
+type Resource = { Type: string; Properties: Record<string, unknown> };
+let resources: Record<string, Resource>;
+
+beforeAll(async () => {
+  await promisify(execFile)(
+    path.join(root, 'node_modules/.bin/osls'),
+    ['package', '--stage', 'ci', '--region', 'us-east-1'],
+    {
+      cwd: root,
+      timeout: 240_000,
+      env: {
+        ...process.env,
+        AWS_ACCESS_KEY_ID: 'AKIDOFFLINE',
+        AWS_SECRET_ACCESS_KEY: 'offline',
+        SLS_TELEMETRY_DISABLED: '1',
+        SLS_NOTIFICATIONS_MODE: 'off',
+      },
+    },
+  );
+  resources = JSON.parse(
+    readFileSync(path.join(out, 'cloudformation-template-update-stack.json'), 'utf8'),
+  ).Resources;
+}, 300_000);
+
+const catalog = loadCatalog(root, 'ci');
+const of = (type: string) => Object.entries(resources).filter(([, r]) => r.Type === type);
+const statements = (role: Resource) =>
+  (
+    (role.Properties['Policies'] as {
+      PolicyDocument: { Statement: { Action: string | string[]; Resource: unknown }[] };
+    }[]) ?? []
+  ).flatMap((p) => p.PolicyDocument.Statement);
+
+describe('serverless package (offline)', () => {
+  it.each(catalog.stateMachines.map((m) => [m.key, m] as const))(
+    'state machine %s: definition wired to its functions',
+    (_k, m) => {
+      const sm = resources[m.id];
+      expect(sm?.Type).toBe('AWS::StepFunctions::StateMachine');
+      expect(sm?.Properties['StateMachineName']).toBe(m.name);
+      const text = JSON.stringify(sm?.Properties['DefinitionString']);
+      const wanted = new Set(
+        (JSON.stringify(m.definition).match(/"Fn::GetAtt":\["(\w+)","Arn"\]/g) ?? []).map(
+          (x) => x.split('"')[3],
+        ),
+      );
+      for (const fn of wanted) {
+        const logical = `${fn![0]!.toUpperCase()}${fn!.slice(1)}LambdaFunction`;
+        expect(text).toContain(logical);
+        expect(resources[logical]?.Type).toBe('AWS::Lambda::Function');
+      }
+      // Its role may invoke exactly the functions it uses.
+      const roleName = (sm?.Properties['RoleArn'] as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+      const invoke = statements(resources[roleName] as Resource).filter((s) =>
+        [s.Action].flat().includes('lambda:InvokeFunction'),
+      );
+      const invoked = new Set(
+        JSON.stringify(invoke.map((s) => s.Resource)).match(/\w+LambdaFunction/g) ?? [],
+      );
+      expect([...invoked].sort()).toEqual(
+        [...wanted].map((f) => `${f![0]!.toUpperCase()}${f!.slice(1)}LambdaFunction`).sort(),
+      );
+    },
+  );
+
+  it('each rule carries the pattern from events/ and targets its state machine', () => {
+    const rules = of('AWS::Events::Rule');
+    for (const m of catalog.stateMachines) {
+      for (const r of m.rules) {
+        const match = rules.find(([, x]) =>
+          r.kind === 'pattern'
+            ? JSON.stringify(x.Properties['EventPattern']) === JSON.stringify(r.pattern)
+            : x.Properties['ScheduleExpression'] === r.expression,
+        );
+        expect(match).toBeDefined();
+        const targets = match![1].Properties['Targets'] as { Arn: { Ref: string } }[];
+        expect(targets.map((t) => t.Arn.Ref)).toContain(m.id);
+      }
+    }
+  });
+
+  it('grants no wildcard secretsmanager access, and no action * anywhere', () => {
+    for (const [, role] of of('AWS::IAM::Role')) {
+      for (const s of statements(role)) {
+        const actions = [s.Action].flat();
+        expect(actions).not.toContain('*');
+        expect(actions).not.toContain('secretsmanager:*');
+        // GetRandomPassword and ListSecrets take no resource ARN; everything else is scoped.
+        const unscopable = ['secretsmanager:GetRandomPassword', 'secretsmanager:ListSecrets'];
+        if (actions.some((a) => a.startsWith('secretsmanager:') && !unscopable.includes(a))) {
+          expect(s.Resource).not.toBe('*');
+          expect(JSON.stringify(s.Resource)).toMatch(/secret:(credflow\/\*|rds!\*)/);
+        }
+      }
+    }
+  });
+
+  it('packages every function as its own bundle', () => {
+    for (const f of catalog.functions) {
+      const zip = path.join(out, `${f.key}.zip`);
+      expect(existsSync(zip)).toBe(true);
+      expect(statSync(zip).size).toBeLessThan(5 * 1024 * 1024);
+    }
+  });
+});
