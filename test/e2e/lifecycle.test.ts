@@ -1,5 +1,9 @@
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { promisify } from 'node:util';
 import { DeleteDBInstanceCommand } from '@aws-sdk/client-rds';
 import { DescribeSecretCommand, PutSecretValueCommand } from '@aws-sdk/client-secrets-manager';
+import { DescribeExecutionCommand } from '@aws-sdk/client-sfn';
 import mysql from 'mysql2/promise';
 import { Client as PgClient } from 'pg';
 import type { Connection } from '../../cli/context';
@@ -259,4 +263,55 @@ describe('on-deletion, from the RDS deletion event', () => {
       done = await awaitExecution(conn, 'on-deletion', since, 90_000);
     }
   });
+});
+
+describe('the AWS CLI v2 against the local endpoint', () => {
+  (existsSync('/usr/bin/aws') ? it : it.skip)(
+    '`aws stepfunctions start-execution` starts a rotation that completes',
+    async () => {
+      const id = 'e2e-cli';
+      await succeed(conn, 'provision-database', { identifier: id, engine: 'mysql', pollSeconds: 1 });
+      const user = await succeed(conn, 'create-database-user', {
+        dbIdentifier: id,
+        username: 'cli_user',
+        privileges: ['SELECT'],
+        strategy: 'alternating-users',
+      });
+      const secretId = String(user['secretArn']);
+      const before = await current(conn, secretId);
+      const c = tc.cloud.clientConfig();
+      const env = {
+        PATH: '/usr/bin:/bin',
+        HOME: '/tmp',
+        AWS_ACCESS_KEY_ID: c.credentials.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: c.credentials.secretAccessKey,
+        AWS_DEFAULT_REGION: c.region,
+        AWS_PAGER: '',
+        AWS_EC2_METADATA_DISABLED: 'true',
+      };
+      const { stdout } = await promisify(execFile)(
+        '/usr/bin/aws',
+        [
+          '--endpoint-url',
+          tc.cloud.endpoint,
+          '--output',
+          'json',
+          'stepfunctions',
+          'start-execution',
+          '--state-machine-arn',
+          `arn:aws:states:${c.region}:${tc.cloud.accountId}:stateMachine:credflow-local-rotate-secret`,
+          '--input',
+          JSON.stringify({ secretId }),
+        ],
+        { env },
+      );
+      const { executionArn } = JSON.parse(stdout) as { executionArn: string };
+      await tc.cloud.stepFunctions.awaitExecution(executionArn);
+      const d = await tc.clients.sfn.send(new DescribeExecutionCommand({ executionArn }));
+      expect(d.status).toBe('SUCCEEDED');
+      const after = await current(conn, secretId);
+      expect(after.username).toBe(`${before.username}_clone`);
+      expect(await logsIn(conn, secretId)).toBe(true);
+    },
+  );
 });
