@@ -6,7 +6,7 @@ import {
   InvalidEventPatternError,
   validatePattern,
 } from '../events/pattern';
-import { AwsError } from '../http/errors';
+import { AwsError, parseRequest } from '../http/errors';
 import type { JsonService } from '../http/registry';
 import type { LambdaRegistry } from '../lambda/registry';
 import type { LocalLogger } from '../log';
@@ -431,17 +431,6 @@ const schemas = {
   TestEventPattern: z.object({ EventPattern: z.string(), Event: z.string() }),
 };
 
-function parse<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
-  const r = schema.safeParse(input);
-  if (!r.success) {
-    throw new AwsError(
-      'ValidationException',
-      r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '),
-    );
-  }
-  return r.data;
-}
-
 /** EventBridge's JSON 1.1 protocol (X-Amz-Target: AWSEvents.<Operation>). */
 export function eventBridgeJsonService(eb: EventBridge): JsonService {
   return {
@@ -449,15 +438,15 @@ export function eventBridgeJsonService(eb: EventBridge): JsonService {
     targetPrefix: 'AWSEvents',
     jsonVersion: '1.1',
     operations: {
-      PutRule: (i) => eb.putRule(parse(schemas.PutRule, i) as never),
-      DescribeRule: (i) => eb.describeRule(parse(schemas.Name, i)),
-      ListRules: (i) => eb.listRules(parse(schemas.ListRules, i) as never),
-      DeleteRule: (i) => eb.deleteRule(parse(schemas.Name, i)),
-      PutTargets: (i) => eb.putTargets(parse(schemas.PutTargets, i) as never),
-      ListTargetsByRule: (i) => eb.listTargetsByRule(parse(schemas.Rule, i)),
-      RemoveTargets: (i) => eb.removeTargets(parse(schemas.RemoveTargets, i)),
-      PutEvents: (i) => eb.putEvents(parse(schemas.PutEvents, i) as never),
-      TestEventPattern: (i) => eb.testEventPattern(parse(schemas.TestEventPattern, i)),
+      PutRule: (i) => eb.putRule(parseRequest(schemas.PutRule, i) as never),
+      DescribeRule: (i) => eb.describeRule(parseRequest(schemas.Name, i)),
+      ListRules: (i) => eb.listRules(parseRequest(schemas.ListRules, i) as never),
+      DeleteRule: (i) => eb.deleteRule(parseRequest(schemas.Name, i)),
+      PutTargets: (i) => eb.putTargets(parseRequest(schemas.PutTargets, i) as never),
+      ListTargetsByRule: (i) => eb.listTargetsByRule(parseRequest(schemas.Rule, i)),
+      RemoveTargets: (i) => eb.removeTargets(parseRequest(schemas.RemoveTargets, i)),
+      PutEvents: (i) => eb.putEvents(parseRequest(schemas.PutEvents, i) as never),
+      TestEventPattern: (i) => eb.testEventPattern(parseRequest(schemas.TestEventPattern, i)),
     },
   };
 }

@@ -1,3 +1,5 @@
+import type { z } from 'zod';
+
 /**
  * An error the local cloud answers with, in the shape of the AWS protocol of the service called:
  * `code` becomes `__type` (JSON protocols) or `<Code>` (query protocol). Messages never carry a
@@ -23,3 +25,18 @@ export const resourceExists = (message: string) => new AwsError('ResourceExistsE
 export const validationError = (message: string) => new AwsError('ValidationException', message);
 export const internalFailure = () =>
   new AwsError('InternalFailure', 'The request processing has failed because of an unknown error.', 500);
+
+/**
+ * Parses a request with a zod schema; a mismatch is AWS's `ValidationException` naming each bad
+ * member. Unknown members are ignored, as AWS does.
+ */
+export function parseRequest<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
+  const r = schema.safeParse(input);
+  if (!r.success) {
+    throw new AwsError(
+      'ValidationException',
+      r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '),
+    );
+  }
+  return r.data;
+}

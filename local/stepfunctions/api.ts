@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { AwsError } from '../http/errors';
+import { parseRequest } from '../http/errors';
 import type { JsonService } from '../http/registry';
 import type { StepFunctions } from './service';
 
@@ -47,17 +47,6 @@ const schemas = {
   }),
 };
 
-function parse<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
-  const r = schema.safeParse(input);
-  if (!r.success) {
-    throw new AwsError(
-      'ValidationException',
-      r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '),
-    );
-  }
-  return r.data;
-}
-
 /** Step Functions' JSON 1.0 protocol (X-Amz-Target: AWSStepFunctions.<Operation>). */
 export function stepFunctionsJsonService(sfn: StepFunctions): JsonService {
   return {
@@ -65,19 +54,20 @@ export function stepFunctionsJsonService(sfn: StepFunctions): JsonService {
     targetPrefix: 'AWSStepFunctions',
     jsonVersion: '1.0',
     operations: {
-      CreateStateMachine: (i) => sfn.createStateMachine(parse(schemas.CreateStateMachine, i)),
-      UpdateStateMachine: (i) => sfn.updateStateMachine(parse(schemas.UpdateStateMachine, i) as never),
-      DescribeStateMachine: (i) => sfn.describeStateMachine(parse(schemas.DescribeStateMachine, i)),
-      DeleteStateMachine: (i) => sfn.deleteStateMachine(parse(schemas.DeleteStateMachine, i)),
+      CreateStateMachine: (i) => sfn.createStateMachine(parseRequest(schemas.CreateStateMachine, i)),
+      UpdateStateMachine: (i) => sfn.updateStateMachine(parseRequest(schemas.UpdateStateMachine, i) as never),
+      DescribeStateMachine: (i) => sfn.describeStateMachine(parseRequest(schemas.DescribeStateMachine, i)),
+      DeleteStateMachine: (i) => sfn.deleteStateMachine(parseRequest(schemas.DeleteStateMachine, i)),
       ListStateMachines: (i) => {
-        parse(schemas.ListStateMachines, i);
+        parseRequest(schemas.ListStateMachines, i);
         return sfn.listStateMachines();
       },
-      StartExecution: (i) => sfn.startExecution(parse(schemas.StartExecution, i) as never),
-      DescribeExecution: (i) => sfn.describeExecution(parse(schemas.DescribeExecution, i)),
-      GetExecutionHistory: (i) => sfn.getExecutionHistory(parse(schemas.GetExecutionHistory, i) as never),
-      ListExecutions: (i) => sfn.listExecutions(parse(schemas.ListExecutions, i) as never),
-      StopExecution: (i) => sfn.stopExecution(parse(schemas.StopExecution, i) as never),
+      StartExecution: (i) => sfn.startExecution(parseRequest(schemas.StartExecution, i) as never),
+      DescribeExecution: (i) => sfn.describeExecution(parseRequest(schemas.DescribeExecution, i)),
+      GetExecutionHistory: (i) =>
+        sfn.getExecutionHistory(parseRequest(schemas.GetExecutionHistory, i) as never),
+      ListExecutions: (i) => sfn.listExecutions(parseRequest(schemas.ListExecutions, i) as never),
+      StopExecution: (i) => sfn.stopExecution(parseRequest(schemas.StopExecution, i) as never),
     },
   };
 }

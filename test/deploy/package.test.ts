@@ -63,7 +63,9 @@ describe('serverless package (offline)', () => {
         expect(resources[logical]?.Type).toBe('AWS::Lambda::Function');
       }
       // Its role may invoke exactly the functions it uses.
-      const roleName = (sm?.Properties['RoleArn'] as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+      const roleName = ((sm as Resource).Properties['RoleArn'] as { 'Fn::GetAtt': [string, string] })[
+        'Fn::GetAtt'
+      ][0];
       const invoke = statements(resources[roleName] as Resource).filter((s) =>
         [s.Action].flat().includes('lambda:InvokeFunction'),
       );

@@ -1,6 +1,3 @@
-import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { promisify } from 'node:util';
 import { DeleteDBInstanceCommand } from '@aws-sdk/client-rds';
 import { DescribeSecretCommand, PutSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import { DescribeExecutionCommand } from '@aws-sdk/client-sfn';
@@ -11,6 +8,7 @@ import { engineFor } from '../../src/engines';
 import { memoryLogger } from '../../src/log';
 import { resolveMaster } from '../../src/rotation/master';
 import { alternateUsername, createSecret, setSecret } from '../../src/rotation/steps';
+import { awsCli, haveAwsCli } from '../support/aws-cli';
 import { startTestCloud, type TestCloud } from '../support/cloud';
 import { awaitExecution, connectionOf, current, logsIn, run, succeed } from './support';
 
@@ -266,7 +264,7 @@ describe('on-deletion, from the RDS deletion event', () => {
 });
 
 describe('the AWS CLI v2 against the local endpoint', () => {
-  (existsSync('/usr/bin/aws') ? it : it.skip)(
+  (haveAwsCli ? it : it.skip)(
     '`aws stepfunctions start-execution` starts a rotation that completes',
     async () => {
       const id = 'e2e-cli';
@@ -280,32 +278,16 @@ describe('the AWS CLI v2 against the local endpoint', () => {
       const secretId = String(user['secretArn']);
       const before = await current(conn, secretId);
       const c = tc.cloud.clientConfig();
-      const env = {
-        PATH: '/usr/bin:/bin',
-        HOME: '/tmp',
-        AWS_ACCESS_KEY_ID: c.credentials.accessKeyId,
-        AWS_SECRET_ACCESS_KEY: c.credentials.secretAccessKey,
-        AWS_DEFAULT_REGION: c.region,
-        AWS_PAGER: '',
-        AWS_EC2_METADATA_DISABLED: 'true',
-      };
-      const { stdout } = await promisify(execFile)(
-        '/usr/bin/aws',
-        [
-          '--endpoint-url',
-          tc.cloud.endpoint,
-          '--output',
-          'json',
-          'stepfunctions',
-          'start-execution',
-          '--state-machine-arn',
-          `arn:aws:states:${c.region}:${tc.cloud.accountId}:stateMachine:credflow-local-rotate-secret`,
-          '--input',
-          JSON.stringify({ secretId }),
-        ],
-        { env },
+      const started = await awsCli(
+        tc.cloud,
+        'stepfunctions',
+        'start-execution',
+        '--state-machine-arn',
+        `arn:aws:states:${c.region}:${tc.cloud.accountId}:stateMachine:credflow-local-rotate-secret`,
+        '--input',
+        JSON.stringify({ secretId }),
       );
-      const { executionArn } = JSON.parse(stdout) as { executionArn: string };
+      const executionArn = String(started['executionArn']);
       await tc.cloud.stepFunctions.awaitExecution(executionArn);
       const d = await tc.clients.sfn.send(new DescribeExecutionCommand({ executionArn }));
       expect(d.status).toBe('SUCCEEDED');

@@ -1,8 +1,6 @@
-import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import {
   AddTagsToResourceCommand,
   CreateDBClusterCommand,
@@ -24,6 +22,7 @@ import {
 import { LocalCloud } from '../../local/cloud';
 import { silentLogger } from '../../local/log';
 import { engineFor } from '../../src/engines';
+import { awsCli, haveAwsCli } from '../support/aws-cli';
 import { awsError, type Harness, startLocalCloud } from '../support/local-cloud';
 
 let h: Harness;
@@ -308,30 +307,10 @@ describe('restart', () => {
   });
 });
 
-(existsSync('/usr/bin/aws') ? it : it.skip)(
+(haveAwsCli ? it : it.skip)(
   'the AWS CLI creates an instance with --manage-master-user-password and sees MasterUserSecret',
   async () => {
-    const c = h.cloud.clientConfig();
-    const env = {
-      PATH: '/usr/bin:/bin',
-      HOME: '/tmp',
-      AWS_ACCESS_KEY_ID: c.credentials.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: c.credentials.secretAccessKey,
-      AWS_DEFAULT_REGION: c.region,
-      AWS_PAGER: '',
-      AWS_EC2_METADATA_DISABLED: 'true',
-    };
-    const run = promisify(execFile);
-    const aws = async (...args: string[]) =>
-      JSON.parse(
-        (
-          await run(
-            '/usr/bin/aws',
-            ['--endpoint-url', h.cloud.endpoint, '--output', 'json', 'rds', ...args],
-            { env },
-          )
-        ).stdout,
-      );
+    const aws = (...args: string[]) => awsCli(h.cloud, 'rds', ...args);
     await aws(
       'create-db-instance',
       '--db-instance-identifier',
@@ -346,8 +325,10 @@ describe('restart', () => {
       '--allocated-storage',
       '20',
     );
-    const d = await aws('describe-db-instances', '--db-instance-identifier', 'cli-db');
-    expect(d.DBInstances[0].MasterUserSecret.SecretArn).toMatch(/rds!db-/);
+    const d = (await aws('describe-db-instances', '--db-instance-identifier', 'cli-db')) as {
+      DBInstances: { MasterUserSecret: { SecretArn: string } }[];
+    };
+    expect(d.DBInstances[0]?.MasterUserSecret.SecretArn).toMatch(/rds!db-/);
     await h.cloud.rds.waitForStatus('instance', 'cli-db', 'available');
     await aws('delete-db-instance', '--db-instance-identifier', 'cli-db', '--skip-final-snapshot');
     await h.cloud.rds.awaitIdle();

@@ -1,8 +1,6 @@
-import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import {
   EventBridgeClient,
   PutEventsCommand,
@@ -23,6 +21,7 @@ import {
 import { CreateTopicCommand, PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { LocalCloud } from '../../local/cloud';
 import { silentLogger } from '../../local/log';
+import { awsCli, haveAwsCli } from '../support/aws-cli';
 import { awsError, type Harness, startLocalCloud } from '../support/local-cloud';
 
 let h: Harness;
@@ -456,35 +455,27 @@ describe('persistence', () => {
   });
 });
 
-const haveCli = existsSync('/usr/bin/aws');
-(haveCli ? it : it.skip)('the AWS CLI v2 starts and describes an execution', async () => {
+(haveAwsCli ? it : it.skip)('the AWS CLI v2 starts and describes an execution', async () => {
   const arn = await machine({
     StartAt: 'P',
     States: { P: { Type: 'Pass', Result: { hello: 'cli' }, End: true } },
   });
-  const c = h.cloud.clientConfig();
-  const env = {
-    PATH: '/usr/bin:/bin',
-    HOME: '/tmp',
-    AWS_ACCESS_KEY_ID: c.credentials.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: c.credentials.secretAccessKey,
-    AWS_DEFAULT_REGION: c.region,
-    AWS_PAGER: '',
-    AWS_EC2_METADATA_DISABLED: 'true',
-  };
-  const run = promisify(execFile);
-  const aws = async (...args: string[]) =>
-    JSON.parse(
-      (
-        await run(
-          '/usr/bin/aws',
-          ['--endpoint-url', h.cloud.endpoint, '--output', 'json', 'stepfunctions', ...args],
-          { env },
-        )
-      ).stdout,
-    );
-  const started = await aws('start-execution', '--state-machine-arn', arn, '--input', '{}');
-  await h.cloud.stepFunctions.awaitExecution(started.executionArn);
-  const d = await aws('describe-execution', '--execution-arn', started.executionArn);
+  const started = await awsCli(
+    h.cloud,
+    'stepfunctions',
+    'start-execution',
+    '--state-machine-arn',
+    arn,
+    '--input',
+    '{}',
+  );
+  await h.cloud.stepFunctions.awaitExecution(String(started['executionArn']));
+  const d = await awsCli(
+    h.cloud,
+    'stepfunctions',
+    'describe-execution',
+    '--execution-arn',
+    String(started['executionArn']),
+  );
   expect(d).toMatchObject({ status: 'SUCCEEDED', output: '{"hello":"cli"}' });
 });
