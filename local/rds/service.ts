@@ -393,21 +393,31 @@ export class Rds {
       port: s.port,
       ...(r.secretStatus === 'creating' ? { secretStatus: 'active' as const } : {}),
     });
+    this.publishEvent(r, 'creation');
+    this.o.logger.info('rds: available', { kind: r.kind, id: r.id, port: s.port });
+  }
+
+  /** RDS's event for a created or deleted instance (RDS-EVENT-0005/0003) or cluster (0170/0171). */
+  private publishEvent(r: DbRecord, category: 'creation' | 'deletion'): void {
+    const cluster = r.kind === 'cluster';
+    const ids = {
+      creation: cluster ? 'RDS-EVENT-0170' : 'RDS-EVENT-0005',
+      deletion: cluster ? 'RDS-EVENT-0171' : 'RDS-EVENT-0003',
+    };
     this.o.events.publish({
       source: 'aws.rds',
-      'detail-type': r.kind === 'cluster' ? 'RDS DB Cluster Event' : 'RDS DB Instance Event',
+      'detail-type': cluster ? 'RDS DB Cluster Event' : 'RDS DB Instance Event',
       resources: [r.arn],
       detail: {
-        EventCategories: ['creation'],
-        SourceType: r.kind === 'cluster' ? 'CLUSTER' : 'DB_INSTANCE',
+        EventCategories: [category],
+        SourceType: cluster ? 'CLUSTER' : 'DB_INSTANCE',
         SourceArn: r.arn,
         Date: new Date().toISOString(),
-        Message: r.kind === 'cluster' ? 'DB cluster created' : 'DB instance created',
+        Message: `DB ${cluster ? 'cluster' : 'instance'} ${category === 'creation' ? 'created' : 'deleted'}`,
         SourceIdentifier: r.id,
-        EventID: r.kind === 'cluster' ? 'RDS-EVENT-0170' : 'RDS-EVENT-0005',
+        EventID: ids[category],
       },
     });
-    this.o.logger.info('rds: available', { kind: r.kind, id: r.id, port: s.port });
   }
 
   /** On start: the servers of databases that exist come back (status `available` again when up). */
@@ -575,20 +585,7 @@ export class Rds {
         }
       }
       this.o.store.db.prepare('DELETE FROM rds_databases WHERE kind = ? AND id = ?').run(r.kind, r.id);
-      this.o.events.publish({
-        source: 'aws.rds',
-        'detail-type': r.kind === 'cluster' ? 'RDS DB Cluster Event' : 'RDS DB Instance Event',
-        resources: [r.arn],
-        detail: {
-          EventCategories: ['deletion'],
-          SourceType: r.kind === 'cluster' ? 'CLUSTER' : 'DB_INSTANCE',
-          SourceArn: r.arn,
-          Date: new Date().toISOString(),
-          Message: r.kind === 'cluster' ? 'DB cluster deleted' : 'DB instance deleted',
-          SourceIdentifier: r.id,
-          EventID: r.kind === 'cluster' ? 'RDS-EVENT-0171' : 'RDS-EVENT-0003',
-        },
-      });
+      this.publishEvent(r, 'deletion');
       this.o.logger.info('rds: deleted', { kind: r.kind, id: r.id, finalSnapshot: snapshotId ?? null });
     } catch (err) {
       this.o.logger.error('rds: delete failed', { id: r.id, error: (err as Error).message });
