@@ -110,6 +110,31 @@ describe('serverless package (offline)', () => {
     }
   });
 
+  it('gives each function a role for its group only', () => {
+    const actionsOf = (fnKey: string) => {
+      const fn = resources[`${fnKey[0]!.toUpperCase()}${fnKey.slice(1)}LambdaFunction`] as Resource;
+      const roleId = (fn.Properties['Role'] as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+      return new Set(statements(resources[roleId] as Resource).flatMap((st) => [st.Action].flat()));
+    };
+    for (const f of catalog.functions) expect(actionsOf(f.key).size).toBeGreaterThan(0);
+    // The rotation steps cannot create or delete databases or secrets...
+    for (const a of [
+      'rds:CreateDBInstance',
+      'rds:DeleteDBInstance',
+      'secretsmanager:DeleteSecret',
+      'secretsmanager:CreateSecret',
+    ]) {
+      expect(actionsOf('setSecret').has(a)).toBe(false);
+    }
+    expect(actionsOf('setSecret').has('secretsmanager:PutSecretValue')).toBe(true);
+    // ...the database handlers cannot write secrets...
+    expect(actionsOf('createDatabase').has('secretsmanager:PutSecretValue')).toBe(false);
+    expect(actionsOf('createDatabase').has('rds:CreateDBInstance')).toBe(true);
+    // ...and user management cannot touch databases.
+    expect(actionsOf('prepareDatabaseUser').has('rds:ModifyDBInstance')).toBe(false);
+    expect(actionsOf('prepareDatabaseUser').has('secretsmanager:CreateSecret')).toBe(true);
+  });
+
   it('packages every function as its own bundle', () => {
     for (const f of catalog.functions) {
       const zip = path.join(out, `${f.key}.zip`);
