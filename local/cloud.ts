@@ -96,6 +96,8 @@ export class LocalCloud {
       // Servers of databases that exist come back in the background (Describe shows `starting`).
       rds.restartAll();
       const endpoint = `http://127.0.0.1:${port}`;
+      // aws-sdk:rds tasks go through the real SDK client to this endpoint.
+      stepFunctions.useEndpoint({ endpoint, region, credentials: { ...credentials } });
       logger.info('local cloud started', { endpoint, stateDir });
       return new LocalCloud(
         endpoint,

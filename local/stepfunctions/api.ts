@@ -19,7 +19,10 @@ const schemas = {
   }),
   DescribeStateMachine: z.object({ stateMachineArn: arn }),
   DeleteStateMachine: z.object({ stateMachineArn: arn }),
-  ListStateMachines: z.object({ maxResults: z.number().int().optional(), nextToken: z.string().optional() }),
+  ListStateMachines: z.object({
+    maxResults: z.number().int().min(0).max(1000).optional(),
+    nextToken: z.string().optional(),
+  }),
   StartExecution: z.object({
     stateMachineArn: arn,
     name: z.string().min(1).max(80).optional(),
@@ -58,10 +61,7 @@ export function stepFunctionsJsonService(sfn: StepFunctions): JsonService {
       UpdateStateMachine: (i) => sfn.updateStateMachine(parseRequest(schemas.UpdateStateMachine, i) as never),
       DescribeStateMachine: (i) => sfn.describeStateMachine(parseRequest(schemas.DescribeStateMachine, i)),
       DeleteStateMachine: (i) => sfn.deleteStateMachine(parseRequest(schemas.DeleteStateMachine, i)),
-      ListStateMachines: (i) => {
-        parseRequest(schemas.ListStateMachines, i);
-        return sfn.listStateMachines();
-      },
+      ListStateMachines: (i) => sfn.listStateMachines(parseRequest(schemas.ListStateMachines, i) as never),
       StartExecution: (i) => sfn.startExecution(parseRequest(schemas.StartExecution, i) as never),
       DescribeExecution: (i) => sfn.describeExecution(parseRequest(schemas.DescribeExecution, i)),
       GetExecutionHistory: (i) =>

@@ -7,13 +7,24 @@ import {
   StateMachine,
   type StateMachineDefinition,
 } from 'aws-local-stepfunctions';
+import type { Statement } from 'better-sqlite3';
 import type { EventLog as CloudEvents } from '../events/log';
 import { AwsError } from '../http/errors';
 import type { RequestContext, ServiceRegistry } from '../http/registry';
 import { toJsonWire } from '../http/server';
-import type { LambdaRegistry } from '../lambda/registry';
+import { LambdaNotFoundError, type LambdaRegistry, LambdaTimeoutError } from '../lambda/registry';
 import type { LocalLogger } from '../log';
 import type { Store } from '../store/db';
+import {
+  type AslState,
+  ExecutionHistory,
+  type HistoryEvent,
+  type RunnerEvent,
+  statesByName,
+} from './history';
+import { sdkErrorName, toApiShape, toJavaShape } from './integrations';
+
+export type { HistoryEvent } from './history';
 
 // aws-local-stepfunctions uses Promise.withResolvers, which Node 20 lacks.
 type WithResolvers = <T>() => { promise: Promise<T>; resolve: (v: T) => void; reject: (e: unknown) => void };
@@ -29,15 +40,6 @@ P.withResolvers ??= <T>() => {
 };
 
 export type ExecutionStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED';
-
-/** One AWS-shaped history event (GetExecutionHistory). */
-export interface HistoryEvent {
-  id: number;
-  previousEventId: number;
-  timestamp: Date;
-  type: string;
-  [details: string]: unknown;
-}
 
 interface StateMachineRow {
   arn: string;
@@ -62,26 +64,29 @@ interface ExecutionRow {
   history: string | null;
 }
 
+/** A definition ready to run: parsed, its states indexed, its runner built once. */
+interface Compiled {
+  updatedMs: number;
+  machine: StateMachine;
+  states: Map<string, AslState>;
+  tasks: [name: string, state: AslState][];
+}
+
 interface Running {
-  history: HistoryEvent[];
+  history: ExecutionHistory;
   abort: () => void;
   done: Promise<void>;
   stopRequested?: { error?: string | undefined; cause?: string | undefined };
+  /** `.sync` children: stopping the parent stops them, as on AWS. */
+  children: Set<string>;
 }
 
-const notFound = (code: string, message: string) => new AwsError(code, message);
-
-/** State type -> the prefix of AWS's history event names. */
-const TYPE_NAME: Record<string, string> = {
-  Task: 'Task',
-  Pass: 'Pass',
-  Choice: 'Choice',
-  Wait: 'Wait',
-  Succeed: 'Succeed',
-  Fail: 'Fail',
-  Map: 'Map',
-  Parallel: 'Parallel',
-};
+/** Endpoint and credentials for integrations that go through a real SDK client. */
+export interface SdkEndpoint {
+  endpoint: string;
+  region: string;
+  credentials: { accessKeyId: string; secretAccessKey: string };
+}
 
 export interface StepFunctionsOptions {
   store: Store;
@@ -101,25 +106,52 @@ class TaskError extends Error {
   }
 }
 
+const NAME = /^[A-Za-z0-9_-]{1,80}$/;
+
 function camelToPascal(s: string): string {
   return s.charAt(0).toUpperCase() + s.slice(1);
 }
 
-/** `aws-sdk:<service>` -> the local JSON service's X-Amz-Target prefix and its error prefix. */
-const SDK_SERVICES: Record<string, { target: string; errorPrefix: string }> = {
-  secretsmanager: { target: 'secretsmanager', errorPrefix: 'SecretsManager' },
-  sfn: { target: 'AWSStepFunctions', errorPrefix: 'Sfn' },
-  eventbridge: { target: 'AWSEvents', errorPrefix: 'EventBridge' },
+/**
+ * `aws-sdk:<service>` on JSON services: called in-process through the ServiceRegistry. Their wire
+ * members already are the SDK's (PascalCase JSON), so no translation beyond Java's naming, and
+ * no HTTP, SigV4 or serialization on the rotation hot path.
+ */
+const JSON_SDK_SERVICES: Record<string, string> = {
+  secretsmanager: 'secretsmanager',
+  sfn: 'AWSStepFunctions',
+  eventbridge: 'AWSEvents',
 };
+
+/**
+ * `aws-sdk:<service>` on query services: called over HTTP with the real SDK client, because
+ * only the service model knows how a list is flattened (`Filters.Filter.1.Name`) and how the XML
+ * answer maps back to members. These are polled RDS calls, not the hot path.
+ */
+const HTTP_SDK_SERVICES: Record<string, { module: string; client: string }> = {
+  rds: { module: '@aws-sdk/client-rds', client: 'RDSClient' },
+  sns: { module: '@aws-sdk/client-sns', client: 'SNSClient' },
+};
+
+interface SdkClient {
+  send(command: unknown): Promise<Record<string, unknown>>;
+  destroy(): void;
+}
 
 /**
  * Step Functions on the local cloud. Definitions are validated with asl-validator and run on
  * aws-local-stepfunctions; every Task resource is dispatched here: Lambda functions to the
  * in-process registry, `aws-sdk:*`, `events:putEvents`, `sns:publish` and
- * `states:startExecution(.sync)` to the local services. Executions and their history persist.
+ * `states:startExecution(.sync)` to the local services. Executions and their history persist:
+ * one row written when an execution starts, one update when it stops (the history travels
+ * with it), so a busy machine costs two small writes per execution, not one per state.
  */
 export class StepFunctions {
   private readonly running = new Map<string, Running>();
+  private readonly compiled = new Map<string, Compiled>();
+  private readonly statements = new Map<string, Statement>();
+  private readonly sdkClients = new Map<string, SdkClient>();
+  private sdkEndpoint: SdkEndpoint | undefined;
   private stopped = false;
   /** Set when stop() gave up waiting: abandoned executions stay RUNNING in the store. */
   private abandoned = false;
@@ -140,6 +172,23 @@ export class StepFunctions {
     ]);
   }
 
+  /**
+   * Where SDK-client integrations (`aws-sdk:rds:*`) send their requests: the cloud's own
+   * endpoint, known only once it listens.
+   */
+  useEndpoint(endpoint: SdkEndpoint): void {
+    this.sdkEndpoint = endpoint;
+  }
+
+  private sql(text: string): Statement {
+    let s = this.statements.get(text);
+    if (!s) {
+      s = this.o.store.db.prepare(text);
+      this.statements.set(text, s);
+    }
+    return s;
+  }
+
   private smArn(name: string): string {
     return `arn:aws:states:${this.o.region}:${this.o.accountId}:stateMachine:${name}`;
   }
@@ -148,19 +197,23 @@ export class StepFunctions {
     return `arn:aws:states:${this.o.region}:${this.o.accountId}:execution:${smName}:${name}`;
   }
 
+  private findSm(arn: string): StateMachineRow | undefined {
+    return this.sql('SELECT * FROM sfn_state_machines WHERE arn = ?').get(arn) as StateMachineRow | undefined;
+  }
+
   private sm(arn: string): StateMachineRow {
-    const row = this.o.store.db.prepare('SELECT * FROM sfn_state_machines WHERE arn = ?').get(arn) as
-      | StateMachineRow
-      | undefined;
-    if (!row) throw notFound('StateMachineDoesNotExist', `State Machine Does Not Exist: '${arn}'`);
+    const row = this.findSm(arn);
+    if (!row) throw new AwsError('StateMachineDoesNotExist', `State Machine Does Not Exist: '${arn}'`);
     return row;
   }
 
+  private findExec(arn: string): ExecutionRow | undefined {
+    return this.sql('SELECT * FROM sfn_executions WHERE arn = ?').get(arn) as ExecutionRow | undefined;
+  }
+
   private exec(arn: string): ExecutionRow {
-    const row = this.o.store.db.prepare('SELECT * FROM sfn_executions WHERE arn = ?').get(arn) as
-      | ExecutionRow
-      | undefined;
-    if (!row) throw notFound('ExecutionDoesNotExist', `Execution Does Not Exist: '${arn}'`);
+    const row = this.findExec(arn);
+    if (!row) throw new AwsError('ExecutionDoesNotExist', `Execution Does Not Exist: '${arn}'`);
     return row;
   }
 
@@ -171,6 +224,7 @@ export class StepFunctions {
     } catch {
       throw new AwsError('InvalidDefinition', 'Invalid State Machine Definition: definition is not JSON');
     }
+    // asl-validator annotates the object it is given: hand it a copy.
     const r = aslValidator(structuredClone(parsed) as never);
     if (!r.isValid) {
       const why = r.errors.map((e) => ('message' in e ? String(e.message) : JSON.stringify(e))).join('; ');
@@ -179,34 +233,62 @@ export class StepFunctions {
     return parsed as StateMachineDefinition;
   }
 
+  private compile(sm: StateMachineRow): Compiled {
+    const cached = this.compiled.get(sm.arn);
+    if (cached && cached.updatedMs === sm.updated_ms) return cached;
+    const definition = JSON.parse(sm.definition) as StateMachineDefinition;
+    const states = statesByName(definition as never);
+    const c: Compiled = {
+      updatedMs: sm.updated_ms,
+      // Validated once at Create/Update; validating again per run costs ~100 ms.
+      machine: new StateMachine(definition, { validationOptions: { noValidate: true } }),
+      states,
+      tasks: [...states].filter(([, s]) => s.Type === 'Task'),
+    };
+    this.compiled.set(sm.arn, c);
+    return c;
+  }
+
   createStateMachine(input: { name: string; definition: string; roleArn: string }) {
-    if (!/^[A-Za-z0-9_-]{1,80}$/.test(input.name))
-      throw new AwsError('InvalidName', `Invalid Name: '${input.name}'`);
+    if (!NAME.test(input.name)) throw new AwsError('InvalidName', `Invalid Name: '${input.name}'`);
     this.validate(input.definition);
     const arn = this.smArn(input.name);
-    const existing = this.o.store.db.prepare('SELECT * FROM sfn_state_machines WHERE arn = ?').get(arn) as
-      | StateMachineRow
-      | undefined;
+    const existing = this.findSm(arn);
     if (existing) {
+      // AWS: creating the same machine again is idempotent; a different one is a conflict.
       if (existing.definition === input.definition && existing.role_arn === input.roleArn) {
         return { stateMachineArn: arn, creationDate: new Date(existing.created_ms) };
       }
       throw new AwsError('StateMachineAlreadyExists', `State Machine Already Exists: '${arn}'`);
     }
     const now = Date.now();
-    this.o.store.db
-      .prepare('INSERT INTO sfn_state_machines VALUES (?, ?, ?, ?, ?, ?)')
-      .run(arn, input.name, input.definition, input.roleArn, now, now);
+    this.sql('INSERT INTO sfn_state_machines VALUES (?, ?, ?, ?, ?, ?)').run(
+      arn,
+      input.name,
+      input.definition,
+      input.roleArn,
+      now,
+      now,
+    );
     return { stateMachineArn: arn, creationDate: new Date(now) };
   }
 
   updateStateMachine(input: { stateMachineArn: string; definition?: string; roleArn?: string }) {
     const row = this.sm(input.stateMachineArn);
+    if (input.definition === undefined && input.roleArn === undefined)
+      throw new AwsError(
+        'MissingRequiredParameter',
+        'Either the definition or the roleArn must be specified',
+      );
     if (input.definition !== undefined) this.validate(input.definition);
-    const now = Date.now();
-    this.o.store.db
-      .prepare('UPDATE sfn_state_machines SET definition = ?, role_arn = ?, updated_ms = ? WHERE arn = ?')
-      .run(input.definition ?? row.definition, input.roleArn ?? row.role_arn, now, row.arn);
+    // Strictly later than the last update, so a cached compiled definition is never reused.
+    const now = Math.max(Date.now(), row.updated_ms + 1);
+    this.sql('UPDATE sfn_state_machines SET definition = ?, role_arn = ?, updated_ms = ? WHERE arn = ?').run(
+      input.definition ?? row.definition,
+      input.roleArn ?? row.role_arn,
+      now,
+      row.arn,
+    );
     return { updateDate: new Date(now) };
   }
 
@@ -223,31 +305,37 @@ export class StepFunctions {
     };
   }
 
-  listStateMachines() {
-    const rows = this.o.store.db
-      .prepare('SELECT * FROM sfn_state_machines ORDER BY name')
-      .all() as StateMachineRow[];
+  listStateMachines(input: { maxResults?: number; nextToken?: string } = {}) {
+    const rows = this.sql('SELECT * FROM sfn_state_machines ORDER BY name').all() as StateMachineRow[];
+    const { page, nextToken } = paginate(rows, input);
     return {
-      stateMachines: rows.map((r) => ({
+      stateMachines: page.map((r) => ({
         stateMachineArn: r.arn,
         name: r.name,
         type: 'STANDARD',
         creationDate: new Date(r.created_ms),
       })),
+      ...(nextToken ? { nextToken } : {}),
     };
   }
 
+  /** Deletes the machine; running executions finish (AWS lets them run too). */
   deleteStateMachine(input: { stateMachineArn: string }) {
-    this.o.store.db.prepare('DELETE FROM sfn_state_machines WHERE arn = ?').run(input.stateMachineArn);
+    this.sql('DELETE FROM sfn_state_machines WHERE arn = ?').run(input.stateMachineArn);
+    this.compiled.delete(input.stateMachineArn);
     return {};
   }
 
-  /** Starts an execution; the same name with the same input returns the same execution. */
+  /**
+   * Starts an execution. The name is an idempotency key, as on AWS for STANDARD machines: the
+   * same name and input while that execution still runs returns it again; a finished one, or
+   * other input, is `ExecutionAlreadyExists`.
+   */
   startExecution(input: { stateMachineArn: string; name?: string; input?: string }) {
     if (this.stopped) throw new AwsError('ServiceUnavailable', 'the local cloud is stopping', 503);
     const sm = this.sm(input.stateMachineArn);
     const name = input.name ?? randomUUID();
-    if (!/^[A-Za-z0-9_-]{1,80}$/.test(name)) throw new AwsError('InvalidName', `Invalid Name: '${name}'`);
+    if (!NAME.test(name)) throw new AwsError('InvalidName', `Invalid Name: '${name}'`);
     const text = input.input ?? '{}';
     let parsedInput: unknown;
     try {
@@ -256,133 +344,56 @@ export class StepFunctions {
       throw new AwsError('InvalidExecutionInput', 'Invalid State Machine Execution Input: not JSON');
     }
     const arn = this.execArn(sm.name, name);
-    const existing = this.o.store.db.prepare('SELECT * FROM sfn_executions WHERE arn = ?').get(arn) as
-      | ExecutionRow
-      | undefined;
+    const existing = this.findExec(arn);
     if (existing) {
       if (existing.input === text && existing.status === 'RUNNING') {
         return { executionArn: arn, startDate: new Date(existing.start_ms) };
       }
       throw new AwsError('ExecutionAlreadyExists', `Execution Already Exists: '${arn}'`);
     }
+    const compiled = this.compile(sm);
     const start = Date.now();
-    this.o.store.db
-      .prepare(
-        "INSERT INTO sfn_executions (arn, sm_arn, name, status, input, start_ms) VALUES (?, ?, ?, 'RUNNING', ?, ?)",
-      )
-      .run(arn, sm.arn, name, text, start);
-    this.launch(sm, arn, name, parsedInput, start);
+    const history = new ExecutionHistory();
+    history.started(text, sm.role_arn, start);
+    // The first event is stored with the row: an execution a crash interrupts keeps it.
+    this.sql(
+      "INSERT INTO sfn_executions (arn, sm_arn, name, status, input, start_ms, history) VALUES (?, ?, ?, 'RUNNING', ?, ?, ?)",
+    ).run(arn, sm.arn, name, text, start, JSON.stringify(history));
+    this.launch(sm, compiled, history, arn, name, parsedInput, text, start);
     return { executionArn: arn, startDate: new Date(start) };
   }
 
-  private launch(sm: StateMachineRow, arn: string, name: string, input: unknown, start: number): void {
-    const definition = JSON.parse(sm.definition) as StateMachineDefinition;
-    const history: HistoryEvent[] = [];
-    const push = (type: string, details: Record<string, unknown> = {}, at = Date.now()) => {
-      const id = history.length + 1;
-      history.push({ id, previousEventId: id - 1, timestamp: new Date(at), type, ...details });
-    };
-    push(
-      'ExecutionStarted',
-      { executionStartedEventDetails: { input: JSON.stringify(input), roleArn: sm.role_arn } },
-      start,
-    );
-    this.publishStatus(sm, arn, name, 'RUNNING', JSON.stringify(input), start);
+  private launch(
+    sm: StateMachineRow,
+    compiled: Compiled,
+    history: ExecutionHistory,
+    arn: string,
+    name: string,
+    input: unknown,
+    inputText: string,
+    start: number,
+  ): void {
+    this.publishStatus(sm, arn, name, 'RUNNING', inputText, start);
+    const running: Running = { history, abort: () => {}, done: Promise.resolve(), children: new Set() };
 
+    // The runner's local handlers are keyed by state name (its only hook); names are unique
+    // across a machine, nested Map/Parallel states included, so each maps to one resource.
     const handlers: Record<string, (input: unknown) => Promise<unknown>> = {};
-    for (const [stateName, state] of allStates(definition)) {
-      if (state.Type !== 'Task') continue;
-      const resource = String(state.Resource);
-      handlers[stateName] = async (taskInput: unknown) => {
-        // Let the runner's own StateEntered event land in the history first.
-        await new Promise((r) => setImmediate(r));
-        push('TaskScheduled', {
-          taskScheduledEventDetails: {
-            resourceType: resourceType(resource),
-            resource: resource,
-            region: this.o.region,
-            parameters: JSON.stringify(taskInput),
-            timeoutInSeconds: state.TimeoutSeconds,
-          },
-        });
-        push('TaskStarted', { taskStartedEventDetails: { resourceType: resourceType(resource), resource } });
-        try {
-          const out = await this.invokeResource(resource, taskInput, arn);
-          push('TaskSucceeded', {
-            taskSucceededEventDetails: {
-              resourceType: resourceType(resource),
-              resource,
-              output: JSON.stringify(out),
-            },
-          });
-          return out as never;
-        } catch (err) {
-          const e = err as Error;
-          push('TaskFailed', {
-            taskFailedEventDetails: {
-              resourceType: resourceType(resource),
-              resource,
-              error: e.name,
-              cause: e.message,
-            },
-          });
-          throw err;
-        }
-      };
+    for (const [stateName, state] of compiled.tasks) {
+      handlers[stateName] = (taskInput) => this.runTask(state, taskInput, running, arn);
     }
-
-    // Validated once at CreateStateMachine; validating again per run costs ~100 ms.
-    const run = new StateMachine(definition, {
-      validationOptions: { noValidate: true },
-    }).run(input as never, {
+    const run = compiled.machine.run(input as never, {
       overrides: { taskResourceLocalHandlers: handlers as never },
       context: {
         Execution: { Id: arn, Name: name, RoleArn: sm.role_arn },
         StateMachine: { Id: sm.arn, Name: sm.name },
       },
     });
+    running.abort = run.abort;
     const consume = (async () => {
-      for await (const ev of run.eventLogs) {
-        const e = ev as unknown as {
-          type: string;
-          timestamp: number;
-          state?: { name: string; type: string; input: unknown; output?: unknown };
-          index?: number;
-          parentState?: { name: string };
-        };
-        const prefix = e.state ? (TYPE_NAME[e.state.type] ?? e.state.type) : '';
-        if (e.type === 'StateEntered' && e.state) {
-          push(
-            `${prefix}StateEntered`,
-            {
-              stateEnteredEventDetails: { name: e.state.name, input: JSON.stringify(e.state.input) },
-            },
-            e.timestamp,
-          );
-        } else if (e.type === 'StateExited' && e.state) {
-          push(
-            `${prefix}StateExited`,
-            {
-              stateExitedEventDetails: { name: e.state.name, output: JSON.stringify(e.state.output ?? null) },
-            },
-            e.timestamp,
-          );
-        } else if (e.type.startsWith('MapIteration')) {
-          push(
-            e.type,
-            {
-              [`${e.type.charAt(0).toLowerCase()}${e.type.slice(1)}EventDetails`]: {
-                name: e.parentState?.name,
-                index: e.index,
-              },
-            },
-            e.timestamp,
-          );
-        }
-      }
+      for await (const ev of run.eventLogs) history.record(ev as unknown as RunnerEvent, compiled.states);
     })();
 
-    const running: Running = { history, abort: run.abort, done: Promise.resolve() };
     running.done = (async () => {
       let status: ExecutionStatus;
       let output: string | null = null;
@@ -408,31 +419,46 @@ export class StepFunctions {
           cause = inner?.message ?? String(err);
         }
       }
+      // The event log closes with the execution; an abort may leave it open, so bound the wait.
       await Promise.race([consume, new Promise((r) => setTimeout(r, 50))]);
       if (this.abandoned) {
         this.running.delete(arn);
         return;
       }
       const stop = Date.now();
-      if (status === 'SUCCEEDED')
-        push('ExecutionSucceeded', { executionSucceededEventDetails: { output } }, stop);
-      else if (status === 'FAILED')
-        push('ExecutionFailed', { executionFailedEventDetails: { error, cause } }, stop);
-      else if (status === 'TIMED_OUT')
-        push('ExecutionTimedOut', { executionTimedOutEventDetails: { error, cause } }, stop);
-      else push('ExecutionAborted', { executionAbortedEventDetails: { error, cause } }, stop);
-      this.o.store.db
-        .prepare(
-          'UPDATE sfn_executions SET status = ?, output = ?, error = ?, cause = ?, stop_ms = ?, history = ? WHERE arn = ?',
-        )
-        .run(status, output, error, cause, stop, JSON.stringify(history), arn);
+      history.finished(status, { output, error, cause }, stop);
+      this.sql(
+        'UPDATE sfn_executions SET status = ?, output = ?, error = ?, cause = ?, stop_ms = ?, history = ? WHERE arn = ?',
+      ).run(status, output, error, cause, stop, JSON.stringify(history), arn);
       this.running.delete(arn);
-      this.publishStatus(sm, arn, name, status, JSON.stringify(input), start, stop, output, error, cause);
+      this.publishStatus(sm, arn, name, status, inputText, start, stop, output, error, cause);
     })().catch((err: unknown) => {
       this.o.logger.error('execution bookkeeping failed', { executionArn: arn, error: String(err) });
       this.running.delete(arn);
     });
     this.running.set(arn, running);
+  }
+
+  /** One Task attempt: history events around the dispatch to its resource. */
+  private async runTask(
+    state: AslState,
+    taskInput: unknown,
+    running: Running,
+    arn: string,
+  ): Promise<unknown> {
+    const resource = String(state.Resource);
+    // Let the runner's own TaskStateEntered land in the history first.
+    await new Promise((r) => setImmediate(r));
+    running.history.taskScheduled(resource, taskInput, state.TimeoutSeconds, this.o.region);
+    try {
+      const out = await this.invokeResource(resource, taskInput, running, arn);
+      running.history.taskSucceeded(resource, out);
+      return out;
+    } catch (err) {
+      const e = err instanceof TaskError ? err : new TaskError('States.TaskFailed', (err as Error).message);
+      running.history.taskFailed(resource, e.name, e.message);
+      throw e;
+    }
   }
 
   private publishStatus(
@@ -459,7 +485,9 @@ export class StepFunctions {
         startDate: start,
         stopDate: stop ?? null,
         input,
+        inputDetails: { included: true },
         output: output ?? null,
+        outputDetails: output ? { included: true } : null,
         ...(error ? { error } : {}),
         ...(cause ? { cause } : {}),
       },
@@ -467,7 +495,12 @@ export class StepFunctions {
   }
 
   /** Runs one Task resource. */
-  private async invokeResource(resource: string, input: unknown, parentArn: string): Promise<unknown> {
+  private async invokeResource(
+    resource: string,
+    input: unknown,
+    running: Running,
+    parentArn: string,
+  ): Promise<unknown> {
     if (resource.startsWith('arn:aws:lambda:')) return this.invokeLambda(resource, input);
     const m = /^arn:aws:states:::(.+)$/.exec(resource);
     if (!m?.[1]) throw new TaskError('States.Runtime', `unsupported Task resource ${resource}`);
@@ -482,17 +515,13 @@ export class StepFunctions {
         ...e,
         Detail: typeof e['Detail'] === 'string' ? e['Detail'] : JSON.stringify(e['Detail'] ?? {}),
       }));
-      return this.callJson('AWSEvents', 'PutEvents', { Entries: entries }, 'EventBridge');
+      return this.callJson('AWSEvents', 'PutEvents', { Entries: entries }, (c) => `EventBridge.${c}`);
     }
-    if (target === 'sns:publish') return this.callQuery('sns', 'Publish', params, 'SNS');
-    if (target.startsWith('states:startExecution')) return this.startChild(target, params, parentArn);
+    if (target === 'sns:publish') return this.callQuery('sns', 'Publish', params, (c) => `SNS.${c}`);
+    if (target.startsWith('states:startExecution'))
+      return this.startChild(target, params, running, parentArn);
     const sdk = /^aws-sdk:([a-z0-9]+):([A-Za-z0-9]+)$/.exec(target);
-    if (sdk?.[1] && sdk[2]) {
-      const svc = SDK_SERVICES[sdk[1]];
-      if (!svc)
-        throw new TaskError('States.Runtime', `aws-sdk:${sdk[1]} is not available on the local cloud`);
-      return this.callJson(svc.target, camelToPascal(sdk[2]), params, svc.errorPrefix);
-    }
+    if (sdk?.[1] && sdk[2]) return this.callSdk(sdk[1], camelToPascal(sdk[2]), params);
     throw new TaskError('States.Runtime', `unsupported Task resource ${resource}`);
   }
 
@@ -500,9 +529,43 @@ export class StepFunctions {
     try {
       return await this.o.lambdas.invoke(fn, input);
     } catch (err) {
+      if (err instanceof LambdaNotFoundError)
+        throw new TaskError('Lambda.ResourceNotFoundException', err.message);
+      if (err instanceof LambdaTimeoutError) throw new TaskError('Sandbox.Timedout', err.message);
       const e = err as Error;
-      // The handler's error name is the ASL error name (errorType on AWS).
+      // The handler's error name is the ASL error name (errorType on AWS); message is the cause.
       throw new TaskError(e.name && e.name !== 'Error' ? e.name : 'Error', e.message);
+    }
+  }
+
+  private async callSdk(service: string, action: string, params: Record<string, unknown>): Promise<unknown> {
+    const apiInput = toApiShape(service, params) as Record<string, unknown>;
+    const jsonTarget = JSON_SDK_SERVICES[service];
+    if (jsonTarget) {
+      const out = await this.callJson(jsonTarget, action, apiInput, (c) => sdkErrorName(service, c));
+      return toJavaShape(out);
+    }
+    const spec = HTTP_SDK_SERVICES[service];
+    if (!spec)
+      throw new TaskError('States.Runtime', `aws-sdk:${service} is not available on the local cloud`);
+    if (!this.sdkEndpoint)
+      throw new TaskError('States.Runtime', `aws-sdk:${service} needs the endpoint (useEndpoint) first`);
+    // Loaded on first use: most runs never touch these clients, and they are large.
+    const mod = require(spec.module) as Record<string, unknown>;
+    const Command = mod[`${action}Command`] as (new (input: unknown) => unknown) | undefined;
+    if (!Command) throw new TaskError('States.Runtime', `aws-sdk:${service}:${action} is not an API action`);
+    let client = this.sdkClients.get(service);
+    if (!client) {
+      const Client = mod[spec.client] as new (config: unknown) => SdkClient;
+      client = new Client({ ...this.sdkEndpoint, maxAttempts: 1 });
+      this.sdkClients.set(service, client);
+    }
+    try {
+      return toJavaShape(toJsonWire(await client.send(new Command(apiInput))));
+    } catch (err) {
+      const e = err as Error & { $metadata?: unknown };
+      if (e.$metadata) throw new TaskError(sdkErrorName(service, e.name), e.message);
+      throw new TaskError('States.TaskFailed', e.message);
     }
   }
 
@@ -517,14 +580,19 @@ export class StepFunctions {
     };
   }
 
-  private async callJson(target: string, op: string, input: unknown, errorPrefix: string): Promise<unknown> {
+  private async callJson(
+    target: string,
+    op: string,
+    input: unknown,
+    errorName: (code: string) => string,
+  ): Promise<unknown> {
     const svc = this.o.services.jsonService(target);
     const fn = svc?.operations[op];
     if (!fn) throw new TaskError('States.Runtime', `${target}.${op} is not available on the local cloud`);
     try {
       return toJsonWire(await fn((input ?? {}) as Record<string, unknown>, this.internalContext(target)));
     } catch (err) {
-      if (err instanceof AwsError) throw new TaskError(`${errorPrefix}.${err.code}`, err.message);
+      if (err instanceof AwsError) throw new TaskError(errorName(err.code), err.message);
       throw err;
     }
   }
@@ -533,36 +601,53 @@ export class StepFunctions {
     signingName: string,
     action: string,
     input: Record<string, unknown>,
-    errorPrefix: string,
+    errorName: (code: string) => string,
   ) {
     const svc = this.o.services.queryService(action, signingName);
     const fn = svc?.actions[action];
     if (!fn)
       throw new TaskError('States.Runtime', `${signingName}:${action} is not available on the local cloud`);
     const flat: Record<string, string> = {};
-    for (const [k, v] of Object.entries(input)) if (v !== undefined && v !== null) flat[k] = String(v);
+    for (const [k, v] of Object.entries(input)) {
+      if (v === undefined || v === null) continue;
+      // sns:publish takes a JSON Message as an object and sends its text.
+      flat[k] = typeof v === 'object' ? JSON.stringify(v) : String(v);
+    }
     try {
       return toJsonWire(await fn(flat, this.internalContext(signingName)));
     } catch (err) {
-      if (err instanceof AwsError) throw new TaskError(`${errorPrefix}.${err.code}`, err.message);
+      if (err instanceof AwsError) throw new TaskError(errorName(err.code), err.message);
       throw err;
     }
   }
 
+  /** `states:startExecution`, `.sync` (Output as text) and `.sync:2` (Output as JSON). */
   private async startChild(
     target: string,
     params: Record<string, unknown>,
+    parent: Running,
     parentArn: string,
   ): Promise<unknown> {
     const input = params['Input'];
-    const started = this.startExecution({
-      stateMachineArn: String(params['StateMachineArn']),
-      ...(params['Name'] ? { name: String(params['Name']) } : {}),
-      input: typeof input === 'string' ? input : JSON.stringify(input ?? {}),
-    });
+    let started: { executionArn: string; startDate: Date };
+    try {
+      started = this.startExecution({
+        stateMachineArn: String(params['StateMachineArn']),
+        ...(params['Name'] ? { name: String(params['Name']) } : {}),
+        input: typeof input === 'string' ? input : JSON.stringify(input ?? {}),
+      });
+    } catch (err) {
+      if (err instanceof AwsError) throw new TaskError(sdkErrorName('StepFunctions', err.code), err.message);
+      throw err;
+    }
     if (target === 'states:startExecution')
-      return { ExecutionArn: started.executionArn, StartDate: started.startDate };
-    await this.awaitExecution(started.executionArn);
+      return { ExecutionArn: started.executionArn, StartDate: started.startDate.getTime() };
+    parent.children.add(started.executionArn);
+    try {
+      await this.awaitExecution(started.executionArn);
+    } finally {
+      parent.children.delete(started.executionArn);
+    }
     const d = this.describeExecution({ executionArn: started.executionArn });
     const v2 = target.endsWith(':2');
     const out = {
@@ -596,7 +681,8 @@ export class StepFunctions {
       startDate: new Date(r.start_ms),
       ...(r.stop_ms ? { stopDate: new Date(r.stop_ms) } : {}),
       input: r.input,
-      ...(r.output !== null ? { output: r.output } : {}),
+      inputDetails: { included: true },
+      ...(r.output !== null ? { output: r.output, outputDetails: { included: true } } : {}),
       ...(r.error !== null ? { error: r.error } : {}),
       ...(r.cause !== null ? { cause: r.cause } : {}),
     };
@@ -610,19 +696,10 @@ export class StepFunctions {
   }) {
     const r = this.exec(input.executionArn);
     const live = this.running.get(r.arn);
-    let events: HistoryEvent[] = live
-      ? [...live.history]
-      : (JSON.parse(r.history ?? '[]') as HistoryEvent[]).map((e) => ({
-          ...e,
-          timestamp: new Date(e.timestamp),
-        }));
+    let events: HistoryEvent[] = live ? [...live.history.events] : ExecutionHistory.parse(r.history).events;
     if (input.reverseOrder) events = events.reverse();
-    const start = input.nextToken ? Number(Buffer.from(input.nextToken, 'base64url').toString()) : 0;
-    const max = input.maxResults && input.maxResults > 0 ? input.maxResults : 100;
-    const page = events.slice(start, start + max);
-    const next =
-      start + max < events.length ? Buffer.from(String(start + max)).toString('base64url') : undefined;
-    return { events: page, ...(next ? { nextToken: next } : {}) };
+    const { page, nextToken } = paginate(events, input);
+    return { events: page, ...(nextToken ? { nextToken } : {}) };
   }
 
   listExecutions(input: {
@@ -632,17 +709,18 @@ export class StepFunctions {
     nextToken?: string;
   }) {
     this.sm(input.stateMachineArn);
-    const rows = this.o.store.db
-      .prepare(
-        `SELECT arn, sm_arn, name, status, start_ms, stop_ms FROM sfn_executions WHERE sm_arn = ?
-         ${input.statusFilter ? 'AND status = ?' : ''} ORDER BY start_ms DESC, rowid DESC`,
-      )
-      .all(...[input.stateMachineArn, ...(input.statusFilter ? [input.statusFilter] : [])]) as ExecutionRow[];
-    const start = input.nextToken ? Number(Buffer.from(input.nextToken, 'base64url').toString()) : 0;
-    const max = input.maxResults && input.maxResults > 0 ? input.maxResults : 100;
-    const page = rows.slice(start, start + max);
-    const next =
-      start + max < rows.length ? Buffer.from(String(start + max)).toString('base64url') : undefined;
+    const rows = (
+      input.statusFilter
+        ? this.sql(
+            `SELECT arn, sm_arn, name, status, start_ms, stop_ms FROM sfn_executions WHERE sm_arn = ? AND status = ?
+             ORDER BY start_ms DESC, rowid DESC`,
+          ).all(input.stateMachineArn, input.statusFilter)
+        : this.sql(
+            `SELECT arn, sm_arn, name, status, start_ms, stop_ms FROM sfn_executions WHERE sm_arn = ?
+             ORDER BY start_ms DESC, rowid DESC`,
+          ).all(input.stateMachineArn)
+    ) as ExecutionRow[];
+    const { page, nextToken } = paginate(rows, input);
     return {
       executions: page.map((e) => ({
         executionArn: e.arn,
@@ -652,21 +730,28 @@ export class StepFunctions {
         startDate: new Date(e.start_ms),
         ...(e.stop_ms ? { stopDate: new Date(e.stop_ms) } : {}),
       })),
-      ...(next ? { nextToken: next } : {}),
+      ...(nextToken ? { nextToken } : {}),
     };
   }
 
+  /** Aborts a running execution (and the `.sync` children it waits for). */
   stopExecution(input: { executionArn: string; error?: string; cause?: string }) {
     const r = this.exec(input.executionArn);
     const live = this.running.get(r.arn);
     if (live) {
       live.stopRequested = { error: input.error, cause: input.cause };
       live.abort();
+      for (const child of live.children)
+        this.stopExecution({
+          executionArn: child,
+          error: 'States.Aborted',
+          cause: 'parent execution stopped',
+        });
     }
     return { stopDate: new Date() };
   }
 
-  /** Resolves when the execution has stopped. */
+  /** Resolves when the execution has stopped (at once if it is not running here). */
   async awaitExecution(executionArn: string): Promise<void> {
     await this.running.get(executionArn)?.done;
   }
@@ -682,28 +767,34 @@ export class StepFunctions {
     }
   }
 
+  /** How many executions run in this process now. */
+  get runningCount(): number {
+    return this.running.size;
+  }
+
   /**
    * After a restart: executions that were RUNNING when the cloud died are marked FAILED
-   * (error `States.Runtime`), not resumed. A Task may have half-run, and only the workflow's own
-   * repair path knows what that means; failing emits the status-change event that starts it
-   * (on-rotation-failure rolls a rotation forward or back). Call once handlers are registered.
+   * (error `States.Runtime`), not resumed. A Task may have half-run (a password changed on the
+   * server but not yet stored), and re-running it from a guessed point could do it twice; only
+   * the workflow's own repair path knows what a half-done step means. Failing emits the
+   * status-change event that starts it (on-rotation-failure rolls a rotation forward or back).
+   * boot.ts calls this once handlers and rules exist, so that event finds its rule.
    */
   recoverInterrupted(): number {
-    const rows = this.o.store.db
-      .prepare("SELECT * FROM sfn_executions WHERE status = 'RUNNING'")
-      .all() as ExecutionRow[];
+    const rows = this.sql("SELECT * FROM sfn_executions WHERE status = 'RUNNING'").all() as ExecutionRow[];
+    let failed = 0;
     for (const r of rows) {
       if (this.running.has(r.arn)) continue;
       const stop = Date.now();
-      const cause = 'The local cloud stopped while this execution was running';
-      this.o.store.db
-        .prepare(
-          "UPDATE sfn_executions SET status = 'FAILED', error = 'States.Runtime', cause = ?, stop_ms = ? WHERE arn = ?",
-        )
-        .run(cause, stop, r.arn);
-      const sm = this.o.store.db.prepare('SELECT * FROM sfn_state_machines WHERE arn = ?').get(r.sm_arn) as
-        | StateMachineRow
-        | undefined;
+      const cause = 'The local cloud stopped while this execution was running (local cloud restarted)';
+      const history = ExecutionHistory.parse(r.history);
+      if (history.events.length === 0) history.started(r.input, '', r.start_ms);
+      history.finished('FAILED', { error: 'States.Runtime', cause }, stop);
+      this.sql(
+        "UPDATE sfn_executions SET status = 'FAILED', error = 'States.Runtime', cause = ?, stop_ms = ?, history = ? WHERE arn = ?",
+      ).run(cause, stop, JSON.stringify(history), r.arn);
+      failed++;
+      const sm = this.findSm(r.sm_arn);
       if (sm)
         this.publishStatus(
           sm,
@@ -718,7 +809,7 @@ export class StepFunctions {
           cause,
         );
     }
-    return rows.length;
+    return failed;
   }
 
   /** Stops accepting executions; waits for running ones up to `graceMs`, then aborts them. */
@@ -735,29 +826,22 @@ export class StepFunctions {
     // Left RUNNING in the store on purpose: the next start marks them failed (recoverInterrupted).
     this.abandoned = true;
     for (const r of this.running.values()) r.abort();
+    for (const c of this.sdkClients.values()) c.destroy();
+    this.sdkClients.clear();
   }
 }
 
-interface AnyState {
-  Type: string;
-  Resource?: unknown;
-  TimeoutSeconds?: number;
-  ItemProcessor?: { States: Record<string, AnyState> };
-  Iterator?: { States: Record<string, AnyState> };
-  Branches?: { States: Record<string, AnyState> }[];
-}
-
-function allStates(def: { States: Record<string, unknown> }): [string, AnyState][] {
-  return Object.entries(def.States as Record<string, AnyState>).flatMap(([name, s]) => [
-    [name, s] as [string, AnyState],
-    ...[s.ItemProcessor, s.Iterator, ...(s.Branches ?? [])]
-      .filter((m) => !!m)
-      .flatMap((m) => allStates(m as never)),
-  ]);
-}
-
-function resourceType(resource: string): string {
-  if (resource.startsWith('arn:aws:lambda:')) return 'lambda';
-  const m = /^arn:aws:states:::(?:aws-sdk:)?([a-z0-9]+)/.exec(resource);
-  return m?.[1] ?? 'unknown';
+/** AWS-style paging over an in-memory list; the token is an opaque offset. */
+function paginate<T>(items: T[], input: { maxResults?: number; nextToken?: string }) {
+  let start = 0;
+  if (input.nextToken) {
+    start = Number(Buffer.from(input.nextToken, 'base64url').toString());
+    if (!Number.isInteger(start) || start < 0)
+      throw new AwsError('InvalidToken', `Invalid Token: '${input.nextToken}'`);
+  }
+  const max = input.maxResults && input.maxResults > 0 ? input.maxResults : 100;
+  const page = items.slice(start, start + max);
+  const nextToken =
+    start + max < items.length ? Buffer.from(String(start + max)).toString('base64url') : undefined;
+  return { page, nextToken };
 }
