@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { AwsEvent, EventLog } from '../events/log';
 import {
@@ -61,45 +62,86 @@ export function readPath(value: unknown, path: string): unknown {
   return cur;
 }
 
+/** What InputTransformer's predefined variables need to know about the rule. */
+export interface RuleContext {
+  name: string;
+  arn: string;
+}
+
 /**
- * EventBridge's InputTransformer: `<name>` in the template becomes the value at its path. Inside
- * a JSON string (`"id: <name>"`) a value is inserted as text; elsewhere as JSON.
+ * EventBridge's InputTransformer. `<name>` becomes the value at its path in the event. In a JSON
+ * template a value goes in as JSON, except inside a JSON string (`"id: <name>"`), where it goes
+ * in as text; a template that is not JSON (`<id> is in state <state>`) gets plain text. A path
+ * that matches nothing gives nothing (`null` where a JSON value is needed). Predefined:
+ * `aws.events.rule-name`, `aws.events.rule-arn`, `aws.events.event` (the event without its
+ * detail), `aws.events.event.json` (the whole event), `aws.events.event.ingestion-time`.
  */
 export function transformInput(
   event: unknown,
   t: { InputPathsMap?: Record<string, string> | undefined; InputTemplate: string },
+  rule: RuleContext = { name: '', arn: '' },
+  ingestedAt: Date = new Date(),
 ): string {
-  const values: Record<string, unknown> = {};
-  for (const [k, p] of Object.entries(t.InputPathsMap ?? {})) values[k] = readPath(event, p);
-  return t.InputTemplate.replace(
-    /<([A-Za-z0-9_.-]+)>/g,
-    (whole, key: string, offset: number, all: string) => {
-      const v = key === 'aws.events.event' ? event : key in values ? values[key] : undefined;
-      if (key !== 'aws.events.event' && !(key in values)) return whole;
-      const text = typeof v === 'string' ? v : JSON.stringify(v ?? null);
-      // Inside a JSON string (an odd number of unescaped quotes before it): insert as text.
-      const before = all.slice(0, offset).replace(/\\./g, '');
-      const inString = (before.match(/"/g)?.length ?? 0) % 2 === 1;
-      return inString ? JSON.stringify(text).slice(1, -1) : JSON.stringify(v ?? null);
-    },
-  );
+  const values = new Map<string, unknown>();
+  for (const [k, p] of Object.entries(t.InputPathsMap ?? {})) {
+    const v = readPath(event, p);
+    if (v !== undefined) values.set(k, v);
+  }
+  const { detail: _detail, ...withoutDetail } = (event ?? {}) as Record<string, unknown>;
+  const predefined: Record<string, unknown> = {
+    'aws.events.rule-name': rule.name,
+    'aws.events.rule-arn': rule.arn,
+    'aws.events.event': withoutDetail,
+    'aws.events.event.json': event,
+    'aws.events.event.ingestion-time': ingestedAt.toISOString(),
+  };
+  const template = t.InputTemplate;
+  const isJson = /^\s*[{["]/.test(template);
+  return template.replace(/<([A-Za-z0-9_.-]+)>/g, (whole, key: string, offset: number) => {
+    const declared = key in predefined || Object.hasOwn(t.InputPathsMap ?? {}, key);
+    if (!declared) return whole;
+    // Inside a JSON string (an odd number of unescaped quotes before it) a value goes in as text.
+    const before = template.slice(0, offset).replace(/\\./g, '');
+    const inString = isJson && (before.match(/"/g)?.length ?? 0) % 2 === 1;
+    const v = key in predefined ? predefined[key] : values.get(key);
+    if (v === undefined) return isJson && !inString ? 'null' : '';
+    const text = typeof v === 'string' ? v : JSON.stringify(v);
+    if (!isJson) return text;
+    return inString ? JSON.stringify(text).slice(1, -1) : JSON.stringify(v);
+  });
 }
 
-/** rate(N unit) in milliseconds, or a cron, from now. */
-function nextFire(expression: string, from: number): number {
+/**
+ * When a schedule next fires after `from` (epoch ms): `rate(N unit)` counts from `from`,
+ * `cron(...)` (EventBridge's six fields, UTC) takes the next matching minute. An invalid
+ * expression is EventBridge's ValidationException.
+ */
+export function nextFire(expression: string, from: number): number {
   const rate = /^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$/.exec(expression);
-  if (rate) {
+  if (rate?.[1] && rate[2]) {
     const n = Number(rate[1]);
-    const unit = rate[2]?.startsWith('minute')
-      ? 60_000
-      : rate[2]?.startsWith('hour')
-        ? 3_600_000
-        : 86_400_000;
+    // AWS spells one unit singular and more plural: rate(1 hour), rate(2 hours).
+    if (n < 1 || (n === 1) !== !rate[2].endsWith('s'))
+      throw new AwsError('ValidationException', `Parameter ScheduleExpression is not valid: ${expression}`);
+    const unit = rate[2].startsWith('minute') ? 60_000 : rate[2].startsWith('hour') ? 3_600_000 : 86_400_000;
     return from + n * unit;
   }
   const cron = /^cron\((.+)\)$/.exec(expression);
-  if (cron?.[1]) return nextCronTime(parseCron(cron[1], expression), new Date(from));
+  if (cron?.[1]) {
+    try {
+      return nextCronTime(parseCron(cron[1], expression), new Date(from));
+    } catch (err) {
+      throw new AwsError('ValidationException', (err as Error).message);
+    }
+  }
   throw new AwsError('ValidationException', `Parameter ScheduleExpression is not valid: ${expression}`);
+}
+
+/** PutEvents' Time: the SDK sends epoch seconds; accept a date string too. */
+function eventTimeOf(t: unknown): Date {
+  const d = typeof t === 'number' ? new Date(t * 1000) : new Date(String(t));
+  if (Number.isNaN(d.getTime())) throw new AwsError('ValidationException', 'Parameter Time is not valid.');
+  return d;
 }
 
 /**
@@ -220,6 +262,21 @@ export class EventBridge {
 
   putTargets(i: { Rule: string; Targets: Target[] }) {
     this.rule(i.Rule);
+    for (const t of i.Targets) {
+      const ways = [t.Input, t.InputPath, t.InputTransformer].filter((x) => x !== undefined).length;
+      if (ways > 1)
+        throw new AwsError(
+          'ValidationException',
+          `Target ${t.Id}: only one of Input, InputPath and InputTransformer can be given.`,
+        );
+      if (t.Input !== undefined) {
+        try {
+          JSON.parse(t.Input);
+        } catch {
+          throw new AwsError('ValidationException', `Target ${t.Id}: Input is not valid JSON.`);
+        }
+      }
+    }
     const insert = this.o.store.db.prepare(
       'INSERT INTO eb_targets (rule, id, body) VALUES (?, ?, ?) ON CONFLICT (rule, id) DO UPDATE SET body = excluded.body',
     );
@@ -275,6 +332,7 @@ export class EventBridge {
         'detail-type': e.DetailType,
         detail,
         ...(e.Resources ? { resources: e.Resources } : {}),
+        ...(e.Time !== undefined ? { time: eventTimeOf(e.Time) } : {}),
       });
       return { EventId: ev.id };
     });
@@ -321,17 +379,23 @@ export class EventBridge {
   }
 
   private deliver(rule: string, event: unknown): void {
+    const ctx = { name: rule, arn: this.ruleArn(rule) };
     for (const t of this.targets(rule)) {
-      const input =
-        t.Input ??
-        (t.InputTransformer
-          ? transformInput(event, t.InputTransformer)
-          : JSON.stringify(t.InputPath ? readPath(event, t.InputPath) : event));
       const p = (async () => {
+        const input =
+          t.Input ??
+          (t.InputTransformer
+            ? transformInput(event, t.InputTransformer, ctx)
+            : JSON.stringify(t.InputPath ? (readPath(event, t.InputPath) ?? null) : event));
         if (t.Arn.includes(':states:') && t.Arn.includes(':stateMachine:')) {
           this.o.stepFunctions.startExecution({ stateMachineArn: t.Arn, input });
         } else if (t.Arn.startsWith('arn:aws:lambda:')) {
-          await this.o.lambdas.invoke(t.Arn, JSON.parse(input));
+          // A text template (not JSON) reaches a function as a JSON string.
+          let payload: unknown = input;
+          try {
+            payload = JSON.parse(input);
+          } catch {}
+          await this.o.lambdas.invoke(t.Arn, payload);
         } else {
           this.o.logger.warn('unsupported rule target', { rule, target: t.Arn });
         }
@@ -358,7 +422,7 @@ export class EventBridge {
         .run(nextFire(r.schedule ?? '', now), r.name);
       this.deliver(r.name, {
         version: '0',
-        id: `${r.name}-${now}`,
+        id: randomUUID(),
         'detail-type': 'Scheduled Event',
         source: 'aws.events',
         account: this.o.accountId,
@@ -423,6 +487,7 @@ const schemas = {
           Detail: z.string().optional(),
           Resources: z.array(z.string()).optional(),
           EventBusName: z.string().optional(),
+          Time: z.union([z.number(), z.string()]).optional(),
         }),
       )
       .min(1)
