@@ -138,8 +138,7 @@ async function floorRotation(
     );
   if (strategy === 'single-user') {
     await refused(pending); // setSecret: does pending already work?
-    await e.testLogin(user); // ...log in as current
-    await e.changeOwnPassword(user, next);
+    await e.changeOwnPassword(user, next); // ...log in as current, change the password
     await e.testLogin(pending); // testSecret
     await e.testLogin(pending); // verify: current logs in
     await refused(user); // verify: previous refused
@@ -152,8 +151,7 @@ async function floorRotation(
     await e.cloneUser(admin, user.username, clone.username, next);
     await e.testLogin(clone);
     await e.testLogin(clone);
-    await e.userExists(admin, user.username);
-    await Promise.all([e.listGrants(admin, clone.username), e.listGrants(admin, user.username)]);
+    await e.inspectUsers(admin, [clone.username, user.username]);
     return user; // the next round alternates back to the original user
   }
   await refused(pending);
@@ -236,12 +234,15 @@ async function benchFleet(total: number): Promise<void> {
   try {
     const t0 = performance.now();
     let made = 0;
+    const fleet: { arn: string; dbId: string; engine: string; strategy: Strategy }[] = [];
     await Promise.all(
       instances.map(async (inst, k) => {
         for (let i = k; i < total; i += instances.length) {
-          await makeUser(env, inst.id, inst.engine, `u${i}`, STRATEGIES[i % 3] as Strategy, [
+          const strategy = STRATEGIES[i % 3] as Strategy;
+          const arn = await makeUser(env, inst.id, inst.engine, `u${i}`, strategy, [
             { Key: 'bench', Value: 'fleet' },
           ]);
+          fleet.push({ arn, dbId: inst.id, engine: inst.engine, strategy });
           made++;
         }
       }),
@@ -265,9 +266,49 @@ async function benchFleet(total: number): Promise<void> {
         `| ${c} | ${out?.total ?? '-'} | ${out?.succeeded ?? '-'} | ${f1(secs)} | ${f1((out?.succeeded ?? 0) / secs)} | ${f1(store / 1e6)} | ${f1(process.memoryUsage().rss / 1e6)} |`,
       );
     }
+    await fleetFloor(env, fleet, Math.max(...(process.env['BENCH_CONCURRENCY'] ?? '10,50').split(',').map(Number)));
   } finally {
     await env.stop();
   }
+}
+
+/**
+ * The fleet's raw floor: the same logins and ALTERs as the rotations above (floorRotation), for
+ * every secret, straight to the drivers at the same concurrency, with no Secrets Manager, Step
+ * Functions or Lambda in between. The database work alone caps what rotate-fleet can reach.
+ */
+async function fleetFloor(
+  env: Env,
+  fleet: { arn: string; dbId: string; engine: string; strategy: Strategy }[],
+  concurrency: number,
+): Promise<void> {
+  const users = await Promise.all(
+    fleet.map(async (f) => {
+      const v = await env.clients.secrets.send(new GetSecretValueCommand({ SecretId: f.arn }));
+      const s = JSON.parse(v.SecretString as string) as Credentials & { dbname: string };
+      return { ...f, creds: { ...s, port: Number(s.port) } as Credentials };
+    }),
+  );
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  let next = 0;
+  let failed = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      for (let i = next++; i < users.length; i = next++) {
+        const u = users[i] as (typeof users)[number];
+        const admin = (env.masters[u.dbId] as Env['masters'][string]).creds;
+        await floorRotation(u.engine, u.strategy, admin, u.creds, `Floor-fleet-${i}-pw`).catch(() => {
+          failed++;
+        });
+      }
+    }),
+  );
+  const secs = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  console.log(
+    `\nraw floor at concurrency ${concurrency}: ${users.length - failed}/${users.length} in ${f1(secs)} s = ${f1((users.length - failed) / secs)} secrets/s (driver-side CPU ${f1((cpu.user + cpu.system) / 1000 / users.length)} ms per rotation)`,
+  );
 }
 
 function walSize(dir: string): number {

@@ -469,14 +469,30 @@ export class MysqlEngine implements DatabaseEngine {
    * (which every account has), sorted. Roles appear as role grants, not expanded.
    */
   async listGrants(admin: Credentials, username: string): Promise<string[]> {
-    this.validateUsername(username);
+    const grants = (await this.inspectUsers(admin, [username]))[username];
+    if (!grants) throw new NotFoundError(`user ${JSON.stringify(username)}@'%' does not exist`);
+    return grants;
+  }
+
+  /** listGrants for several users over one admin session; null for a user that does not exist. */
+  async inspectUsers(
+    admin: Credentials,
+    usernames: readonly string[],
+  ): Promise<Record<string, string[] | null>> {
+    for (const u of usernames) this.validateUsername(u);
     return this.withSession(admin, [admin.password], async (s) => {
-      if (!(await this.exists(s, username)))
-        throw new NotFoundError(`user ${JSON.stringify(username)}@'%' does not exist`);
-      const entries = grantEntries(await this.showGrants(s, username));
-      const requirement = await this.tlsRequirement(s, username);
-      if (requirement.clause !== 'NONE') entries.push(`REQUIRE ${requirement.clause}`);
-      return entries.sort();
+      const out: Record<string, string[] | null> = {};
+      for (const username of new Set(usernames)) {
+        if (!(await this.exists(s, username))) {
+          out[username] = null;
+          continue;
+        }
+        const entries = grantEntries(await this.showGrants(s, username));
+        const requirement = await this.tlsRequirement(s, username);
+        if (requirement.clause !== 'NONE') entries.push(`REQUIRE ${requirement.clause}`);
+        out[username] = entries.sort();
+      }
+      return out;
     });
   }
 

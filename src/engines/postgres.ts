@@ -425,51 +425,80 @@ export class PostgresEngine implements DatabaseEngine {
    * TABLES appdb.public FOR admin: SELECT". Column and function privileges are not listed.
    */
   async listGrants(admin: Credentials, username: string): Promise<string[]> {
-    this.validateUsername(username);
-    const entries: string[] = [];
-    const databases = await this.withSession(admin, [admin.password], async (s) => {
-      const role = await this.role(s, username);
-      if (!role) throw new NotFoundError(`role ${JSON.stringify(username)} does not exist`);
-      if (role.rolsuper) entries.push('ROLE SUPERUSER');
-      if (role.rolcreatedb) entries.push('ROLE CREATEDB');
-      if (role.rolcreaterole) entries.push('ROLE CREATEROLE');
-      if (Number(role.rolconnlimit) >= 0) entries.push(`ROLE CONNECTION LIMIT ${role.rolconnlimit}`);
-      const groups = await this.run<{ name: string }>(
+    const grants = (await this.inspectUsers(admin, [username]))[username];
+    if (!grants) throw new NotFoundError(`role ${JSON.stringify(username)} does not exist`);
+    return grants;
+  }
+
+  /**
+   * listGrants for several roles in one pass: one admin session per connectable database
+   * (the first one reused), whatever the number of roles. null for a role that does not exist.
+   */
+  async inspectUsers(
+    admin: Credentials,
+    usernames: readonly string[],
+  ): Promise<Record<string, string[] | null>> {
+    for (const u of usernames) this.validateUsername(u);
+    const names = [...new Set(usernames)];
+    const entries = new Map<string, string[]>();
+    const home = admin.dbname ?? 'postgres';
+    const collect = async (s: Session, dbname: string) => {
+      const [q] = await this.run<{ q: string }>(
         s,
-        'list memberships',
-        `SELECT quote_ident(g.rolname) AS name FROM pg_roles g
-         WHERE NOT g.rolcanlogin AND g.rolname <> $1 AND pg_has_role($1, g.oid, 'USAGE')`,
-        [username],
+        'quote name',
+        'SELECT quote_ident(current_database()) AS q',
       );
-      for (const g of groups) entries.push(`MEMBER OF ${g.name}`);
-      const dbPrivileges = await this.run<{ name: string; priv: string }>(
-        s,
-        'list database privileges',
-        `SELECT quote_ident(d.datname) AS name, p.priv
-         FROM pg_database d CROSS JOIN unnest(ARRAY['CONNECT', 'CREATE', 'TEMPORARY']) AS p(priv)
-         WHERE NOT d.datistemplate AND has_database_privilege($1, d.oid, p.priv)`,
-        [username],
-      );
-      for (const d of dbPrivileges) entries.push(`DATABASE ${d.name}: ${d.priv}`);
-      return this.connectableDatabases(s);
-    });
-    for (const dbname of databases) {
-      await this.inDatabase(admin, dbname, async (s) => {
-        const [q] = await this.run<{ q: string }>(
-          s,
-          'quote name',
-          'SELECT quote_ident(current_database()) AS q',
-        );
+      for (const [name, list] of entries) {
         const rows = await this.run<{ kind: string; object: string; priv: string }>(
           s,
           'list object privileges',
           OBJECT_PRIVILEGES_SQL,
-          [username],
+          [name],
         );
-        for (const r of rows) entries.push(`${r.kind} ${q?.q}.${r.object}: ${r.priv}`);
-      });
+        for (const r of rows) list.push(`${r.kind} ${q?.q ?? dbname}.${r.object}: ${r.priv}`);
+      }
+    };
+    const databases = await this.withSession(admin, [admin.password], async (s) => {
+      for (const name of names) {
+        const role = await this.role(s, name);
+        if (!role) continue;
+        const list: string[] = [];
+        entries.set(name, list);
+        if (role.rolsuper) list.push('ROLE SUPERUSER');
+        if (role.rolcreatedb) list.push('ROLE CREATEDB');
+        if (role.rolcreaterole) list.push('ROLE CREATEROLE');
+        if (Number(role.rolconnlimit) >= 0) list.push(`ROLE CONNECTION LIMIT ${role.rolconnlimit}`);
+        const groups = await this.run<{ name: string }>(
+          s,
+          'list memberships',
+          `SELECT quote_ident(g.rolname) AS name FROM pg_roles g
+           WHERE NOT g.rolcanlogin AND g.rolname <> $1 AND pg_has_role($1, g.oid, 'USAGE')`,
+          [name],
+        );
+        for (const g of groups) list.push(`MEMBER OF ${g.name}`);
+        const dbPrivileges = await this.run<{ name: string; priv: string }>(
+          s,
+          'list database privileges',
+          `SELECT quote_ident(d.datname) AS name, p.priv
+           FROM pg_database d CROSS JOIN unnest(ARRAY['CONNECT', 'CREATE', 'TEMPORARY']) AS p(priv)
+           WHERE NOT d.datistemplate AND has_database_privilege($1, d.oid, p.priv)`,
+          [name],
+        );
+        for (const d of dbPrivileges) list.push(`DATABASE ${d.name}: ${d.priv}`);
+      }
+      if (entries.size === 0) return [];
+      const all = await this.connectableDatabases(s);
+      // The session is already in its own database: read that one here, not over a new login.
+      if (all.includes(home)) await collect(s, home);
+      return all.filter((d) => d !== home);
+    });
+    for (const dbname of databases) await this.inDatabase(admin, dbname, (s) => collect(s, dbname));
+    const out: Record<string, string[] | null> = {};
+    for (const name of names) {
+      const list = entries.get(name);
+      out[name] = list ? [...new Set(list)].sort() : null;
     }
-    return [...new Set(entries)].sort();
+    return out;
   }
 
   // ---- sessions -------------------------------------------------------------------------------

@@ -69,6 +69,11 @@ export interface DatabaseEngine {
    * do the same things (the username itself never appears in the strings). Sorted.
    */
   listGrants(admin: Credentials, username: string): Promise<string[]>;
+  /**
+   * listGrants for several users in one pass (one admin login, plus one per other database on
+   * PostgreSQL): each name maps to its grants, or null when the user does not exist.
+   */
+  inspectUsers(admin: Credentials, usernames: readonly string[]): Promise<Record<string, string[] | null>>;
   /** Validates a username for this engine; throws ValidationError with a clear reason. */
   validateUsername(username: string): void;
   /**

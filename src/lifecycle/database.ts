@@ -17,7 +17,7 @@ import { engineFor as defaultEngineFor } from '../engines';
 import type { DatabaseEngine } from '../engines/types';
 import { NotFoundError, TransientError, ValidationError } from '../errors';
 import type { Logger } from '../log';
-import { resolveMaster } from '../rotation/master';
+import { withMaster } from '../rotation/master';
 import { translateAwsError } from '../rotation/versions';
 import { ENGINES } from '../secret';
 import { parseWith } from '../validate';
@@ -390,8 +390,10 @@ export async function testMasterLogin(
     event,
     'invalid TestMasterLogin input',
   );
-  const master = await resolveMaster(deps, masterSecretArn);
-  await (deps.engineFor ?? defaultEngineFor)(master.engine).testLogin(master.creds);
+  const master = await withMaster(deps, masterSecretArn, async (m) => {
+    await (deps.engineFor ?? defaultEngineFor)(m.engine).testLogin(m.creds);
+    return m;
+  });
   deps.logger.info('TestMasterLogin: master secret logs in', { masterSecretArn, engine: master.engine });
   return { masterSecretArn, engine: master.engine, loggedIn: true };
 }

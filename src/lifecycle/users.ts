@@ -15,7 +15,7 @@ import { z } from 'zod';
 import { engineFor as defaultEngineFor } from '../engines';
 import type { Credentials, DatabaseEngine } from '../engines/types';
 import { NotFoundError, RotationStateError, ValidationError } from '../errors';
-import { credentialsOf, resolveMaster } from '../rotation/master';
+import { credentialsOf, withMaster } from '../rotation/master';
 import { alternateUsername } from '../rotation/steps';
 import { STRATEGIES, STRATEGY_TAG } from '../rotation/types';
 import { aws, readVersion } from '../rotation/versions';
@@ -174,8 +174,13 @@ export function grantsFingerprint(grants: readonly string[]): string {
   return createHash('sha256').update(grants.join('\n')).digest('hex').slice(0, 32);
 }
 
-async function masterCreds(deps: LifecycleDeps, masterArn: string): Promise<Credentials> {
-  return (await resolveMaster(deps, masterArn)).creds;
+/** Runs `fn` with the master's credentials (see withMaster). */
+function asMaster<T>(
+  deps: LifecycleDeps,
+  masterArn: string,
+  fn: (admin: Credentials) => Promise<T>,
+): Promise<T> {
+  return withMaster(deps, masterArn, (m) => fn(m.creds));
 }
 
 /**
@@ -186,28 +191,29 @@ export async function createDatabaseUser(deps: LifecycleDeps, event: unknown): P
   const input = parseWith(prepared, event, 'invalid CreateDatabaseUser input');
   const engine = engineOf(deps, input.engine);
   const secret = await currentUserSecret(deps, input.secretArn);
-  const admin = await masterCreds(deps, input.masterSecretArn);
   let userCreated = true;
-  if (await engine.userExists(admin, input.username)) {
-    const works = await engine.testLogin(credentialsOf(secret)).then(
-      () => true,
-      () => false,
-    );
-    if (!works) {
-      throw new ValidationError(
-        `user ${JSON.stringify(input.username)} already exists on ${input.dbIdentifier}; credflow does not take over users it did not create`,
+  const grants = await asMaster(deps, input.masterSecretArn, async (admin) => {
+    if (await engine.userExists(admin, input.username)) {
+      const works = await engine.testLogin(credentialsOf(secret)).then(
+        () => true,
+        () => false,
       );
+      if (!works) {
+        throw new ValidationError(
+          `user ${JSON.stringify(input.username)} already exists on ${input.dbIdentifier}; credflow does not take over users it did not create`,
+        );
+      }
+      userCreated = false;
+    } else {
+      await engine.createUser(admin, {
+        username: input.username,
+        password: secret.password,
+        database: input.database,
+        privileges: input.privileges,
+      });
     }
-    userCreated = false;
-  } else {
-    await engine.createUser(admin, {
-      username: input.username,
-      password: secret.password,
-      database: input.database,
-      privileges: input.privileges,
-    });
-  }
-  const grants = await engine.listGrants(admin, input.username);
+    return engine.listGrants(admin, input.username);
+  });
   await aws(`TagResource ${input.secretArn}`, () =>
     deps.secrets.send(
       new TagResourceCommand({
@@ -276,7 +282,7 @@ export async function cleanUpUserSecret(
   const engine = engineOf(deps, input.engine);
   let exists = true;
   try {
-    exists = await engine.userExists(await masterCreds(deps, input.masterSecretArn), input.username);
+    exists = await asMaster(deps, input.masterSecretArn, (admin) => engine.userExists(admin, input.username));
   } catch (err) {
     // Without the master we cannot tell; keeping the secret is the safe side.
     deps.logger.warn('CleanUpUserSecret: cannot check the user, keeping the secret', {

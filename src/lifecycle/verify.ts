@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { engineFor as defaultEngineFor } from '../engines';
 import type { Credentials } from '../engines/types';
 import { CredflowError, RotationStateError } from '../errors';
-import { credentialsOf, resolveMaster } from '../rotation/master';
+import { credentialsOf, forgetMasterLocation, resolveMaster } from '../rotation/master';
 import { alternateUsername, logsIn } from '../rotation/steps';
 import { STRATEGIES, type Strategy } from '../rotation/types';
 import { describeState, readVersion, resolveStrategy } from '../rotation/versions';
@@ -85,29 +85,39 @@ export async function verifyCredentials(deps: LifecycleDeps, event: unknown): Pr
     }
   }
 
-  let admin: Credentials | undefined;
-  if (current.masterarn) {
-    try {
-      admin = (await resolveMaster(deps, current.masterarn)).creds;
-    } catch (err) {
-      if (!(err instanceof CredflowError)) throw err;
-      deps.logger.warn('VerifyCredentials: master secret unusable; master-side checks skipped', {
-        secretArn: state.arn,
-        error: err.name,
-      });
-    }
-  }
   const baseUser = current.username.endsWith('_clone')
     ? alternateUsername(current.username)
     : current.username;
-  if (admin) {
+  const other = alternateUsername(current.username);
+  const recorded = state.tags[GRANTS_TAG];
+  // What the master must look at: grants where they are compared, bare existence otherwise.
+  const grantsOf =
+    strategy === 'alternating-users'
+      ? [current.username, other]
+      : recorded
+        ? strategy === 'admin-single-user'
+          ? [baseUser, other]
+          : [baseUser]
+        : [];
+  const existenceOf = strategy === 'admin-single-user' && grantsOf.length === 0 ? other : undefined;
+  const admin =
+    current.masterarn && (grantsOf.length > 0 || existenceOf)
+      ? await masterLogin(deps, current.masterarn, state.arn)
+      : undefined;
+  if (admin && current.masterarn) {
+    const masterArn = current.masterarn;
+    const users = await (async () => {
+      if (grantsOf.length > 0) return engine.inspectUsers(admin, grantsOf);
+      const exists = await engine.userExists(admin, other);
+      return { [other]: exists ? [] : null } as Record<string, string[] | null>;
+    })().catch((err: unknown) => {
+      forgetMasterLocation(masterArn);
+      throw err;
+    });
     if (strategy === 'alternating-users') {
-      const other = alternateUsername(current.username);
-      if (await engine.userExists(admin, other)) {
-        const [a, b] = await Promise.all([
-          engine.listGrants(admin, current.username),
-          engine.listGrants(admin, other),
-        ]);
+      const a = users[current.username];
+      const b = users[other];
+      if (a && b) {
         const equal = a.join('\n') === b.join('\n');
         add(
           'clone-grants-equal',
@@ -119,13 +129,12 @@ export async function verifyCredentials(deps: LifecycleDeps, event: unknown): Pr
       }
     }
     if (strategy === 'admin-single-user') {
-      const clone = alternateUsername(current.username);
-      const exists = await engine.userExists(admin, clone);
-      add('no-clone', !exists, exists ? `${clone} exists` : `no ${clone}`);
+      const exists = Boolean(users[other]);
+      add('no-clone', !exists, exists ? `${other} exists` : `no ${other}`);
     }
-    const recorded = state.tags[GRANTS_TAG];
-    if (recorded && (await engine.userExists(admin, baseUser))) {
-      const now = grantsFingerprint(await engine.listGrants(admin, baseUser));
+    const baseGrants = users[baseUser];
+    if (recorded && baseGrants) {
+      const now = grantsFingerprint(baseGrants);
       add(
         'grants-unchanged',
         now === recorded,
@@ -151,6 +160,24 @@ export async function verifyCredentials(deps: LifecycleDeps, event: unknown): Pr
     failed: failed.map((c) => c.check),
   });
   return report;
+}
+
+/** The master's credentials, or undefined (logged) when the master secret is unusable. */
+async function masterLogin(
+  deps: LifecycleDeps,
+  masterArn: string,
+  secretArn: string,
+): Promise<Credentials | undefined> {
+  try {
+    return (await resolveMaster(deps, masterArn)).creds;
+  } catch (err) {
+    if (!(err instanceof CredflowError)) throw err;
+    deps.logger.warn('VerifyCredentials: master secret unusable; master-side checks skipped', {
+      secretArn,
+      error: err.name,
+    });
+    return undefined;
+  }
 }
 
 /** Throws when a report has a failed check; for callers that want verify as a gate. */

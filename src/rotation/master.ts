@@ -38,10 +38,48 @@ function asEngine(engine: string | undefined, where: string): EngineName {
   throw new ValidationError(`${where} reports engine "${engine ?? ''}", which credflow does not rotate`);
 }
 
+/** How long a master secret's database endpoint is remembered by one process (one Lambda container). */
+export const MASTER_LOCATION_TTL_MS = 30_000;
+
+interface Location {
+  engine: EngineName;
+  host: string;
+  port: number;
+  until: number;
+}
+
+const locations = new Map<string, Location>();
+
+/**
+ * Forgets where a master secret's database is; callers do so when a login with it fails, so a
+ * moved or restored database is looked up again on the next try.
+ */
+export function forgetMasterLocation(masterArn: string): void {
+  locations.delete(masterArn);
+}
+
+/** Runs `fn` with the master login; any failure forgets the remembered endpoint. */
+export async function withMaster<T>(
+  deps: { secrets: SecretsManagerClient; rds: RDSClient },
+  masterArn: string,
+  fn: (master: MasterLogin) => Promise<T>,
+): Promise<T> {
+  const master = await resolveMaster(deps, masterArn);
+  try {
+    return await fn(master);
+  } catch (err) {
+    forgetMasterLocation(masterArn);
+    throw err;
+  }
+}
+
 /**
  * Reads the master secret a user secret names in `masterarn`. A full secret carries its own
  * host; an RDS-managed one ({username,password}) is located through its
  * aws:rds:primaryDBInstanceArn / ...ClusterArn tag and DescribeDBInstances/DescribeDBClusters.
+ * The password is read every time; the endpoint found that way is remembered for
+ * MASTER_LOCATION_TTL_MS (two fewer calls per step), and forgotten when a login fails
+ * (`withMaster`).
  */
 export async function resolveMaster(
   deps: { secrets: SecretsManagerClient; rds: RDSClient },
@@ -53,13 +91,35 @@ export async function resolveMaster(
   if (parsed.kind === 'full')
     return { engine: parsed.secret.engine, creds: credentialsOf(parsed.secret), arn: masterArn };
 
+  const login = { username: parsed.secret.username, password: parsed.secret.password };
+  const known = locations.get(masterArn);
+  if (known && known.until > Date.now()) {
+    return {
+      engine: known.engine,
+      arn: masterArn,
+      creds: { host: known.host, port: known.port, dbname: undefined, ssl: undefined, ...login },
+    };
+  }
+  const found = await locate(deps, masterArn);
+  locations.set(masterArn, { ...found, until: Date.now() + MASTER_LOCATION_TTL_MS });
+  return {
+    engine: found.engine,
+    arn: masterArn,
+    creds: { host: found.host, port: found.port, dbname: undefined, ssl: undefined, ...login },
+  };
+}
+
+/** The database an RDS-managed master secret belongs to, from its RDS tags. */
+async function locate(
+  deps: { secrets: SecretsManagerClient; rds: RDSClient },
+  masterArn: string,
+): Promise<Omit<Location, 'until'>> {
   const d = await aws(`DescribeSecret ${masterArn}`, () =>
     deps.secrets.send(new DescribeSecretCommand({ SecretId: masterArn })),
   );
   const tag = (key: string) => d.Tags?.find((t) => t.Key === key)?.Value;
   const instanceArn = tag(RDS_INSTANCE_TAG);
   const clusterArn = tag(RDS_CLUSTER_TAG);
-  const login = { username: parsed.secret.username, password: parsed.secret.password };
   if (instanceArn) {
     const out = await aws(`DescribeDBInstances ${instanceArn}`, () =>
       deps.rds.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: instanceArn })),
@@ -67,17 +127,7 @@ export async function resolveMaster(
     const db = out.DBInstances?.[0];
     if (!db?.Endpoint?.Address) throw new NotFoundError(`DB instance ${instanceArn} has no endpoint yet`);
     const engine = asEngine(db.Engine, `DB instance ${instanceArn}`);
-    return {
-      engine,
-      arn: masterArn,
-      creds: {
-        host: db.Endpoint.Address,
-        port: db.Endpoint.Port ?? defaultPort(engine),
-        dbname: undefined,
-        ssl: undefined,
-        ...login,
-      },
-    };
+    return { engine, host: db.Endpoint.Address, port: db.Endpoint.Port ?? defaultPort(engine) };
   }
   if (clusterArn) {
     const out = await aws(`DescribeDBClusters ${clusterArn}`, () =>
@@ -86,17 +136,7 @@ export async function resolveMaster(
     const c = out.DBClusters?.[0];
     if (!c?.Endpoint) throw new NotFoundError(`DB cluster ${clusterArn} has no endpoint yet`);
     const engine = asEngine(c.Engine, `DB cluster ${clusterArn}`);
-    return {
-      engine,
-      arn: masterArn,
-      creds: {
-        host: c.Endpoint,
-        port: c.Port ?? defaultPort(engine),
-        dbname: undefined,
-        ssl: undefined,
-        ...login,
-      },
-    };
+    return { engine, host: c.Endpoint, port: c.Port ?? defaultPort(engine) };
   }
   throw new ValidationError(
     `master secret ${masterArn} holds only username/password and has no ${RDS_INSTANCE_TAG} or ${RDS_CLUSTER_TAG} tag to find its database`,

@@ -8,10 +8,11 @@ import { engineFor as defaultEngineFor } from '../engines';
 import type { Credentials, DatabaseEngine } from '../engines/types';
 import { AuthenticationError, RotationInProgressError, RotationStateError, ValidationError } from '../errors';
 import { type DbSecret, parseDbSecret, serialiseSecret } from '../secret';
-import { credentialsOf, type MasterLogin, resolveMaster } from './master';
+import { credentialsOf, type MasterLogin, withMaster } from './master';
 import {
   LAST_ROTATED_TAG,
   type RotationDeps,
+  STRATEGY_TAG,
   type StepInput,
   type StepName,
   type StepResult,
@@ -95,8 +96,8 @@ function requireMasterArn(l: Loaded): string {
   return l.current.masterarn;
 }
 
-async function masterFor(deps: RotationDeps, l: Loaded): Promise<MasterLogin> {
-  const master = await resolveMaster(deps, requireMasterArn(l));
+/** The master must be for the user's engine family and point at the user's database. */
+function checkMaster(deps: RotationDeps, l: Loaded, master: MasterLogin): void {
   const family = (deps.engineFor ?? defaultEngineFor)(master.engine).family;
   if (family !== l.engine.family) {
     throw new ValidationError(
@@ -109,7 +110,6 @@ async function masterFor(deps: RotationDeps, l: Loaded): Promise<MasterLogin> {
       `master secret ${master.arn} points at ${master.creds.host}:${master.creds.port}, the user secret at ${l.current.host}:${userPort}`,
     );
   }
-  return master;
 }
 
 /**
@@ -120,10 +120,11 @@ async function masterFor(deps: RotationDeps, l: Loaded): Promise<MasterLogin> {
 export async function createSecret(deps: RotationDeps, input: StepInput): Promise<StepResult> {
   const l = await load(deps, input, 'createSecret');
   if (!('state' in l)) return l;
-  const existing = await readVersion(deps.secrets, l.state.arn, {
-    VersionId: input.token,
-    VersionStage: 'AWSPENDING',
-  });
+  // Only a version already staged AWSPENDING can hold the value (one GetSecretValue less otherwise).
+  const existing =
+    l.state.versions[input.token]?.includes('AWSPENDING') === true
+      ? await readVersion(deps.secrets, l.state.arn, { VersionId: input.token, VersionStage: 'AWSPENDING' })
+      : undefined;
   if (existing !== undefined) {
     const pending = parseDbSecret(existing, `AWSPENDING of ${l.state.arn}`);
     return done('createSecret', l, input.token, 'already-done', pending.username);
@@ -216,36 +217,41 @@ export async function setSecret(deps: RotationDeps, input: StepInput): Promise<S
       }
     }
     for (const c of candidates) {
-      const creds = credentialsOf(c);
-      if (await logsIn(l.engine, creds)) {
-        await l.engine.changeOwnPassword(creds, pending.password);
-        deps.logger.info('setSecret: user changed its own password', ctx);
-        return done('setSecret', l, input.token, 'applied', pending.username);
+      try {
+        // One login: a refused one moves on to the next candidate.
+        await l.engine.changeOwnPassword(credentialsOf(c), pending.password);
+      } catch (err) {
+        if (err instanceof AuthenticationError) continue;
+        throw err;
       }
+      deps.logger.info('setSecret: user changed its own password', ctx);
+      return done('setSecret', l, input.token, 'applied', pending.username);
     }
     throw new AuthenticationError(
       `setSecret: unable to log in to the database with the previous, current or pending secret of ${l.state.arn}`,
     );
   }
 
-  const master = await masterFor(deps, l);
-  if (l.strategy === 'alternating-users') {
-    if (!(await logsIn(l.engine, credentialsOf(l.current)))) {
-      throw new AuthenticationError(
-        `setSecret: AWSCURRENT of ${l.state.arn} does not log in; refusing to clone from it`,
-      );
+  await withMaster(deps, requireMasterArn(l), async (master) => {
+    checkMaster(deps, l, master);
+    if (l.strategy === 'alternating-users') {
+      if (!(await logsIn(l.engine, credentialsOf(l.current)))) {
+        throw new AuthenticationError(
+          `setSecret: AWSCURRENT of ${l.state.arn} does not log in; refusing to clone from it`,
+        );
+      }
+      await l.engine.cloneUser(master.creds, l.current.username, pending.username, pending.password);
+      deps.logger.info('setSecret: master synced the alternate user and set its password', ctx);
+    } else {
+      if (pending.username !== l.current.username) {
+        throw new ValidationError(
+          `admin-single-user rotation of ${l.state.arn}: AWSPENDING names another user`,
+        );
+      }
+      await l.engine.setPassword(master.creds, pending.username, pending.password);
+      deps.logger.info('setSecret: master set the user password', ctx);
     }
-    await l.engine.cloneUser(master.creds, l.current.username, pending.username, pending.password);
-    deps.logger.info('setSecret: master synced the alternate user and set its password', ctx);
-  } else {
-    if (pending.username !== l.current.username) {
-      throw new ValidationError(
-        `admin-single-user rotation of ${l.state.arn}: AWSPENDING names another user`,
-      );
-    }
-    await l.engine.setPassword(master.creds, pending.username, pending.password);
-    deps.logger.info('setSecret: master set the user password', ctx);
-  }
+  });
   return done('setSecret', l, input.token, 'applied', pending.username);
 }
 
@@ -315,7 +321,13 @@ export async function finishSecret(deps: RotationDeps, input: StepInput): Promis
     token: input.token,
     outcome,
   });
-  const strategy = resolveStrategy(input, state.tags, await hasMasterArn(deps, state.arn, input.token));
+  // The value is read only when neither the input nor the tag names the strategy.
+  const named = input.strategy ?? state.tags[STRATEGY_TAG];
+  const strategy = resolveStrategy(
+    input,
+    state.tags,
+    named === undefined && (await hasMasterArn(deps, state.arn, input.token)),
+  );
   return { step: 'finishSecret', secretArn: state.arn, token: input.token, strategy, outcome };
 }
 

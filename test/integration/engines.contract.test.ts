@@ -304,6 +304,25 @@ describe.each<Family>(['postgres', 'mysql'])('%s engine contract', (family) => {
       expect(await engine.listGrants(admin(), name)).toEqual(await engine.listGrants(admin(), clone));
     });
 
+    it('inspectUsers reads several users in one pass: the grants listGrants reports, null for a missing one', async () => {
+      const name = fresh('inspect');
+      const clone = `${name}_clone`;
+      await engine.createUser(admin(), {
+        username: name,
+        password: 'Inspect-1',
+        database: TEST_DATABASE,
+        privileges: ['SELECT', 'UPDATE'],
+      });
+      await engine.cloneUser(admin(), name, clone, 'Inspect-clone-1');
+      const seen = await engine.inspectUsers(admin(), [name, clone, 'no_such_user', name]);
+      expect(Object.keys(seen).sort()).toEqual([name, clone, 'no_such_user'].sort());
+      expect(seen[name]).toEqual(await engine.listGrants(admin(), name));
+      expect(seen[clone]).toEqual(await engine.listGrants(admin(), clone));
+      expect(seen[name]?.some((g) => g.includes('UPDATE'))).toBe(true);
+      expect(seen['no_such_user']).toBeNull();
+      await expect(engine.inspectUsers(admin(), ["bad'\u0000name"])).rejects.toBeInstanceOf(ValidationError);
+    });
+
     it('refuses a missing source (NotFoundError) and cloning onto itself (ValidationError)', async () => {
       await expect(engine.cloneUser(admin(), 'no_such_source', 'no_such_clone', 'x')).rejects.toBeInstanceOf(
         NotFoundError,
