@@ -1,4 +1,5 @@
 import { createClients } from '../src/aws/clients';
+import { resetLambdaClients } from '../src/aws/lambda-clients';
 import { type Catalog, loadCatalog, loadHandler, resolveEnvironment } from './catalog';
 import { LocalCloud } from './cloud';
 import { type DeployReport, deployCatalog, resolveContext } from './deploy';
@@ -29,6 +30,8 @@ export async function bootLocalCloud(opts: BootOptions): Promise<LocalCloud & { 
   process.env['AWS_SECRET_ACCESS_KEY'] = cfg.credentials.secretAccessKey;
   delete process.env['AWS_PROFILE'];
   delete process.env['AWS_SESSION_TOKEN'];
+  // Handlers in this process keep their clients between calls; a new cloud is a new endpoint.
+  resetLambdaClients();
   const stage = opts.stage ?? LOCAL_STAGE;
   const catalog = opts.catalog ?? loadCatalog(undefined, stage);
   const target = { region: cloud.region, accountId: cloud.accountId, stage };

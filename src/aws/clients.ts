@@ -4,12 +4,9 @@ import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { SNSClient } from '@aws-sdk/client-sns';
 
-/** Explicit client settings; omitted fields come from the SDK's default chain (incl. AWS_ENDPOINT_URL). */
-export interface ClientConfig {
-  endpoint?: string | undefined;
-  region?: string | undefined;
-  credentials?: { accessKeyId: string; secretAccessKey: string } | undefined;
-}
+import { type ClientConfig, clientSettings } from './settings';
+
+export type { ClientConfig } from './settings';
 
 export interface AwsClients {
   secrets: SecretsManagerClient;
@@ -19,19 +16,9 @@ export interface AwsClients {
   sns: SNSClient;
 }
 
-function settings(config: ClientConfig) {
-  return {
-    ...(config.endpoint ? { endpoint: config.endpoint } : {}),
-    ...(config.region ? { region: config.region } : {}),
-    ...(config.credentials ? { credentials: config.credentials } : {}),
-    // Our own step-level retries live in the state machine; keep SDK retries short.
-    maxAttempts: 3,
-  };
-}
-
-/** Builds one set of SDK v3 clients. Handlers call `clients()` once per cold start. */
+/** Builds one set of SDK v3 clients (CLI, local cloud, tests). Handlers use `lambdaClients()`. */
 export function createClients(config: ClientConfig = {}): AwsClients {
-  const s = settings(config);
+  const s = clientSettings(config);
   return {
     secrets: new SecretsManagerClient(s),
     rds: new RDSClient(s),
@@ -39,12 +26,4 @@ export function createClients(config: ClientConfig = {}): AwsClients {
     events: new EventBridgeClient(s),
     sns: new SNSClient(s),
   };
-}
-
-let cached: AwsClients | undefined;
-
-/** The process-wide clients for Lambda handlers (default credential chain and endpoint). */
-export function clients(): AwsClients {
-  cached ??= createClients();
-  return cached;
 }

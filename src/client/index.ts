@@ -83,8 +83,8 @@ export class SecretCredentials {
 
   /**
    * Runs `fn` with the credentials; on an authentication failure, re-reads AWSCURRENT, then
-   * AWSPENDING, and runs `fn` once with each candidate that differs from what failed. Any
-   * other error is thrown at once.
+   * AWSPENDING, then AWSCURRENT again, and runs `fn` once with each candidate that differs from
+   * what was tried. Any other error is thrown at once.
    */
   async withCredentials<T>(fn: (creds: Credentials) => Promise<T>): Promise<T> {
     const first = await this.secret();
@@ -94,7 +94,9 @@ export class SecretCredentials {
       if (!isAuthFailure(err)) throw err;
       const tried = new Set([`${first.username}\0${first.password}`]);
       let last: unknown = err;
-      for (const stage of ['AWSCURRENT', 'AWSPENDING'] as const) {
+      // AWSCURRENT a second time: finishSecret may move AWSCURRENT and drop AWSPENDING between
+      // the first two reads (admin-single's last millisecond of lag). Unchanged values cost no login.
+      for (const stage of ['AWSCURRENT', 'AWSPENDING', 'AWSCURRENT'] as const) {
         const candidate = stage === 'AWSCURRENT' ? await this.secret(true) : await this.read(stage);
         if (!candidate) continue;
         const key = `${candidate.username}\0${candidate.password}`;

@@ -1,4 +1,4 @@
-import { clients } from '../aws/clients';
+import { lambdaClients } from '../aws/lambda-clients';
 import { createLogger } from '../log';
 import type { RotationDeps } from './types';
 
@@ -7,7 +7,7 @@ import type { RotationDeps } from './types';
  * AWS templates' environment knobs (PASSWORD_LENGTH, EXCLUDE_CHARACTERS).
  */
 export function rotationDepsFromEnv(env: NodeJS.ProcessEnv = process.env): RotationDeps {
-  const c = clients();
+  const c = lambdaClients();
   const length = Number(env['PASSWORD_LENGTH'] ?? '32');
   return {
     secrets: c.secrets,

@@ -142,4 +142,17 @@ describe('serverless package (offline)', () => {
       expect(statSync(zip).size).toBeLessThan(5 * 1024 * 1024);
     }
   });
+
+  it('bundles only the SDK clients handlers use (Secrets Manager and RDS)', async () => {
+    for (const key of ['setSecret', 'verifyCredentials', 'selectDueSecrets']) {
+      const { stdout } = await promisify(execFile)('unzip', ['-p', path.join(out, `${key}.zip`)], {
+        maxBuffer: 64 * 1024 * 1024,
+      });
+      expect(stdout).toContain('node_modules/@aws-sdk/client-secrets-manager/');
+      expect(stdout).toContain('node_modules/@aws-sdk/client-rds/');
+      for (const unused of ['client-sfn', 'client-eventbridge', 'client-sns']) {
+        expect(stdout).not.toContain(`node_modules/@aws-sdk/${unused}/`);
+      }
+    }
+  });
 });

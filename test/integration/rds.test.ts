@@ -18,10 +18,12 @@ import {
   DescribeSecretCommand,
   GetSecretValueCommand,
   PutSecretValueCommand,
+  SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
 import { LocalCloud } from '../../local/cloud';
 import { silentLogger } from '../../local/log';
 import { engineFor } from '../../src/engines';
+import { forgetMasterLocation, resolveMaster, withMaster } from '../../src/rotation/master';
 import { awsCli, haveAwsCli } from '../support/aws-cli';
 import { awsError, type Harness, startLocalCloud } from '../support/local-cloud';
 
@@ -118,6 +120,35 @@ describe.each(Object.keys(ENGINE_OF))('RDS instance on %s', (key) => {
     await engineFor(engine).testLogin(fresh);
     await expect(engineFor(engine).testLogin(old)).rejects.toMatchObject({ name: 'AuthenticationError' });
     expect((await describe1(id)).MasterUserSecret?.SecretStatus).toBe('active');
+  });
+
+  it('resolveMaster: the password read every time, the endpoint remembered until a failure forgets it', async () => {
+    const sm = new SecretsManagerClient(h.cloud.clientConfig());
+    const calls: string[] = [];
+    sm.middlewareStack.add(
+      (next, context) => async (args) => {
+        calls.push(String(context.commandName));
+        return next(args);
+      },
+      { step: 'initialize', name: 'countCalls' },
+    );
+    const deps = { secrets: sm, rds };
+    forgetMasterLocation(secretArn);
+    const first = await resolveMaster(deps, secretArn);
+    expect(calls).toEqual(['GetSecretValueCommand', 'DescribeSecretCommand']);
+    const again = await resolveMaster(deps, secretArn);
+    expect(calls.slice(2)).toEqual(['GetSecretValueCommand']);
+    expect(again.creds).toEqual(first.creds);
+    await engineFor(engine).testLogin(again.creds);
+    await expect(
+      withMaster(deps, secretArn, async () => {
+        throw new Error('login failed');
+      }),
+    ).rejects.toThrow('login failed');
+    calls.length = 0;
+    await resolveMaster(deps, secretArn);
+    expect(calls).toEqual(['GetSecretValueCommand', 'DescribeSecretCommand']);
+    sm.destroy();
   });
 
   it('deletion protection refuses delete; a final snapshot is kept; the managed secret goes', async () => {
