@@ -1,8 +1,7 @@
 import { z } from 'zod';
 import { engineFor as defaultEngineFor } from '../engines';
-import type { Credentials } from '../engines/types';
 import { CredflowError, RotationStateError } from '../errors';
-import { credentialsOf, forgetMasterLocation, resolveMaster } from '../rotation/master';
+import { credentialsOf, type MasterLogin, resolveMaster, useMaster } from '../rotation/master';
 import { alternateUsername, logsIn } from '../rotation/steps';
 import { STRATEGIES, type Strategy } from '../rotation/types';
 import { describeState, readVersion, resolveStrategy } from '../rotation/versions';
@@ -90,7 +89,8 @@ export async function verifyCredentials(deps: LifecycleDeps, event: unknown): Pr
     : current.username;
   const other = alternateUsername(current.username);
   const recorded = state.tags[GRANTS_TAG];
-  // What the master must look at: grants where they are compared, bare existence otherwise.
+  // What the master must look at: grants where they are compared; admin-single's clone at least
+  // for existence (from the same pass when grants are read anyway).
   const grantsOf =
     strategy === 'alternating-users'
       ? [current.username, other]
@@ -99,20 +99,18 @@ export async function verifyCredentials(deps: LifecycleDeps, event: unknown): Pr
           ? [baseUser, other]
           : [baseUser]
         : [];
-  const existenceOf = strategy === 'admin-single-user' && grantsOf.length === 0 ? other : undefined;
-  const admin =
-    current.masterarn && (grantsOf.length > 0 || existenceOf)
+  const master =
+    current.masterarn && (grantsOf.length > 0 || strategy === 'admin-single-user')
       ? await masterLogin(deps, current.masterarn, state.arn)
       : undefined;
-  if (admin && current.masterarn) {
-    const masterArn = current.masterarn;
-    const users = await (async () => {
-      if (grantsOf.length > 0) return engine.inspectUsers(admin, grantsOf);
-      const exists = await engine.userExists(admin, other);
-      return { [other]: exists ? [] : null } as Record<string, string[] | null>;
-    })().catch((err: unknown) => {
-      forgetMasterLocation(masterArn);
-      throw err;
+  if (master) {
+    const { users, cloneExists } = await useMaster(master, async ({ creds: admin }) => {
+      const users = grantsOf.length > 0 ? await engine.inspectUsers(admin, grantsOf) : {};
+      const seen = users[other];
+      const cloneExists =
+        strategy === 'admin-single-user' &&
+        (seen === undefined ? await engine.userExists(admin, other) : seen !== null);
+      return { users, cloneExists };
     });
     if (strategy === 'alternating-users') {
       const a = users[current.username];
@@ -129,8 +127,7 @@ export async function verifyCredentials(deps: LifecycleDeps, event: unknown): Pr
       }
     }
     if (strategy === 'admin-single-user') {
-      const exists = Boolean(users[other]);
-      add('no-clone', !exists, exists ? `${other} exists` : `no ${other}`);
+      add('no-clone', !cloneExists, cloneExists ? `${other} exists` : `no ${other}`);
     }
     const baseGrants = users[baseUser];
     if (recorded && baseGrants) {
@@ -162,14 +159,14 @@ export async function verifyCredentials(deps: LifecycleDeps, event: unknown): Pr
   return report;
 }
 
-/** The master's credentials, or undefined (logged) when the master secret is unusable. */
+/** The master login, or undefined (logged) when the master secret is unusable. */
 async function masterLogin(
   deps: LifecycleDeps,
   masterArn: string,
   secretArn: string,
-): Promise<Credentials | undefined> {
+): Promise<MasterLogin | undefined> {
   try {
-    return (await resolveMaster(deps, masterArn)).creds;
+    return await resolveMaster(deps, masterArn);
   } catch (err) {
     if (!(err instanceof CredflowError)) throw err;
     deps.logger.warn('VerifyCredentials: master secret unusable; master-side checks skipped', {

@@ -58,19 +58,23 @@ export function forgetMasterLocation(masterArn: string): void {
   locations.delete(masterArn);
 }
 
-/** Runs `fn` with the master login; any failure forgets the remembered endpoint. */
+/** Runs `fn` with a resolved master login; any failure forgets the remembered endpoint. */
+export async function useMaster<T>(master: MasterLogin, fn: (master: MasterLogin) => Promise<T>): Promise<T> {
+  try {
+    return await fn(master);
+  } catch (err) {
+    forgetMasterLocation(master.arn);
+    throw err;
+  }
+}
+
+/** Resolves the master secret, then runs `fn` with it as `useMaster` does. */
 export async function withMaster<T>(
   deps: { secrets: SecretsManagerClient; rds: RDSClient },
   masterArn: string,
   fn: (master: MasterLogin) => Promise<T>,
 ): Promise<T> {
-  const master = await resolveMaster(deps, masterArn);
-  try {
-    return await fn(master);
-  } catch (err) {
-    forgetMasterLocation(masterArn);
-    throw err;
-  }
+  return useMaster(await resolveMaster(deps, masterArn), fn);
 }
 
 /**
@@ -91,21 +95,22 @@ export async function resolveMaster(
   if (parsed.kind === 'full')
     return { engine: parsed.secret.engine, creds: credentialsOf(parsed.secret), arn: masterArn };
 
-  const login = { username: parsed.secret.username, password: parsed.secret.password };
-  const known = locations.get(masterArn);
-  if (known && known.until > Date.now()) {
-    return {
-      engine: known.engine,
-      arn: masterArn,
-      creds: { host: known.host, port: known.port, dbname: undefined, ssl: undefined, ...login },
-    };
+  let where = locations.get(masterArn);
+  if (!where || where.until <= Date.now()) {
+    where = { ...(await locate(deps, masterArn)), until: Date.now() + MASTER_LOCATION_TTL_MS };
+    locations.set(masterArn, where);
   }
-  const found = await locate(deps, masterArn);
-  locations.set(masterArn, { ...found, until: Date.now() + MASTER_LOCATION_TTL_MS });
   return {
-    engine: found.engine,
+    engine: where.engine,
     arn: masterArn,
-    creds: { host: found.host, port: found.port, dbname: undefined, ssl: undefined, ...login },
+    creds: {
+      host: where.host,
+      port: where.port,
+      dbname: undefined,
+      ssl: undefined,
+      username: parsed.secret.username,
+      password: parsed.secret.password,
+    },
   };
 }
 

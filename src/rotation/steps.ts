@@ -12,13 +12,20 @@ import { credentialsOf, type MasterLogin, withMaster } from './master';
 import {
   LAST_ROTATED_TAG,
   type RotationDeps,
-  STRATEGY_TAG,
   type StepInput,
   type StepName,
   type StepResult,
   type Strategy,
 } from './types';
-import { aws, checkToken, describeState, readVersion, resolveStrategy, type SecretState } from './versions';
+import {
+  aws,
+  checkToken,
+  describeState,
+  namedStrategy,
+  readVersion,
+  resolveStrategy,
+  type SecretState,
+} from './versions';
 
 const CLONE_SUFFIX = '_clone';
 
@@ -322,12 +329,9 @@ export async function finishSecret(deps: RotationDeps, input: StepInput): Promis
     outcome,
   });
   // The value is read only when neither the input nor the tag names the strategy.
-  const named = input.strategy ?? state.tags[STRATEGY_TAG];
-  const strategy = resolveStrategy(
-    input,
-    state.tags,
-    named === undefined && (await hasMasterArn(deps, state.arn, input.token)),
-  );
+  const strategy =
+    namedStrategy(input, state.tags) ??
+    resolveStrategy(input, state.tags, await hasMasterArn(deps, state.arn, input.token));
   return { step: 'finishSecret', secretArn: state.arn, token: input.token, strategy, outcome };
 }
 

@@ -131,20 +131,22 @@ export async function readVersion(
   }
 }
 
+/** The strategy the input or the secret's tag names, if either does (validated). */
+export function namedStrategy(input: StepInput, tags: Record<string, string>): Strategy | undefined {
+  const named = input.strategy ?? tags[STRATEGY_TAG];
+  if (named !== undefined && !(STRATEGIES as readonly string[]).includes(named)) {
+    throw new ValidationError(
+      `unknown rotation strategy "${named}": expected one of ${STRATEGIES.join(', ')}`,
+    );
+  }
+  return named as Strategy | undefined;
+}
+
 /** The strategy: the input's, else the secret's tag, else what its keys imply. */
 export function resolveStrategy(
   input: StepInput,
   tags: Record<string, string>,
   hasMaster: boolean,
 ): Strategy {
-  const named = input.strategy ?? tags[STRATEGY_TAG];
-  if (named !== undefined) {
-    if (!(STRATEGIES as readonly string[]).includes(named)) {
-      throw new ValidationError(
-        `unknown rotation strategy "${named}": expected one of ${STRATEGIES.join(', ')}`,
-      );
-    }
-    return named as Strategy;
-  }
-  return hasMaster ? 'alternating-users' : 'single-user';
+  return namedStrategy(input, tags) ?? (hasMaster ? 'alternating-users' : 'single-user');
 }
