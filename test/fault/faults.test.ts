@@ -7,7 +7,6 @@ import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {
-  CreateSecretCommand,
   DescribeSecretCommand,
   GetSecretValueCommand,
   ListSecretVersionIdsCommand,
@@ -33,10 +32,11 @@ import { verifyCredentials } from '../../src/lifecycle/verify';
 import { memoryLogger } from '../../src/log';
 import { credentialsOf } from '../../src/rotation/master';
 import { createSecret, finishSecret, setSecret, testSecret } from '../../src/rotation/steps';
-import { type RotationDeps, STEPS, STRATEGY_TAG, type Strategy } from '../../src/rotation/types';
+import { type RotationDeps, STEPS, type Strategy } from '../../src/rotation/types';
 import { parseDbSecret } from '../../src/secret';
 import { connectionOf } from '../e2e/support';
 import { startTestCloud, type TestCloud } from '../support/cloud';
+import { createUserSecret } from '../support/user-secret';
 
 const root = path.resolve(__dirname, '../..');
 const ADMIN = { username: 'fault_admin', password: 'Fault-admin-pw-1' };
@@ -89,37 +89,17 @@ async function userSecret(
   seq++;
   const engine = engineName(kind);
   const a = admin(kind);
-  const master = await client.send(
-    new CreateSecretCommand({
-      Name: `fault/${kind}/master-${seq}`,
-      SecretString: JSON.stringify({
-        engine,
-        host: a.host,
-        port: a.port,
-        username: a.username,
-        password: a.password,
-      }),
-    }),
-  );
-  const username = `fault_${seq}`;
-  const password = `Fault-user-${seq}-pw`;
-  await engineFor(engine).createUser(a, { username, password, database: 'appdb', privileges: ['SELECT'] });
-  const s = await client.send(
-    new CreateSecretCommand({
-      Name: `fault/${kind}/user-${seq}`,
-      SecretString: JSON.stringify({
-        engine,
-        host: a.host,
-        port: a.port,
-        username,
-        password,
-        dbname: 'appdb',
-        masterarn: master.ARN,
-      }),
-      Tags: [{ Key: STRATEGY_TAG, Value: strategy }],
-    }),
-  );
-  return s.ARN!;
+  const { arn } = await createUserSecret({
+    secrets: client,
+    engine,
+    admin: a,
+    masterName: `fault/${kind}/master-${seq}`,
+    name: `fault/${kind}/user-${seq}`,
+    username: `fault_${seq}`,
+    password: `Fault-user-${seq}-pw`,
+    strategy,
+  });
+  return arn;
 }
 
 async function currentLogsIn(secretId: string, client = tc.clients.secrets): Promise<boolean> {

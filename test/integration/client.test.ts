@@ -1,10 +1,10 @@
-import { CreateSecretCommand, RotateSecretCommand } from '@aws-sdk/client-secrets-manager';
+import { RotateSecretCommand } from '@aws-sdk/client-secrets-manager';
 import { SecretCredentials } from '../../src/client';
 import { engineFor } from '../../src/engines';
 import type { Credentials } from '../../src/engines/types';
-import { STRATEGY_TAG } from '../../src/rotation/types';
 import { startTestCloud, type TestCloud } from '../support/cloud';
 import { startTestServers, type TestServers } from '../support/servers';
+import { createUserSecret } from '../support/user-secret';
 
 let servers: TestServers;
 let tc: TestCloud;
@@ -20,41 +20,17 @@ const ENGINE = { postgres: 'postgres', mysql: 'mysql' } as const;
 
 async function userSecret(family: 'postgres' | 'mysql', username: string): Promise<string> {
   const admin = servers[family].admin;
-  const master = await tc.clients.secrets.send(
-    new CreateSecretCommand({
-      Name: `client/${family}/${username}/master`,
-      SecretString: JSON.stringify({
-        engine: ENGINE[family],
-        host: admin.host,
-        port: admin.port,
-        username: admin.username,
-        password: admin.password,
-      }),
-    }),
-  );
-  const password = 'Client-initial-pw-1';
-  await engineFor(ENGINE[family]).createUser(admin, {
+  const { arn } = await createUserSecret({
+    secrets: tc.clients.secrets,
+    engine: ENGINE[family],
+    admin,
+    masterName: `client/${family}/${username}/master`,
+    name: `client/${family}/${username}`,
     username,
-    password,
-    database: 'appdb',
-    privileges: ['SELECT'],
+    password: 'Client-initial-pw-1',
+    strategy: 'single-user',
   });
-  const s = await tc.clients.secrets.send(
-    new CreateSecretCommand({
-      Name: `client/${family}/${username}`,
-      SecretString: JSON.stringify({
-        engine: ENGINE[family],
-        host: admin.host,
-        port: admin.port,
-        username,
-        password,
-        dbname: 'appdb',
-        masterarn: master.ARN,
-      }),
-      Tags: [{ Key: STRATEGY_TAG, Value: 'single-user' }],
-    }),
-  );
-  return s.ARN!;
+  return arn;
 }
 
 async function rotate(secretId: string): Promise<void> {

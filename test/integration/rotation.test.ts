@@ -3,7 +3,6 @@
  * cloud's RotateSecret (which invokes the rotation Lambda), plus idempotency and bad input.
  */
 import {
-  CreateSecretCommand,
   DescribeSecretCommand,
   GetSecretValueCommand,
   PutSecretValueCommand,
@@ -16,9 +15,10 @@ import type { Credentials } from '../../src/engines/types';
 import { AuthenticationError, RotationStateError, ValidationError } from '../../src/errors';
 import { memoryLogger } from '../../src/log';
 import { createSecret, finishSecret, logsIn, setSecret, testSecret } from '../../src/rotation/steps';
-import { type RotationDeps, STRATEGY_TAG, type Strategy } from '../../src/rotation/types';
+import type { RotationDeps, Strategy } from '../../src/rotation/types';
 import { startTestCloud, type TestCloud } from '../support/cloud';
 import { startTestServers, type TestServers } from '../support/servers';
+import { createUserSecret } from '../support/user-secret';
 
 type Family = 'postgres' | 'mysql';
 const ENGINE_NAME: Record<Family, string> = { postgres: 'postgres', mysql: 'mysql' };
@@ -104,39 +104,21 @@ async function makeUserSecret(family: Family, strategy: Strategy, opts: { userna
   const engine = engineFor(ENGINE_NAME[family]);
   const a = admin(family);
   seq += 1;
-  const masterName = `credflow/test/${family}/master-${seq}`;
-  const master = await tc.clients.secrets.send(
-    new CreateSecretCommand({
-      Name: masterName,
-      SecretString: JSON.stringify({
-        engine: ENGINE_NAME[family],
-        host: a.host,
-        port: a.port,
-        username: a.username,
-        password: a.password,
-      }),
-    }),
-  );
   const username = opts.username ?? `app${seq}_${strategy.split('-')[0]}`;
   const password = `Init-${seq}-pw'"\\%;`;
-  await engine.createUser(a, { username, password, database: 'appdb', privileges: ['SELECT', 'INSERT'] });
   const name = `credflow/test/${family}/user-${seq}`;
-  const created = await tc.clients.secrets.send(
-    new CreateSecretCommand({
-      Name: name,
-      SecretString: JSON.stringify({
-        engine: ENGINE_NAME[family],
-        host: a.host,
-        port: a.port,
-        username,
-        password,
-        dbname: 'appdb',
-        masterarn: master.ARN,
-      }),
-      Tags: [{ Key: STRATEGY_TAG, Value: strategy }],
-    }),
-  );
-  return { arn: created.ARN!, name, username, password, engine, masterArn: master.ARN! };
+  const { arn, masterArn } = await createUserSecret({
+    secrets: tc.clients.secrets,
+    engine: ENGINE_NAME[family],
+    admin: a,
+    masterName: `credflow/test/${family}/master-${seq}`,
+    name,
+    username,
+    password,
+    strategy,
+    privileges: ['SELECT', 'INSERT'],
+  });
+  return { arn, name, username, password, engine, masterArn };
 }
 
 async function rotateViaSecretsManager(secretId: string): Promise<void> {
