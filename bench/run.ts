@@ -26,9 +26,10 @@ import { type AwsClients, createClients } from '../src/aws/clients';
 import { SecretCredentials } from '../src/client';
 import { engineFor } from '../src/engines';
 import type { Credentials } from '../src/engines/types';
+import { USER_TAG } from '../src/rotation/boundary';
 import { resolveMaster } from '../src/rotation/master';
-import { alternateUsername } from '../src/rotation/steps';
-import { STRATEGY_TAG, type Strategy } from '../src/rotation/types';
+import { cloneOf } from '../src/rotation/strategies';
+import { STRATEGY_TAG, type StrategyName as Strategy } from '../src/rotation/types';
 
 process.env['LOG_LEVEL'] ??= 'ERROR';
 process.env['POWERTOOLS_LOG_LEVEL'] ??= 'ERROR';
@@ -97,12 +98,6 @@ async function makeUser(
 ): Promise<string> {
   const m = env.masters[dbId] as Env['masters'][string];
   const password = `Bench-${username}-pw-0`;
-  await engineFor(engine).createUser(m.creds, {
-    username,
-    password,
-    database: 'appdb',
-    privileges: ['SELECT'],
-  });
   const s = await env.clients.secrets.send(
     new CreateSecretCommand({
       Name: `bench/${dbId}/${username}`,
@@ -115,11 +110,21 @@ async function makeUser(
         dbname: 'appdb',
         masterarn: m.arn,
       }),
-      Tags: [{ Key: STRATEGY_TAG, Value: strategy }, ...tags],
+      Tags: [{ Key: STRATEGY_TAG, Value: strategy }, { Key: USER_TAG, Value: username }, ...tags],
     }),
   );
+  await engineFor(engine).createUser(m.creds, {
+    username,
+    password,
+    database: 'appdb',
+    privileges: ['SELECT'],
+    binding: s.ARN as string,
+  });
   return s.ARN as string;
 }
+
+/** What the floor's users are bound to (they have no secret: the floor bypasses Secrets Manager). */
+const FLOOR_BINDING = 'arn:aws:secretsmanager:us-east-1:000000000000:secret:bench/floor-000000';
 
 /** The raw floor: the logins and ALTERs rotate-secret's steps and its verify make, straight to the driver. */
 async function floorRotation(
@@ -145,20 +150,20 @@ async function floorRotation(
     return pending;
   }
   if (strategy === 'alternating-users') {
-    const clone = { ...user, username: alternateUsername(user.username), password: next };
+    const clone = { ...user, username: cloneOf(user.username), password: next };
     await refused(clone);
     await e.testLogin(user);
-    await e.cloneUser(admin, user.username, clone.username, next);
+    await e.cloneUser(admin, user.username, clone.username, next, FLOOR_BINDING);
     await e.testLogin(clone);
     await e.testLogin(clone);
     await e.inspectUsers(admin, [clone.username, user.username]);
     return user; // the next round alternates back to the original user
   }
   await refused(pending);
-  await e.setPassword(admin, user.username, next);
+  await e.setPassword(admin, user.username, next, FLOOR_BINDING);
   await e.testLogin(pending);
   await e.testLogin(pending);
-  await e.userExists(admin, alternateUsername(user.username));
+  await e.inspectUsers(admin, [cloneOf(user.username)]);
   return pending;
 }
 
@@ -205,6 +210,7 @@ async function benchRotation(rounds: number): Promise<void> {
           password: user.password,
           database: 'appdb',
           privileges: ['SELECT'],
+          binding: FLOOR_BINDING,
         });
         const floor: number[] = [];
         for (let i = 0; i < rounds + 1; i++) {

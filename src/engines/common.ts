@@ -81,6 +81,77 @@ export function checkPassword(password: unknown): string {
   return password;
 }
 
+/**
+ * Accounts that belong to the database system or to RDS, never to an application: credflow
+ * refuses to create, clone or change the password of any of them, whatever a secret says.
+ * Names are compared case-insensitively (a lookalike is refused too).
+ */
+const SYSTEM_ACCOUNT_NAMES = new Set([
+  'root',
+  'postgres',
+  'rdsadmin',
+  'mariadb.sys',
+  'debian-sys-maint',
+  'azure_superuser',
+  'cloudsqladmin',
+  'public',
+  'none',
+  'current_user',
+  'session_user',
+]);
+const SYSTEM_ACCOUNT_PREFIXES = [/^rds/i, /^pg_/i, /^mysql\./i, /^mariadb\./i, /^aurora_/i];
+
+/** True for a system or RDS account name (see SYSTEM_ACCOUNT_NAMES). */
+export function isSystemAccount(name: string): boolean {
+  return SYSTEM_ACCOUNT_NAMES.has(name.toLowerCase()) || SYSTEM_ACCOUNT_PREFIXES.some((p) => p.test(name));
+}
+
+/** Throws ValidationError for a system account name; checked before any SQL is sent. */
+export function assertNotSystemAccount(name: string): void {
+  if (isSystemAccount(name)) {
+    throw new ValidationError(
+      `username ${JSON.stringify(name)} is a system or RDS account; credflow never manages it`,
+    );
+  }
+}
+
+/**
+ * Databases that hold the server's own catalog or RDS's: privileges there reach every account
+ * (ALL on `mysql`.* lets a user rewrite mysql.global_priv), so grants go only into application
+ * databases. `_credflow` holds the user bindings (MySQL family).
+ */
+export const SYSTEM_DATABASES: readonly string[] = [
+  'mysql',
+  'sys',
+  'performance_schema',
+  'information_schema',
+  'template0',
+  'template1',
+  'rdsadmin',
+  '_credflow',
+];
+
+/** Throws ValidationError unless `name` may receive application grants. */
+export function checkApplicationDatabase(name: string): string {
+  const checked = checkNameCommon('database name', name);
+  if (SYSTEM_DATABASES.includes(checked.toLowerCase())) {
+    throw new ValidationError(
+      `database ${JSON.stringify(checked)} is a system database; credflow grants only into application databases`,
+    );
+  }
+  return checked;
+}
+
+/**
+ * The error every engine raises when a user is not bound to the secret asking to change it. The
+ * binding the user holds is never named (it is another secret's ARN).
+ */
+export function notBoundError(username: string): ValidationError {
+  return new ValidationError(
+    `user ${JSON.stringify(username)} is not bound to this secret: credflow changes only the users it created for the secret`,
+  );
+}
+
 export const PRIVILEGES: readonly Privilege[] = ['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'CREATE', 'ALL'];
 
 /** The requested privileges, checked at run time (input may come from JSON), deduplicated. */

@@ -18,17 +18,20 @@ import {
   ValidationError,
 } from '../errors';
 import {
+  assertNotSystemAccount,
+  checkApplicationDatabase,
   checkNameCommon,
   checkPassword,
   checkPrivileges,
   DEFAULT_CONNECT_TIMEOUT_MS,
   DEFAULT_QUERY_TIMEOUT_MS,
   type EngineOptions,
+  notBoundError,
   redact,
   tlsOptions,
   translateNodeError,
 } from './common';
-import type { Credentials, DatabaseEngine, NewUser, Privilege, SessionInfo } from './types';
+import type { Credentials, DatabaseEngine, NewUser, Privilege, SessionInfo, UserBinding } from './types';
 
 /** MySQL 5.7.8+ and 8.x: 32 characters (MariaDB allows more; RDS MySQL does not). */
 export const MYSQL_MAX_USERNAME = 32;
@@ -89,6 +92,22 @@ interface Session {
   /** Strings that must never appear in an error message from this session. */
   secrets: string[];
 }
+
+/**
+ * Where the master records which secret each user belongs to. MariaDB has no user attributes
+ * (MySQL 8's ATTRIBUTE is not portable), so a table in a database of credflow's own, which only
+ * accounts with global privileges (the master) can write; application users never get grants
+ * there (it is a system database for checkApplicationDatabase).
+ */
+const BINDINGS_DB = '_credflow';
+const BINDINGS = `${escapeId(BINDINGS_DB)}.${escapeId('bindings')}`;
+const CREATE_BINDINGS = `CREATE TABLE IF NOT EXISTS ${BINDINGS} (
+  username VARCHAR(32) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL PRIMARY KEY,
+  secret_arn VARCHAR(2048) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+  bound_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP
+)`;
+/** ER_BAD_DB_ERROR, ER_NO_SUCH_TABLE: nothing was ever bound on this server. */
+const NO_BINDINGS_ERRNOS = new Set([1049, 1146]);
 
 /** `'<name>'@'%'`, the only account shape this engine manages. */
 function account(name: string): string {
@@ -282,7 +301,7 @@ export class MysqlEngine implements DatabaseEngine {
   }
 
   private validateDatabase(db: string): void {
-    const name = checkNameCommon('database name', db);
+    const name = checkApplicationDatabase(db);
     if ([...name].length > MAX_DATABASE_NAME) {
       throw new ValidationError(
         `database name ${JSON.stringify(name)} is longer than ${MAX_DATABASE_NAME} characters`,
@@ -336,12 +355,18 @@ export class MysqlEngine implements DatabaseEngine {
     });
   }
 
-  async setPassword(admin: Credentials, username: string, newPassword: string): Promise<void> {
-    this.validateUsername(username);
+  async setPassword(
+    admin: Credentials,
+    username: string,
+    newPassword: string,
+    binding: string,
+  ): Promise<void> {
+    this.validateManaged(admin, username);
     checkPassword(newPassword);
     await this.withSession(admin, [admin.password, newPassword], async (s) => {
       if (!(await this.exists(s, username)))
         throw new NotFoundError(`user ${JSON.stringify(username)}@'%' does not exist`);
+      await this.assertBound(s, username, binding);
       await this.run(s, 'ALTER USER', `ALTER USER ${account(username)} IDENTIFIED BY ?`, [newPassword]);
     });
   }
@@ -351,7 +376,7 @@ export class MysqlEngine implements DatabaseEngine {
    * again if the GRANT fails, so nothing half-made is left. The database need not exist yet.
    */
   async createUser(admin: Credentials, user: NewUser): Promise<void> {
-    this.validateUsername(user.username);
+    this.validateManaged(admin, user.username);
     checkPassword(user.password);
     this.validateDatabase(user.database);
     const privileges = checkPrivileges(user.privileges);
@@ -362,6 +387,9 @@ export class MysqlEngine implements DatabaseEngine {
       if (await this.exists(s, user.username)) {
         throw new DatabaseError(`user ${JSON.stringify(user.username)}@'%' already exists`);
       }
+      // The binding first: a crash in between leaves a binding without a user, never a user
+      // without its binding.
+      await this.bind(s, user.username, user.binding);
       await this.run(s, 'CREATE USER', `CREATE USER ${account(user.username)} IDENTIFIED BY ?`, [
         user.password,
       ]);
@@ -375,6 +403,7 @@ export class MysqlEngine implements DatabaseEngine {
         await this.run(s, 'DROP USER', `DROP USER IF EXISTS ${account(user.username)}`).catch(
           () => undefined,
         );
+        await this.unbind(s, user.username).catch(() => undefined);
         throw err;
       }
     });
@@ -392,19 +421,23 @@ export class MysqlEngine implements DatabaseEngine {
     sourceName: string,
     cloneName: string,
     password: string,
+    binding: string,
   ): Promise<void> {
-    this.validateUsername(sourceName);
-    this.validateUsername(cloneName);
+    this.validateManaged(admin, sourceName);
+    this.validateManaged(admin, cloneName);
     checkPassword(password);
     if (sourceName === cloneName) throw new ValidationError('a user cannot be cloned onto itself');
     await this.withSession(admin, [admin.password, password], async (s) => {
       if (!(await this.exists(s, sourceName))) {
         throw new NotFoundError(`user ${JSON.stringify(sourceName)}@'%' does not exist`);
       }
+      await this.assertBound(s, sourceName, binding);
+      const cloneExists = await this.exists(s, cloneName);
+      if (cloneExists) await this.assertBound(s, cloneName, binding);
       const sourceGrants = await this.showGrants(s, sourceName);
       const requirement = await this.tlsRequirement(s, sourceName);
       const clone = account(cloneName);
-      if (await this.exists(s, cloneName)) {
+      if (cloneExists) {
         await this.run(s, 'ALTER USER', `ALTER USER ${clone} IDENTIFIED BY ?`, [password]);
         const cloneGrants = await this.showGrants(s, cloneName);
         if (grantEntries(cloneGrants).join('\n') !== grantEntries(sourceGrants).join('\n')) {
@@ -418,6 +451,7 @@ export class MysqlEngine implements DatabaseEngine {
           }
         }
       } else {
+        await this.bind(s, cloneName, binding);
         await this.run(s, 'CREATE USER', `CREATE USER ${clone} IDENTIFIED BY ?`, [password]);
       }
       for (const g of sourceGrants) {
@@ -460,6 +494,7 @@ export class MysqlEngine implements DatabaseEngine {
       throw new ValidationError('refusing to drop the user the admin logs in as');
     await this.withSession(admin, [admin.password], async (s) => {
       await this.run(s, 'DROP USER', `DROP USER IF EXISTS ${account(username)}`);
+      await this.unbind(s, username);
     });
   }
 
@@ -494,6 +529,73 @@ export class MysqlEngine implements DatabaseEngine {
       }
       return out;
     });
+  }
+
+  async bindingsOf(admin: Credentials, usernames: readonly string[]): Promise<Record<string, UserBinding>> {
+    for (const u of usernames) this.validateUsername(u);
+    return this.withSession(admin, [admin.password], async (s) => {
+      const out: Record<string, UserBinding> = {};
+      for (const name of new Set(usernames)) {
+        const exists = await this.exists(s, name);
+        out[name] = { exists, binding: exists ? await this.bindingOf(s, name) : undefined };
+      }
+      return out;
+    });
+  }
+
+  /** Name checks made before any SQL: valid, not a system or RDS account, not the admin itself. */
+  private validateManaged(admin: Credentials, username: string): void {
+    this.validateUsername(username);
+    assertNotSystemAccount(username);
+    if (username === admin.username) {
+      throw new ValidationError(`username ${JSON.stringify(username)} is the admin's own account`);
+    }
+  }
+
+  private async bindingOf(s: Session, username: string): Promise<string | undefined> {
+    try {
+      const rows = await this.run<RowDataPacket[]>(
+        s,
+        'read binding',
+        `SELECT secret_arn FROM ${BINDINGS} WHERE username = ?`,
+        [username],
+      );
+      return rows[0] ? text(rows[0]['secret_arn']) : undefined;
+    } catch (err) {
+      const errno = ((err as CredflowError).cause as { errno?: number } | undefined)?.errno;
+      if (errno !== undefined && NO_BINDINGS_ERRNOS.has(errno)) return undefined;
+      throw err;
+    }
+  }
+
+  /** Refuses a user that is bound to another secret or to none, or that holds global privileges. */
+  private async assertBound(s: Session, username: string, binding: string): Promise<void> {
+    if ((await this.bindingOf(s, username)) !== binding) throw notBoundError(username);
+    // An application user never holds privileges on *.*: a bound row cannot make an admin ours.
+    const global = (await this.showGrants(s, username)).some(
+      (g) => g.object === '*.*' && g.privileges.some((p) => p.toUpperCase() !== 'USAGE'),
+    );
+    if (global) throw notBoundError(username);
+  }
+
+  private async bind(s: Session, username: string, binding: string): Promise<void> {
+    await this.run(s, 'create bindings', `CREATE DATABASE IF NOT EXISTS ${escapeId(BINDINGS_DB)}`);
+    await this.run(s, 'create bindings', CREATE_BINDINGS);
+    await this.run(
+      s,
+      'bind user',
+      `INSERT INTO ${BINDINGS} (username, secret_arn) VALUES (?, ?) ON DUPLICATE KEY UPDATE secret_arn = ?`,
+      [username, binding, binding],
+    );
+  }
+
+  private async unbind(s: Session, username: string): Promise<void> {
+    try {
+      await this.run(s, 'unbind user', `DELETE FROM ${BINDINGS} WHERE username = ?`, [username]);
+    } catch (err) {
+      const errno = ((err as CredflowError).cause as { errno?: number } | undefined)?.errno;
+      if (errno === undefined || !NO_BINDINGS_ERRNOS.has(errno)) throw err;
+    }
   }
 
   // ---- sessions -------------------------------------------------------------------------------

@@ -18,17 +18,20 @@ import {
   ValidationError,
 } from '../errors';
 import {
+  assertNotSystemAccount,
+  checkApplicationDatabase,
   checkNameCommon,
   checkPassword,
   checkPrivileges,
   DEFAULT_CONNECT_TIMEOUT_MS,
   DEFAULT_QUERY_TIMEOUT_MS,
   type EngineOptions,
+  notBoundError,
   redact,
   tlsOptions,
   translateNodeError,
 } from './common';
-import type { Credentials, DatabaseEngine, NewUser, Privilege, SessionInfo } from './types';
+import type { Credentials, DatabaseEngine, NewUser, Privilege, SessionInfo, UserBinding } from './types';
 
 /** NAMEDATALEN - 1: longer identifiers are silently truncated by the server, so refuse them. */
 export const POSTGRES_MAX_NAME_BYTES = 63;
@@ -69,6 +72,22 @@ interface RoleRow {
   rolcreatedb: boolean;
   rolcreaterole: boolean;
   rolconnlimit: number;
+  /** The role's comment (pg_shdescription), where credflow records the binding. */
+  comment: string | null;
+}
+
+/**
+ * The binding lives in the role's comment: shared across databases like the role itself, and
+ * only roles with CREATEROLE (the master) may set it, never the application user.
+ */
+const BINDING_PREFIX = 'credflow:secret=';
+
+function bindingComment(binding: string): string {
+  return `${BINDING_PREFIX}${binding}`;
+}
+
+function bindingOf(role: RoleRow): string | undefined {
+  return role.comment?.startsWith(BINDING_PREFIX) ? role.comment.slice(BINDING_PREFIX.length) : undefined;
 }
 
 const ident = escapeIdentifier;
@@ -152,7 +171,7 @@ export class PostgresEngine implements DatabaseEngine {
   }
 
   private validateDatabase(db: string): void {
-    const name = checkNameCommon('database name', db);
+    const name = checkApplicationDatabase(db);
     if (Buffer.byteLength(name, 'utf8') > POSTGRES_MAX_NAME_BYTES) {
       throw new ValidationError(
         `database name ${JSON.stringify(name)} is longer than ${POSTGRES_MAX_NAME_BYTES} bytes`,
@@ -197,12 +216,16 @@ export class PostgresEngine implements DatabaseEngine {
     });
   }
 
-  async setPassword(admin: Credentials, username: string, newPassword: string): Promise<void> {
-    this.validateUsername(username);
+  async setPassword(
+    admin: Credentials,
+    username: string,
+    newPassword: string,
+    binding: string,
+  ): Promise<void> {
+    this.validateManaged(admin, username);
     checkPassword(newPassword);
     await this.withSession(admin, [admin.password, newPassword], async (s) => {
-      if (!(await this.role(s, username)))
-        throw new NotFoundError(`role ${JSON.stringify(username)} does not exist`);
+      await this.boundRole(s, username, binding);
       await this.run(
         s,
         'ALTER ROLE',
@@ -219,7 +242,7 @@ export class PostgresEngine implements DatabaseEngine {
    * if any grant fails.
    */
   async createUser(admin: Credentials, user: NewUser): Promise<void> {
-    this.validateUsername(user.username);
+    this.validateManaged(admin, user.username);
     checkPassword(user.password);
     this.validateDatabase(user.database);
     const privileges = checkPrivileges(user.privileges);
@@ -244,11 +267,19 @@ export class PostgresEngine implements DatabaseEngine {
       ]);
       if (db.length === 0)
         throw new NotFoundError(`database ${JSON.stringify(user.database)} does not exist`);
+      // Role and binding in one transaction: no moment exists where the role is there unbound.
+      await this.run(s, 'BEGIN', 'BEGIN');
       await this.run(
         s,
         'CREATE ROLE',
         `CREATE ROLE ${role} WITH LOGIN PASSWORD ${escapeLiteral(user.password)}`,
       );
+      await this.run(
+        s,
+        'COMMENT ON ROLE',
+        `COMMENT ON ROLE ${role} IS ${escapeLiteral(bindingComment(user.binding))}`,
+      );
+      await this.run(s, 'COMMIT', 'COMMIT');
     });
     try {
       await this.withSession({ ...admin, dbname: user.database }, [admin.password], async (s) => {
@@ -305,14 +336,17 @@ export class PostgresEngine implements DatabaseEngine {
     sourceName: string,
     cloneName: string,
     password: string,
+    binding: string,
   ): Promise<void> {
-    this.validateUsername(sourceName);
-    this.validateUsername(cloneName);
+    this.validateManaged(admin, sourceName);
+    this.validateManaged(admin, cloneName);
     checkPassword(password);
     if (sourceName === cloneName) throw new ValidationError('a user cannot be cloned onto itself');
     await this.withSession(admin, [admin.password, password], async (s) => {
-      const source = await this.role(s, sourceName);
-      if (!source) throw new NotFoundError(`role ${JSON.stringify(sourceName)} does not exist`);
+      await this.run(s, 'BEGIN', 'BEGIN');
+      const source = await this.boundRole(s, sourceName, binding);
+      const existing = await this.role(s, cloneName);
+      if (existing) this.assertBound(existing, cloneName, binding);
       const clone = ident(cloneName);
       const attributes = [
         'LOGIN',
@@ -321,8 +355,6 @@ export class PostgresEngine implements DatabaseEngine {
         source.rolcreaterole ? 'CREATEROLE' : 'NOCREATEROLE',
         `CONNECTION LIMIT ${Number(source.rolconnlimit)}`,
       ].join(' ');
-      await this.run(s, 'BEGIN', 'BEGIN');
-      const existing = await this.role(s, cloneName);
       if (existing) {
         await this.run(
           s,
@@ -334,6 +366,11 @@ export class PostgresEngine implements DatabaseEngine {
           s,
           'CREATE ROLE',
           `CREATE ROLE ${clone} WITH ${attributes} PASSWORD ${escapeLiteral(password)}`,
+        );
+        await this.run(
+          s,
+          'COMMENT ON ROLE',
+          `COMMENT ON ROLE ${clone} IS ${escapeLiteral(bindingComment(binding))}`,
         );
       }
       const [reverse] = await this.run<{ member: boolean }>(
@@ -359,6 +396,18 @@ export class PostgresEngine implements DatabaseEngine {
         }
       }
       await this.run(s, 'COMMIT', 'COMMIT');
+    });
+  }
+
+  async bindingsOf(admin: Credentials, usernames: readonly string[]): Promise<Record<string, UserBinding>> {
+    for (const u of usernames) this.validateUsername(u);
+    return this.withSession(admin, [admin.password], async (s) => {
+      const out: Record<string, UserBinding> = {};
+      for (const name of new Set(usernames)) {
+        const role = await this.role(s, name);
+        out[name] = { exists: role !== undefined, binding: role ? bindingOf(role) : undefined };
+      }
+      return out;
     });
   }
 
@@ -507,10 +556,37 @@ export class PostgresEngine implements DatabaseEngine {
     const rows = await this.run<RoleRow>(
       s,
       'look up role',
-      'SELECT oid, rolcanlogin, rolsuper, rolcreatedb, rolcreaterole, rolconnlimit FROM pg_roles WHERE rolname = $1',
+      `SELECT oid, rolcanlogin, rolsuper, rolcreatedb, rolcreaterole, rolconnlimit,
+              shobj_description(oid, 'pg_authid') AS comment
+       FROM pg_roles WHERE rolname = $1`,
       [name],
     );
     return rows[0];
+  }
+
+  /**
+   * The checks made before any change to a user, without SQL: a valid name, not a system or RDS
+   * account, not the admin itself.
+   */
+  private validateManaged(admin: Credentials, username: string): void {
+    this.validateUsername(username);
+    assertNotSystemAccount(username);
+    if (username === admin.username) {
+      throw new ValidationError(`username ${JSON.stringify(username)} is the admin's own account`);
+    }
+  }
+
+  private assertBound(role: RoleRow, name: string, binding: string): void {
+    // A superuser is never an application user, whatever its comment says.
+    if (role.rolsuper || bindingOf(role) !== binding) throw notBoundError(name);
+  }
+
+  /** The role, checked to exist and to be bound to `binding`, in the session that will change it. */
+  private async boundRole(s: Session, name: string, binding: string): Promise<RoleRow> {
+    const role = await this.role(s, name);
+    if (!role) throw new NotFoundError(`role ${JSON.stringify(name)} does not exist`);
+    this.assertBound(role, name, binding);
+    return role;
   }
 
   private async connectableDatabases(s: Session): Promise<string[]> {

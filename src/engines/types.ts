@@ -29,6 +29,18 @@ export interface NewUser {
   /** The database the privileges apply to. */
   database: string;
   privileges: readonly Privilege[];
+  /**
+   * The secret the user is bound to (its ARN): recorded on the database side in the same step
+   * that creates the user, and checked by the master before it ever changes the user again.
+   */
+  binding: string;
+}
+
+/** A user's binding as the database records it. */
+export interface UserBinding {
+  exists: boolean;
+  /** The secret ARN the user is bound to; undefined when the user exists but credflow never bound it. */
+  binding: string | undefined;
 }
 
 /** What a login turned out to be; lets callers check that TLS was negotiated. */
@@ -52,17 +64,34 @@ export interface DatabaseEngine {
   testLogin(creds: Credentials): Promise<void>;
   /** Logs in as `creds` and changes that same user's password (single-user strategy). */
   changeOwnPassword(creds: Credentials, newPassword: string): Promise<void>;
-  /** Logs in as the admin and sets another user's password (admin-single and alternating). */
-  setPassword(admin: Credentials, username: string, newPassword: string): Promise<void>;
-  /** Creates a login user with the given database-level privileges. */
+  /**
+   * Logs in as the admin and sets another user's password (admin-single-user), after checking in
+   * the same session that the user is bound to `binding` (else ValidationError, nothing changed).
+   */
+  setPassword(admin: Credentials, username: string, newPassword: string, binding: string): Promise<void>;
+  /**
+   * Creates a login user with the given database-level privileges (application databases only)
+   * and binds it to `user.binding`.
+   */
   createUser(admin: Credentials, user: NewUser): Promise<void>;
   /**
    * Makes `cloneName` an equivalent of `sourceName` with `password`: creates it when missing,
-   * copies (or re-copies) its grants, sets the password.
+   * copies (or re-copies) its grants, sets the password. Both users must be bound to `binding`
+   * (a clone it creates is bound to it); a user bound elsewhere or not at all is refused with
+   * ValidationError before anything changes.
    */
-  cloneUser(admin: Credentials, sourceName: string, cloneName: string, password: string): Promise<void>;
+  cloneUser(
+    admin: Credentials,
+    sourceName: string,
+    cloneName: string,
+    password: string,
+    binding: string,
+  ): Promise<void>;
+  /** Whether each user exists and which secret it is bound to (one admin session). */
+  bindingsOf(admin: Credentials, usernames: readonly string[]): Promise<Record<string, UserBinding>>;
   userExists(admin: Credentials, username: string): Promise<boolean>;
   listUsers(admin: Credentials): Promise<string[]>;
+  /** Drops the user (and its binding); no error when it does not exist. */
   dropUser(admin: Credentials, username: string): Promise<void>;
   /**
    * The user's effective privileges, normalised so two users' lists compare equal when they can

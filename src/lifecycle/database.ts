@@ -206,6 +206,7 @@ interface RawDb {
   secretStatus: string | undefined;
   deletionProtection: boolean;
   arn: string | undefined;
+  masterUsername: string | undefined;
 }
 
 function fromInstance(db: DBInstance): RawDb {
@@ -219,6 +220,7 @@ function fromInstance(db: DBInstance): RawDb {
     secretStatus: db.MasterUserSecret?.SecretStatus,
     deletionProtection: db.DeletionProtection ?? false,
     arn: db.DBInstanceArn,
+    masterUsername: db.MasterUsername,
   };
 }
 
@@ -233,6 +235,7 @@ function fromCluster(c: DBCluster): RawDb {
     secretStatus: c.MasterUserSecret?.SecretStatus,
     deletionProtection: c.DeletionProtection ?? false,
     arn: c.DBClusterArn,
+    masterUsername: c.MasterUsername,
   };
 }
 

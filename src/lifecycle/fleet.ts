@@ -1,7 +1,8 @@
 import type { SecretListEntry } from '@aws-sdk/client-secrets-manager';
 import { z } from 'zod';
 import { ValidationError } from '../errors';
-import { alternateUsername } from '../rotation/steps';
+import { USER_TAG } from '../rotation/boundary';
+import { cloneOf } from '../rotation/strategies';
 import { LAST_ROTATED_TAG } from '../rotation/types';
 import { readVersion } from '../rotation/versions';
 import { parseDbSecret } from '../secret';
@@ -95,7 +96,10 @@ export async function selectDueSecrets(
     let key = arn;
     try {
       const v = parseDbSecret(await readVersion(deps.secrets, arn, { VersionStage: 'AWSCURRENT' }));
-      const base = v.username.endsWith('_clone') ? alternateUsername(v.username) : v.username;
+      // The bound user, so both users of an alternating pair fall into one group.
+      const bound = s.Tags?.find((t) => t.Key === USER_TAG)?.Value;
+      const base =
+        bound ?? (v.username.endsWith(cloneOf('')) ? v.username.slice(0, -cloneOf('').length) : v.username);
       key = `${v.host}:${v.port ?? ''}/${base}`;
     } catch (err) {
       // An unreadable secret still rotates alone; rotate-secret reports the real problem.
@@ -152,6 +156,20 @@ export interface FleetSummary {
   }[];
 }
 
+/**
+ * The error of a failed rotation: a `startExecution.sync` Task fails with States.TaskFailed and
+ * the child execution's description (with its own Error) as the cause, as on AWS.
+ */
+function childError(error: string | undefined, cause: string | undefined): string | undefined {
+  if (error !== 'States.TaskFailed' || !cause) return error;
+  try {
+    const child = JSON.parse(cause) as { Error?: unknown };
+    return typeof child.Error === 'string' ? child.Error : error;
+  } catch {
+    return error;
+  }
+}
+
 /** SummarizeFleetRotation: one line per secret, counts on top. */
 export function summarizeFleetRotation(event: unknown): FleetSummary {
   const input = parseWith(
@@ -164,12 +182,13 @@ export function summarizeFleetRotation(event: unknown): FleetSummary {
   );
   const results: FleetSummary['results'] = input.results.flat().map((r) => {
     const ok = r.outcome?.status === 'SUCCEEDED';
+    const error = childError(r.outcome?.Error, r.outcome?.Cause);
     return {
       secretId: r.secretId,
       name: r.name ?? r.secretId,
       status: ok ? 'SUCCEEDED' : 'FAILED',
       ...(r.outcome?.executionArn ? { executionArn: r.outcome.executionArn } : {}),
-      ...(!ok ? { error: r.outcome?.Error ?? r.outcome?.status ?? 'unknown' } : {}),
+      ...(!ok ? { error: error ?? r.outcome?.status ?? 'unknown' } : {}),
     };
   });
   const succeeded = results.filter((r) => r.status === 'SUCCEEDED').length;

@@ -13,10 +13,12 @@ import {
 } from '@aws-sdk/client-secrets-manager';
 import { z } from 'zod';
 import { engineFor as defaultEngineFor } from '../engines';
+import { assertNotSystemAccount, checkApplicationDatabase } from '../engines/common';
 import type { Credentials, DatabaseEngine } from '../engines/types';
 import { NotFoundError, RotationStateError, ValidationError } from '../errors';
+import { assertMasterApart, USER_TAG } from '../rotation/boundary';
 import { credentialsOf, withMaster } from '../rotation/master';
-import { alternateUsername } from '../rotation/steps';
+import { grantsFingerprint, strategyNamed } from '../rotation/strategies';
 import { STRATEGIES, STRATEGY_TAG } from '../rotation/types';
 import { aws, readVersion } from '../rotation/versions';
 import { type DbSecret, defaultPort, type EngineName, parseDbSecret, serialiseSecret } from '../secret';
@@ -103,10 +105,17 @@ export async function prepareDatabaseUser(deps: LifecycleDeps, event: unknown): 
     throw new ValidationError(`${input.dbIdentifier} is ${db.status}, not available`);
   }
   const engine = engineOf(deps, db.engine);
-  engine.validateUsername(input.username);
-  if (input.strategy === 'alternating-users') engine.validateUsername(alternateUsername(input.username));
+  // The privilege boundary, before anything is stored: the users this secret will own are
+  // valid, not system or RDS accounts, and not the master.
+  const strategy = strategyNamed(input.strategy);
+  for (const u of strategy.ownedUsers(input.username)) {
+    engine.validateUsername(u);
+    assertNotSystemAccount(u);
+  }
+  if (db.masterUsername) assertMasterApart(strategy, input.username, db.masterUsername, db.secretArn);
   const database = input.database ?? db.dbName;
   if (!database) throw new ValidationError(`${input.dbIdentifier} has no default database: name one`);
+  checkApplicationDatabase(database);
   const secretName = input.secretName ?? userSecretName(input.dbIdentifier, input.username);
   const base = { ...input, secretName, masterSecretArn: db.secretArn, engine: db.engine, database };
 
@@ -119,7 +128,11 @@ export async function prepareDatabaseUser(deps: LifecycleDeps, event: unknown): 
   if (existing?.ARN) {
     const tags = Object.fromEntries((existing.Tags ?? []).map((t) => [t.Key, t.Value]));
     const value = existing.DeletedDate ? undefined : await currentUserSecret(deps, existing.ARN);
-    if (tags[DB_TAG] !== input.dbIdentifier || value?.username !== input.username) {
+    if (
+      tags[DB_TAG] !== input.dbIdentifier ||
+      tags[USER_TAG] !== input.username ||
+      value?.username !== input.username
+    ) {
       throw new ValidationError(`secret ${secretName} exists and belongs to another user or database`);
     }
     deps.logger.info('PrepareDatabaseUser: secret exists, resuming', { secretArn: existing.ARN });
@@ -155,6 +168,7 @@ export async function prepareDatabaseUser(deps: LifecycleDeps, event: unknown): 
         ...(input.kmsKeyId ? { KmsKeyId: input.kmsKeyId } : {}),
         Tags: [
           { Key: STRATEGY_TAG, Value: input.strategy },
+          { Key: USER_TAG, Value: input.username },
           { Key: DB_TAG, Value: input.dbIdentifier },
           { Key: MANAGED_TAG, Value: 'true' },
           ...(input.protected ? [{ Key: PROTECTED_TAG, Value: 'true' }] : []),
@@ -169,11 +183,6 @@ export async function prepareDatabaseUser(deps: LifecycleDeps, event: unknown): 
   return { ...base, secretArn: created.ARN ?? secretName };
 }
 
-/** A stable fingerprint of a user's grants, kept as a tag so verify can spot drift later. */
-export function grantsFingerprint(grants: readonly string[]): string {
-  return createHash('sha256').update(grants.join('\n')).digest('hex').slice(0, 32);
-}
-
 /** Runs `fn` with the master's credentials (see withMaster). */
 function asMaster<T>(
   deps: LifecycleDeps,
@@ -185,7 +194,9 @@ function asMaster<T>(
 
 /**
  * CreateDatabaseUser: the master creates the user with exactly the requested database-level
- * privileges. If the user exists already and the stored secret logs in, a previous run did it.
+ * privileges, bound to this secret. If the user exists already and is bound to this secret, a
+ * previous run made it; a user bound elsewhere, or not at all, is refused: credflow never takes
+ * over a user it did not create for the secret.
  */
 export async function createDatabaseUser(deps: LifecycleDeps, event: unknown): Promise<PreparedUser> {
   const input = parseWith(prepared, event, 'invalid CreateDatabaseUser input');
@@ -193,14 +204,12 @@ export async function createDatabaseUser(deps: LifecycleDeps, event: unknown): P
   const secret = await currentUserSecret(deps, input.secretArn);
   let userCreated = true;
   const grants = await asMaster(deps, input.masterSecretArn, async (admin) => {
-    if (await engine.userExists(admin, input.username)) {
-      const works = await engine.testLogin(credentialsOf(secret)).then(
-        () => true,
-        () => false,
-      );
-      if (!works) {
+    assertMasterApart(strategyNamed(input.strategy), input.username, admin.username, input.masterSecretArn);
+    const found = (await engine.bindingsOf(admin, [input.username]))[input.username];
+    if (found?.exists) {
+      if (found.binding !== input.secretArn) {
         throw new ValidationError(
-          `user ${JSON.stringify(input.username)} already exists on ${input.dbIdentifier}; credflow does not take over users it did not create`,
+          `user ${JSON.stringify(input.username)} already exists on ${input.dbIdentifier} and was not created by credflow for ${input.secretArn}; credflow does not take over users it did not create`,
         );
       }
       userCreated = false;
@@ -210,6 +219,7 @@ export async function createDatabaseUser(deps: LifecycleDeps, event: unknown): P
         password: secret.password,
         database: input.database,
         privileges: input.privileges,
+        binding: input.secretArn,
       });
     }
     return engine.listGrants(admin, input.username);
@@ -272,7 +282,8 @@ export async function enableRotation(
 
 /**
  * CleanUpUserSecret: after a failed CreateDatabaseUser, the stored secret goes again unless its
- * user exists on the server, so a failed request leaves nothing behind.
+ * user exists on the server bound to it, so a failed request leaves nothing behind (a secret
+ * left for a user credflow refused to take over would let rotate-now reach that user).
  */
 export async function cleanUpUserSecret(
   deps: LifecycleDeps,
@@ -282,7 +293,10 @@ export async function cleanUpUserSecret(
   const engine = engineOf(deps, input.engine);
   let exists = true;
   try {
-    exists = await asMaster(deps, input.masterSecretArn, (admin) => engine.userExists(admin, input.username));
+    exists = await asMaster(deps, input.masterSecretArn, async (admin) => {
+      const found = (await engine.bindingsOf(admin, [input.username]))[input.username];
+      return found?.exists === true && found.binding === input.secretArn;
+    });
   } catch (err) {
     // Without the master we cannot tell; keeping the secret is the safe side.
     deps.logger.warn('CleanUpUserSecret: cannot check the user, keeping the secret', {

@@ -1,24 +1,23 @@
 import { z } from 'zod';
 import { engineFor as defaultEngineFor } from '../engines';
-import { CredflowError, RotationStateError } from '../errors';
+import { isSystemAccount } from '../engines/common';
+import { CredflowError } from '../errors';
+import { boundUser } from '../rotation/boundary';
 import { credentialsOf, type MasterLogin, resolveMaster, useMaster } from '../rotation/master';
-import { alternateUsername, logsIn } from '../rotation/steps';
-import { STRATEGIES, type Strategy } from '../rotation/types';
-import { describeState, readVersion, resolveStrategy } from '../rotation/versions';
-import { parseDbSecret } from '../secret';
+import { logsIn } from '../rotation/steps';
+import { type Check, type CheckName, resolveStrategy, type VerifyContext } from '../rotation/strategies';
+import { STRATEGIES, type StrategyName } from '../rotation/types';
+import { describeState, readVersion } from '../rotation/versions';
+import { type DbSecret, parseDbSecret } from '../secret';
 import { parseWith } from '../validate';
 import type { LifecycleDeps } from './database';
-import { GRANTS_TAG, grantsFingerprint } from './users';
+import { GRANTS_TAG } from './users';
 
-export interface Check {
-  check: 'current-logs-in' | 'previous-rejected' | 'clone-grants-equal' | 'no-clone' | 'grants-unchanged';
-  ok: boolean;
-  detail: string;
-}
+export type { Check } from '../rotation/strategies';
 
 export interface VerifyReport {
   secretArn: string;
-  strategy: Strategy;
+  strategy: StrategyName;
   username: string;
   /** Every check passed. */
   ok: boolean;
@@ -35,12 +34,15 @@ const verifyInput = z.object({
   correlationId: z.string().min(1).max(128).optional(),
 });
 
+/** Checks that mean "the database is not what credflow set up". */
+const DRIFT: readonly CheckName[] = ['clone-grants-equal', 'grants-unchanged', 'no-clone', 'user-bound'];
+
 /**
- * VerifyCredentials: after a rotation (or any time), checks what the strategy promises.
- * AWSCURRENT logs in; single-user: the AWSPREVIOUS password no longer does; alternating: the
- * two users hold equal grants; admin-single: no `<user>_clone` exists; and the user's grants
- * still match the fingerprint taken when credflow created it. Reports rather than throws, so
- * the workflow decides what a failed check means.
+ * VerifyCredentials: after a rotation (or any time), checks what the strategy promises:
+ * AWSCURRENT logs in and names the user the secret is bound to, then the strategy's own checks
+ * (single-user: AWSPREVIOUS refused; alternating: both users hold equal grants; admin-single: no
+ * clone) and the grants fingerprint taken at creation. Reports rather than throws, so the
+ * workflow decides what a failed check means.
  */
 export async function verifyCredentials(deps: LifecycleDeps, event: unknown): Promise<VerifyReport> {
   const input = parseWith(verifyInput, event, 'invalid verify-credentials input');
@@ -49,14 +51,10 @@ export async function verifyCredentials(deps: LifecycleDeps, event: unknown): Pr
     await readVersion(deps.secrets, state.arn, { VersionId: state.currentVersionId }),
     `AWSCURRENT of ${state.arn}`,
   );
-  const strategy = resolveStrategy(
-    { secretId: state.arn, token: state.currentVersionId, strategy: input.strategy },
-    state.tags,
-    current.masterarn !== undefined,
-  );
+  const strategy = resolveStrategy(input, state.tags, current.masterarn !== undefined);
   const engine = (deps.engineFor ?? defaultEngineFor)(current.engine);
   const checks: Check[] = [];
-  const add = (check: Check['check'], ok: boolean, detail: string) => checks.push({ check, ok, detail });
+  const add = (check: CheckName, ok: boolean, detail: string) => checks.push({ check, ok, detail });
 
   const currentOk = await logsIn(engine, credentialsOf(current));
   add(
@@ -65,89 +63,53 @@ export async function verifyCredentials(deps: LifecycleDeps, event: unknown): Pr
     currentOk ? `${current.username} logs in` : `${current.username} is refused`,
   );
 
-  if (
-    strategy === 'single-user' &&
-    state.previousVersionId &&
-    state.previousVersionId !== state.currentVersionId
-  ) {
-    const raw = await readVersion(deps.secrets, state.arn, { VersionId: state.previousVersionId });
-    if (raw !== undefined) {
-      const prev = parseDbSecret(raw, `AWSPREVIOUS of ${state.arn}`);
-      if (prev.username === current.username && prev.password !== current.password) {
-        const stillWorks = await logsIn(engine, credentialsOf(prev));
-        add(
-          'previous-rejected',
-          !stillWorks,
-          stillWorks ? 'the AWSPREVIOUS password still logs in' : 'the AWSPREVIOUS password is refused',
-        );
-      }
-    }
+  // The boundary first: the master looks at no user the secret is not bound to.
+  let bound: string | undefined;
+  try {
+    bound = boundUser(strategy, state.tags, current, state.arn);
+  } catch (err) {
+    if (!(err instanceof CredflowError)) throw err;
+  }
+  const owned =
+    bound !== undefined &&
+    !isSystemAccount(current.username) &&
+    strategy.ownedUsers(bound).includes(current.username);
+  add(
+    'user-bound',
+    owned,
+    owned
+      ? `${current.username} is a user of this secret`
+      : `${current.username} is not a user this secret is bound to`,
+  );
+
+  if (owned && bound !== undefined) {
+    let master: MasterLogin | null | undefined = null;
+    const ctx: VerifyContext = {
+      engine,
+      bound,
+      current,
+      previous: () => previousOf(deps, state, current),
+      recordedGrants: state.tags[GRANTS_TAG],
+      logsIn: (creds) => logsIn(engine, creds),
+      add,
+      async inspect(names) {
+        if (master === null)
+          master = current.masterarn ? await masterLogin(deps, current.masterarn, state.arn) : undefined;
+        const m = master;
+        if (!m) return undefined;
+        return useMaster(m, ({ creds }) => engine.inspectUsers(creds, names));
+      },
+    };
+    await strategy.verify(ctx);
   }
 
-  const baseUser = current.username.endsWith('_clone')
-    ? alternateUsername(current.username)
-    : current.username;
-  const other = alternateUsername(current.username);
-  const recorded = state.tags[GRANTS_TAG];
-  // What the master must look at: grants where they are compared; admin-single's clone at least
-  // for existence (from the same pass when grants are read anyway).
-  const grantsOf =
-    strategy === 'alternating-users'
-      ? [current.username, other]
-      : recorded
-        ? strategy === 'admin-single-user'
-          ? [baseUser, other]
-          : [baseUser]
-        : [];
-  const master =
-    current.masterarn && (grantsOf.length > 0 || strategy === 'admin-single-user')
-      ? await masterLogin(deps, current.masterarn, state.arn)
-      : undefined;
-  if (master) {
-    const { users, cloneExists } = await useMaster(master, async ({ creds: admin }) => {
-      const users = grantsOf.length > 0 ? await engine.inspectUsers(admin, grantsOf) : {};
-      const seen = users[other];
-      const cloneExists =
-        strategy === 'admin-single-user' &&
-        (seen === undefined ? await engine.userExists(admin, other) : seen !== null);
-      return { users, cloneExists };
-    });
-    if (strategy === 'alternating-users') {
-      const a = users[current.username];
-      const b = users[other];
-      if (a && b) {
-        const equal = a.join('\n') === b.join('\n');
-        add(
-          'clone-grants-equal',
-          equal,
-          equal
-            ? `${current.username} and ${other} hold the same grants`
-            : `${current.username} and ${other} hold different grants`,
-        );
-      }
-    }
-    if (strategy === 'admin-single-user') {
-      add('no-clone', !cloneExists, cloneExists ? `${other} exists` : `no ${other}`);
-    }
-    const baseGrants = users[baseUser];
-    if (recorded && baseGrants) {
-      const now = grantsFingerprint(baseGrants);
-      add(
-        'grants-unchanged',
-        now === recorded,
-        now === recorded ? 'grants as created' : `grants of ${baseUser} changed since creation`,
-      );
-    }
-  }
   const failed = checks.filter((c) => !c.ok);
   const report: VerifyReport = {
     secretArn: state.arn,
-    strategy,
+    strategy: strategy.name,
     username: current.username,
     ok: failed.length === 0,
-    drift: failed.some(
-      (c) => c.check === 'clone-grants-equal' || c.check === 'grants-unchanged' || c.check === 'no-clone',
-    ),
+    drift: failed.some((c) => DRIFT.includes(c.check)),
     checks,
     correlationId: input.correlationId ?? state.currentVersionId,
   };
@@ -157,6 +119,18 @@ export async function verifyCredentials(deps: LifecycleDeps, event: unknown): Pr
     failed: failed.map((c) => c.check),
   });
   return report;
+}
+
+async function previousOf(
+  deps: LifecycleDeps,
+  state: { arn: string; previousVersionId: string | undefined; currentVersionId: string },
+  current: DbSecret,
+): Promise<DbSecret | undefined> {
+  if (!state.previousVersionId || state.previousVersionId === state.currentVersionId) return undefined;
+  const raw = await readVersion(deps.secrets, state.arn, { VersionId: state.previousVersionId });
+  if (raw === undefined) return undefined;
+  const prev = parseDbSecret(raw, `AWSPREVIOUS of ${state.arn}`);
+  return prev.host === current.host ? prev : undefined;
 }
 
 /** The master login, or undefined (logged) when the master secret is unusable. */
@@ -174,13 +148,5 @@ async function masterLogin(
       error: err.name,
     });
     return undefined;
-  }
-}
-
-/** Throws when a report has a failed check; for callers that want verify as a gate. */
-export function assertVerified(report: VerifyReport): void {
-  if (!report.ok) {
-    const failed = report.checks.filter((c) => !c.ok).map((c) => `${c.check}: ${c.detail}`);
-    throw new RotationStateError(`verification of ${report.secretArn} failed: ${failed.join('; ')}`);
   }
 }

@@ -8,40 +8,25 @@ import { engineFor as defaultEngineFor } from '../engines';
 import type { Credentials, DatabaseEngine } from '../engines/types';
 import { AuthenticationError, RotationInProgressError, RotationStateError, ValidationError } from '../errors';
 import { type DbSecret, parseDbSecret, serialiseSecret } from '../secret';
-import { credentialsOf, type MasterLogin, withMaster } from './master';
-import {
-  LAST_ROTATED_TAG,
-  type RotationDeps,
-  type StepInput,
-  type StepName,
-  type StepResult,
-  type Strategy,
-} from './types';
-import {
-  aws,
-  checkToken,
-  describeState,
-  namedStrategy,
-  readVersion,
-  resolveStrategy,
-  type SecretState,
-} from './versions';
-
-const CLONE_SUFFIX = '_clone';
-
-/** user <-> user_clone, the alternating strategy's flip (AWS's multi-user template). */
-export function alternateUsername(username: string): string {
-  return username.endsWith(CLONE_SUFFIX) ? username.slice(0, -CLONE_SUFFIX.length) : username + CLONE_SUFFIX;
-}
+import { assertMasterApart, assertOwned, boundUser } from './boundary';
+import { credentialsOf, type MasterLogin, useMaster, withMaster } from './master';
+import { namedStrategy, type RotationStrategy, resolveStrategy, type SetContext } from './strategies';
+import { LAST_ROTATED_TAG, type RotationDeps, type StepInput, type StepName, type StepResult } from './types';
+import { aws, checkToken, describeState, readVersion, type SecretState } from './versions';
 
 interface Loaded {
   state: SecretState;
-  strategy: Strategy;
+  strategy: RotationStrategy;
+  /** The user the secret is bound to. */
+  bound: string;
   current: DbSecret;
   engine: DatabaseEngine;
 }
 
-/** Everything a step reads before acting; also applies the version check. */
+/**
+ * Everything a step reads before acting; also applies the version check and the privilege
+ * boundary on AWSCURRENT.
+ */
 async function load(deps: RotationDeps, input: StepInput, step: StepName): Promise<Loaded | StepResult> {
   const state = await describeState(deps.secrets, input.secretId);
   const currentRaw = await readVersion(deps.secrets, state.arn, { VersionId: state.currentVersionId });
@@ -53,10 +38,18 @@ async function load(deps: RotationDeps, input: StepInput, step: StepName): Promi
       secretArn: state.arn,
       token: input.token,
     });
-    return { step, secretArn: state.arn, token: input.token, strategy, outcome: 'already-current' };
+    return {
+      step,
+      secretArn: state.arn,
+      token: input.token,
+      strategy: strategy.name,
+      outcome: 'already-current',
+    };
   }
+  const bound = boundUser(strategy, state.tags, current, state.arn);
+  assertOwned(strategy, bound, current.username, `AWSCURRENT of ${state.arn}`);
   const engine = (deps.engineFor ?? defaultEngineFor)(current.engine);
-  return { state, strategy, current, engine };
+  return { state, strategy, bound, current, engine };
 }
 
 function done(
@@ -70,17 +63,25 @@ function done(
     step,
     secretArn: l.state.arn,
     token,
-    strategy: l.strategy,
+    strategy: l.strategy.name,
     outcome,
     ...(username ? { username } : {}),
   };
 }
 
+/** Parses a pending value and checks it against the boundary like AWSCURRENT. */
+function pendingOf(l: Loaded, raw: string): DbSecret {
+  const pending = parseDbSecret(raw, `AWSPENDING of ${l.state.arn}`);
+  assertOwned(l.strategy, l.bound, pending.username, `AWSPENDING of ${l.state.arn}`);
+  return pending;
+}
+
+/** The token's AWSPENDING value (see pendingOf). */
 async function readPending(deps: RotationDeps, l: Loaded, token: string): Promise<DbSecret> {
   const raw = await readVersion(deps.secrets, l.state.arn, { VersionId: token, VersionStage: 'AWSPENDING' });
   if (raw === undefined)
     throw new RotationStateError(`version ${token} of ${l.state.arn} holds no pending value yet`);
-  return parseDbSecret(raw, `AWSPENDING of ${l.state.arn}`);
+  return pendingOf(l, raw);
 }
 
 /** True when the credentials log in; false only when the database refuses them. */
@@ -97,13 +98,16 @@ export async function logsIn(engine: DatabaseEngine, creds: Credentials): Promis
 function requireMasterArn(l: Loaded): string {
   if (!l.current.masterarn) {
     throw new ValidationError(
-      `${l.strategy} rotation of ${l.state.arn} needs a masterarn key naming the master secret`,
+      `${l.strategy.name} rotation of ${l.state.arn} needs a masterarn key naming the master secret`,
     );
   }
   return l.current.masterarn;
 }
 
-/** The master must be for the user's engine family and point at the user's database. */
+/**
+ * The master must be for the user's engine family, point at the user's database, and not be
+ * one of the users this secret changes.
+ */
 function checkMaster(deps: RotationDeps, l: Loaded, master: MasterLogin): void {
   const family = (deps.engineFor ?? defaultEngineFor)(master.engine).family;
   if (family !== l.engine.family) {
@@ -117,30 +121,30 @@ function checkMaster(deps: RotationDeps, l: Loaded, master: MasterLogin): void {
       `master secret ${master.arn} points at ${master.creds.host}:${master.creds.port}, the user secret at ${l.current.host}:${userPort}`,
     );
   }
+  assertMasterApart(l.strategy, l.bound, master.creds.username, master.arn);
 }
 
 /**
  * createSecret: unless the token already holds a pending value, copy AWSCURRENT with a new
- * password (and, for alternating users, the other username) into the token's version, staged
+ * password (and the strategy's username for the next version) into the token's version, staged
  * AWSPENDING.
  */
 export async function createSecret(deps: RotationDeps, input: StepInput): Promise<StepResult> {
   const l = await load(deps, input, 'createSecret');
   if (!('state' in l)) return l;
   // Only a version already staged AWSPENDING can hold the value (one GetSecretValue less otherwise).
-  const existing =
-    l.state.versions[input.token]?.includes('AWSPENDING') === true
-      ? await readVersion(deps.secrets, l.state.arn, { VersionId: input.token, VersionStage: 'AWSPENDING' })
-      : undefined;
-  if (existing !== undefined) {
-    const pending = parseDbSecret(existing, `AWSPENDING of ${l.state.arn}`);
-    return done('createSecret', l, input.token, 'already-done', pending.username);
+  if (l.state.versions[input.token]?.includes('AWSPENDING') === true) {
+    const raw = await readVersion(deps.secrets, l.state.arn, {
+      VersionId: input.token,
+      VersionStage: 'AWSPENDING',
+    });
+    if (raw !== undefined) {
+      return done('createSecret', l, input.token, 'already-done', pendingOf(l, raw).username);
+    }
   }
-  const username =
-    l.strategy === 'alternating-users' ? alternateUsername(l.current.username) : l.current.username;
-  l.engine.validateUsername(username);
-  if (l.strategy === 'alternating-users') l.engine.validateUsername(alternateUsername(username));
-  if (l.strategy !== 'single-user') requireMasterArn(l);
+  for (const u of l.strategy.ownedUsers(l.bound)) l.engine.validateUsername(u);
+  const username = l.strategy.pendingUsername(l.current, l.bound);
+  if (l.strategy.needsMaster) requireMasterArn(l);
 
   const pw = await aws('GetRandomPassword', () =>
     deps.secrets.send(
@@ -176,7 +180,7 @@ export async function createSecret(deps: RotationDeps, input: StepInput): Promis
   deps.logger.info('createSecret: pending version stored', {
     secretArn: l.state.arn,
     token: input.token,
-    strategy: l.strategy,
+    strategy: l.strategy.name,
     username,
   });
   return done('createSecret', l, input.token, 'applied', username);
@@ -184,82 +188,59 @@ export async function createSecret(deps: RotationDeps, input: StepInput): Promis
 
 /**
  * setSecret: make the database accept the pending password. Done already when the pending
- * credentials log in. single-user: the user changes its own password (logging in with
- * AWSCURRENT, else AWSPREVIOUS). alternating: AWSCURRENT must log in; the master (re)creates the
- * other user from it and sets its password. admin-single: the master sets the same user's
- * password; no clone, ever.
+ * credentials log in; otherwise the strategy does it (the user itself, or the master). For a
+ * strategy that uses the master, the master is resolved and checked before any SQL.
  */
 export async function setSecret(deps: RotationDeps, input: StepInput): Promise<StepResult> {
   const l = await load(deps, input, 'setSecret');
   if (!('state' in l)) return l;
   const pending = await readPending(deps, l, input.token);
-  const pendingCreds = credentialsOf(pending);
-  const ctx = {
-    secretArn: l.state.arn,
-    token: input.token,
-    strategy: l.strategy,
-    username: pending.username,
-  };
-
-  if (await logsIn(l.engine, pendingCreds)) {
-    deps.logger.info('setSecret: pending credentials already log in', ctx);
-    return done('setSecret', l, input.token, 'already-done', pending.username);
-  }
   if (pending.host !== l.current.host) {
     throw new ValidationError(`AWSPENDING of ${l.state.arn} points at another host than AWSCURRENT`);
   }
+  const logCtx = {
+    secretArn: l.state.arn,
+    token: input.token,
+    strategy: l.strategy.name,
+    username: pending.username,
+  };
+  // Resolved (Secrets Manager and RDS calls only) and checked before the first login below.
+  const master = l.strategy.needsMaster
+    ? await withMaster(deps, requireMasterArn(l), async (m) => {
+        checkMaster(deps, l, m);
+        return m;
+      })
+    : undefined;
 
-  if (l.strategy === 'single-user') {
-    if (pending.username !== l.current.username) {
-      throw new ValidationError(
-        `single-user rotation of ${l.state.arn}: AWSPENDING names another user than AWSCURRENT`,
-      );
-    }
-    const candidates: DbSecret[] = [l.current];
-    if (l.state.previousVersionId && l.state.previousVersionId !== l.state.currentVersionId) {
-      const prevRaw = await readVersion(deps.secrets, l.state.arn, { VersionId: l.state.previousVersionId });
-      if (prevRaw !== undefined) {
-        const prev = parseDbSecret(prevRaw, `AWSPREVIOUS of ${l.state.arn}`);
-        if (prev.username === pending.username && prev.host === pending.host) candidates.push(prev);
-      }
-    }
-    for (const c of candidates) {
-      try {
-        // One login: a refused one moves on to the next candidate.
-        await l.engine.changeOwnPassword(credentialsOf(c), pending.password);
-      } catch (err) {
-        if (err instanceof AuthenticationError) continue;
-        throw err;
-      }
-      deps.logger.info('setSecret: user changed its own password', ctx);
-      return done('setSecret', l, input.token, 'applied', pending.username);
-    }
-    throw new AuthenticationError(
-      `setSecret: unable to log in to the database with the previous, current or pending secret of ${l.state.arn}`,
-    );
+  if (await logsIn(l.engine, credentialsOf(pending))) {
+    deps.logger.info('setSecret: pending credentials already log in', logCtx);
+    return done('setSecret', l, input.token, 'already-done', pending.username);
   }
-
-  await withMaster(deps, requireMasterArn(l), async (master) => {
-    checkMaster(deps, l, master);
-    if (l.strategy === 'alternating-users') {
-      if (!(await logsIn(l.engine, credentialsOf(l.current)))) {
-        throw new AuthenticationError(
-          `setSecret: AWSCURRENT of ${l.state.arn} does not log in; refusing to clone from it`,
-        );
-      }
-      await l.engine.cloneUser(master.creds, l.current.username, pending.username, pending.password);
-      deps.logger.info('setSecret: master synced the alternate user and set its password', ctx);
-    } else {
-      if (pending.username !== l.current.username) {
-        throw new ValidationError(
-          `admin-single-user rotation of ${l.state.arn}: AWSPENDING names another user`,
-        );
-      }
-      await l.engine.setPassword(master.creds, pending.username, pending.password);
-      deps.logger.info('setSecret: master set the user password', ctx);
-    }
-  });
+  const ctx: SetContext = {
+    secretArn: l.state.arn,
+    engine: l.engine,
+    bound: l.bound,
+    current: l.current,
+    pending,
+    previous: () => previousOf(deps, l, pending),
+    withMaster: (fn) => {
+      if (!master) throw new ValidationError(`${l.strategy.name} does not use the master`);
+      return useMaster(master, fn);
+    },
+  };
+  const what = await l.strategy.setPassword(ctx);
+  deps.logger.info(`setSecret: ${what}`, logCtx);
   return done('setSecret', l, input.token, 'applied', pending.username);
+}
+
+/** AWSPREVIOUS, when it is another version that names the same user on the same host. */
+async function previousOf(deps: RotationDeps, l: Loaded, pending: DbSecret): Promise<DbSecret | undefined> {
+  const id = l.state.previousVersionId;
+  if (!id || id === l.state.currentVersionId) return undefined;
+  const raw = await readVersion(deps.secrets, l.state.arn, { VersionId: id });
+  if (raw === undefined) return undefined;
+  const prev = parseDbSecret(raw, `AWSPREVIOUS of ${l.state.arn}`);
+  return prev.username === pending.username && prev.host === pending.host ? prev : undefined;
 }
 
 /** testSecret: the pending credentials log in and run a query. */
@@ -279,7 +260,7 @@ export async function testSecret(deps: RotationDeps, input: StepInput): Promise<
 /**
  * finishSecret: move AWSCURRENT to the token (the old current becomes AWSPREVIOUS), then take
  * AWSPENDING off it, as Secrets Manager does after a native rotation. A rerun after either
- * call completes the other.
+ * call completes the other. The version promoted must name a user the secret is bound to.
  */
 export async function finishSecret(deps: RotationDeps, input: StepInput): Promise<StepResult> {
   const state = await describeState(deps.secrets, input.secretId);
@@ -288,7 +269,19 @@ export async function finishSecret(deps: RotationDeps, input: StepInput): Promis
   if (stages?.includes('AWSCURRENT')) outcome = 'already-current';
   else checkToken(state, 'finishSecret', input.token);
 
+  let strategy = namedStrategy(input, state.tags);
   if (outcome === 'applied') {
+    const raw = await readVersion(deps.secrets, state.arn, { VersionId: input.token });
+    if (raw === undefined)
+      throw new RotationStateError(`version ${input.token} of ${state.arn} holds no value`);
+    const next = parseDbSecret(raw, `AWSPENDING of ${state.arn}`);
+    strategy ??= resolveStrategy(input, state.tags, next.masterarn !== undefined);
+    assertOwned(
+      strategy,
+      boundUser(strategy, state.tags, next, state.arn),
+      next.username,
+      `AWSPENDING of ${state.arn}`,
+    );
     await aws(`UpdateSecretVersionStage ${state.arn}`, () =>
       deps.secrets.send(
         new UpdateSecretVersionStageCommand({
@@ -328,11 +321,9 @@ export async function finishSecret(deps: RotationDeps, input: StepInput): Promis
     token: input.token,
     outcome,
   });
-  // The value is read only when neither the input nor the tag names the strategy.
-  const strategy =
-    namedStrategy(input, state.tags) ??
-    resolveStrategy(input, state.tags, await hasMasterArn(deps, state.arn, input.token));
-  return { step: 'finishSecret', secretArn: state.arn, token: input.token, strategy, outcome };
+  // Already current: the value is read only when neither the input nor the tag names the strategy.
+  strategy ??= resolveStrategy(input, state.tags, await hasMasterArn(deps, state.arn, input.token));
+  return { step: 'finishSecret', secretArn: state.arn, token: input.token, strategy: strategy.name, outcome };
 }
 
 /** Whether the token's value names a master secret (finishSecret needs no more of it). */

@@ -5,7 +5,7 @@ import type { Logger } from '../log';
 
 /** The three rotation strategies (DESIGN.md section 3, seeds 000/001/003/004). */
 export const STRATEGIES = ['single-user', 'alternating-users', 'admin-single-user'] as const;
-export type Strategy = (typeof STRATEGIES)[number];
+export type StrategyName = (typeof STRATEGIES)[number];
 
 /** Tag on a user secret that names its strategy; read when the input names none. */
 export const STRATEGY_TAG = 'credflow:strategy';
@@ -22,7 +22,7 @@ export interface StepInput {
   /** The ClientRequestToken: the id of the version being rotated in. */
   token: string;
   /** Overrides the strategy tag. */
-  strategy?: Strategy | undefined;
+  strategy?: StrategyName | undefined;
 }
 
 export type StepOutcome =
@@ -37,7 +37,7 @@ export interface StepResult {
   step: StepName;
   secretArn: string;
   token: string;
-  strategy: Strategy;
+  strategy: StrategyName;
   outcome: StepOutcome;
   /** The database user the pending version holds (never its password). */
   username?: string;

@@ -5,14 +5,8 @@ import {
   GetSecretValueCommand,
   ResourceNotFoundException,
 } from '@aws-sdk/client-secrets-manager';
-import {
-  NotFoundError,
-  RotationInProgressError,
-  RotationStateError,
-  TransientError,
-  ValidationError,
-} from '../errors';
-import { STRATEGIES, STRATEGY_TAG, type StepInput, type StepName, type Strategy } from './types';
+import { NotFoundError, RotationInProgressError, RotationStateError, TransientError } from '../errors';
+import type { StepName } from './types';
 
 export interface SecretState {
   arn: string;
@@ -129,24 +123,4 @@ export async function readVersion(
     if (err instanceof ResourceNotFoundException) return undefined;
     throw translateAwsError(err, `GetSecretValue ${secretId}`);
   }
-}
-
-/** The strategy the input or the secret's tag names, if either does (validated). */
-export function namedStrategy(input: StepInput, tags: Record<string, string>): Strategy | undefined {
-  const named = input.strategy ?? tags[STRATEGY_TAG];
-  if (named !== undefined && !(STRATEGIES as readonly string[]).includes(named)) {
-    throw new ValidationError(
-      `unknown rotation strategy "${named}": expected one of ${STRATEGIES.join(', ')}`,
-    );
-  }
-  return named as Strategy | undefined;
-}
-
-/** The strategy: the input's, else the secret's tag, else what its keys imply. */
-export function resolveStrategy(
-  input: StepInput,
-  tags: Record<string, string>,
-  hasMaster: boolean,
-): Strategy {
-  return namedStrategy(input, tags) ?? (hasMaster ? 'alternating-users' : 'single-user');
 }

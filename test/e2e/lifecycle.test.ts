@@ -7,7 +7,8 @@ import type { Connection } from '../../cli/context';
 import { engineFor } from '../../src/engines';
 import { memoryLogger } from '../../src/log';
 import { resolveMaster } from '../../src/rotation/master';
-import { alternateUsername, createSecret, setSecret } from '../../src/rotation/steps';
+import { createSecret, setSecret } from '../../src/rotation/steps';
+import { cloneOf } from '../../src/rotation/strategies';
 import { awsCli, haveAwsCli } from '../support/aws-cli';
 import { startTestCloud, type TestCloud } from '../support/cloud';
 import { awaitExecution, connectionOf, current, logsIn, run, succeed } from './support';
@@ -163,7 +164,7 @@ describe.each([
     if (strategy === 'admin-single-user') expect(checks).toContain('no-clone');
     const master = await resolveMaster(tc.clients, masterArn);
     const users = await engineFor(engine).listUsers(master.creds);
-    expect(users.includes(alternateUsername(before.username))).toBe(strategy === 'alternating-users');
+    expect(users.includes(cloneOf(`u_${strategy.split('-')[0]}`))).toBe(strategy === 'alternating-users');
   });
 
   it('rotate-master-password: the old master password is refused, the new one works', async () => {

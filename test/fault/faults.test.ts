@@ -32,7 +32,7 @@ import { verifyCredentials } from '../../src/lifecycle/verify';
 import { memoryLogger } from '../../src/log';
 import { credentialsOf } from '../../src/rotation/master';
 import { createSecret, finishSecret, setSecret, testSecret } from '../../src/rotation/steps';
-import { type RotationDeps, STEPS, type Strategy } from '../../src/rotation/types';
+import { type RotationDeps, STEPS, type StrategyName as Strategy } from '../../src/rotation/types';
 import { parseDbSecret } from '../../src/secret';
 import { connectionOf } from '../e2e/support';
 import { startTestCloud, type TestCloud } from '../support/cloud';
@@ -301,6 +301,7 @@ describe('concurrency and drift', () => {
       password: 'x-Probe-12345',
       database: 'appdb',
       privileges: ['SELECT'],
+      binding: secretId,
     });
     // Give the clone one more privilege than the original.
     const c = await mysql.createConnection({

@@ -61,6 +61,7 @@ describe.each<ServerKind>(['postgres', 'mariadb'])('%s server', (kind) => {
       password: 'Kept-1',
       database: 'firstdb',
       privileges: ['SELECT'],
+      binding: 'arn:aws:secretsmanager:us-east-1:000000000000:secret:credflow/kept-000000',
     });
     await s.stop();
     await s.stop(); // twice is fine

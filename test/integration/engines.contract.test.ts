@@ -20,6 +20,9 @@ import { startTestServers, TEST_DATABASE, type TestServers } from '../support/se
 
 type Family = 'postgres' | 'mysql';
 
+/** The secret every user of this suite is bound to (its ARN, as create-database-user records it). */
+const BINDING = 'arn:aws:secretsmanager:us-east-1:000000000000:secret:credflow/contract/users-AbCdEf';
+
 let servers: TestServers;
 
 beforeAll(async () => {
@@ -134,6 +137,7 @@ describe.each<Family>(['postgres', 'mysql'])('%s engine contract', (family) => {
         password: 'Read-only-1',
         database: TEST_DATABASE,
         privileges: ['SELECT'],
+        binding: BINDING,
       });
       const user = creds(name, 'Read-only-1');
       await expect(sqlAs(family, user, 'SELECT id FROM items')).resolves.toEqual([{ id: 1 }]);
@@ -152,6 +156,7 @@ describe.each<Family>(['postgres', 'mysql'])('%s engine contract', (family) => {
         password: 'Later-1',
         database: TEST_DATABASE,
         privileges: ['SELECT'],
+        binding: BINDING,
       });
       const table = `later_table_${seq}`;
       await sqlAs(family, appAdmin(), `CREATE TABLE ${table} (id INT)`);
@@ -165,6 +170,7 @@ describe.each<Family>(['postgres', 'mysql'])('%s engine contract', (family) => {
         password: 'Write-1',
         database: TEST_DATABASE,
         privileges: ['SELECT', 'INSERT'],
+        binding: BINDING,
       });
       const user = creds(name, 'Write-1');
       await sqlAs(family, user, 'INSERT INTO items (id) VALUES (100)');
@@ -179,6 +185,7 @@ describe.each<Family>(['postgres', 'mysql'])('%s engine contract', (family) => {
         password: 'Twice-1',
         database: TEST_DATABASE,
         privileges: ['SELECT'],
+        binding: BINDING,
       });
       const err = await rejection(
         engine.createUser(admin(), {
@@ -186,6 +193,7 @@ describe.each<Family>(['postgres', 'mysql'])('%s engine contract', (family) => {
           password: 'Secret-2nd',
           database: TEST_DATABASE,
           privileges: ['SELECT'],
+          binding: BINDING,
         }),
       );
       expect(err).toBeInstanceOf(DatabaseError);
@@ -196,6 +204,7 @@ describe.each<Family>(['postgres', 'mysql'])('%s engine contract', (family) => {
           password: 'x',
           database: TEST_DATABASE,
           privileges: ['SELECT', 'DROP' as 'SELECT'],
+          binding: BINDING,
         }),
       ).rejects.toBeInstanceOf(ValidationError);
     });
@@ -211,6 +220,7 @@ describe.each<Family>(['postgres', 'mysql'])('%s engine contract', (family) => {
         password: oldPw,
         database: TEST_DATABASE,
         privileges: ['SELECT'],
+        binding: BINDING,
       });
       await engine.changeOwnPassword(creds(name, oldPw), newPw);
       await expect(engine.testLogin(creds(name, oldPw))).rejects.toBeInstanceOf(AuthenticationError);
@@ -224,19 +234,26 @@ describe.each<Family>(['postgres', 'mysql'])('%s engine contract', (family) => {
         password: 'Before-1',
         database: TEST_DATABASE,
         privileges: ['SELECT'],
+        binding: BINDING,
       });
-      await engine.setPassword(admin(), name, "After'1\\%");
+      await engine.setPassword(admin(), name, "After'1\\%", BINDING);
       await expect(engine.testLogin(creds(name, 'Before-1'))).rejects.toBeInstanceOf(AuthenticationError);
       await expect(engine.testLogin(creds(name, "After'1\\%"))).resolves.toBeUndefined();
     });
 
     it('setPassword on a missing user is NotFoundError', async () => {
-      await expect(engine.setPassword(admin(), 'no_such_user', 'x')).rejects.toBeInstanceOf(NotFoundError);
+      await expect(engine.setPassword(admin(), 'no_such_user', 'x', BINDING)).rejects.toBeInstanceOf(
+        NotFoundError,
+      );
     });
 
     it('refuses empty passwords and NUL bytes before touching the server', async () => {
-      await expect(engine.setPassword(admin(), 'whoever', '')).rejects.toBeInstanceOf(ValidationError);
-      await expect(engine.setPassword(admin(), 'whoever', 'a\0b')).rejects.toBeInstanceOf(ValidationError);
+      await expect(engine.setPassword(admin(), 'whoever', '', BINDING)).rejects.toBeInstanceOf(
+        ValidationError,
+      );
+      await expect(engine.setPassword(admin(), 'whoever', 'a\0b', BINDING)).rejects.toBeInstanceOf(
+        ValidationError,
+      );
     });
   });
 
@@ -249,8 +266,9 @@ describe.each<Family>(['postgres', 'mysql'])('%s engine contract', (family) => {
         password: 'Orig-1',
         database: TEST_DATABASE,
         privileges: ['SELECT', 'INSERT'],
+        binding: BINDING,
       });
-      await engine.cloneUser(admin(), name, clone, "Clone'1\\");
+      await engine.cloneUser(admin(), name, clone, "Clone'1\\", BINDING);
       await expect(engine.testLogin(creds(clone, "Clone'1\\"))).resolves.toBeUndefined();
       await expect(
         sqlAs(family, creds(clone, "Clone'1\\"), 'SELECT id FROM items WHERE id = 1'),
@@ -271,8 +289,9 @@ describe.each<Family>(['postgres', 'mysql'])('%s engine contract', (family) => {
         password: 'Again-1',
         database: TEST_DATABASE,
         privileges: ['SELECT'],
+        binding: BINDING,
       });
-      await engine.cloneUser(admin(), name, clone, 'Clone-1');
+      await engine.cloneUser(admin(), name, clone, 'Clone-1', BINDING);
       // Drift: the clone gets something its source does not have.
       if (family === 'postgres') {
         await sqlAs(family, admin(), `CREATE ROLE drift_group_${seq} NOLOGIN`);
@@ -281,8 +300,8 @@ describe.each<Family>(['postgres', 'mysql'])('%s engine contract', (family) => {
         await sqlAs(family, admin(), `GRANT DELETE ON appdb.* TO '${clone}'@'%'`);
       }
       expect(await engine.listGrants(admin(), clone)).not.toEqual(await engine.listGrants(admin(), name));
-      await engine.cloneUser(admin(), name, clone, 'Clone-2');
-      await engine.cloneUser(admin(), name, clone, 'Clone-2');
+      await engine.cloneUser(admin(), name, clone, 'Clone-2', BINDING);
+      await engine.cloneUser(admin(), name, clone, 'Clone-2', BINDING);
       expect(await engine.listGrants(admin(), clone)).toEqual(await engine.listGrants(admin(), name));
       await expect(engine.testLogin(creds(clone, 'Clone-1'))).rejects.toBeInstanceOf(AuthenticationError);
       await expect(engine.testLogin(creds(clone, 'Clone-2'))).resolves.toBeUndefined();
@@ -296,9 +315,10 @@ describe.each<Family>(['postgres', 'mysql'])('%s engine contract', (family) => {
         password: 'Flip-1',
         database: TEST_DATABASE,
         privileges: ['SELECT'],
+        binding: BINDING,
       });
-      await engine.cloneUser(admin(), name, clone, 'Flip-clone-1');
-      await engine.cloneUser(admin(), clone, name, 'Flip-2');
+      await engine.cloneUser(admin(), name, clone, 'Flip-clone-1', BINDING);
+      await engine.cloneUser(admin(), clone, name, 'Flip-2', BINDING);
       await expect(engine.testLogin(creds(name, 'Flip-2'))).resolves.toBeUndefined();
       await expect(engine.testLogin(creds(clone, 'Flip-clone-1'))).resolves.toBeUndefined();
       expect(await engine.listGrants(admin(), name)).toEqual(await engine.listGrants(admin(), clone));
@@ -312,8 +332,9 @@ describe.each<Family>(['postgres', 'mysql'])('%s engine contract', (family) => {
         password: 'Inspect-1',
         database: TEST_DATABASE,
         privileges: ['SELECT', 'UPDATE'],
+        binding: BINDING,
       });
-      await engine.cloneUser(admin(), name, clone, 'Inspect-clone-1');
+      await engine.cloneUser(admin(), name, clone, 'Inspect-clone-1', BINDING);
       const seen = await engine.inspectUsers(admin(), [name, clone, 'no_such_user', name]);
       expect(Object.keys(seen).sort()).toEqual([name, clone, 'no_such_user'].sort());
       expect(seen[name]).toEqual(await engine.listGrants(admin(), name));
@@ -324,11 +345,13 @@ describe.each<Family>(['postgres', 'mysql'])('%s engine contract', (family) => {
     });
 
     it('refuses a missing source (NotFoundError) and cloning onto itself (ValidationError)', async () => {
-      await expect(engine.cloneUser(admin(), 'no_such_source', 'no_such_clone', 'x')).rejects.toBeInstanceOf(
-        NotFoundError,
-      );
+      await expect(
+        engine.cloneUser(admin(), 'no_such_source', 'no_such_clone', 'x', BINDING),
+      ).rejects.toBeInstanceOf(NotFoundError);
       await expect(engine.userExists(admin(), 'no_such_clone')).resolves.toBe(false);
-      await expect(engine.cloneUser(admin(), 'same', 'same', 'x')).rejects.toBeInstanceOf(ValidationError);
+      await expect(engine.cloneUser(admin(), 'same', 'same', 'x', BINDING)).rejects.toBeInstanceOf(
+        ValidationError,
+      );
     });
 
     if (family === 'mysql') {
@@ -340,9 +363,10 @@ describe.each<Family>(['postgres', 'mysql'])('%s engine contract', (family) => {
           password: 'Tls-1',
           database: TEST_DATABASE,
           privileges: ['SELECT'],
+          binding: BINDING,
         });
         await sqlAs(family, admin(), `ALTER USER '${name}'@'%' REQUIRE SSL`);
-        await engine.cloneUser(admin(), name, clone, 'Tls-clone-1');
+        await engine.cloneUser(admin(), name, clone, 'Tls-clone-1', BINDING);
         expect(await engine.listGrants(admin(), clone)).toContain('REQUIRE SSL');
         expect(await engine.listGrants(admin(), clone)).toEqual(await engine.listGrants(admin(), name));
         await expect(engine.testLogin(creds(clone, 'Tls-clone-1', { ssl: false }))).rejects.toBeInstanceOf(
@@ -361,6 +385,7 @@ describe.each<Family>(['postgres', 'mysql'])('%s engine contract', (family) => {
         password: 'Short-1',
         database: TEST_DATABASE,
         privileges: ['SELECT'],
+        binding: BINDING,
       });
       expect(await engine.userExists(admin(), name)).toBe(true);
       expect(await engine.listUsers(admin())).toContain(name);
@@ -383,6 +408,7 @@ describe.each<Family>(['postgres', 'mysql'])('%s engine contract', (family) => {
           password: 'Owner-1',
           database: TEST_DATABASE,
           privileges: ['ALL'],
+          binding: BINDING,
         });
         await sqlAs(family, creds(name, 'Owner-1'), `CREATE TABLE owned_${seq} (id INT)`);
         await engine.dropUser(admin(), name);
@@ -418,6 +444,7 @@ describe.each<Family>(['postgres', 'mysql'])('%s engine contract', (family) => {
         password,
         database: TEST_DATABASE,
         privileges: ['SELECT'],
+        binding: BINDING,
       });
       expect(await engine.userExists(admin(), name)).toBe(true);
       expect(await engine.listUsers(admin())).toContain(name);
@@ -426,7 +453,7 @@ describe.each<Family>(['postgres', 'mysql'])('%s engine contract', (family) => {
         sqlAs(family, creds(name, password), 'SELECT id FROM items WHERE id = 1'),
       ).resolves.toEqual([{ id: 1 }]);
       const clone = `${name}_c`;
-      await engine.cloneUser(admin(), name, clone, password);
+      await engine.cloneUser(admin(), name, clone, password, BINDING);
       expect(await engine.listGrants(admin(), clone)).toEqual(await engine.listGrants(admin(), name));
       await engine.dropUser(admin(), clone);
       await engine.dropUser(admin(), name);
@@ -444,6 +471,7 @@ describe.each<Family>(['postgres', 'mysql'])('%s engine contract', (family) => {
         password,
         database: TEST_DATABASE,
         privileges: ['SELECT'],
+        binding: BINDING,
       });
       await expect(engine.testLogin(creds(atLimit, password))).resolves.toBeUndefined();
       await engine.dropUser(admin(), atLimit);
@@ -455,9 +483,10 @@ describe.each<Family>(['postgres', 'mysql'])('%s engine contract', (family) => {
           password,
           database: TEST_DATABASE,
           privileges: ['SELECT'],
+          binding: BINDING,
         }),
       ).rejects.toBeInstanceOf(ValidationError);
-      await expect(engine.cloneUser(admin(), 'anyone', tooLong, password)).rejects.toBeInstanceOf(
+      await expect(engine.cloneUser(admin(), 'anyone', tooLong, password, BINDING)).rejects.toBeInstanceOf(
         ValidationError,
       );
       expect(await engine.listUsers(admin())).toEqual(before);
@@ -476,6 +505,7 @@ describe.each<Family>(['postgres', 'mysql'])('%s engine contract', (family) => {
           password,
           database: TEST_DATABASE,
           privileges: ['SELECT'],
+          binding: BINDING,
         }),
       ).rejects.toBeInstanceOf(ValidationError);
     });

@@ -15,7 +15,7 @@ import type { Credentials } from '../../src/engines/types';
 import { AuthenticationError, RotationStateError, ValidationError } from '../../src/errors';
 import { memoryLogger } from '../../src/log';
 import { createSecret, finishSecret, logsIn, setSecret, testSecret } from '../../src/rotation/steps';
-import type { RotationDeps, Strategy } from '../../src/rotation/types';
+import type { RotationDeps, StrategyName as Strategy } from '../../src/rotation/types';
 import { startTestCloud, type TestCloud } from '../support/cloud';
 import { startTestServers, type TestServers } from '../support/servers';
 import { createUserSecret } from '../support/user-secret';

@@ -1,12 +1,14 @@
 /**
- * The set-up several suites share: a master secret in AWS's full JSON shape, a database user
- * created with it, and the user's secret (engine, host, port, username, password, dbname,
- * masterarn) tagged with its rotation strategy.
+ * The set-up several suites share: a master secret in AWS's full JSON shape, the user's secret
+ * (engine, host, port, username, password, dbname, masterarn) tagged with its rotation strategy
+ * and the user it is bound to, and the database user created with the master and bound to that
+ * secret, in the order create-database-user uses.
  */
 import { CreateSecretCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { engineFor } from '../../src/engines';
 import type { Credentials, Privilege } from '../../src/engines/types';
-import { STRATEGY_TAG, type Strategy } from '../../src/rotation/types';
+import { USER_TAG } from '../../src/rotation/boundary';
+import { STRATEGY_TAG, type StrategyName } from '../../src/rotation/types';
 
 export interface UserSecretSpec {
   secrets: SecretsManagerClient;
@@ -17,7 +19,7 @@ export interface UserSecretSpec {
   name: string;
   username: string;
   password: string;
-  strategy: Strategy;
+  strategy: StrategyName;
   privileges?: Privilege[];
 }
 
@@ -35,12 +37,6 @@ export async function createUserSecret(spec: UserSecretSpec): Promise<{ arn: str
       }),
     }),
   );
-  await engineFor(engine).createUser(admin, {
-    username: spec.username,
-    password: spec.password,
-    database: 'appdb',
-    privileges: spec.privileges ?? ['SELECT'],
-  });
   const user = await secrets.send(
     new CreateSecretCommand({
       Name: spec.name,
@@ -53,8 +49,18 @@ export async function createUserSecret(spec: UserSecretSpec): Promise<{ arn: str
         dbname: 'appdb',
         masterarn: master.ARN,
       }),
-      Tags: [{ Key: STRATEGY_TAG, Value: spec.strategy }],
+      Tags: [
+        { Key: STRATEGY_TAG, Value: spec.strategy },
+        { Key: USER_TAG, Value: spec.username },
+      ],
     }),
   );
+  await engineFor(engine).createUser(admin, {
+    username: spec.username,
+    password: spec.password,
+    database: 'appdb',
+    privileges: spec.privileges ?? ['SELECT'],
+    binding: user.ARN as string,
+  });
   return { arn: user.ARN as string, masterArn: master.ARN as string };
 }

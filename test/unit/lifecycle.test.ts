@@ -6,8 +6,9 @@ import { kindOf, provisionInput, writerOf } from '../../src/lifecycle/database';
 import { classifyDeletion, parseDeletionCase } from '../../src/lifecycle/deletion';
 import { summarizeFleetRotation } from '../../src/lifecycle/fleet';
 import { secretOfFailureEvent } from '../../src/lifecycle/repair';
-import { grantsFingerprint, userSecretName } from '../../src/lifecycle/users';
+import { userSecretName } from '../../src/lifecycle/users';
 import { tokenFromExecutionName } from '../../src/rotation/input';
+import { grantsFingerprint } from '../../src/rotation/strategies';
 
 const root = path.resolve(__dirname, '../..');
 const pattern = (file: string) => JSON.parse(readFileSync(path.join(root, 'events', file), 'utf8'));

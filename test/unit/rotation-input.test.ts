@@ -1,6 +1,5 @@
 import { RotationInProgressError, RotationStateError, ValidationError } from '../../src/errors';
 import { parseRotationEvent, parseStepInput, tokenFromExecutionName } from '../../src/rotation/input';
-import { alternateUsername } from '../../src/rotation/steps';
 import { checkToken, type SecretState } from '../../src/rotation/versions';
 
 const state = (versions: Record<string, string[]>): SecretState => {
@@ -74,12 +73,5 @@ describe('the version check every step makes', () => {
 
   it('ignores AWSPENDING left on the current version by an earlier rotation', () => {
     expect(checkToken(state({ v1: ['AWSCURRENT', 'AWSPENDING'] }), 'createSecret', T)).toBe('proceed');
-  });
-});
-
-describe('alternating usernames', () => {
-  it('flips between user and user_clone', () => {
-    expect(alternateUsername('app')).toBe('app_clone');
-    expect(alternateUsername('app_clone')).toBe('app');
   });
 });
