@@ -110,6 +110,17 @@ describe('serverless package (offline)', () => {
     }
   });
 
+  it('offers a policy that denies setting or removing the binding tags (credflow:user, ...)', () => {
+    const policy = resources['ProtectCredflowBindingTagsPolicy'];
+    expect(policy?.Type).toBe('AWS::IAM::ManagedPolicy');
+    const [deny] = (policy?.Properties['PolicyDocument'] as { Statement: Record<string, unknown>[] }).Statement;
+    expect(deny).toMatchObject({
+      Effect: 'Deny',
+      Action: expect.arrayContaining(['secretsmanager:TagResource', 'secretsmanager:UntagResource']),
+      Condition: { 'ForAnyValue:StringEquals': { 'aws:TagKeys': expect.arrayContaining(['credflow:user']) } },
+    });
+  });
+
   it('gives each function a role for its group only', () => {
     const actionsOf = (fnKey: string) => {
       const fn = resources[`${fnKey[0]!.toUpperCase()}${fnKey.slice(1)}LambdaFunction`] as Resource;
