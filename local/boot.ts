@@ -1,5 +1,6 @@
 import { createClients } from '../src/aws/clients';
 import { resetLambdaClients } from '../src/aws/lambda-clients';
+import { resetDeps } from '../src/deps';
 import { type Catalog, loadCatalog, loadHandler, resolveEnvironment } from './catalog';
 import { LocalCloud } from './cloud';
 import { type DeployReport, deployCatalog, resolveContext } from './deploy';
@@ -32,6 +33,7 @@ export async function bootLocalCloud(opts: BootOptions): Promise<LocalCloud & { 
   delete process.env['AWS_SESSION_TOKEN'];
   // Handlers in this process keep their clients between calls; a new cloud is a new endpoint.
   resetLambdaClients();
+  resetDeps();
   const stage = opts.stage ?? LOCAL_STAGE;
   const catalog = opts.catalog ?? loadCatalog(undefined, stage);
   const target = { region: cloud.region, accountId: cloud.accountId, stage };

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ValidationError } from './errors';
+import { describeIssues } from './validate';
 
 /** Engines a secret's `engine` key may name (AWS's values plus Aurora's). */
 export const ENGINES = [
@@ -45,10 +46,6 @@ function parseJson(secretString: string | undefined, what: string): unknown {
     // The parser's message can quote the input, which is a secret: say only where it broke.
     throw new ValidationError(`${what} is not valid JSON`);
   }
-}
-
-function describeIssues(error: z.ZodError): string {
-  return error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
 }
 
 /** Parses and validates a database credential secret. Throws ValidationError naming the bad keys. */

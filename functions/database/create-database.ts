@@ -1,5 +1,5 @@
-import { createDatabase } from '../../src/lifecycle/database';
-import { rotationDepsFromEnv } from '../../src/rotation/deps';
+import { taskHandler } from '../../src/handler';
+import { createDatabase, parseCreateDatabaseInput } from '../../src/lifecycle/database';
 
 /** Task CreateDatabase of provision-database. */
-export const handler = async (event: unknown) => createDatabase(rotationDepsFromEnv(), event);
+export const handler = taskHandler('credflow-database', parseCreateDatabaseInput, createDatabase);

@@ -1,5 +1,5 @@
-import { deleteChildSecrets } from '../../src/lifecycle/users';
-import { rotationDepsFromEnv } from '../../src/rotation/deps';
+import { taskHandler } from '../../src/handler';
+import { deleteChildSecrets, parseDeleteChildSecretsInput } from '../../src/lifecycle/users';
 
 /** Task DeleteChildSecrets of decommission-database. */
-export const handler = async (event: unknown) => deleteChildSecrets(rotationDepsFromEnv(), event);
+export const handler = taskHandler('credflow-database', parseDeleteChildSecretsInput, deleteChildSecrets);

@@ -1,5 +1,5 @@
-import { deleteDatabase } from '../../src/lifecycle/database';
-import { rotationDepsFromEnv } from '../../src/rotation/deps';
+import { taskHandler } from '../../src/handler';
+import { deleteDatabase, parseDeleteDatabaseInput } from '../../src/lifecycle/database';
 
 /** Task DeleteDatabase of decommission-database. */
-export const handler = async (event: unknown) => deleteDatabase(rotationDepsFromEnv(), event);
+export const handler = taskHandler('credflow-database', parseDeleteDatabaseInput, deleteDatabase);

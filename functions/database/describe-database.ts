@@ -1,5 +1,5 @@
-import { describeDatabase } from '../../src/lifecycle/database';
-import { rotationDepsFromEnv } from '../../src/rotation/deps';
+import { taskHandler } from '../../src/handler';
+import { describeDatabase, parseDescribeDatabaseInput } from '../../src/lifecycle/database';
 
-/** Task DescribeDatabase: one poll of the provision, rotate-master and decommission wait loops. */
-export const handler = async (event: unknown) => describeDatabase(rotationDepsFromEnv(), event);
+/** Task DescribeDatabase (and its twins) of provision-database, rotate-master-password and decommission-database. */
+export const handler = taskHandler('credflow-database', parseDescribeDatabaseInput, describeDatabase);

@@ -1,5 +1,9 @@
-import { disableDeletionProtection } from '../../src/lifecycle/database';
-import { rotationDepsFromEnv } from '../../src/rotation/deps';
+import { taskHandler } from '../../src/handler';
+import { disableDeletionProtection, parseDisableDeletionProtectionInput } from '../../src/lifecycle/database';
 
 /** Task DisableDeletionProtection of decommission-database. */
-export const handler = async (event: unknown) => disableDeletionProtection(rotationDepsFromEnv(), event);
+export const handler = taskHandler(
+  'credflow-database',
+  parseDisableDeletionProtectionInput,
+  disableDeletionProtection,
+);

@@ -1,5 +1,5 @@
-import { rotateMasterPassword } from '../../src/lifecycle/database';
-import { rotationDepsFromEnv } from '../../src/rotation/deps';
+import { taskHandler } from '../../src/handler';
+import { parseRotateMasterPasswordInput, rotateMasterPassword } from '../../src/lifecycle/database';
 
 /** Task RotateMasterPassword of rotate-master-password. */
-export const handler = async (event: unknown) => rotateMasterPassword(rotationDepsFromEnv(), event);
+export const handler = taskHandler('credflow-database', parseRotateMasterPasswordInput, rotateMasterPassword);

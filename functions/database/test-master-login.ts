@@ -1,5 +1,5 @@
-import { testMasterLogin } from '../../src/lifecycle/database';
-import { rotationDepsFromEnv } from '../../src/rotation/deps';
+import { taskHandler } from '../../src/handler';
+import { parseTestMasterLoginInput, testMasterLogin } from '../../src/lifecycle/database';
 
-/** Task TestMasterLogin of provision-database and rotate-master-password. */
-export const handler = async (event: unknown) => testMasterLogin(rotationDepsFromEnv(), event);
+/** Task TestMasterLogin of provision-database (and TestRotatedMasterLogin of rotate-master-password). */
+export const handler = taskHandler('credflow-database', parseTestMasterLoginInput, testMasterLogin);

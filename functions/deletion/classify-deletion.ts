@@ -1,4 +1,5 @@
-import { classifyDeletion } from '../../src/lifecycle/deletion';
+import { taskHandler } from '../../src/handler';
+import { classifyDeletion, parseDeletionEvent } from '../../src/lifecycle/deletion';
 
 /** Task ClassifyDeletion of on-deletion. */
-export const handler = async (event: unknown) => classifyDeletion(event, process.env['ALERT_TOPIC_ARN']);
+export const handler = taskHandler('credflow-deletion', parseDeletionEvent, classifyDeletion);

@@ -1,6 +1,5 @@
+import { taskHandler } from '../../src/handler';
 import { parseDeletionCase, retireChildSecrets } from '../../src/lifecycle/deletion';
-import { rotationDepsFromEnv } from '../../src/rotation/deps';
 
 /** Task RetireChildSecrets of on-deletion. */
-export const handler = async (event: unknown) =>
-  retireChildSecrets(rotationDepsFromEnv(), parseDeletionCase(event));
+export const handler = taskHandler('credflow-deletion', parseDeletionCase, retireChildSecrets);

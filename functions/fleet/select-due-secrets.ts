@@ -1,6 +1,5 @@
-import { selectDueSecrets } from '../../src/lifecycle/fleet';
-import { rotationDepsFromEnv } from '../../src/rotation/deps';
+import { taskHandler } from '../../src/handler';
+import { parseSelectDueSecretsInput, selectDueSecrets } from '../../src/lifecycle/fleet';
 
 /** Task SelectDueSecrets of rotate-fleet. */
-export const handler = async (event: unknown) =>
-  selectDueSecrets(rotationDepsFromEnv(), event, process.env['ROTATE_SECRET_STATE_MACHINE_ARN']);
+export const handler = taskHandler('credflow-fleet', parseSelectDueSecretsInput, selectDueSecrets);

@@ -1,4 +1,7 @@
-import { summarizeFleetRotation } from '../../src/lifecycle/fleet';
+import { taskHandler } from '../../src/handler';
+import { parseSummarizeFleetRotationInput, summarizeFleetRotation } from '../../src/lifecycle/fleet';
 
 /** Task SummarizeFleetRotation of rotate-fleet. */
-export const handler = async (event: unknown) => summarizeFleetRotation(event);
+export const handler = taskHandler('credflow-fleet', parseSummarizeFleetRotationInput, (_deps, input) =>
+  summarizeFleetRotation(input),
+);

@@ -1,6 +1,5 @@
-import { diagnoseRotation } from '../../src/lifecycle/repair';
-import { rotationDepsFromEnv } from '../../src/rotation/deps';
+import { taskHandler } from '../../src/handler';
+import { diagnoseRotation, parseFailureEvent } from '../../src/lifecycle/repair';
 
 /** Task DiagnoseRotation of on-rotation-failure. */
-export const handler = async (event: unknown) =>
-  diagnoseRotation(rotationDepsFromEnv(), event, process.env['ALERT_TOPIC_ARN']);
+export const handler = taskHandler('credflow-repair', parseFailureEvent, diagnoseRotation);

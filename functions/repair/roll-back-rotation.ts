@@ -1,5 +1,5 @@
-import { rollBackRotation } from '../../src/lifecycle/repair';
-import { rotationDepsFromEnv } from '../../src/rotation/deps';
+import { taskHandler } from '../../src/handler';
+import { parseDiagnosis, rollBackRotation } from '../../src/lifecycle/repair';
 
 /** Task RollBackRotation of on-rotation-failure. */
-export const handler = async (event: unknown) => rollBackRotation(rotationDepsFromEnv(), event);
+export const handler = taskHandler('credflow-repair', parseDiagnosis, rollBackRotation);

@@ -1,5 +1,5 @@
-import { rollForwardRotation } from '../../src/lifecycle/repair';
-import { rotationDepsFromEnv } from '../../src/rotation/deps';
+import { taskHandler } from '../../src/handler';
+import { parseDiagnosis, rollForwardRotation } from '../../src/lifecycle/repair';
 
 /** Task RollForwardRotation of on-rotation-failure. */
-export const handler = async (event: unknown) => rollForwardRotation(rotationDepsFromEnv(), event);
+export const handler = taskHandler('credflow-repair', parseDiagnosis, rollForwardRotation);

@@ -1,6 +1,6 @@
-import { rotationDepsFromEnv } from '../../src/rotation/deps';
+import { taskHandler } from '../../src/handler';
 import { parseStepInput } from '../../src/rotation/input';
 import { createSecret } from '../../src/rotation/steps';
 
 /** Task CreateSecret of rotate-secret. */
-export const handler = async (event: unknown) => createSecret(rotationDepsFromEnv(), parseStepInput(event));
+export const handler = taskHandler('credflow-rotation', parseStepInput, createSecret);

@@ -1,6 +1,6 @@
-import { rotationDepsFromEnv } from '../../src/rotation/deps';
+import { taskHandler } from '../../src/handler';
 import { parseStepInput } from '../../src/rotation/input';
 import { finishSecret } from '../../src/rotation/steps';
 
 /** Task FinishSecret of rotate-secret. */
-export const handler = async (event: unknown) => finishSecret(rotationDepsFromEnv(), parseStepInput(event));
+export const handler = taskHandler('credflow-rotation', parseStepInput, finishSecret);

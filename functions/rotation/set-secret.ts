@@ -1,6 +1,6 @@
-import { rotationDepsFromEnv } from '../../src/rotation/deps';
+import { taskHandler } from '../../src/handler';
 import { parseStepInput } from '../../src/rotation/input';
 import { setSecret } from '../../src/rotation/steps';
 
 /** Task SetSecret of rotate-secret. */
-export const handler = async (event: unknown) => setSecret(rotationDepsFromEnv(), parseStepInput(event));
+export const handler = taskHandler('credflow-rotation', parseStepInput, setSecret);

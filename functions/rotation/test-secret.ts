@@ -1,6 +1,6 @@
-import { rotationDepsFromEnv } from '../../src/rotation/deps';
+import { taskHandler } from '../../src/handler';
 import { parseStepInput } from '../../src/rotation/input';
 import { testSecret } from '../../src/rotation/steps';
 
 /** Task TestSecret of rotate-secret. */
-export const handler = async (event: unknown) => testSecret(rotationDepsFromEnv(), parseStepInput(event));
+export const handler = taskHandler('credflow-rotation', parseStepInput, testSecret);

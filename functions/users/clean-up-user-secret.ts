@@ -1,5 +1,5 @@
-import { cleanUpUserSecret } from '../../src/lifecycle/users';
-import { rotationDepsFromEnv } from '../../src/rotation/deps';
+import { taskHandler } from '../../src/handler';
+import { cleanUpUserSecret, parsePreparedUser } from '../../src/lifecycle/users';
 
 /** Task CleanUpUserSecret of create-database-user (failure branch). */
-export const handler = async (event: unknown) => cleanUpUserSecret(rotationDepsFromEnv(), event);
+export const handler = taskHandler('credflow-users', parsePreparedUser, cleanUpUserSecret);

@@ -1,5 +1,5 @@
-import { createDatabaseUser } from '../../src/lifecycle/users';
-import { rotationDepsFromEnv } from '../../src/rotation/deps';
+import { taskHandler } from '../../src/handler';
+import { createDatabaseUser, parsePreparedUser } from '../../src/lifecycle/users';
 
 /** Task CreateDatabaseUser of create-database-user. */
-export const handler = async (event: unknown) => createDatabaseUser(rotationDepsFromEnv(), event);
+export const handler = taskHandler('credflow-users', parsePreparedUser, createDatabaseUser);

@@ -1,6 +1,5 @@
-import { enableRotation } from '../../src/lifecycle/users';
-import { rotationDepsFromEnv } from '../../src/rotation/deps';
+import { taskHandler } from '../../src/handler';
+import { enableRotation, parsePreparedUser } from '../../src/lifecycle/users';
 
 /** Task EnableRotation of create-database-user. */
-export const handler = async (event: unknown) =>
-  enableRotation(rotationDepsFromEnv(), event, process.env['ROTATION_LAMBDA_ARN']);
+export const handler = taskHandler('credflow-users', parsePreparedUser, enableRotation);

@@ -1,5 +1,5 @@
-import { prepareDatabaseUser } from '../../src/lifecycle/users';
-import { rotationDepsFromEnv } from '../../src/rotation/deps';
+import { taskHandler } from '../../src/handler';
+import { parsePrepareDatabaseUserInput, prepareDatabaseUser } from '../../src/lifecycle/users';
 
 /** Task PrepareDatabaseUser of create-database-user. */
-export const handler = async (event: unknown) => prepareDatabaseUser(rotationDepsFromEnv(), event);
+export const handler = taskHandler('credflow-users', parsePrepareDatabaseUserInput, prepareDatabaseUser);

@@ -1,5 +1,5 @@
-import { validateUserLogin } from '../../src/lifecycle/users';
-import { rotationDepsFromEnv } from '../../src/rotation/deps';
+import { taskHandler } from '../../src/handler';
+import { parsePreparedUser, validateUserLogin } from '../../src/lifecycle/users';
 
 /** Task ValidateUserLogin of create-database-user. */
-export const handler = async (event: unknown) => validateUserLogin(rotationDepsFromEnv(), event);
+export const handler = taskHandler('credflow-users', parsePreparedUser, validateUserLogin);

@@ -1,5 +1,5 @@
-import { verifyCredentials } from '../../src/lifecycle/verify';
-import { rotationDepsFromEnv } from '../../src/rotation/deps';
+import { taskHandler } from '../../src/handler';
+import { parseVerifyCredentialsInput, verifyCredentials } from '../../src/lifecycle/verify';
 
 /** Task VerifyCredentials of verify-credentials and VerifyRotation of rotate-secret. */
-export const handler = async (event: unknown) => verifyCredentials(rotationDepsFromEnv(), event);
+export const handler = taskHandler('credflow-verify', parseVerifyCredentialsInput, verifyCredentials);

@@ -9,63 +9,22 @@ import {
   DescribeDBInstancesCommand,
   ModifyDBClusterCommand,
   ModifyDBInstanceCommand,
-  type RDSClient,
 } from '@aws-sdk/client-rds';
-import { DescribeSecretCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { DescribeSecretCommand } from '@aws-sdk/client-secrets-manager';
 import { z } from 'zod';
+import { rdsCall, translateAwsError } from '../aws/errors';
+import type { Deps } from '../deps';
 import { engineFor as defaultEngineFor } from '../engines';
-import type { DatabaseEngine } from '../engines/types';
-import { NotFoundError, TransientError, ValidationError } from '../errors';
-import type { Logger } from '../log';
+import { NotFoundError, ValidationError } from '../errors';
 import { withMaster } from '../rotation/master';
-import { translateAwsError } from '../rotation/versions';
 import { ENGINES } from '../secret';
-import { parseWith } from '../validate';
-
-/** What the lifecycle tasks need; handlers build it once per cold start. */
-export interface LifecycleDeps {
-  secrets: SecretsManagerClient;
-  rds: RDSClient;
-  logger: Logger;
-  engineFor?: (engine: string) => DatabaseEngine;
-}
+import { parser } from '../validate';
 
 export type DbKind = 'instance' | 'cluster';
 
 /** Aurora engines are clusters; the rest are instances. */
 export function kindOf(engine: string): DbKind {
   return engine.startsWith('aurora') ? 'cluster' : 'instance';
-}
-
-const RDS_NOT_FOUND = new Set([
-  'DBInstanceNotFoundFault',
-  'DBClusterNotFoundFault',
-  'DBSnapshotNotFoundFault',
-]);
-const RDS_INVALID = new Set([
-  'InvalidParameterValue',
-  'InvalidParameterCombination',
-  'InvalidParameterValueException',
-  'InvalidParameterCombinationException',
-  'DBInstanceAlreadyExistsFault',
-  'DBClusterAlreadyExistsFault',
-  'DBSnapshotAlreadyExistsFault',
-]);
-// A DB that is busy (modifying, rotating, backing up) accepts the same call a little later.
-const RDS_BUSY = new Set(['InvalidDBInstanceStateFault', 'InvalidDBClusterStateFault']);
-
-/** Runs an RDS call, translating its faults into the typed errors the ASL matches on. */
-export async function rdsCall<T>(what: string, call: () => Promise<T>): Promise<T> {
-  try {
-    return await call();
-  } catch (err) {
-    const name = (err as { name?: string }).name ?? '';
-    const message = `${what}: ${name}: ${(err as Error).message}`;
-    if (RDS_NOT_FOUND.has(name)) throw new NotFoundError(message, { cause: err });
-    if (RDS_INVALID.has(name)) throw new ValidationError(message, { cause: err });
-    if (RDS_BUSY.has(name)) throw new TransientError(message, { cause: err });
-    throw translateAwsError(err, what);
-  }
 }
 
 // RDS's own rules: 1-63 letters, digits or hyphens; a letter first; no trailing or double hyphen.
@@ -123,13 +82,15 @@ function isAlreadyExists(err: unknown): boolean {
   return name === 'DBInstanceAlreadyExistsFault' || name === 'DBClusterAlreadyExistsFault';
 }
 
+/** Parses createDatabase's input (a ValidationError naming each bad field). */
+export const parseCreateDatabaseInput = parser(provisionInput, 'invalid provision-database input');
+
 /**
  * CreateDatabase: an instance or an Aurora cluster (plus its writer instance) whose master
  * password RDS generates and keeps in Secrets Manager (ManageMasterUserPassword). A rerun finds
  * the database it created before and carries on.
  */
-export async function createDatabase(deps: LifecycleDeps, event: unknown): Promise<DbRef> {
-  const input = parseWith(provisionInput, event, 'invalid provision-database input');
+export async function createDatabase(deps: Deps, input: z.infer<typeof provisionInput>): Promise<DbRef> {
   const kind = kindOf(input.engine);
   const tags = [{ Key: 'credflow:managed', Value: 'true' }];
   const ref: DbRef = {
@@ -240,7 +201,7 @@ function fromCluster(c: DBCluster): RawDb {
 }
 
 /** One Describe call; undefined when the database does not exist (any more). */
-async function describeRaw(deps: LifecycleDeps, id: string, kind: DbKind): Promise<RawDb | undefined> {
+async function describeRaw(deps: Deps, id: string, kind: DbKind): Promise<RawDb | undefined> {
   try {
     if (kind === 'cluster') {
       const out = await rdsCall(`DescribeDBClusters ${id}`, () =>
@@ -291,13 +252,16 @@ export interface DbStatus extends DbRef {
 
 const FAILED = /^(failed|incompatible-|inaccessible-encryption-credentials|storage-full)/;
 
+/** Parses describeDatabase's input (a ValidationError naming each bad field). */
+export const parseDescribeDatabaseInput = parser(dbRef, 'invalid database reference');
+
 /**
  * DescribeDatabase, one poll of a Wait loop: reports the status and whether the loop is done.
  * `available` also needs the master secret `active` (and, after RotateMasterUserPassword, a new
  * AWSCURRENT version); `deleted` needs the database gone.
  */
-export async function describeDatabase(deps: LifecycleDeps, event: unknown): Promise<DbStatus> {
-  const ref = parseWith(dbRef, event, 'invalid database reference');
+export async function describeDatabase(deps: Deps, input: z.infer<typeof dbRef>): Promise<DbStatus> {
+  const ref = input;
   const raw = await describeRaw(deps, ref.identifier, ref.kind);
   const base = {
     identifier: ref.identifier,
@@ -336,7 +300,7 @@ export async function describeDatabase(deps: LifecycleDeps, event: unknown): Pro
   };
 }
 
-async function currentVersionId(deps: LifecycleDeps, secretArn: string): Promise<string | undefined> {
+async function currentVersionId(deps: Deps, secretArn: string): Promise<string | undefined> {
   const d = await deps.secrets.send(new DescribeSecretCommand({ SecretId: secretArn })).catch((err) => {
     throw translateAwsError(err, `DescribeSecret ${secretArn}`);
   });
@@ -353,7 +317,7 @@ export const dbTarget = z.object({
 
 /** Finds a database by identifier, as an instance first and then as a cluster. */
 export async function locateDatabase(
-  deps: LifecycleDeps,
+  deps: Deps,
   id: string,
   kind?: DbKind,
 ): Promise<RawDb & { kind: DbKind }> {
@@ -366,7 +330,7 @@ export async function locateDatabase(
 
 /** ModifyDBInstance or ModifyDBCluster, applied immediately. */
 async function modifyDatabase(
-  deps: LifecycleDeps,
+  deps: Deps,
   id: string,
   kind: DbKind,
   change: { RotateMasterUserPassword?: boolean; DeletionProtection?: boolean },
@@ -383,16 +347,17 @@ async function modifyDatabase(
   }
 }
 
+const testMasterLoginInput = z.object({ masterSecretArn: z.string().min(1) });
+
+/** Parses testMasterLogin's input (a ValidationError naming each bad field). */
+export const parseTestMasterLoginInput = parser(testMasterLoginInput, 'invalid TestMasterLogin input');
+
 /** TestMasterLogin: the master secret's AWSCURRENT logs in to the database. */
 export async function testMasterLogin(
-  deps: LifecycleDeps,
-  event: unknown,
+  deps: Deps,
+  input: z.infer<typeof testMasterLoginInput>,
 ): Promise<{ masterSecretArn: string; engine: string; loggedIn: true }> {
-  const { masterSecretArn } = parseWith(
-    z.object({ masterSecretArn: z.string().min(1) }),
-    event,
-    'invalid TestMasterLogin input',
-  );
+  const { masterSecretArn } = input;
   const master = await withMaster(deps, masterSecretArn, async (m) => {
     await (deps.engineFor ?? defaultEngineFor)(m.engine).testLogin(m.creds);
     return m;
@@ -401,14 +366,17 @@ export async function testMasterLogin(
   return { masterSecretArn, engine: master.engine, loggedIn: true };
 }
 
+/** Parses rotateMasterPassword's input (a ValidationError naming each bad field). */
+export const parseRotateMasterPasswordInput = parser(dbTarget, 'invalid rotate-master-password input');
+
 /**
  * RotateMasterPassword: RDS's own rotation of the managed master secret, now
  * (RotateMasterUserPassword + ApplyImmediately). Returns the Wait loop's state, remembering the
  * secret's AWSCURRENT version so the loop knows when the new one is in.
  */
 export async function rotateMasterPassword(
-  deps: LifecycleDeps,
-  event: unknown,
+  deps: Deps,
+  input: z.infer<typeof dbTarget>,
 ): Promise<
   DbRef & {
     want: 'available';
@@ -416,7 +384,6 @@ export async function rotateMasterPassword(
     masterSecretArn: string;
   }
 > {
-  const input = parseWith(dbTarget, event, 'invalid rotate-master-password input');
   const db = await locateDatabase(deps, input.identifier, input.kind);
   if (!db.secretArn) {
     throw new ValidationError(
@@ -447,12 +414,17 @@ export const decommissionInput = dbTarget.extend({
   recoveryWindowInDays: z.number().int().min(7).max(30).default(7),
 });
 
+/** Parses disableDeletionProtection's input (a ValidationError naming each bad field). */
+export const parseDisableDeletionProtectionInput = parser(
+  decommissionInput,
+  'invalid decommission-database input',
+);
+
 /** DisableDeletionProtection: the first step of decommissioning; a no-op when it is off. */
 export async function disableDeletionProtection(
-  deps: LifecycleDeps,
-  event: unknown,
+  deps: Deps,
+  input: z.infer<typeof decommissionInput>,
 ): Promise<z.infer<typeof decommissionInput> & { kind: DbKind; engine: string; arn: string }> {
-  const input = parseWith(decommissionInput, event, 'invalid decommission-database input');
   const db = await locateDatabase(deps, input.identifier, input.kind);
   if (db.deletionProtection) {
     await modifyDatabase(deps, input.identifier, db.kind, { DeletionProtection: false });
@@ -468,16 +440,19 @@ export async function disableDeletionProtection(
   };
 }
 
+const deleteDatabaseInput = decommissionInput.extend({
+  kind: z.enum(['instance', 'cluster']),
+  engine: z.string(),
+});
+
+/** Parses deleteDatabase's input (a ValidationError naming each bad field). */
+export const parseDeleteDatabaseInput = parser(deleteDatabaseInput, 'invalid DeleteDatabase input');
+
 /** DeleteDatabase: with a final snapshot when one is named, else SkipFinalSnapshot. */
 export async function deleteDatabase(
-  deps: LifecycleDeps,
-  event: unknown,
+  deps: Deps,
+  input: z.infer<typeof deleteDatabaseInput>,
 ): Promise<DbRef & { want: 'deleted' }> {
-  const input = parseWith(
-    decommissionInput.extend({ kind: z.enum(['instance', 'cluster']), engine: z.string() }),
-    event,
-    'invalid DeleteDatabase input',
-  );
   const snapshot = input.finalSnapshotIdentifier ? { SkipFinalSnapshot: false } : { SkipFinalSnapshot: true };
   try {
     if (input.kind === 'cluster') {

@@ -1,9 +1,9 @@
 import { DescribeSecretCommand, RestoreSecretCommand } from '@aws-sdk/client-secrets-manager';
 import { z } from 'zod';
+import { aws } from '../aws/errors';
+import type { Deps } from '../deps';
 import { ValidationError } from '../errors';
-import { aws } from '../rotation/versions';
 import { parseWith } from '../validate';
-import type { LifecycleDeps } from './database';
 import { deleteChildSecrets, MANAGED_TAG, PROTECTED_TAG } from './users';
 
 export type DeletionKind = 'database-deleted' | 'secret-deleted' | 'ignored';
@@ -33,17 +33,26 @@ const deleteSecretCall = z.object({
 /** RDS-EVENT-0003: DB instance deleted; RDS-EVENT-0171: DB cluster deleted. */
 const DELETED = new Set(['RDS-EVENT-0003', 'RDS-EVENT-0171']);
 
-/** ClassifyDeletion: what was deleted, from the RDS or CloudTrail event the rule matched. */
-export function classifyDeletion(event: unknown, alertTopicArn?: string): DeletionCase {
-  const topic = alertTopicArn ? { alertTopicArn } : {};
+/** What a deletion event is about: a deleted database, a secret scheduled for deletion, or neither. */
+export type DeletionEvent =
+  | { kind: 'database-deleted'; identifier: string }
+  | { kind: 'secret-deleted'; secretId: string }
+  | { kind: 'ignored' };
+
+/** Parses on-deletion's input: the RDS or CloudTrail event the rule matched. */
+export function parseDeletionEvent(event: unknown): DeletionEvent {
   const rds = rdsEvent.safeParse(event);
   if (rds.success && DELETED.has(rds.data.detail.EventID)) {
-    return { kind: 'database-deleted', identifier: rds.data.detail.SourceIdentifier, ...topic };
+    return { kind: 'database-deleted', identifier: rds.data.detail.SourceIdentifier };
   }
   const sm = deleteSecretCall.safeParse(event);
-  if (sm.success)
-    return { kind: 'secret-deleted', secretId: sm.data.detail.requestParameters.secretId, ...topic };
-  return { kind: 'ignored', ...topic };
+  if (sm.success) return { kind: 'secret-deleted', secretId: sm.data.detail.requestParameters.secretId };
+  return { kind: 'ignored' };
+}
+
+/** ClassifyDeletion: what was deleted, with the alerts topic the next states publish to. */
+export function classifyDeletion(deps: Pick<Deps, 'alertTopicArn'>, event: DeletionEvent): DeletionCase {
+  return { ...event, ...(deps.alertTopicArn ? { alertTopicArn: deps.alertTopicArn } : {}) };
 }
 
 const deletionCase = z.object({
@@ -70,8 +79,11 @@ export interface DeletionOutcome extends DeletionCase {
 }
 
 /** RetireChildSecrets: a deleted database's user secrets go too, with a recovery window. */
-export async function retireChildSecrets(deps: LifecycleDeps, c: DeletionCase): Promise<DeletionOutcome> {
-  const { deletedSecrets } = await deleteChildSecrets(deps, { identifier: c.identifier });
+export async function retireChildSecrets(deps: Deps, c: DeletionCase): Promise<DeletionOutcome> {
+  const { deletedSecrets } = await deleteChildSecrets(deps, {
+    identifier: c.identifier ?? '',
+    recoveryWindowInDays: 7,
+  });
   return {
     ...c,
     action: deletedSecrets.length ? 'children-scheduled-for-deletion' : 'none',
@@ -86,7 +98,7 @@ export async function retireChildSecrets(deps: LifecycleDeps, c: DeletionCase): 
  * ProtectDeletedSecret: a credflow secret scheduled for deletion while its database user still
  * exists would strand that user. Tagged credflow:protected -> restored; otherwise an alert.
  */
-export async function protectDeletedSecret(deps: LifecycleDeps, c: DeletionCase): Promise<DeletionOutcome> {
+export async function protectDeletedSecret(deps: Deps, c: DeletionCase): Promise<DeletionOutcome> {
   const secretId = c.secretId ?? '';
   const d = await aws(`DescribeSecret ${secretId}`, () =>
     deps.secrets.send(new DescribeSecretCommand({ SecretId: secretId })),

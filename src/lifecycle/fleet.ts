@@ -1,13 +1,13 @@
 import type { SecretListEntry } from '@aws-sdk/client-secrets-manager';
 import { z } from 'zod';
+import type { Deps } from '../deps';
 import { ValidationError } from '../errors';
 import { USER_TAG } from '../rotation/boundary';
 import { cloneOf } from '../rotation/strategies';
 import { LAST_ROTATED_TAG } from '../rotation/types';
 import { readVersion } from '../rotation/versions';
 import { parseDbSecret } from '../secret';
-import { parseWith } from '../validate';
-import type { LifecycleDeps } from './database';
+import { parser } from '../validate';
 import { MANAGED_TAG, secretsTagged } from './users';
 
 export const fleetInput = z.object({
@@ -61,17 +61,19 @@ async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (t: T) => 
   return out;
 }
 
+/** Parses selectDueSecrets's input (a ValidationError naming each bad field). */
+export const parseSelectDueSecretsInput = parser(fleetInput, 'invalid rotate-fleet input');
+
 /**
  * SelectDueSecrets: the tagged, due, credflow-rotated secrets (RDS-owned master secrets rotate
  * through RDS and are left out), grouped so that two secrets for the same database user (say
  * `app` and `app_clone` kept in separate secrets) never rotate at the same time.
  */
 export async function selectDueSecrets(
-  deps: LifecycleDeps,
-  event: unknown,
-  rotateSecretArn: string | undefined,
+  deps: Deps,
+  input: z.infer<typeof fleetInput>,
 ): Promise<FleetSelection> {
-  const input = parseWith(fleetInput, event, 'invalid rotate-fleet input');
+  const rotateSecretArn = deps.rotateSecretArn;
   if (!rotateSecretArn)
     throw new ValidationError('rotate-fleet: the rotate-secret state machine ARN is not configured');
   const now = input.now ? Date.parse(input.now) : Date.now();
@@ -170,16 +172,19 @@ function childError(error: string | undefined, cause: string | undefined): strin
   }
 }
 
+const summarizeFleetRotationInput = z.object({
+  selection: z.object({ skipped: z.array(z.unknown()).default([]) }).passthrough(),
+  results: z.array(z.array(outcome)),
+});
+
+/** Parses summarizeFleetRotation's input (a ValidationError naming each bad field). */
+export const parseSummarizeFleetRotationInput = parser(
+  summarizeFleetRotationInput,
+  'invalid SummarizeFleetRotation input',
+);
+
 /** SummarizeFleetRotation: one line per secret, counts on top. */
-export function summarizeFleetRotation(event: unknown): FleetSummary {
-  const input = parseWith(
-    z.object({
-      selection: z.object({ skipped: z.array(z.unknown()).default([]) }).passthrough(),
-      results: z.array(z.array(outcome)),
-    }),
-    event,
-    'invalid SummarizeFleetRotation input',
-  );
+export function summarizeFleetRotation(input: z.infer<typeof summarizeFleetRotationInput>): FleetSummary {
   const results: FleetSummary['results'] = input.results.flat().map((r) => {
     const ok = r.outcome?.status === 'SUCCEEDED';
     const error = childError(r.outcome?.Error, r.outcome?.Cause);

@@ -1,14 +1,15 @@
 import { TagResourceCommand, UpdateSecretVersionStageCommand } from '@aws-sdk/client-secrets-manager';
 import { z } from 'zod';
+import { aws } from '../aws/errors';
+import type { Deps } from '../deps';
 import { engineFor as defaultEngineFor } from '../engines';
 import { ValidationError } from '../errors';
 import { tokenFromExecutionName } from '../rotation/input';
 import { credentialsOf } from '../rotation/master';
 import { finishSecret, logsIn } from '../rotation/steps';
-import type { RotationDeps } from '../rotation/types';
-import { aws, describeState, readVersion } from '../rotation/versions';
+import { describeState, readVersion } from '../rotation/versions';
 import { parseDbSecret } from '../secret';
-import { parseWith } from '../validate';
+import { parser } from '../validate';
 import { STATUS_TAG } from './users';
 
 export type RepairAction = 'roll-forward' | 'roll-back' | 'none';
@@ -50,8 +51,18 @@ const executionStatus = z.object({
 });
 const direct = z.object({ secretId: z.string().min(1) });
 
-/** The secret an event is about: a Secrets Manager rotation event, a failed rotate-secret execution, or `{secretId}`. */
-export function secretOfFailureEvent(event: unknown): { secretId: string; reason: string; token?: string } {
+/** What a failure event says: which secret, why, and (when known) the token of the failed rotation. */
+export interface RotationFailure {
+  secretId: string;
+  reason: string;
+  token?: string;
+}
+
+/**
+ * Parses on-rotation-failure's input: a Secrets Manager rotation event, a failed rotate-secret
+ * execution, or `{secretId}`; ValidationError for anything else.
+ */
+export function parseFailureEvent(event: unknown): RotationFailure {
   const sm = cloudTrailRotation.safeParse(event);
   if (sm.success) {
     const id = sm.data.detail.additionalEventData?.SecretId ?? sm.data.detail.requestParameters?.secretId;
@@ -93,12 +104,9 @@ export function secretOfFailureEvent(event: unknown): { secretId: string; reason
  * is on the server already, so promoting it is the repair; one that does not work was never
  * set, so removing the label is.
  */
-export async function diagnoseRotation(
-  deps: RotationDeps,
-  event: unknown,
-  alertTopicArn?: string,
-): Promise<Diagnosis> {
-  const { secretId, reason, token } = secretOfFailureEvent(event);
+export async function diagnoseRotation(deps: Deps, failure: RotationFailure): Promise<Diagnosis> {
+  const alertTopicArn = deps.alertTopicArn;
+  const { secretId, reason, token } = failure;
   const state = await describeState(deps.secrets, secretId);
   const currentRaw = await readVersion(deps.secrets, state.arn, { VersionId: state.currentVersionId });
   const current = parseDbSecret(currentRaw, `AWSCURRENT of ${state.arn}`);
@@ -158,7 +166,7 @@ export interface RepairResult extends Diagnosis {
   message: string;
 }
 
-async function tagStatus(deps: RotationDeps, arn: string, value: string): Promise<void> {
+async function tagStatus(deps: Deps, arn: string, value: string): Promise<void> {
   await aws(`TagResource ${arn}`, () =>
     deps.secrets.send(new TagResourceCommand({ SecretId: arn, Tags: [{ Key: STATUS_TAG, Value: value }] })),
   );
@@ -175,9 +183,14 @@ function message(d: z.infer<typeof diagnosisSchema>, outcome: RepairResult['outc
   return `Rotation of ${d.secretArn} failed (${d.reason}); ${what}.${tail}`;
 }
 
+/** Parses a diagnosis as RollForwardRotation and RollBackRotation receive it. */
+export const parseDiagnosis = parser(diagnosisSchema, 'invalid diagnosis');
+
 /** RollForwardRotation: the pending version becomes AWSCURRENT (finishSecret's own logic). */
-export async function rollForwardRotation(deps: RotationDeps, event: unknown): Promise<RepairResult> {
-  const d = parseWith(diagnosisSchema, event, 'invalid RollForwardRotation input');
+export async function rollForwardRotation(
+  deps: Deps,
+  d: z.infer<typeof diagnosisSchema>,
+): Promise<RepairResult> {
   if (!d.pendingVersionId) throw new ValidationError('nothing to roll forward: no pending version');
   await finishSecret(deps, { secretId: d.secretArn, token: d.pendingVersionId });
   await tagStatus(deps, d.secretArn, 'rolled-forward');
@@ -185,8 +198,10 @@ export async function rollForwardRotation(deps: RotationDeps, event: unknown): P
 }
 
 /** RollBackRotation: AWSPENDING comes off the version that never worked. */
-export async function rollBackRotation(deps: RotationDeps, event: unknown): Promise<RepairResult> {
-  const d = parseWith(diagnosisSchema, event, 'invalid RollBackRotation input');
+export async function rollBackRotation(
+  deps: Deps,
+  d: z.infer<typeof diagnosisSchema>,
+): Promise<RepairResult> {
   if (!d.pendingVersionId) {
     return { ...d, outcome: 'nothing-to-repair', message: message(d, 'nothing-to-repair') };
   }

@@ -12,6 +12,8 @@ import {
   TagResourceCommand,
 } from '@aws-sdk/client-secrets-manager';
 import { z } from 'zod';
+import { aws } from '../aws/errors';
+import type { Deps } from '../deps';
 import { engineFor as defaultEngineFor } from '../engines';
 import { assertNotSystemAccount, checkApplicationDatabase } from '../engines/common';
 import type { Credentials, DatabaseEngine } from '../engines/types';
@@ -20,10 +22,10 @@ import { assertMasterApart, USER_TAG } from '../rotation/boundary';
 import { credentialsOf, withMaster } from '../rotation/master';
 import { grantsFingerprint, strategyNamed } from '../rotation/strategies';
 import { STRATEGIES, STRATEGY_TAG } from '../rotation/types';
-import { aws, readVersion } from '../rotation/versions';
+import { readVersion } from '../rotation/versions';
 import { type DbSecret, defaultPort, type EngineName, parseDbSecret, serialiseSecret } from '../secret';
-import { parseWith } from '../validate';
-import { type LifecycleDeps, locateDatabase } from './database';
+import { parser } from '../validate';
+import { locateDatabase } from './database';
 
 /** Tags credflow puts on the secrets it creates. */
 export const DB_TAG = 'credflow:db';
@@ -80,23 +82,31 @@ const prepared = createUserInput.extend({
 });
 export type PreparedUser = z.infer<typeof prepared>;
 
-function engineOf(deps: LifecycleDeps, engine: string): DatabaseEngine {
+/** Parses the state the create-database-user Tasks after PrepareDatabaseUser pass along. */
+export const parsePreparedUser = parser(prepared, 'invalid create-database-user state');
+
+function engineOf(deps: Deps, engine: string): DatabaseEngine {
   return (deps.engineFor ?? defaultEngineFor)(engine);
 }
 
-async function currentUserSecret(deps: LifecycleDeps, secretArn: string): Promise<DbSecret> {
+async function currentUserSecret(deps: Deps, secretArn: string): Promise<DbSecret> {
   const raw = await readVersion(deps.secrets, secretArn, { VersionStage: 'AWSCURRENT' });
   if (raw === undefined) throw new RotationStateError(`user secret ${secretArn} has no AWSCURRENT value`);
   return parseDbSecret(raw, `user secret ${secretArn}`);
 }
+
+/** Parses prepareDatabaseUser's input (a ValidationError naming each bad field). */
+export const parsePrepareDatabaseUserInput = parser(createUserInput, 'invalid create-database-user input');
 
 /**
  * PrepareDatabaseUser: checks the request against the database and stores the user's secret
  * (AWS's JSON shape, with masterarn) before any user exists, so a password is never on the
  * server without being in Secrets Manager. A rerun finds the secret it stored and reuses it.
  */
-export async function prepareDatabaseUser(deps: LifecycleDeps, event: unknown): Promise<PreparedUser> {
-  const input = parseWith(createUserInput, event, 'invalid create-database-user input');
+export async function prepareDatabaseUser(
+  deps: Deps,
+  input: z.infer<typeof createUserInput>,
+): Promise<PreparedUser> {
   const db = await locateDatabase(deps, input.dbIdentifier, input.kind);
   if (!db.secretArn) {
     throw new ValidationError(`${input.dbIdentifier} has no RDS-managed master secret to create users with`);
@@ -184,11 +194,7 @@ export async function prepareDatabaseUser(deps: LifecycleDeps, event: unknown): 
 }
 
 /** Runs `fn` with the master's credentials (see withMaster). */
-function asMaster<T>(
-  deps: LifecycleDeps,
-  masterArn: string,
-  fn: (admin: Credentials) => Promise<T>,
-): Promise<T> {
+function asMaster<T>(deps: Deps, masterArn: string, fn: (admin: Credentials) => Promise<T>): Promise<T> {
   return withMaster(deps, masterArn, (m) => fn(m.creds));
 }
 
@@ -198,8 +204,7 @@ function asMaster<T>(
  * previous run made it; a user bound elsewhere, or not at all, is refused: credflow never takes
  * over a user it did not create for the secret.
  */
-export async function createDatabaseUser(deps: LifecycleDeps, event: unknown): Promise<PreparedUser> {
-  const input = parseWith(prepared, event, 'invalid CreateDatabaseUser input');
+export async function createDatabaseUser(deps: Deps, input: PreparedUser): Promise<PreparedUser> {
   const engine = engineOf(deps, input.engine);
   const secret = await currentUserSecret(deps, input.secretArn);
   let userCreated = true;
@@ -241,8 +246,7 @@ export async function createDatabaseUser(deps: LifecycleDeps, event: unknown): P
 }
 
 /** ValidateUserLogin: the new secret logs in (seed 001, step 2). */
-export async function validateUserLogin(deps: LifecycleDeps, event: unknown): Promise<PreparedUser> {
-  const input = parseWith(prepared, event, 'invalid ValidateUserLogin input');
+export async function validateUserLogin(deps: Deps, input: PreparedUser): Promise<PreparedUser> {
   const secret = await currentUserSecret(deps, input.secretArn);
   await engineOf(deps, secret.engine).testLogin(credentialsOf(secret));
   return input;
@@ -253,13 +257,11 @@ export async function validateUserLogin(deps: LifecycleDeps, event: unknown): Pr
  * (RotateImmediately false: the password was just made).
  */
 export async function enableRotation(
-  deps: LifecycleDeps,
-  event: unknown,
-  defaultLambdaArn: string | undefined,
+  deps: Deps,
+  input: PreparedUser,
 ): Promise<PreparedUser & { rotationEnabled: boolean }> {
-  const input = parseWith(prepared, event, 'invalid EnableRotation input');
   if (!input.rotation) return { ...input, rotationEnabled: false };
-  const lambdaArn = input.rotation.lambdaArn ?? defaultLambdaArn;
+  const lambdaArn = input.rotation.lambdaArn ?? deps.rotationLambdaArn;
   if (!lambdaArn) throw new ValidationError('rotation requested but no rotation Lambda ARN is configured');
   const r = input.rotation;
   await aws(`RotateSecret ${input.secretArn}`, () =>
@@ -286,10 +288,9 @@ export async function enableRotation(
  * left for a user credflow refused to take over would let rotate-now reach that user).
  */
 export async function cleanUpUserSecret(
-  deps: LifecycleDeps,
-  event: unknown,
+  deps: Deps,
+  input: PreparedUser,
 ): Promise<{ secretArn: string; removed: boolean }> {
-  const input = parseWith(prepared, event, 'invalid CleanUpUserSecret input');
   const engine = engineOf(deps, input.engine);
   let exists = true;
   try {
@@ -317,7 +318,7 @@ export async function cleanUpUserSecret(
 
 /** Every live secret carrying tag `key` = `value` (all pages; the two filters match independently, so the pair is checked). */
 export async function secretsTagged(
-  deps: Pick<LifecycleDeps, 'secrets'>,
+  deps: Pick<Deps, 'secrets'>,
   key: string,
   value: string,
 ): Promise<SecretListEntry[]> {
@@ -346,7 +347,7 @@ export async function secretsTagged(
 
 /** Every secret credflow created for users of one database (by its credflow:db tag). */
 export async function childSecrets(
-  deps: LifecycleDeps,
+  deps: Deps,
   dbIdentifier: string,
 ): Promise<{ arn: string; name: string; rotationEnabled: boolean }[]> {
   return (await secretsTagged(deps, DB_TAG, dbIdentifier)).map((s) => ({
@@ -356,22 +357,25 @@ export async function childSecrets(
   }));
 }
 
+const deleteChildSecretsInput = z.object({
+  identifier: z.string().min(1),
+  recoveryWindowInDays: z.number().int().min(7).max(30).default(7),
+});
+
+/** Parses deleteChildSecrets's input (a ValidationError naming each bad field). */
+export const parseDeleteChildSecretsInput = parser(
+  deleteChildSecretsInput,
+  'invalid DeleteChildSecrets input',
+);
+
 /**
  * DeleteChildSecrets: a database's user secrets are scheduled for deletion (with a recovery
  * window, so a mistake can be undone with RestoreSecret) and their rotation turned off.
  */
 export async function deleteChildSecrets(
-  deps: LifecycleDeps,
-  event: unknown,
+  deps: Deps,
+  input: z.infer<typeof deleteChildSecretsInput>,
 ): Promise<{ identifier: string; deletedSecrets: string[] }> {
-  const input = parseWith(
-    z.object({
-      identifier: z.string().min(1),
-      recoveryWindowInDays: z.number().int().min(7).max(30).default(7),
-    }),
-    event,
-    'invalid DeleteChildSecrets input',
-  );
   const deleted: string[] = [];
   for (const s of await childSecrets(deps, input.identifier)) {
     if (s.rotationEnabled) {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { Deps } from '../deps';
 import { engineFor as defaultEngineFor } from '../engines';
 import { isSystemAccount } from '../engines/common';
 import { CredflowError } from '../errors';
@@ -9,8 +10,7 @@ import { type Check, type CheckName, resolveStrategy, type VerifyContext } from 
 import { STRATEGIES, type StrategyName } from '../rotation/types';
 import { describeState, readVersion } from '../rotation/versions';
 import { type DbSecret, parseDbSecret } from '../secret';
-import { parseWith } from '../validate';
-import type { LifecycleDeps } from './database';
+import { parser } from '../validate';
 import { GRANTS_TAG } from './users';
 
 export type { Check } from '../rotation/strategies';
@@ -37,6 +37,9 @@ const verifyInput = z.object({
 /** Checks that mean "the database is not what credflow set up". */
 const DRIFT: readonly CheckName[] = ['clone-grants-equal', 'grants-unchanged', 'no-clone', 'user-bound'];
 
+/** Parses verifyCredentials's input (a ValidationError naming each bad field). */
+export const parseVerifyCredentialsInput = parser(verifyInput, 'invalid verify-credentials input');
+
 /**
  * VerifyCredentials: after a rotation (or any time), checks what the strategy promises:
  * AWSCURRENT logs in and names the user the secret is bound to, then the strategy's own checks
@@ -44,8 +47,10 @@ const DRIFT: readonly CheckName[] = ['clone-grants-equal', 'grants-unchanged', '
  * clone) and the grants fingerprint taken at creation. Reports rather than throws, so the
  * workflow decides what a failed check means.
  */
-export async function verifyCredentials(deps: LifecycleDeps, event: unknown): Promise<VerifyReport> {
-  const input = parseWith(verifyInput, event, 'invalid verify-credentials input');
+export async function verifyCredentials(
+  deps: Deps,
+  input: z.infer<typeof verifyInput>,
+): Promise<VerifyReport> {
   const state = await describeState(deps.secrets, input.secretId);
   const current = parseDbSecret(
     await readVersion(deps.secrets, state.arn, { VersionId: state.currentVersionId }),
@@ -122,7 +127,7 @@ export async function verifyCredentials(deps: LifecycleDeps, event: unknown): Pr
 }
 
 async function previousOf(
-  deps: LifecycleDeps,
+  deps: Deps,
   state: { arn: string; previousVersionId: string | undefined; currentVersionId: string },
   current: DbSecret,
 ): Promise<DbSecret | undefined> {
@@ -135,7 +140,7 @@ async function previousOf(
 
 /** The master login, or undefined (logged) when the master secret is unusable. */
 async function masterLogin(
-  deps: LifecycleDeps,
+  deps: Deps,
   masterArn: string,
   secretArn: string,
 ): Promise<MasterLogin | undefined> {

@@ -1,17 +1,19 @@
 import { DescribeSecretCommand } from '@aws-sdk/client-secrets-manager';
+import { aws } from '../aws/errors';
+import type { Deps } from '../deps';
 import { ValidationError } from '../errors';
-import { parseRotationEvent } from './input';
 import { steps } from './steps';
-import type { RotationDeps, StepResult } from './types';
-import { aws } from './versions';
+import type { StepInput, StepName, StepResult } from './types';
 
 /**
  * The Secrets Manager rotation-function contract ({Step, SecretId, ClientRequestToken}): checks
  * that rotation is enabled, as AWS's templates do, then runs the very same step the state
  * machine runs.
  */
-export async function handleRotationEvent(deps: RotationDeps, event: unknown): Promise<StepResult> {
-  const { step, input } = parseRotationEvent(event);
+export async function handleRotationEvent(
+  deps: Deps,
+  { step, input }: { step: StepName; input: StepInput },
+): Promise<StepResult> {
   const d = await aws(`DescribeSecret ${input.secretId}`, () =>
     deps.secrets.send(new DescribeSecretCommand({ SecretId: input.secretId })),
   );

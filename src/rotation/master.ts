@@ -1,5 +1,6 @@
 import { DescribeDBClustersCommand, DescribeDBInstancesCommand, type RDSClient } from '@aws-sdk/client-rds';
 import { DescribeSecretCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { aws } from '../aws/errors';
 import type { Credentials } from '../engines/types';
 import { NotFoundError, ValidationError } from '../errors';
 import {
@@ -10,7 +11,7 @@ import {
   parseMasterSecret,
   sslPreference,
 } from '../secret';
-import { aws, readVersion } from './versions';
+import { readVersion } from './versions';
 
 export const RDS_INSTANCE_TAG = 'aws:rds:primaryDBInstanceArn';
 export const RDS_CLUSTER_TAG = 'aws:rds:primaryDBClusterArn';

@@ -4,6 +4,8 @@ import {
   TagResourceCommand,
   UpdateSecretVersionStageCommand,
 } from '@aws-sdk/client-secrets-manager';
+import { aws } from '../aws/errors';
+import type { Deps } from '../deps';
 import { engineFor as defaultEngineFor } from '../engines';
 import type { Credentials, DatabaseEngine } from '../engines/types';
 import { AuthenticationError, RotationInProgressError, RotationStateError, ValidationError } from '../errors';
@@ -11,8 +13,8 @@ import { type DbSecret, parseDbSecret, serialiseSecret } from '../secret';
 import { assertMasterApart, assertOwned, boundUser } from './boundary';
 import { credentialsOf, type MasterLogin, useMaster, withMaster } from './master';
 import { namedStrategy, type RotationStrategy, resolveStrategy, type SetContext } from './strategies';
-import { LAST_ROTATED_TAG, type RotationDeps, type StepInput, type StepName, type StepResult } from './types';
-import { aws, checkToken, describeState, readVersion, type SecretState } from './versions';
+import { LAST_ROTATED_TAG, type StepInput, type StepName, type StepResult } from './types';
+import { checkToken, describeState, readVersion, type SecretState } from './versions';
 
 interface Loaded {
   state: SecretState;
@@ -27,7 +29,7 @@ interface Loaded {
  * Everything a step reads before acting; also applies the version check and the privilege
  * boundary on AWSCURRENT.
  */
-async function load(deps: RotationDeps, input: StepInput, step: StepName): Promise<Loaded | StepResult> {
+async function load(deps: Deps, input: StepInput, step: StepName): Promise<Loaded | StepResult> {
   const state = await describeState(deps.secrets, input.secretId);
   const currentRaw = await readVersion(deps.secrets, state.arn, { VersionId: state.currentVersionId });
   const current = parseDbSecret(currentRaw, `AWSCURRENT of ${state.arn}`);
@@ -77,7 +79,7 @@ function pendingOf(l: Loaded, raw: string): DbSecret {
 }
 
 /** The token's AWSPENDING value (see pendingOf). */
-async function readPending(deps: RotationDeps, l: Loaded, token: string): Promise<DbSecret> {
+async function readPending(deps: Deps, l: Loaded, token: string): Promise<DbSecret> {
   const raw = await readVersion(deps.secrets, l.state.arn, { VersionId: token, VersionStage: 'AWSPENDING' });
   if (raw === undefined)
     throw new RotationStateError(`version ${token} of ${l.state.arn} holds no pending value yet`);
@@ -108,7 +110,7 @@ function requireMasterArn(l: Loaded): string {
  * The master must be for the user's engine family, point at the user's database, and not be
  * one of the users this secret changes.
  */
-function checkMaster(deps: RotationDeps, l: Loaded, master: MasterLogin): void {
+function checkMaster(deps: Deps, l: Loaded, master: MasterLogin): void {
   const family = (deps.engineFor ?? defaultEngineFor)(master.engine).family;
   if (family !== l.engine.family) {
     throw new ValidationError(
@@ -129,7 +131,7 @@ function checkMaster(deps: RotationDeps, l: Loaded, master: MasterLogin): void {
  * password (and the strategy's username for the next version) into the token's version, staged
  * AWSPENDING.
  */
-export async function createSecret(deps: RotationDeps, input: StepInput): Promise<StepResult> {
+export async function createSecret(deps: Deps, input: StepInput): Promise<StepResult> {
   const l = await load(deps, input, 'createSecret');
   if (!('state' in l)) return l;
   // Only a version already staged AWSPENDING can hold the value (one GetSecretValue less otherwise).
@@ -191,7 +193,7 @@ export async function createSecret(deps: RotationDeps, input: StepInput): Promis
  * credentials log in; otherwise the strategy does it (the user itself, or the master). For a
  * strategy that uses the master, the master is resolved and checked before any SQL.
  */
-export async function setSecret(deps: RotationDeps, input: StepInput): Promise<StepResult> {
+export async function setSecret(deps: Deps, input: StepInput): Promise<StepResult> {
   const l = await load(deps, input, 'setSecret');
   if (!('state' in l)) return l;
   const pending = await readPending(deps, l, input.token);
@@ -234,7 +236,7 @@ export async function setSecret(deps: RotationDeps, input: StepInput): Promise<S
 }
 
 /** AWSPREVIOUS, when it is another version that names the same user on the same host. */
-async function previousOf(deps: RotationDeps, l: Loaded, pending: DbSecret): Promise<DbSecret | undefined> {
+async function previousOf(deps: Deps, l: Loaded, pending: DbSecret): Promise<DbSecret | undefined> {
   const id = l.state.previousVersionId;
   if (!id || id === l.state.currentVersionId) return undefined;
   const raw = await readVersion(deps.secrets, l.state.arn, { VersionId: id });
@@ -244,7 +246,7 @@ async function previousOf(deps: RotationDeps, l: Loaded, pending: DbSecret): Pro
 }
 
 /** testSecret: the pending credentials log in and run a query. */
-export async function testSecret(deps: RotationDeps, input: StepInput): Promise<StepResult> {
+export async function testSecret(deps: Deps, input: StepInput): Promise<StepResult> {
   const l = await load(deps, input, 'testSecret');
   if (!('state' in l)) return l;
   const pending = await readPending(deps, l, input.token);
@@ -262,7 +264,7 @@ export async function testSecret(deps: RotationDeps, input: StepInput): Promise<
  * AWSPENDING off it, as Secrets Manager does after a native rotation. A rerun after either
  * call completes the other. The version promoted must name a user the secret is bound to.
  */
-export async function finishSecret(deps: RotationDeps, input: StepInput): Promise<StepResult> {
+export async function finishSecret(deps: Deps, input: StepInput): Promise<StepResult> {
   const state = await describeState(deps.secrets, input.secretId);
   const stages = state.versions[input.token];
   let outcome: StepResult['outcome'] = 'applied';
@@ -327,7 +329,7 @@ export async function finishSecret(deps: RotationDeps, input: StepInput): Promis
 }
 
 /** Whether the token's value names a master secret (finishSecret needs no more of it). */
-async function hasMasterArn(deps: RotationDeps, arn: string, token: string): Promise<boolean> {
+async function hasMasterArn(deps: Deps, arn: string, token: string): Promise<boolean> {
   const raw = await readVersion(deps.secrets, arn, { VersionId: token });
   try {
     return raw !== undefined && parseDbSecret(raw).masterarn !== undefined;

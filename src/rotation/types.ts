@@ -1,8 +1,3 @@
-import type { RDSClient } from '@aws-sdk/client-rds';
-import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import type { DatabaseEngine } from '../engines/types';
-import type { Logger } from '../log';
-
 /** The three rotation strategies (DESIGN.md section 3, seeds 000/001/003/004). */
 export const STRATEGIES = ['single-user', 'alternating-users', 'admin-single-user'] as const;
 export type StrategyName = (typeof STRATEGIES)[number];
@@ -41,17 +36,4 @@ export interface StepResult {
   outcome: StepOutcome;
   /** The database user the pending version holds (never its password). */
   username?: string;
-}
-
-/** What every step needs; handlers build it once, tests hand in the local cloud's clients. */
-export interface RotationDeps {
-  secrets: SecretsManagerClient;
-  rds: RDSClient;
-  logger: Logger;
-  /** Engine lookup; defaults to src/engines' engineFor. */
-  engineFor?: (engine: string) => DatabaseEngine;
-  /** GetRandomPassword length (default 32). */
-  passwordLength?: number;
-  /** Extra characters to exclude beyond the engine's own list (AWS templates' EXCLUDE_CHARACTERS). */
-  excludeCharacters?: string;
 }

@@ -5,7 +5,8 @@ import {
   GetSecretValueCommand,
   ResourceNotFoundException,
 } from '@aws-sdk/client-secrets-manager';
-import { NotFoundError, RotationInProgressError, RotationStateError, TransientError } from '../errors';
+import { aws, translateAwsError } from '../aws/errors';
+import { NotFoundError, RotationInProgressError, RotationStateError } from '../errors';
 import type { StepName } from './types';
 
 export interface SecretState {
@@ -17,41 +18,6 @@ export interface SecretState {
   /** The version holding AWSPENDING, if any. */
   pendingVersionId: string | undefined;
   previousVersionId: string | undefined;
-}
-
-/** Translates SDK failures into our typed errors so the ASL can Retry/Catch on them. */
-export function translateAwsError(err: unknown, what: string): Error {
-  if (err instanceof ResourceNotFoundException)
-    return new NotFoundError(`${what}: not found`, { cause: err });
-  const e = err as {
-    name?: string;
-    $metadata?: { httpStatusCode?: number };
-    $retryable?: unknown;
-    code?: string;
-  };
-  const status = e.$metadata?.httpStatusCode;
-  if (
-    e.$retryable ||
-    (status !== undefined && status >= 500) ||
-    e.name === 'ThrottlingException' ||
-    e.name === 'TimeoutError' ||
-    ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE'].includes(e.code ?? '')
-  ) {
-    return new TransientError(`${what}: ${e.name ?? 'error'}`, { cause: err });
-  }
-  if (e.name === 'InvalidRequestException' && /marked for deletion/i.test(String((err as Error).message))) {
-    return new NotFoundError(`${what}: the secret is marked for deletion`, { cause: err });
-  }
-  return err instanceof Error ? err : new Error(String(err));
-}
-
-/** Runs an SDK call, translating its errors. */
-export async function aws<T>(what: string, call: () => Promise<T>): Promise<T> {
-  try {
-    return await call();
-  } catch (err) {
-    throw translateAwsError(err, what);
-  }
 }
 
 function labelHolder(versions: Record<string, string[]>, label: string): string | undefined {

@@ -10,12 +10,13 @@ import {
 } from '@aws-sdk/client-secrets-manager';
 import mysql from 'mysql2/promise';
 import { Client as PgClient } from 'pg';
+import type { Deps as RotationDeps } from '../../src/deps';
 import { engineFor } from '../../src/engines';
 import type { Credentials } from '../../src/engines/types';
 import { AuthenticationError, RotationStateError, ValidationError } from '../../src/errors';
 import { memoryLogger } from '../../src/log';
 import { createSecret, finishSecret, logsIn, setSecret, testSecret } from '../../src/rotation/steps';
-import type { RotationDeps, StrategyName as Strategy } from '../../src/rotation/types';
+import type { StrategyName as Strategy } from '../../src/rotation/types';
 import { startTestCloud, type TestCloud } from '../support/cloud';
 import { startTestServers, type TestServers } from '../support/servers';
 import { createUserSecret } from '../support/user-secret';

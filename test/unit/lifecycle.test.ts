@@ -3,9 +3,9 @@ import path from 'node:path';
 import { matchesPattern, validatePattern } from '../../local/events/pattern';
 import { ValidationError } from '../../src/errors';
 import { kindOf, provisionInput, writerOf } from '../../src/lifecycle/database';
-import { classifyDeletion, parseDeletionCase } from '../../src/lifecycle/deletion';
+import { classifyDeletion, parseDeletionCase, parseDeletionEvent } from '../../src/lifecycle/deletion';
 import { summarizeFleetRotation } from '../../src/lifecycle/fleet';
-import { secretOfFailureEvent } from '../../src/lifecycle/repair';
+import { parseFailureEvent } from '../../src/lifecycle/repair';
 import { userSecretName } from '../../src/lifecycle/users';
 import { tokenFromExecutionName } from '../../src/rotation/input';
 import { grantsFingerprint } from '../../src/rotation/strategies';
@@ -93,14 +93,14 @@ describe('rules (events/*.json)', () => {
 
 describe('on-rotation-failure event parsing', () => {
   it('reads the secret of a Secrets Manager RotationFailed event', () => {
-    expect(secretOfFailureEvent(smRotationFailed)).toEqual({
+    expect(parseFailureEvent(smRotationFailed)).toEqual({
       secretId: smRotationFailed.detail.additionalEventData.SecretId,
       reason: 'Secrets Manager reported RotationFailed',
     });
   });
 
   it('reads the secret and the rotation token of a failed rotate-secret execution', () => {
-    const r = secretOfFailureEvent(executionFailed('AuthenticationError'));
+    const r = parseFailureEvent(executionFailed('AuthenticationError'));
     expect(r.secretId).toBe('credflow/db/app');
     expect(r.token).toBe(tokenFromExecutionName('credflow/db/app', 'run-1'));
     expect(r.reason).toContain('AuthenticationError');
@@ -108,23 +108,25 @@ describe('on-rotation-failure event parsing', () => {
 
   it('refuses an event that names no secret', () => {
     expect(() =>
-      secretOfFailureEvent({ source: 'aws.states', detail: { status: 'FAILED', input: '{}' } }),
+      parseFailureEvent({ source: 'aws.states', detail: { status: 'FAILED', input: '{}' } }),
     ).toThrow(ValidationError);
-    expect(() => secretOfFailureEvent('nonsense')).toThrow(ValidationError);
+    expect(() => parseFailureEvent('nonsense')).toThrow(ValidationError);
   });
 });
 
 describe('on-deletion classification', () => {
   it('tells a deleted database from a deleted secret from anything else', () => {
+    const classify = (event: unknown, alertTopicArn?: string) =>
+      classifyDeletion(alertTopicArn ? { alertTopicArn } : {}, parseDeletionEvent(event));
     expect(
-      classifyDeletion({
+      classify({
         source: 'aws.rds',
         'detail-type': 'RDS DB Instance Event',
         detail: { EventID: 'RDS-EVENT-0003', SourceIdentifier: 'db1' },
       }),
     ).toEqual({ kind: 'database-deleted', identifier: 'db1' });
     expect(
-      classifyDeletion(
+      classify(
         {
           source: 'aws.secretsmanager',
           'detail-type': 'AWS API Call via CloudTrail',
@@ -133,7 +135,7 @@ describe('on-deletion classification', () => {
         'arn:topic',
       ),
     ).toEqual({ kind: 'secret-deleted', secretId: 's1', alertTopicArn: 'arn:topic' });
-    expect(classifyDeletion({ source: 'aws.rds', detail: {} })).toEqual({ kind: 'ignored' });
+    expect(classify({ source: 'aws.rds', detail: {} })).toEqual({ kind: 'ignored' });
   });
 
   it('rejects a case without what it is about', () => {
