@@ -113,8 +113,8 @@ describe('serverless package (offline)', () => {
   it('offers a policy that denies setting or removing the binding tags (credflow:user, ...)', () => {
     const policy = resources['ProtectCredflowBindingTagsPolicy'];
     expect(policy?.Type).toBe('AWS::IAM::ManagedPolicy');
-    const [deny] = (policy?.Properties['PolicyDocument'] as { Statement: Record<string, unknown>[] })
-      .Statement;
+    const doc = policy?.Properties['PolicyDocument'] as { Statement: Record<string, unknown>[] } | undefined;
+    const [deny] = doc?.Statement ?? [];
     expect(deny).toMatchObject({
       Effect: 'Deny',
       Action: expect.arrayContaining(['secretsmanager:TagResource', 'secretsmanager:UntagResource']),
