@@ -93,20 +93,37 @@ describe('workflows', () => {
     }
   });
 
-  it('retries TransientError on every Lambda Task', () => {
+  it('gives every Task exactly the Retry and Catch of workflows/task-policy.json', () => {
+    const policy = JSON.parse(readFileSync(path.join(root, 'workflows/task-policy.json'), 'utf8')) as Record<
+      'lambda' | 'integration' | 'childExecution',
+      { Retry?: unknown[]; catchResultPaths: string[] }
+    >;
+    const kindOf = (r: unknown) =>
+      typeof r !== 'string'
+        ? 'lambda'
+        : /^arn:aws:states:::states:startExecution\.sync/.test(r)
+          ? 'childExecution'
+          : 'integration';
+    let checked = 0;
     for (const sm of loadCatalog(root).stateMachines) {
-      for (const [, state] of taskStates(sm.definition as never).filter(
-        ([, s]) => typeof s.Resource !== 'string',
-      )) {
-        const s = state as {
-          Retry?: { ErrorEquals: string[] }[];
-          Catch?: { ErrorEquals: string[] }[];
-          TimeoutSeconds?: number;
-        };
-        expect(s.Retry?.some((r) => r.ErrorEquals.includes('TransientError'))).toBe(true);
-        expect(s.Catch?.some((c) => c.ErrorEquals.includes('States.ALL'))).toBe(true);
-        expect(s.TimeoutSeconds).toBeGreaterThan(0);
+      for (const [name, state] of taskStates(sm.definition as never)) {
+        const s = state as { Retry?: unknown[]; Catch?: { ErrorEquals: string[]; ResultPath?: string }[] };
+        const p = policy[kindOf(s.Resource)];
+        expect({ machine: sm.key, state: name, Retry: s.Retry }).toEqual({
+          machine: sm.key,
+          state: name,
+          Retry: p.Retry,
+        });
+        expect({ state: name, catchers: s.Catch?.length }).toEqual({ state: name, catchers: 1 });
+        const [c] = s.Catch ?? [];
+        expect({ state: name, ErrorEquals: c?.ErrorEquals }).toEqual({
+          state: name,
+          ErrorEquals: ['States.ALL'],
+        });
+        expect(p.catchResultPaths).toContain(c?.ResultPath);
+        checked++;
       }
     }
+    expect(checked).toBeGreaterThan(30);
   });
 });
