@@ -47,13 +47,3 @@ export class NotFoundError extends CredflowError {
 export class RotationStateError extends CredflowError {
   override name = 'RotationStateError' as const;
 }
-
-export type CredflowErrorName =
-  | 'CredflowError'
-  | 'ValidationError'
-  | 'TransientError'
-  | 'AuthenticationError'
-  | 'DatabaseError'
-  | 'RotationInProgressError'
-  | 'NotFoundError'
-  | 'RotationStateError';

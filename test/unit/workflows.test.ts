@@ -107,7 +107,11 @@ describe('workflows', () => {
     let checked = 0;
     for (const sm of loadCatalog(root).stateMachines) {
       for (const [name, state] of taskStates(sm.definition as never)) {
-        const s = state as { Retry?: unknown[]; Catch?: { ErrorEquals: string[]; ResultPath?: string }[] };
+        const s = state as {
+          Resource?: unknown;
+          Retry?: unknown[];
+          Catch?: { ErrorEquals: string[]; ResultPath?: string }[];
+        };
         const p = policy[kindOf(s.Resource)];
         expect({ machine: sm.key, state: name, Retry: s.Retry }).toEqual({
           machine: sm.key,
