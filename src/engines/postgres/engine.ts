@@ -1,6 +1,6 @@
 /**
  * PostgreSQL (RDS postgres, aurora-postgresql) on pg. Every statement this project sends to a
- * PostgreSQL server is in this file.
+ * PostgreSQL server is in this folder (queries of the catalog in ./catalog.ts).
  *
  * Queries take bind parameters. DDL cannot ($1 is not allowed in CREATE/ALTER ROLE), so role and
  * database names go through pg's escapeIdentifier and passwords through escapeLiteral (which
@@ -9,145 +9,52 @@
  * writes such statements, password included, to its log, as with AWS's own rotation templates.
  */
 import { Client, type ClientConfig, escapeIdentifier, escapeLiteral } from 'pg';
+import { DatabaseError, NotFoundError, ValidationError } from '../../errors';
+import { type DriverFailure, type FailureKind, type SessionBase, SqlEngine } from '../base';
 import {
-  AuthenticationError,
-  CredflowError,
-  DatabaseError,
-  NotFoundError,
-  TransientError,
-  ValidationError,
-} from '../errors';
-import {
-  assertNotSystemAccount,
   checkApplicationDatabase,
   checkNameCommon,
   checkPassword,
   checkPrivileges,
-  DEFAULT_CONNECT_TIMEOUT_MS,
-  DEFAULT_QUERY_TIMEOUT_MS,
-  type EngineOptions,
   notBoundError,
-  redact,
   tlsOptions,
-  translateNodeError,
-} from './common';
-import type { Credentials, DatabaseEngine, NewUser, Privilege, SessionInfo, UserBinding } from './types';
+} from '../common';
+import type { Credentials, DatabaseEngine, NewUser, SessionInfo, UserBinding } from '../types';
+import {
+  AUTH_STATES,
+  bindingComment,
+  bindingOf,
+  CONNECTABLE_DATABASES_SQL,
+  grantStatements,
+  objectEntries,
+  privilegeKeywords,
+  type Query,
+  ROLE_SQL,
+  type RoleRow,
+  roleEntries,
+  SESSION_SQL,
+  type SessionRow,
+  TRANSIENT_MESSAGE,
+  TRANSIENT_STATES,
+} from './catalog';
 
 /** NAMEDATALEN - 1: longer identifiers are silently truncated by the server, so refuse them. */
 export const POSTGRES_MAX_NAME_BYTES = 63;
 
-/** SQLSTATEs that mean "these credentials do not log in". */
-const AUTH_STATES = new Set(['28P01', '28000']);
-/** SQLSTATEs worth retrying: shutdown, startup, overload, conflicts, timeouts. */
-const TRANSIENT_STATES = new Set([
-  '57P01',
-  '57P02',
-  '57P03',
-  '53300',
-  '53200',
-  '53100',
-  '40001',
-  '40P01',
-  '55P03',
-  '57014',
-]);
-const TRANSIENT_MESSAGE = /connection terminated|timeout|connection ended|server closed the connection/i;
-
-interface DriverError {
-  code?: string;
-  message?: string;
-  severity?: string;
-}
-
-interface Session {
-  client: Client;
-  where: string;
-  secrets: string[];
-}
-
-interface RoleRow {
-  oid: number;
-  rolcanlogin: boolean;
-  rolsuper: boolean;
-  rolcreatedb: boolean;
-  rolcreaterole: boolean;
-  rolconnlimit: number;
-  /** The role's comment (pg_shdescription), where credflow records the binding. */
-  comment: string | null;
-}
-
-/**
- * The binding lives in the role's comment: shared across databases like the role itself, and
- * only roles with CREATEROLE (the master) may set it, never the application user.
- */
-const BINDING_PREFIX = 'credflow:secret=';
-
-function bindingComment(binding: string): string {
-  return `${BINDING_PREFIX}${binding}`;
-}
-
-function bindingOf(role: RoleRow): string | undefined {
-  return role.comment?.startsWith(BINDING_PREFIX) ? role.comment.slice(BINDING_PREFIX.length) : undefined;
-}
-
 const ident = escapeIdentifier;
 
-/** Schemas that belong to the system, not to applications. */
-const USER_SCHEMAS = "n.nspname <> 'information_schema' AND n.nspname NOT LIKE 'pg\\_%'";
-
-/**
- * Effective privileges of role $1 on every object of the current database, as
- * (kind, object, privilege). has_*_privilege follows role membership, so a clone that is a
- * member of its source sees exactly what the source sees. Default privileges count for the
- * roles whose privileges $1 uses; "(self)" stands for $1 so names never leak into the result.
- */
-const OBJECT_PRIVILEGES_SQL = `
-SELECT 'SCHEMA' AS kind, quote_ident(n.nspname) AS object, p.priv
-FROM pg_namespace n CROSS JOIN unnest(ARRAY['USAGE', 'CREATE']) AS p(priv)
-WHERE ${USER_SCHEMAS} AND has_schema_privilege($1, n.oid, p.priv)
-UNION ALL
-SELECT 'TABLE', quote_ident(n.nspname) || '.' || quote_ident(c.relname), p.priv
-FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-CROSS JOIN unnest(ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE', 'REFERENCES', 'TRIGGER']) AS p(priv)
-WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') AND ${USER_SCHEMAS} AND has_table_privilege($1, c.oid, p.priv)
-UNION ALL
-SELECT 'SEQUENCE', quote_ident(n.nspname) || '.' || quote_ident(c.relname), p.priv
-FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-CROSS JOIN unnest(ARRAY['USAGE', 'SELECT', 'UPDATE']) AS p(priv)
-WHERE c.relkind = 'S' AND ${USER_SCHEMAS} AND has_sequence_privilege($1, c.oid, p.priv)
-UNION ALL
-SELECT 'DEFAULT ' || CASE d.defaclobjtype WHEN 'r' THEN 'TABLES' WHEN 'S' THEN 'SEQUENCES'
-         WHEN 'f' THEN 'FUNCTIONS' WHEN 'T' THEN 'TYPES' ELSE 'SCHEMAS' END,
-       coalesce(quote_ident(n.nspname), '*') || ' FOR ' ||
-         CASE WHEN r.rolname = $1 THEN '(self)' ELSE quote_ident(r.rolname) END,
-       a.privilege_type
-FROM pg_default_acl d
-JOIN pg_roles r ON r.oid = d.defaclrole
-LEFT JOIN pg_namespace n ON n.oid = d.defaclnamespace
-CROSS JOIN LATERAL aclexplode(d.defaclacl) AS a
-WHERE a.grantee <> 0 AND pg_has_role($1, a.grantee, 'USAGE')`;
-
-/** Per-table privilege keywords for each requested privilege. */
-const TABLE_PRIVILEGE: Partial<Record<Privilege, string>> = {
-  SELECT: 'SELECT',
-  INSERT: 'INSERT',
-  UPDATE: 'UPDATE',
-  DELETE: 'DELETE',
-};
+interface Session extends SessionBase {
+  client: Client;
+}
 
 /** The PostgreSQL implementation of DatabaseEngine. */
-export class PostgresEngine implements DatabaseEngine {
+export class PostgresEngine extends SqlEngine<Session> implements DatabaseEngine {
   readonly family = 'postgres' as const;
   readonly maxUsernameLength = POSTGRES_MAX_NAME_BYTES;
   /** AWS's PostgreSQL templates also exclude ':' (it would split .pgpass and URI fields). */
   readonly excludeCharacters = '/@"\'\\:';
-  private readonly connectTimeoutMs: number;
-  private readonly queryTimeoutMs: number;
-
-  constructor(private readonly options: EngineOptions = {}) {
-    this.connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
-    this.queryTimeoutMs = options.queryTimeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS;
-  }
+  protected readonly label = 'postgres';
+  protected readonly escapes = [(v: string) => escapeLiteral(v), (v: string) => v.replace(/'/g, "''")];
 
   /**
    * Accepts any role name up to 63 bytes of UTF-8 (the server would silently truncate a longer
@@ -188,17 +95,7 @@ export class PostgresEngine implements DatabaseEngine {
   /** Which TLS (if any) and role a login ends up with, from pg_stat_ssl for this backend. */
   async describeSession(creds: Credentials): Promise<SessionInfo> {
     return this.withSession(creds, [creds.password], async (s) => {
-      const rows = await this.run<{
-        who: string;
-        version: string;
-        ssl: boolean | null;
-        cipher: string | null;
-      }>(
-        s,
-        'describe session',
-        `SELECT current_user AS who, current_setting('server_version') AS version, s.ssl, s.cipher
-         FROM pg_stat_ssl s WHERE s.pid = pg_backend_pid()`,
-      );
+      const rows = await this.run<SessionRow>(s, 'describe session', SESSION_SQL);
       const row = rows[0];
       return {
         user: row?.who ?? '',
@@ -245,18 +142,7 @@ export class PostgresEngine implements DatabaseEngine {
     this.validateManaged(admin, user.username);
     checkPassword(user.password);
     this.validateDatabase(user.database);
-    const privileges = checkPrivileges(user.privileges);
-    const all = privileges.includes('ALL');
-    const tablePrivileges = all
-      ? ['ALL PRIVILEGES']
-      : privileges.map((p) => TABLE_PRIVILEGE[p]).filter((k): k is string => k !== undefined);
-    const sequencePrivileges = all
-      ? ['ALL PRIVILEGES']
-      : [
-          ...(privileges.includes('INSERT') || privileges.includes('UPDATE') ? ['USAGE'] : []),
-          ...(privileges.includes('SELECT') ? ['SELECT'] : []),
-        ];
-    const schemaPrivileges = all || privileges.includes('CREATE') ? ['USAGE', 'CREATE'] : ['USAGE'];
+    const keywords = privilegeKeywords(checkPrivileges(user.privileges));
     const role = ident(user.username);
 
     await this.withSession(admin, [admin.password, user.password], async (s) => {
@@ -284,29 +170,8 @@ export class PostgresEngine implements DatabaseEngine {
     try {
       await this.withSession({ ...admin, dbname: user.database }, [admin.password], async (s) => {
         await this.run(s, 'BEGIN', 'BEGIN');
-        await this.run(
-          s,
-          'GRANT',
-          `GRANT ${all ? 'ALL PRIVILEGES' : 'CONNECT'} ON DATABASE ${ident(user.database)} TO ${role}`,
-        );
-        await this.run(s, 'GRANT', `GRANT ${schemaPrivileges.join(', ')} ON SCHEMA public TO ${role}`);
-        if (tablePrivileges.length > 0) {
-          const list = tablePrivileges.join(', ');
-          await this.run(s, 'GRANT', `GRANT ${list} ON ALL TABLES IN SCHEMA public TO ${role}`);
-          await this.run(
-            s,
-            'ALTER DEFAULT PRIVILEGES',
-            `ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT ${list} ON TABLES TO ${role}`,
-          );
-        }
-        if (sequencePrivileges.length > 0) {
-          const list = sequencePrivileges.join(', ');
-          await this.run(s, 'GRANT', `GRANT ${list} ON ALL SEQUENCES IN SCHEMA public TO ${role}`);
-          await this.run(
-            s,
-            'ALTER DEFAULT PRIVILEGES',
-            `ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT ${list} ON SEQUENCES TO ${role}`,
-          );
+        for (const [action, sql] of grantStatements(role, ident(user.database), keywords)) {
+          await this.run(s, action, sql);
         }
         await this.run(s, 'COMMIT', 'COMMIT');
       });
@@ -491,49 +356,12 @@ export class PostgresEngine implements DatabaseEngine {
     const names = [...new Set(usernames)];
     const entries = new Map<string, string[]>();
     const home = admin.dbname ?? 'postgres';
-    const collect = async (s: Session, dbname: string) => {
-      const [q] = await this.run<{ q: string }>(
-        s,
-        'quote name',
-        'SELECT quote_ident(current_database()) AS q',
-      );
-      for (const [name, list] of entries) {
-        const rows = await this.run<{ kind: string; object: string; priv: string }>(
-          s,
-          'list object privileges',
-          OBJECT_PRIVILEGES_SQL,
-          [name],
-        );
-        for (const r of rows) list.push(`${r.kind} ${q?.q ?? dbname}.${r.object}: ${r.priv}`);
-      }
-    };
+    const collect = (s: Session, dbname: string) => objectEntries(this.query(s), entries, dbname);
     const databases = await this.withSession(admin, [admin.password], async (s) => {
       for (const name of names) {
         const role = await this.role(s, name);
         if (!role) continue;
-        const list: string[] = [];
-        entries.set(name, list);
-        if (role.rolsuper) list.push('ROLE SUPERUSER');
-        if (role.rolcreatedb) list.push('ROLE CREATEDB');
-        if (role.rolcreaterole) list.push('ROLE CREATEROLE');
-        if (Number(role.rolconnlimit) >= 0) list.push(`ROLE CONNECTION LIMIT ${role.rolconnlimit}`);
-        const groups = await this.run<{ name: string }>(
-          s,
-          'list memberships',
-          `SELECT quote_ident(g.rolname) AS name FROM pg_roles g
-           WHERE NOT g.rolcanlogin AND g.rolname <> $1 AND pg_has_role($1, g.oid, 'USAGE')`,
-          [name],
-        );
-        for (const g of groups) list.push(`MEMBER OF ${g.name}`);
-        const dbPrivileges = await this.run<{ name: string; priv: string }>(
-          s,
-          'list database privileges',
-          `SELECT quote_ident(d.datname) AS name, p.priv
-           FROM pg_database d CROSS JOIN unnest(ARRAY['CONNECT', 'CREATE', 'TEMPORARY']) AS p(priv)
-           WHERE NOT d.datistemplate AND has_database_privilege($1, d.oid, p.priv)`,
-          [name],
-        );
-        for (const d of dbPrivileges) list.push(`DATABASE ${d.name}: ${d.priv}`);
+        entries.set(name, await roleEntries(this.query(s), role, name));
       }
       if (entries.size === 0) return [];
       const all = await this.connectableDatabases(s);
@@ -553,27 +381,8 @@ export class PostgresEngine implements DatabaseEngine {
   // ---- sessions -------------------------------------------------------------------------------
 
   private async role(s: Session, name: string): Promise<RoleRow | undefined> {
-    const rows = await this.run<RoleRow>(
-      s,
-      'look up role',
-      `SELECT oid, rolcanlogin, rolsuper, rolcreatedb, rolcreaterole, rolconnlimit,
-              shobj_description(oid, 'pg_authid') AS comment
-       FROM pg_roles WHERE rolname = $1`,
-      [name],
-    );
+    const rows = await this.run<RoleRow>(s, 'look up role', ROLE_SQL, [name]);
     return rows[0];
-  }
-
-  /**
-   * The checks made before any change to a user, without SQL: a valid name, not a system or RDS
-   * account, not the admin itself.
-   */
-  private validateManaged(admin: Credentials, username: string): void {
-    this.validateUsername(username);
-    assertNotSystemAccount(username);
-    if (username === admin.username) {
-      throw new ValidationError(`username ${JSON.stringify(username)} is the admin's own account`);
-    }
   }
 
   private assertBound(role: RoleRow, name: string, binding: string): void {
@@ -590,13 +399,7 @@ export class PostgresEngine implements DatabaseEngine {
   }
 
   private async connectableDatabases(s: Session): Promise<string[]> {
-    const rows = await this.run<{ datname: string }>(
-      s,
-      'list databases',
-      `SELECT datname FROM pg_database
-       WHERE datallowconn AND NOT datistemplate AND has_database_privilege(current_user, oid, 'CONNECT')
-       ORDER BY datname`,
-    );
+    const rows = await this.run<{ datname: string }>(s, 'list databases', CONNECTABLE_DATABASES_SQL);
     return rows.map((r) => r.datname);
   }
 
@@ -609,9 +412,14 @@ export class PostgresEngine implements DatabaseEngine {
     try {
       await this.withSession({ ...admin, dbname }, [admin.password], fn);
     } catch (err) {
-      if (err instanceof DatabaseError && (err.cause as DriverError | undefined)?.code === '3D000') return;
+      if (err instanceof DatabaseError && (err.cause as DriverFailure | undefined)?.code === '3D000') return;
       throw err;
     }
+  }
+
+  /** `run` bound to one session, for the catalog readers. */
+  private query(s: Session): Query {
+    return (action, sql, values) => this.run(s, action, sql, values);
   }
 
   private async run<T = Record<string, unknown>>(
@@ -643,84 +451,38 @@ export class PostgresEngine implements DatabaseEngine {
     };
   }
 
-  /**
-   * Connects as AWS's templates do: `ssl` true requires TLS, false never uses it, undefined
-   * tries TLS and falls back to plain only when the server answers that it has no TLS (a
-   * certificate that fails to verify is an error, not a reason to drop encryption).
-   */
-  private async connect(creds: Credentials, secrets: string[]): Promise<Session> {
-    const where = `postgres ${creds.host}:${creds.port}`;
-    const open = async (tls: boolean) => {
-      const client = new Client(this.config(creds, tls));
-      client.on('error', () => {
-        // A connection that dies between statements reports through the next query.
-      });
-      try {
-        await client.connect();
-      } catch (err) {
-        await client.end().catch(() => undefined);
-        throw err;
-      }
-      return client;
-    };
+  protected async open(creds: Credentials, tls: boolean, base: SessionBase): Promise<Session> {
+    const client = new Client(this.config(creds, tls));
+    client.on('error', () => {
+      // A connection that dies between statements reports through the next query.
+    });
     try {
-      if (creds.ssl === false) return { client: await open(false), where, secrets };
-      try {
-        return { client: await open(true), where, secrets };
-      } catch (err) {
-        const noTls = /does not support SSL/i.test((err as DriverError).message ?? '');
-        if (!noTls) throw err;
-        if (creds.ssl === true) {
-          throw new DatabaseError(`${where}: TLS is required (ssl: true) but the server does not offer it`);
-        }
-        return { client: await open(false), where, secrets };
-      }
+      await client.connect();
     } catch (err) {
-      throw this.translate(err, where, `log in as ${JSON.stringify(creds.username)}`, secrets);
+      await client.end().catch(() => undefined);
+      throw err;
     }
+    return { ...base, client };
   }
 
-  private async withSession<T>(
-    creds: Credentials,
-    secrets: string[],
-    fn: (s: Session) => Promise<T>,
-  ): Promise<T> {
-    const session = await this.connect(creds, secrets);
-    try {
-      return await fn(session);
-    } finally {
-      await session.client.end().catch(() => undefined);
-    }
+  protected async close(session: Session): Promise<void> {
+    await session.client.end().catch(() => undefined);
   }
 
-  private translate(err: unknown, where: string, action: string, secrets: readonly string[]): CredflowError {
-    if (err instanceof CredflowError) return err;
-    const e = (err ?? {}) as DriverError;
-    const message = redact(typeof e.message === 'string' ? e.message : String(err), secrets, [
-      (v) => escapeLiteral(v),
-      (v) => v.replace(/'/g, "''"),
-    ]);
+  protected classify(e: DriverFailure): FailureKind {
     const code = e.code;
-    const cause = { code };
-    const detail = `${where}: ${action} failed: ${message}${code ? ` (${code})` : ''}`;
-    if (code && AUTH_STATES.has(code)) return new AuthenticationError(detail, { cause });
-    const network = translateNodeError(code, `${where}: ${action}`, message);
-    if (network) return network;
+    const message = e.message ?? '';
+    if (code && AUTH_STATES.has(code)) return 'auth';
+    if (/does not support SSL/i.test(message)) return 'no-tls';
     if (
       (code && (TRANSIENT_STATES.has(code) || code.startsWith('08'))) ||
       // Two GRANTs on one catalog row at once: PostgreSQL's internal "retry me" (XX000).
       (code === 'XX000' && /tuple concurrently (updated|deleted)/.test(message)) ||
       (!code && TRANSIENT_MESSAGE.test(message))
     ) {
-      return new TransientError(detail, { cause });
+      return 'transient';
     }
-    if (code === '42601' && secrets.length > 1) {
-      // A syntax error quotes a token of the statement; a session with a second secret sends a password.
-      return new DatabaseError(`${where}: ${action} failed: SQL syntax error (statement withheld)`, {
-        cause,
-      });
-    }
-    return new DatabaseError(detail, { cause });
+    return code === '42601' ? 'syntax' : undefined;
   }
 }
 

@@ -9,29 +9,30 @@
  */
 import { escapeId, escape as escapeValue } from 'mysql2';
 import mysql, { type Connection, type ConnectionOptions, type RowDataPacket } from 'mysql2/promise';
+import { DatabaseError, NotFoundError, ValidationError } from '../../errors';
+import { type DriverFailure, type FailureKind, type SessionBase, SqlEngine } from '../base';
 import {
-  AuthenticationError,
-  CredflowError,
-  DatabaseError,
-  NotFoundError,
-  TransientError,
-  ValidationError,
-} from '../errors';
-import {
-  assertNotSystemAccount,
   checkApplicationDatabase,
   checkNameCommon,
   checkPassword,
   checkPrivileges,
-  DEFAULT_CONNECT_TIMEOUT_MS,
-  DEFAULT_QUERY_TIMEOUT_MS,
-  type EngineOptions,
   notBoundError,
-  redact,
   tlsOptions,
-  translateNodeError,
-} from './common';
-import type { Credentials, DatabaseEngine, NewUser, Privilege, SessionInfo, UserBinding } from './types';
+} from '../common';
+import type { Credentials, DatabaseEngine, NewUser, Privilege, SessionInfo, UserBinding } from '../types';
+import { bind, bindingOf, type Query, unbind } from './bindings';
+import {
+  AUTH_ERRNOS,
+  grantEntries,
+  type ParsedGrant,
+  parseGrantLine,
+  requirementOf,
+  type TlsRequirement,
+  TRANSIENT_CODES,
+  TRANSIENT_ERRNOS,
+  text,
+  versionAtLeast,
+} from './grants';
 
 /** MySQL 5.7.8+ and 8.x: 32 characters (MariaDB allows more; RDS MySQL does not). */
 export const MYSQL_MAX_USERNAME = 32;
@@ -39,34 +40,6 @@ const MAX_DATABASE_NAME = 64;
 
 /** mysql.user keeps names in utf8mb3: characters beyond the BMP (emoji, ...) cannot be stored. */
 const ASTRAL = /[\u{10000}-\u{10FFFF}]/u;
-
-/** Server errors that mean "these credentials do not log in". */
-const AUTH_ERRNOS = new Set([
-  1045, // ER_ACCESS_DENIED_ERROR
-  1698, // ER_ACCESS_DENIED_NO_PASSWORD_ERROR
-  1862, // ER_MUST_CHANGE_PASSWORD_LOGIN (expired)
-  3118, // MySQL ER_ACCOUNT_HAS_BEEN_LOCKED
-  4151, // MariaDB ER_ACCOUNT_HAS_BEEN_LOCKED
-]);
-
-/** Server and client errors that may pass on their own. */
-const TRANSIENT_ERRNOS = new Set([
-  1040, // ER_CON_COUNT_ERROR: too many connections
-  1053, // ER_SERVER_SHUTDOWN
-  1077, // ER_NORMAL_SHUTDOWN
-  1205, // ER_LOCK_WAIT_TIMEOUT
-  1213, // ER_LOCK_DEADLOCK
-  1927, // ER_CONNECTION_KILLED
-  2002, // CR_CONNECTION_ERROR
-  2003, // CR_CONN_HOST_ERROR
-  2006, // CR_SERVER_GONE_ERROR
-  2013, // CR_SERVER_LOST
-]);
-const TRANSIENT_CODES = new Set([
-  'PROTOCOL_CONNECTION_LOST',
-  'PROTOCOL_SEQUENCE_TIMEOUT',
-  'ER_SERVER_SHUTDOWN',
-]);
 
 const GRANT_KEYWORD: Record<Privilege, string> = {
   SELECT: 'SELECT',
@@ -77,46 +50,15 @@ const GRANT_KEYWORD: Record<Privilege, string> = {
   ALL: 'ALL PRIVILEGES',
 };
 
-interface DriverError {
-  code?: string;
-  errno?: number;
-  sqlState?: string;
-  message?: string;
-}
-
-interface Session {
+interface Session extends SessionBase {
   conn: Connection;
-  where: string;
   version: string;
   mariadb: boolean;
-  /** Strings that must never appear in an error message from this session. */
-  secrets: string[];
 }
-
-/**
- * Where the master records which secret each user belongs to. MariaDB has no user attributes
- * (MySQL 8's ATTRIBUTE is not portable), so a table in a database of credflow's own, which only
- * accounts with global privileges (the master) can write; application users never get grants
- * there (it is a system database for checkApplicationDatabase).
- */
-const BINDINGS_DB = '_credflow';
-const BINDINGS = `${escapeId(BINDINGS_DB)}.${escapeId('bindings')}`;
-const CREATE_BINDINGS = `CREATE TABLE IF NOT EXISTS ${BINDINGS} (
-  username VARCHAR(32) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL PRIMARY KEY,
-  secret_arn VARCHAR(2048) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
-  bound_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP
-)`;
-/** ER_BAD_DB_ERROR, ER_NO_SUCH_TABLE: nothing was ever bound on this server. */
-const NO_BINDINGS_ERRNOS = new Set([1049, 1146]);
 
 /** `'<name>'@'%'`, the only account shape this engine manages. */
 function account(name: string): string {
   return `${escapeValue(name)}@'%'`;
-}
-
-/** How SHOW GRANTS prints an account: backtick-quoted, backticks doubled. */
-function grantee(name: string): string {
-  return `\`${name.replace(/`/g, '``')}\`@\`%\``;
 }
 
 /** `_` and `%` are wildcards in a database-level GRANT: escape them so `app_db` means only app_db. */
@@ -124,157 +66,14 @@ function grantDatabase(db: string): string {
   return escapeId(db.replace(/[\\_%]/g, '\\$&'), true);
 }
 
-/** One line of SHOW GRANTS, with the grantee and any authentication or TLS clause taken out. */
-export interface ParsedGrant {
-  /** DEFAULT ROLE stands for MariaDB's "SET DEFAULT ROLE <role> FOR <user>" line. */
-  verb: 'GRANT' | 'REVOKE' | 'DEFAULT ROLE';
-  /** Everything between the verb and TO/FROM: "SELECT, INSERT ON `db`.*", or a role list. */
-  head: string;
-  privileges: string[];
-  /** Undefined for a role grant (GRANT `role` TO ...). */
-  object?: string | undefined;
-  /** WITH options: GRANT OPTION, ADMIN OPTION, resource limits. */
-  options: string[];
-}
-
-/** Finds `needle` outside quotes and parentheses; -1 when absent. */
-function indexAtTopLevel(text: string, needle: string): number {
-  let depth = 0;
-  let quote: string | undefined;
-  for (let i = 0; i < text.length; i++) {
-    const ch = text[i]!;
-    if (quote) {
-      if (ch === '\\' && quote === "'") i++;
-      else if (ch === quote) quote = undefined; // a doubled quote re-opens on the next char
-      continue;
-    }
-    if (ch === '`' || ch === "'" || ch === '"') quote = ch;
-    else if (ch === '(') depth++;
-    else if (ch === ')') depth--;
-    else if (depth === 0 && text.startsWith(needle, i)) return i;
-  }
-  return -1;
-}
-
-function splitAtTopLevel(text: string, separator: string): string[] {
-  const parts: string[] = [];
-  let rest = text;
-  for (let i = indexAtTopLevel(rest, separator); i >= 0; i = indexAtTopLevel(rest, separator)) {
-    parts.push(rest.slice(0, i).trim());
-    rest = rest.slice(i + separator.length);
-  }
-  parts.push(rest.trim());
-  return parts.filter((p) => p.length > 0);
-}
-
-const WITH_OPTION =
-  'GRANT OPTION|ADMIN OPTION|MAX_QUERIES_PER_HOUR \\d+|MAX_UPDATES_PER_HOUR \\d+|MAX_CONNECTIONS_PER_HOUR \\d+|' +
-  'MAX_USER_CONNECTIONS -?\\d+|MAX_STATEMENT_TIME \\d+(?:\\.\\d+)?';
-const WITH_TAIL = new RegExp(` WITH ((?:${WITH_OPTION})(?: (?:${WITH_OPTION}))*)$`);
-const ONE_OPTION = new RegExp(WITH_OPTION, 'g');
-
-/**
- * Parses one SHOW GRANTS line for `name`@'%'. The grantee is located by the exact text the
- * server prints for it (not by splitting on " TO "), so object names containing " TO " or the
- * user's own name cannot confuse it; what follows it is reduced to whitelisted WITH options.
- */
-export function parseGrantLine(line: string, name: string): ParsedGrant {
-  const defaultRole = 'SET DEFAULT ROLE ';
-  const forUser = ` FOR ${grantee(name)}`;
-  if (line.startsWith(defaultRole) && line.endsWith(forUser)) {
-    const role = line.slice(defaultRole.length, line.length - forUser.length);
-    return { verb: 'DEFAULT ROLE', head: role, privileges: [role], options: [] };
-  }
-  const verb = line.startsWith('GRANT ') ? 'GRANT' : line.startsWith('REVOKE ') ? 'REVOKE' : undefined;
-  const marker = `${verb === 'REVOKE' ? ' FROM ' : ' TO '}${grantee(name)}`;
-  const at = verb ? line.lastIndexOf(marker) : -1;
-  if (!verb || at < 0) {
-    // The line may carry a password hash: describe it, do not quote it.
-    throw new DatabaseError(`SHOW GRANTS for ${JSON.stringify(name)} returned a line of unexpected shape`);
-  }
-  const head = line.slice(verb.length + 1, at);
-  const tail = line.slice(at + marker.length);
-  const options = WITH_TAIL.exec(tail)?.[1]?.match(ONE_OPTION) ?? [];
-  const on = indexAtTopLevel(head, ' ON ');
-  if (on < 0) return { verb, head, privileges: splitAtTopLevel(head, ','), options };
-  return {
-    verb,
-    head,
-    privileges: splitAtTopLevel(head.slice(0, on), ','),
-    object: head.slice(on + 4).trim(),
-    options,
-  };
-}
-
-/** The user-independent privilege strings of parsed grants (what listGrants compares). */
-export function grantEntries(grants: readonly ParsedGrant[]): string[] {
-  const out = new Set<string>();
-  for (const g of grants) {
-    if (g.verb === 'DEFAULT ROLE') {
-      out.add(`DEFAULT ROLE ${g.head}`);
-      continue;
-    }
-    const prefix = g.verb === 'REVOKE' ? 'REVOKE ' : '';
-    if (g.object === undefined) {
-      const admin = g.options.includes('ADMIN OPTION') ? ' WITH ADMIN OPTION' : '';
-      for (const role of g.privileges) out.add(`${prefix}ROLE ${role}${admin}`);
-      continue;
-    }
-    for (const p of g.privileges) if (p.toUpperCase() !== 'USAGE') out.add(`${prefix}${p} ON ${g.object}`);
-    for (const o of g.options) {
-      if (o === 'GRANT OPTION') out.add(`${prefix}GRANT OPTION ON ${g.object}`);
-      else if (o !== 'ADMIN OPTION' && !/ 0$/.test(o)) out.add(`LIMIT ${o}`);
-    }
-  }
-  return [...out].sort();
-}
-
-interface TlsRequirement {
-  /** The REQUIRE clause body: NONE, SSL, X509 or ISSUER/SUBJECT/CIPHER with escaped literals. */
-  clause: string;
-}
-
-function text(value: unknown): string {
-  if (value === null || value === undefined) return '';
-  return Buffer.isBuffer(value) ? value.toString('utf8') : String(value);
-}
-
-function requirementOf(row: RowDataPacket | undefined): TlsRequirement {
-  const type = text(row?.['ssl_type']).toUpperCase();
-  if (type === 'ANY') return { clause: 'SSL' };
-  if (type === 'X509') return { clause: 'X509' };
-  if (type === 'SPECIFIED') {
-    const parts = [
-      ['ISSUER', text(row?.['x509_issuer'])],
-      ['SUBJECT', text(row?.['x509_subject'])],
-      ['CIPHER', text(row?.['ssl_cipher'])],
-    ]
-      .filter(([, v]) => v)
-      .map(([k, v]) => `${k} ${escapeValue(v)}`);
-    return { clause: parts.length > 0 ? parts.join(' AND ') : 'SSL' };
-  }
-  return { clause: 'NONE' };
-}
-
-/** Parses "8.0.36", "10.11.19-MariaDB-..." into comparable numbers. */
-function versionAtLeast(version: string, major: number, minor: number, patch: number): boolean {
-  const [a = 0, b = 0, c = 0] = (/^(\d+)\.(\d+)\.(\d+)/.exec(version)?.slice(1) ?? []).map(Number);
-  return a !== major ? a > major : b !== minor ? b > minor : c >= patch;
-}
-
 /** The MySQL-family implementation of DatabaseEngine. */
-export class MysqlEngine implements DatabaseEngine {
+export class MysqlEngine extends SqlEngine<Session> implements DatabaseEngine {
   readonly family = 'mysql' as const;
   readonly maxUsernameLength = MYSQL_MAX_USERNAME;
   /** AWS's MySQL rotation templates exclude these from generated passwords. */
   readonly excludeCharacters = '/@"\'\\';
-  private readonly connectTimeoutMs: number;
-  private readonly queryTimeoutMs: number;
-
-  constructor(private readonly options: EngineOptions = {}) {
-    this.connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
-    this.queryTimeoutMs = options.queryTimeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS;
-  }
+  protected readonly label = 'mysql';
+  protected readonly escapes = [(v: string) => escapeValue(v).slice(1, -1)];
 
   /**
    * Accepts what `'<name>'@'%'` can hold and round-trip: 1-32 characters (MySQL's limit, which
@@ -389,7 +188,7 @@ export class MysqlEngine implements DatabaseEngine {
       }
       // The binding first: a crash in between leaves a binding without a user, never a user
       // without its binding.
-      await this.bind(s, user.username, user.binding);
+      await bind(this.query(s), user.username, user.binding);
       await this.run(s, 'CREATE USER', `CREATE USER ${account(user.username)} IDENTIFIED BY ?`, [
         user.password,
       ]);
@@ -403,7 +202,7 @@ export class MysqlEngine implements DatabaseEngine {
         await this.run(s, 'DROP USER', `DROP USER IF EXISTS ${account(user.username)}`).catch(
           () => undefined,
         );
-        await this.unbind(s, user.username).catch(() => undefined);
+        await unbind(this.query(s), user.username).catch(() => undefined);
         throw err;
       }
     });
@@ -451,7 +250,7 @@ export class MysqlEngine implements DatabaseEngine {
           }
         }
       } else {
-        await this.bind(s, cloneName, binding);
+        await bind(this.query(s), cloneName, binding);
         await this.run(s, 'CREATE USER', `CREATE USER ${clone} IDENTIFIED BY ?`, [password]);
       }
       for (const g of sourceGrants) {
@@ -494,7 +293,7 @@ export class MysqlEngine implements DatabaseEngine {
       throw new ValidationError('refusing to drop the user the admin logs in as');
     await this.withSession(admin, [admin.password], async (s) => {
       await this.run(s, 'DROP USER', `DROP USER IF EXISTS ${account(username)}`);
-      await this.unbind(s, username);
+      await unbind(this.query(s), username);
     });
   }
 
@@ -537,68 +336,21 @@ export class MysqlEngine implements DatabaseEngine {
       const out: Record<string, UserBinding> = {};
       for (const name of new Set(usernames)) {
         const exists = await this.exists(s, name);
-        out[name] = { exists, binding: exists ? await this.bindingOf(s, name) : undefined };
+        out[name] = { exists, binding: exists ? await bindingOf(this.query(s), name) : undefined };
       }
       return out;
     });
   }
 
-  /** Name checks made before any SQL: valid, not a system or RDS account, not the admin itself. */
-  private validateManaged(admin: Credentials, username: string): void {
-    this.validateUsername(username);
-    assertNotSystemAccount(username);
-    if (username === admin.username) {
-      throw new ValidationError(`username ${JSON.stringify(username)} is the admin's own account`);
-    }
-  }
-
-  private async bindingOf(s: Session, username: string): Promise<string | undefined> {
-    try {
-      const rows = await this.run<RowDataPacket[]>(
-        s,
-        'read binding',
-        `SELECT secret_arn FROM ${BINDINGS} WHERE username = ?`,
-        [username],
-      );
-      return rows[0] ? text(rows[0]['secret_arn']) : undefined;
-    } catch (err) {
-      const errno = ((err as CredflowError).cause as { errno?: number } | undefined)?.errno;
-      if (errno !== undefined && NO_BINDINGS_ERRNOS.has(errno)) return undefined;
-      throw err;
-    }
-  }
-
   /** Refuses a user that is bound to another secret or to none, or that holds global privileges. */
   private async assertBound(s: Session, username: string, binding: string): Promise<void> {
-    if ((await this.bindingOf(s, username)) !== binding) throw notBoundError(username);
+    if ((await bindingOf(this.query(s), username)) !== binding) throw notBoundError(username);
     // An application user never holds privileges on *.*: a bound row cannot make an admin ours.
     const global = (await this.showGrants(s, username)).some(
       (g) => g.object === '*.*' && g.privileges.some((p) => p.toUpperCase() !== 'USAGE'),
     );
     if (global) throw notBoundError(username);
   }
-
-  private async bind(s: Session, username: string, binding: string): Promise<void> {
-    await this.run(s, 'create bindings', `CREATE DATABASE IF NOT EXISTS ${escapeId(BINDINGS_DB)}`);
-    await this.run(s, 'create bindings', CREATE_BINDINGS);
-    await this.run(
-      s,
-      'bind user',
-      `INSERT INTO ${BINDINGS} (username, secret_arn) VALUES (?, ?) ON DUPLICATE KEY UPDATE secret_arn = ?`,
-      [username, binding, binding],
-    );
-  }
-
-  private async unbind(s: Session, username: string): Promise<void> {
-    try {
-      await this.run(s, 'unbind user', `DELETE FROM ${BINDINGS} WHERE username = ?`, [username]);
-    } catch (err) {
-      const errno = ((err as CredflowError).cause as { errno?: number } | undefined)?.errno;
-      if (errno === undefined || !NO_BINDINGS_ERRNOS.has(errno)) throw err;
-    }
-  }
-
-  // ---- sessions -------------------------------------------------------------------------------
 
   private async exists(s: Session, username: string): Promise<boolean> {
     const rows = await this.run<RowDataPacket[]>(
@@ -625,6 +377,11 @@ export class MysqlEngine implements DatabaseEngine {
     return requirementOf(rows[0]);
   }
 
+  /** `run` bound to one session, for the bindings table. */
+  private query(s: Session): Query {
+    return (action, sql, values) => this.run(s, action, sql, values);
+  }
+
   private async run<T = unknown>(s: Session, action: string, sql: string, values?: unknown[]): Promise<T> {
     try {
       const [rows] = await s.conn.query({ sql, timeout: this.queryTimeoutMs }, values);
@@ -634,14 +391,8 @@ export class MysqlEngine implements DatabaseEngine {
     }
   }
 
-  /**
-   * Connects as AWS's templates do: `ssl` true requires TLS, false never uses it, undefined
-   * tries TLS and falls back to plain only when the server does not offer TLS (a certificate
-   * that fails to verify is an error, not a reason to drop encryption).
-   */
-  private async connect(creds: Credentials, secrets: string[]): Promise<Session> {
-    const where = `mysql ${creds.host}:${creds.port}`;
-    const base: ConnectionOptions = {
+  protected async open(creds: Credentials, tls: boolean, base: SessionBase): Promise<Session> {
+    const options: ConnectionOptions = {
       host: creds.host,
       port: creds.port,
       user: creds.username,
@@ -652,31 +403,13 @@ export class MysqlEngine implements DatabaseEngine {
       multipleStatements: false,
       supportBigNumbers: true,
       bigNumberStrings: true,
+      ...(tls ? { ssl: tlsOptions(creds.host, this.options) } : {}),
     };
-    const open = async (tls: boolean) => {
-      const conn = await mysql.createConnection(
-        tls ? { ...base, ssl: tlsOptions(creds.host, this.options) } : base,
-      );
-      conn.on('error', () => {
-        // A connection that dies between statements reports through the next query.
-      });
-      return conn;
-    };
-    let conn: Connection;
-    try {
-      if (creds.ssl === false) conn = await open(false);
-      else {
-        try {
-          conn = await open(true);
-        } catch (err) {
-          if (creds.ssl !== undefined || (err as DriverError).code !== 'HANDSHAKE_NO_SSL_SUPPORT') throw err;
-          conn = await open(false);
-        }
-      }
-    } catch (err) {
-      throw this.translate(err, where, `log in as ${JSON.stringify(creds.username)}`, secrets);
-    }
-    const session: Session = { conn, where, version: '', mariadb: false, secrets };
+    const conn = await mysql.createConnection(options);
+    conn.on('error', () => {
+      // A connection that dies between statements reports through the next query.
+    });
+    const session: Session = { ...base, conn, version: '', mariadb: false };
     try {
       const rows = await this.run<RowDataPacket[]>(
         session,
@@ -700,47 +433,18 @@ export class MysqlEngine implements DatabaseEngine {
     return session;
   }
 
-  private async withSession<T>(
-    creds: Credentials,
-    secrets: string[],
-    fn: (s: Session) => Promise<T>,
-  ): Promise<T> {
-    const session = await this.connect(creds, secrets);
-    try {
-      return await fn(session);
-    } finally {
-      await close(session.conn);
-    }
+  protected async close(session: Session): Promise<void> {
+    await close(session.conn);
   }
 
-  private translate(err: unknown, where: string, action: string, secrets: readonly string[]): CredflowError {
-    if (err instanceof CredflowError) return err;
-    const e = (err ?? {}) as DriverError;
-    const message = redact(typeof e.message === 'string' ? e.message : String(err), secrets, [
-      (v) => escapeValue(v).slice(1, -1),
-    ]);
-    const code = e.code;
+  protected classify(e: DriverFailure): FailureKind {
     const errno = typeof e.errno === 'number' ? e.errno : undefined;
-    const cause = { code, errno, sqlState: e.sqlState };
-    const detail = `${where}: ${action} failed: ${message}${code ? ` (${code}${errno ? ` ${errno}` : ''})` : ''}`;
-    if (errno !== undefined && AUTH_ERRNOS.has(errno)) return new AuthenticationError(detail, { cause });
-    if (code === 'HANDSHAKE_NO_SSL_SUPPORT') {
-      return new DatabaseError(`${where}: TLS is required (ssl: true) but the server does not offer it`, {
-        cause,
-      });
+    if (errno !== undefined && AUTH_ERRNOS.has(errno)) return 'auth';
+    if (e.code === 'HANDSHAKE_NO_SSL_SUPPORT') return 'no-tls';
+    if ((e.code && TRANSIENT_CODES.has(e.code)) || (errno !== undefined && TRANSIENT_ERRNOS.has(errno))) {
+      return 'transient';
     }
-    const network = translateNodeError(code, `${where}: ${action}`, message);
-    if (network) return network;
-    if ((code && TRANSIENT_CODES.has(code)) || (errno !== undefined && TRANSIENT_ERRNOS.has(errno))) {
-      return new TransientError(detail, { cause });
-    }
-    if (errno === 1064 && secrets.length > 1) {
-      // A syntax error quotes the statement; a session with a second secret sends a password.
-      return new DatabaseError(`${where}: ${action} failed: SQL syntax error (statement withheld)`, {
-        cause,
-      });
-    }
-    return new DatabaseError(detail, { cause });
+    return errno === 1064 ? 'syntax' : undefined;
   }
 }
 
