@@ -1,5 +1,5 @@
 import { taskHandler } from '../../src/handler';
-import { deleteDatabase, parseDeleteDatabaseInput } from '../../src/lifecycle/database';
+import { deleteDatabase, parseDeleteDatabaseInput } from '../../src/lifecycle/decommission';
 
 /** Task DeleteDatabase of decommission-database. */
 export const handler = taskHandler('credflow-database', parseDeleteDatabaseInput, deleteDatabase);

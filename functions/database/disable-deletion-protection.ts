@@ -1,5 +1,8 @@
 import { taskHandler } from '../../src/handler';
-import { disableDeletionProtection, parseDisableDeletionProtectionInput } from '../../src/lifecycle/database';
+import {
+  disableDeletionProtection,
+  parseDisableDeletionProtectionInput,
+} from '../../src/lifecycle/decommission';
 
 /** Task DisableDeletionProtection of decommission-database. */
 export const handler = taskHandler(

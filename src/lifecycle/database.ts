@@ -3,8 +3,6 @@ import {
   CreateDBInstanceCommand,
   type DBCluster,
   type DBInstance,
-  DeleteDBClusterCommand,
-  DeleteDBInstanceCommand,
   DescribeDBClustersCommand,
   DescribeDBInstancesCommand,
   ModifyDBClusterCommand,
@@ -28,7 +26,7 @@ export function kindOf(engine: string): DbKind {
 }
 
 // RDS's own rules: 1-63 letters, digits or hyphens; a letter first; no trailing or double hyphen.
-const identifier = z
+export const identifier = z
   .string()
   .regex(
     /^[A-Za-z](?!.*--)[A-Za-z0-9-]{0,62}(?<!-)$/,
@@ -73,7 +71,7 @@ export function writerOf(clusterId: string): string {
   return `${clusterId.slice(0, 56)}-writer`;
 }
 
-function pollBudget(pollSeconds: number, maxWaitSeconds: number): number {
+export function pollBudget(pollSeconds: number, maxWaitSeconds: number): number {
   return Math.max(1, Math.ceil(maxWaitSeconds / pollSeconds));
 }
 
@@ -329,7 +327,7 @@ export async function locateDatabase(
 }
 
 /** ModifyDBInstance or ModifyDBCluster, applied immediately. */
-async function modifyDatabase(
+export async function modifyDatabase(
   deps: Deps,
   id: string,
   kind: DbKind,
@@ -404,113 +402,5 @@ export async function rotateMasterPassword(
     want: 'available',
     masterVersionBefore: before,
     masterSecretArn: db.secretArn,
-  };
-}
-
-export const decommissionInput = dbTarget.extend({
-  /** Keep a final snapshot under this identifier; omitted: skip it. */
-  finalSnapshotIdentifier: identifier.nullish(),
-  /** Recovery window for the child user secrets (7-30 days). */
-  recoveryWindowInDays: z.number().int().min(7).max(30).default(7),
-});
-
-/** Parses disableDeletionProtection's input (a ValidationError naming each bad field). */
-export const parseDisableDeletionProtectionInput = parser(
-  decommissionInput,
-  'invalid decommission-database input',
-);
-
-/** DisableDeletionProtection: the first step of decommissioning; a no-op when it is off. */
-export async function disableDeletionProtection(
-  deps: Deps,
-  input: z.infer<typeof decommissionInput>,
-): Promise<z.infer<typeof decommissionInput> & { kind: DbKind; engine: string; arn: string }> {
-  const db = await locateDatabase(deps, input.identifier, input.kind);
-  if (db.deletionProtection) {
-    await modifyDatabase(deps, input.identifier, db.kind, { DeletionProtection: false });
-    deps.logger.info('DisableDeletionProtection: turned off', { identifier: input.identifier });
-  }
-  // null, not absent: the state machine's last state reads it by path.
-  return {
-    ...input,
-    finalSnapshotIdentifier: input.finalSnapshotIdentifier ?? null,
-    kind: db.kind,
-    engine: db.engine,
-    arn: db.arn ?? input.identifier,
-  };
-}
-
-const deleteDatabaseInput = decommissionInput.extend({
-  kind: z.enum(['instance', 'cluster']),
-  engine: z.string(),
-});
-
-/** Parses deleteDatabase's input (a ValidationError naming each bad field). */
-export const parseDeleteDatabaseInput = parser(deleteDatabaseInput, 'invalid DeleteDatabase input');
-
-/** DeleteDatabase: with a final snapshot when one is named, else SkipFinalSnapshot. */
-export async function deleteDatabase(
-  deps: Deps,
-  input: z.infer<typeof deleteDatabaseInput>,
-): Promise<DbRef & { want: 'deleted' }> {
-  const snapshot = input.finalSnapshotIdentifier ? { SkipFinalSnapshot: false } : { SkipFinalSnapshot: true };
-  try {
-    if (input.kind === 'cluster') {
-      // RDS refuses to delete a cluster that still has instances; they go first, without
-      // snapshots of their own (the final snapshot is the cluster's).
-      const out = await rdsCall(`DescribeDBClusters ${input.identifier}`, () =>
-        deps.rds.send(new DescribeDBClustersCommand({ DBClusterIdentifier: input.identifier })),
-      );
-      for (const m of out.DBClusters?.[0]?.DBClusterMembers ?? []) {
-        if (!m.DBInstanceIdentifier) continue;
-        const member = m.DBInstanceIdentifier;
-        await rdsCall(`DeleteDBInstance ${member}`, () =>
-          deps.rds.send(
-            new DeleteDBInstanceCommand({ DBInstanceIdentifier: member, SkipFinalSnapshot: true }),
-          ),
-        ).catch((err) => {
-          if (!(err instanceof NotFoundError)) throw err;
-        });
-      }
-      await rdsCall(`DeleteDBCluster ${input.identifier}`, () =>
-        deps.rds.send(
-          new DeleteDBClusterCommand({
-            DBClusterIdentifier: input.identifier,
-            ...snapshot,
-            ...(input.finalSnapshotIdentifier
-              ? { FinalDBSnapshotIdentifier: input.finalSnapshotIdentifier }
-              : {}),
-          }),
-        ),
-      );
-    } else {
-      await rdsCall(`DeleteDBInstance ${input.identifier}`, () =>
-        deps.rds.send(
-          new DeleteDBInstanceCommand({
-            DBInstanceIdentifier: input.identifier,
-            ...snapshot,
-            ...(input.finalSnapshotIdentifier
-              ? { FinalDBSnapshotIdentifier: input.finalSnapshotIdentifier }
-              : {}),
-          }),
-        ),
-      );
-    }
-  } catch (err) {
-    // Gone already: a rerun after the delete went through.
-    if (!(err instanceof NotFoundError)) throw err;
-  }
-  deps.logger.info('DeleteDatabase: requested', {
-    identifier: input.identifier,
-    finalSnapshot: input.finalSnapshotIdentifier ?? null,
-  });
-  return {
-    identifier: input.identifier,
-    kind: input.kind,
-    engine: input.engine,
-    pollSeconds: input.pollSeconds,
-    maxAttempts: pollBudget(input.pollSeconds, input.maxWaitSeconds),
-    attempt: 0,
-    want: 'deleted',
   };
 }
