@@ -25,7 +25,6 @@ $SUDO service mariadb stop >/dev/null 2>&1 || true
 $SUDO service postgresql stop >/dev/null 2>&1 || true
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  # npm 11 sometimes rejects a lock written on another platform for optional platform packages it
-  # never installs (biome, esbuild binaries); `npm install` then installs from the same lock.
-  npm ci --no-audit --no-fund || npm install --no-audit --no-fund
+  # Exactly the committed lock (it records every platform's optional packages); never rewritten.
+  npm ci --no-audit --no-fund
 fi
