@@ -6,7 +6,14 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { DbServerError, type RunningServer, type ServerKind, startDbServer } from '../../local/dbserver';
+import {
+  DbServerError,
+  PortInUseError,
+  type RunningServer,
+  type ServerKind,
+  startDbServer,
+  stopServerIn,
+} from '../../local/dbserver';
 import { engineFor } from '../../src/engines';
 import type { Credentials } from '../../src/engines/types';
 import { AuthenticationError } from '../../src/errors';
@@ -92,14 +99,16 @@ describe.each<ServerKind>(['postgres', 'mariadb'])('%s server', (kind) => {
     await s.setMasterPassword(PASSWORD);
   });
 
-  it('reports a taken port clearly', async () => {
+  it('never moves off a taken port: PortInUseError, and no server is left running', async () => {
     const blocker = net.createServer();
     await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
     const { port } = blocker.address() as net.AddressInfo;
     try {
       const err = await start(kind, path.join(root, `${kind}-busy`), { port }).catch((e: unknown) => e);
-      expect(err).toBeInstanceOf(DbServerError);
-      expect((err as Error).message).toMatch(/exited during start/);
+      expect(err).toBeInstanceOf(PortInUseError);
+      expect((err as PortInUseError).port).toBe(port);
+      expect((err as Error).message).toMatch(`port ${port} on 127.0.0.1 is in use`);
+      expect(await stopServerIn(path.join(root, `${kind}-busy`))).toBeUndefined();
     } finally {
       await new Promise<void>((r) => blocker.close(() => r()));
     }
