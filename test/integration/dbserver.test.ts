@@ -2,7 +2,8 @@
  * The launcher the local RDS and the test harness share: first start, restart on the same data,
  * password reset without the old password, and the clear errors it owes its callers.
  */
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -122,6 +123,23 @@ describe.each<ServerKind>(['postgres', 'mariadb'])('%s server', (kind) => {
     await expect(engine.testLogin(master(s))).resolves.toBeUndefined();
     await s.stop();
     expect(existsSync(path.dirname(s.socketPath))).toBe(false);
+  });
+});
+
+describe('leftover servers', () => {
+  it('stopServerIn signals nothing when the pid file names a process that is not that server', async () => {
+    const dataDir = path.join(root, 'impostor');
+    mkdirSync(path.join(dataDir, 'data'), { recursive: true });
+    writeFileSync(path.join(dataDir, 'credflow-dbserver.json'), JSON.stringify({ kind: 'postgres' }));
+    const other = spawn('sleep', ['30'], { stdio: 'ignore' });
+    try {
+      writeFileSync(path.join(dataDir, 'data', 'postmaster.pid'), `${other.pid}\n`);
+      expect(await stopServerIn(dataDir)).toBeUndefined();
+      expect(other.exitCode).toBeNull();
+      expect(other.signalCode).toBeNull();
+    } finally {
+      other.kill('SIGKILL');
+    }
   });
 });
 

@@ -8,12 +8,16 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import {
+  CreateDBClusterCommand,
   CreateDBInstanceCommand,
   type DBInstance,
+  DescribeDBClustersCommand,
   DescribeDBInstancesCommand,
   RDSClient,
   RebootDBInstanceCommand,
+  StartDBClusterCommand,
   StartDBInstanceCommand,
+  StopDBClusterCommand,
   StopDBInstanceCommand,
 } from '@aws-sdk/client-rds';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
@@ -288,6 +292,51 @@ describe('RebootDBInstance, StopDBInstance, StartDBInstance', () => {
     expect((await describe1(c.rds, 'power-postgres')).DBInstanceStatus).toBe('stopped');
     expect(await portAnswers(stopped.Endpoint!.Port!)).toBe(false);
   });
+
+  it('an Aurora cluster stops and starts as a whole; its instances cannot be stopped alone', async () => {
+    await c.rds.send(
+      new CreateDBClusterCommand({
+        DBClusterIdentifier: 'power-aurora',
+        Engine: 'aurora-mysql',
+        MasterUsername: 'dbadmin',
+        ManageMasterUserPassword: true,
+        DatabaseName: 'appdb',
+      }),
+    );
+    await c.rds.send(
+      new CreateDBInstanceCommand({
+        DBInstanceIdentifier: 'power-aurora-1',
+        DBClusterIdentifier: 'power-aurora',
+        Engine: 'aurora-mysql',
+        DBInstanceClass: 'db.r6g.large',
+      }),
+    );
+    const member = await waitStatus(c.rds, 'power-aurora-1', 'available');
+    const cluster = () =>
+      c.rds
+        .send(new DescribeDBClustersCommand({ DBClusterIdentifier: 'power-aurora' }))
+        .then((o) => o.DBClusters![0]!);
+    const err = await awsError(
+      () => c.rds.send(new StopDBInstanceCommand({ DBInstanceIdentifier: 'power-aurora-1' })),
+      'InvalidParameterCombination',
+    );
+    expect(err.message).toBe('aurora-mysql DB instances are not eligible for stopping and starting.');
+    const stopping = await c.rds.send(new StopDBClusterCommand({ DBClusterIdentifier: 'power-aurora' }));
+    expect(stopping.DBCluster?.Status).toBe('stopping');
+    await waitStatus(c.rds, 'power-aurora-1', 'stopped');
+    expect((await cluster()).Status).toBe('stopped');
+    expect(await portAnswers(member.Endpoint!.Port!)).toBe(false);
+    await awsError(
+      () => c.rds.send(new StopDBClusterCommand({ DBClusterIdentifier: 'power-aurora' })),
+      'InvalidDBClusterStateFault',
+    );
+    await c.rds.send(new StartDBClusterCommand({ DBClusterIdentifier: 'power-aurora' }));
+    expect((await waitStatus(c.rds, 'power-aurora-1', 'available')).Endpoint?.Port).toBe(
+      member.Endpoint!.Port,
+    );
+    expect((await cluster()).Status).toBe('available');
+    expect((await cluster()).Port).toBe(member.Endpoint!.Port);
+  }, 120_000);
 
   it('unknown instances: DBInstanceNotFound', async () => {
     await awsError(
