@@ -7,6 +7,7 @@ import { ListStateMachinesCommand } from '@aws-sdk/client-sfn';
 import { bootLocalCloud, LOCAL_STAGE } from '../local/boot';
 import { loadCatalog } from '../local/catalog';
 import { deployCatalog } from '../local/deploy';
+import { stopOrphanServers } from '../local/rds/servers';
 import { connect, ENDPOINT_FILE, type EndpointInfo, type GlobalOptions, runningLocalCloud } from './context';
 import { CliError, EXIT } from './errors';
 import { bold, green, printJson, say } from './output';
@@ -95,27 +96,37 @@ export async function up(g: GlobalOptions, o: UpOptions): Promise<number> {
   return EXIT.ok;
 }
 
-/** `credflow down`: stops the cloud of a state dir (SIGTERM, then waits for it to exit). */
+/**
+ * `credflow down`: stops the cloud of a state dir (SIGTERM, then waits for it to exit), then every
+ * database server of that state dir still running (orphans of a cloud killed with SIGKILL).
+ */
 export async function down(g: GlobalOptions): Promise<number> {
   const stateDir = path.resolve(g.stateDir);
   const info = runningLocalCloud(stateDir);
-  if (!info) {
-    say('the local cloud is not running');
-    return EXIT.ok;
-  }
-  process.kill(info.pid, 'SIGTERM');
-  const deadline = Date.now() + 60_000;
-  while (Date.now() < deadline) {
-    try {
-      process.kill(info.pid, 0);
-    } catch {
-      rmSync(path.join(stateDir, ENDPOINT_FILE), { force: true });
-      say(green(`stopped (pid ${info.pid})`));
-      return EXIT.ok;
+  if (!info) say('the local cloud is not running');
+  else {
+    process.kill(info.pid, 'SIGTERM');
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      try {
+        process.kill(info.pid, 0);
+      } catch {
+        break;
+      }
+      if (Date.now() > deadline)
+        throw new CliError(`pid ${info.pid} did not stop within 60 s`, 'LocalCloudStopTimeout');
+      await sleep(100);
     }
-    await sleep(100);
+    rmSync(path.join(stateDir, ENDPOINT_FILE), { force: true });
+    say(green(`stopped (pid ${info.pid})`));
   }
-  throw new CliError(`pid ${info.pid} did not stop within 60 s`, 'LocalCloudStopTimeout');
+  const orphans = await stopOrphanServers(stateDir);
+  if (orphans.length > 0) {
+    say(
+      `stopped ${orphans.length} database server(s) left running by a killed cloud (pid ${orphans.join(', ')})`,
+    );
+  }
+  return EXIT.ok;
 }
 
 /** `credflow status`: is the cloud up, and what is in it. */
@@ -142,6 +153,7 @@ export async function status(g: GlobalOptions): Promise<number> {
       engine: d.Engine,
       status: d.DBInstanceStatus,
       endpoint: d.Endpoint ? `${d.Endpoint.Address}:${d.Endpoint.Port}` : undefined,
+      problem: d.StatusInfos?.find((i) => i.Normal === false)?.Message,
     })),
     stateMachines: (sms.stateMachines ?? []).length,
     secrets: (secrets.SecretList ?? []).length,
@@ -152,8 +164,10 @@ export async function status(g: GlobalOptions): Promise<number> {
     say(
       `${summary.stateMachines} state machines, ${summary.secrets} secrets, ${summary.databases.length} DB instances`,
     );
-    for (const d of summary.databases)
+    for (const d of summary.databases) {
       say(`  ${d.identifier}  ${d.engine}  ${d.status}  ${d.endpoint ?? ''}`);
+      if (d.problem) say(`    ${d.problem}`);
+    }
   }
   return EXIT.ok;
 }

@@ -8,12 +8,15 @@ export interface PostgresBinaries {
   binDir: string;
   initdb: string;
   postgres: string;
+  pgDump: string;
 }
 
 export interface MariadbBinaries {
   kind: 'mariadb';
   mariadbd: string;
   installDb: string;
+  /** mariadb-dump (or mysqldump), for snapshots. */
+  dump: string;
 }
 
 export type ServerBinaries = PostgresBinaries | MariadbBinaries;
@@ -84,7 +87,7 @@ export function findPostgresBinaries(): PostgresBinaries {
     const initdb = path.join(dir, 'initdb');
     const postgres = path.join(dir, 'postgres');
     if (isExecutable(initdb) && isExecutable(postgres))
-      return { kind: 'postgres', binDir: dir, initdb, postgres };
+      return { kind: 'postgres', binDir: dir, initdb, postgres, pgDump: path.join(dir, 'pg_dump') };
   }
   throw new DbServerError(
     'PostgreSQL server binaries not found (looked for initdb and postgres in CREDFLOW_PG_BINDIR, ' +
@@ -107,10 +110,13 @@ export function findMariadbBinaries(): MariadbBinaries {
   ];
   const mariadbd = firstExecutable(['mariadbd'], dirs) ?? firstMariadbMysqld(dirs);
   const installDb = firstExecutable(['mariadb-install-db', 'mysql_install_db'], [...dirs, '/usr/scripts']);
-  if (mariadbd && installDb) return { kind: 'mariadb', mariadbd, installDb };
-  const missing = [mariadbd ? undefined : 'mariadbd', installDb ? undefined : 'mariadb-install-db'].filter(
-    Boolean,
-  );
+  const dump = firstExecutable(['mariadb-dump', 'mysqldump'], dirs);
+  if (mariadbd && installDb && dump) return { kind: 'mariadb', mariadbd, installDb, dump };
+  const missing = [
+    mariadbd ? undefined : 'mariadbd',
+    installDb ? undefined : 'mariadb-install-db',
+    dump ? undefined : 'mariadb-dump',
+  ].filter(Boolean);
   throw new DbServerError(
     `MariaDB server not found (missing ${missing.join(' and ')} in /usr/sbin, /usr/bin, PATH): ` +
       'install the Debian package `mariadb-server` (apt-get install mariadb-server) or set CREDFLOW_MARIADB_BINDIR',

@@ -33,6 +33,11 @@ export interface Marker {
   kind: ServerKind;
   masterUsername: string;
   initialisedAt: string;
+  /**
+   * PostgreSQL: the bootstrap superuser the launcher administers as (`rdsadmin`). Absent in data
+   * directories made before the master stopped being the superuser: there the master is it.
+   */
+  adminRole?: string;
 }
 
 /** Linux limits unix socket paths to 107 bytes; stay well under, with room for a port suffix. */

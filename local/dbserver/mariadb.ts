@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { escapeId } from 'mysql2';
@@ -16,10 +16,16 @@ import {
   writeMarker,
 } from './layout';
 import {
+  adoptProcess,
+  assertTraversable,
+  chownTo,
+  chownTreeIfNeeded,
   freePort,
+  isOwnChild,
   isRoot,
   logSize,
-  processRunning,
+  lookupOsUser,
+  portIsFree,
   type RunAs,
   readSince,
   runCommand,
@@ -27,11 +33,68 @@ import {
   spawnServer,
   waitUntilReady,
 } from './process';
+import {
+  clearRuntime,
+  liveServerOf,
+  pidFileOf,
+  readRuntime,
+  STOP_SIGNAL,
+  stopLiveServer,
+  writeRuntime,
+} from './runtime';
 import { ensureSelfSignedCert, type TlsFiles } from './tls';
-import { DbServerError, type DbServerSpec, type RunningServer } from './types';
+import { DbServerError, type DbServerSpec, PortInUseError, type RunningServer } from './types';
 
 const HOST = '127.0.0.1';
 const SOCKET = 'mariadbd.sock';
+
+/**
+ * RDS for MariaDB's documented master privileges ("Master user account privileges"), granted ON
+ * *.* WITH GRANT OPTION: no SUPER, FILE, SHUTDOWN, CREATE TABLESPACE. DELETE HISTORY is MariaDB's
+ * own database-level privilege; without it `GRANT ALL ON db.*` (which MySQL, the engine this
+ * server also stands in for, accepts from the RDS master) would be refused.
+ */
+export const MARIADB_MASTER_PRIVILEGES = [
+  'SELECT',
+  'INSERT',
+  'UPDATE',
+  'DELETE',
+  'CREATE',
+  'DROP',
+  'RELOAD',
+  'PROCESS',
+  'REFERENCES',
+  'INDEX',
+  'ALTER',
+  'SHOW DATABASES',
+  'CREATE TEMPORARY TABLES',
+  'LOCK TABLES',
+  'EXECUTE',
+  'REPLICATION SLAVE',
+  'REPLICATION CLIENT',
+  'CREATE VIEW',
+  'SHOW VIEW',
+  'CREATE ROUTINE',
+  'ALTER ROUTINE',
+  'CREATE USER',
+  'EVENT',
+  'TRIGGER',
+  'DELETE HISTORY',
+] as const;
+
+/** As RDS runs it: never as root. Root launches it as Debian's `mysql` user. */
+function mariadbRunAs(): RunAs {
+  if (!isRoot()) return { groups: [] };
+  const user = lookupOsUser('mysql');
+  if (!user) {
+    throw new DbServerError(
+      'MariaDB must not run as root and there is no `mysql` OS user: install the Debian package ' +
+        '`mariadb-server` (it creates one) or add a system user named mysql ' +
+        '(adduser --system --group --no-create-home mysql)',
+    );
+  }
+  return user;
+}
 
 /** Small and quiet: a test suite or a laptop runs several of these at once. */
 function tuning(): string[] {
@@ -42,9 +105,12 @@ function tuning(): string[] {
     '--performance-schema=OFF',
     '--character-set-server=utf8mb4',
     '--collation-server=utf8mb4_unicode_ci',
-    // mariadbd refuses to run as root unless told to; as anyone else it runs as that user.
-    ...(isRoot() ? ['--user=root'] : []),
   ];
+}
+
+/** The only directory INTO OUTFILE / LOAD DATA / LOAD_FILE may touch: inside the instance's own. */
+function filesDir(layout: Layout): string {
+  return path.join(layout.dataDir, 'files');
 }
 
 function serverArgs(layout: Layout, port: number, tls: TlsFiles | undefined): string[] {
@@ -54,7 +120,8 @@ function serverArgs(layout: Layout, port: number, tls: TlsFiles | undefined): st
     `--port=${port}`,
     `--bind-address=${HOST}`,
     `--socket=${path.join(layout.runDir, SOCKET)}`,
-    `--pid-file=${path.join(layout.runDir, 'mariadbd.pid')}`,
+    `--pid-file=${pidFileOf('mariadb', layout)}`,
+    `--secure-file-priv=${filesDir(layout)}`,
     '--max-connections=200',
     ...tuning(),
     ...(tls ? [`--ssl-cert=${tls.cert}`, `--ssl-key=${tls.key}`] : []),
@@ -66,13 +133,17 @@ async function rootConnection(layout: Layout): Promise<Connection> {
   const conn = await mysql.createConnection({
     socketPath: path.join(layout.runDir, SOCKET),
     // mariadb-install-db gives the installing OS user a unix_socket account of the same name.
-    user: isRoot() ? 'root' : os.userInfo().username,
+    user: adminUser(),
     connectTimeout: 3000,
   });
   conn.on('error', () => {
     // A dropped admin connection surfaces through the pending query; do not crash the process.
   });
   return conn;
+}
+
+function adminUser(): string {
+  return isRoot() ? 'root' : os.userInfo().username;
 }
 
 async function withRoot<T>(layout: Layout, fn: (c: Connection) => Promise<T>): Promise<T> {
@@ -116,9 +187,9 @@ async function probe(layout: Layout): Promise<boolean> {
 }
 
 /**
- * The master, as RDS has it: `'<master>'@'%'` with every privilege and the grant option. With
- * --skip-name-resolve, TCP logins from 127.0.0.1 match '%' once no anonymous user is left to
- * shadow it, so no @localhost twin is needed (a twin would also need every password change).
+ * The master, as RDS has it: `'<master>'@'%'` with RDS's master privileges and the grant option.
+ * With --skip-name-resolve, TCP logins from 127.0.0.1 match '%' once no anonymous user is left
+ * to shadow it, so no @localhost twin is needed (a twin would also need every password change).
  */
 async function createMaster(layout: Layout, spec: DbServerSpec): Promise<void> {
   await withRootSafely(layout, 'creating the master user', spec.masterPassword, async (c) => {
@@ -131,7 +202,9 @@ async function createMaster(layout: Layout, spec: DbServerSpec): Promise<void> {
     await c.query("DELETE FROM mysql.proxies_priv WHERE Host NOT IN ('localhost', '')");
     await c.query('FLUSH PRIVILEGES');
     await c.query("CREATE USER ?@'%' IDENTIFIED BY ?", [spec.masterUsername, spec.masterPassword]);
-    await c.query("GRANT ALL PRIVILEGES ON *.* TO ?@'%' WITH GRANT OPTION", [spec.masterUsername]);
+    await c.query(`GRANT ${MARIADB_MASTER_PRIVILEGES.join(', ')} ON *.* TO ?@'%' WITH GRANT OPTION`, [
+      spec.masterUsername,
+    ]);
   });
 }
 
@@ -152,25 +225,77 @@ async function checkPasswordLogin(port: number, spec: DbServerSpec): Promise<voi
   }
 }
 
-function assertNotRunning(layout: Layout): void {
-  if (layout.runDirIsTemp) return; // a fresh temporary run dir holds no pid file
-  const pidFile = path.join(layout.runDir, 'mariadbd.pid');
-  if (!existsSync(pidFile)) return;
-  const pid = Number(readFileSync(pidFile, 'utf8').trim());
-  if (processRunning(pid, 'mariadbd') || processRunning(pid, 'mysqld')) {
+type ServerProcess = Omit<SpawnedServer, 'child'>;
+
+/**
+ * A server of this data directory still running without a launcher (the last one was killed):
+ * adopted when it answers the admin socket on the port asked for, else stopped cleanly.
+ */
+async function takeOverLeftover(layout: Layout, spec: DbServerSpec): Promise<ServerProcess | undefined> {
+  const pid = liveServerOf('mariadb', layout);
+  if (pid === undefined) return undefined;
+  if (isOwnChild(pid)) {
     throw new DbServerError(`a MariaDB server (pid ${pid}) is already running on ${layout.data}`);
+  }
+  const runtime = readRuntime(layout);
+  if (runtime && runtime.pid === pid && (!spec.port || runtime.port === spec.port)) {
+    const saved = { runDir: layout.runDir, runDirIsTemp: layout.runDirIsTemp };
+    layout.runDir = runtime.runDir;
+    layout.runDirIsTemp = runtime.runDirIsTemp;
+    if (await probe(layout).catch(() => false)) return adoptProcess(pid, STOP_SIGNAL.mariadb);
+    Object.assign(layout, saved);
+  }
+  await stopLiveServer('mariadb', layout, pid);
+  return undefined;
+}
+
+async function launch(
+  layout: Layout,
+  spec: DbServerSpec,
+  runAs: RunAs,
+  mariadbd: string,
+  tls: TlsFiles | undefined,
+): Promise<{ server: SpawnedServer; port: number }> {
+  const timeoutMs = spec.startTimeoutMs ?? 60_000;
+  for (let attempt = 1; ; attempt++) {
+    const port = spec.port ? spec.port : await freePort();
+    if (spec.port && !(await portIsFree(port))) throw new PortInUseError(port);
+    const logStart = logSize(layout.logFile);
+    const server = await spawnServer(mariadbd, serverArgs(layout, port, tls), {
+      cwd: layout.dataDir,
+      runAs,
+      logFile: layout.logFile,
+      stopSignal: STOP_SIGNAL.mariadb,
+    });
+    try {
+      await waitUntilReady(() => probe(layout), {
+        exited: server.exited,
+        timeoutMs,
+        what: `MariaDB on port ${port}`,
+        logFile: layout.logFile,
+      });
+      return { server, port };
+    } catch (err) {
+      await server.stop(5000);
+      const addressInUse = /already in use/i.test(readSince(layout.logFile, logStart));
+      if (addressInUse && spec.port) throw new PortInUseError(port);
+      if (spec.port || attempt >= 3 || !addressInUse) throw err;
+    }
   }
 }
 
 export async function startMariadb(spec: DbServerSpec): Promise<RunningServer> {
   checkSpec(spec, 32);
   const binaries = findMariadbBinaries();
-  const runAs: RunAs = { groups: [] };
+  const runAs = mariadbRunAs();
   const layout = layoutFor(spec.dataDir, SOCKET);
   makeDataDir(layout);
+  chownTo(runAs, layout.dataDir);
+  assertTraversable(layout.dataDir, runAs, 'MariaDB (OS user mysql)');
 
   let marker = readMarker(layout, 'mariadb');
   const initialised = marker === undefined;
+  let adopted: ServerProcess | undefined;
   if (!marker) {
     clearUnfinishedInit(
       layout,
@@ -183,42 +308,29 @@ export async function startMariadb(spec: DbServerSpec): Promise<RunningServer> {
         `--datadir=${layout.data}`,
         '--auth-root-authentication-method=socket',
         '--skip-test-db',
+        ...(isRoot() ? ['--user=mysql'] : []),
         ...tuning(),
       ],
-      { cwd: layout.dataDir, runAs, timeoutMs: 120_000, what: 'mariadb-install-db' },
+      { cwd: layout.dataDir, runAs: { groups: [] }, timeoutMs: 120_000, what: 'mariadb-install-db' },
     );
   } else {
-    assertNotRunning(layout);
+    adopted = await takeOverLeftover(layout, spec);
+    // A data directory made when the server still ran as root.
+    if (!adopted) chownTreeIfNeeded(layout.data, runAs);
   }
+  mkdirSync(filesDir(layout), { recursive: true, mode: 0o700 });
+  chownTo(runAs, filesDir(layout));
   const tls = await ensureSelfSignedCert(layout.tlsDir, runAs);
-  makeRunDir(layout);
 
-  const timeoutMs = spec.startTimeoutMs ?? 60_000;
-  let server: SpawnedServer | undefined;
-  let port = 0;
+  let proc: ServerProcess | undefined = adopted;
+  let port = adopted ? (readRuntime(layout)?.port ?? 0) : 0;
   try {
-    for (let attempt = 1; ; attempt++) {
-      port = spec.port ? spec.port : await freePort();
-      const logStart = logSize(layout.logFile);
-      server = await spawnServer(binaries.mariadbd, serverArgs(layout, port, tls), {
-        cwd: layout.dataDir,
-        runAs,
-        logFile: layout.logFile,
-        stopSignal: 'SIGTERM', // mariadbd's normal shutdown
-      });
-      try {
-        await waitUntilReady(() => probe(layout), {
-          exited: server.exited,
-          timeoutMs,
-          what: `MariaDB on port ${port}`,
-          logFile: layout.logFile,
-        });
-        break;
-      } catch (err) {
-        await server.stop(5000);
-        const addressInUse = /already in use/i.test(readSince(layout.logFile, logStart));
-        if (spec.port || attempt >= 3 || !addressInUse) throw err;
-      }
+    if (!adopted) {
+      makeRunDir(layout);
+      chownTo(runAs, layout.runDir);
+      const started = await launch(layout, spec, runAs, binaries.mariadbd, tls);
+      proc = started.server;
+      port = started.port;
     }
     if (initialised) {
       await createMaster(layout, spec);
@@ -237,12 +349,18 @@ export async function startMariadb(spec: DbServerSpec): Promise<RunningServer> {
       writeMarker(layout, marker);
     }
   } catch (err) {
-    await server?.stop(5000);
+    await proc?.stop(5000);
     if (layout.runDirIsTemp) removeQuietly(layout.runDir);
     throw err;
   }
 
-  const running = server;
+  const running = proc as ServerProcess;
+  writeRuntime(layout, {
+    pid: running.pid,
+    port,
+    runDir: layout.runDir,
+    runDirIsTemp: layout.runDirIsTemp,
+  });
   const master = marker.masterUsername;
   return {
     kind: 'mariadb',
@@ -251,6 +369,7 @@ export async function startMariadb(spec: DbServerSpec): Promise<RunningServer> {
     pid: running.pid,
     dataDir: layout.dataDir,
     initialised,
+    adopted: adopted !== undefined,
     tls: tls !== undefined,
     socketPath: path.join(layout.runDir, SOCKET),
     logFile: layout.logFile,
@@ -263,8 +382,24 @@ export async function startMariadb(spec: DbServerSpec): Promise<RunningServer> {
         c.query("ALTER USER ?@'%' IDENTIFIED BY ?", [master, newPassword]),
       );
     },
+    async dump(file: string, database?: string) {
+      const args = [
+        `--socket=${path.join(layout.runDir, SOCKET)}`,
+        `--user=${adminUser()}`,
+        `--result-file=${file}`,
+        '--single-transaction',
+        ...(database ? ['--databases', database] : ['--all-databases']),
+      ];
+      await runCommand(binaries.dump, args, {
+        cwd: layout.dataDir,
+        runAs: { groups: [] },
+        timeoutMs: 300_000,
+        what: 'mariadb-dump',
+      });
+    },
     async stop() {
       await running.stop();
+      clearRuntime(layout);
       if (layout.runDirIsTemp) removeQuietly(layout.runDir);
     },
   };

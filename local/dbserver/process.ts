@@ -1,5 +1,5 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { closeSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
+import { chownSync, closeSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { DbServerError, type ServerExit } from './types';
@@ -26,6 +26,18 @@ export function lookupOsUser(name: string): RunAs | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** Gives `paths` (not recursively) to the OS user a server runs as. */
+export function chownTo(runAs: RunAs, ...paths: string[]): void {
+  if (runAs.uid === undefined) return;
+  for (const p of paths) chownSync(p, runAs.uid, runAs.gid ?? -1);
+}
+
+/** Gives a whole tree to `runAs` when its top is someone else's (data made by an older launcher). */
+export function chownTreeIfNeeded(dir: string, runAs: RunAs): void {
+  if (runAs.uid === undefined || statSync(dir).uid === runAs.uid) return;
+  execFileSync('chown', ['-R', `${runAs.uid}:${runAs.gid ?? runAs.uid}`, dir], { stdio: 'ignore' });
 }
 
 /**
@@ -218,8 +230,8 @@ export function spawnServer(
   });
 }
 
-/** True when `pid` names a live process whose command line mentions `name`. */
-export function processRunning(pid: number, name: string): boolean {
+/** True when `pid` is a live process (a zombie nobody reaped yet counts as gone). */
+export function pidAlive(pid: number): boolean {
   if (!Number.isInteger(pid) || pid <= 0) return false;
   try {
     process.kill(pid, 0);
@@ -227,10 +239,87 @@ export function processRunning(pid: number, name: string): boolean {
     if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
   }
   try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(name);
+    // The state follows the command name in parentheses, which may itself hold spaces.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
   } catch {
-    return true;
+    return false;
   }
+}
+
+/** The argv of a live process, from /proc; undefined when it is gone or unreadable. */
+export function processArgs(pid: number): string[] | undefined {
+  if (!pidAlive(pid)) return undefined;
+  try {
+    const raw = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    return raw.length > 0 ? raw.replace(/\0$/, '').split('\0') : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** True when this process started `pid` and has not seen it exit. */
+export function isOwnChild(pid: number): boolean {
+  for (const child of live.keys()) if (child.pid === pid) return true;
+  return false;
+}
+
+/** Settles when `pid` is gone; polls, since a process we did not start sends us no exit event. */
+function watchPid(pid: number): Promise<ServerExit> {
+  return new Promise((resolve) => {
+    const timer = setInterval(() => {
+      if (pidAlive(pid)) return;
+      clearInterval(timer);
+      resolve({ code: null, signal: null });
+    }, 200);
+    timer.unref();
+  });
+}
+
+/**
+ * A server process this process did not start (left behind by a launcher that was killed):
+ * the same stop() contract as a spawned one, by pid.
+ */
+export function adoptProcess(pid: number, stopSignal: NodeJS.Signals): Omit<SpawnedServer, 'child'> {
+  const exited = watchPid(pid);
+  let gone = false;
+  void exited.then(() => {
+    gone = true;
+  });
+  return {
+    pid,
+    exited,
+    async stop(graceMs = 30_000) {
+      if (gone || !pidAlive(pid)) return;
+      signal(pid, stopSignal);
+      const timer = setTimeout(() => signal(pid, 'SIGKILL'), graceMs);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+function signal(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(pid, sig);
+  } catch {
+    // already gone
+  }
+}
+
+/** Sends `sig` to a process we did not start, waits up to `graceMs`, then SIGKILL; waits it out. */
+export async function terminatePid(pid: number, sig: NodeJS.Signals, graceMs = 30_000): Promise<void> {
+  await adoptProcess(pid, sig).stop(graceMs);
+}
+
+/** Whether 127.0.0.1:`port` can be bound right now (nothing else listens there). */
+export function portIsFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.once('error', () => resolve(false));
+    srv.listen({ port, host: '127.0.0.1', exclusive: true }, () => srv.close(() => resolve(true)));
+  });
 }
 
 /**

@@ -11,7 +11,10 @@ export interface DbServerSpec {
    * traversable by that user (startDbServer says which one is not).
    */
   dataDir: string;
-  /** 0 or undefined: pick a free port. */
+  /**
+   * 0 or undefined: pick a free port (retried if another process takes it first). A fixed port
+   * is never changed: if something else holds it, the start fails with PortInUseError.
+   */
   port?: number | undefined;
   /**
    * RDS's rules: a letter, then letters, digits or underscores (at most 63). Used on first start
@@ -39,6 +42,11 @@ export interface RunningServer {
   dataDir: string;
   /** True when this start created the data directory (first start). */
   initialised: boolean;
+  /**
+   * True when no new process was started: a server of this data directory left running by a
+   * launcher that died (kill -9) answered on the requested port and was taken over.
+   */
+  adopted: boolean;
   /** True when the server offers TLS (a self-signed certificate made with `openssl`). */
   tls: boolean;
   /** The unix socket the launcher itself uses for administration (root/peer authentication). */
@@ -52,6 +60,11 @@ export interface RunningServer {
    * RDS's ModifyDBInstance MasterUserPassword does.
    */
   setMasterPassword(newPassword: string): Promise<void>;
+  /**
+   * A logical dump of one database (all databases when omitted) into `file`, made through the
+   * admin socket identity (never the master), as RDS's own snapshot tooling is not the master.
+   */
+  dump(file: string, database?: string): Promise<void>;
   /** Stops the server cleanly and waits for the process to exit. Safe to call twice. */
   stop(): Promise<void>;
 }
@@ -59,4 +72,14 @@ export interface RunningServer {
 /** The launcher could not find, initialise, start or stop a server. */
 export class DbServerError extends CredflowError {
   override name = 'DbServerError' as const;
+}
+
+/** A fixed port is held by another process: the server was not started (and nothing moved). */
+export class PortInUseError extends CredflowError {
+  override name = 'PortInUseError' as const;
+  constructor(readonly port: number) {
+    super(
+      `port ${port} on 127.0.0.1 is in use by another process; the server keeps its port and was not started`,
+    );
+  }
 }

@@ -19,6 +19,19 @@ function masterSecret(rds: Rds, r: DbRecord) {
   };
 }
 
+/**
+ * Why a database is not available (a port held by another process, a failed start). AWS fills
+ * StatusInfos for read replication only; the local cloud uses it for its own reason, typed so.
+ */
+function statusInfos(r: DbRecord) {
+  if (!r.statusMessage) return undefined;
+  return {
+    DBInstanceStatusInfo: [
+      { StatusType: 'local', Normal: false, Status: r.status, Message: r.statusMessage },
+    ],
+  };
+}
+
 /** The DBInstance shape DescribeDBInstances returns. */
 function instanceXml(rds: Rds, r: DbRecord) {
   const ep = rds.endpointOf(r);
@@ -29,6 +42,7 @@ function instanceXml(rds: Rds, r: DbRecord) {
     Engine: r.engine,
     EngineVersion: r.engineVersion,
     DBInstanceStatus: r.status,
+    StatusInfos: statusInfos(r),
     MasterUsername: r.masterUsername,
     DBName: r.dbName,
     Endpoint:
@@ -126,6 +140,36 @@ export function rdsQueryService(rds: Rds): QueryService {
         });
         return { DBInstance: instanceXml(rds, r) };
       },
+      RebootDBInstance: (p) => {
+        if (bool(p['ForceFailover'])) {
+          throw new AwsError(
+            'InvalidParameterCombination',
+            'ForceFailover can only be specified for a Multi-AZ DB instance.',
+          );
+        }
+        return { DBInstance: instanceXml(rds, rds.reboot('instance', p['DBInstanceIdentifier'] ?? '')) };
+      },
+      StopDBInstance: (p) => {
+        if (p['DBSnapshotIdentifier']) {
+          throw new AwsError(
+            'InvalidParameterValue',
+            'DBSnapshotIdentifier is not supported by the local cloud.',
+          );
+        }
+        return { DBInstance: instanceXml(rds, rds.stopDb('instance', p['DBInstanceIdentifier'] ?? '')) };
+      },
+      StartDBInstance: (p) => ({
+        DBInstance: instanceXml(rds, rds.startDb('instance', p['DBInstanceIdentifier'] ?? '')),
+      }),
+      RebootDBCluster: (p) => ({
+        DBCluster: clusterXml(rds, rds.reboot('cluster', p['DBClusterIdentifier'] ?? '')),
+      }),
+      StopDBCluster: (p) => ({
+        DBCluster: clusterXml(rds, rds.stopDb('cluster', p['DBClusterIdentifier'] ?? '')),
+      }),
+      StartDBCluster: (p) => ({
+        DBCluster: clusterXml(rds, rds.startDb('cluster', p['DBClusterIdentifier'] ?? '')),
+      }),
       DeleteDBInstance: (p) => {
         const r = rds.delete('instance', p['DBInstanceIdentifier'] ?? '', {
           skipFinalSnapshot: bool(p['SkipFinalSnapshot']),

@@ -2,11 +2,19 @@
  * The launcher the local RDS and the test harness share: first start, restart on the same data,
  * password reset without the old password, and the clear errors it owes its callers.
  */
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { DbServerError, type RunningServer, type ServerKind, startDbServer } from '../../local/dbserver';
+import {
+  DbServerError,
+  PortInUseError,
+  type RunningServer,
+  type ServerKind,
+  startDbServer,
+  stopServerIn,
+} from '../../local/dbserver';
 import { engineFor } from '../../src/engines';
 import type { Credentials } from '../../src/engines/types';
 import { AuthenticationError } from '../../src/errors';
@@ -93,14 +101,16 @@ describe.each<ServerKind>(['postgres', 'mariadb'])('%s server', (kind) => {
     await s.setMasterPassword(PASSWORD);
   });
 
-  it('reports a taken port clearly', async () => {
+  it('never moves off a taken port: PortInUseError, and no server is left running', async () => {
     const blocker = net.createServer();
     await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
     const { port } = blocker.address() as net.AddressInfo;
     try {
       const err = await start(kind, path.join(root, `${kind}-busy`), { port }).catch((e: unknown) => e);
-      expect(err).toBeInstanceOf(DbServerError);
-      expect((err as Error).message).toMatch(/exited during start/);
+      expect(err).toBeInstanceOf(PortInUseError);
+      expect((err as PortInUseError).port).toBe(port);
+      expect((err as Error).message).toMatch(`port ${port} on 127.0.0.1 is in use`);
+      expect(await stopServerIn(path.join(root, `${kind}-busy`))).toBeUndefined();
     } finally {
       await new Promise<void>((r) => blocker.close(() => r()));
     }
@@ -114,6 +124,23 @@ describe.each<ServerKind>(['postgres', 'mariadb'])('%s server', (kind) => {
     await expect(engine.testLogin(master(s))).resolves.toBeUndefined();
     await s.stop();
     expect(existsSync(path.dirname(s.socketPath))).toBe(false);
+  });
+});
+
+describe('leftover servers', () => {
+  it('stopServerIn signals nothing when the pid file names a process that is not that server', async () => {
+    const dataDir = path.join(root, 'impostor');
+    mkdirSync(path.join(dataDir, 'data'), { recursive: true });
+    writeFileSync(path.join(dataDir, 'credflow-dbserver.json'), JSON.stringify({ kind: 'postgres' }));
+    const other = spawn('sleep', ['30'], { stdio: 'ignore' });
+    try {
+      writeFileSync(path.join(dataDir, 'data', 'postmaster.pid'), `${other.pid}\n`);
+      expect(await stopServerIn(dataDir)).toBeUndefined();
+      expect(other.exitCode).toBeNull();
+      expect(other.signalCode).toBeNull();
+    } finally {
+      other.kill('SIGKILL');
+    }
   });
 });
 
