@@ -72,27 +72,29 @@ export const SERVERS_DIR = 'rds';
 
 /**
  * Creates the state dir (0700; parents it needs as the umask makes them, since a database
- * server running as its own OS user must pass through them) and tightens what is already in it
- * with `secureStateDir`. Returns how many modes it changed.
+ * server running as its own OS user must pass through them) and its `rds/` (0711: made here so
+ * that it is never created listable), and tightens what is already there with `secureStateDir`.
+ * Returns how many modes it changed.
  */
 export function ensureStateDir(stateDir: string): number {
   mkdirSync(path.dirname(stateDir), { recursive: true });
   mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+  mkdirSync(path.join(stateDir, SERVERS_DIR), { recursive: true, mode: 0o711 });
   return secureStateDir(stateDir);
 }
 
 /**
  * Brings every mode in the state dir to the least that still works, also for a state dir made by
  * an older credflow or another umask: files are the owner's alone (0600); directories 0700;
- * except that the state dir itself and its `rds/` are 0711 (search only, no listing) once `rds/`
- * exists, and directories inside `rds/` keep only their search bits for others, because a
- * PostgreSQL or MariaDB server running as its own OS user passes through them. Symlinks and
- * sockets are left alone; what this process may not change (another user's file when not root)
- * is skipped. Returns how many modes it changed.
+ * except on the way to the database servers' data, which a PostgreSQL or MariaDB server running
+ * as its own OS user must pass through: `rds/` is 0711 (search only, no listing), the state dir
+ * too once `rds/` holds a server's directory, and directories inside `rds/` keep their search
+ * bits and lose the rest. Symlinks and sockets are left alone; what this process may not change
+ * (another user's file when not root) is skipped. Returns how many modes it changed.
  */
 export function secureStateDir(stateDir: string): number {
   const serversRoot = path.join(stateDir, SERVERS_DIR);
-  const hasServers = isDirectory(serversRoot);
+  const hasServers = hasEntries(serversRoot);
   let changed = 0;
   const stack: { dir: string; inServers: boolean }[] = [];
   const visit = (p: string, inServers: boolean) => {
@@ -135,9 +137,9 @@ export function secureStateDir(stateDir: string): number {
   return changed;
 }
 
-function isDirectory(p: string): boolean {
+function hasEntries(dir: string): boolean {
   try {
-    return lstatSync(p).isDirectory();
+    return readdirSync(dir).length > 0;
   } catch {
     return false;
   }
