@@ -1,5 +1,6 @@
-import type { GlobalOptions } from './context';
-import { connect } from './context';
+import path from 'node:path';
+import { readToken } from '../local/credentials';
+import { type Connection, connect, type GlobalOptions, runningLocalCloud } from './context';
 import { CliError, EXIT } from './errors';
 import { printJson, say, table } from './output';
 
@@ -24,7 +25,9 @@ export async function alerts(g: GlobalOptions): Promise<number> {
       EXIT.usage,
     );
   }
-  const res = await fetch(`${conn.endpoint}/_credflow/alerts`);
+  const res = await fetch(`${conn.endpoint}/_credflow/alerts`, {
+    headers: { authorization: `Bearer ${localToken(g, conn)}` },
+  });
   if (!res.ok) throw new CliError(`the local cloud answered ${res.status}`, 'AlertsUnavailable');
   const list = (await res.json()) as Alert[];
   if (g.json) printJson(list);
@@ -37,4 +40,27 @@ export async function alerts(g: GlobalOptions): Promise<number> {
       )}\n`,
     );
   return EXIT.ok;
+}
+
+/**
+ * The token of the cloud `conn` talks to: the state dir's with `--local`; else `CREDFLOW_TOKEN`
+ * (which `eval "$(credflow up --detach)"` sets), or the state dir's when its running cloud is the
+ * endpoint in use.
+ */
+function localToken(g: GlobalOptions, conn: Connection): string {
+  const stateDir = path.resolve(g.stateDir);
+  const fromEnv = process.env['CREDFLOW_TOKEN'];
+  if (!g.local && fromEnv) return fromEnv;
+  if (g.local || runningLocalCloud(stateDir)?.endpoint === conn.endpoint) {
+    try {
+      return readToken(stateDir);
+    } catch {
+      // no token in that state dir: fall through to the usage error
+    }
+  }
+  throw new CliError(
+    'the local cloud wants the token `credflow up` printed: set CREDFLOW_TOKEN, or use --local with its --state-dir',
+    'TokenMissing',
+    EXIT.usage,
+  );
 }

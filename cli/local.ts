@@ -1,11 +1,12 @@
 import { spawn } from 'node:child_process';
-import { mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { DescribeDBInstancesCommand } from '@aws-sdk/client-rds';
 import { ListSecretsCommand } from '@aws-sdk/client-secrets-manager';
 import { ListStateMachinesCommand } from '@aws-sdk/client-sfn';
 import { bootLocalCloud, LOCAL_STAGE } from '../local/boot';
 import { loadCatalog } from '../local/catalog';
+import { readToken } from '../local/credentials';
 import { deployCatalog } from '../local/deploy';
 import { stopOrphanServers } from '../local/rds/servers';
 import { connect, ENDPOINT_FILE, type EndpointInfo, type GlobalOptions, runningLocalCloud } from './context';
@@ -22,8 +23,15 @@ function exportLines(info: EndpointInfo, stateDir: string): string {
     `export AWS_ACCESS_KEY_ID=${c.accessKeyId}`,
     `export AWS_SECRET_ACCESS_KEY=${c.secretAccessKey}`,
     `export AWS_REGION=${info.region}`,
+    `export CREDFLOW_TOKEN=${readToken(stateDir)}`,
   ].join('\n');
 }
+
+/**
+ * Set in the environment of the process `up --detach` starts: its stdout goes to cloud.log, so
+ * it must not print the export lines (the secret access key and the token would sit in a log).
+ */
+const DETACHED_CHILD = 'CREDFLOW_UP_DETACHED_CHILD';
 
 export interface UpOptions {
   port: number;
@@ -45,14 +53,17 @@ export async function up(g: GlobalOptions, o: UpOptions): Promise<number> {
     process.stdout.write(`${exportLines(running, stateDir)}\n`);
     return EXIT.ok;
   }
-  mkdirSync(stateDir, { recursive: true });
+  mkdirSync(path.dirname(stateDir), { recursive: true });
+  mkdirSync(stateDir, { recursive: true, mode: 0o700 });
   if (o.detach) {
-    const log = openSync(path.join(stateDir, 'cloud.log'), 'a');
+    const logFile = path.join(stateDir, 'cloud.log');
+    const log = openSync(logFile, 'a', 0o600);
+    chmodSync(logFile, 0o600);
     const script = process.argv[1] ?? '';
     const child = spawn(
       process.execPath,
       [...process.execArgv, script, 'up', '--port', String(o.port), '--state-dir', stateDir],
-      { detached: true, stdio: ['ignore', log, log], env: process.env },
+      { detached: true, stdio: ['ignore', log, log], env: { ...process.env, [DETACHED_CHILD]: '1' } },
     );
     child.unref();
     const deadline = Date.now() + 90_000;
@@ -79,12 +90,15 @@ export async function up(g: GlobalOptions, o: UpOptions): Promise<number> {
     stage: LOCAL_STAGE,
     startedAt: new Date().toISOString(),
   };
-  writeFileSync(path.join(stateDir, ENDPOINT_FILE), JSON.stringify(info));
+  writeFileSync(path.join(stateDir, ENDPOINT_FILE), JSON.stringify(info), { mode: 0o600 });
   say(bold(`credflow local cloud at ${cloud.endpoint} (state in ${stateDir})`));
+  const detachedChild = process.env[DETACHED_CHILD] === '1';
+  delete process.env[DETACHED_CHILD];
   say(
-    `deployed ${cloud.deployment.stateMachines.length} state machines, ${cloud.deployment.rules.length} rules; paste these lines (or eval "$(credflow up --detach)"):`,
+    `deployed ${cloud.deployment.stateMachines.length} state machines, ${cloud.deployment.rules.length} rules` +
+      (detachedChild ? '' : '; paste these lines (or eval "$(credflow up --detach)"):'),
   );
-  process.stdout.write(`${exportLines(info, stateDir)}\n`);
+  if (!detachedChild) process.stdout.write(`${exportLines(info, stateDir)}\n`);
   await new Promise<void>((resolve) => {
     const stop = () => resolve();
     process.once('SIGINT', stop);

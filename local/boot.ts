@@ -55,7 +55,10 @@ export async function bootLocalCloud(opts: BootOptions): Promise<LocalCloud & { 
   }
 }
 
-/** The lines `credflow up` prints so a shell, the AWS CLI and any SDK program use the local cloud. */
+/**
+ * The lines `credflow up` prints so a shell, the AWS CLI and any SDK program use the local cloud;
+ * `CREDFLOW_TOKEN` opens its `/_credflow/*` routes (`credflow alerts` reads it).
+ */
 export function exportLines(cloud: LocalCloud): string {
   const c = cloud.clientConfig();
   return [
@@ -63,5 +66,6 @@ export function exportLines(cloud: LocalCloud): string {
     `export AWS_ACCESS_KEY_ID=${c.credentials.accessKeyId}`,
     `export AWS_SECRET_ACCESS_KEY=${c.credentials.secretAccessKey}`,
     `export AWS_REGION=${c.region}`,
+    `export CREDFLOW_TOKEN=${cloud.token}`,
   ].join('\n');
 }

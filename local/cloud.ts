@@ -1,11 +1,11 @@
 import path from 'node:path';
-import { type LocalCredentials, loadOrCreateCredentials } from './credentials';
+import { type LocalCredentials, loadOrCreateCredentials, loadOrCreateToken } from './credentials';
 import { EventBridge, eventBridgeJsonService } from './eventbridge/service';
 import { EventLog } from './events/log';
 import { ServiceRegistry } from './http/registry';
 import { HttpEndpoint } from './http/server';
 import { LambdaRegistry } from './lambda/registry';
-import { createLogger, type LocalLogger } from './log';
+import { createLogger, type LocalLogger, redactingLogger } from './log';
 import { rdsQueryService } from './rds/api';
 import { Rds } from './rds/service';
 import { secretsManagerJsonService } from './secretsmanager/api';
@@ -14,10 +14,14 @@ import { Sns, snsQueryService } from './sns/service';
 import { stepFunctionsJsonService } from './stepfunctions/api';
 import { StepFunctions } from './stepfunctions/service';
 import { Store } from './store/db';
+import { ensureStateDir, secureStateDir } from './store/files';
 import { Keyring } from './store/keyring';
 
 export interface LocalCloudOptions {
-  /** Where state lives (database, root key, credentials); created if missing. */
+  /**
+   * Where state lives (database, root key, credentials, token); created if missing, 0700 with
+   * every file 0600 (see `secureStateDir`).
+   */
   stateDir: string;
   /** 0 picks a free port. Default 4566. */
   port?: number | undefined;
@@ -60,16 +64,22 @@ export class LocalCloud {
     readonly eventBridge: EventBridge,
     readonly sns: Sns,
     readonly rds: Rds,
+    /** Opens the `/_credflow/*` routes (`Authorization: Bearer <token>`); `credflow up` prints it. */
+    readonly token: string,
   ) {}
 
   static async start(opts: LocalCloudOptions): Promise<LocalCloud> {
     const stateDir = path.resolve(opts.stateDir);
     const region = opts.region ?? 'us-east-1';
     const accountId = opts.accountId ?? '000000000000';
-    const logger = opts.logger ?? createLogger();
+    const tightened = ensureStateDir(stateDir);
     const store = Store.open(stateDir);
     try {
       const credentials = loadOrCreateCredentials(stateDir);
+      const token = loadOrCreateToken(stateDir);
+      // Nothing the cloud logs may carry its own secrets, whoever passes them a field.
+      const logger = redactingLogger(opts.logger ?? createLogger(), [credentials.secretAccessKey, token]);
+      if (tightened > 0) logger.info('state dir modes tightened', { stateDir, changed: tightened });
       const keyring = Keyring.open(store);
       const events = new EventLog(store, { region, accountId }, logger);
       const lambdas = new LambdaRegistry({ region, accountId });
@@ -89,6 +99,8 @@ export class LocalCloud {
         registry: services,
         secretFor: (id) => (id === credentials.accessKeyId ? credentials.secretAccessKey : undefined),
         logger,
+        region,
+        token,
       });
       http.localRoutes.set('/_credflow/alerts', () => sns.messages());
       const port = await http.listen(opts.port ?? 4566);
@@ -117,6 +129,7 @@ export class LocalCloud {
         eventBridge,
         sns,
         rds,
+        token,
       );
     } catch (err) {
       store.close();
@@ -148,6 +161,8 @@ export class LocalCloud {
     await this.rds.stop();
     await this.http.close();
     this.store.close();
+    // Files the servers' tools wrote meanwhile (a snapshot dump) get their modes now, not at the next start.
+    secureStateDir(this.stateDir);
     this.logger.info('local cloud stopped', { endpoint: this.endpoint });
   }
 }

@@ -32,3 +32,24 @@ export function loadOrCreateCredentials(stateDir: string): LocalCredentials {
   }
   return { accessKeyId: c.accessKeyId, secretAccessKey: c.secretAccessKey };
 }
+
+export const TOKEN_FILE = 'token';
+
+/**
+ * The token that opens the `/_credflow/*` routes (and a later web console) to callers without a
+ * SigV4 signer: 256 random bits, made once per state dir and kept there 0600 beside the
+ * credentials, so `CREDFLOW_TOKEN` a user exported keeps working across restarts.
+ */
+export function loadOrCreateToken(stateDir: string): string {
+  const file = path.join(stateDir, TOKEN_FILE);
+  if (!existsSync(file)) createFileExclusive(file, `${randomBytes(32).toString('base64url')}\n`, 0o600);
+  return readToken(stateDir);
+}
+
+/** The token of a state dir whose cloud has started at least once. */
+export function readToken(stateDir: string): string {
+  const file = path.join(stateDir, TOKEN_FILE);
+  const token = readFileSync(file, 'utf8').trim();
+  if (!/^[A-Za-z0-9_-]{43}$/.test(token)) throw new Error(`${file} is not a credflow token file`);
+  return token;
+}

@@ -13,7 +13,8 @@ export interface LocalLogger {
 }
 
 const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 100 };
-const SECRET_FIELD = /secret(string|binary|value)|password|plaintext|randompassword/i;
+const SECRET_FIELD =
+  /secret(string|binary|value|accesskey)|password|plaintext|randompassword|sessiontoken|authorization|cookie/i;
 
 export interface LoggerOptions {
   /** Lowest level written; default `CREDFLOW_LOG_LEVEL`, else `LOG_LEVEL`, else `info`. */
@@ -52,3 +53,42 @@ export function createLogger(opts: LoggerOptions = {}): LocalLogger {
 }
 
 export const silentLogger: LocalLogger = createLogger({ level: 'silent' });
+
+const REDACTED = '[redacted]';
+
+/**
+ * Wraps a logger so that none of `secrets` (the cloud's secret access key, its token) can reach
+ * a line, whatever field or message carries it: a line that contains one, raw or JSON-escaped,
+ * has every occurrence replaced. Secrets shorter than 8 characters are ignored (they would
+ * match by chance).
+ */
+export function redactingLogger(logger: LocalLogger, secrets: readonly string[]): LocalLogger {
+  const needles = secrets
+    .filter((s) => s.length >= 8)
+    .flatMap((s) => [s, JSON.stringify(s).slice(1, -1)])
+    .filter((s, i, all) => all.indexOf(s) === i);
+  const clean = (text: string) => {
+    let out = text;
+    for (const n of needles) out = out.split(n).join(REDACTED);
+    return out;
+  };
+  const at =
+    (lvl: Exclude<LogLevel, 'silent'>) =>
+    (message: string, fields?: Record<string, unknown>): void => {
+      let json = '';
+      try {
+        json = fields ? JSON.stringify(fields) : '';
+      } catch {
+        // Not serialisable (a bigint): the writer would fail on it anyway; keep only the message.
+        logger[lvl](clean(message));
+        return;
+      }
+      if (!needles.some((n) => message.includes(n) || json.includes(n))) logger[lvl](message, fields);
+      else
+        logger[lvl](
+          clean(message),
+          fields ? (JSON.parse(clean(json)) as Record<string, unknown>) : undefined,
+        );
+    };
+  return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
+}

@@ -58,6 +58,7 @@ export function readyLine(cloud: LocalCloud): string {
     stateDir: cloud.stateDir,
     accessKeyId: cloud.credentials.accessKeyId,
     secretAccessKey: cloud.credentials.secretAccessKey,
+    token: cloud.token,
   });
 }
 

@@ -501,6 +501,9 @@ export function eventBridgeJsonService(eb: EventBridge): JsonService {
   return {
     protocol: 'json',
     targetPrefix: 'AWSEvents',
+    signingName: 'events',
+    // PutEvents entries total under 256 KB; escaped inside JSON strings they grow.
+    maxRequestBytes: 1024 * 1024,
     jsonVersion: '1.1',
     operations: {
       PutRule: (i) => eb.putRule(parseRequest(schemas.PutRule, i) as never),

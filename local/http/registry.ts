@@ -20,6 +20,13 @@ export type JsonOperation = (input: Record<string, unknown>, ctx: RequestContext
 export interface JsonService {
   protocol: 'json';
   targetPrefix: string;
+  /** The service name a SigV4 credential scope must carry (`secretsmanager`, `states`, `events`). */
+  signingName: string;
+  /**
+   * The largest request body this service accepts, from its own documented limits; a larger one
+   * is refused without being read.
+   */
+  maxRequestBytes: number;
   /** `1.0` or `1.1`: only the response content type differs. */
   jsonVersion: '1.0' | '1.1';
   /** Operation name -> handler. Returns the response object (Dates become epoch seconds). */
@@ -37,6 +44,8 @@ export type QueryAction = (params: QueryParams, ctx: RequestContext) => unknown;
 export interface QueryService {
   protocol: 'query';
   signingName: string;
+  /** As `JsonService.maxRequestBytes` (form-encoded: percent escapes can triple a value's size). */
+  maxRequestBytes: number;
   /** The XML namespace of responses, e.g. `http://rds.amazonaws.com/doc/2014-10-31/`. */
   xmlNamespace: string;
   /**
@@ -74,10 +83,20 @@ export class ServiceRegistry {
 
   /** The query service for this request: by signing name first, else the one that has the action. */
   queryService(action: string, signingName: string | undefined): QueryService | undefined {
-    const bySigning = signingName ? this.query.find((s) => s.signingName === signingName) : undefined;
+    const bySigning = this.querySigning(signingName);
     if (bySigning) return bySigning;
     const having = this.query.filter((s) => Object.hasOwn(s.actions, action));
     return having.length === 1 ? having[0] : undefined;
+  }
+
+  /** The query service a SigV4 scope names, if it names one. */
+  querySigning(signingName: string | undefined): QueryService | undefined {
+    return signingName ? this.query.find((s) => s.signingName === signingName) : undefined;
+  }
+
+  /** The body cap for a query request whose service is known only once its `Action` is read. */
+  get maxQueryRequestBytes(): number {
+    return Math.max(0, ...this.query.map((s) => s.maxRequestBytes));
   }
 
   get hasQueryServices(): boolean {

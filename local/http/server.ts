@@ -2,13 +2,24 @@ import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { LocalLogger } from '../log';
+import { bodyPending, closeAfterReply, queryOf, readBody } from './body';
 import { AwsError, internalFailure } from './errors';
+import { decodePath, isLoopbackHost, LocalAccessError, type LocalGuard, localGuard } from './local-guard';
 import type { JsonService, QueryService, RequestContext, ServiceRegistry } from './registry';
-import { credentialScope, type ReceivedRequest, type SecretLookup, verifySigV4 } from './sigv4';
+import {
+  checkSigV4Headers,
+  credentialScope,
+  type SecretLookup,
+  SigV4Error,
+  scopeMismatch,
+  verifySigV4Body,
+} from './sigv4';
 import { queryErrorXml, queryResponseXml } from './xml';
 
-const MAX_BODY = 16 * 1024 * 1024;
-export const HEALTH_PATH = '/_credflow/health';
+/** The body cap when the headers name no known service (its error needs no body at all). */
+const DEFAULT_MAX_BODY = 64 * 1024;
+export const LOCAL_PREFIX = '/_credflow/';
+export const HEALTH_PATH = `${LOCAL_PREFIX}health`;
 
 /** JSON wire form of a response: Dates as epoch seconds, bytes as base64 (AWS JSON protocols). */
 export function toJsonWire(value: unknown): unknown {
@@ -30,6 +41,13 @@ interface Reply {
   body: string;
 }
 
+/** What the headers alone say about where a request goes. */
+type Target =
+  | { kind: 'json'; service: JsonService | undefined; target: string; operation: string }
+  /** `service` is known from the SigV4 scope, or else only once the body's `Action` is read. */
+  | { kind: 'query'; service: QueryService | undefined }
+  | { kind: 'unknown' };
+
 type Route =
   | { kind: 'json'; service: JsonService | undefined; target: string; operation: string }
   | { kind: 'query'; service: QueryService | undefined; action: string; params: Record<string, string> }
@@ -39,22 +57,31 @@ export interface EndpointOptions {
   registry: ServiceRegistry;
   secretFor: SecretLookup;
   logger: LocalLogger;
+  /** The cloud's region: every signature's scope must name it. */
+  region: string;
+  /** The token `credflow up` prints, for the `/_credflow/*` routes. */
+  token: string;
 }
 
 /**
- * The one HTTP endpoint of the local cloud: reads the request, picks the protocol (X-Amz-Target
- * for JSON services, the `Action` form field for query services), checks SigV4, calls the
- * service and renders its result or error in that protocol's shape.
+ * The one HTTP endpoint of the local cloud. It checks a request's headers first (SigV4 form,
+ * scope, key, date: see `checkSigV4Headers`), then reads the body up to the called service's
+ * cap, verifies the signature over it, picks the protocol (X-Amz-Target for JSON services, the
+ * `Action` form field for query services), calls the service and renders its result or error in
+ * that protocol's shape. `/_credflow/*` are local routes behind `guard`.
  */
 export class HttpEndpoint {
   private readonly server: http.Server;
   /**
-   * Read-only local views under `/_credflow/` (health, alerts): loopback only, unsigned, never
-   * a secret value.
+   * Read-only local views under `/_credflow/` (alerts...): answered as JSON to loopback Hosts
+   * that pass `guard`, never a secret value.
    */
   readonly localRoutes = new Map<string, () => unknown>();
+  /** The gate of the local routes, for anything else served here later (a web console). */
+  readonly guard: LocalGuard;
 
   constructor(private readonly opts: EndpointOptions) {
+    this.guard = localGuard({ token: opts.token, secretFor: opts.secretFor, region: opts.region });
     this.server = http.createServer((req, res) => {
       this.handle(req, res).catch((err: unknown) => {
         this.opts.logger.error('request handling failed', { error: (err as Error)?.name });
@@ -85,47 +112,38 @@ export class HttpEndpoint {
   }
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    if (url.pathname.startsWith(LOCAL_PREFIX)) return this.handleLocal(req, res, url);
     const started = Date.now();
     const requestId = randomUUID();
-    const body = await readBody(req);
-    const url = new URL(req.url ?? '/', 'http://localhost');
-    if (req.method === 'GET' && url.pathname === HEALTH_PATH) {
-      return send(res, {
-        status: 200,
-        headers: { 'content-type': 'application/json' },
-        body: '{"status":"running"}',
-      });
-    }
-    const local = req.method === 'GET' ? this.localRoutes.get(url.pathname) : undefined;
-    if (local) {
-      return send(res, {
-        status: 200,
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(local()),
-      });
-    }
     const headers: Record<string, string> = {};
     for (const [k, v] of Object.entries(req.headers))
       if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(',') : v;
 
-    const route = this.route(headers, url, body);
-    const label =
-      route.kind === 'json'
-        ? route.target
-        : route.kind === 'query'
-          ? `${route.service?.signingName}:${route.action}`
-          : '-';
+    const target = this.target(headers);
+    let route: Route = target.kind === 'query' ? { ...target, action: '', params: {} } : target;
+    let bodyRead = false;
     let reply: Reply;
     try {
-      const caller = await verifySigV4(
-        {
-          method: req.method ?? 'GET',
-          path: safeDecode(url.pathname),
-          query: queryOf(url),
-          headers,
-          body,
-        } as ReceivedRequest,
-        this.opts.secretFor,
+      const claim = checkSigV4Headers(headers, this.opts.secretFor, {
+        region: this.opts.region,
+        service: target.kind === 'unknown' ? undefined : target.service?.signingName,
+      });
+      const body = await readBody(req, this.limitFor(target));
+      bodyRead = true;
+      route = this.route(target, headers, url, body);
+      // A query request whose scope named no query service is routed by its Action; only now
+      // is the service known that the scope had to name.
+      if (route.kind === 'query' && route.service && target.kind === 'query' && !target.service) {
+        const mismatch = scopeMismatch(claim, {
+          region: this.opts.region,
+          service: route.service.signingName,
+        });
+        if (mismatch) throw mismatch;
+      }
+      const caller = await verifySigV4Body(
+        { method: req.method ?? 'GET', path: decodePath(url.pathname), query: queryOf(url), headers, body },
+        claim,
       );
       const ctx: RequestContext = {
         requestId,
@@ -137,20 +155,67 @@ export class HttpEndpoint {
       };
       reply = await this.dispatch(route, body, ctx);
     } catch (err) {
-      reply = this.renderError(route, toAwsError(err, this.opts.logger, label), requestId);
+      reply = this.renderError(route, toAwsError(err, this.opts.logger, labelOf(route)), requestId);
     }
     reply.headers['x-amzn-requestid'] = requestId;
+    if (!bodyRead && bodyPending(headers)) closeAfterReply(req, res);
     send(res, reply);
     this.opts.logger.info('request', {
       requestId,
-      call: label,
+      call: labelOf(route),
       status: reply.status,
       ...(reply.headers['x-amzn-errortype'] ? { error: reply.headers['x-amzn-errortype'] } : {}),
       ms: Date.now() - started,
     });
   }
 
-  private route(headers: Record<string, string>, url: URL, body: Buffer): Route {
+  /**
+   * `/_credflow/*`: the health check answers any loopback Host with nothing but "running"
+   * (liveness for scripts, and nothing a page could learn from); every other route needs `guard`,
+   * which runs before the route is even looked up so that names are not probed.
+   */
+  private async handleLocal(req: http.IncomingMessage, res: http.ServerResponse, url: URL): Promise<void> {
+    const reply = (status: number, body: unknown, extra: Record<string, string> = {}) =>
+      send(res, {
+        status,
+        headers: {
+          'content-type': 'application/json',
+          'cache-control': 'no-store',
+          'x-content-type-options': 'nosniff',
+          ...extra,
+        },
+        body: JSON.stringify(body),
+      });
+    const refuse = (status: number, code: string, message: string, extra: Record<string, string> = {}) => {
+      // Never read a body a local route did not ask for.
+      if (bodyPending(req.headers)) closeAfterReply(req, res);
+      reply(status, { __type: code, message }, extra);
+      this.opts.logger.info('local request', { path: url.pathname, status, error: code });
+    };
+    try {
+      if (url.pathname === HEALTH_PATH && isLoopbackHost(req.headers.host)) {
+        return reply(200, { status: 'running' });
+      }
+      const auth = await this.guard(req);
+      const route = this.localRoutes.get(url.pathname);
+      if (!route) return refuse(404, 'NotFound', 'No such local route.');
+      if (req.method !== 'GET')
+        return refuse(405, 'MethodNotAllowed', 'Local routes answer GET only.', { allow: 'GET' });
+      if (bodyPending(req.headers)) closeAfterReply(req, res);
+      reply(200, route());
+      this.opts.logger.info('local request', { path: url.pathname, status: 200, auth });
+    } catch (err) {
+      if (!(err instanceof LocalAccessError)) throw err;
+      refuse(
+        err.status,
+        err.code,
+        err.message,
+        err.status === 401 ? { 'www-authenticate': 'Bearer realm="credflow"' } : {},
+      );
+    }
+  }
+
+  private target(headers: Record<string, string>): Target {
     const target = headers['x-amz-target'];
     if (target) {
       const dot = target.lastIndexOf('.');
@@ -162,22 +227,38 @@ export class HttpEndpoint {
         operation: target.slice(dot + 1),
       };
     }
+    const form = (headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded');
+    if (form || !bodyPending(headers)) {
+      const scope = credentialScope(headers['authorization']);
+      return { kind: 'query', service: this.opts.registry.querySigning(scope?.service) };
+    }
+    return { kind: 'unknown' };
+  }
+
+  private limitFor(target: Target): number {
+    if (target.kind === 'unknown') return DEFAULT_MAX_BODY;
+    if (target.service) return target.service.maxRequestBytes;
+    return target.kind === 'query'
+      ? this.opts.registry.maxQueryRequestBytes || DEFAULT_MAX_BODY
+      : DEFAULT_MAX_BODY;
+  }
+
+  private route(target: Target, headers: Record<string, string>, url: URL, body: Buffer): Route {
+    if (target.kind === 'json') return target;
     const params: Record<string, string> = {};
     for (const [k, v] of url.searchParams) params[k] = v;
     if ((headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded')) {
       for (const [k, v] of new URLSearchParams(body.toString('utf8'))) params[k] = v;
     }
     const action = params['Action'];
-    if (action) {
-      const scope = credentialScope(headers['authorization']);
-      return {
-        kind: 'query',
-        service: this.opts.registry.queryService(action, scope?.service),
-        action,
-        params,
-      };
-    }
-    return { kind: 'unknown' };
+    if (!action) return { kind: 'unknown' };
+    const scope = credentialScope(headers['authorization']);
+    return {
+      kind: 'query',
+      service: this.opts.registry.queryService(action, scope?.service),
+      action,
+      params,
+    };
   }
 
   private async dispatch(route: Route, body: Buffer, ctx: RequestContext): Promise<Reply> {
@@ -227,10 +308,12 @@ export class HttpEndpoint {
 
   private renderError(route: Route, err: AwsError, requestId: string): Reply {
     if (route.kind === 'query') {
+      // The query protocol names signature failures its own way (SignatureDoesNotMatch...).
+      const { code, message } = err instanceof SigV4Error ? err.query : err;
       return {
         status: route.service?.statusFor?.(err) ?? err.status,
         headers: { 'content-type': 'text/xml' },
-        body: queryErrorXml(err.fault, err.code, err.message, requestId),
+        body: queryErrorXml(err.fault, code, message, requestId),
       };
     }
     const version = route.kind === 'json' && route.service ? route.service.jsonVersion : '1.1';
@@ -242,6 +325,12 @@ export class HttpEndpoint {
   }
 }
 
+function labelOf(route: Route): string {
+  if (route.kind === 'json') return route.target;
+  if (route.kind === 'query') return `${route.service?.signingName ?? '-'}:${route.action || '-'}`;
+  return '-';
+}
+
 function toAwsError(err: unknown, logger: LocalLogger, call: string): AwsError {
   if (err instanceof AwsError) return err;
   // A bug of ours: log where, never the request (it may hold a secret value).
@@ -251,41 +340,6 @@ function toAwsError(err: unknown, logger: LocalLogger, call: string): AwsError {
     stack: (err as Error)?.stack?.split('\n')[1],
   });
   return internalFailure();
-}
-
-function readBody(req: http.IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size > MAX_BODY) {
-        reject(new Error('request body too large'));
-        req.destroy();
-        return;
-      }
-      chunks.push(c);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('error', reject);
-  });
-}
-
-function queryOf(url: URL): Record<string, string | string[]> {
-  const q: Record<string, string | string[]> = {};
-  for (const [k, v] of url.searchParams) {
-    const prev = q[k];
-    q[k] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
-  }
-  return q;
-}
-
-function safeDecode(p: string): string {
-  try {
-    return decodeURIComponent(p);
-  } catch {
-    return p;
-  }
 }
 
 function send(res: http.ServerResponse, reply: Reply): void {

@@ -108,6 +108,8 @@ export function rdsQueryService(rds: Rds): QueryService {
   return {
     protocol: 'query',
     signingName: 'rds',
+    // RDS documents no request size; its largest inputs (50 tags) are a few KiB.
+    maxRequestBytes: 1024 * 1024,
     xmlNamespace: 'http://rds.amazonaws.com/doc/2014-10-31/',
     actions: {
       CreateDBInstance: (p) => {

@@ -179,6 +179,9 @@ export function secretsManagerJsonService(sm: SecretsManager): JsonService {
   return {
     protocol: 'json',
     targetPrefix: 'secretsmanager',
+    signingName: 'secretsmanager',
+    // A secret value is at most 65,536 bytes; JSON escapes can make a string six times longer.
+    maxRequestBytes: 512 * 1024,
     jsonVersion: '1.1',
     operations: {
       CreateSecret: (input, ctx) => sm.createSecret(parse(schemas.CreateSecret, input), caller(ctx)),

@@ -78,6 +78,8 @@ export function snsQueryService(sns: Sns): QueryService {
   return {
     protocol: 'query',
     signingName: 'sns',
+    // A message is at most 256 KiB; form encoding can triple it.
+    maxRequestBytes: 1024 * 1024,
     xmlNamespace: 'http://sns.amazonaws.com/doc/2010-03-31/',
     actions: {
       CreateTopic: (p) => sns.createTopic(p['Name'] ?? ''),

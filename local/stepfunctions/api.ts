@@ -55,6 +55,9 @@ export function stepFunctionsJsonService(sfn: StepFunctions): JsonService {
   return {
     protocol: 'json',
     targetPrefix: 'AWSStepFunctions',
+    signingName: 'states',
+    // Step Functions' quota: "Maximum request size: 1 MB per request" (inputs are 256 KiB).
+    maxRequestBytes: 1024 * 1024,
     jsonVersion: '1.0',
     operations: {
       CreateStateMachine: (i) => sfn.createStateMachine(parseRequest(schemas.CreateStateMachine, i)),

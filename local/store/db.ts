@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 
@@ -29,7 +29,11 @@ export class Store {
 
   static open(stateDir: string): Store {
     mkdirSync(stateDir, { recursive: true, mode: 0o700 });
-    const db = new Database(path.join(stateDir, DB_FILE));
+    const file = path.join(stateDir, DB_FILE);
+    // SQLite makes its -wal and -shm files with the database file's mode, so 0600 here is 0600
+    // for all three (its own default would be 0644).
+    closeSync(openSync(file, 'a', 0o600));
+    const db = new Database(file);
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
     db.pragma('foreign_keys = ON');

@@ -17,6 +17,8 @@ beforeAll(async () => {
   h.cloud.services.register({
     protocol: 'json',
     targetPrefix: 'AWSFakeJson_20240101',
+    signingName: 'fakejson',
+    maxRequestBytes: 1024,
     jsonVersion: '1.0',
     operations: {
       Echo: (input, ctx) => ({ Echo: input['Say'], At: new Date(0), Service: ctx.signingService }),
@@ -25,6 +27,7 @@ beforeAll(async () => {
   h.cloud.services.register({
     protocol: 'query',
     signingName: 'fakeq',
+    maxRequestBytes: 1024,
     xmlNamespace: 'http://fakeq.amazonaws.com/doc/2014-10-31/',
     actions: {
       DescribeThings: (params) => ({
@@ -46,6 +49,8 @@ interface RawRequest {
   body: string;
   contentType?: string;
   service?: string;
+  /** Signed along with the rest (e.g. x-amz-content-sha256). */
+  headers?: Record<string, string>;
   secretAccessKey?: string;
   signingDate?: Date;
   tamper?: (r: { headers: Record<string, string>; body: string }) => void;
@@ -59,6 +64,7 @@ async function raw(req: RawRequest): Promise<{ status: number; headers: Headers;
     'content-type': req.contentType ?? 'application/x-amz-json-1.1',
   };
   if (req.target) headers['x-amz-target'] = req.target;
+  Object.assign(headers, req.headers);
   const signer = new SignatureV4({
     credentials: {
       accessKeyId: h.cloud.credentials.accessKeyId,
@@ -158,6 +164,48 @@ describe('SigV4', () => {
     });
   });
 
+  it('refuses a scope naming another region, in AWS words (an SDK client set to eu-west-1)', async () => {
+    const elsewhere = new SecretsManagerClient({
+      ...h.cloud.clientConfig(),
+      region: 'eu-west-1',
+      maxAttempts: 1,
+    });
+    const e = await awsError(() => elsewhere.send(new ListSecretsCommand({})), 'InvalidSignatureException');
+    expect(e.$metadata?.httpStatusCode).toBe(403);
+    expect(e.message).toBe("Credential should be scoped to a valid region, not 'eu-west-1'. ");
+    elsewhere.destroy();
+  });
+
+  it('refuses a scope naming another service than the one the request goes to', async () => {
+    const json = await raw({ target: 'secretsmanager.ListSecrets', body: '{}', service: 'states' });
+    expect(json.status).toBe(403);
+    expect(JSON.parse(json.text)).toEqual({
+      __type: 'InvalidSignatureException',
+      message: "Credential should be scoped to correct service: 'secretsmanager'. ",
+    });
+    // A query request whose scope names no query service goes where its Action is; the scope
+    // must name that service, in the query protocol's words.
+    const query = await raw({
+      body: 'Action=DescribeThings&Version=2014-10-31',
+      contentType: 'application/x-www-form-urlencoded',
+      service: 'secretsmanager',
+    });
+    expect(query.status).toBe(403);
+    expect(query.text).toContain(
+      '<Code>SignatureDoesNotMatch</Code><Message>Credential should be scoped to correct service: &apos;fakeq&apos;. </Message>',
+    );
+  });
+
+  it('refuses UNSIGNED-PAYLOAD: only S3 takes it, these services sign their bodies', async () => {
+    const res = await raw({
+      target: 'secretsmanager.ListSecrets',
+      body: '{}',
+      headers: { 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' },
+    });
+    expect(res.status).toBe(403);
+    expect(JSON.parse(res.text).__type).toBe('InvalidSignatureException');
+  });
+
   it('checks only the headers the client signed: an extra unsigned header is fine', async () => {
     const res = await raw({
       target: 'secretsmanager.ListSecrets',
@@ -230,7 +278,7 @@ describe('routing', () => {
       body: 'Action=DescribeThings&Version=2014-10-31',
     });
     expect(unsigned.status).toBe(403);
-    expect(await unsigned.text()).toContain('<Code>MissingAuthenticationTokenException</Code>');
+    expect(await unsigned.text()).toContain('<Code>MissingAuthenticationToken</Code>');
   });
 
   it('serves a health check without credentials', async () => {

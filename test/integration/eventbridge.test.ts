@@ -427,7 +427,9 @@ describe('SNS alerts', () => {
         }),
       ];
       expect(h.cloud.sns.messages()).toEqual(expected);
-      const res = await fetch(`${h.cloud.endpoint}/_credflow/alerts`);
+      const res = await fetch(`${h.cloud.endpoint}/_credflow/alerts`, {
+        headers: { authorization: `Bearer ${h.cloud.token}` },
+      });
       expect(await res.json()).toEqual(expected);
     } finally {
       sns.destroy();

@@ -54,8 +54,11 @@ function encodings(value: Buffer): Buffer[] {
   ];
 }
 
+/** Every file under the state dir, at any depth (the store, keys, logs, rds/, snapshots). */
 function stateFiles(): string[] {
-  return readdirSync(stateDir).map((f) => path.join(stateDir, f));
+  return (readdirSync(stateDir, { recursive: true }) as string[])
+    .map((f) => path.join(stateDir, f))
+    .filter((f) => statSync(f).isFile());
 }
 
 function expectNowhere(values: Buffer[]): void {
