@@ -17,6 +17,12 @@ export interface BootOptions {
 export const LOCAL_STAGE = 'local';
 
 /**
+ * The state machine tag (serverless.yml `tags:`) that declares a workflow's steps idempotent:
+ * after a crash the local cloud starts its interrupted executions again (the repair workflows).
+ */
+export const RERUN_INTERRUPTED_TAG = 'credflow:rerun-interrupted';
+
+/**
  * Starts the local cloud and deploys serverless.yml's declarations into it. The handlers run
  * in this process, so the process's default AWS chain is pointed at the local endpoint first:
  * they build their SDK clients from the environment exactly as on Lambda.
@@ -44,8 +50,10 @@ export async function bootLocalCloud(opts: BootOptions): Promise<LocalCloud & { 
   }
   try {
     const deployment = await deployCatalog(createClients(cfg), catalog, target);
-    // Now that handlers and rules exist, executions a crash interrupted can fail (and be repaired).
-    cloud.stepFunctions.recoverInterrupted();
+    // Now that handlers and rules exist: events a crash kept from the rules go out first, then
+    // interrupted executions fail (their events start repairs) and the repairs among them rerun.
+    cloud.events.redeliverPending();
+    cloud.stepFunctions.recoverInterrupted({ rerunTag: RERUN_INTERRUPTED_TAG });
     return Object.assign(cloud, { deployment });
   } catch (err) {
     await cloud.stop();

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { AwsEvent, EventLog } from '../events/log';
 import {
@@ -137,6 +137,16 @@ export function nextFire(expression: string, from: number): number {
   throw new AwsError('ValidationException', `Parameter ScheduleExpression is not valid: ${expression}`);
 }
 
+/**
+ * The execution a rule target starts for an event: UUID-shaped (like the names EventBridge
+ * gives) and derived from the event id, rule and target, so a redelivered event names the
+ * execution it started the first time.
+ */
+export function targetExecutionName(eventId: string, rule: string, targetId: string): string {
+  const h = createHash('sha256').update(`${eventId}\0${rule}\0${targetId}`).digest('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`;
+}
+
 /** PutEvents' Time: the SDK sends epoch seconds; accept a date string too. */
 function eventTimeOf(t: unknown): Date {
   const d = typeof t === 'number' ? new Date(t * 1000) : new Date(String(t));
@@ -165,7 +175,7 @@ export class EventBridge {
              CREATE TABLE eb_targets (rule TEXT NOT NULL, id TEXT NOT NULL, body TEXT NOT NULL, PRIMARY KEY (rule, id));`,
       },
     ]);
-    o.events.subscribe((e) => this.route(e));
+    o.events.deliverTo((e) => this.route(e));
   }
 
   /** Moves the scheduler's clock (tests); rules keep their stored next fire time. */
@@ -378,7 +388,7 @@ export class EventBridge {
     }
   }
 
-  private deliver(rule: string, event: unknown): void {
+  private deliver(rule: string, event: AwsEvent): void {
     const ctx = { name: rule, arn: this.ruleArn(rule) };
     for (const t of this.targets(rule)) {
       const p = (async () => {
@@ -388,7 +398,7 @@ export class EventBridge {
             ? transformInput(event, t.InputTransformer, ctx)
             : JSON.stringify(t.InputPath ? (readPath(event, t.InputPath) ?? null) : event));
         if (t.Arn.includes(':states:') && t.Arn.includes(':stateMachine:')) {
-          this.o.stepFunctions.startExecution({ stateMachineArn: t.Arn, input });
+          this.startTarget(t.Arn, targetExecutionName(event.id, rule, t.Id), input);
         } else if (t.Arn.startsWith('arn:aws:lambda:')) {
           // A text template (not JSON) reaches a function as a JSON string.
           let payload: unknown = input;
@@ -405,6 +415,23 @@ export class EventBridge {
         )
         .finally(() => this.inflight.delete(p));
       this.inflight.add(p);
+    }
+  }
+
+  /**
+   * Delivery is at least once, so the same event may reach a rule twice (after a restart). The
+   * execution's name comes from the event, rule and target, and Step Functions' name
+   * idempotency turns the second start into the first execution, never a second run.
+   */
+  private startTarget(stateMachineArn: string, name: string, input: string): void {
+    try {
+      this.o.stepFunctions.startExecution({ stateMachineArn, name, input });
+    } catch (err) {
+      if (err instanceof AwsError && err.code === 'ExecutionAlreadyExists') {
+        this.o.logger.info('event delivered again: its execution exists already', { stateMachineArn, name });
+        return;
+      }
+      throw err;
     }
   }
 
