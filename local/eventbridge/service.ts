@@ -378,44 +378,68 @@ export class EventBridge {
     return m;
   }
 
-  /** Matches one event against every enabled pattern rule and delivers it. */
+  /**
+   * Matches one event against every enabled pattern rule and delivers it. Throws when a target
+   * could not take it because the cloud is stopping: the event then stays undelivered in the
+   * event log and goes out again at the next start.
+   */
   private route(event: AwsEvent): void {
     const rules = this.o.store.db
       .prepare("SELECT * FROM eb_rules WHERE state = 'ENABLED' AND pattern IS NOT NULL")
       .all() as RuleRow[];
+    let retry: unknown;
     for (const r of rules) {
-      if (this.matcher(r)?.(event)) this.deliver(r.name, event);
+      if (!this.matcher(r)?.(event)) continue;
+      try {
+        this.deliver(r.name, event);
+      } catch (err) {
+        retry = err;
+      }
     }
+    if (retry !== undefined) throw retry;
   }
 
   private deliver(rule: string, event: AwsEvent): void {
     const ctx = { name: rule, arn: this.ruleArn(rule) };
+    let retry: unknown;
     for (const t of this.targets(rule)) {
-      const p = (async () => {
-        const input =
+      const failed = (err: unknown) =>
+        this.o.logger.warn('rule target failed', { rule, target: t.Arn, error: (err as Error).message });
+      let input: string;
+      try {
+        input =
           t.Input ??
           (t.InputTransformer
             ? transformInput(event, t.InputTransformer, ctx)
             : JSON.stringify(t.InputPath ? (readPath(event, t.InputPath) ?? null) : event));
-        if (t.Arn.includes(':states:') && t.Arn.includes(':stateMachine:')) {
+      } catch (err) {
+        failed(err);
+        continue;
+      }
+      if (t.Arn.includes(':states:') && t.Arn.includes(':stateMachine:')) {
+        // Started synchronously: the execution exists (durably) before the event counts as delivered.
+        try {
           this.startTarget(t.Arn, targetExecutionName(event.id, rule, t.Id), input);
-        } else if (t.Arn.startsWith('arn:aws:lambda:')) {
-          // A text template (not JSON) reaches a function as a JSON string.
-          let payload: unknown = input;
-          try {
-            payload = JSON.parse(input);
-          } catch {}
-          await this.o.lambdas.invoke(t.Arn, payload);
-        } else {
-          this.o.logger.warn('unsupported rule target', { rule, target: t.Arn });
+        } catch (err) {
+          if (err instanceof AwsError && err.status === 503) retry = err;
+          else failed(err);
         }
-      })()
-        .catch((err: unknown) =>
-          this.o.logger.warn('rule target failed', { rule, target: t.Arn, error: (err as Error).message }),
-        )
-        .finally(() => this.inflight.delete(p));
-      this.inflight.add(p);
+      } else if (t.Arn.startsWith('arn:aws:lambda:')) {
+        // A text template (not JSON) reaches a function as a JSON string.
+        let payload: unknown = input;
+        try {
+          payload = JSON.parse(input);
+        } catch {}
+        const p = this.o.lambdas
+          .invoke(t.Arn, payload)
+          .then(() => undefined, failed)
+          .finally(() => this.inflight.delete(p));
+        this.inflight.add(p);
+      } else {
+        this.o.logger.warn('unsupported rule target', { rule, target: t.Arn });
+      }
     }
+    if (retry !== undefined) throw retry;
   }
 
   /**

@@ -197,6 +197,20 @@ describe('events a crash kept from the rules', () => {
     expect(cloud.events.redeliverPending()).toBe(0);
   });
 
+  it('are kept for the next start when the cloud is stopping and cannot start their target', async () => {
+    const target = await machine('target', quick);
+    await ruleStarting(target);
+    await cloud.stepFunctions.stop(10);
+    cloud.events.publish({ source: 'test.crash', 'detail-type': 'DuringShutdown', detail: {} });
+    await new Promise((r) => setTimeout(r, 50));
+    await crash();
+    await open();
+    expect(cloud.events.redeliverPending()).toBe(1);
+    await new Promise((r) => setTimeout(r, 50));
+    await cloud.stepFunctions.awaitIdle();
+    expect((await executions(target)).map((e) => e.status)).toEqual(['SUCCEEDED']);
+  });
+
   it('started their execution already if the crash came after the start: a redelivery starts nothing new', async () => {
     const target = await machine('target', waiting);
     await ruleStarting(target);
