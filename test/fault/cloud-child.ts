@@ -22,9 +22,10 @@ async function main(): Promise<void> {
   const functions = loadCatalog().functions;
   if (process.argv.includes('--warm')) {
     for (const fn of functions) loadHandler(fn);
+    // A test runner that dies leaves no cloud behind: its end of the pipe closes, this process goes.
+    process.stdin.on('end', () => process.exit(0));
     process.stdout.write(`${JSON.stringify({ warm: true })}\n`);
     await new Promise((resolve) => process.stdin.once('data', resolve));
-    process.stdin.pause();
   }
   const cloud = await bootLocalCloud({ stateDir, port: 0 });
   const slow = process.env['CREDFLOW_FAULT_SLOW_STATE'];
