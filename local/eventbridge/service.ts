@@ -1,5 +1,4 @@
-import { createHash, randomUUID } from 'node:crypto';
-import { z } from 'zod';
+import { randomUUID } from 'node:crypto';
 import type { AwsEvent, EventLog } from '../events/log';
 import {
   compilePattern,
@@ -7,13 +6,16 @@ import {
   InvalidEventPatternError,
   validatePattern,
 } from '../events/pattern';
-import { AwsError, parseRequest } from '../http/errors';
-import type { JsonService } from '../http/registry';
+import { AwsError } from '../http/errors';
 import type { LambdaRegistry } from '../lambda/registry';
 import type { LocalLogger } from '../log';
 import { nextCronTime, parseCron } from '../secretsmanager/schedule';
 import type { StepFunctions } from '../stepfunctions/service';
 import type { Store } from '../store/db';
+import { readPath, targetExecutionName, transformInput } from './targets';
+
+export { eventBridgeJsonService } from './api';
+export { type RuleContext, readPath, targetExecutionName, transformInput } from './targets';
 
 interface RuleRow {
   name: string;
@@ -49,68 +51,6 @@ export interface EventBridgeOptions {
 
 const resourceNotFound = (m: string) => new AwsError('ResourceNotFoundException', m);
 
-/** `$.detail.x` (dots and [n]) against an event; undefined when a step is missing. */
-export function readPath(value: unknown, path: string): unknown {
-  if (path === '$') return value;
-  if (!path.startsWith('$.')) throw new AwsError('ValidationException', `Invalid InputPath ${path}`);
-  let cur: unknown = value;
-  for (const part of path.slice(2).split(/\.|(?=\[)/)) {
-    if (cur === null || cur === undefined) return undefined;
-    const idx = /^\[(\d+)\]$/.exec(part);
-    cur = idx ? (cur as unknown[])[Number(idx[1])] : (cur as Record<string, unknown>)[part];
-  }
-  return cur;
-}
-
-/** What InputTransformer's predefined variables need to know about the rule. */
-export interface RuleContext {
-  name: string;
-  arn: string;
-}
-
-/**
- * EventBridge's InputTransformer. `<name>` becomes the value at its path in the event. In a JSON
- * template a value goes in as JSON, except inside a JSON string (`"id: <name>"`), where it goes
- * in as text; a template that is not JSON (`<id> is in state <state>`) gets plain text. A path
- * that matches nothing gives nothing (`null` where a JSON value is needed). Predefined:
- * `aws.events.rule-name`, `aws.events.rule-arn`, `aws.events.event` (the event without its
- * detail), `aws.events.event.json` (the whole event), `aws.events.event.ingestion-time`.
- */
-export function transformInput(
-  event: unknown,
-  t: { InputPathsMap?: Record<string, string> | undefined; InputTemplate: string },
-  rule: RuleContext = { name: '', arn: '' },
-  ingestedAt: Date = new Date(),
-): string {
-  const values = new Map<string, unknown>();
-  for (const [k, p] of Object.entries(t.InputPathsMap ?? {})) {
-    const v = readPath(event, p);
-    if (v !== undefined) values.set(k, v);
-  }
-  const { detail: _detail, ...withoutDetail } = (event ?? {}) as Record<string, unknown>;
-  const predefined: Record<string, unknown> = {
-    'aws.events.rule-name': rule.name,
-    'aws.events.rule-arn': rule.arn,
-    'aws.events.event': withoutDetail,
-    'aws.events.event.json': event,
-    'aws.events.event.ingestion-time': ingestedAt.toISOString(),
-  };
-  const template = t.InputTemplate;
-  const isJson = /^\s*[{["]/.test(template);
-  return template.replace(/<([A-Za-z0-9_.-]+)>/g, (whole, key: string, offset: number) => {
-    const declared = key in predefined || Object.hasOwn(t.InputPathsMap ?? {}, key);
-    if (!declared) return whole;
-    // Inside a JSON string (an odd number of unescaped quotes before it) a value goes in as text.
-    const before = template.slice(0, offset).replace(/\\./g, '');
-    const inString = isJson && (before.match(/"/g)?.length ?? 0) % 2 === 1;
-    const v = key in predefined ? predefined[key] : values.get(key);
-    if (v === undefined) return isJson && !inString ? 'null' : '';
-    const text = typeof v === 'string' ? v : JSON.stringify(v);
-    if (!isJson) return text;
-    return inString ? JSON.stringify(text).slice(1, -1) : JSON.stringify(v);
-  });
-}
-
 /**
  * When a schedule next fires after `from` (epoch ms): `rate(N unit)` counts from `from`,
  * `cron(...)` (EventBridge's six fields, UTC) takes the next matching minute. An invalid
@@ -135,16 +75,6 @@ export function nextFire(expression: string, from: number): number {
     }
   }
   throw new AwsError('ValidationException', `Parameter ScheduleExpression is not valid: ${expression}`);
-}
-
-/**
- * The execution a rule target starts for an event: UUID-shaped (like the names EventBridge
- * gives) and derived from the event id, rule and target, so a redelivered event names the
- * execution it started the first time.
- */
-export function targetExecutionName(eventId: string, rule: string, targetId: string): string {
-  const h = createHash('sha256').update(`${eventId}\0${rule}\0${targetId}`).digest('hex');
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }
 
 /** PutEvents' Time: the SDK sends epoch seconds; accept a date string too. */
@@ -503,66 +433,4 @@ export class EventBridge {
     this.timer = undefined;
     await Promise.all([...this.inflight]);
   }
-}
-
-const target = z.object({
-  Id: z.string().min(1).max(64),
-  Arn: z.string().min(1),
-  RoleArn: z.string().optional(),
-  Input: z.string().optional(),
-  InputPath: z.string().optional(),
-  InputTransformer: z
-    .object({ InputPathsMap: z.record(z.string(), z.string()).optional(), InputTemplate: z.string() })
-    .optional(),
-});
-
-const schemas = {
-  PutRule: z.object({
-    Name: z.string().regex(/^[.\-_A-Za-z0-9]{1,64}$/),
-    EventPattern: z.string().optional(),
-    ScheduleExpression: z.string().optional(),
-    State: z.enum(['ENABLED', 'DISABLED']).optional(),
-    Description: z.string().optional(),
-  }),
-  Name: z.object({ Name: z.string().min(1) }),
-  ListRules: z.object({ NamePrefix: z.string().optional() }),
-  PutTargets: z.object({ Rule: z.string().min(1), Targets: z.array(target).min(1).max(10) }),
-  Rule: z.object({ Rule: z.string().min(1) }),
-  RemoveTargets: z.object({ Rule: z.string().min(1), Ids: z.array(z.string()).min(1) }),
-  PutEvents: z.object({
-    Entries: z
-      .array(
-        z.object({
-          Source: z.string().optional(),
-          DetailType: z.string().optional(),
-          Detail: z.string().optional(),
-          Resources: z.array(z.string()).optional(),
-          EventBusName: z.string().optional(),
-          Time: z.union([z.number(), z.string()]).optional(),
-        }),
-      )
-      .min(1)
-      .max(10),
-  }),
-  TestEventPattern: z.object({ EventPattern: z.string(), Event: z.string() }),
-};
-
-/** EventBridge's JSON 1.1 protocol (X-Amz-Target: AWSEvents.<Operation>). */
-export function eventBridgeJsonService(eb: EventBridge): JsonService {
-  return {
-    protocol: 'json',
-    targetPrefix: 'AWSEvents',
-    jsonVersion: '1.1',
-    operations: {
-      PutRule: (i) => eb.putRule(parseRequest(schemas.PutRule, i) as never),
-      DescribeRule: (i) => eb.describeRule(parseRequest(schemas.Name, i)),
-      ListRules: (i) => eb.listRules(parseRequest(schemas.ListRules, i) as never),
-      DeleteRule: (i) => eb.deleteRule(parseRequest(schemas.Name, i)),
-      PutTargets: (i) => eb.putTargets(parseRequest(schemas.PutTargets, i) as never),
-      ListTargetsByRule: (i) => eb.listTargetsByRule(parseRequest(schemas.Rule, i)),
-      RemoveTargets: (i) => eb.removeTargets(parseRequest(schemas.RemoveTargets, i)),
-      PutEvents: (i) => eb.putEvents(parseRequest(schemas.PutEvents, i) as never),
-      TestEventPattern: (i) => eb.testEventPattern(parseRequest(schemas.TestEventPattern, i)),
-    },
-  };
 }
