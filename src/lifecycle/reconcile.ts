@@ -186,23 +186,17 @@ export async function findStalledRotations(
 /** How many per-secret lines the alert names; the rest are counted. */
 const MAX_ALERT_LINES = 20;
 
-const repairOutcome = z.object({
-  secretId: z.string().min(1),
-  name: z.string().min(1),
-  /** startExecution.sync's result (status, output) or, when the repair failed, the Catch's error. */
-  repair: z.union([
-    z.object({
-      status: z.string(),
-      output: z
-        .object({
-          outcome: z.enum(['rolled-forward', 'rolled-back', 'nothing-to-repair']),
-          severity: z.enum(['info', 'warning', 'critical']),
-        })
-        .nullish(),
-    }),
-    z.object({ Error: z.string(), Cause: z.string().nullish() }),
-  ]),
-});
+/** One Map item's result: on-rotation-failure's outcome, or the error name when it failed. */
+const repairOutcome = z.union([
+  z.object({
+    secretId: z.string().min(1),
+    name: z.string().min(1),
+    status: z.string(),
+    outcome: z.enum(['rolled-forward', 'rolled-back', 'nothing-to-repair']),
+    severity: z.enum(['info', 'warning', 'critical']),
+  }),
+  z.object({ secretId: z.string().min(1), name: z.string().min(1), error: z.string().max(256) }),
+]);
 
 const count = z.number().int().min(0);
 const totalsSchema = z.object({
@@ -242,21 +236,16 @@ export interface ReconcileState {
 }
 
 function lineOf(r: z.infer<typeof repairOutcome>): { line: string; kind: keyof ReconcileTotals } {
-  const rep = r.repair;
-  if ('Error' in rep) return { line: `${r.name}: repair failed (${rep.Error})`, kind: 'failed' };
-  if (rep.status !== 'SUCCEEDED' || !rep.output) {
-    return { line: `${r.name}: repair ${rep.status.toLowerCase()}`, kind: 'failed' };
-  }
+  if ('error' in r) return { line: `${r.name}: repair failed (${r.error})`, kind: 'failed' };
   const kind = (
     {
       'rolled-forward': 'rolledForward',
       'rolled-back': 'rolledBack',
       'nothing-to-repair': 'nothingToRepair',
     } as const
-  )[rep.output.outcome];
-  const critical =
-    rep.output.severity === 'critical' ? ' - AWSCURRENT does NOT log in: manual action needed' : '';
-  return { line: `${r.name}: ${rep.output.outcome}${critical}`, kind };
+  )[r.outcome];
+  const critical = r.severity === 'critical' ? ' - AWSCURRENT does NOT log in: manual action needed' : '';
+  return { line: `${r.name}: ${r.outcome}${critical}`, kind };
 }
 
 function messageOf(t: Omit<ReconcileTotals, 'message'>): string {
@@ -296,7 +285,7 @@ export function tallyReconcilePage(event: unknown): ReconcileState {
   for (const r of input.repairs) {
     const { line, kind } = lineOf(r);
     (next[kind] as number) += 1;
-    if (!('Error' in r.repair) && r.repair.output?.severity === 'critical') next.critical += 1;
+    if (!('error' in r) && r.severity === 'critical') next.critical += 1;
     if (next.lines.length < MAX_ALERT_LINES) next.lines.push(line);
     else next.omitted += 1;
   }

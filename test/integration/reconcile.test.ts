@@ -7,6 +7,7 @@
 import {
   DescribeSecretCommand,
   GetSecretValueCommand,
+  PutSecretValueCommand,
   TagResourceCommand,
   UpdateSecretVersionStageCommand,
 } from '@aws-sdk/client-secrets-manager';
@@ -188,6 +189,37 @@ describe('reconcile-rotations', () => {
     await tc.cloud.stepFunctions.awaitExecution(rotating.executionArn as string);
     expect(holder(await stages(busy), 'AWSPENDING')).toBeUndefined();
     expect(await currentLogsIn(busy)).toBe(true);
+  });
+
+  it('counts and names a repair that fails, and still repairs the rest', async () => {
+    const broken = await managedSecret('postgres', 'single-user');
+    const brokenToken = token('broken');
+    // AWSCURRENT that is not a database secret: on-rotation-failure cannot diagnose it.
+    await tc.clients.secrets.send(
+      new PutSecretValueCommand({ SecretId: broken, SecretString: '{"not":"a db secret"}' }),
+    );
+    await tc.clients.secrets.send(
+      new PutSecretValueCommand({
+        SecretId: broken,
+        ClientRequestToken: brokenToken,
+        SecretString: '{}',
+        VersionStages: ['AWSPENDING'],
+      }),
+    );
+    const fine = await managedSecret('mysql', 'single-user');
+    await createSecret(deps(), { secretId: fine, token: token('fine') });
+    const alertsBefore = tc.cloud.sns.messages().length;
+    const r = await runWorkflow(connectionOf(tc), 'reconcile-rotations', { olderThanMinutes: 0 });
+    expect(r.status).toBe('SUCCEEDED');
+    expect(r.output).toMatchObject({ stalled: 2, failed: 1, rolledBack: 1 });
+    const name = (await tc.clients.secrets.send(new DescribeSecretCommand({ SecretId: broken }))).Name;
+    const summary = tc.cloud.sns
+      .messages()
+      .slice(alertsBefore)
+      .find((m) => m.subject === 'credflow: stalled rotations reconciled');
+    expect(summary?.message).toContain(`${name}: repair failed (States.TaskFailed)`);
+    expect(holder(await stages(fine), 'AWSPENDING')).toBeUndefined();
+    expect(holder(await stages(broken), 'AWSPENDING')).toBe(brokenToken);
   });
 
   it('refuses bad input with ValidationError and changes nothing', async () => {

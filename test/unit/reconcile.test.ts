@@ -16,7 +16,9 @@ const page = (over: Record<string, unknown> = {}) => ({
 const repaired = (name: string, outcome: string, severity = 'warning') => ({
   secretId: `arn:${name}`,
   name,
-  repair: { status: 'SUCCEEDED', executionArn: 'arn:x', output: { outcome, severity, message: 'm' } },
+  status: 'SUCCEEDED',
+  outcome,
+  severity,
 });
 
 describe('reconcile-rotations tally', () => {
@@ -26,7 +28,7 @@ describe('reconcile-rotations tally', () => {
       repairs: [
         repaired('credflow/db/a', 'rolled-forward'),
         repaired('credflow/db/b', 'rolled-back', 'critical'),
-        { secretId: 'arn:c', name: 'credflow/db/c', repair: { Error: 'States.TaskFailed', Cause: '...' } },
+        { secretId: 'arn:c', name: 'credflow/db/c', error: 'States.TaskFailed' },
       ],
     });
     expect(first).toMatchObject({ olderThanMinutes: 30, pageSize: 100, nextToken: 'p2' });
