@@ -147,6 +147,39 @@ describe('serverless package (offline)', () => {
     expect(actionsOf('prepareDatabaseUser').has('secretsmanager:CreateSecret')).toBe(true);
   });
 
+  it('gives reconcile-rotations exactly what it uses, and tags the repair machines for crash reruns', () => {
+    const fnRole = resources['ReconcileFunctionRole'] as Resource;
+    const byAction = Object.fromEntries(
+      statements(fnRole).flatMap((st) => [st.Action].flat().map((a) => [a, JSON.stringify(st.Resource)])),
+    );
+    expect(Object.keys(byAction).sort()).toEqual([
+      'secretsmanager:ListSecretVersionIds',
+      'secretsmanager:ListSecrets',
+      'states:DescribeExecution',
+      'states:ListExecutions',
+    ]);
+    expect(byAction['secretsmanager:ListSecretVersionIds']).toContain('secret:credflow/*');
+    expect(byAction['states:ListExecutions']).toContain('RotateSecretStateMachine');
+    expect(byAction['states:DescribeExecution']).toContain('execution:credflow-ci-rotate-secret:*');
+    const sm = resources['ReconcileRotationsStateMachine'] as Resource;
+    const smRole = resources[
+      (sm.Properties['RoleArn'] as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0]
+    ] as Resource;
+    for (const st of statements(smRole)) expect(JSON.stringify(st.Resource)).not.toContain('"*"');
+    const smActions = statements(smRole).flatMap((st) => [st.Action].flat());
+    expect(smActions).toEqual(expect.arrayContaining(['states:StartExecution', 'sns:Publish']));
+    expect(smActions).not.toContain('secretsmanager:PutSecretValue');
+    for (const id of ['OnRotationFailureStateMachine', 'ReconcileRotationsStateMachine']) {
+      expect(resources[id]?.Properties['Tags']).toContainEqual({
+        Key: 'credflow:rerun-interrupted',
+        Value: 'true',
+      });
+    }
+    expect(resources['RotateSecretStateMachine']?.Properties['Tags'] ?? []).not.toContainEqual(
+      expect.objectContaining({ Key: 'credflow:rerun-interrupted' }),
+    );
+  });
+
   it('packages every function as its own bundle', () => {
     for (const f of catalog.functions) {
       const zip = path.join(out, `${f.key}.zip`);
