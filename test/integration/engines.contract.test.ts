@@ -4,6 +4,7 @@
  * (can this user INSERT? does the table survive?) use the drivers directly.
  */
 import net from 'node:net';
+import os from 'node:os';
 import mysql from 'mysql2/promise';
 import { Client as PgClient } from 'pg';
 import { engineFor } from '../../src/engines';
@@ -72,6 +73,13 @@ async function closedPort(): Promise<number> {
   const { port } = srv.address() as net.AddressInfo;
   await new Promise<void>((r) => srv.close(() => r()));
   return port;
+}
+
+/** This machine's first IPv4 address that is not loopback: a path to a server that is "remote". */
+function externalIPv4(): string | undefined {
+  return Object.values(os.networkInterfaces())
+    .flat()
+    .find((a) => a && a.family === 'IPv4' && !a.internal)?.address;
 }
 
 async function rejection(p: Promise<unknown>): Promise<Error> {
@@ -523,7 +531,7 @@ describe.each<Family>(['postgres', 'mysql'])('%s engine contract', (family) => {
       expect((await describeSession({ ...admin(), ssl: false })).tls).toBe(false);
     });
 
-    it('falls back to plain when the server offers no TLS and ssl is unset; refuses when ssl is true', async () => {
+    it('falls back to plain on loopback when the server offers no TLS and ssl is unset; refuses when ssl is true', async () => {
       const proxy = await startNoTlsProxy(family, admin());
       try {
         const viaProxy = { ...admin(), port: proxy.port };
@@ -535,5 +543,24 @@ describe.each<Family>(['postgres', 'mysql'])('%s engine contract', (family) => {
         await proxy.close();
       }
     });
+
+    const external = externalIPv4();
+    (external ? it : it.skip)(
+      `off loopback (${external ?? 'no non-loopback IPv4 on this machine'}) refuses a server without TLS unless ssl is false`,
+      async () => {
+        const proxy = await startNoTlsProxy(family, admin(), external);
+        try {
+          const remote = { ...admin(), host: external as string, port: proxy.port };
+          const err = await rejection(engine.testLogin(remote));
+          expect(err).toBeInstanceOf(DatabaseError);
+          expect(err.message).toMatch(/offers no TLS.*ssl: false/);
+          expect(err.message).not.toContain(remote.password);
+          // The secret's explicit choice still holds.
+          expect((await describeSession({ ...remote, ssl: false })).tls).toBe(false);
+        } finally {
+          await proxy.close();
+        }
+      },
+    );
   });
 });

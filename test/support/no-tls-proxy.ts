@@ -25,9 +25,14 @@ function clearMysqlSslFlag(greeting: Buffer): Buffer {
   return out;
 }
 
+/**
+ * `listenHost` (default 127.0.0.1) lets a test reach the server through an address that is not
+ * loopback, as a database on another machine would be.
+ */
 export async function startNoTlsProxy(
   family: 'postgres' | 'mysql',
   target: { host: string; port: number },
+  listenHost = '127.0.0.1',
 ): Promise<Proxy> {
   const sockets = new Set<net.Socket>();
   const server = net.createServer((client) => {
@@ -60,7 +65,7 @@ export async function startNoTlsProxy(
       });
     }
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(0, listenHost, resolve));
   const address = server.address() as net.AddressInfo;
   return {
     port: address.port,
