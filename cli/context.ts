@@ -105,6 +105,7 @@ export const WORKFLOWS = [
   'rotate-fleet',
   'on-rotation-failure',
   'on-deletion',
+  'check-connectivity',
 ] as const;
 export type Workflow = (typeof WORKFLOWS)[number];
 

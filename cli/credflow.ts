@@ -7,6 +7,7 @@ import { demo } from './demo';
 import { describeFailure, EXIT } from './errors';
 import { deployLocal, down, status, up } from './local';
 import { say } from './output';
+import { preflight } from './preflight';
 
 // aws-local-stepfunctions and the SDK print a Node 20 support notice; the CLI's output is for people.
 process.env['AWS_SDK_JS_SUPPRESS_NODE_VERSION_WARNING'] ??= '1';
@@ -246,6 +247,17 @@ export function program(): Command {
       );
     },
   );
+
+  p.command('preflight <db>')
+    .description(
+      'check-connectivity: RDS, Secrets Manager, DNS, TCP, TLS and the master login, from where the functions run',
+    )
+    .option('--host <host>', 'check this endpoint instead of the one RDS describes (a proxy, a DNS alias)')
+    .option('--port <port>', 'check this port instead', int('--port', 1, 65535))
+    .addOption(new Option('--kind <kind>', 'instance or Aurora cluster').choices(['instance', 'cluster']))
+    .action(async (db: string, o: { host?: string; port?: number; kind?: 'instance' | 'cluster' }) =>
+      set(await preflight(g(), db, o)),
+    );
 
   p.command('executions')
     .description('recent executions of the credflow workflows')
