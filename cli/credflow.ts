@@ -98,6 +98,17 @@ export function program(): Command {
       .option('--instance-class <class>', 'instance class', 'db.t3.micro')
       .option('--kms-key-id <id>', 'KMS key for the master secret')
       .option('--deletion-protection', 'turn on deletion protection')
+      .option('--db-subnet-group <name>', "the DB subnet group (the VPC's private subnets)")
+      .option(
+        '--vpc-security-group-ids <ids>',
+        'comma-separated security groups of the database',
+        (v: string) =>
+          v
+            .split(',')
+            .map((x) => x.trim())
+            .filter(Boolean),
+      )
+      .option('--publicly-accessible', 'give the database a public address (default: private)')
       .option('--poll-seconds <n>', 'status poll interval', int('--poll-seconds', 1, 300)),
   ).action(async (identifier: string, o: Record<string, unknown> & { wait: boolean; name?: string }) => {
     const input = {
@@ -108,6 +119,9 @@ export function program(): Command {
       instanceClass: o['instanceClass'],
       ...(o['kmsKeyId'] ? { kmsKeyId: o['kmsKeyId'] } : {}),
       ...(o['deletionProtection'] ? { deletionProtection: true } : {}),
+      ...(o['dbSubnetGroup'] ? { dbSubnetGroupName: o['dbSubnetGroup'] } : {}),
+      ...(o['vpcSecurityGroupIds'] ? { vpcSecurityGroupIds: o['vpcSecurityGroupIds'] } : {}),
+      ...(o['publiclyAccessible'] ? { publiclyAccessible: true } : {}),
       pollSeconds: o['pollSeconds'] ?? (g().local || process.env['AWS_ENDPOINT_URL'] ? 1 : 15),
     };
     set(await runCommand(g(), 'provision-database', input, run(o)));

@@ -307,6 +307,25 @@ describe('credflow preflight (the CLI, as a subprocess)', () => {
     expect(report.ok).toBe(false);
     expect(report.hops.find((h) => h.hop === 'tcp')?.fix).toContain(`not ${port}`);
   }, 180_000);
+
+  it('provision passes --vpc-security-group-ids on (a bad id: ValidationError, exit 2, nothing created)', async () => {
+    const before = sent.length;
+    const r = await cli(
+      '--stage',
+      LOCAL_STAGE,
+      'provision',
+      'pf-cli',
+      '--engine',
+      'postgres',
+      '--db-subnet-group',
+      'credflow-private',
+      '--vpc-security-group-ids',
+      'sg-0123456789abcdef0,default',
+    );
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/vpcSecurityGroupIds\.1: must be a security group id/);
+    expect(sent.length).toBe(before);
+  }, 120_000);
 });
 
 describe('secrets', () => {
