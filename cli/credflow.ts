@@ -210,6 +210,17 @@ export function program(): Command {
     set(await runCommand(g(), 'verify-credentials', { secretId: secret }, run(o))),
   );
 
+  p.command('preflight <db>')
+    .description(
+      'check-connectivity: RDS, Secrets Manager, DNS, TCP, TLS and the master login, from where the functions run',
+    )
+    .option('--host <host>', 'check this endpoint instead of the one RDS describes (a proxy, a DNS alias)')
+    .option('--port <port>', 'check this port instead', int('--port', 1, 65535))
+    .addOption(new Option('--kind <kind>', 'instance or Aurora cluster').choices(['instance', 'cluster']))
+    .action(async (db: string, o: { host?: string; port?: number; kind?: 'instance' | 'cluster' }) =>
+      set(await preflight(g(), db, o)),
+    );
+
   waitOpts(
     p
       .command('decommission <db>')
@@ -261,17 +272,6 @@ export function program(): Command {
       );
     },
   );
-
-  p.command('preflight <db>')
-    .description(
-      'check-connectivity: RDS, Secrets Manager, DNS, TCP, TLS and the master login, from where the functions run',
-    )
-    .option('--host <host>', 'check this endpoint instead of the one RDS describes (a proxy, a DNS alias)')
-    .option('--port <port>', 'check this port instead', int('--port', 1, 65535))
-    .addOption(new Option('--kind <kind>', 'instance or Aurora cluster').choices(['instance', 'cluster']))
-    .action(async (db: string, o: { host?: string; port?: number; kind?: 'instance' | 'cluster' }) =>
-      set(await preflight(g(), db, o)),
-    );
 
   p.command('executions')
     .description('recent executions of the credflow workflows')

@@ -4,7 +4,6 @@
  * (can this user INSERT? does the table survive?) use the drivers directly.
  */
 import net from 'node:net';
-import os from 'node:os';
 import mysql from 'mysql2/promise';
 import { Client as PgClient } from 'pg';
 import { engineFor } from '../../src/engines';
@@ -16,7 +15,7 @@ import {
   TransientError,
   ValidationError,
 } from '../../src/errors';
-import { startNoTlsProxy } from '../support/no-tls-proxy';
+import { externalIPv4, startNoTlsProxy } from '../support/no-tls-proxy';
 import { startTestServers, TEST_DATABASE, type TestServers } from '../support/servers';
 
 type Family = 'postgres' | 'mysql';
@@ -73,13 +72,6 @@ async function closedPort(): Promise<number> {
   const { port } = srv.address() as net.AddressInfo;
   await new Promise<void>((r) => srv.close(() => r()));
   return port;
-}
-
-/** This machine's first IPv4 address that is not loopback: a path to a server that is "remote". */
-function externalIPv4(): string | undefined {
-  return Object.values(os.networkInterfaces())
-    .flat()
-    .find((a) => a && a.family === 'IPv4' && !a.internal)?.address;
 }
 
 async function rejection(p: Promise<unknown>): Promise<Error> {

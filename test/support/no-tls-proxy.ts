@@ -5,6 +5,7 @@
  * back to plain (ssl undefined) or refuse (ssl true) against a server that really has TLS.
  */
 import net from 'node:net';
+import os from 'node:os';
 
 export interface Proxy {
   port: number;
@@ -75,4 +76,11 @@ export async function startNoTlsProxy(
         server.close(() => resolve());
       }),
   };
+}
+
+/** This machine's first IPv4 address that is not loopback: a path to a server that is "remote". */
+export function externalIPv4(): string | undefined {
+  return Object.values(os.networkInterfaces())
+    .flat()
+    .find((a) => a && a.family === 'IPv4' && !a.internal)?.address;
 }
