@@ -1,4 +1,4 @@
-import { CredflowError } from '../../src/errors';
+import { LocalCloudError } from '../errors';
 
 /**
  * EventBridge event-pattern matching for the local cloud: PutRule/TestEventPattern validation and
@@ -8,7 +8,7 @@ import { CredflowError } from '../../src/errors';
  */
 
 /** PutRule/TestEventPattern refuse the pattern; the local API maps it to InvalidEventPatternException. */
-export class InvalidEventPatternError extends CredflowError {
+export class InvalidEventPatternError extends LocalCloudError {
   override name = 'InvalidEventPatternError' as const;
   /** The reason alone, without the "Event pattern is not valid" preamble. */
   readonly reason: string;

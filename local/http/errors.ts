@@ -1,11 +1,12 @@
 import type { z } from 'zod';
+import { LocalCloudError } from '../errors';
 
 /**
  * An error the local cloud answers with, in the shape of the AWS protocol of the service called:
  * `code` becomes `__type` (JSON protocols) or `<Code>` (query protocol). Messages never carry a
  * secret value.
  */
-export class AwsError extends Error {
+export class AwsError extends LocalCloudError {
   override name = 'AwsError' as const;
   constructor(
     readonly code: string,

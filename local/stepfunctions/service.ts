@@ -8,6 +8,7 @@ import {
   type StateMachineDefinition,
 } from 'aws-local-stepfunctions';
 import type { Statement } from 'better-sqlite3';
+import { LocalCloudError } from '../errors';
 import type { EventLog as CloudEvents } from '../events/log';
 import { AwsError } from '../http/errors';
 import type { RequestContext, ServiceRegistry } from '../http/registry';
@@ -103,7 +104,7 @@ export interface StepFunctionsOptions {
 }
 
 /** A failed Task, named as ASL Retry/Catch will match it. */
-class TaskError extends Error {
+class TaskError extends LocalCloudError {
   constructor(name: string, message: string) {
     super(message);
     this.name = name;
