@@ -24,7 +24,11 @@ function tsFiles(dir: string): string[] {
 /** Every module a file names: static imports and re-exports, `import()` and `require()`. */
 function specifiers(source: string): string[] {
   const found: string[] = [];
-  const patterns = [/\bfrom\s+'([^']+)'/g, /\bimport\s*\(\s*'([^']+)'\s*\)/g, /\brequire\s*\(\s*'([^']+)'\s*\)/g];
+  const patterns = [
+    /\bfrom\s+'([^']+)'/g,
+    /\bimport\s*\(\s*'([^']+)'\s*\)/g,
+    /\brequire\s*\(\s*'([^']+)'\s*\)/g,
+  ];
   for (const re of patterns) for (const m of source.matchAll(re)) found.push(m[1]!);
   return found;
 }
