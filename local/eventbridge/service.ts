@@ -9,7 +9,9 @@ import {
 import { AwsError } from '../http/errors';
 import type { LambdaRegistry } from '../lambda/registry';
 import type { LocalLogger } from '../log';
-import { nextCronTime, parseCron } from '../secretsmanager/schedule';
+import { nextCronTime, parseCron } from '../schedule/cron';
+import { ScheduleExpressionError } from '../schedule/errors';
+import { parseRate, RATE_UNIT_MS } from '../schedule/rate';
 import type { StepFunctions } from '../stepfunctions/service';
 import type { Store } from '../store/db';
 import { readPath, targetExecutionName, transformInput } from './targets';
@@ -57,24 +59,24 @@ const resourceNotFound = (m: string) => new AwsError('ResourceNotFoundException'
  * expression is EventBridge's ValidationException.
  */
 export function nextFire(expression: string, from: number): number {
-  const rate = /^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$/.exec(expression);
-  if (rate?.[1] && rate[2]) {
-    const n = Number(rate[1]);
+  const invalid = () =>
+    new AwsError('ValidationException', `Parameter ScheduleExpression is not valid: ${expression}`);
+  const rate = parseRate(expression);
+  if (rate?.strict) {
     // AWS spells one unit singular and more plural: rate(1 hour), rate(2 hours).
-    if (n < 1 || (n === 1) !== !rate[2].endsWith('s'))
-      throw new AwsError('ValidationException', `Parameter ScheduleExpression is not valid: ${expression}`);
-    const unit = rate[2].startsWith('minute') ? 60_000 : rate[2].startsWith('hour') ? 3_600_000 : 86_400_000;
-    return from + n * unit;
+    if (rate.value < 1 || (rate.value === 1) === rate.plural) throw invalid();
+    return from + rate.value * RATE_UNIT_MS[rate.unit];
   }
   const cron = /^cron\((.+)\)$/.exec(expression);
   if (cron?.[1]) {
     try {
       return nextCronTime(parseCron(cron[1], expression), new Date(from));
     } catch (err) {
-      throw new AwsError('ValidationException', (err as Error).message);
+      if (err instanceof ScheduleExpressionError) throw new AwsError('ValidationException', err.message);
+      throw err;
     }
   }
-  throw new AwsError('ValidationException', `Parameter ScheduleExpression is not valid: ${expression}`);
+  throw invalid();
 }
 
 /** PutEvents' Time: the SDK sends epoch seconds; accept a date string too. */

@@ -62,7 +62,7 @@ import {
 } from './labels';
 import { generatePassword } from './password';
 import { type RotationEventName, RotationRunner } from './rotation';
-import { nextRotationDate, parseRotationRules } from './schedule';
+import { nextRotationDate, parseRotationRules } from './rotation-rules';
 
 export const MARKED_FOR_DELETION =
   "You can't perform this operation on the secret because it was marked for deletion.";

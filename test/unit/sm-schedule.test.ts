@@ -1,4 +1,8 @@
-import { nextRotationDate, parseRotationRules, rotationWindow } from '../../local/secretsmanager/schedule';
+import {
+  nextRotationDate,
+  parseRotationRules,
+  rotationWindow,
+} from '../../local/secretsmanager/rotation-rules';
 
 const at = (iso: string) => new Date(iso);
 const codeOf = (fn: () => unknown) => {

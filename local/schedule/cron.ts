@@ -1,98 +1,13 @@
-import { invalidParameter } from '../http/errors';
+import { ScheduleExpressionError } from './errors';
 
-/** RotationRules as the API carries them. */
-export interface RotationRules {
-  AutomaticallyAfterDays?: number | undefined;
-  Duration?: string | undefined;
-  ScheduleExpression?: string | undefined;
-}
-
-type Schedule =
-  | { kind: 'days'; days: number }
-  | { kind: 'hours'; hours: number }
-  | { kind: 'cron'; cron: Cron };
-
-export interface ParsedRules {
-  schedule: Schedule;
-  /** The rotation window's length in hours, if the rules name one. */
-  durationHours: number | undefined;
-}
+/**
+ * `cron(Minutes Hours Day-of-month Month Day-of-week Year)` in EventBridge's dialect (UTC), which
+ * Secrets Manager's RotationRules use too: `?`, `L`, `W`, `#`, names of months and days.
+ */
 
 const HOUR = 3600_000;
 const DAY = 24 * HOUR;
-
-/** Validates RotationRules as RotateSecret does and returns them parsed. */
-export function parseRotationRules(rules: RotationRules): ParsedRules {
-  const { AutomaticallyAfterDays: days, ScheduleExpression: expr, Duration: duration } = rules;
-  if (days !== undefined && expr !== undefined) {
-    throw invalidParameter(
-      'You can\u2019t specify both AutomaticallyAfterDays and ScheduleExpression in RotationRules.',
-    );
-  }
-  let durationHours: number | undefined;
-  if (duration !== undefined) {
-    const m = /^(\d{1,2})h$/.exec(duration);
-    const h = m ? Number(m[1]) : Number.NaN;
-    if (!(h >= 1 && h <= 24))
-      throw invalidParameter(`Invalid Duration ${duration}: use 1h to 24h, for example 3h.`);
-    durationHours = h;
-  }
-  if (days !== undefined) {
-    if (!Number.isInteger(days) || days < 1 || days > 1000) {
-      throw invalidParameter('AutomaticallyAfterDays must be between 1 and 1000.');
-    }
-    return { schedule: { kind: 'days', days }, durationHours };
-  }
-  if (expr === undefined)
-    throw invalidParameter('RotationRules must have AutomaticallyAfterDays or ScheduleExpression.');
-  const rate = /^rate\(\s*(\d+)\s+(day|days|hour|hours)\s*\)$/.exec(expr.trim());
-  if (rate) {
-    const n = Number(rate[1]);
-    if (rate[2]!.startsWith('day')) {
-      if (n < 1 || n > 1000)
-        throw invalidParameter(`Invalid ScheduleExpression ${expr}: rate in days must be 1 to 1000.`);
-      return { schedule: { kind: 'days', days: n }, durationHours };
-    }
-    if (n < 4 || n > 23)
-      throw invalidParameter(`Invalid ScheduleExpression ${expr}: rate in hours must be 4 to 23.`);
-    if (durationHours !== undefined && durationHours > n) {
-      throw invalidParameter('The rotation window (Duration) must be shorter than the rotation interval.');
-    }
-    return { schedule: { kind: 'hours', hours: n }, durationHours };
-  }
-  const cron = /^cron\((.*)\)$/.exec(expr.trim());
-  if (cron) return { schedule: { kind: 'cron', cron: parseCron(cron[1]!, expr) }, durationHours };
-  throw invalidParameter(`Invalid ScheduleExpression ${expr}: use rate(N days), rate(N hours) or cron(...).`);
-}
-
-/**
- * The next rotation window after a rotation at `from` (or rotation being turned on then).
- * Day schedules rotate in the UTC day N days on (or the Duration from its midnight); hour
- * schedules N hours on; cron schedules at the next match, for Duration or to the day's end.
- */
-export function rotationWindow(rules: RotationRules, from: Date): { start: Date; end: Date } {
-  const { schedule, durationHours } = parseRotationRules(rules);
-  const t = from.getTime();
-  if (schedule.kind === 'days') {
-    const start = Math.floor(t / DAY) * DAY + schedule.days * DAY;
-    return { start: new Date(start), end: new Date(start + (durationHours ?? 24) * HOUR - 1000) };
-  }
-  if (schedule.kind === 'hours') {
-    const start = t + schedule.hours * HOUR;
-    return { start: new Date(start), end: new Date(start + (durationHours ?? schedule.hours) * HOUR - 1000) };
-  }
-  const start = nextCronTime(schedule.cron, from);
-  const end =
-    durationHours !== undefined ? start + durationHours * HOUR : Math.floor(start / DAY) * DAY + DAY;
-  return { start: new Date(start), end: new Date(end - 1000) };
-}
-
-/** DescribeSecret's NextRotationDate: rotation happens on or before it (the window's end). */
-export function nextRotationDate(rules: RotationRules, from: Date): Date {
-  return rotationWindow(rules, from).end;
-}
-
-// --- cron(Minutes Hours Day-of-month Month Day-of-week Year), EventBridge's dialect ---
+const invalid = (message: string) => new ScheduleExpressionError(message);
 
 export interface Cron {
   minutes: number[];
@@ -120,7 +35,7 @@ function parseList(
   names: string[] | undefined,
   expr: string,
 ): Set<number> {
-  const bad = () => invalidParameter(`Invalid ScheduleExpression ${expr}: cannot read field "${field}".`);
+  const bad = () => invalid(`Invalid ScheduleExpression ${expr}: cannot read field "${field}".`);
   const num = (s: string): number => {
     const named = names?.indexOf(s.toUpperCase()) ?? -1;
     const n = named >= 0 ? named + min : /^\d+$/.test(s) ? Number(s) : Number.NaN;
@@ -150,10 +65,10 @@ function parseList(
 
 export function parseCron(body: string, expr: string): Cron {
   const fields = body.trim().split(/\s+/);
-  if (fields.length !== 6) throw invalidParameter(`Invalid ScheduleExpression ${expr}: cron needs 6 fields.`);
+  if (fields.length !== 6) throw invalid(`Invalid ScheduleExpression ${expr}: cron needs 6 fields.`);
   const [min, hour, dom, month, dow, year] = fields as [string, string, string, string, string, string];
   if ((dom === '?') === (dow === '?')) {
-    throw invalidParameter(
+    throw invalid(
       `Invalid ScheduleExpression ${expr}: exactly one of day-of-month and day-of-week must be ?.`,
     );
   }
@@ -168,7 +83,7 @@ export function parseCron(body: string, expr: string): Cron {
       dayMatches = (y, m, d) => d === nearestWeekday(y, m, daysInMonth(y, m));
     } else if (/^\d{1,2}W$/.test(dom)) {
       const target = Number(dom.slice(0, -1));
-      if (target < 1 || target > 31) throw invalidParameter(`Invalid ScheduleExpression ${expr}.`);
+      if (target < 1 || target > 31) throw invalid(`Invalid ScheduleExpression ${expr}.`);
       dayMatches = (y, m, d) => d === nearestWeekday(y, m, Math.min(target, daysInMonth(y, m)));
     } else {
       const set = parseList(dom, 1, 31, undefined, expr);
@@ -213,5 +128,5 @@ export function nextCronTime(cron: Cron, from: Date): number {
       }
     }
   }
-  throw invalidParameter('The ScheduleExpression never matches in the next ten years.');
+  throw invalid('The ScheduleExpression never matches in the next ten years.');
 }
