@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { type LocalCredentials, loadOrCreateCredentials, loadOrCreateToken } from './credentials';
-import { EventBridge, eventBridgeJsonService } from './eventbridge/service';
+import { eventBridgeJsonService } from './eventbridge/api';
+import { EventBridge } from './eventbridge/service';
 import { EventLog } from './events/log';
 import { ServiceRegistry } from './http/registry';
 import { HttpEndpoint } from './http/server';

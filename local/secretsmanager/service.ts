@@ -33,8 +33,9 @@ import type {
   UpdateSecretVersionStageResponse,
 } from '@aws-sdk/client-secrets-manager';
 import type { Statement } from 'better-sqlite3';
-import type { AwsEvent, EventLog } from '../events/log';
-import { eventTime } from '../events/log';
+import type { AwsEvent } from '../events/event';
+import { eventTime } from '../events/event';
+import type { EventLog } from '../events/log';
 import {
   AwsError,
   invalidParameter,

@@ -5,7 +5,7 @@ import {
   matchesPattern,
   parsePatternJson,
   validatePattern,
-} from '../../local/events/pattern';
+} from '../../local/eventbridge/pattern';
 
 // Pages of the Amazon EventBridge User Guide the cases come from.
 const PATTERNS = 'Event patterns';

@@ -1,4 +1,5 @@
-import { nextFire, readPath, transformInput } from '../../local/eventbridge/service';
+import { nextFire } from '../../local/eventbridge/schedules';
+import { readPath, transformInput } from '../../local/eventbridge/targets';
 
 // The EC2 example event of AWS's "Amazon EventBridge input transformation" page.
 const ec2Event = {

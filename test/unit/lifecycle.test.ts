@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { matchesPattern, validatePattern } from '../../local/events/pattern';
+import { matchesPattern, validatePattern } from '../../local/eventbridge/pattern';
 import { ValidationError } from '../../src/errors';
 import { kindOf, provisionInput, writerOf } from '../../src/lifecycle/database';
 import { classifyDeletion, parseDeletionCase, parseDeletionEvent } from '../../src/lifecycle/deletion';

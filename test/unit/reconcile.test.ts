@@ -1,4 +1,4 @@
-import { targetExecutionName } from '../../local/eventbridge/service';
+import { targetExecutionName } from '../../local/eventbridge/targets';
 import { rerunName } from '../../local/stepfunctions/recovery';
 import { ValidationError } from '../../src/errors';
 import { parseTallyInput, tallyReconcilePage } from '../../src/lifecycle/reconcile';
