@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { AwsError } from '../http/errors';
 import type { JsonService, RequestContext } from '../http/registry';
-import type { Caller, SecretsManager } from './service';
+import type { SecretsManager } from './service';
+import type { Caller } from './trail';
 
 const secretId = z.string().min(1).max(2048);
 const token = z.string().min(32).max(64);
