@@ -24,7 +24,9 @@ import {
   chownTo,
   freePort,
   isOwnChild,
+  isRoot,
   logSize,
+  lookupOsUser,
   portIsFree,
   type RunAs,
   readSince,
@@ -74,8 +76,10 @@ export abstract class ServerLauncher<B, C> {
   abstract readonly kind: ServerKind;
   /** The engine's name in messages (`PostgreSQL`, `MariaDB`). */
   protected abstract readonly label: string;
-  /** Who runs the server, in messages (`PostgreSQL (OS user postgres)`). */
-  protected abstract readonly runAsLabel: string;
+  /** The OS user the server runs as when the launcher is root (as on RDS, never root itself). */
+  protected abstract readonly osUser: string;
+  /** What to do when that OS user does not exist. */
+  protected abstract readonly osUserMissing: string;
   /** RDS's longest master username for the engine. */
   protected abstract readonly maxUsername: number;
   /** The longest unix socket name the server makes in its run directory. */
@@ -84,8 +88,6 @@ export abstract class ServerLauncher<B, C> {
   protected abstract readonly loginFailure: string;
 
   protected abstract findBinaries(): B;
-  /** The OS user the server runs as (never root). */
-  protected abstract runAs(): RunAs;
   /** The identity the launcher administers as, given what the first start recorded. */
   protected abstract adminOf(marker: Marker | undefined): string;
   /** Whether a data/ directory without a marker is an unfinished first start of this engine. */
@@ -128,6 +130,13 @@ export abstract class ServerLauncher<B, C> {
   /** What the marker records beyond kind, master and time. */
   protected markerExtras(): Partial<Marker> {
     return {};
+  }
+
+  private runAs(): RunAs {
+    if (!isRoot()) return { groups: [] };
+    const user = lookupOsUser(this.osUser);
+    if (!user) throw new DbServerError(this.osUserMissing);
+    return user;
   }
 
   /** Runs `fn` on a fresh admin connection, always closed afterwards. */
@@ -177,7 +186,7 @@ export abstract class ServerLauncher<B, C> {
     const layout = layoutFor(spec.dataDir, this.socketName);
     makeDataDir(layout);
     chownTo(runAs, layout.dataDir);
-    assertTraversable(layout.dataDir, runAs, this.runAsLabel);
+    assertTraversable(layout.dataDir, runAs, `${this.label} (OS user ${this.osUser})`);
 
     let marker = readMarker(layout, this.kind);
     const initialised = marker === undefined;

@@ -6,7 +6,7 @@ import mysql, { type Connection, type RowDataPacket } from 'mysql2/promise';
 import { findMariadbBinaries, type MariadbBinaries } from './binaries';
 import { HOST, type ServerContext, ServerLauncher } from './launcher';
 import type { Layout } from './layout';
-import { chownTo, chownTreeIfNeeded, isRoot, lookupOsUser, type RunAs, runCommand } from './process';
+import { chownTo, chownTreeIfNeeded, isRoot, runCommand } from './process';
 import { pidFileOf } from './runtime';
 import type { TlsFiles } from './tls';
 import { DbServerError, type DbServerSpec, type RunningServer } from './types';
@@ -77,27 +77,17 @@ function adminUser(): string {
 class MariadbLauncher extends ServerLauncher<MariadbBinaries, Connection> {
   readonly kind = 'mariadb' as const;
   protected readonly label = 'MariaDB';
-  protected readonly runAsLabel = 'MariaDB (OS user mysql)';
+  protected readonly osUser = 'mysql';
+  protected readonly osUserMissing =
+    'MariaDB must not run as root and there is no `mysql` OS user: install the Debian package ' +
+    '`mariadb-server` (it creates one) or add a system user named mysql ' +
+    '(adduser --system --group --no-create-home mysql)';
   protected readonly maxUsername = 32;
   protected readonly socketName = SOCKET;
   protected readonly loginFailure = 'could not log in as root';
 
   protected findBinaries(): MariadbBinaries {
     return findMariadbBinaries();
-  }
-
-  /** As RDS runs it: never as root. Root launches it as Debian's `mysql` user. */
-  protected runAs(): RunAs {
-    if (!isRoot()) return { groups: [] };
-    const user = lookupOsUser('mysql');
-    if (!user) {
-      throw new DbServerError(
-        'MariaDB must not run as root and there is no `mysql` OS user: install the Debian package ' +
-          '`mariadb-server` (it creates one) or add a system user named mysql ' +
-          '(adduser --system --group --no-create-home mysql)',
-      );
-    }
-    return user;
   }
 
   protected adminOf(): string {

@@ -5,7 +5,7 @@ import { Client, escapeIdentifier, escapeLiteral } from 'pg';
 import { findPostgresBinaries, type PostgresBinaries } from './binaries';
 import { HOST, type ServerContext, ServerLauncher } from './launcher';
 import type { Layout, Marker } from './layout';
-import { isRoot, lookupOsUser, type RunAs, runCommand } from './process';
+import { isRoot, runCommand } from './process';
 import type { TlsFiles } from './tls';
 import { DbServerError, type DbServerSpec, type RunningServer } from './types';
 
@@ -54,25 +54,16 @@ function writeAuthConfig(layout: Layout, admin: string): void {
 class PostgresLauncher extends ServerLauncher<PostgresBinaries, Client> {
   readonly kind = 'postgres' as const;
   protected readonly label = 'PostgreSQL';
-  protected readonly runAsLabel = 'PostgreSQL (OS user postgres)';
+  protected readonly osUser = 'postgres';
+  protected readonly osUserMissing =
+    'PostgreSQL refuses to run as root and there is no `postgres` OS user: install the Debian package ' +
+    '`postgresql` (it creates one) or add a system user named postgres';
   protected readonly maxUsername = 63;
   protected readonly socketName = '.s.PGSQL.65535.lock';
   protected readonly loginFailure = 'could not log in';
 
   protected findBinaries(): PostgresBinaries {
     return findPostgresBinaries();
-  }
-
-  protected runAs(): RunAs {
-    if (!isRoot()) return { groups: [] };
-    const user = lookupOsUser('postgres');
-    if (!user) {
-      throw new DbServerError(
-        'PostgreSQL refuses to run as root and there is no `postgres` OS user: install the Debian package ' +
-          '`postgresql` (it creates one) or add a system user named postgres',
-      );
-    }
-    return user;
   }
 
   /** Older data directories: the master itself is the bootstrap superuser. */

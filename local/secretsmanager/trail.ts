@@ -42,62 +42,62 @@ export class CloudTrail {
     request: object,
     responseElements: Record<string, unknown>,
   ): AwsEvent {
-    const now = new Date(this.now());
-    const eventID = randomUUID();
-    return this.events.publish({
-      id: eventID,
-      source: 'aws.secretsmanager',
-      'detail-type': 'AWS API Call via CloudTrail',
-      time: now,
-      detail: {
-        eventVersion: '1.08',
-        userIdentity: this.identity(caller),
-        eventTime: eventTime(now),
-        eventSource: 'secretsmanager.amazonaws.com',
-        eventName,
-        awsRegion: this.where.region,
-        sourceIPAddress: caller.service
-          ? `${caller.service}.amazonaws.com`
-          : (caller.sourceIp ?? '127.0.0.1'),
-        userAgent: caller.service ? `${caller.service}.amazonaws.com` : (caller.userAgent ?? ''),
-        requestParameters: cloudTrailParameters(request),
-        responseElements: Object.keys(responseElements).length > 0 ? responseElements : null,
-        requestID: caller.requestId ?? randomUUID(),
-        eventID,
-        readOnly: false,
-        eventType: 'AwsApiCall',
-        managementEvent: true,
-        recipientAccountId: this.where.accountId,
-        eventCategory: 'Management',
-      },
+    const by = caller.service ? `${caller.service}.amazonaws.com` : undefined;
+    return this.publish('AWS API Call via CloudTrail', 'AwsApiCall', eventName, {
+      userIdentity: this.identity(caller),
+      sourceIPAddress: by ?? caller.sourceIp ?? '127.0.0.1',
+      userAgent: by ?? caller.userAgent ?? '',
+      requestParameters: cloudTrailParameters(request),
+      responseElements: Object.keys(responseElements).length > 0 ? responseElements : null,
+      requestID: caller.requestId ?? randomUUID(),
     });
   }
 
   serviceEvent(arn: string, eventName: RotationEventName, extra: Record<string, unknown> = {}): AwsEvent {
+    return this.publish('AWS Service Event via CloudTrail', 'AwsServiceEvent', eventName, {
+      userIdentity: { accountId: this.where.accountId, invokedBy: 'secretsmanager.amazonaws.com' },
+      sourceIPAddress: 'secretsmanager.amazonaws.com',
+      userAgent: 'secretsmanager.amazonaws.com',
+      requestParameters: null,
+      responseElements: null,
+      additionalEventData: { SecretId: arn },
+      ...(extra['errorCode'] ? { errorCode: extra['errorCode'] } : {}),
+      requestID: randomUUID(),
+    });
+  }
+
+  /** The CloudTrail record around `fields` (who, what was asked, what came back). */
+  private publish(
+    detailType: string,
+    eventType: 'AwsApiCall' | 'AwsServiceEvent',
+    eventName: string,
+    fields: { userIdentity: unknown; sourceIPAddress: string; userAgent: string; requestID: string } & Record<
+      string,
+      unknown
+    >,
+  ): AwsEvent {
     const now = new Date(this.now());
     const eventID = randomUUID();
+    const { userIdentity, sourceIPAddress, userAgent, requestID, ...rest } = fields;
     return this.events.publish({
       id: eventID,
       source: 'aws.secretsmanager',
-      'detail-type': 'AWS Service Event via CloudTrail',
+      'detail-type': detailType,
       time: now,
       detail: {
         eventVersion: '1.08',
-        userIdentity: { accountId: this.where.accountId, invokedBy: 'secretsmanager.amazonaws.com' },
+        userIdentity,
         eventTime: eventTime(now),
         eventSource: 'secretsmanager.amazonaws.com',
         eventName,
         awsRegion: this.where.region,
-        sourceIPAddress: 'secretsmanager.amazonaws.com',
-        userAgent: 'secretsmanager.amazonaws.com',
-        requestParameters: null,
-        responseElements: null,
-        additionalEventData: { SecretId: arn },
-        ...(extra['errorCode'] ? { errorCode: extra['errorCode'] } : {}),
-        requestID: randomUUID(),
+        sourceIPAddress,
+        userAgent,
+        ...rest,
+        requestID,
         eventID,
         readOnly: false,
-        eventType: 'AwsServiceEvent',
+        eventType,
         managementEvent: true,
         recipientAccountId: this.where.accountId,
         eventCategory: 'Management',
