@@ -1,4 +1,8 @@
-import { LambdaNotFoundError, LambdaRegistry, type LocalLambdaContext } from '../../local/lambda/registry';
+import {
+  LambdaNotFoundError,
+  LambdaRegistry,
+  type LocalLambdaContext,
+} from '../../../../local/lambda/registry';
 
 const reg = () => new LambdaRegistry({ region: 'us-east-1', accountId: '000000000000' });
 

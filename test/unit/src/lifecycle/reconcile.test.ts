@@ -1,11 +1,9 @@
-import { targetExecutionName } from '../../local/eventbridge/targets';
-import { rerunName } from '../../local/stepfunctions/recovery';
-import { ValidationError } from '../../src/errors';
-import { parseTallyInput, tallyReconcilePage } from '../../src/lifecycle/reconcile';
+import { ValidationError } from '../../../../src/errors';
+import { parseTallyInput, tallyReconcilePage } from '../../../../src/lifecycle/reconcile';
 
 const tally = (input: unknown) => tallyReconcilePage(parseTallyInput(input));
 
-import { parseFailureEvent } from '../../src/lifecycle/repair';
+import { parseFailureEvent } from '../../../../src/lifecycle/repair';
 
 const page = (over: Record<string, unknown> = {}) => ({
   olderThanMinutes: 30,
@@ -79,23 +77,5 @@ describe('on-rotation-failure asked by name', () => {
     });
     expect(parseFailureEvent({ secretId: 's' })).toEqual({ secretId: 's', reason: 'repair requested' });
     expect(() => parseFailureEvent({ secretId: 's', token: 'short' })).toThrow(ValidationError);
-  });
-});
-
-describe('crash recovery names', () => {
-  it('numbers reruns and stops after the limit', () => {
-    expect(rerunName('fix')).toBe('fix-rerun-1');
-    expect(rerunName('fix-rerun-1')).toBe('fix-rerun-2');
-    expect(rerunName('fix-rerun-3')).toBeUndefined();
-    expect(rerunName('fix-rerun-1', 1)).toBeUndefined();
-    expect(rerunName('x'.repeat(80))).toHaveLength(80);
-  });
-
-  it('names a rule target execution after the event, rule and target', () => {
-    const a = targetExecutionName('event-1', 'rule', 'target');
-    expect(a).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-a[0-9a-f]{3}-[0-9a-f]{12}$/);
-    expect(targetExecutionName('event-1', 'rule', 'target')).toBe(a);
-    expect(targetExecutionName('event-2', 'rule', 'target')).not.toBe(a);
-    expect(targetExecutionName('event-1', 'rule2', 'target')).not.toBe(a);
   });
 });

@@ -2,7 +2,7 @@ import {
   nextRotationDate,
   parseRotationRules,
   rotationWindow,
-} from '../../local/secretsmanager/rotation-rules';
+} from '../../../../local/secretsmanager/rotation-rules';
 
 const at = (iso: string) => new Date(iso);
 const codeOf = (fn: () => unknown) => {

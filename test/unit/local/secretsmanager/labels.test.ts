@@ -1,11 +1,11 @@
-import { AwsError } from '../../local/http/errors';
+import { AwsError } from '../../../../local/http/errors';
 import {
   attachStages,
   checkStageQuota,
   dropPendingOnManualChange,
   moveStage,
   stagesByVersion,
-} from '../../local/secretsmanager/labels';
+} from '../../../../local/secretsmanager/labels';
 
 const m = (entries: Record<string, string>) => new Map(Object.entries(entries));
 const byVersion = (map: ReadonlyMap<string, string>) => Object.fromEntries(stagesByVersion(map));

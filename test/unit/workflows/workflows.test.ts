@@ -1,9 +1,9 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import aslValidator from 'asl-validator';
-import { loadCatalog } from '../../local/catalog';
+import { loadCatalog } from '../../../local/catalog';
 
-const root = path.resolve(__dirname, '../..');
+const root = path.resolve(__dirname, '../../..');
 const files = readdirSync(path.join(root, 'workflows')).filter((f) => f.endsWith('.asl.json'));
 
 /** Fn::GetAtt -> a concrete ARN, as serverless-step-functions does at package time. */

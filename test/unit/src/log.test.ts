@@ -1,4 +1,4 @@
-import { redact } from '../../src/log';
+import { redact } from '../../../src/log';
 
 describe('log redaction', () => {
   it('replaces secret-named keys at any depth and keeps the rest', () => {

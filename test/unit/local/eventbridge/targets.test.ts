@@ -1,5 +1,4 @@
-import { nextFire } from '../../local/eventbridge/schedules';
-import { readPath, transformInput } from '../../local/eventbridge/targets';
+import { readPath, targetExecutionName, transformInput } from '../../../../local/eventbridge/targets';
 
 // The EC2 example event of AWS's "Amazon EventBridge input transformation" page.
 const ec2Event = {
@@ -89,32 +88,12 @@ describe('InputTransformer', () => {
   });
 });
 
-describe('schedule expressions', () => {
-  const from = Date.UTC(2026, 0, 1, 10, 30, 15);
-
-  it('counts rate() from now, singular for one unit', () => {
-    expect(nextFire('rate(1 minute)', from)).toBe(from + 60_000);
-    expect(nextFire('rate(5 minutes)', from)).toBe(from + 300_000);
-    expect(nextFire('rate(1 day)', from)).toBe(from + 86_400_000);
-    expect(() => nextFire('rate(1 minutes)', from)).toThrow(
-      expect.objectContaining({ code: 'ValidationException' }),
-    );
-    expect(() => nextFire('rate(2 hour)', from)).toThrow(
-      expect.objectContaining({ code: 'ValidationException' }),
-    );
-    expect(() => nextFire('rate(0 minutes)', from)).toThrow(
-      expect.objectContaining({ code: 'ValidationException' }),
-    );
-  });
-
-  it('takes the next UTC minute a cron() matches', () => {
-    expect(new Date(nextFire('cron(0 12 * * ? *)', from)).toISOString()).toBe('2026-01-01T12:00:00.000Z');
-    expect(new Date(nextFire('cron(15 10 ? * MON *)', from)).toISOString()).toBe('2026-01-05T10:15:00.000Z');
-    expect(() => nextFire('cron(0 12 * * * *)', from)).toThrow(
-      expect.objectContaining({ code: 'ValidationException' }),
-    );
-    expect(() => nextFire('every day', from)).toThrow(
-      expect.objectContaining({ code: 'ValidationException' }),
-    );
+describe('rule target executions', () => {
+  it('names a rule target execution after the event, rule and target', () => {
+    const a = targetExecutionName('event-1', 'rule', 'target');
+    expect(a).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-a[0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(targetExecutionName('event-1', 'rule', 'target')).toBe(a);
+    expect(targetExecutionName('event-2', 'rule', 'target')).not.toBe(a);
+    expect(targetExecutionName('event-1', 'rule2', 'target')).not.toBe(a);
   });
 });

@@ -1,6 +1,11 @@
 import { Sha256 } from '@aws-crypto/sha256-js';
 import { SignatureV4 } from '@smithy/signature-v4';
-import { checkSigV4Headers, type ReceivedRequest, SigV4Error, verifySigV4 } from '../../local/http/sigv4';
+import {
+  checkSigV4Headers,
+  type ReceivedRequest,
+  SigV4Error,
+  verifySigV4,
+} from '../../../../local/http/sigv4';
 
 const KEY = { accessKeyId: 'AKIAEXAMPLE000000000', secretAccessKey: 'example-secret-key' };
 const lookup = (id: string) => (id === KEY.accessKeyId ? KEY.secretAccessKey : undefined);

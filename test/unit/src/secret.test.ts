@@ -1,5 +1,5 @@
-import { ValidationError } from '../../src/errors';
-import { parseDbSecret, parseMasterSecret, sslPreference } from '../../src/secret';
+import { ValidationError } from '../../../src/errors';
+import { parseDbSecret, parseMasterSecret, sslPreference } from '../../../src/secret';
 
 const good = {
   engine: 'postgres',

@@ -1,10 +1,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { AwsEvent } from '../../local/events/event';
-import { EventLog, REDELIVERY_WINDOW_MS } from '../../local/events/log';
-import { silentLogger } from '../../local/log';
-import { Store } from '../../local/store/db';
+import type { AwsEvent } from '../../../../local/events/event';
+import { EventLog, REDELIVERY_WINDOW_MS } from '../../../../local/events/log';
+import { silentLogger } from '../../../../local/log';
+import { Store } from '../../../../local/store/db';
 
 let dir: string;
 let store: Store;

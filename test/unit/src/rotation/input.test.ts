@@ -1,6 +1,6 @@
-import { RotationInProgressError, RotationStateError, ValidationError } from '../../src/errors';
-import { parseRotationEvent, parseStepInput, tokenFromExecutionName } from '../../src/rotation/input';
-import { checkToken, type SecretState } from '../../src/rotation/versions';
+import { RotationInProgressError, RotationStateError, ValidationError } from '../../../../src/errors';
+import { parseRotationEvent, parseStepInput, tokenFromExecutionName } from '../../../../src/rotation/input';
+import { checkToken, type SecretState } from '../../../../src/rotation/versions';
 
 const state = (versions: Record<string, string[]>): SecretState => {
   const holder = (l: string) => Object.entries(versions).find(([, s]) => s.includes(l))?.[0];

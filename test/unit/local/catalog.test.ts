@@ -1,10 +1,8 @@
 import path from 'node:path';
-import { describeFailure, EXIT } from '../../cli/errors';
-import { bar, table } from '../../cli/output';
-import { loadCatalog, resolveEnvironment } from '../../local/catalog';
-import { alertsTopicName, resolveContext, resolveDefinition } from '../../local/deploy';
+import { loadCatalog, resolveEnvironment } from '../../../local/catalog';
+import { alertsTopicName, resolveContext, resolveDefinition } from '../../../local/deploy';
 
-const root = path.resolve(__dirname, '../..');
+const root = path.resolve(__dirname, '../../..');
 const target = { region: 'us-east-1', accountId: '000000000000', stage: 'local' };
 
 describe('serverless.yml as the catalog', () => {
@@ -54,26 +52,5 @@ describe('serverless.yml as the catalog', () => {
       const text = resolveDefinition(sm.definition, ctx);
       expect(text).not.toContain('Fn::GetAtt');
     }
-  });
-});
-
-describe('CLI output and errors', () => {
-  it('maps AWS and credflow errors to one line and a stable exit code', () => {
-    const notFound = Object.assign(new Error('Secrets Manager can’t find the specified secret.'), {
-      name: 'ResourceNotFoundException',
-      $metadata: { httpStatusCode: 400 },
-    });
-    expect(describeFailure(notFound)).toEqual({
-      line: 'Secrets Manager can’t find the specified secret. (ResourceNotFoundException)',
-      exit: EXIT.notFound,
-    });
-    const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:4566'), { code: 'ECONNREFUSED' });
-    expect(describeFailure(refused).exit).toBe(EXIT.unreachable);
-    expect(describeFailure(new TypeError('bug')).exit).toBe(EXIT.internal);
-  });
-
-  it('renders tables and bars', () => {
-    expect(table(['a', 'bb'], [['xxx', 1]])).toBe('a    bb\n---  --\nxxx  1');
-    expect(bar(5, 10, 10)).toBe('[#####.....] 5/10');
   });
 });

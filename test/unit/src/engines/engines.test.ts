@@ -1,8 +1,8 @@
 /** Engine lookup and the checks engines make before any connection: no network here. */
-import { engineFor, isLoopback, MysqlEngine, PostgresEngine } from '../../src/engines';
-import { checkPrivileges, redact } from '../../src/engines/common';
-import { grantEntries, parseGrantLine } from '../../src/engines/mysql';
-import { ValidationError } from '../../src/errors';
+import { engineFor, isLoopback, MysqlEngine, PostgresEngine } from '../../../../src/engines';
+import { checkPrivileges, redact } from '../../../../src/engines/common';
+import { grantEntries, parseGrantLine } from '../../../../src/engines/mysql';
+import { ValidationError } from '../../../../src/errors';
 
 describe('engineFor', () => {
   it.each(['mysql', 'mariadb', 'aurora-mysql'])('maps %s to the MySQL family', (name) => {

@@ -1,4 +1,4 @@
-import { parseLocalCloudArgs } from '../../local/main';
+import { parseLocalCloudArgs } from '../../../local/main';
 
 describe('local cloud arguments', () => {
   it('defaults to port 4566 and .credflow/', () => {
@@ -32,5 +32,7 @@ describe('local cloud arguments', () => {
     expect(() => parseLocalCloudArgs(['--prot', '1'])).toThrow(/unknown option/);
     expect(() => parseLocalCloudArgs(['--port', '70000'])).toThrow(/--port/);
     expect(() => parseLocalCloudArgs(['--port'])).toThrow(/needs a value/);
+    expect(() => parseLocalCloudArgs(['--port', '--state-dir', '/tmp/s'])).toThrow(/--port needs a value/);
+    expect(() => parseLocalCloudArgs(['4566'])).toThrow(/unexpected argument: 4566/);
   });
 });

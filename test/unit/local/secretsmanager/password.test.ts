@@ -4,7 +4,7 @@ import {
   LOWERCASE,
   PUNCTUATION,
   UPPERCASE,
-} from '../../local/secretsmanager/password';
+} from '../../../../local/secretsmanager/password';
 
 function codeOf(fn: () => unknown): string {
   try {

@@ -1,8 +1,8 @@
-import { ValidationError } from '../../src/errors';
-import { assertMasterApart, assertOwned, boundUser, USER_TAG } from '../../src/rotation/boundary';
-import { resolveStrategy, strategyNamed } from '../../src/rotation/strategies';
-import { STRATEGIES, STRATEGY_TAG } from '../../src/rotation/types';
-import type { DbSecret } from '../../src/secret';
+import { ValidationError } from '../../../../src/errors';
+import { assertMasterApart, assertOwned, boundUser, USER_TAG } from '../../../../src/rotation/boundary';
+import { resolveStrategy, strategyNamed } from '../../../../src/rotation/strategies';
+import { STRATEGIES, STRATEGY_TAG } from '../../../../src/rotation/types';
+import type { DbSecret } from '../../../../src/secret';
 
 const ARN = 'arn:aws:secretsmanager:us-east-1:000000000000:secret:credflow/db/app-AbCdEf';
 const secret = (username: string): DbSecret => ({

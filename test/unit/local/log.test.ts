@@ -1,4 +1,4 @@
-import { createLogger, redactingLogger } from '../../local/log';
+import { createLogger, redactingLogger } from '../../../local/log';
 
 describe('the local cloud logger', () => {
   const capture = () => {

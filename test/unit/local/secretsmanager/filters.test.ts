@@ -1,4 +1,4 @@
-import { matchesFilters, searchWords } from '../../local/secretsmanager/filters';
+import { matchesFilters, searchWords } from '../../../../local/secretsmanager/filters';
 
 const secret = {
   name: 'prod/OrdersDB/app-user',

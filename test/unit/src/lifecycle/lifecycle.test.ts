@@ -1,95 +1,12 @@
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
-import { matchesPattern, validatePattern } from '../../local/eventbridge/pattern';
-import { ValidationError } from '../../src/errors';
-import { kindOf, provisionInput, writerOf } from '../../src/lifecycle/database';
-import { classifyDeletion, parseDeletionCase, parseDeletionEvent } from '../../src/lifecycle/deletion';
-import { summarizeFleetRotation } from '../../src/lifecycle/fleet';
-import { parseFailureEvent } from '../../src/lifecycle/repair';
-import { userSecretName } from '../../src/lifecycle/users';
-import { tokenFromExecutionName } from '../../src/rotation/input';
-import { grantsFingerprint } from '../../src/rotation/strategies';
-
-const root = path.resolve(__dirname, '../..');
-const pattern = (file: string) => JSON.parse(readFileSync(path.join(root, 'events', file), 'utf8'));
-
-const smRotationFailed = {
-  version: '0',
-  id: 'e1',
-  'detail-type': 'AWS Service Event via CloudTrail',
-  source: 'aws.secretsmanager',
-  account: '000000000000',
-  time: '2026-11-23T00:00:00Z',
-  region: 'us-east-1',
-  resources: [],
-  detail: {
-    eventSource: 'secretsmanager.amazonaws.com',
-    eventName: 'RotationFailed',
-    additionalEventData: { SecretId: 'arn:aws:secretsmanager:us-east-1:000000000000:secret:app-AbCdEf' },
-  },
-};
-const executionFailed = (error: string | undefined, status = 'FAILED') => ({
-  version: '0',
-  id: 'e2',
-  'detail-type': 'Step Functions Execution Status Change',
-  source: 'aws.states',
-  account: '000000000000',
-  time: '2026-11-23T00:00:00Z',
-  region: 'us-east-1',
-  resources: [],
-  detail: {
-    executionArn: 'arn:aws:states:us-east-1:000000000000:execution:credflow-local-rotate-secret:run-1',
-    stateMachineArn: 'arn:aws:states:us-east-1:000000000000:stateMachine:credflow-local-rotate-secret',
-    name: 'run-1',
-    status,
-    input: JSON.stringify({ secretId: 'credflow/db/app' }),
-    ...(error ? { error, cause: 'boom' } : {}),
-  },
-});
-
-describe('rules (events/*.json)', () => {
-  it.each([
-    'rotation-failed.json',
-    'rotate-secret-execution-failed.json',
-    'secret-deleted.json',
-    'database-deleted.json',
-  ])('%s is a valid event pattern', (f) => expect(() => validatePattern(pattern(f))).not.toThrow());
-
-  it('rotation-failed matches Secrets Manager RotationFailed and not RotationSucceeded', () => {
-    const p = pattern('rotation-failed.json');
-    expect(matchesPattern(p, smRotationFailed)).toBe(true);
-    const ok = {
-      ...smRotationFailed,
-      detail: { ...smRotationFailed.detail, eventName: 'RotationSucceeded' },
-    };
-    expect(matchesPattern(p, ok)).toBe(false);
-  });
-
-  it('rotate-secret-execution-failed ignores "rotation in progress" losers, so the repair never undoes a running rotation', () => {
-    const p = pattern('rotate-secret-execution-failed.json');
-    expect(matchesPattern(p, executionFailed('AuthenticationError'))).toBe(true);
-    expect(matchesPattern(p, executionFailed('States.Timeout', 'TIMED_OUT'))).toBe(true);
-    expect(matchesPattern(p, executionFailed(undefined, 'ABORTED'))).toBe(true);
-    expect(matchesPattern(p, executionFailed('RotationInProgressError'))).toBe(false);
-    expect(matchesPattern(p, executionFailed(undefined, 'SUCCEEDED'))).toBe(false);
-    const other = executionFailed('AuthenticationError');
-    other.detail.stateMachineArn =
-      'arn:aws:states:us-east-1:000000000000:stateMachine:credflow-local-rotate-fleet';
-    expect(matchesPattern(p, other)).toBe(false);
-  });
-
-  it('database-deleted matches RDS-EVENT-0003 and RDS-EVENT-0171 only', () => {
-    const p = pattern('database-deleted.json');
-    const ev = (type: string, id: string) => ({
-      source: 'aws.rds',
-      'detail-type': type,
-      detail: { EventID: id, SourceIdentifier: 'db1' },
-    });
-    expect(matchesPattern(p, ev('RDS DB Instance Event', 'RDS-EVENT-0003'))).toBe(true);
-    expect(matchesPattern(p, ev('RDS DB Cluster Event', 'RDS-EVENT-0171'))).toBe(true);
-    expect(matchesPattern(p, ev('RDS DB Instance Event', 'RDS-EVENT-0005'))).toBe(false);
-  });
-});
+import { ValidationError } from '../../../../src/errors';
+import { kindOf, provisionInput, writerOf } from '../../../../src/lifecycle/database';
+import { classifyDeletion, parseDeletionCase, parseDeletionEvent } from '../../../../src/lifecycle/deletion';
+import { summarizeFleetRotation } from '../../../../src/lifecycle/fleet';
+import { parseFailureEvent } from '../../../../src/lifecycle/repair';
+import { userSecretName } from '../../../../src/lifecycle/users';
+import { tokenFromExecutionName } from '../../../../src/rotation/input';
+import { grantsFingerprint } from '../../../../src/rotation/strategies';
+import { executionFailed, smRotationFailed } from '../../../support/aws-events';
 
 describe('on-rotation-failure event parsing', () => {
   it('reads the secret of a Secrets Manager RotationFailed event', () => {
