@@ -65,7 +65,7 @@ export interface ServerContext<B> {
 }
 
 /** A launcher failure that may quote `secret` (a statement with a password): redacted. */
-export function adminFailure(what: string, secret: string, err: unknown): DbServerError {
+function adminFailure(what: string, secret: string, err: unknown): DbServerError {
   const message = String((err as Error)?.message ?? err)
     .split(secret)
     .join('[redacted]');

@@ -361,7 +361,7 @@ export function isLeaf(value: unknown): value is JsonLeaf {
   return value === null || typeof value === 'string' || typeof value === 'boolean' || isJsonNumber(value);
 }
 
-export function isJsonNumber(value: unknown): value is number {
+function isJsonNumber(value: unknown): value is number {
   return typeof value === 'number' && Number.isFinite(value);
 }
 
