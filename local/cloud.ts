@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { type LocalCredentials, loadOrCreateCredentials, loadOrCreateToken } from './credentials';
-import { EventBridge, eventBridgeJsonService } from './eventbridge/service';
+import { eventBridgeJsonService } from './eventbridge/api';
+import { EventBridge } from './eventbridge/service';
 import { EventLog } from './events/log';
 import { ServiceRegistry } from './http/registry';
 import { HttpEndpoint } from './http/server';
@@ -10,7 +11,8 @@ import { rdsQueryService } from './rds/api';
 import { Rds } from './rds/service';
 import { secretsManagerJsonService } from './secretsmanager/api';
 import { SecretsManager } from './secretsmanager/service';
-import { Sns, snsQueryService } from './sns/service';
+import { snsQueryService } from './sns/api';
+import { Sns } from './sns/service';
 import { stepFunctionsJsonService } from './stepfunctions/api';
 import { StepFunctions } from './stepfunctions/service';
 import { Store } from './store/db';

@@ -1,3 +1,4 @@
+import { parseArgs } from 'node:util';
 import { LocalCloud } from './cloud';
 import { createLogger, type LogLevel } from './log';
 
@@ -8,32 +9,32 @@ export interface LocalCloudArgs {
   logLevel: LogLevel | undefined;
 }
 
+const OPTIONS = {
+  port: { type: 'string', default: '4566' },
+  'state-dir': { type: 'string', default: '.credflow' },
+  region: { type: 'string' },
+  'log-level': { type: 'string' },
+} as const;
+
 /** Reads `--port N --state-dir DIR --region R --log-level L` (also `--x=value`). */
 export function parseLocalCloudArgs(argv: readonly string[]): LocalCloudArgs {
-  const values = new Map<string, string>();
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (!arg.startsWith('--')) throw new Error(`unexpected argument: ${arg}`);
-    const eq = arg.indexOf('=');
-    if (eq > 0) values.set(arg.slice(2, eq), arg.slice(eq + 1));
-    else {
-      const next = argv[i + 1];
-      if (next === undefined || next.startsWith('--')) throw new Error(`${arg} needs a value`);
-      values.set(arg.slice(2), next);
-      i++;
-    }
+  // Not strict: its errors would name options in parseArgs' words; these say what to fix.
+  const { values, tokens } = parseArgs({ args: [...argv], options: OPTIONS, strict: false, tokens: true });
+  for (const t of tokens) {
+    if (t.kind === 'positional') throw new Error(`unexpected argument: ${t.value}`);
+    if (t.kind !== 'option') continue;
+    if (!Object.hasOwn(OPTIONS, t.name)) throw new Error(`unknown option ${t.rawName}`);
+    // A value that is the next option means this one was given none.
+    if (t.value === undefined || (!t.inlineValue && t.value.startsWith('--')))
+      throw new Error(`${t.rawName} needs a value`);
   }
-  for (const key of values.keys()) {
-    if (!['port', 'state-dir', 'region', 'log-level'].includes(key))
-      throw new Error(`unknown option --${key}`);
-  }
-  const port = Number(values.get('port') ?? '4566');
+  const port = Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port must be 0..65535`);
   return {
     port,
-    stateDir: values.get('state-dir') ?? '.credflow',
-    region: values.get('region'),
-    logLevel: values.get('log-level') as LogLevel | undefined,
+    stateDir: String(values['state-dir']),
+    region: values.region as string | undefined,
+    logLevel: values['log-level'] as LogLevel | undefined,
   };
 }
 

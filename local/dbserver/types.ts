@@ -1,4 +1,4 @@
-import { CredflowError } from '../../src/errors';
+import { LocalCloudError } from '../errors';
 
 /** A real database server process run on this machine for the local RDS and the tests. */
 export type ServerKind = 'postgres' | 'mariadb';
@@ -70,12 +70,12 @@ export interface RunningServer {
 }
 
 /** The launcher could not find, initialise, start or stop a server. */
-export class DbServerError extends CredflowError {
+export class DbServerError extends LocalCloudError {
   override name = 'DbServerError' as const;
 }
 
 /** A fixed port is held by another process: the server was not started (and nothing moved). */
-export class PortInUseError extends CredflowError {
+export class PortInUseError extends LocalCloudError {
   override name = 'PortInUseError' as const;
   constructor(readonly port: number) {
     super(

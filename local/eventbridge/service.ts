@@ -1,41 +1,15 @@
 import { randomUUID } from 'node:crypto';
-import type { AwsEvent, EventLog } from '../events/log';
-import {
-  compilePattern,
-  type EventMatcher,
-  InvalidEventPatternError,
-  validatePattern,
-} from '../events/pattern';
+import type { AwsEvent } from '../events/event';
+import type { EventLog } from '../events/log';
 import { AwsError } from '../http/errors';
 import type { LambdaRegistry } from '../lambda/registry';
 import type { LocalLogger } from '../log';
-import { nextCronTime, parseCron } from '../secretsmanager/schedule';
 import type { StepFunctions } from '../stepfunctions/service';
 import type { Store } from '../store/db';
+import { compilePattern, type EventMatcher, InvalidEventPatternError, validatePattern } from './pattern';
+import { nextFire } from './schedules';
+import { EventBridgeStore, type RuleRow, type Target } from './store';
 import { readPath, targetExecutionName, transformInput } from './targets';
-
-export { eventBridgeJsonService } from './api';
-export { type RuleContext, readPath, targetExecutionName, transformInput } from './targets';
-
-interface RuleRow {
-  name: string;
-  pattern: string | null;
-  schedule: string | null;
-  state: 'ENABLED' | 'DISABLED';
-  description: string | null;
-  next_fire_ms: number | null;
-}
-
-interface Target {
-  Id: string;
-  Arn: string;
-  RoleArn?: string | undefined;
-  Input?: string | undefined;
-  InputPath?: string | undefined;
-  InputTransformer?:
-    | { InputPathsMap?: Record<string, string> | undefined; InputTemplate: string }
-    | undefined;
-}
 
 export interface EventBridgeOptions {
   store: Store;
@@ -50,32 +24,6 @@ export interface EventBridgeOptions {
 }
 
 const resourceNotFound = (m: string) => new AwsError('ResourceNotFoundException', m);
-
-/**
- * When a schedule next fires after `from` (epoch ms): `rate(N unit)` counts from `from`,
- * `cron(...)` (EventBridge's six fields, UTC) takes the next matching minute. An invalid
- * expression is EventBridge's ValidationException.
- */
-export function nextFire(expression: string, from: number): number {
-  const rate = /^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$/.exec(expression);
-  if (rate?.[1] && rate[2]) {
-    const n = Number(rate[1]);
-    // AWS spells one unit singular and more plural: rate(1 hour), rate(2 hours).
-    if (n < 1 || (n === 1) !== !rate[2].endsWith('s'))
-      throw new AwsError('ValidationException', `Parameter ScheduleExpression is not valid: ${expression}`);
-    const unit = rate[2].startsWith('minute') ? 60_000 : rate[2].startsWith('hour') ? 3_600_000 : 86_400_000;
-    return from + n * unit;
-  }
-  const cron = /^cron\((.+)\)$/.exec(expression);
-  if (cron?.[1]) {
-    try {
-      return nextCronTime(parseCron(cron[1], expression), new Date(from));
-    } catch (err) {
-      throw new AwsError('ValidationException', (err as Error).message);
-    }
-  }
-  throw new AwsError('ValidationException', `Parameter ScheduleExpression is not valid: ${expression}`);
-}
 
 /** PutEvents' Time: the SDK sends epoch seconds; accept a date string too. */
 function eventTimeOf(t: unknown): Date {
@@ -94,17 +42,11 @@ export class EventBridge {
   private timer: NodeJS.Timeout | undefined;
   private now: () => number;
   private readonly inflight = new Set<Promise<unknown>>();
+  private readonly db: EventBridgeStore;
 
   constructor(private readonly o: EventBridgeOptions) {
     this.now = o.now ?? Date.now;
-    o.store.migrate('eventbridge', [
-      {
-        id: '001-rules',
-        up: `CREATE TABLE eb_rules (name TEXT PRIMARY KEY, pattern TEXT, schedule TEXT, state TEXT NOT NULL,
-               description TEXT, next_fire_ms INTEGER);
-             CREATE TABLE eb_targets (rule TEXT NOT NULL, id TEXT NOT NULL, body TEXT NOT NULL, PRIMARY KEY (rule, id));`,
-      },
-    ]);
+    this.db = new EventBridgeStore(o.store);
     o.events.deliverTo((e) => this.route(e));
   }
 
@@ -118,9 +60,7 @@ export class EventBridge {
   }
 
   private rule(name: string): RuleRow {
-    const r = this.o.store.db.prepare('SELECT * FROM eb_rules WHERE name = ?').get(name) as
-      | RuleRow
-      | undefined;
+    const r = this.db.rule(name);
     if (!r) throw resourceNotFound(`Rule ${name} does not exist.`);
     return r;
   }
@@ -147,20 +87,14 @@ export class EventBridge {
       }
     }
     const next = i.ScheduleExpression ? nextFire(i.ScheduleExpression, this.now()) : null;
-    this.o.store.db
-      .prepare(
-        `INSERT INTO eb_rules (name, pattern, schedule, state, description, next_fire_ms) VALUES (?, ?, ?, ?, ?, ?)
-         ON CONFLICT (name) DO UPDATE SET pattern = excluded.pattern, schedule = excluded.schedule,
-           state = excluded.state, description = excluded.description, next_fire_ms = excluded.next_fire_ms`,
-      )
-      .run(
-        i.Name,
-        i.EventPattern ?? null,
-        i.ScheduleExpression ?? null,
-        i.State ?? 'ENABLED',
-        i.Description ?? null,
-        next,
-      );
+    this.db.putRule({
+      name: i.Name,
+      pattern: i.EventPattern ?? null,
+      schedule: i.ScheduleExpression ?? null,
+      state: i.State === 'DISABLED' ? 'DISABLED' : 'ENABLED',
+      description: i.Description ?? null,
+      next_fire_ms: next,
+    });
     this.matchers.delete(i.Name);
     return { RuleArn: this.ruleArn(i.Name) };
   }
@@ -179,23 +113,19 @@ export class EventBridge {
   }
 
   listRules(i: { NamePrefix?: string }) {
-    const rows = this.o.store.db.prepare('SELECT name FROM eb_rules ORDER BY name').all() as {
-      name: string;
-    }[];
     return {
-      Rules: rows
-        .filter((r) => !i.NamePrefix || r.name.startsWith(i.NamePrefix))
-        .map((r) => this.describeRule({ Name: r.name })),
+      Rules: this.db
+        .ruleNames()
+        .filter((name) => !i.NamePrefix || name.startsWith(i.NamePrefix))
+        .map((name) => this.describeRule({ Name: name })),
     };
   }
 
   deleteRule(i: { Name: string }) {
     this.rule(i.Name);
-    const n = this.o.store.db.prepare('SELECT COUNT(*) AS n FROM eb_targets WHERE rule = ?').get(i.Name) as {
-      n: number;
-    };
-    if (n.n > 0) throw new AwsError('ValidationException', "Rule can't be deleted since it has targets.");
-    this.o.store.db.prepare('DELETE FROM eb_rules WHERE name = ?').run(i.Name);
+    if (this.db.targetCount(i.Name) > 0)
+      throw new AwsError('ValidationException', "Rule can't be deleted since it has targets.");
+    this.db.deleteRule(i.Name);
     this.matchers.delete(i.Name);
     return {};
   }
@@ -217,35 +147,19 @@ export class EventBridge {
         }
       }
     }
-    const insert = this.o.store.db.prepare(
-      'INSERT INTO eb_targets (rule, id, body) VALUES (?, ?, ?) ON CONFLICT (rule, id) DO UPDATE SET body = excluded.body',
-    );
-    this.o.store.tx(() => {
-      for (const t of i.Targets) insert.run(i.Rule, t.Id, JSON.stringify(t));
-    });
+    this.db.putTargets(i.Rule, i.Targets);
     return { FailedEntryCount: 0, FailedEntries: [] };
   }
 
   listTargetsByRule(i: { Rule: string }) {
     this.rule(i.Rule);
-    return { Targets: this.targets(i.Rule) };
+    return { Targets: this.db.targets(i.Rule) };
   }
 
   removeTargets(i: { Rule: string; Ids: string[] }) {
     this.rule(i.Rule);
-    const del = this.o.store.db.prepare('DELETE FROM eb_targets WHERE rule = ? AND id = ?');
-    this.o.store.tx(() => {
-      for (const id of i.Ids) del.run(i.Rule, id);
-    });
+    this.db.removeTargets(i.Rule, i.Ids);
     return { FailedEntryCount: 0, FailedEntries: [] };
-  }
-
-  private targets(rule: string): Target[] {
-    return (
-      this.o.store.db.prepare('SELECT body FROM eb_targets WHERE rule = ? ORDER BY id').all(rule) as {
-        body: string;
-      }[]
-    ).map((r) => JSON.parse(r.body) as Target);
   }
 
   putEvents(i: {
@@ -314,9 +228,7 @@ export class EventBridge {
    * event log and goes out again at the next start.
    */
   private route(event: AwsEvent): void {
-    const rules = this.o.store.db
-      .prepare("SELECT * FROM eb_rules WHERE state = 'ENABLED' AND pattern IS NOT NULL")
-      .all() as RuleRow[];
+    const rules = this.db.enabledPatternRules();
     let retry: unknown;
     for (const r of rules) {
       if (!this.matcher(r)?.(event)) continue;
@@ -332,7 +244,7 @@ export class EventBridge {
   private deliver(rule: string, event: AwsEvent): void {
     const ctx = { name: rule, arn: this.ruleArn(rule) };
     let retry: unknown;
-    for (const t of this.targets(rule)) {
+    for (const t of this.db.targets(rule)) {
       const failed = (err: unknown) =>
         this.o.logger.warn('rule target failed', { rule, target: t.Arn, error: (err as Error).message });
       let input: string;
@@ -392,15 +304,9 @@ export class EventBridge {
   /** Fires every scheduled rule whose time has come (the scheduler calls this each second). */
   tick(): number {
     const now = this.now();
-    const due = this.o.store.db
-      .prepare(
-        "SELECT * FROM eb_rules WHERE state = 'ENABLED' AND schedule IS NOT NULL AND next_fire_ms <= ?",
-      )
-      .all(now) as RuleRow[];
+    const due = this.db.dueScheduledRules(now);
     for (const r of due) {
-      this.o.store.db
-        .prepare('UPDATE eb_rules SET next_fire_ms = ? WHERE name = ?')
-        .run(nextFire(r.schedule ?? '', now), r.name);
+      this.db.setNextFire(r.name, nextFire(r.schedule ?? '', now));
       this.deliver(r.name, {
         version: '0',
         id: randomUUID(),

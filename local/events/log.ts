@@ -1,24 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { LocalLogger } from '../log';
 import type { Store } from '../store/db';
-
-/** An event in EventBridge's envelope, as AWS services deliver them. */
-export interface AwsEvent {
-  version: '0';
-  id: string;
-  'detail-type': string;
-  source: string;
-  account: string;
-  /** ISO 8601 to the second, UTC (`2024-05-01T12:00:00Z`). */
-  time: string;
-  region: string;
-  resources: string[];
-  detail: Record<string, unknown>;
-}
-
-/** What a publisher supplies; the log fills in the envelope. */
-export type EventInput = Pick<AwsEvent, 'source' | 'detail-type' | 'detail'> &
-  Partial<Pick<AwsEvent, 'id' | 'account' | 'region' | 'resources'>> & { time?: string | Date };
+import { type AwsEvent, type EventInput, eventTime } from './event';
+import { EventStore } from './store';
 
 export interface EventFilter {
   source?: string;
@@ -31,11 +15,6 @@ export type EventListener = (event: AwsEvent) => void | Promise<void>;
 
 /** EventBridge retries a delivery for 24 hours; an older event that never got through is dropped. */
 export const REDELIVERY_WINDOW_MS = 24 * 3_600_000;
-
-/** EventBridge's time format: seconds precision, `Z`. */
-export function eventTime(d: Date): string {
-  return `${d.toISOString().slice(0, 19)}Z`;
-}
 
 /**
  * The local cloud's internal event bus. Services publish AWS-shaped events; each one is stored
@@ -56,35 +35,15 @@ export class EventLog {
   /** The last event stored before this process opened the log: the older ones are the backlog. */
   private readonly openedAtSeq: number;
 
+  private readonly db: EventStore;
+
   constructor(
-    private readonly store: Store,
+    store: Store,
     private readonly defaults: { region: string; accountId: string },
     private readonly logger: LocalLogger,
   ) {
-    store.migrate('events', [
-      {
-        id: '001-events',
-        up: `CREATE TABLE events (
-          seq INTEGER PRIMARY KEY AUTOINCREMENT,
-          id TEXT NOT NULL UNIQUE,
-          time_ms INTEGER NOT NULL,
-          source TEXT NOT NULL,
-          detail_type TEXT NOT NULL,
-          body TEXT NOT NULL);
-        CREATE INDEX events_source ON events (source, detail_type);
-        CREATE INDEX events_time ON events (time_ms);`,
-      },
-      {
-        // Events stored before delivery was tracked were delivered by the process that stored them.
-        id: '002-delivery',
-        up: `ALTER TABLE events ADD COLUMN ingested_ms INTEGER;
-          ALTER TABLE events ADD COLUMN delivered_ms INTEGER;
-          UPDATE events SET ingested_ms = time_ms, delivered_ms = time_ms;
-          CREATE INDEX events_undelivered ON events (seq) WHERE delivered_ms IS NULL;`,
-      },
-    ]);
-    this.openedAtSeq =
-      (store.db.prepare('SELECT MAX(seq) AS seq FROM events').get() as { seq: number | null }).seq ?? 0;
+    this.db = new EventStore(store);
+    this.openedAtSeq = this.db.lastSeq();
   }
 
   /** Stores the event durably, then delivers it to subscribers (asynchronously, in order). */
@@ -101,13 +60,9 @@ export class EventLog {
       resources: input.resources ?? [],
       detail: input.detail,
     };
-    const stored = this.store.db
-      .prepare(
-        'INSERT INTO events (id, time_ms, source, detail_type, body, ingested_ms) VALUES (?, ?, ?, ?, ?, ?)',
-      )
-      .run(event.id, when.getTime(), event.source, event['detail-type'], JSON.stringify(event), Date.now());
+    const seq = this.db.insert(event, when.getTime(), Date.now());
     if (this.consumer) {
-      this.queue.push({ seq: Number(stored.lastInsertRowid), event });
+      this.queue.push({ seq, event });
       this.scheduleDrain();
     }
     for (const fn of this.listeners) {
@@ -124,25 +79,13 @@ export class EventLog {
 
   /** Stored events, oldest first. */
   list(filter: EventFilter = {}): AwsEvent[] {
-    const where: string[] = [];
-    const args: (string | number)[] = [];
-    if (filter.source !== undefined) {
-      where.push('source = ?');
-      args.push(filter.source);
-    }
-    if (filter.detailType !== undefined) {
-      where.push('detail_type = ?');
-      args.push(filter.detailType);
-    }
-    if (filter.since !== undefined) {
+    return this.db.list({
+      source: filter.source,
+      detailType: filter.detailType,
       // Event times have second precision: compare at the same precision.
-      where.push('time_ms >= ?');
-      args.push(Math.floor(new Date(filter.since).getTime() / 1000) * 1000);
-    }
-    const sql = `SELECT body FROM events ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq`;
-    return (this.store.db.prepare(sql).all(...args) as { body: string }[]).map(
-      (r) => JSON.parse(r.body) as AwsEvent,
-    );
+      sinceMs:
+        filter.since === undefined ? undefined : Math.floor(new Date(filter.since).getTime() / 1000) * 1000,
+    });
   }
 
   /**
@@ -163,20 +106,11 @@ export class EventLog {
    */
   redeliverPending(windowMs: number = REDELIVERY_WINDOW_MS, now: number = Date.now()): number {
     if (!this.consumer) return 0;
-    const dropped = this.store.db
-      .prepare(
-        'UPDATE events SET delivered_ms = 0 WHERE delivered_ms IS NULL AND seq <= ? AND ingested_ms < ?',
-      )
-      .run(this.openedAtSeq, now - windowMs).changes;
+    const dropped = this.db.dropUndelivered(this.openedAtSeq, now - windowMs);
     if (dropped > 0) this.logger.warn('events never delivered and now too old: dropped', { count: dropped });
-    const rows = this.store.db
-      .prepare('SELECT seq, body FROM events WHERE delivered_ms IS NULL AND seq <= ? ORDER BY seq')
-      .all(this.openedAtSeq) as { seq: number; body: string }[];
     // Queued events are at least as new as openedAtSeq: nothing is handed over twice here.
     const queued = new Set(this.queue.map((q) => q.seq));
-    const backlog = rows
-      .filter((r) => !queued.has(r.seq))
-      .map((r) => ({ seq: r.seq, event: JSON.parse(r.body) as AwsEvent }));
+    const backlog = this.db.undelivered(this.openedAtSeq).filter((r) => !queued.has(r.seq));
     this.queue = [...backlog, ...this.queue];
     if (backlog.length > 0) {
       this.logger.info('redelivering events a restart interrupted', { count: backlog.length });
@@ -213,20 +147,11 @@ export class EventLog {
             });
           }
         }
-        this.markDelivered(delivered);
+        this.db.markDelivered(delivered, Date.now());
       }
     } finally {
       this.draining = false;
     }
-  }
-
-  private markDelivered(seqs: number[]): void {
-    if (seqs.length === 0 || !this.store.db.open) return;
-    const now = Date.now();
-    const mark = this.store.db.prepare('UPDATE events SET delivered_ms = ? WHERE seq = ?');
-    this.store.tx(() => {
-      for (const seq of seqs) mark.run(now, seq);
-    });
   }
 
   /** Called for every event published from now on; returns the unsubscribe function. */

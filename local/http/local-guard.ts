@@ -1,5 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import { LocalCloudError } from '../errors';
 import { type SecretLookup, SigV4Error, verifySigV4 } from './sigv4';
 
 /** Where a browser keeps the token once a page has been opened with it. */
@@ -11,7 +12,7 @@ export const TOKEN_QUERY = 'credflow_token';
 export type LocalAuth = 'bearer' | 'cookie' | 'query' | 'sigv4';
 
 /** A local route refused: 403 for a foreign Host or Origin, 401 for missing or wrong credentials. */
-export class LocalAccessError extends Error {
+export class LocalAccessError extends LocalCloudError {
   override name = 'LocalAccessError' as const;
   constructor(
     readonly status: 401 | 403,

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { LocalCloudError } from '../errors';
 
 export type LambdaHandler = (event: unknown, context?: unknown) => Promise<unknown>;
 
@@ -27,12 +28,12 @@ export interface RegisterOptions {
 }
 
 /** No function by that name or ARN is registered. */
-export class LambdaNotFoundError extends Error {
+export class LambdaNotFoundError extends LocalCloudError {
   override name = 'ResourceNotFoundException' as const;
 }
 
 /** The function ran past its timeout. */
-export class LambdaTimeoutError extends Error {
+export class LambdaTimeoutError extends LocalCloudError {
   override name = 'TimeoutError' as const;
 }
 

@@ -7,11 +7,12 @@
 import { PortInUseError } from '../dbserver/types';
 import type { EventLog } from '../events/log';
 import type { LocalLogger } from '../log';
-import type { DbKind, DbRecord, RdsRecords } from './records';
+import type { DbKind, DbRecord } from './records';
 import type { RdsServers } from './servers';
+import type { RdsStore } from './store';
 
 export interface PowerDeps {
-  records: RdsRecords;
+  records: RdsStore;
   servers: RdsServers;
   events: EventLog;
   logger: LocalLogger;

@@ -14,10 +14,10 @@ import {
   type DbRecord,
   invalid,
   invalidState,
-  RdsRecords,
   type SnapshotRecord,
 } from './records';
 import { RdsServers } from './servers';
+import { RdsStore } from './store';
 import { type CreateInput, checkCreate, IDENTIFIER } from './validate';
 
 export type { DbRecord, SnapshotRecord } from './records';
@@ -46,14 +46,14 @@ export interface RdsOptions {
 export class Rds {
   private readonly work = new Set<Promise<unknown>>();
   private stopping = false;
-  private readonly records: RdsRecords;
+  private readonly records: RdsStore;
   private readonly servers: RdsServers;
   private readonly power: Power;
   readonly dataRoot: string;
   readonly snapshotRoot: string;
 
   constructor(private readonly o: RdsOptions) {
-    this.records = new RdsRecords(o.store);
+    this.records = new RdsStore(o.store);
     this.servers = new RdsServers(o.stateDir);
     this.power = new Power({
       records: this.records,
@@ -161,7 +161,7 @@ export class Rds {
       status: 'creating',
       port: 0,
       deletionProtection: i.deletionProtection ?? false,
-      secretArn: cluster ? undefined : undefined,
+      secretArn: undefined,
       secretStatus: undefined,
       kmsKeyId: i.masterUserSecretKmsKeyId,
       clusterId: cluster?.id,
@@ -190,12 +190,9 @@ export class Rds {
         },
         { rotationRules: { AutomaticallyAfterDays: 7 } },
       );
-      if (i.manageMasterUserPassword) {
-        r.secretArn = secret.ARN;
-        r.secretStatus = 'creating';
-      } else {
-        r.secretArn = secret.ARN;
-        r.secretStatus = undefined;
+      r.secretArn = secret.ARN;
+      if (i.manageMasterUserPassword) r.secretStatus = 'creating';
+      else {
         r.tags = [...r.tags, { Key: 'credflow:unmanaged-master', Value: 'true' }];
       }
     }

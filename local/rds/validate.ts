@@ -1,6 +1,7 @@
 /** CreateDBInstance / CreateDBCluster input, checked as RDS checks it before anything changes. */
 import { AwsError } from '../http/errors';
-import { combination, type DbRecord, ENGINES, invalid, type RdsRecords } from './records';
+import { combination, type DbRecord, ENGINES, invalid } from './records';
+import type { RdsStore } from './store';
 
 export const IDENTIFIER = /^[A-Za-z](?!.*--)[A-Za-z0-9-]{0,62}$/;
 const USERNAME = /^[A-Za-z][A-Za-z0-9_]{0,15}$/;
@@ -37,7 +38,7 @@ export interface CreateInput {
 /** Throws RDS's error for bad input; returns the engine and, for an instance in one, its cluster. */
 export function checkCreate(
   i: CreateInput,
-  records: RdsRecords,
+  records: RdsStore,
 ): { engine: NonNullable<(typeof ENGINES)[string]>; cluster: DbRecord | undefined } {
   if (!IDENTIFIER.test(i.id) || i.id.endsWith('-')) {
     throw invalid(

@@ -1,7 +1,8 @@
 import { z } from 'zod';
-import { AwsError } from '../http/errors';
+import { parseRequest } from '../http/errors';
 import type { JsonService, RequestContext } from '../http/registry';
-import type { Caller, SecretsManager } from './service';
+import type { SecretsManager } from './service';
+import type { Caller } from './trail';
 
 const secretId = z.string().min(1).max(2048);
 const token = z.string().min(32).max(64);
@@ -124,47 +125,6 @@ export const schemas = {
   UntagResource: z.object({ SecretId: secretId, TagKeys: z.array(z.string().min(1).max(128)) }),
 };
 
-function constraint(issue: z.core.$ZodIssue): string {
-  const i = issue as z.core.$ZodIssue & {
-    minimum?: number | bigint;
-    maximum?: number | bigint;
-    origin?: string;
-  };
-  if (i.code === 'invalid_type' && /received undefined/.test(i.message)) return 'Member must not be null';
-  if (i.code === 'too_small') {
-    return i.origin === 'number'
-      ? `Member must have value greater than or equal to ${i.minimum}`
-      : `Member must have length greater than or equal to ${i.minimum}`;
-  }
-  if (i.code === 'too_big') {
-    return i.origin === 'number'
-      ? `Member must have value less than or equal to ${i.maximum}`
-      : `Member must have length less than or equal to ${i.maximum}`;
-  }
-  return i.message;
-}
-
-/** AWS's ValidationException text; the offending value itself is never quoted (it may be a secret). */
-function validationFailure(error: z.ZodError): AwsError {
-  const parts = error.issues.map((issue) => {
-    const path = issue.path
-      .map((p) => (typeof p === 'number' ? String(p + 1) : String(p).replace(/^./, (c) => c.toLowerCase())))
-      .join('.');
-    return `Value at '${path}' failed to satisfy constraint: ${constraint(issue)}`;
-  });
-  const n = parts.length;
-  return new AwsError(
-    'ValidationException',
-    `${n} validation error${n === 1 ? '' : 's'} detected: ${parts.join('; ')}`,
-  );
-}
-
-function parse<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
-  const r = schema.safeParse(input);
-  if (!r.success) throw validationFailure(r.error);
-  return r.data;
-}
-
 function caller(ctx: RequestContext): Caller {
   return {
     requestId: ctx.requestId,
@@ -184,23 +144,27 @@ export function secretsManagerJsonService(sm: SecretsManager): JsonService {
     maxRequestBytes: 512 * 1024,
     jsonVersion: '1.1',
     operations: {
-      CreateSecret: (input, ctx) => sm.createSecret(parse(schemas.CreateSecret, input), caller(ctx)),
-      GetSecretValue: (input) => sm.getSecretValue(parse(schemas.GetSecretValue, input)),
-      PutSecretValue: (input, ctx) => sm.putSecretValue(parse(schemas.PutSecretValue, input), caller(ctx)),
-      UpdateSecret: (input, ctx) => sm.updateSecret(parse(schemas.UpdateSecret, input), caller(ctx)),
+      CreateSecret: (input, ctx) => sm.createSecret(parseRequest(schemas.CreateSecret, input), caller(ctx)),
+      GetSecretValue: (input) => sm.getSecretValue(parseRequest(schemas.GetSecretValue, input)),
+      PutSecretValue: (input, ctx) =>
+        sm.putSecretValue(parseRequest(schemas.PutSecretValue, input), caller(ctx)),
+      UpdateSecret: (input, ctx) => sm.updateSecret(parseRequest(schemas.UpdateSecret, input), caller(ctx)),
       UpdateSecretVersionStage: (input, ctx) =>
-        sm.updateSecretVersionStage(parse(schemas.UpdateSecretVersionStage, input), caller(ctx)),
-      DescribeSecret: (input) => sm.describeSecret(parse(schemas.DescribeSecret, input)),
-      ListSecrets: (input) => sm.listSecrets(parse(schemas.ListSecrets, input)),
-      ListSecretVersionIds: (input) => sm.listSecretVersionIds(parse(schemas.ListSecretVersionIds, input)),
-      DeleteSecret: (input, ctx) => sm.deleteSecret(parse(schemas.DeleteSecret, input), caller(ctx)),
-      RestoreSecret: (input, ctx) => sm.restoreSecret(parse(schemas.RestoreSecret, input), caller(ctx)),
-      RotateSecret: (input, ctx) => sm.rotateSecret(parse(schemas.RotateSecret, input), caller(ctx)),
+        sm.updateSecretVersionStage(parseRequest(schemas.UpdateSecretVersionStage, input), caller(ctx)),
+      DescribeSecret: (input) => sm.describeSecret(parseRequest(schemas.DescribeSecret, input)),
+      ListSecrets: (input) => sm.listSecrets(parseRequest(schemas.ListSecrets, input)),
+      ListSecretVersionIds: (input) =>
+        sm.listSecretVersionIds(parseRequest(schemas.ListSecretVersionIds, input)),
+      DeleteSecret: (input, ctx) => sm.deleteSecret(parseRequest(schemas.DeleteSecret, input), caller(ctx)),
+      RestoreSecret: (input, ctx) =>
+        sm.restoreSecret(parseRequest(schemas.RestoreSecret, input), caller(ctx)),
+      RotateSecret: (input, ctx) => sm.rotateSecret(parseRequest(schemas.RotateSecret, input), caller(ctx)),
       CancelRotateSecret: (input, ctx) =>
-        sm.cancelRotateSecret(parse(schemas.CancelRotateSecret, input), caller(ctx)),
-      GetRandomPassword: (input) => sm.getRandomPassword(parse(schemas.GetRandomPassword, input)),
-      TagResource: (input, ctx) => sm.tagResource(parse(schemas.TagResource, input), caller(ctx)),
-      UntagResource: (input, ctx) => sm.untagResource(parse(schemas.UntagResource, input), caller(ctx)),
+        sm.cancelRotateSecret(parseRequest(schemas.CancelRotateSecret, input), caller(ctx)),
+      GetRandomPassword: (input) => sm.getRandomPassword(parseRequest(schemas.GetRandomPassword, input)),
+      TagResource: (input, ctx) => sm.tagResource(parseRequest(schemas.TagResource, input), caller(ctx)),
+      UntagResource: (input, ctx) =>
+        sm.untagResource(parseRequest(schemas.UntagResource, input), caller(ctx)),
     },
   };
 }

@@ -1,105 +1,143 @@
+/**
+ * Rotation as the API sees it: RotateSecret (configure, then place the AWSPENDING placeholder),
+ * CancelRotateSecret, and what Secrets Manager records once the rotation function has finished.
+ * `rotation-runner.ts` invokes the function's four steps.
+ */
 import { randomUUID } from 'node:crypto';
-import type { LambdaRegistry } from '../lambda/registry';
-import type { LocalLogger } from '../log';
+import type {
+  CancelRotateSecretRequest,
+  CancelRotateSecretResponse,
+  RotateSecretRequest,
+  RotateSecretResponse,
+  RotationRulesType,
+} from '@aws-sdk/client-secrets-manager';
+import { AwsError, invalidRequest, resourceExists } from '../http/errors';
+import { DEFAULT_KMS_KEY_ID } from '../store/keyring';
+import { findActive, refuseManaged, type SecretsContext } from './context';
+import { AWSCURRENT, AWSPENDING, attachStages } from './labels';
+import { nextRotationDate, parseRotationRules } from './rotation-rules';
+import type { Caller } from './trail';
+import { MAX_VERSIONS } from './versions';
 
-export const ROTATION_STEPS = ['createSecret', 'setSecret', 'testSecret', 'finishSecret'] as const;
-export type RotationStep = (typeof ROTATION_STEPS)[number];
+export const PREVIOUS_ROTATION_INCOMPLETE =
+  "A previous rotation isn't complete. That rotation will be reattempted.";
 
-export type RotationEventName =
-  | 'RotationStarted'
-  | 'RotationSucceeded'
-  | 'RotationFailed'
-  | 'RotationAbandoned';
-
-/** What the runner needs from Secrets Manager. */
-export interface RotationHost {
-  serviceEvent(arn: string, eventName: RotationEventName, extra?: Record<string, unknown>): void;
-  /** After finishSecret: checks the outcome and records it; returns a reason when it is a failure. */
-  complete(arn: string, token: string): string | undefined;
+/** What the caller starts once RotateSecret's transaction has committed. */
+export interface StartedRotation {
+  arn: string;
+  token: string;
+  lambdaArn: string;
 }
 
-interface Job {
-  token: string;
-  cancelled: boolean;
-  done: Promise<void>;
+/** RotationRules as stored: validated, with only the members AWS keeps. */
+export function normalizeRules(rules: RotationRulesType): RotationRulesType {
+  parseRotationRules(rules);
+  const out: RotationRulesType = {};
+  if (rules.AutomaticallyAfterDays !== undefined) out.AutomaticallyAfterDays = rules.AutomaticallyAfterDays;
+  if (rules.Duration !== undefined) out.Duration = rules.Duration;
+  if (rules.ScheduleExpression !== undefined) out.ScheduleExpression = rules.ScheduleExpression;
+  return out;
 }
 
 /**
- * Runs a rotation the way Secrets Manager does: after RotateSecret answered, invoke the
- * rotation function once per step, in order, with `{Step, SecretId, ClientRequestToken,
- * RotationToken}`, stopping at the first error. One rotation per secret at a time.
+ * Turns rotation on with the function and rules given (or those stored) and, unless
+ * RotateImmediately is false, places the placeholder version the steps fill: the token's id,
+ * labelled AWSPENDING, no value yet. Returns the rotation to start, if any.
  */
-export class RotationRunner {
-  private readonly jobs = new Map<string, Job>();
-
-  constructor(
-    private readonly lambdas: LambdaRegistry,
-    private readonly host: RotationHost,
-    private readonly logger: LocalLogger,
-  ) {}
-
-  isRunning(arn: string): boolean {
-    return this.jobs.has(arn);
-  }
-
-  start(arn: string, token: string, lambdaArn: string): void {
-    const job: Job = { token, cancelled: false, done: Promise.resolve() };
-    job.done = this.run(arn, lambdaArn, job).finally(() => {
-      if (this.jobs.get(arn) === job) this.jobs.delete(arn);
+export function rotateSecret(
+  ctx: SecretsContext,
+  input: RotateSecretRequest,
+  caller: Caller,
+): { response: RotateSecretResponse; started: StartedRotation | undefined } {
+  return ctx.db.tx(() => {
+    const s = findActive(ctx, input.SecretId);
+    refuseManaged(s, caller);
+    const lambdaArn = input.RotationLambdaARN ?? s.rotation_lambda_arn ?? undefined;
+    if (lambdaArn === undefined) {
+      throw invalidRequest('No Lambda rotation function ARN is associated with this secret.');
+    }
+    if (!ctx.lambdas.has(lambdaArn)) {
+      throw new AwsError(
+        'AccessDeniedException',
+        'Secrets Manager cannot invoke the specified Lambda function. Ensure that the function policy grants access to the principal secretsmanager.amazonaws.com.',
+      );
+    }
+    const rules =
+      input.RotationRules ??
+      (s.rotation_rules ? (JSON.parse(s.rotation_rules) as RotationRulesType) : undefined);
+    const storedRules = rules ? normalizeRules(rules) : undefined;
+    const immediately = input.RotateImmediately ?? true;
+    const token = input.ClientRequestToken ?? randomUUID();
+    const before = ctx.db.stageMap(s.arn);
+    if (immediately) {
+      const pending = before.get(AWSPENDING);
+      if (pending !== undefined && pending !== before.get(AWSCURRENT))
+        throw invalidRequest(PREVIOUS_ROTATION_INCOMPLETE);
+      if (ctx.db.version(s.arn, token)) {
+        throw resourceExists("You can't modify an existing version, you can only create a new version.");
+      }
+    }
+    const now = ctx.now();
+    const next = storedRules
+      ? nextRotationDate(storedRules, new Date(s.last_rotated_ms ?? now)).getTime()
+      : null;
+    ctx.db.enableRotation(s.arn, lambdaArn, storedRules ? JSON.stringify(storedRules) : null, next, now);
+    if (immediately) {
+      ctx.db.insertVersion(s.arn, token, now, s.kms_key_id ?? DEFAULT_KMS_KEY_ID, null, null);
+      ctx.db.writeStages(s.arn, attachStages(before, token, [AWSPENDING]));
+      ctx.db.pruneVersions(s.arn, MAX_VERSIONS);
+    }
+    ctx.trail.apiEvent('RotateSecret', caller, input, {
+      arn: s.arn,
+      ...(immediately ? { versionId: token } : {}),
     });
-    this.jobs.set(arn, job);
-  }
+    return {
+      response: { ARN: s.arn, Name: s.name, ...(immediately ? { VersionId: token } : {}) },
+      started: immediately ? { arn: s.arn, token, lambdaArn } : undefined,
+    };
+  });
+}
 
-  /** CancelRotateSecret: no further step is invoked (the one running finishes). */
-  cancel(arn: string): void {
-    const job = this.jobs.get(arn);
-    if (job) job.cancelled = true;
-  }
+/** Turns rotation off; the caller stops the rotation in flight. */
+export function cancelRotateSecret(
+  ctx: SecretsContext,
+  input: CancelRotateSecretRequest,
+  caller: Caller,
+): CancelRotateSecretResponse & { ARN: string } {
+  return ctx.db.tx(() => {
+    const s = findActive(ctx, input.SecretId);
+    const stages = ctx.db.stageMap(s.arn);
+    const pending = stages.get(AWSPENDING);
+    ctx.db.disableRotation(s.arn, ctx.now());
+    const versionId = pending !== undefined && pending !== stages.get(AWSCURRENT) ? pending : undefined;
+    ctx.trail.apiEvent('CancelRotateSecret', caller, input, { arn: s.arn });
+    return { ARN: s.arn, Name: s.name, ...(versionId ? { VersionId: versionId } : {}) };
+  });
+}
 
-  /** Resolves once no rotation (of `arn`, or of any secret) is running. Never rejects. */
-  async awaitIdle(arn?: string): Promise<void> {
-    for (;;) {
-      const pending =
-        arn === undefined ? [...this.jobs.values()] : [this.jobs.get(arn)].filter((j) => j !== undefined);
-      if (pending.length === 0) return;
-      await Promise.allSettled(pending.map((j) => j.done));
+/**
+ * After finishSecret: checks that the token's version is AWSCURRENT and records the rotation;
+ * returns why it is a failure otherwise.
+ */
+export function completeRotation(ctx: SecretsContext, arn: string, token: string): string | undefined {
+  return ctx.db.tx(() => {
+    const s = ctx.db.secret(arn);
+    if (!s || s.deleted_ms !== null) return 'the secret was deleted during rotation';
+    const stages = ctx.db.stageMap(arn);
+    if (stages.get(AWSCURRENT) !== token) return `finishSecret did not make version ${token} AWSCURRENT`;
+    // As after a native rotation, Secrets Manager itself takes AWSPENDING off the new current version.
+    if (stages.get(AWSPENDING) === token) {
+      const withoutPending = new Map(stages);
+      withoutPending.delete(AWSPENDING);
+      ctx.db.writeStages(arn, withoutPending);
     }
-  }
-
-  private async run(arn: string, lambdaArn: string, job: Job): Promise<void> {
-    // Let RotateSecret's response go out first, as the real service rotates asynchronously.
-    await new Promise((resolve) => setImmediate(resolve));
-    const rotationToken = randomUUID();
-    try {
-      this.host.serviceEvent(arn, 'RotationStarted');
-      for (const step of ROTATION_STEPS) {
-        if (job.cancelled) {
-          this.logger.info('rotation cancelled', { secretArn: arn, token: job.token, before: step });
-          return;
-        }
-        try {
-          await this.lambdas.invoke(lambdaArn, {
-            Step: step,
-            SecretId: arn,
-            ClientRequestToken: job.token,
-            RotationToken: rotationToken,
-          });
-        } catch (err) {
-          // The function's error message is its own business and may quote values: log the name only.
-          const errorCode = (err as Error)?.name ?? 'Error';
-          this.logger.warn('rotation step failed', { secretArn: arn, token: job.token, step, errorCode });
-          this.host.serviceEvent(arn, 'RotationFailed', { errorCode, step });
-          return;
-        }
-      }
-      const failure = this.host.complete(arn, job.token);
-      if (failure !== undefined) {
-        this.logger.warn('rotation did not finish', { secretArn: arn, token: job.token, reason: failure });
-        this.host.serviceEvent(arn, 'RotationFailed', { errorCode: 'RotationIncomplete' });
-      }
-    } catch (err) {
-      // The secret vanished under us (force-deleted) or the store closed: nothing left to record.
-      this.logger.warn('rotation aborted', { secretArn: arn, error: (err as Error)?.name });
-    }
-  }
+    const now = ctx.now();
+    const next =
+      s.rotation_enabled && s.rotation_rules
+        ? nextRotationDate(JSON.parse(s.rotation_rules) as RotationRulesType, new Date(now)).getTime()
+        : null;
+    ctx.db.rotated(arn, now, next);
+    ctx.trail.serviceEvent(arn, 'RotationSucceeded');
+    return undefined;
+  });
 }

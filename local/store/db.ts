@@ -1,6 +1,7 @@
 import { closeSync, mkdirSync, openSync } from 'node:fs';
 import path from 'node:path';
-import Database from 'better-sqlite3';
+import Database, { type Statement } from 'better-sqlite3';
+import { StatementCache } from './statements';
 
 export type Db = Database.Database;
 
@@ -22,10 +23,14 @@ export const DB_FILE = 'credflow.db';
  * ~40% faster (measured: 104 -> 65 ms per rotate-secret execution).
  */
 export class Store {
+  private readonly statements: StatementCache;
+
   private constructor(
     readonly db: Db,
     readonly dir: string,
-  ) {}
+  ) {
+    this.statements = new StatementCache(db);
+  }
 
   static open(stateDir: string): Store {
     mkdirSync(stateDir, { recursive: true, mode: 0o700 });
@@ -67,6 +72,11 @@ export class Store {
         record.run(namespace, m.id, Date.now());
       });
     }
+  }
+
+  /** The prepared statement for `text`, from the one cache every service shares. */
+  sql(text: string): Statement {
+    return this.statements.get(text);
   }
 
   /** Runs `fn` in a transaction (nested calls become savepoints). */

@@ -1,6 +1,7 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { LocalCloudError } from '../errors';
 import type { Store } from './db';
 import { createFileExclusive } from './files';
 
@@ -13,7 +14,7 @@ const IV_LEN = 12;
 const TAG_LEN = 16;
 
 /** Decryption failed: wrong key, wrong AAD or a damaged blob. Carries no plaintext. */
-export class DecryptionError extends Error {
+export class DecryptionError extends LocalCloudError {
   override name = 'DecryptionError' as const;
 }
 

@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { type Harness, startLocalCloud } from '../support/local-cloud';
+import { type Harness, startLocalCloud } from '../support/cloud';
 
 const AWS = '/usr/bin/aws';
 const run = promisify(execFile);

@@ -8,7 +8,7 @@ import { Sha256 } from '@aws-crypto/sha256-js';
 import { PutSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { SignatureV4 } from '@smithy/signature-v4';
-import { awsError, type Harness, startLocalCloud } from '../support/local-cloud';
+import { awsError, type Harness, startLocalCloud } from '../support/cloud';
 
 let h: Harness;
 

@@ -8,7 +8,7 @@ import { ListSecretsCommand, SecretsManagerClient } from '@aws-sdk/client-secret
 import { SignatureV4 } from '@smithy/signature-v4';
 import { AwsError } from '../../local/http/errors';
 import { queryList } from '../../local/http/xml';
-import { awsError, type Harness, startLocalCloud } from '../support/local-cloud';
+import { awsError, type Harness, startLocalCloud } from '../support/cloud';
 
 let h: Harness;
 

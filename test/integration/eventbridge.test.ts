@@ -25,7 +25,7 @@ import {
 import { CreateTopicCommand, ListTopicsCommand, PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { LocalCloud } from '../../local/cloud';
 import { silentLogger } from '../../local/log';
-import { awsError, type Harness, startLocalCloud } from '../support/local-cloud';
+import { awsError, type Harness, startLocalCloud } from '../support/cloud';
 
 let h: Harness;
 let sfn: SFNClient;

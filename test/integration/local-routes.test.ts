@@ -8,7 +8,7 @@ import { Sha256 } from '@aws-crypto/sha256-js';
 import { CreateTopicCommand, PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { tokenCookie } from '../../local/http/local-guard';
-import { type Harness, startLocalCloud } from '../support/local-cloud';
+import { type Harness, startLocalCloud } from '../support/cloud';
 
 let h: Harness;
 let port: number;

@@ -28,8 +28,8 @@ import { engineFor } from '../../src/engines';
 import { credentialsOf } from '../../src/rotation/master';
 import { parseDbSecret } from '../../src/secret';
 import { awsCli, haveAwsCli } from '../support/aws-cli';
+import { awsError } from '../support/cloud';
 import { startCloudProcess } from '../support/cloud-process';
-import { awsError } from '../support/local-cloud';
 import { createUserSecret } from '../support/user-secret';
 
 const dirs: string[] = [];

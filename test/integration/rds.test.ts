@@ -25,7 +25,7 @@ import { silentLogger } from '../../local/log';
 import { engineFor } from '../../src/engines';
 import { forgetMasterLocation, resolveMaster, withMaster } from '../../src/rotation/master';
 import { awsCli, haveAwsCli } from '../support/aws-cli';
-import { awsError, type Harness, startLocalCloud } from '../support/local-cloud';
+import { awsError, type Harness, startLocalCloud } from '../support/cloud';
 
 let h: Harness;
 let rds: RDSClient;

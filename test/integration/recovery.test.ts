@@ -23,7 +23,7 @@ import { LocalCloud } from '../../local/cloud';
 import { EventLog } from '../../local/events/log';
 import { silentLogger } from '../../local/log';
 import { Store } from '../../local/store/db';
-import { awsError } from '../support/local-cloud';
+import { awsError } from '../support/cloud';
 
 const role = 'arn:aws:iam::000000000000:role/r';
 const RERUN = { rerunTag: 'test:rerun-interrupted' };

@@ -14,7 +14,7 @@ import {
   UpdateSecretVersionStageCommand,
 } from '@aws-sdk/client-secrets-manager';
 import type { LocalLambdaContext } from '../../local/lambda/registry';
-import { awsError, type Harness, startLocalCloud, token } from '../support/local-cloud';
+import { awsError, type Harness, startLocalCloud, token } from '../support/cloud';
 
 let h: Harness;
 let seq = 0;

@@ -18,7 +18,7 @@ import {
   UpdateSecretCommand,
   UpdateSecretVersionStageCommand,
 } from '@aws-sdk/client-secrets-manager';
-import { awsError, type Harness, startLocalCloud, token } from '../support/local-cloud';
+import { awsError, type Harness, startLocalCloud, token } from '../support/cloud';
 
 let h: Harness;
 let seq = 0;

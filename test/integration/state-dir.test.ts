@@ -23,7 +23,7 @@ import {
 import { LocalCloud } from '../../local/cloud';
 import { createLogger, silentLogger } from '../../local/log';
 import { engineFor } from '../../src/engines';
-import { awsError } from '../support/local-cloud';
+import { awsError } from '../support/cloud';
 
 interface Entry {
   rel: string;

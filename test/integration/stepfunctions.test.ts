@@ -19,7 +19,7 @@ import {
 import { LocalCloud } from '../../local/cloud';
 import { silentLogger } from '../../local/log';
 import { awsCli, haveAwsCli } from '../support/aws-cli';
-import { awsError, type Harness, startLocalCloud } from '../support/local-cloud';
+import { awsError, type Harness, startLocalCloud } from '../support/cloud';
 
 let h: Harness;
 let sfn: SFNClient;

@@ -17,7 +17,7 @@ import { LocalCloud } from '../../local/cloud';
 import { CREDENTIALS_FILE } from '../../local/credentials';
 import { createLogger } from '../../local/log';
 import { ROOT_KEY_FILE } from '../../local/store/keyring';
-import { awsError } from '../support/local-cloud';
+import { awsError } from '../support/cloud';
 
 let stateDir: string;
 const logLines: string[] = [];

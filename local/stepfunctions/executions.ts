@@ -1,0 +1,355 @@
+/**
+ * Executions: started on aws-local-stepfunctions, every Task dispatched by the TaskDispatcher,
+ * the history recorded as AWS shows it, the status-change event published with the stopped row.
+ */
+import { randomUUID } from 'node:crypto';
+import { ExecutionAbortedError, ExecutionError, ExecutionTimeoutError } from 'aws-local-stepfunctions';
+import type { EventLog } from '../events/log';
+import { AwsError } from '../http/errors';
+import type { LocalLogger } from '../log';
+import { type AslState, ExecutionHistory, type HistoryEvent, type RunnerEvent } from './history';
+import { type Compiled, type CompiledMachines, NAME, paginate } from './machines';
+import type { ExecutionRow, ExecutionStatus, StateMachineRow, StepFunctionsStore } from './store';
+import { type ChildDescription, type ChildExecutions, type TaskDispatcher, TaskError } from './tasks';
+
+interface Running {
+  arn: string;
+  history: ExecutionHistory;
+  abort: () => void;
+  done: Promise<void>;
+  stopRequested?: { error?: string | undefined; cause?: string | undefined };
+  /** `.sync` children: stopping the parent stops them, as on AWS. */
+  children: Set<string>;
+}
+
+/** The execution's side of the `Step Functions Execution Status Change` event. */
+export interface StatusChange {
+  arn: string;
+  name: string;
+  status: ExecutionStatus;
+  input: string;
+  startMs: number;
+  stopMs?: number | undefined;
+  output?: string | null | undefined;
+  error?: string | null | undefined;
+  cause?: string | null | undefined;
+}
+
+/** Publishes an execution's status change as Step Functions sends it to EventBridge. */
+export function publishStatus(events: EventLog, sm: StateMachineRow, c: StatusChange): void {
+  events.publish({
+    source: 'aws.states',
+    'detail-type': 'Step Functions Execution Status Change',
+    resources: [c.arn],
+    detail: {
+      executionArn: c.arn,
+      stateMachineArn: sm.arn,
+      name: c.name,
+      status: c.status,
+      startDate: c.startMs,
+      stopDate: c.stopMs ?? null,
+      input: c.input,
+      inputDetails: { included: true },
+      output: c.output ?? null,
+      outputDetails: c.output ? { included: true } : null,
+      ...(c.error ? { error: c.error } : {}),
+      ...(c.cause ? { cause: c.cause } : {}),
+    },
+  });
+}
+
+export interface ExecutionsOptions {
+  db: StepFunctionsStore;
+  machines: CompiledMachines;
+  events: EventLog;
+  logger: LocalLogger;
+  region: string;
+  accountId: string;
+}
+
+export class Executions implements ChildExecutions {
+  private readonly running = new Map<string, Running>();
+  private tasks: TaskDispatcher | undefined;
+  private stopped = false;
+  /** Set when stop() gave up waiting: abandoned executions stay RUNNING in the store. */
+  private abandoned = false;
+
+  constructor(private readonly o: ExecutionsOptions) {}
+
+  /** The dispatcher Task states go to (it starts child executions here, hence set afterwards). */
+  dispatchTo(tasks: TaskDispatcher): void {
+    this.tasks = tasks;
+  }
+
+  executionArn(smName: string, name: string): string {
+    return `arn:aws:states:${this.o.region}:${this.o.accountId}:execution:${smName}:${name}`;
+  }
+
+  private machine(arn: string): StateMachineRow {
+    const row = this.o.db.machine(arn);
+    if (!row) throw new AwsError('StateMachineDoesNotExist', `State Machine Does Not Exist: '${arn}'`);
+    return row;
+  }
+
+  private exec(arn: string): ExecutionRow {
+    const row = this.o.db.execution(arn);
+    if (!row) throw new AwsError('ExecutionDoesNotExist', `Execution Does Not Exist: '${arn}'`);
+    return row;
+  }
+
+  /**
+   * Starts an execution. The name is an idempotency key, as on AWS for STANDARD machines: the
+   * same name and input while that execution still runs returns it again; a finished one, or
+   * other input, is `ExecutionAlreadyExists`.
+   */
+  startExecution(input: { stateMachineArn: string; name?: string; input?: string }) {
+    if (this.stopped) throw new AwsError('ServiceUnavailable', 'the local cloud is stopping', 503);
+    const sm = this.machine(input.stateMachineArn);
+    const name = input.name ?? randomUUID();
+    if (!NAME.test(name)) throw new AwsError('InvalidName', `Invalid Name: '${name}'`);
+    const text = input.input ?? '{}';
+    let parsedInput: unknown;
+    try {
+      parsedInput = JSON.parse(text);
+    } catch {
+      throw new AwsError('InvalidExecutionInput', 'Invalid State Machine Execution Input: not JSON');
+    }
+    const arn = this.executionArn(sm.name, name);
+    const existing = this.o.db.execution(arn);
+    if (existing) {
+      if (existing.input === text && existing.status === 'RUNNING') {
+        return { executionArn: arn, startDate: new Date(existing.start_ms) };
+      }
+      throw new AwsError('ExecutionAlreadyExists', `Execution Already Exists: '${arn}'`);
+    }
+    const compiled = this.o.machines.compile(sm);
+    const start = Date.now();
+    const history = new ExecutionHistory();
+    history.started(text, sm.role_arn, start);
+    // The first event is stored with the row: an execution a crash interrupts keeps it.
+    this.o.db.insertExecution(arn, sm.arn, name, text, start, JSON.stringify(history));
+    this.launch(
+      sm,
+      compiled,
+      history,
+      { arn, name, status: 'RUNNING', input: text, startMs: start },
+      parsedInput,
+    );
+    return { executionArn: arn, startDate: new Date(start) };
+  }
+
+  private launch(
+    sm: StateMachineRow,
+    compiled: Compiled,
+    history: ExecutionHistory,
+    started: StatusChange,
+    input: unknown,
+  ): void {
+    const { arn, name } = started;
+    publishStatus(this.o.events, sm, started);
+    const running: Running = { arn, history, abort: () => {}, done: Promise.resolve(), children: new Set() };
+
+    // The runner's local handlers are keyed by state name (its only hook); names are unique
+    // across a machine, nested Map/Parallel states included, so each maps to one resource.
+    const handlers: Record<string, (input: unknown) => Promise<unknown>> = {};
+    for (const [stateName, state] of compiled.tasks) {
+      handlers[stateName] = (taskInput) => this.runTask(state, taskInput, running);
+    }
+    const run = compiled.machine.run(input as never, {
+      overrides: { taskResourceLocalHandlers: handlers as never },
+      context: {
+        Execution: { Id: arn, Name: name, RoleArn: sm.role_arn },
+        StateMachine: { Id: sm.arn, Name: sm.name },
+      },
+    });
+    running.abort = run.abort;
+    const consume = (async () => {
+      for await (const ev of run.eventLogs) history.record(ev as unknown as RunnerEvent, compiled.states);
+    })();
+
+    running.done = (async () => {
+      let status: ExecutionStatus;
+      let output: string | null = null;
+      let error: string | null = null;
+      let cause: string | null = null;
+      try {
+        const result = await run.result;
+        status = 'SUCCEEDED';
+        output = JSON.stringify(result ?? null);
+      } catch (err) {
+        if (err instanceof ExecutionAbortedError || running.stopRequested) {
+          status = 'ABORTED';
+          error = running.stopRequested?.error ?? null;
+          cause = running.stopRequested?.cause ?? null;
+        } else if (err instanceof ExecutionTimeoutError) {
+          status = 'TIMED_OUT';
+          error = 'States.Timeout';
+          cause = 'The execution timed out';
+        } else {
+          status = 'FAILED';
+          const inner = err instanceof ExecutionError ? (err.cause as Error | undefined) : (err as Error);
+          error = inner?.name ?? 'States.Runtime';
+          cause = inner?.message ?? String(err);
+        }
+      }
+      // The event log closes with the execution; an abort may leave it open, so bound the wait.
+      await Promise.race([consume, new Promise((r) => setTimeout(r, 50))]);
+      if (this.abandoned) {
+        this.running.delete(arn);
+        return;
+      }
+      const stop = Date.now();
+      history.finished(status, { output, error, cause }, stop);
+      // One transaction: a kill -9 cannot leave the execution stopped without its status event
+      // (which is what starts the repair of a failed rotation).
+      this.o.db.tx(() => {
+        this.o.db.finishExecution(arn, {
+          status,
+          output,
+          error,
+          cause,
+          stopMs: stop,
+          history: JSON.stringify(history),
+        });
+        publishStatus(this.o.events, sm, { ...started, status, stopMs: stop, output, error, cause });
+      });
+      this.running.delete(arn);
+    })().catch((err: unknown) => {
+      this.o.logger.error('execution bookkeeping failed', { executionArn: arn, error: String(err) });
+      this.running.delete(arn);
+    });
+    this.running.set(arn, running);
+  }
+
+  /** One Task attempt: history events around the dispatch to its resource. */
+  private async runTask(state: AslState, taskInput: unknown, running: Running): Promise<unknown> {
+    const resource = String(state.Resource);
+    // Let the runner's own TaskStateEntered land in the history first.
+    await new Promise((r) => setImmediate(r));
+    running.history.taskScheduled(resource, taskInput, state.TimeoutSeconds, this.o.region);
+    try {
+      if (!this.tasks) throw new TaskError('States.Runtime', 'no Task dispatcher');
+      const out = await this.tasks.invoke(resource, taskInput, running);
+      running.history.taskSucceeded(resource, out);
+      return out;
+    } catch (err) {
+      const e = err instanceof TaskError ? err : new TaskError('States.TaskFailed', (err as Error).message);
+      running.history.taskFailed(resource, e.name, e.message);
+      throw e;
+    }
+  }
+
+  describeExecution(input: { executionArn: string }): ChildDescription & {
+    inputDetails: { included: boolean };
+    outputDetails?: { included: boolean };
+  } {
+    const r = this.exec(input.executionArn);
+    return {
+      executionArn: r.arn,
+      stateMachineArn: r.sm_arn,
+      name: r.name,
+      status: r.status,
+      startDate: new Date(r.start_ms),
+      ...(r.stop_ms ? { stopDate: new Date(r.stop_ms) } : {}),
+      input: r.input,
+      inputDetails: { included: true },
+      ...(r.output !== null ? { output: r.output, outputDetails: { included: true } } : {}),
+      ...(r.error !== null ? { error: r.error } : {}),
+      ...(r.cause !== null ? { cause: r.cause } : {}),
+    };
+  }
+
+  getExecutionHistory(input: {
+    executionArn: string;
+    maxResults?: number;
+    nextToken?: string;
+    reverseOrder?: boolean;
+  }) {
+    const r = this.exec(input.executionArn);
+    const live = this.running.get(r.arn);
+    let events: HistoryEvent[] = live ? [...live.history.events] : ExecutionHistory.parse(r.history).events;
+    if (input.reverseOrder) events = events.reverse();
+    const { page, nextToken } = paginate(events, input);
+    return { events: page, ...(nextToken ? { nextToken } : {}) };
+  }
+
+  listExecutions(input: {
+    stateMachineArn: string;
+    statusFilter?: string;
+    maxResults?: number;
+    nextToken?: string;
+  }) {
+    this.machine(input.stateMachineArn);
+    const rows = this.o.db.executionsOf(input.stateMachineArn, input.statusFilter || undefined);
+    const { page, nextToken } = paginate(rows, input);
+    return {
+      executions: page.map((e) => ({
+        executionArn: e.arn,
+        stateMachineArn: e.sm_arn,
+        name: e.name,
+        status: e.status,
+        startDate: new Date(e.start_ms),
+        ...(e.stop_ms ? { stopDate: new Date(e.stop_ms) } : {}),
+      })),
+      ...(nextToken ? { nextToken } : {}),
+    };
+  }
+
+  /** Aborts a running execution (and the `.sync` children it waits for). */
+  stopExecution(input: { executionArn: string; error?: string; cause?: string }) {
+    const r = this.exec(input.executionArn);
+    const live = this.running.get(r.arn);
+    if (live) {
+      live.stopRequested = { error: input.error, cause: input.cause };
+      live.abort();
+      for (const child of live.children)
+        this.stopExecution({
+          executionArn: child,
+          error: 'States.Aborted',
+          cause: 'parent execution stopped',
+        });
+    }
+    return { stopDate: new Date() };
+  }
+
+  /** Whether the execution runs in this process now. */
+  isRunning(executionArn: string): boolean {
+    return this.running.has(executionArn);
+  }
+
+  /** Resolves when the execution has stopped (at once if it is not running here). */
+  async awaitExecution(executionArn: string): Promise<void> {
+    await this.running.get(executionArn)?.done;
+  }
+
+  /** Resolves when no execution is running (including ones started meanwhile). */
+  async awaitIdle(): Promise<void> {
+    while (this.running.size > 0) {
+      const now = [...this.running.values()];
+      await Promise.all(now.map((r) => r.done));
+      // Bookkeeping always removes a finished run; if not, yield rather than spin.
+      if (now.every((r) => [...this.running.values()].includes(r)))
+        await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+
+  get runningCount(): number {
+    return this.running.size;
+  }
+
+  /** Stops accepting executions; waits for running ones up to `graceMs`, then aborts them. */
+  async stop(graceMs: number): Promise<void> {
+    this.stopped = true;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      this.awaitIdle(),
+      new Promise<void>((r) => {
+        timer = setTimeout(r, graceMs);
+      }),
+    ]);
+    clearTimeout(timer);
+    // Left RUNNING in the store on purpose: the next start marks them failed (recoverInterrupted).
+    this.abandoned = true;
+    for (const r of this.running.values()) r.abort();
+  }
+}

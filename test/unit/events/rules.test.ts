@@ -1,0 +1,51 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { matchesPattern, validatePattern } from '../../../local/eventbridge/pattern';
+import { executionFailed, smRotationFailed } from '../../support/aws-events';
+
+const root = path.resolve(__dirname, '../../..');
+const pattern = (file: string) => JSON.parse(readFileSync(path.join(root, 'events', file), 'utf8'));
+
+describe('rules (events/*.json)', () => {
+  it.each([
+    'rotation-failed.json',
+    'rotate-secret-execution-failed.json',
+    'secret-deleted.json',
+    'database-deleted.json',
+  ])('%s is a valid event pattern', (f) => expect(() => validatePattern(pattern(f))).not.toThrow());
+
+  it('rotation-failed matches Secrets Manager RotationFailed and not RotationSucceeded', () => {
+    const p = pattern('rotation-failed.json');
+    expect(matchesPattern(p, smRotationFailed)).toBe(true);
+    const ok = {
+      ...smRotationFailed,
+      detail: { ...smRotationFailed.detail, eventName: 'RotationSucceeded' },
+    };
+    expect(matchesPattern(p, ok)).toBe(false);
+  });
+
+  it('rotate-secret-execution-failed ignores "rotation in progress" losers, so the repair never undoes a running rotation', () => {
+    const p = pattern('rotate-secret-execution-failed.json');
+    expect(matchesPattern(p, executionFailed('AuthenticationError'))).toBe(true);
+    expect(matchesPattern(p, executionFailed('States.Timeout', 'TIMED_OUT'))).toBe(true);
+    expect(matchesPattern(p, executionFailed(undefined, 'ABORTED'))).toBe(true);
+    expect(matchesPattern(p, executionFailed('RotationInProgressError'))).toBe(false);
+    expect(matchesPattern(p, executionFailed(undefined, 'SUCCEEDED'))).toBe(false);
+    const other = executionFailed('AuthenticationError');
+    other.detail.stateMachineArn =
+      'arn:aws:states:us-east-1:000000000000:stateMachine:credflow-local-rotate-fleet';
+    expect(matchesPattern(p, other)).toBe(false);
+  });
+
+  it('database-deleted matches RDS-EVENT-0003 and RDS-EVENT-0171 only', () => {
+    const p = pattern('database-deleted.json');
+    const ev = (type: string, id: string) => ({
+      source: 'aws.rds',
+      'detail-type': type,
+      detail: { EventID: id, SourceIdentifier: 'db1' },
+    });
+    expect(matchesPattern(p, ev('RDS DB Instance Event', 'RDS-EVENT-0003'))).toBe(true);
+    expect(matchesPattern(p, ev('RDS DB Cluster Event', 'RDS-EVENT-0171'))).toBe(true);
+    expect(matchesPattern(p, ev('RDS DB Instance Event', 'RDS-EVENT-0005'))).toBe(false);
+  });
+});

@@ -1,0 +1,38 @@
+import { parseLocalCloudArgs } from '../../../local/main';
+
+describe('local cloud arguments', () => {
+  it('defaults to port 4566 and .credflow/', () => {
+    expect(parseLocalCloudArgs([])).toEqual({
+      port: 4566,
+      stateDir: '.credflow',
+      region: undefined,
+      logLevel: undefined,
+    });
+  });
+
+  it('reads --x value and --x=value', () => {
+    expect(
+      parseLocalCloudArgs([
+        '--port',
+        '0',
+        '--state-dir=/tmp/s',
+        '--region',
+        'eu-west-1',
+        '--log-level=silent',
+      ]),
+    ).toEqual({
+      port: 0,
+      stateDir: '/tmp/s',
+      region: 'eu-west-1',
+      logLevel: 'silent',
+    });
+  });
+
+  it('refuses unknown options and bad ports', () => {
+    expect(() => parseLocalCloudArgs(['--prot', '1'])).toThrow(/unknown option/);
+    expect(() => parseLocalCloudArgs(['--port', '70000'])).toThrow(/--port/);
+    expect(() => parseLocalCloudArgs(['--port'])).toThrow(/needs a value/);
+    expect(() => parseLocalCloudArgs(['--port', '--state-dir', '/tmp/s'])).toThrow(/--port needs a value/);
+    expect(() => parseLocalCloudArgs(['4566'])).toThrow(/unexpected argument: 4566/);
+  });
+});
