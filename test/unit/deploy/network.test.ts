@@ -8,7 +8,7 @@ interface Network {
   vpcId: string;
   endpointIngress: { SourceSecurityGroupId: string; FromPort: number }[];
 }
-const { network } = require(path.resolve(__dirname, '../../deploy/network.js')) as {
+const { network } = require(path.resolve(__dirname, '../../../deploy/network.js')) as {
   network: (params: Record<string, unknown>) => Network;
 };
 
