@@ -74,8 +74,12 @@ export function program(): Command {
         .argParser(int('--port', 0, 65535)),
     )
     .option('--detach', 'run in the background')
-    .action(async (o: { port: number; detach?: boolean }) =>
-      set(await up(g(), { port: o.port, ...(o.detach ? { detach: true } : {}) })),
+    .option(
+      '--no-quotas',
+      "don't enforce AWS's quotas (Secrets Manager request rates, payload and history sizes)",
+    )
+    .action(async (o: { port: number; detach?: boolean; quotas: boolean }) =>
+      set(await up(g(), { port: o.port, quotas: o.quotas, ...(o.detach ? { detach: true } : {}) })),
     );
   p.command('down')
     .description('stop the local cloud cleanly')
@@ -313,13 +317,14 @@ export function program(): Command {
   p.command('demo')
     .description('the whole lifecycle on the embedded local cloud with real PostgreSQL and MariaDB')
     .option('--keep', 'leave the local cloud and databases running at the end')
+    .option('--no-quotas', "don't enforce AWS's quotas")
     .addOption(
       new Option('--port <port>', 'local cloud port (0: any free one)')
         .default(0)
         .argParser(int('--port', 0, 65535)),
     )
-    .action(async (o: { keep?: boolean; port: number }) => {
-      set(await demo(g(), { keep: o.keep ?? false, port: o.port }));
+    .action(async (o: { keep?: boolean; port: number; quotas: boolean }) => {
+      set(await demo(g(), { keep: o.keep ?? false, port: o.port, quotas: o.quotas }));
     });
 
   p.hook('postAction', () => {

@@ -5,6 +5,7 @@ import { resetReconcileDeps } from '../src/lifecycle/reconcile-deps';
 import { type Catalog, loadCatalog, loadHandler, resolveEnvironment } from './catalog';
 import { LocalCloud } from './cloud';
 import { type DeployReport, deployCatalog, resolveContext } from './deploy';
+import type { QuotaSettings } from './quotas';
 
 export interface BootOptions {
   stateDir: string;
@@ -13,6 +14,8 @@ export interface BootOptions {
   catalog?: Catalog | undefined;
   /** The deployment stage names take (default `local`). */
   stage?: string | undefined;
+  /** AWS's quotas to enforce (default all; `credflow up --no-quotas`: none). */
+  quotas?: QuotaSettings | undefined;
 }
 
 /** The stage the local cloud deploys serverless.yml as. */
@@ -30,7 +33,11 @@ export const RERUN_INTERRUPTED_TAG = 'credflow:rerun-interrupted';
  * they build their SDK clients from the environment exactly as on Lambda.
  */
 export async function bootLocalCloud(opts: BootOptions): Promise<LocalCloud & { deployment: DeployReport }> {
-  const cloud = await LocalCloud.start({ stateDir: opts.stateDir, port: opts.port ?? 4566 });
+  const cloud = await LocalCloud.start({
+    stateDir: opts.stateDir,
+    port: opts.port ?? 4566,
+    quotas: opts.quotas,
+  });
   const cfg = cloud.clientConfig();
   process.env['AWS_ENDPOINT_URL'] = cfg.endpoint;
   process.env['AWS_REGION'] = cfg.region;

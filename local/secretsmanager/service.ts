@@ -37,6 +37,7 @@ import type { Keyring } from '../store/keyring';
 import { lookup, type SecretsContext } from './context';
 import { deleteSecret, restoreSecret } from './deletion';
 import { generatePassword } from './password';
+import type { SecretsManagerQuotas } from './quotas';
 import { cancelRotateSecret, completeRotation, rotateSecret } from './rotation';
 import { RotationRunner } from './rotation-runner';
 import { createSecret, describeSecret, listSecrets, updateSecret } from './secrets';
@@ -55,6 +56,8 @@ export interface SecretsManagerDeps {
   region: string;
   accountId: string;
   logger: LocalLogger;
+  /** AWS's quotas (sizes, versions; rates are applied by `withRateQuotas` at the protocol layer). */
+  quotas?: SecretsManagerQuotas | undefined;
 }
 
 /**
@@ -80,6 +83,7 @@ export class SecretsManager {
       logger: deps.logger,
       region: deps.region,
       accountId: deps.accountId,
+      quotas: deps.quotas,
       now,
     };
     this.runner = new RotationRunner(

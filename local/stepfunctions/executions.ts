@@ -9,6 +9,7 @@ import { AwsError } from '../http/errors';
 import type { LocalLogger } from '../log';
 import { type AslState, ExecutionHistory, type HistoryEvent, type RunnerEvent } from './history';
 import { type Compiled, type CompiledMachines, NAME, paginate } from './machines';
+import type { ExecutionQuotas, QuotaFailure } from './quotas';
 import type { ExecutionRow, ExecutionStatus, StateMachineRow, StepFunctionsStore } from './store';
 import { type ChildDescription, type ChildExecutions, type TaskDispatcher, TaskError } from './tasks';
 
@@ -20,6 +21,8 @@ interface Running {
   stopRequested?: { error?: string | undefined; cause?: string | undefined };
   /** `.sync` children: stopping the parent stops them, as on AWS. */
   children: Set<string>;
+  /** Set when the execution broke a quota: it fails with this, whatever its Catchers say. */
+  quotaFailure?: QuotaFailure;
 }
 
 /** The execution's side of the `Step Functions Execution Status Change` event. */
@@ -65,6 +68,7 @@ export interface ExecutionsOptions {
   logger: LocalLogger;
   region: string;
   accountId: string;
+  quotas: ExecutionQuotas;
 }
 
 export class Executions implements ChildExecutions {
@@ -114,6 +118,7 @@ export class Executions implements ChildExecutions {
     } catch {
       throw new AwsError('InvalidExecutionInput', 'Invalid State Machine Execution Input: not JSON');
     }
+    this.o.quotas.checkStartInput(text);
     const arn = this.executionArn(sm.name, name);
     const existing = this.o.db.execution(arn);
     if (existing) {
@@ -153,7 +158,7 @@ export class Executions implements ChildExecutions {
     // across a machine, nested Map/Parallel states included, so each maps to one resource.
     const handlers: Record<string, (input: unknown) => Promise<unknown>> = {};
     for (const [stateName, state] of compiled.tasks) {
-      handlers[stateName] = (taskInput) => this.runTask(state, taskInput, running);
+      handlers[stateName] = (taskInput) => this.runTask(stateName, state, taskInput, running);
     }
     const run = compiled.machine.run(input as never, {
       overrides: { taskResourceLocalHandlers: handlers as never },
@@ -164,7 +169,18 @@ export class Executions implements ChildExecutions {
     });
     running.abort = run.abort;
     const consume = (async () => {
-      for await (const ev of run.eventLogs) history.record(ev as unknown as RunnerEvent, compiled.states);
+      for await (const ev of run.eventLogs) {
+        // Past a quota the execution is over: nothing more lands in its history.
+        if (running.quotaFailure) continue;
+        const e = ev as unknown as RunnerEvent;
+        const tooLarge =
+          e.type === 'StateExited' && e.state && this.o.quotas.result(e.state.name, e.state.output);
+        if (tooLarge) this.failForQuota(running, tooLarge);
+        else {
+          history.record(e, compiled.states);
+          this.checkHistory(running);
+        }
+      }
     })();
 
     running.done = (async () => {
@@ -176,8 +192,11 @@ export class Executions implements ChildExecutions {
         const result = await run.result;
         status = 'SUCCEEDED';
         output = JSON.stringify(result ?? null);
+        const tooLarge = this.o.quotas.result('execution output', output);
+        if (tooLarge) running.quotaFailure ??= tooLarge;
       } catch (err) {
-        if (err instanceof ExecutionAbortedError || running.stopRequested) {
+        if (running.quotaFailure) status = 'FAILED';
+        else if (err instanceof ExecutionAbortedError || running.stopRequested) {
           status = 'ABORTED';
           error = running.stopRequested?.error ?? null;
           cause = running.stopRequested?.cause ?? null;
@@ -194,6 +213,12 @@ export class Executions implements ChildExecutions {
       }
       // The event log closes with the execution; an abort may leave it open, so bound the wait.
       await Promise.race([consume, new Promise((r) => setTimeout(r, 50))]);
+      if (running.quotaFailure) {
+        status = 'FAILED';
+        output = null;
+        error = running.quotaFailure.error;
+        cause = running.quotaFailure.cause;
+      }
       if (this.abandoned) {
         this.running.delete(arn);
         return;
@@ -222,21 +247,64 @@ export class Executions implements ChildExecutions {
   }
 
   /** One Task attempt: history events around the dispatch to its resource. */
-  private async runTask(state: AslState, taskInput: unknown, running: Running): Promise<unknown> {
+  private async runTask(
+    stateName: string,
+    state: AslState,
+    taskInput: unknown,
+    running: Running,
+  ): Promise<unknown> {
     const resource = String(state.Resource);
     // Let the runner's own TaskStateEntered land in the history first.
     await new Promise((r) => setImmediate(r));
+    const over = (): never => {
+      throw new TaskError(running.quotaFailure?.error ?? 'States.Runtime', running.quotaFailure?.cause ?? '');
+    };
+    if (running.quotaFailure) over();
+    const tooLarge = this.o.quotas.input(stateName, taskInput);
+    if (tooLarge) {
+      this.failForQuota(running, tooLarge);
+      over();
+    }
     running.history.taskScheduled(resource, taskInput, state.TimeoutSeconds, this.o.region);
+    this.checkHistory(running);
+    let out: unknown;
     try {
       if (!this.tasks) throw new TaskError('States.Runtime', 'no Task dispatcher');
-      const out = await this.tasks.invoke(resource, taskInput, running);
-      running.history.taskSucceeded(resource, out);
-      return out;
+      out = await this.tasks.invoke(resource, taskInput, running);
     } catch (err) {
       const e = err instanceof TaskError ? err : new TaskError('States.TaskFailed', (err as Error).message);
-      running.history.taskFailed(resource, e.name, e.message);
+      if (!running.quotaFailure) {
+        running.history.taskFailed(resource, e.name, e.message);
+        this.checkHistory(running);
+      }
       throw e;
     }
+    if (running.quotaFailure) over();
+    const resultTooLarge = this.o.quotas.result(resource, out);
+    if (resultTooLarge) {
+      this.failForQuota(running, resultTooLarge);
+      over();
+    }
+    running.history.taskSucceeded(resource, out);
+    this.checkHistory(running);
+    return out;
+  }
+
+  /**
+   * Ends a running execution on a quota: Catchers do not see it (AWS's terminal errors), its
+   * `.sync` children stop as they would with a stopped parent.
+   */
+  private failForQuota(running: Running, failure: QuotaFailure): void {
+    if (running.quotaFailure) return;
+    running.quotaFailure = failure;
+    running.abort();
+    for (const child of running.children)
+      this.stopExecution({ executionArn: child, error: 'States.Aborted', cause: 'parent execution failed' });
+  }
+
+  private checkHistory(running: Running): void {
+    const full = this.o.quotas.history(running.history.events.length);
+    if (full) this.failForQuota(running, full);
   }
 
   describeExecution(input: { executionArn: string }): ChildDescription & {
