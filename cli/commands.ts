@@ -1,5 +1,6 @@
 import { ListSecretsCommand, type SecretListEntry } from '@aws-sdk/client-secrets-manager';
 import { type ExecutionListItem, ListExecutionsCommand } from '@aws-sdk/client-sfn';
+import type { FleetSummary } from '../src/lifecycle/fleet-tally';
 import { STATUS_TAG } from '../src/lifecycle/users';
 import { LAST_ROTATED_TAG, STRATEGY_TAG } from '../src/rotation/types';
 import {
@@ -11,7 +12,7 @@ import {
   workflowArn,
 } from './context';
 import { CliError, EXIT } from './errors';
-import { bar, bold, dim, green, ms, printJson, progressPrinter, red, say, table } from './output';
+import { bold, dim, green, ms, printJson, progressPrinter, red, say, table } from './output';
 import { type ExecutionResult, executionHistory, followExecution, startWorkflow } from './run';
 
 export interface RunOptions {
@@ -70,38 +71,13 @@ export async function rotateFleet(
     return EXIT.ok;
   }
   say(bold(`rotate-fleet: ${dim(arn)}`));
-  let total: number | undefined;
-  let done = 0;
-  let lastBar = '';
-  const r = await followExecution(conn, arn, (p) => {
-    if (p.kind !== 'succeeded') return;
-    if (p.state === 'SecretRotated' || p.state === 'SecretRotationFailed') done++;
-    if (p.state === 'SelectDueSecrets' && p.output) {
-      total = (JSON.parse(p.output) as { selection?: { total?: number } }).selection?.total;
-      if (!g.json) say(`  ${total ?? 0} secret(s) due`);
-    }
-    const line = bar(done, total ?? Math.max(done, 1));
-    if (!g.json && line !== lastBar && (p.state === 'SecretRotated' || p.state === 'SecretRotationFailed')) {
-      lastBar = line;
-      say(`  ${line}`);
-    }
-  });
+  const r = await followExecution(conn, arn);
   if (g.json) {
     printJson(r);
   } else if (r.status === 'SUCCEEDED') {
-    const s = r.output as {
-      total: number;
-      succeeded: number;
-      failed: number;
-      skipped: number;
-      results: { name: string; status: string; error?: string }[];
-    };
-    process.stdout.write(
-      `${table(
-        ['secret', 'status', 'error'],
-        s.results.map((x) => [x.name, x.status, x.error]),
-      )}\n`,
-    );
+    const s = r.output as FleetSummary;
+    const failures = s.failures.map((x) => [x.name, x.error]);
+    if (failures.length) process.stdout.write(`${table(['secret', 'error'], failures)}\n`);
     say(
       `${green(`${s.succeeded} rotated`)}, ${s.failed ? red(`${s.failed} failed`) : '0 failed'}, ${s.skipped} skipped, in ${ms(r.durationMs)}`,
     );

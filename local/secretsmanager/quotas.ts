@@ -89,6 +89,16 @@ export class SecretsManagerQuotas {
     }
   }
 
+  /**
+   * A smaller quota for the group of `operation` from now on: tests model an account whose
+   * quota other writers are already using.
+   */
+  limit(operation: string, perSecond: number, now?: () => number): void {
+    const group = this.quotas.find((q) => q.operations.includes(operation));
+    const bucket = new TokenBucket(perSecond, perSecond, now);
+    for (const op of group?.operations ?? [operation]) this.buckets.set(op, bucket);
+  }
+
   /** Counts the call; throws AWS's ThrottlingException when its group's bucket is empty. */
   admit(operation: string): void {
     this.calls.set(operation, (this.calls.get(operation) ?? 0) + 1);

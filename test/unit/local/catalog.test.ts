@@ -35,8 +35,11 @@ describe('serverless.yml as the catalog', () => {
   it('resolves Ref and Fn::GetAtt in function environments', () => {
     const env = (key: string) =>
       resolveEnvironment(catalog.functions.find((f) => f.key === key)?.environment ?? {}, ctx);
-    expect(env('selectDueSecrets')['ROTATE_SECRET_STATE_MACHINE_ARN']).toBe(
+    expect(env('planFleetRotation')['ROTATE_SECRET_STATE_MACHINE_ARN']).toBe(
       ctx.stateMachineArn('RotateSecretStateMachine'),
+    );
+    expect(env('planFleetRotation')['ROTATE_FLEET_PAGE_STATE_MACHINE_ARN']).toBe(
+      ctx.stateMachineArn('RotateFleetPageStateMachine'),
     );
     expect(env('enableRotation')['ROTATION_LAMBDA_ARN']).toBe(
       'arn:aws:lambda:us-east-1:000000000000:function:rotationLambda',

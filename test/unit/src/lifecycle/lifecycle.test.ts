@@ -1,7 +1,6 @@
 import { ValidationError } from '../../../../src/errors';
 import { kindOf, provisionInput, writerOf } from '../../../../src/lifecycle/database';
 import { classifyDeletion, parseDeletionCase, parseDeletionEvent } from '../../../../src/lifecycle/deletion';
-import { summarizeFleetRotation } from '../../../../src/lifecycle/fleet';
 import { parseFailureEvent } from '../../../../src/lifecycle/repair';
 import { userSecretName } from '../../../../src/lifecycle/users';
 import { tokenFromExecutionName } from '../../../../src/rotation/input';
@@ -123,25 +122,5 @@ describe('user secrets', () => {
   it('fingerprints grants by content and order', () => {
     expect(grantsFingerprint(['a', 'b'])).toBe(grantsFingerprint(['a', 'b']));
     expect(grantsFingerprint(['a', 'b'])).not.toBe(grantsFingerprint(['a', 'c']));
-  });
-});
-
-describe('fleet summary', () => {
-  it('counts successes and failures across groups', () => {
-    const s = summarizeFleetRotation({
-      selection: { skipped: [{ secretId: 'x', reason: 'not due' }] },
-      results: [
-        [{ secretId: 'a', name: 'a', outcome: { status: 'SUCCEEDED', executionArn: 'e1' } }],
-        [
-          { secretId: 'b', name: 'b', outcome: { Error: 'AuthenticationError', Cause: 'no' } },
-          { secretId: 'c', name: 'c', outcome: { status: 'SUCCEEDED' } },
-        ],
-      ],
-    });
-    expect(s).toMatchObject({ total: 3, succeeded: 2, failed: 1, skipped: 1 });
-    expect(s.results.find((r) => r.secretId === 'b')).toMatchObject({
-      status: 'FAILED',
-      error: 'AuthenticationError',
-    });
   });
 });
