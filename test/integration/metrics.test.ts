@@ -58,7 +58,7 @@ async function userSecret(strategy: StrategyName) {
   return { ...s, username, password };
 }
 
-async function valueOf(secretId: string, stage = 'AWSCURRENT'): Promise<string> {
+async function stagedValue(secretId: string, stage = 'AWSCURRENT'): Promise<string> {
   const v = await tc.clients.secrets.send(
     new GetSecretValueCommand({ SecretId: secretId, VersionStage: stage }),
   );
@@ -90,7 +90,7 @@ describe('metrics reported by the cores', () => {
     // A rerun finds the version current: nothing more is counted.
     await finishSecret(deps, input);
     expect(deps.metrics.points).toHaveLength(2);
-    expectNothingSecret(deps.metrics.points, s.password, s.username, await valueOf(s.arn), s.arn);
+    expectNothingSecret(deps.metrics.points, s.password, s.username, await stagedValue(s.arn), s.arn);
   });
 
   it('verify reports drift when a clone appears beside an admin-single-user user', async () => {
@@ -132,7 +132,7 @@ describe('metrics reported by the cores', () => {
     await createSecret(deps, { secretId: s.arn, token });
     const diagnosis = await diagnoseRotation(deps, { secretId: s.arn, reason: 'test', token });
     expect(diagnosis.action).toBe('roll-back');
-    const pending = await valueOf(s.arn, 'AWSPENDING');
+    const pending = await stagedValue(s.arn, 'AWSPENDING');
     await rollBackRotation(deps, diagnosis);
     expect(deps.metrics.points).toEqual([
       { name: 'RotationFailed', value: 1, dimensions: { engine: 'postgres', strategy: 'alternating-users' } },
