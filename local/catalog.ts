@@ -114,13 +114,18 @@ function packageRoot(): string {
 export function loadCatalog(root = packageRoot(), stage = 'local'): Catalog {
   const yml = parse(readFileSync(path.join(root, 'serverless.yml'), 'utf8')) as ServerlessYml;
   const providerEnv = yml.provider?.environment ?? {};
+  // `credflow/${sls:stage}` and the like, as serverless resolves them.
+  const envOf = (env: Record<string, EnvValue>) =>
+    Object.fromEntries(
+      Object.entries(env).map(([k, v]) => [k, typeof v === 'string' ? resolveVars(v, stage) : v]),
+    );
   const functions: CatalogFunction[] = Object.entries(yml.functions ?? {}).map(([key, fn]) => {
     const dot = fn.handler.lastIndexOf('.');
     return {
       key,
       modulePath: path.join(CODE_ROOT, fn.handler.slice(0, dot)),
       exportName: fn.handler.slice(dot + 1),
-      environment: { ...providerEnv, ...(fn.environment ?? {}) },
+      environment: envOf({ ...providerEnv, ...(fn.environment ?? {}) }),
       timeoutSeconds: fn.timeout ?? yml.provider?.timeout ?? 6,
     };
   });

@@ -8,6 +8,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { loadCatalog } from '../../local/catalog';
+import { monitoringChecks } from './monitoring';
 
 const root = path.resolve(__dirname, '../..');
 const out = path.join(root, '.serverless');
@@ -168,3 +169,5 @@ describe('serverless package (offline)', () => {
     }
   });
 });
+
+monitoringChecks(root, catalog, 'ci');
