@@ -7,6 +7,7 @@ import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { parse } from 'yaml';
 import type { Catalog } from '../../local/catalog';
 import { METRICS } from '../../src/metrics';
 
@@ -68,6 +69,15 @@ export function monitoringChecks(root: string, catalog: Catalog, stage: string):
         expect(actions).toContain('xray:PutTraceSegments');
       },
     );
+
+    it('deploys everything resources/monitoring.yml declares (serverless.yml names each entry)', () => {
+      const file = parse(readFileSync(path.join(root, 'resources/monitoring.yml'), 'utf8')) as {
+        Conditions: Record<string, unknown>;
+        Resources: Record<string, { Type: string }>;
+      };
+      for (const [id, r] of Object.entries(file.Resources)) expect(resources()[id]?.Type).toBe(r.Type);
+      for (const id of Object.keys(file.Conditions)) expect(template.Conditions[id]).toBeDefined();
+    });
 
     it('keeps the state machine logs in one log group with a retention', () => {
       expect(resources()['StateMachineLogGroup']).toMatchObject({
