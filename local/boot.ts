@@ -31,6 +31,10 @@ export async function bootLocalCloud(opts: BootOptions): Promise<LocalCloud & { 
   process.env['AWS_SECRET_ACCESS_KEY'] = cfg.credentials.secretAccessKey;
   delete process.env['AWS_PROFILE'];
   delete process.env['AWS_SESSION_TOKEN'];
+  // The handlers' metrics (EMF lines) join the cloud's own log on stderr (cloud.log when
+  // detached) when it logs at info; a quieter cloud (the demo, tests, benchmarks) drops them.
+  const level = (process.env['CREDFLOW_LOG_LEVEL'] ?? process.env['LOG_LEVEL'] ?? 'info').toLowerCase();
+  process.env['CREDFLOW_METRICS_OUTPUT'] ??= level === 'info' || level === 'debug' ? 'stderr' : 'off';
   // Handlers in this process keep their clients between calls; a new cloud is a new endpoint.
   resetLambdaClients();
   resetDeps();

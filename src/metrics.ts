@@ -48,22 +48,35 @@ export interface MetricsPort {
 /** The namespace when POWERTOOLS_METRICS_NAMESPACE is not set (serverless.yml sets `credflow/<stage>`). */
 export const DEFAULT_NAMESPACE = 'credflow';
 
+/** Where EMF lines go: stdout on Lambda (CloudWatch Logs reads it), stderr in the local cloud's log. */
+export type MetricsOutput = 'stdout' | 'stderr' | 'off';
+
+/** CREDFLOW_METRICS_OUTPUT as a MetricsOutput (anything else: stdout, Lambda's default). */
+export function metricsOutput(value: string | undefined): MetricsOutput {
+  return value === 'stderr' || value === 'off' ? value : 'stdout';
+}
+
 /**
- * CloudWatch embedded metric format through Powertools: one JSON line on stdout per data point,
- * which CloudWatch Logs turns into metrics on AWS (and which the local cloud's log keeps).
- * Each point carries two dimension sets, `[service]` for alarms and totals and
- * `[service, ...its own]` for the breakdown. Every point is published at once from its own
- * instance, so handlers running concurrently in one process (the local cloud) never share a
- * buffer.
+ * CloudWatch embedded metric format through Powertools: one JSON line per data point, which
+ * CloudWatch Logs turns into metrics on AWS (and which the local cloud's log keeps). Each point
+ * carries two dimension sets, `[service]` for alarms and totals and `[service, ...its own]` for
+ * the breakdown. Every point is serialised from its own instance and written at once, so
+ * handlers running concurrently in one process (the local cloud) never share a buffer.
  */
-export function emfMetrics(serviceName: string, namespace = DEFAULT_NAMESPACE): MetricsPort {
-  const base = new PowertoolsMetrics({ namespace, serviceName });
+export function emfMetrics(
+  serviceName: string,
+  namespace = DEFAULT_NAMESPACE,
+  output: MetricsOutput = 'stdout',
+): MetricsPort {
+  if (output === 'off') return { put() {} };
+  const stream = output === 'stderr' ? process.stderr : process.stdout;
   return {
     put(name, value, dimensions) {
-      const m = base.singleMetric();
+      const m = new PowertoolsMetrics({ namespace, serviceName });
       m.addDimensions({});
       if (Object.keys(dimensions).length > 0) m.addDimensions(dimensions as Record<string, string>);
       m.addMetric(name, METRICS[name].unit, value);
+      stream.write(`${JSON.stringify(m.serializeMetrics())}\n`);
     },
   };
 }
