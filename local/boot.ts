@@ -3,6 +3,8 @@ import { resetLambdaClients } from '../src/aws/lambda-clients';
 import { resetDeps } from '../src/deps';
 import { type Catalog, loadCatalog, loadHandler, resolveEnvironment } from './catalog';
 import { LocalCloud } from './cloud';
+import { CONSOLE_PATH } from './console/paths';
+import { consoleHandler } from './console/routes';
 import { type DeployReport, deployCatalog, resolveContext } from './deploy';
 
 export interface BootOptions {
@@ -48,8 +50,20 @@ export async function bootLocalCloud(opts: BootOptions): Promise<LocalCloud & { 
     for (const [k, v] of Object.entries(env)) process.env[k] ??= v;
     cloud.lambdas.register(fn.key, loadHandler(fn), env, { timeoutSeconds: fn.timeoutSeconds });
   }
+  const clients = createClients(cfg);
+  // The web console: credflow's own view, so it is mounted here rather than in the emulator.
+  cloud.serveLocal(
+    CONSOLE_PATH,
+    consoleHandler({
+      clients,
+      stage,
+      token: cloud.token,
+      logger: cloud.logger,
+      alerts: () => cloud.sns.messages(),
+    }),
+  );
   try {
-    const deployment = await deployCatalog(createClients(cfg), catalog, target);
+    const deployment = await deployCatalog(clients, catalog, target);
     // Now that handlers and rules exist, executions a crash interrupted can fail (and be repaired).
     cloud.stepFunctions.recoverInterrupted();
     return Object.assign(cloud, { deployment });
