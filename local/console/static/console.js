@@ -219,7 +219,12 @@
     const statusOf = (id) => states[id]?.status ?? 'not-run';
     const ran = (id) => id === '(start)' || (states[id] && states[id].entered > 0);
     const edges = graph.edges.map((e) => {
-      const taken = ran(e.from) && (ran(e.to) || (e.to === '(end)' && view.execution.status !== 'RUNNING'));
+      // The path the execution took: a Catch edge only out of a state that failed and was caught.
+      const caught = statusOf(e.from) === 'caught';
+      const taken =
+        ran(e.from) &&
+        (e.kind === 'catch') === caught &&
+        (ran(e.to) || (e.to === '(end)' && view.execution.status !== 'RUNNING'));
       const [a, b] = [e.points[0], e.points[e.points.length - 1]];
       const mid = e.points[Math.floor(e.points.length / 2)];
       return svg(
@@ -329,7 +334,7 @@
     );
   }
 
-  function rotationPanel(r) {
+  function rotationPanel(r, states) {
     const steps = r.steps.map((s, i) =>
       el(
         'div',
@@ -340,6 +345,7 @@
           { class: 'muted' },
           s.status === 'not-run' ? 'not run' : `${s.status}${s.outcome ? ` · ${s.outcome}` : ''}`,
         ),
+        states[s.step]?.error ? el('div', { class: 'error' }, states[s.step].error) : null,
       ),
     );
     return el(
@@ -407,7 +413,9 @@
         el(
           'div',
           {},
-          v.rotation ? el('section', { class: 'card', id: 'rotation' }, rotationPanel(v.rotation)) : null,
+          v.rotation
+            ? el('section', { class: 'card', id: 'rotation' }, rotationPanel(v.rotation, v.states))
+            : null,
           v.verify ? el('section', { class: 'card' }, checksPanel(v.verify)) : null,
           v.repair
             ? el(
