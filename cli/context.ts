@@ -104,6 +104,7 @@ export const WORKFLOWS = [
   'decommission-database',
   'rotate-fleet',
   'on-rotation-failure',
+  'reconcile-rotations',
   'on-deletion',
 ] as const;
 export type Workflow = (typeof WORKFLOWS)[number];

@@ -255,6 +255,27 @@ export function program(): Command {
     },
   );
 
+  waitOpts(
+    p
+      .command('reconcile')
+      .description('reconcile-rotations: repair every rotation whose AWSPENDING has waited too long')
+      .option(
+        '--older-than-minutes <n>',
+        'an AWSPENDING older than this is stalled (default: the deployed threshold, 30)',
+        int('--older-than-minutes', 0, 43_200),
+      ),
+  ).action(async (o: { olderThanMinutes?: number; wait: boolean; name?: string }) =>
+    set(
+      await runCommand(
+        g(),
+        'reconcile-rotations',
+        o.olderThanMinutes === undefined ? {} : { olderThanMinutes: o.olderThanMinutes },
+        run(o),
+        'reconcile',
+      ),
+    ),
+  );
+
   p.command('executions')
     .description('recent executions of the credflow workflows')
     .option('--workflow <name>', 'only this workflow')

@@ -40,6 +40,7 @@ export const EXAMPLES: Record<string, string[]> = {
   history: ['credflow --local history "$(credflow --local rotate-now credflow/shop-db/app --no-wait)"'],
   secrets: ['credflow --local secrets --json | jq -r \'.[] | select(.status != "ok") | .name\''],
   alerts: ['credflow --local alerts'],
+  reconcile: ['credflow --local reconcile --older-than-minutes 0'],
   demo: ['credflow demo --keep'],
 };
 

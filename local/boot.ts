@@ -1,6 +1,7 @@
 import { createClients } from '../src/aws/clients';
 import { resetLambdaClients } from '../src/aws/lambda-clients';
 import { resetDeps } from '../src/deps';
+import { resetReconcileDeps } from '../src/lifecycle/reconcile-deps';
 import { type Catalog, loadCatalog, loadHandler, resolveEnvironment } from './catalog';
 import { LocalCloud } from './cloud';
 import { CONSOLE_PATH } from './console/paths';
@@ -18,6 +19,12 @@ export interface BootOptions {
 
 /** The stage the local cloud deploys serverless.yml as. */
 export const LOCAL_STAGE = 'local';
+
+/**
+ * The state machine tag (serverless.yml `tags:`) that declares a workflow's steps idempotent:
+ * after a crash the local cloud starts its interrupted executions again (the repair workflows).
+ */
+export const RERUN_INTERRUPTED_TAG = 'credflow:rerun-interrupted';
 
 /**
  * Starts the local cloud and deploys serverless.yml's declarations into it. The handlers run
@@ -40,6 +47,7 @@ export async function bootLocalCloud(opts: BootOptions): Promise<LocalCloud & { 
   // Handlers in this process keep their clients between calls; a new cloud is a new endpoint.
   resetLambdaClients();
   resetDeps();
+  resetReconcileDeps();
   const stage = opts.stage ?? LOCAL_STAGE;
   const catalog = opts.catalog ?? loadCatalog(undefined, stage);
   const target = { region: cloud.region, accountId: cloud.accountId, stage };
@@ -64,8 +72,10 @@ export async function bootLocalCloud(opts: BootOptions): Promise<LocalCloud & { 
   );
   try {
     const deployment = await deployCatalog(clients, catalog, target);
-    // Now that handlers and rules exist, executions a crash interrupted can fail (and be repaired).
-    cloud.stepFunctions.recoverInterrupted();
+    // Now that handlers and rules exist: events a crash kept from the rules go out first, then
+    // interrupted executions fail (their events start repairs) and the repairs among them rerun.
+    cloud.events.redeliverPending();
+    cloud.stepFunctions.recoverInterrupted({ rerunTag: RERUN_INTERRUPTED_TAG });
     return Object.assign(cloud, { deployment });
   } catch (err) {
     await cloud.stop();

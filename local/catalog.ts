@@ -33,6 +33,8 @@ export interface CatalogStateMachine {
   rules: CatalogRule[];
   definition: unknown;
   definitionFile: string;
+  /** serverless-step-functions' `tags:` of the machine (deployed on AWS as on the local cloud). */
+  tags: Record<string, string>;
 }
 
 export interface Catalog {
@@ -48,11 +50,18 @@ interface ServerlessEvent {
 
 interface ServerlessYml {
   provider?: { environment?: Record<string, EnvValue>; timeout?: number };
+  params?: Record<string, Record<string, unknown>>;
   functions?: Record<string, { handler: string; environment?: Record<string, EnvValue>; timeout?: number }>;
   stepFunctions?: {
     stateMachines?: Record<
       string,
-      { id?: string; name?: string; definition: string; events?: ServerlessEvent[] }
+      {
+        id?: string;
+        name?: string;
+        definition: string;
+        events?: ServerlessEvent[];
+        tags?: Record<string, string>;
+      }
     >;
   };
 }
@@ -63,14 +72,15 @@ function fileRef(value: unknown, what: string): string {
   return m[1];
 }
 
-function rulesOf(root: string, key: string, events: ServerlessEvent[], stage: string): CatalogRule[] {
+function rulesOf(root: string, key: string, events: ServerlessEvent[], vars: Vars): CatalogRule[] {
+  const { stage } = vars;
   return events.flatMap((e, i): CatalogRule[] => {
     if (e.eventBridge) {
       const file = path.join(root, fileRef(e.eventBridge.event, `state machine ${key}: eventBridge.event`));
       return [
         {
           kind: 'pattern',
-          name: resolveVars(e.eventBridge.name ?? `credflow-${stage}-${key}-${i}`, stage),
+          name: resolveVars(e.eventBridge.name ?? `credflow-${stage}-${key}-${i}`, vars),
           pattern: JSON.parse(readFileSync(file, 'utf8')),
           file,
         },
@@ -81,8 +91,8 @@ function rulesOf(root: string, key: string, events: ServerlessEvent[], stage: st
       const rates = Array.isArray(sch.rate) ? sch.rate : [sch.rate ?? ''];
       return rates.map((expression, j) => ({
         kind: 'schedule' as const,
-        name: resolveVars(sch.name ?? `credflow-${stage}-${key}-schedule-${i}-${j}`, stage),
-        expression,
+        name: resolveVars(sch.name ?? `credflow-${stage}-${key}-schedule-${i}-${j}`, vars),
+        expression: resolveVars(expression, vars),
         input: sch.input ?? {},
         enabled: sch.enabled ?? true,
       }));
@@ -91,12 +101,41 @@ function rulesOf(root: string, key: string, events: ServerlessEvent[], stage: st
   });
 }
 
-/** Resolves the few serverless variables the local cloud needs (`sls:stage`, `opt:x, 'default'`). */
-function resolveVars(text: string, stage: string): string {
+/** What serverless variables resolve against: the stage and the stage's `params`. */
+interface Vars {
+  stage: string;
+  params: Record<string, string>;
+}
+
+/**
+ * Resolves the few serverless variables the local cloud needs: `sls:stage`, `self:service`,
+ * `opt:x, 'default'` (the default) and `param:x` / `param:x, 'default'` (serverless.yml's
+ * `params`, the stage's over `default`).
+ */
+function resolveVars(text: string, vars: Vars): string {
   return text
-    .replace(/\$\{sls:stage\}/g, stage)
+    .replace(/\$\{sls:stage\}/g, vars.stage)
     .replace(/\$\{opt:[\w-]+,\s*'([^']*)'\}/g, '$1')
-    .replace(/\$\{self:service\}/g, 'credflow');
+    .replace(/\$\{self:service\}/g, 'credflow')
+    .replace(/\$\{param:([\w-]+)(?:,\s*'([^']*)')?\}/g, (_whole, name: string, fallback?: string) => {
+      const v = vars.params[name] ?? fallback;
+      if (v === undefined) throw new Error(`serverless.yml: no param ${name} for stage ${vars.stage}`);
+      return v;
+    });
+}
+
+function paramsOf(yml: ServerlessYml, stage: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const source of [yml.params?.['default'], yml.params?.[stage]]) {
+    for (const [k, v] of Object.entries(source ?? {})) out[k] = String(v);
+  }
+  return out;
+}
+
+function resolveEnv(env: Record<string, EnvValue>, vars: Vars): Record<string, EnvValue> {
+  return Object.fromEntries(
+    Object.entries(env).map(([k, v]) => [k, typeof v === 'string' ? resolveVars(v, vars) : v]),
+  );
 }
 
 /** The code's root: the repository when run from source, `dist/` when built. Handlers load from here. */
@@ -113,19 +152,15 @@ function packageRoot(): string {
 /** Loads the catalog from `<root>/serverless.yml`; `stage` names the local deployment. */
 export function loadCatalog(root = packageRoot(), stage = 'local'): Catalog {
   const yml = parse(readFileSync(path.join(root, 'serverless.yml'), 'utf8')) as ServerlessYml;
+  const vars: Vars = { stage, params: paramsOf(yml, stage) };
   const providerEnv = yml.provider?.environment ?? {};
-  // `credflow/${sls:stage}` and the like, as serverless resolves them.
-  const envOf = (env: Record<string, EnvValue>) =>
-    Object.fromEntries(
-      Object.entries(env).map(([k, v]) => [k, typeof v === 'string' ? resolveVars(v, stage) : v]),
-    );
   const functions: CatalogFunction[] = Object.entries(yml.functions ?? {}).map(([key, fn]) => {
     const dot = fn.handler.lastIndexOf('.');
     return {
       key,
       modulePath: path.join(CODE_ROOT, fn.handler.slice(0, dot)),
       exportName: fn.handler.slice(dot + 1),
-      environment: envOf({ ...providerEnv, ...(fn.environment ?? {}) }),
+      environment: resolveEnv({ ...providerEnv, ...(fn.environment ?? {}) }, vars),
       timeoutSeconds: fn.timeout ?? yml.provider?.timeout ?? 6,
     };
   });
@@ -135,10 +170,13 @@ export function loadCatalog(root = packageRoot(), stage = 'local'): Catalog {
       return {
         key,
         id: sm.id ?? `${key[0]?.toUpperCase()}${key.slice(1)}StateMachine`,
-        name: resolveVars(sm.name ?? key, stage),
+        name: resolveVars(sm.name ?? key, vars),
         definition: JSON.parse(readFileSync(definitionFile, 'utf8')),
         definitionFile,
-        rules: rulesOf(root, key, sm.events ?? [], stage),
+        rules: rulesOf(root, key, sm.events ?? [], vars),
+        tags: Object.fromEntries(
+          Object.entries(sm.tags ?? {}).map(([k, v]) => [k, resolveVars(String(v), vars)]),
+        ),
       };
     },
   );

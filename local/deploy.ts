@@ -2,6 +2,7 @@ import { PutRuleCommand, PutTargetsCommand } from '@aws-sdk/client-eventbridge';
 import {
   CreateStateMachineCommand,
   StateMachineAlreadyExists,
+  TagResourceCommand,
   UpdateStateMachineCommand,
 } from '@aws-sdk/client-sfn';
 import { CreateTopicCommand } from '@aws-sdk/client-sns';
@@ -67,12 +68,15 @@ export async function deployCatalog(c: AwsClients, catalog: Catalog, t: DeployTa
   for (const sm of catalog.stateMachines) {
     const definition = resolveDefinition(sm.definition, ctx);
     const arn = ctx.stateMachineArn(sm.id);
+    const tags = Object.entries(sm.tags).map(([key, value]) => ({ key, value }));
     try {
-      await c.sfn.send(new CreateStateMachineCommand({ name: sm.name, definition, roleArn }));
+      await c.sfn.send(new CreateStateMachineCommand({ name: sm.name, definition, roleArn, tags }));
     } catch (err) {
       if (!(err instanceof StateMachineAlreadyExists)) throw err;
       await c.sfn.send(new UpdateStateMachineCommand({ stateMachineArn: arn, definition, roleArn }));
     }
+    // CreateStateMachine leaves an existing machine's tags alone: set them on every deployment.
+    if (tags.length > 0) await c.sfn.send(new TagResourceCommand({ resourceArn: arn, tags }));
     report.stateMachines.push(arn);
     for (const rule of sm.rules) {
       await c.events.send(

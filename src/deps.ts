@@ -31,6 +31,10 @@ export interface Deps {
   rotationLambdaArn?: string | undefined;
   /** The rotate-secret state machine the fleet starts (ROTATE_SECRET_STATE_MACHINE_ARN). */
   rotateSecretArn?: string | undefined;
+  /** The machine the reconciler hands stalled rotations to (ON_ROTATION_FAILURE_STATE_MACHINE_ARN). */
+  onRotationFailureArn?: string | undefined;
+  /** The reconciler's threshold when its input gives none (RECONCILE_OLDER_THAN_MINUTES). */
+  reconcileOlderThanMinutes?: number | undefined;
 }
 
 /**
@@ -41,6 +45,7 @@ export type ServiceName =
   | 'credflow-rotation'
   | 'credflow-verify'
   | 'credflow-repair'
+  | 'credflow-reconcile'
   | 'credflow-users'
   | 'credflow-database'
   | 'credflow-deletion'
@@ -68,6 +73,8 @@ export function depsFromEnv(service: ServiceName, env: NodeJS.ProcessEnv = proce
       alertTopicArn: env['ALERT_TOPIC_ARN'] || undefined,
       rotationLambdaArn: env['ROTATION_LAMBDA_ARN'] || undefined,
       rotateSecretArn: env['ROTATE_SECRET_STATE_MACHINE_ARN'] || undefined,
+      onRotationFailureArn: env['ON_ROTATION_FAILURE_STATE_MACHINE_ARN'] || undefined,
+      reconcileOlderThanMinutes: minutes(env['RECONCILE_OLDER_THAN_MINUTES']),
     };
     cached.set(service, deps);
   }
@@ -77,4 +84,9 @@ export function depsFromEnv(service: ServiceName, env: NodeJS.ProcessEnv = proce
 /** Forgets the dependencies built so far (a host that re-points the SDK, like a new container). */
 export function resetDeps(): void {
   cached.clear();
+}
+
+function minutes(value: string | undefined): number | undefined {
+  const n = Number(value);
+  return value && Number.isInteger(n) && n >= 0 ? n : undefined;
 }

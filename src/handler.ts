@@ -1,13 +1,15 @@
 import { type Deps, depsFromEnv, type ServiceName } from './deps';
 
 /**
- * Every Lambda handler is this adapter: dependencies from the container, the event parsed by the
+ * Every Lambda handler is this adapter: dependencies made once per container (`depsFromEnv` for
+ * the handler group's service name, or a builder of the handler's own), the event parsed by the
  * core's own parser (a ValidationError naming each bad field), then the core.
  */
-export function taskHandler<I, R>(
-  service: ServiceName,
+export function taskHandler<I, R, D = Deps>(
+  deps: ServiceName | (() => D),
   parse: (event: unknown) => I,
-  run: (deps: Deps, input: I) => R | Promise<R>,
+  run: (deps: D, input: I) => R | Promise<R>,
 ): (event: unknown) => Promise<R> {
-  return async (event: unknown) => run(depsFromEnv(service), parse(event));
+  const make = typeof deps === 'string' ? () => depsFromEnv(deps) as D : deps;
+  return async (event: unknown) => run(make(), parse(event));
 }

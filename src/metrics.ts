@@ -19,7 +19,7 @@ export const METRICS = {
   DriftDetected: { unit: 'Count', dimensions: ['engine', 'strategy'] },
   /** verify found any check failing (drift or not). */
   VerificationFailed: { unit: 'Count', dimensions: ['engine', 'strategy'] },
-  /** Rotations left with an old AWSPENDING and nothing running on them (reconcile-rotations). */
+  /** Rotations left with an old AWSPENDING and nothing running on them (reconcile-rotations, per page). */
   StuckRotationsFound: { unit: 'Count', dimensions: [] },
   /** rotate-fleet: secrets selected for this run. */
   FleetSecretsSelected: { unit: 'Count', dimensions: [] },

@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { z } from 'zod';
 import type { AwsEvent, EventLog } from '../events/log';
 import {
   compilePattern,
@@ -7,13 +6,16 @@ import {
   InvalidEventPatternError,
   validatePattern,
 } from '../events/pattern';
-import { AwsError, parseRequest } from '../http/errors';
-import type { JsonService } from '../http/registry';
+import { AwsError } from '../http/errors';
 import type { LambdaRegistry } from '../lambda/registry';
 import type { LocalLogger } from '../log';
 import { nextCronTime, parseCron } from '../secretsmanager/schedule';
 import type { StepFunctions } from '../stepfunctions/service';
 import type { Store } from '../store/db';
+import { readPath, targetExecutionName, transformInput } from './targets';
+
+export { eventBridgeJsonService } from './api';
+export { type RuleContext, readPath, targetExecutionName, transformInput } from './targets';
 
 interface RuleRow {
   name: string;
@@ -48,68 +50,6 @@ export interface EventBridgeOptions {
 }
 
 const resourceNotFound = (m: string) => new AwsError('ResourceNotFoundException', m);
-
-/** `$.detail.x` (dots and [n]) against an event; undefined when a step is missing. */
-export function readPath(value: unknown, path: string): unknown {
-  if (path === '$') return value;
-  if (!path.startsWith('$.')) throw new AwsError('ValidationException', `Invalid InputPath ${path}`);
-  let cur: unknown = value;
-  for (const part of path.slice(2).split(/\.|(?=\[)/)) {
-    if (cur === null || cur === undefined) return undefined;
-    const idx = /^\[(\d+)\]$/.exec(part);
-    cur = idx ? (cur as unknown[])[Number(idx[1])] : (cur as Record<string, unknown>)[part];
-  }
-  return cur;
-}
-
-/** What InputTransformer's predefined variables need to know about the rule. */
-export interface RuleContext {
-  name: string;
-  arn: string;
-}
-
-/**
- * EventBridge's InputTransformer. `<name>` becomes the value at its path in the event. In a JSON
- * template a value goes in as JSON, except inside a JSON string (`"id: <name>"`), where it goes
- * in as text; a template that is not JSON (`<id> is in state <state>`) gets plain text. A path
- * that matches nothing gives nothing (`null` where a JSON value is needed). Predefined:
- * `aws.events.rule-name`, `aws.events.rule-arn`, `aws.events.event` (the event without its
- * detail), `aws.events.event.json` (the whole event), `aws.events.event.ingestion-time`.
- */
-export function transformInput(
-  event: unknown,
-  t: { InputPathsMap?: Record<string, string> | undefined; InputTemplate: string },
-  rule: RuleContext = { name: '', arn: '' },
-  ingestedAt: Date = new Date(),
-): string {
-  const values = new Map<string, unknown>();
-  for (const [k, p] of Object.entries(t.InputPathsMap ?? {})) {
-    const v = readPath(event, p);
-    if (v !== undefined) values.set(k, v);
-  }
-  const { detail: _detail, ...withoutDetail } = (event ?? {}) as Record<string, unknown>;
-  const predefined: Record<string, unknown> = {
-    'aws.events.rule-name': rule.name,
-    'aws.events.rule-arn': rule.arn,
-    'aws.events.event': withoutDetail,
-    'aws.events.event.json': event,
-    'aws.events.event.ingestion-time': ingestedAt.toISOString(),
-  };
-  const template = t.InputTemplate;
-  const isJson = /^\s*[{["]/.test(template);
-  return template.replace(/<([A-Za-z0-9_.-]+)>/g, (whole, key: string, offset: number) => {
-    const declared = key in predefined || Object.hasOwn(t.InputPathsMap ?? {}, key);
-    if (!declared) return whole;
-    // Inside a JSON string (an odd number of unescaped quotes before it) a value goes in as text.
-    const before = template.slice(0, offset).replace(/\\./g, '');
-    const inString = isJson && (before.match(/"/g)?.length ?? 0) % 2 === 1;
-    const v = key in predefined ? predefined[key] : values.get(key);
-    if (v === undefined) return isJson && !inString ? 'null' : '';
-    const text = typeof v === 'string' ? v : JSON.stringify(v);
-    if (!isJson) return text;
-    return inString ? JSON.stringify(text).slice(1, -1) : JSON.stringify(v);
-  });
-}
 
 /**
  * When a schedule next fires after `from` (epoch ms): `rate(N unit)` counts from `from`,
@@ -165,7 +105,7 @@ export class EventBridge {
              CREATE TABLE eb_targets (rule TEXT NOT NULL, id TEXT NOT NULL, body TEXT NOT NULL, PRIMARY KEY (rule, id));`,
       },
     ]);
-    o.events.subscribe((e) => this.route(e));
+    o.events.deliverTo((e) => this.route(e));
   }
 
   /** Moves the scheduler's clock (tests); rules keep their stored next fire time. */
@@ -368,43 +308,84 @@ export class EventBridge {
     return m;
   }
 
-  /** Matches one event against every enabled pattern rule and delivers it. */
+  /**
+   * Matches one event against every enabled pattern rule and delivers it. Throws when a target
+   * could not take it because the cloud is stopping: the event then stays undelivered in the
+   * event log and goes out again at the next start.
+   */
   private route(event: AwsEvent): void {
     const rules = this.o.store.db
       .prepare("SELECT * FROM eb_rules WHERE state = 'ENABLED' AND pattern IS NOT NULL")
       .all() as RuleRow[];
+    let retry: unknown;
     for (const r of rules) {
-      if (this.matcher(r)?.(event)) this.deliver(r.name, event);
+      if (!this.matcher(r)?.(event)) continue;
+      try {
+        this.deliver(r.name, event);
+      } catch (err) {
+        retry = err;
+      }
     }
+    if (retry !== undefined) throw retry;
   }
 
-  private deliver(rule: string, event: unknown): void {
+  private deliver(rule: string, event: AwsEvent): void {
     const ctx = { name: rule, arn: this.ruleArn(rule) };
+    let retry: unknown;
     for (const t of this.targets(rule)) {
-      const p = (async () => {
-        const input =
+      const failed = (err: unknown) =>
+        this.o.logger.warn('rule target failed', { rule, target: t.Arn, error: (err as Error).message });
+      let input: string;
+      try {
+        input =
           t.Input ??
           (t.InputTransformer
             ? transformInput(event, t.InputTransformer, ctx)
             : JSON.stringify(t.InputPath ? (readPath(event, t.InputPath) ?? null) : event));
-        if (t.Arn.includes(':states:') && t.Arn.includes(':stateMachine:')) {
-          this.o.stepFunctions.startExecution({ stateMachineArn: t.Arn, input });
-        } else if (t.Arn.startsWith('arn:aws:lambda:')) {
-          // A text template (not JSON) reaches a function as a JSON string.
-          let payload: unknown = input;
-          try {
-            payload = JSON.parse(input);
-          } catch {}
-          await this.o.lambdas.invoke(t.Arn, payload);
-        } else {
-          this.o.logger.warn('unsupported rule target', { rule, target: t.Arn });
+      } catch (err) {
+        failed(err);
+        continue;
+      }
+      if (t.Arn.includes(':states:') && t.Arn.includes(':stateMachine:')) {
+        // Started synchronously: the execution exists (durably) before the event counts as delivered.
+        try {
+          this.startTarget(t.Arn, targetExecutionName(event.id, rule, t.Id), input);
+        } catch (err) {
+          if (err instanceof AwsError && err.status === 503) retry = err;
+          else failed(err);
         }
-      })()
-        .catch((err: unknown) =>
-          this.o.logger.warn('rule target failed', { rule, target: t.Arn, error: (err as Error).message }),
-        )
-        .finally(() => this.inflight.delete(p));
-      this.inflight.add(p);
+      } else if (t.Arn.startsWith('arn:aws:lambda:')) {
+        // A text template (not JSON) reaches a function as a JSON string.
+        let payload: unknown = input;
+        try {
+          payload = JSON.parse(input);
+        } catch {}
+        const p = this.o.lambdas
+          .invoke(t.Arn, payload)
+          .then(() => undefined, failed)
+          .finally(() => this.inflight.delete(p));
+        this.inflight.add(p);
+      } else {
+        this.o.logger.warn('unsupported rule target', { rule, target: t.Arn });
+      }
+    }
+    if (retry !== undefined) throw retry;
+  }
+
+  /**
+   * Delivery is at least once, so the same event may reach a rule twice (after a restart). The
+   * execution's name comes from the event, rule and target, and Step Functions' name
+   * idempotency turns the second start into the first execution, never a second run.
+   */
+  private startTarget(stateMachineArn: string, name: string, input: string): void {
+    try {
+      this.o.stepFunctions.startExecution({ stateMachineArn, name, input });
+    } catch (err) {
+      if (err instanceof AwsError && err.code === 'ExecutionAlreadyExists') {
+        this.o.logger.info('event delivered again: its execution exists already', { stateMachineArn, name });
+        return;
+      }
+      throw err;
     }
   }
 
@@ -452,69 +433,4 @@ export class EventBridge {
     this.timer = undefined;
     await Promise.all([...this.inflight]);
   }
-}
-
-const target = z.object({
-  Id: z.string().min(1).max(64),
-  Arn: z.string().min(1),
-  RoleArn: z.string().optional(),
-  Input: z.string().optional(),
-  InputPath: z.string().optional(),
-  InputTransformer: z
-    .object({ InputPathsMap: z.record(z.string(), z.string()).optional(), InputTemplate: z.string() })
-    .optional(),
-});
-
-const schemas = {
-  PutRule: z.object({
-    Name: z.string().regex(/^[.\-_A-Za-z0-9]{1,64}$/),
-    EventPattern: z.string().optional(),
-    ScheduleExpression: z.string().optional(),
-    State: z.enum(['ENABLED', 'DISABLED']).optional(),
-    Description: z.string().optional(),
-  }),
-  Name: z.object({ Name: z.string().min(1) }),
-  ListRules: z.object({ NamePrefix: z.string().optional() }),
-  PutTargets: z.object({ Rule: z.string().min(1), Targets: z.array(target).min(1).max(10) }),
-  Rule: z.object({ Rule: z.string().min(1) }),
-  RemoveTargets: z.object({ Rule: z.string().min(1), Ids: z.array(z.string()).min(1) }),
-  PutEvents: z.object({
-    Entries: z
-      .array(
-        z.object({
-          Source: z.string().optional(),
-          DetailType: z.string().optional(),
-          Detail: z.string().optional(),
-          Resources: z.array(z.string()).optional(),
-          EventBusName: z.string().optional(),
-          Time: z.union([z.number(), z.string()]).optional(),
-        }),
-      )
-      .min(1)
-      .max(10),
-  }),
-  TestEventPattern: z.object({ EventPattern: z.string(), Event: z.string() }),
-};
-
-/** EventBridge's JSON 1.1 protocol (X-Amz-Target: AWSEvents.<Operation>). */
-export function eventBridgeJsonService(eb: EventBridge): JsonService {
-  return {
-    protocol: 'json',
-    targetPrefix: 'AWSEvents',
-    signingName: 'events',
-    // PutEvents entries total under 256 KB; escaped inside JSON strings they grow.
-    maxRequestBytes: 1024 * 1024,
-    jsonVersion: '1.1',
-    operations: {
-      PutRule: (i) => eb.putRule(parseRequest(schemas.PutRule, i) as never),
-      DescribeRule: (i) => eb.describeRule(parseRequest(schemas.Name, i)),
-      ListRules: (i) => eb.listRules(parseRequest(schemas.ListRules, i) as never),
-      DeleteRule: (i) => eb.deleteRule(parseRequest(schemas.Name, i)),
-      PutTargets: (i) => eb.putTargets(parseRequest(schemas.PutTargets, i) as never),
-      ListTargetsByRule: (i) => eb.listTargetsByRule(parseRequest(schemas.Rule, i)),
-      RemoveTargets: (i) => eb.removeTargets(parseRequest(schemas.RemoveTargets, i)),
-      PutEvents: (i) => eb.putEvents(parseRequest(schemas.PutEvents, i) as never),
-      TestEventPattern: (i) => eb.testEventPattern(parseRequest(schemas.TestEventPattern, i)),
-    },
-  };
 }

@@ -107,7 +107,11 @@ export class HttpEndpoint {
         res.end();
       });
     });
-    this.server.keepAliveTimeout = 5000;
+    // Longer than an SDK client's idle socket keeps living, so the server never closes a kept-alive
+    // connection just as a client reuses it (a read ECONNRESET the client cannot tell from a
+    // network fault); ALB and API Gateway hold idle connections about as long.
+    this.server.keepAliveTimeout = 65_000;
+    this.server.headersTimeout = 66_000;
   }
 
   /** Listens on 127.0.0.1 only; resolves with the bound port (pass 0 for a free one). */

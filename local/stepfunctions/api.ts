@@ -4,6 +4,12 @@ import type { JsonService } from '../http/registry';
 import type { StepFunctions } from './service';
 
 const arn = z.string().min(1).max(2048);
+// Step Functions' tag limits: keys 1-128 and values 0-256 characters of letters, digits, spaces and _.:/=+-@.
+const tagText = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$/u;
+const tag = z.object({
+  key: z.string().min(1).max(128).regex(tagText),
+  value: z.string().max(256).regex(tagText),
+});
 
 const schemas = {
   CreateStateMachine: z.object({
@@ -11,6 +17,7 @@ const schemas = {
     definition: z.string().min(1).max(1_048_576),
     roleArn: arn,
     type: z.enum(['STANDARD', 'EXPRESS']).optional(),
+    tags: z.array(tag).max(50).optional(),
   }),
   UpdateStateMachine: z.object({
     stateMachineArn: arn,
@@ -43,6 +50,9 @@ const schemas = {
     maxResults: z.number().int().min(0).max(1000).optional(),
     nextToken: z.string().optional(),
   }),
+  TagResource: z.object({ resourceArn: arn, tags: z.array(tag).max(50) }),
+  UntagResource: z.object({ resourceArn: arn, tagKeys: z.array(z.string().min(1).max(128)).max(50) }),
+  ListTagsForResource: z.object({ resourceArn: arn }),
   StopExecution: z.object({
     executionArn: arn,
     error: z.string().max(256).optional(),
@@ -60,7 +70,7 @@ export function stepFunctionsJsonService(sfn: StepFunctions): JsonService {
     maxRequestBytes: 1024 * 1024,
     jsonVersion: '1.0',
     operations: {
-      CreateStateMachine: (i) => sfn.createStateMachine(parseRequest(schemas.CreateStateMachine, i)),
+      CreateStateMachine: (i) => sfn.createStateMachine(parseRequest(schemas.CreateStateMachine, i) as never),
       UpdateStateMachine: (i) => sfn.updateStateMachine(parseRequest(schemas.UpdateStateMachine, i) as never),
       DescribeStateMachine: (i) => sfn.describeStateMachine(parseRequest(schemas.DescribeStateMachine, i)),
       DeleteStateMachine: (i) => sfn.deleteStateMachine(parseRequest(schemas.DeleteStateMachine, i)),
@@ -71,6 +81,9 @@ export function stepFunctionsJsonService(sfn: StepFunctions): JsonService {
         sfn.getExecutionHistory(parseRequest(schemas.GetExecutionHistory, i) as never),
       ListExecutions: (i) => sfn.listExecutions(parseRequest(schemas.ListExecutions, i) as never),
       StopExecution: (i) => sfn.stopExecution(parseRequest(schemas.StopExecution, i) as never),
+      TagResource: (i) => sfn.tagResource(parseRequest(schemas.TagResource, i)),
+      UntagResource: (i) => sfn.untagResource(parseRequest(schemas.UntagResource, i)),
+      ListTagsForResource: (i) => sfn.listTagsForResource(parseRequest(schemas.ListTagsForResource, i)),
     },
   };
 }

@@ -23,8 +23,12 @@ import {
   statesByName,
 } from './history';
 import { sdkErrorName, toApiShape, toJavaShape } from './integrations';
+import { DEFAULT_MAX_RERUNS, type RecoveryOptions, rerunName } from './recovery';
+import { StateMachineTags, TAGS_MIGRATION, type Tag } from './tags';
 
 export type { HistoryEvent } from './history';
+export type { RecoveryOptions } from './recovery';
+export type { Tag } from './tags';
 
 // aws-local-stepfunctions uses Promise.withResolvers, which Node 20 lacks.
 type WithResolvers = <T>() => { promise: Promise<T>; resolve: (v: T) => void; reject: (e: unknown) => void };
@@ -151,6 +155,7 @@ export class StepFunctions {
   private readonly compiled = new Map<string, Compiled>();
   private readonly statements = new Map<string, Statement>();
   private readonly sdkClients = new Map<string, SdkClient>();
+  private readonly tags: StateMachineTags;
   private sdkEndpoint: SdkEndpoint | undefined;
   private stopped = false;
   /** Set when stop() gave up waiting: abandoned executions stay RUNNING in the store. */
@@ -169,7 +174,9 @@ export class StepFunctions {
           start_ms INTEGER NOT NULL, stop_ms INTEGER, history TEXT);
         CREATE INDEX sfn_executions_sm ON sfn_executions (sm_arn, start_ms);`,
       },
+      TAGS_MIGRATION,
     ]);
+    this.tags = new StateMachineTags(o.store);
   }
 
   /**
@@ -249,27 +256,30 @@ export class StepFunctions {
     return c;
   }
 
-  createStateMachine(input: { name: string; definition: string; roleArn: string }) {
+  createStateMachine(input: { name: string; definition: string; roleArn: string; tags?: Tag[] }) {
     if (!NAME.test(input.name)) throw new AwsError('InvalidName', `Invalid Name: '${input.name}'`);
-    this.validate(input.definition);
     const arn = this.smArn(input.name);
     const existing = this.findSm(arn);
-    if (existing) {
-      // AWS: creating the same machine again is idempotent; a different one is a conflict.
-      if (existing.definition === input.definition && existing.role_arn === input.roleArn) {
-        return { stateMachineArn: arn, creationDate: new Date(existing.created_ms) };
-      }
-      throw new AwsError('StateMachineAlreadyExists', `State Machine Already Exists: '${arn}'`);
+    // AWS: creating the same machine again is idempotent (its tags stay as they were); a
+    // different one is a conflict. A definition already stored was valid then, so a restart's
+    // deployment skips asl-validator (about 250 ms per machine).
+    if (existing && existing.definition === input.definition && existing.role_arn === input.roleArn) {
+      return { stateMachineArn: arn, creationDate: new Date(existing.created_ms) };
     }
+    this.validate(input.definition);
+    if (existing) throw new AwsError('StateMachineAlreadyExists', `State Machine Already Exists: '${arn}'`);
     const now = Date.now();
-    this.sql('INSERT INTO sfn_state_machines VALUES (?, ?, ?, ?, ?, ?)').run(
-      arn,
-      input.name,
-      input.definition,
-      input.roleArn,
-      now,
-      now,
-    );
+    this.o.store.tx(() => {
+      this.sql('INSERT INTO sfn_state_machines VALUES (?, ?, ?, ?, ?, ?)').run(
+        arn,
+        input.name,
+        input.definition,
+        input.roleArn,
+        now,
+        now,
+      );
+      if (input.tags?.length) this.tags.tag(arn, input.tags);
+    });
     return { stateMachineArn: arn, creationDate: new Date(now) };
   }
 
@@ -322,8 +332,31 @@ export class StepFunctions {
   /** Deletes the machine; running executions finish (AWS lets them run too). */
   deleteStateMachine(input: { stateMachineArn: string }) {
     this.sql('DELETE FROM sfn_state_machines WHERE arn = ?').run(input.stateMachineArn);
+    this.tags.forget(input.stateMachineArn);
     this.compiled.delete(input.stateMachineArn);
     return {};
+  }
+
+  tagResource(input: { resourceArn: string; tags: Tag[] }) {
+    this.taggable(input.resourceArn);
+    this.tags.tag(input.resourceArn, input.tags);
+    return {};
+  }
+
+  untagResource(input: { resourceArn: string; tagKeys: string[] }) {
+    this.taggable(input.resourceArn);
+    this.tags.untag(input.resourceArn, input.tagKeys);
+    return {};
+  }
+
+  listTagsForResource(input: { resourceArn: string }) {
+    this.taggable(input.resourceArn);
+    return { tags: this.tags.list(input.resourceArn) };
+  }
+
+  /** Tags live on state machines here (AWS also tags activities, which the local cloud lacks). */
+  private taggable(arn: string): void {
+    if (!this.findSm(arn)) throw new AwsError('ResourceNotFound', `Resource not found: '${arn}'`);
   }
 
   /**
@@ -427,11 +460,15 @@ export class StepFunctions {
       }
       const stop = Date.now();
       history.finished(status, { output, error, cause }, stop);
-      this.sql(
-        'UPDATE sfn_executions SET status = ?, output = ?, error = ?, cause = ?, stop_ms = ?, history = ? WHERE arn = ?',
-      ).run(status, output, error, cause, stop, JSON.stringify(history), arn);
+      // One transaction: a kill -9 cannot leave the execution stopped without its status event
+      // (which is what starts the repair of a failed rotation).
+      this.o.store.tx(() => {
+        this.sql(
+          'UPDATE sfn_executions SET status = ?, output = ?, error = ?, cause = ?, stop_ms = ?, history = ? WHERE arn = ?',
+        ).run(status, output, error, cause, stop, JSON.stringify(history), arn);
+        this.publishStatus(sm, arn, name, status, inputText, start, stop, output, error, cause);
+      });
       this.running.delete(arn);
-      this.publishStatus(sm, arn, name, status, inputText, start, stop, output, error, cause);
     })().catch((err: unknown) => {
       this.o.logger.error('execution bookkeeping failed', { executionArn: arn, error: String(err) });
       this.running.delete(arn);
@@ -778,24 +815,32 @@ export class StepFunctions {
    * server but not yet stored), and re-running it from a guessed point could do it twice; only
    * the workflow's own repair path knows what a half-done step means. Failing emits the
    * status-change event that starts it (on-rotation-failure rolls a rotation forward or back).
-   * boot.ts calls this once handlers and rules exist, so that event finds its rule.
+   *
+   * A machine tagged `opts.rerunTag` = `true` declares that its steps are idempotent (the repair
+   * workflows): its interrupted executions are also started again from the beginning with the
+   * same input as `<name>-rerun-<n>`, at most `opts.maxReruns` times. Marking one failed, its
+   * event and its rerun are one transaction, so a crash during recovery loses none of them.
+   * boot.ts calls this once handlers and rules exist, so the events find their rules.
    */
-  recoverInterrupted(): number {
+  recoverInterrupted(opts: RecoveryOptions = {}): number {
     const rows = this.sql("SELECT * FROM sfn_executions WHERE status = 'RUNNING'").all() as ExecutionRow[];
     let failed = 0;
     for (const r of rows) {
       if (this.running.has(r.arn)) continue;
+      const sm = this.findSm(r.sm_arn);
+      const rerun = sm ? this.rerunOf(sm, r.name, opts) : undefined;
       const stop = Date.now();
-      const cause = 'The local cloud stopped while this execution was running (local cloud restarted)';
+      const cause = `The local cloud stopped while this execution was running (local cloud restarted)${
+        rerun ? `; started again as ${rerun}` : ''
+      }`;
       const history = ExecutionHistory.parse(r.history);
       if (history.events.length === 0) history.started(r.input, '', r.start_ms);
       history.finished('FAILED', { error: 'States.Runtime', cause }, stop);
-      this.sql(
-        "UPDATE sfn_executions SET status = 'FAILED', error = 'States.Runtime', cause = ?, stop_ms = ?, history = ? WHERE arn = ?",
-      ).run(cause, stop, JSON.stringify(history), r.arn);
-      failed++;
-      const sm = this.findSm(r.sm_arn);
-      if (sm)
+      this.o.store.tx(() => {
+        this.sql(
+          "UPDATE sfn_executions SET status = 'FAILED', error = 'States.Runtime', cause = ?, stop_ms = ?, history = ? WHERE arn = ?",
+        ).run(cause, stop, JSON.stringify(history), r.arn);
+        if (!sm) return;
         this.publishStatus(
           sm,
           r.arn,
@@ -808,8 +853,26 @@ export class StepFunctions {
           'States.Runtime',
           cause,
         );
+        if (rerun) this.startExecution({ stateMachineArn: sm.arn, name: rerun, input: r.input });
+      });
+      failed++;
+      if (rerun) this.o.logger.info('interrupted execution started again', { executionArn: r.arn, rerun });
     }
     return failed;
+  }
+
+  /** The name an interrupted execution is rerun under, if its machine asks for reruns and attempts remain. */
+  private rerunOf(sm: StateMachineRow, name: string, opts: RecoveryOptions): string | undefined {
+    if (!opts.rerunTag || this.tags.value(sm.arn, opts.rerunTag) !== 'true') return undefined;
+    const next = rerunName(name, opts.maxReruns ?? DEFAULT_MAX_RERUNS);
+    if (next === undefined) {
+      this.o.logger.error('interrupted execution left failed: it was started again too often', {
+        executionArn: this.execArn(sm.name, name),
+      });
+      return undefined;
+    }
+    // A shortened long name could meet an existing execution; that one is not overwritten.
+    return this.findExec(this.execArn(sm.name, next)) ? undefined : next;
   }
 
   /** Stops accepting executions; waits for running ones up to `graceMs`, then aborts them. */

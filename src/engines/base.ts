@@ -13,6 +13,7 @@ import {
 } from '../errors';
 import {
   assertNotSystemAccount,
+  checkPassword,
   DEFAULT_CONNECT_TIMEOUT_MS,
   DEFAULT_QUERY_TIMEOUT_MS,
   type EngineOptions,
@@ -127,6 +128,14 @@ export abstract class SqlEngine<S extends SessionBase> {
       });
     }
     return new DatabaseError(detail, { cause });
+  }
+
+  /** cloneUser's checks, before any SQL: both names managed, a usable password, two users. */
+  protected validateClone(admin: Credentials, sourceName: string, cloneName: string, password: string): void {
+    this.validateManaged(admin, sourceName);
+    this.validateManaged(admin, cloneName);
+    checkPassword(password);
+    if (sourceName === cloneName) throw new ValidationError('a user cannot be cloned onto itself');
   }
 
   /**

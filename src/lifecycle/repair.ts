@@ -51,6 +51,11 @@ const executionStatus = z.object({
   }),
 });
 const direct = z.object({ secretId: z.string().min(1) });
+/** A repair asked for by name (the reconciler, an operator): the version and why are optional. */
+const requested = direct.extend({
+  token: z.string().min(32).max(64).optional(),
+  reason: z.string().min(1).max(512).optional(),
+});
 
 /** What a failure event says: which secret, why, and (when known) the token of the failed rotation. */
 export interface RotationFailure {
@@ -93,8 +98,11 @@ export function parseFailureEvent(event: unknown): RotationFailure {
       };
     }
   }
-  const d = direct.safeParse(event);
-  if (d.success) return { secretId: d.data.secretId, reason: 'repair requested' };
+  const d = requested.safeParse(event);
+  if (d.success) {
+    const { secretId, token, reason } = d.data;
+    return { secretId, reason: reason ?? 'repair requested', ...(token ? { token } : {}) };
+  }
   throw new ValidationError(
     'on-rotation-failure: the event names no secret (expected a Secrets Manager rotation event, a rotate-secret execution status change, or {secretId})',
   );
@@ -114,14 +122,13 @@ export async function diagnoseRotation(deps: Deps, failure: RotationFailure): Pr
   const engine = (deps.engineFor ?? defaultEngineFor)(current.engine);
   const currentWorks = await logsIn(engine, credentialsOf(current));
   // A pending version that another, still running rotation put there is not ours to repair.
-  const pendingId =
-    state.pendingVersionId &&
-    state.pendingVersionId !== state.currentVersionId &&
-    (token === undefined || token === state.pendingVersionId)
-      ? state.pendingVersionId
-      : undefined;
-  let pendingWorks = false;
-  if (pendingId) {
+  const ours = token === undefined || token === state.pendingVersionId;
+  const pendingId = state.pendingVersionId && ours ? state.pendingVersionId : undefined;
+  // finishSecret cut between moving AWSCURRENT and taking AWSPENDING off: the pending version
+  // is the current one, and either repair takes the leftover label off.
+  const halfFinished = pendingId !== undefined && pendingId === state.currentVersionId;
+  let pendingWorks = halfFinished && currentWorks;
+  if (pendingId && !halfFinished) {
     const raw = await readVersion(deps.secrets, state.arn, {
       VersionId: pendingId,
       VersionStage: 'AWSPENDING',

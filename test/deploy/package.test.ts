@@ -38,12 +38,18 @@ beforeAll(async () => {
 
 const catalog = loadCatalog(root, 'ci');
 const of = (type: string) => Object.entries(resources).filter(([, r]) => r.Type === type);
+type Statement = { Action: string | string[]; Resource: unknown };
+/** A role's statements; one under `Fn::If` (granted while a condition holds) counts as granted. */
 const statements = (role: Resource) =>
   (
     (role.Properties['Policies'] as {
-      PolicyDocument: { Statement: { Action: string | string[]; Resource: unknown }[] };
+      PolicyDocument: { Statement: (Statement | { 'Fn::If': [string, Statement, unknown] })[] };
     }[]) ?? []
-  ).flatMap((p) => p.PolicyDocument.Statement);
+  )
+    .flatMap((p) => p.PolicyDocument.Statement)
+    .map((st) => ('Fn::If' in st ? st['Fn::If'][1] : st));
+/** Log delivery and X-Ray take no resource ARN (Step Functions logging and tracing need them). */
+const deliveryOrTrace = (st: Statement) => [st.Action].flat().every((a) => /^(logs|xray):/.test(a));
 
 describe('serverless package (offline)', () => {
   it.each(catalog.stateMachines.map((m) => [m.key, m] as const))(
@@ -146,6 +152,40 @@ describe('serverless package (offline)', () => {
     // ...and user management cannot touch databases.
     expect(actionsOf('prepareDatabaseUser').has('rds:ModifyDBInstance')).toBe(false);
     expect(actionsOf('prepareDatabaseUser').has('secretsmanager:CreateSecret')).toBe(true);
+  });
+
+  it('gives reconcile-rotations exactly what it uses, and tags the repair machines for crash reruns', () => {
+    const fnRole = resources['ReconcileFunctionRole'] as Resource;
+    const byAction = Object.fromEntries(
+      statements(fnRole).flatMap((st) => [st.Action].flat().map((a) => [a, JSON.stringify(st.Resource)])),
+    );
+    expect(Object.keys(byAction).sort()).toEqual([
+      'secretsmanager:ListSecretVersionIds',
+      'secretsmanager:ListSecrets',
+      'states:DescribeExecution',
+      'states:ListExecutions',
+    ]);
+    expect(byAction['secretsmanager:ListSecretVersionIds']).toContain('secret:credflow/*');
+    expect(byAction['states:ListExecutions']).toContain('RotateSecretStateMachine');
+    expect(byAction['states:DescribeExecution']).toContain('execution:credflow-ci-rotate-secret:*');
+    const sm = resources['ReconcileRotationsStateMachine'] as Resource;
+    const smRole = resources[
+      (sm.Properties['RoleArn'] as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0]
+    ] as Resource;
+    for (const st of statements(smRole))
+      if (!deliveryOrTrace(st)) expect(JSON.stringify(st.Resource)).not.toContain('"*"');
+    const smActions = statements(smRole).flatMap((st) => [st.Action].flat());
+    expect(smActions).toEqual(expect.arrayContaining(['states:StartExecution', 'sns:Publish']));
+    expect(smActions).not.toContain('secretsmanager:PutSecretValue');
+    for (const id of ['OnRotationFailureStateMachine', 'ReconcileRotationsStateMachine']) {
+      expect(resources[id]?.Properties['Tags']).toContainEqual({
+        Key: 'credflow:rerun-interrupted',
+        Value: 'true',
+      });
+    }
+    expect(resources['RotateSecretStateMachine']?.Properties['Tags'] ?? []).not.toContainEqual(
+      expect.objectContaining({ Key: 'credflow:rerun-interrupted' }),
+    );
   });
 
   it('packages every function as its own bundle', () => {

@@ -206,6 +206,17 @@ describe('the credflow CLI against the local cloud', () => {
     expect(s.stderr).toContain('LocalCloudNotRunning');
   });
 
+  it('reconcile runs reconcile-rotations over the managed secrets; a bad threshold exits 2', async () => {
+    const r = await local('--json', 'reconcile', '--older-than-minutes', '0');
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.stdout) as { status: string; output: { scanned: number; stalled: number } };
+    expect(out.status).toBe('SUCCEEDED');
+    expect(out.output.scanned).toBeGreaterThanOrEqual(3);
+    expect(out.output.stalled).toBe(0);
+    const bad = await local('reconcile', '--older-than-minutes', '-5');
+    expect(bad.code).toBe(2);
+  });
+
   it('status, verify, rotate-master and decommission', async () => {
     const st = await credflow('--json', 'status', '--state-dir', stateDir);
     expect(JSON.parse(st.stdout)).toMatchObject({

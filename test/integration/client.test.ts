@@ -61,6 +61,10 @@ function appLoop(login: () => Promise<void>) {
   })();
   return {
     stats,
+    /** Resolves once `n` logins have succeeded (or the loop stopped). */
+    atLeast: async (n: number) => {
+      while (running && stats.ok < n) await new Promise((r) => setTimeout(r, 5));
+    },
     stop: async () => {
       running = false;
       await done;
@@ -78,12 +82,13 @@ describe.each(['postgres', 'mysql'] as const)('the application helper on %s', (f
     for (let i = 0; i < 5; i++) {
       await rotate(secretId);
       passwords.add((await creds.secret(true)).password);
-      await new Promise((r) => setTimeout(r, 30));
+      // However loaded the machine, the application logs in a few times after each rotation.
+      await loop.atLeast(loop.stats.ok + 3);
     }
     await loop.stop();
     expect(passwords.size).toBe(6);
     expect(loop.stats.failed).toBe(0);
-    expect(loop.stats.ok).toBeGreaterThan(20);
+    expect(loop.stats.ok).toBeGreaterThanOrEqual(15);
   });
 
   it('control: the same loop with cached credentials and no refresh fails after a rotation', async () => {

@@ -5,14 +5,11 @@
  * secrets. Grants go only into application databases. Every refusal is a ValidationError and
  * leaves the database as it was (checked by logging in with the old password).
  */
-import mysql from 'mysql2/promise';
-import { Client as PgClient } from 'pg';
 import { engineFor } from '../../src/engines';
 import type { Credentials, DatabaseEngine } from '../../src/engines/types';
 import { ValidationError } from '../../src/errors';
 import { startTestServers, TEST_DATABASE, type TestServers } from '../support/servers';
-
-type Family = 'postgres' | 'mysql';
+import { type Family, sqlAs } from '../support/sql';
 
 const MINE = 'arn:aws:secretsmanager:us-east-1:000000000000:secret:credflow/db/mine-AAAAAA';
 const THEIRS = 'arn:aws:secretsmanager:us-east-1:000000000000:secret:credflow/db/theirs-BBBBBB';
@@ -26,37 +23,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await servers?.stop();
 });
-
-/** Raw SQL as `creds` (the engine is what is under test). */
-async function sqlAs(
-  family: Family,
-  creds: Credentials,
-  sql: string,
-  values: unknown[] = [],
-): Promise<unknown[]> {
-  if (family === 'postgres') {
-    const c = new PgClient({ ...creds, user: creds.username, database: creds.dbname ?? 'postgres' });
-    await c.connect();
-    try {
-      return (await c.query(sql, values)).rows;
-    } finally {
-      await c.end();
-    }
-  }
-  const c = await mysql.createConnection({
-    host: creds.host,
-    port: creds.port,
-    user: creds.username,
-    password: creds.password,
-    ...(creds.dbname ? { database: creds.dbname } : {}),
-  });
-  try {
-    const [rows] = await c.query(sql, values);
-    return rows as unknown[];
-  } finally {
-    await c.end();
-  }
-}
 
 async function rejection(p: Promise<unknown>): Promise<Error> {
   try {

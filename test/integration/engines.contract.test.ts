@@ -4,8 +4,6 @@
  * (can this user INSERT? does the table survive?) use the drivers directly.
  */
 import net from 'node:net';
-import mysql from 'mysql2/promise';
-import { Client as PgClient } from 'pg';
 import { engineFor } from '../../src/engines';
 import type { Credentials, DatabaseEngine, SessionInfo } from '../../src/engines/types';
 import {
@@ -17,8 +15,7 @@ import {
 } from '../../src/errors';
 import { startNoTlsProxy } from '../support/no-tls-proxy';
 import { startTestServers, TEST_DATABASE, type TestServers } from '../support/servers';
-
-type Family = 'postgres' | 'mysql';
+import { type Family, sqlAs } from '../support/sql';
 
 /** The secret every user of this suite is bound to (its ARN, as create-database-user records it). */
 const BINDING = 'arn:aws:secretsmanager:us-east-1:000000000000:secret:credflow/contract/users-AbCdEf';
@@ -32,38 +29,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await servers?.stop();
 });
-
-/** Runs raw SQL as `creds`, outside the engine under test. */
-async function sqlAs(family: Family, creds: Credentials, sql: string): Promise<unknown[]> {
-  if (family === 'postgres') {
-    const c = new PgClient({
-      host: creds.host,
-      port: creds.port,
-      user: creds.username,
-      password: creds.password,
-      database: creds.dbname ?? 'postgres',
-    });
-    await c.connect();
-    try {
-      return (await c.query(sql)).rows;
-    } finally {
-      await c.end();
-    }
-  }
-  const c = await mysql.createConnection({
-    host: creds.host,
-    port: creds.port,
-    user: creds.username,
-    password: creds.password,
-    ...(creds.dbname ? { database: creds.dbname } : {}),
-  });
-  try {
-    const [rows] = await c.query(sql);
-    return rows as unknown[];
-  } finally {
-    await c.end();
-  }
-}
 
 /** A port on 127.0.0.1 that nothing listens on. */
 async function closedPort(): Promise<number> {

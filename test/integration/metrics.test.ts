@@ -8,6 +8,7 @@ import { GetSecretValueCommand, TagResourceCommand } from '@aws-sdk/client-secre
 import { Client as PgClient } from 'pg';
 import type { Deps } from '../../src/deps';
 import { selectDueSecrets } from '../../src/lifecycle/fleet';
+import { findStalledRotations, parseReconcileInput } from '../../src/lifecycle/reconcile';
 import { diagnoseRotation, rollBackRotation } from '../../src/lifecycle/repair';
 import { verifyCredentials } from '../../src/lifecycle/verify';
 import { memoryLogger } from '../../src/log';
@@ -139,6 +140,35 @@ describe('metrics reported by the cores', () => {
       { name: 'Repair', value: 1, dimensions: { action: 'roll-back' } },
     ]);
     expectNothingSecret(deps.metrics.points, s.password, pending, s.username);
+  });
+
+  it('the reconciler reports the stalled rotations it finds on a page', async () => {
+    const s = await userSecret('single-user');
+    await tc.clients.secrets.send(
+      new TagResourceCommand({ SecretId: s.arn, Tags: [{ Key: 'credflow:managed', Value: 'true' }] }),
+    );
+    const base = depsWith();
+    const deps = {
+      ...base,
+      onRotationFailureArn:
+        'arn:aws:states:us-east-1:000000000000:stateMachine:credflow-local-on-rotation-failure',
+      runningRotations: async () => [],
+    };
+    const input = parseReconcileInput({ olderThanMinutes: 0 });
+    const before = await findStalledRotations(deps, input);
+    expect(base.metrics.points).toEqual([
+      { name: 'StuckRotationsFound', value: before.stalled.length, dimensions: {} },
+    ]);
+    // A rotation cut after createSecret: its AWSPENDING is what the reconciler finds.
+    await createSecret(base, { secretId: s.arn, token: randomUUID() });
+    const after = await findStalledRotations(deps, input);
+    expect(after.stalled.map((x) => x.secretId)).toContain(s.arn);
+    expect(base.metrics.points[1]).toEqual({
+      name: 'StuckRotationsFound',
+      value: after.stalled.length,
+      dimensions: {},
+    });
+    expect(after.stalled.length).toBe(before.stalled.length + 1);
   });
 
   it('rotate-fleet selection reports the secrets selected and those overdue', async () => {

@@ -97,6 +97,7 @@ describe('with no AWS configuration', () => {
     ['executions'],
     ['history', 'arn:aws:states:us-east-1:123456789012:execution:credflow-dev-rotate-secret:x'],
     ['secrets'],
+    ['reconcile'],
   ];
 
   function expectOneLine(r: Run, code: string) {

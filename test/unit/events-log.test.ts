@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { type AwsEvent, EventLog } from '../../local/events/log';
+import { type AwsEvent, EventLog, REDELIVERY_WINDOW_MS } from '../../local/events/log';
 import { silentLogger } from '../../local/log';
 import { Store } from '../../local/store/db';
 
@@ -71,6 +71,62 @@ describe('EventLog', () => {
     log.publish({ source: 's', 'detail-type': 'Third', detail: {} });
     await new Promise((r) => setImmediate(r));
     expect(got).toEqual(['First', 'Second']);
+  });
+});
+
+describe('EventLog delivery to the rules engine', () => {
+  const reopen = () => {
+    store.close();
+    store = Store.open(dir);
+    log = new EventLog(store, { region: 'us-east-1', accountId: '000000000000' }, silentLogger);
+  };
+
+  it('hands every event over once, in order, after the publishing call', async () => {
+    const got: string[] = [];
+    log.deliverTo((e) => {
+      got.push(e['detail-type']);
+    });
+    log.publish({ source: 's', 'detail-type': 'A', detail: {} });
+    log.publish({ source: 's', 'detail-type': 'B', detail: {} });
+    expect(got).toEqual([]);
+    await new Promise((r) => setImmediate(r));
+    expect(got).toEqual(['A', 'B']);
+    reopen();
+    log.deliverTo((e) => {
+      got.push(e['detail-type']);
+    });
+    expect(log.redeliverPending()).toBe(0);
+  });
+
+  it('redelivers after a restart what the consumer never took (it threw, or the process died first)', async () => {
+    log.deliverTo(() => {
+      throw new Error('rules engine down');
+    });
+    log.publish({ source: 's', 'detail-type': 'Refused', detail: {} });
+    await new Promise((r) => setImmediate(r));
+    // Stored, and the process dies before any delivery.
+    log.publish({ source: 's', 'detail-type': 'Unsent', detail: {} });
+    reopen();
+    const got: string[] = [];
+    log.deliverTo((e) => {
+      got.push(e['detail-type']);
+    });
+    // New events wait behind the backlog.
+    log.publish({ source: 's', 'detail-type': 'New', detail: {} });
+    expect(log.redeliverPending()).toBe(2);
+    await new Promise((r) => setImmediate(r));
+    expect(got).toEqual(['Refused', 'Unsent', 'New']);
+    reopen();
+    log.deliverTo(() => {});
+    expect(log.redeliverPending()).toBe(0);
+  });
+
+  it('drops what is older than EventBridge retries (24 hours)', () => {
+    log.publish({ source: 's', 'detail-type': 'Old', detail: {} });
+    reopen();
+    log.deliverTo(() => {});
+    expect(log.redeliverPending(undefined, Date.now() + REDELIVERY_WINDOW_MS + 1)).toBe(0);
+    expect(log.redeliverPending()).toBe(0);
   });
 });
 

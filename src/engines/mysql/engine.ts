@@ -1,6 +1,6 @@
 /**
  * MySQL and MariaDB (RDS mysql, mariadb, aurora-mysql) on mysql2. Every statement this project
- * sends to a MySQL-family server is in this file.
+ * sends to a MySQL-family server is in this folder (the bindings table in ./bindings.ts).
  *
  * Users are always `'<name>'@'%'`, as RDS creates them. Names and passwords reach SQL only
  * through mysql2's escaping (`?` placeholders, `escape`, `escapeId`), on a session whose
@@ -222,10 +222,7 @@ export class MysqlEngine extends SqlEngine<Session> implements DatabaseEngine {
     password: string,
     binding: string,
   ): Promise<void> {
-    this.validateManaged(admin, sourceName);
-    this.validateManaged(admin, cloneName);
-    checkPassword(password);
-    if (sourceName === cloneName) throw new ValidationError('a user cannot be cloned onto itself');
+    this.validateClone(admin, sourceName, cloneName, password);
     await this.withSession(admin, [admin.password, password], async (s) => {
       if (!(await this.exists(s, sourceName))) {
         throw new NotFoundError(`user ${JSON.stringify(sourceName)}@'%' does not exist`);

@@ -203,10 +203,7 @@ export class PostgresEngine extends SqlEngine<Session> implements DatabaseEngine
     password: string,
     binding: string,
   ): Promise<void> {
-    this.validateManaged(admin, sourceName);
-    this.validateManaged(admin, cloneName);
-    checkPassword(password);
-    if (sourceName === cloneName) throw new ValidationError('a user cannot be cloned onto itself');
+    this.validateClone(admin, sourceName, cloneName, password);
     await this.withSession(admin, [admin.password, password], async (s) => {
       await this.run(s, 'BEGIN', 'BEGIN');
       const source = await this.boundRole(s, sourceName, binding);

@@ -1,0 +1,230 @@
+/**
+ * What a restart of the local cloud does with work a crash cut short: interrupted executions of
+ * machines tagged as safe to rerun start again (bounded), events stored but never handed to the
+ * rules go out again, and a redelivered event never starts its execution twice. The crash is
+ * simulated by leaving rows as a kill -9 leaves them (stop() abandons running executions; an
+ * event is stored without its delivery being recorded); test/fault/chaos.test.ts does it with
+ * real SIGKILLs.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import {
+  CreateStateMachineCommand,
+  DescribeExecutionCommand,
+  ListExecutionsCommand,
+  ListTagsForResourceCommand,
+  SFNClient,
+  StartExecutionCommand,
+  TagResourceCommand,
+  UntagResourceCommand,
+} from '@aws-sdk/client-sfn';
+import { LocalCloud } from '../../local/cloud';
+import { EventLog } from '../../local/events/log';
+import { silentLogger } from '../../local/log';
+import { Store } from '../../local/store/db';
+import { awsError } from '../support/local-cloud';
+
+const role = 'arn:aws:iam::000000000000:role/r';
+const RERUN = { rerunTag: 'test:rerun-interrupted' };
+const waiting = JSON.stringify({ StartAt: 'W', States: { W: { Type: 'Wait', Seconds: 60, End: true } } });
+const quick = JSON.stringify({ StartAt: 'P', States: { P: { Type: 'Pass', End: true } } });
+
+let dir: string;
+let cloud: LocalCloud;
+let sfn: SFNClient;
+
+async function open(): Promise<void> {
+  cloud = await LocalCloud.start({ stateDir: dir, port: 0, logger: silentLogger });
+  sfn = new SFNClient({ ...cloud.clientConfig(), maxAttempts: 1 });
+}
+
+/** Stops the cloud the way a crash leaves it: running executions stay RUNNING in the store. */
+async function crash(): Promise<void> {
+  sfn.destroy();
+  await cloud.stop(10);
+}
+
+beforeEach(async () => {
+  dir = mkdtempSync(path.join(os.tmpdir(), 'credflow-recovery-'));
+  await open();
+});
+
+afterEach(async () => {
+  sfn.destroy();
+  await cloud.stop(10);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function machine(name: string, definition: string, tags: { key: string; value: string }[] = []) {
+  const r = await sfn.send(new CreateStateMachineCommand({ name, roleArn: role, definition, tags }));
+  return r.stateMachineArn as string;
+}
+
+async function executions(stateMachineArn: string) {
+  return (await sfn.send(new ListExecutionsCommand({ stateMachineArn }))).executions ?? [];
+}
+
+describe('state machine tags', () => {
+  it('CreateStateMachine, TagResource, UntagResource and ListTagsForResource keep them as AWS does', async () => {
+    const arn = await machine('tagged', quick, [{ key: 'team', value: 'db' }]);
+    await sfn.send(new TagResourceCommand({ resourceArn: arn, tags: [{ key: 'env', value: 'dev' }] }));
+    await sfn.send(new TagResourceCommand({ resourceArn: arn, tags: [{ key: 'team', value: 'infra' }] }));
+    const list = async () => (await sfn.send(new ListTagsForResourceCommand({ resourceArn: arn }))).tags;
+    expect(await list()).toEqual([
+      { key: 'env', value: 'dev' },
+      { key: 'team', value: 'infra' },
+    ]);
+    await sfn.send(new UntagResourceCommand({ resourceArn: arn, tagKeys: ['env'] }));
+    expect(await list()).toEqual([{ key: 'team', value: 'infra' }]);
+    // Creating the same machine again is idempotent and leaves its tags alone.
+    await machine('tagged', quick, [{ key: 'other', value: 'x' }]);
+    expect(await list()).toEqual([{ key: 'team', value: 'infra' }]);
+  });
+
+  it('refuses an unknown resource, a bad tag and more than 50 tags, changing nothing', async () => {
+    const arn = await machine('limits', quick);
+    await awsError(
+      () => sfn.send(new ListTagsForResourceCommand({ resourceArn: `${arn}-missing` })),
+      'ResourceNotFound',
+    );
+    await awsError(
+      () => sfn.send(new TagResourceCommand({ resourceArn: arn, tags: [{ key: 'a', value: 'no<angle>' }] })),
+      'ValidationException',
+    );
+    const many = Array.from({ length: 30 }, (_, i) => ({ key: `k${i}`, value: 'v' }));
+    await sfn.send(new TagResourceCommand({ resourceArn: arn, tags: many }));
+    const more = Array.from({ length: 21 }, (_, i) => ({ key: `m${i}`, value: 'v' }));
+    await awsError(() => sfn.send(new TagResourceCommand({ resourceArn: arn, tags: more })), 'TooManyTags');
+    expect((await sfn.send(new ListTagsForResourceCommand({ resourceArn: arn }))).tags).toHaveLength(30);
+  });
+});
+
+describe('interrupted executions after a restart', () => {
+  it('reruns those of a tagged machine from the start with the same input, and only fails the others', async () => {
+    const repair = await machine('repair', waiting, [{ key: RERUN.rerunTag, value: 'true' }]);
+    const plain = await machine('plain', waiting);
+    const a = await sfn.send(
+      new StartExecutionCommand({ stateMachineArn: repair, name: 'fix-1', input: '{"secretId":"s1"}' }),
+    );
+    const b = await sfn.send(
+      new StartExecutionCommand({ stateMachineArn: plain, name: 'other-1', input: '{}' }),
+    );
+    await crash();
+    await open();
+    expect(cloud.stepFunctions.recoverInterrupted(RERUN)).toBe(2);
+    const first = await sfn.send(new DescribeExecutionCommand({ executionArn: a.executionArn }));
+    expect(first).toMatchObject({ status: 'FAILED', error: 'States.Runtime' });
+    expect(first.cause).toContain('started again as fix-1-rerun-1');
+    const rerun = await sfn.send(
+      new DescribeExecutionCommand({ executionArn: a.executionArn?.replace(/fix-1$/, 'fix-1-rerun-1') }),
+    );
+    expect(rerun).toMatchObject({ status: 'RUNNING', input: '{"secretId":"s1"}' });
+    // The FAILED event still goes out, so rules on it (the rotate-secret failure rule) fire as before.
+    const failed = cloud.events
+      .list({ source: 'aws.states' })
+      .filter((e) => e.detail['status'] === 'FAILED')
+      .map((e) => e.detail['name']);
+    expect(failed.sort()).toEqual(['fix-1', 'other-1']);
+    expect((await executions(plain)).map((e) => [e.name, e.status])).toEqual([['other-1', 'FAILED']]);
+    expect(
+      (await sfn.send(new DescribeExecutionCommand({ executionArn: b.executionArn }))).cause,
+    ).not.toContain('started again');
+  });
+
+  it('gives up after three reruns, so a run that kills the cloud every time cannot loop', async () => {
+    const repair = await machine('repair', waiting, [{ key: RERUN.rerunTag, value: 'true' }]);
+    await sfn.send(new StartExecutionCommand({ stateMachineArn: repair, name: 'fix-2' }));
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      await crash();
+      await open();
+      cloud.stepFunctions.recoverInterrupted(RERUN);
+      const running = (await executions(repair)).filter((e) => e.status === 'RUNNING').map((e) => e.name);
+      expect(running).toEqual([`fix-2-rerun-${attempt}`]);
+    }
+    await crash();
+    await open();
+    expect(cloud.stepFunctions.recoverInterrupted(RERUN)).toBe(1);
+    const all = await executions(repair);
+    expect(all.filter((e) => e.status === 'RUNNING')).toEqual([]);
+    expect(all).toHaveLength(4);
+  });
+
+  it('keeps an over-long name within 80 characters', async () => {
+    const repair = await machine('repair', waiting, [{ key: RERUN.rerunTag, value: 'true' }]);
+    const name = 'n'.repeat(80);
+    await sfn.send(new StartExecutionCommand({ stateMachineArn: repair, name }));
+    await crash();
+    await open();
+    cloud.stepFunctions.recoverInterrupted(RERUN);
+    const rerun = (await executions(repair)).find((e) => e.status === 'RUNNING');
+    expect(rerun?.name).toBe(`${'n'.repeat(72)}-rerun-1`);
+  });
+});
+
+describe('events a crash kept from the rules', () => {
+  async function ruleStarting(stateMachineArn: string): Promise<void> {
+    cloud.eventBridge.putRule({ Name: 'r', EventPattern: JSON.stringify({ source: ['test.crash'] }) });
+    cloud.eventBridge.putTargets({ Rule: 'r', Targets: [{ Id: 't', Arn: stateMachineArn }] });
+  }
+
+  it('are delivered on the next start, once, within 24 hours only', async () => {
+    const target = await machine('target', quick);
+    await ruleStarting(target);
+    await crash();
+    // What a kill -9 between storing and delivering leaves: the events, never handed over.
+    const store = Store.open(dir);
+    const log = new EventLog(store, { region: 'us-east-1', accountId: '000000000000' }, silentLogger);
+    log.publish({ source: 'test.crash', 'detail-type': 'Lost', detail: { n: 1 } });
+    log.publish({ source: 'test.crash', 'detail-type': 'Lost', detail: { n: 2 } });
+    store.db
+      .prepare('UPDATE events SET ingested_ms = ? WHERE body LIKE \'%"n":2%\'')
+      .run(Date.now() - 25 * 3_600_000);
+    store.close();
+    await open();
+    expect(await executions(target)).toEqual([]);
+    expect(cloud.events.redeliverPending()).toBe(1);
+    await new Promise((r) => setTimeout(r, 50));
+    await cloud.stepFunctions.awaitIdle();
+    const started = await executions(target);
+    expect(started.map((e) => e.status)).toEqual(['SUCCEEDED']);
+    const input = (await sfn.send(new DescribeExecutionCommand({ executionArn: started[0]?.executionArn })))
+      .input;
+    expect(JSON.parse(input ?? '{}').detail).toEqual({ n: 1 });
+    // Delivered now: the next start has nothing to redeliver.
+    await crash();
+    await open();
+    expect(cloud.events.redeliverPending()).toBe(0);
+  });
+
+  it('are kept for the next start when the cloud is stopping and cannot start their target', async () => {
+    const target = await machine('target', quick);
+    await ruleStarting(target);
+    await cloud.stepFunctions.stop(10);
+    cloud.events.publish({ source: 'test.crash', 'detail-type': 'DuringShutdown', detail: {} });
+    await new Promise((r) => setTimeout(r, 50));
+    await crash();
+    await open();
+    expect(cloud.events.redeliverPending()).toBe(1);
+    await new Promise((r) => setTimeout(r, 50));
+    await cloud.stepFunctions.awaitIdle();
+    expect((await executions(target)).map((e) => e.status)).toEqual(['SUCCEEDED']);
+  });
+
+  it('started their execution already if the crash came after the start: a redelivery starts nothing new', async () => {
+    const target = await machine('target', waiting);
+    await ruleStarting(target);
+    const e = cloud.events.publish({ source: 'test.crash', 'detail-type': 'Once', detail: {} });
+    await new Promise((r) => setTimeout(r, 50));
+    expect(await executions(target)).toHaveLength(1);
+    // The kill came before the delivery was recorded.
+    cloud.store.db.prepare('UPDATE events SET delivered_ms = NULL WHERE id = ?').run(e.id);
+    await crash();
+    await open();
+    cloud.stepFunctions.recoverInterrupted();
+    expect(cloud.events.redeliverPending()).toBe(1);
+    await new Promise((r) => setTimeout(r, 50));
+    const all = await executions(target);
+    expect(all.map((x) => x.status)).toEqual(['FAILED']);
+  });
+});

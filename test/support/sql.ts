@@ -1,0 +1,47 @@
+/**
+ * Raw SQL as any user, straight through the drivers: for tests that look behind the engine's
+ * back (can this user INSERT? is the binding there?), so the engine under test never checks
+ * itself.
+ */
+import mysql from 'mysql2/promise';
+import { Client as PgClient } from 'pg';
+import type { Credentials } from '../../src/engines/types';
+
+export type Family = 'postgres' | 'mysql';
+
+/** Runs `sql` (with `?` / `$1` parameters) as `creds`; resolves to the rows. */
+export async function sqlAs(
+  family: Family,
+  creds: Credentials,
+  sql: string,
+  values: unknown[] = [],
+): Promise<unknown[]> {
+  if (family === 'postgres') {
+    const c = new PgClient({
+      host: creds.host,
+      port: creds.port,
+      user: creds.username,
+      password: creds.password,
+      database: creds.dbname ?? 'postgres',
+    });
+    await c.connect();
+    try {
+      return (await c.query(sql, values)).rows;
+    } finally {
+      await c.end();
+    }
+  }
+  const c = await mysql.createConnection({
+    host: creds.host,
+    port: creds.port,
+    user: creds.username,
+    password: creds.password,
+    ...(creds.dbname ? { database: creds.dbname } : {}),
+  });
+  try {
+    const [rows] = await c.query(sql, values);
+    return rows as unknown[];
+  } finally {
+    await c.end();
+  }
+}
