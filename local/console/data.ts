@@ -4,12 +4,12 @@ import {
   DescribeExecutionCommand,
   DescribeStateMachineCommand,
   type ExecutionListItem,
-  GetExecutionHistoryCommand,
   type HistoryEvent,
   ListExecutionsCommand,
   ListStateMachinesCommand,
 } from '@aws-sdk/client-sfn';
 import type { AwsClients } from '../../src/aws/clients';
+import { executionHistory } from '../../src/aws/history';
 import { DB_TAG, MANAGED_TAG, STATUS_TAG } from '../../src/lifecycle/users';
 import { USER_TAG } from '../../src/rotation/boundary';
 import { LAST_ROTATED_TAG, STRATEGY_TAG } from '../../src/rotation/types';
@@ -202,22 +202,8 @@ async function executions(src: ConsoleSources): Promise<ExecutionRow[]> {
     .sort((a, b) => (b.start ?? '').localeCompare(a.start ?? ''));
 }
 
-async function history(src: ConsoleSources, executionArn: string): Promise<HistoryEvent[]> {
-  const events: HistoryEvent[] = [];
-  let token: string | undefined;
-  do {
-    const page = await src.clients.sfn.send(
-      new GetExecutionHistoryCommand({
-        executionArn,
-        maxResults: 1000,
-        ...(token ? { nextToken: token } : {}),
-      }),
-    );
-    events.push(...(page.events ?? []));
-    token = page.nextToken;
-  } while (token);
-  return events;
-}
+const history = (src: ConsoleSources, executionArn: string) =>
+  executionHistory(src.clients.sfn, executionArn);
 
 /**
  * A rotate-fleet run's progress from its own history: the selection's size (SelectDueSecrets'
