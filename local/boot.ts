@@ -4,6 +4,7 @@ import { resetDeps } from '../src/deps';
 import { resetReconcileDeps } from '../src/lifecycle/reconcile-deps';
 import { type Catalog, loadCatalog, loadHandler, resolveEnvironment } from './catalog';
 import { LocalCloud } from './cloud';
+import { consoleClients } from './console/data';
 import { CONSOLE_PATH } from './console/paths';
 import { consoleHandler } from './console/routes';
 import { type DeployReport, deployCatalog, resolveContext } from './deploy';
@@ -58,12 +59,11 @@ export async function bootLocalCloud(opts: BootOptions): Promise<LocalCloud & { 
     for (const [k, v] of Object.entries(env)) process.env[k] ??= v;
     cloud.lambdas.register(fn.key, loadHandler(fn), env, { timeoutSeconds: fn.timeoutSeconds });
   }
-  const clients = createClients(cfg);
   // The web console: credflow's own view, so it is mounted here rather than in the emulator.
   cloud.serveLocal(
     CONSOLE_PATH,
     consoleHandler({
-      clients,
+      clients: consoleClients(cfg),
       stage,
       token: cloud.token,
       logger: cloud.logger,
@@ -71,7 +71,7 @@ export async function bootLocalCloud(opts: BootOptions): Promise<LocalCloud & { 
     }),
   );
   try {
-    const deployment = await deployCatalog(clients, catalog, target);
+    const deployment = await deployCatalog(createClients(cfg), catalog, target);
     // Now that handlers and rules exist: events a crash kept from the rules go out first, then
     // interrupted executions fail (their events start repairs) and the repairs among them rerun.
     cloud.events.redeliverPending();

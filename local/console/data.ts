@@ -1,5 +1,14 @@
-import { type DBCluster, DescribeDBClustersCommand, DescribeDBInstancesCommand } from '@aws-sdk/client-rds';
-import { ListSecretsCommand, type SecretListEntry } from '@aws-sdk/client-secrets-manager';
+import {
+  type DBCluster,
+  DescribeDBClustersCommand,
+  DescribeDBInstancesCommand,
+  RDSClient,
+} from '@aws-sdk/client-rds';
+import {
+  ListSecretsCommand,
+  type SecretListEntry,
+  SecretsManagerClient,
+} from '@aws-sdk/client-secrets-manager';
 import {
   DescribeExecutionCommand,
   DescribeStateMachineCommand,
@@ -7,12 +16,15 @@ import {
   type HistoryEvent,
   ListExecutionsCommand,
   ListStateMachinesCommand,
+  SFNClient,
 } from '@aws-sdk/client-sfn';
 import type { AwsClients } from '../../src/aws/clients';
 import { executionHistory } from '../../src/aws/history';
+import { type ClientConfig, clientSettings } from '../../src/aws/settings';
 import { DB_TAG, MANAGED_TAG, STATUS_TAG } from '../../src/lifecycle/users';
 import { USER_TAG } from '../../src/rotation/boundary';
 import { LAST_ROTATED_TAG, STRATEGY_TAG } from '../../src/rotation/types';
+import { POLLING_USER_AGENT } from '../http/server';
 import { type AslDefinition, type Graph, layoutGraph } from './graph';
 import { type ExecutionRuns, readRuns, safeText } from './runs';
 
@@ -28,6 +40,15 @@ export interface ConsoleSources {
   stage: string;
   /** What was published to the alerts topic (the local SNS keeps it). */
   alerts(): { time: string; subject?: string | undefined; message: string }[];
+}
+
+/**
+ * The console's own clients, marked in their User-Agent so that the endpoint logs their polling
+ * at debug level.
+ */
+export function consoleClients(config: ClientConfig): ConsoleSources['clients'] {
+  const s = { ...clientSettings(config), customUserAgent: POLLING_USER_AGENT };
+  return { secrets: new SecretsManagerClient(s), rds: new RDSClient(s), sfn: new SFNClient(s) };
 }
 
 /** The days rotate-fleet waits by default before a secret with no schedule is due (fleet.ts). */

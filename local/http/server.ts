@@ -27,6 +27,8 @@ import { queryErrorXml, queryResponseXml } from './xml';
 const DEFAULT_MAX_BODY = 64 * 1024;
 export const LOCAL_PREFIX = '/_credflow/';
 export const HEALTH_PATH = `${LOCAL_PREFIX}health`;
+/** In the User-Agent of the web console's own SDK calls: their request lines are logged at debug. */
+export const POLLING_USER_AGENT = 'credflow-console';
 
 /** JSON wire form of a response: Dates as epoch seconds, bytes as base64 (AWS JSON protocols). */
 export function toJsonWire(value: unknown): unknown {
@@ -182,7 +184,9 @@ export class HttpEndpoint {
     reply.headers['x-amzn-requestid'] = requestId;
     if (!bodyRead && bodyPending(headers)) closeAfterReply(req, res);
     send(res, reply);
-    this.opts.logger.info('request', {
+    // The console's polling reads would fill the log of a cloud whose page is left open.
+    const polling = (headers['user-agent'] ?? '').includes(POLLING_USER_AGENT);
+    this.opts.logger[polling ? 'debug' : 'info']('request', {
       requestId,
       call: labelOf(route),
       status: reply.status,
