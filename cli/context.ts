@@ -106,6 +106,7 @@ export const WORKFLOWS = [
   'on-rotation-failure',
   'reconcile-rotations',
   'on-deletion',
+  'check-connectivity',
 ] as const;
 export type Workflow = (typeof WORKFLOWS)[number];
 

@@ -9,6 +9,7 @@ import { describeFailure, EXIT } from './errors';
 import { addExamples, packageVersion } from './help';
 import { deployLocal, down, status, up } from './local';
 import { say } from './output';
+import { preflight } from './preflight';
 
 // The SDK warns on every run that its 2027 releases need Node 22; the CLI's output is for people
 // (the variable is read when the first client is made, after these imports).
@@ -105,6 +106,17 @@ export function program(): Command {
       .option('--instance-class <class>', 'instance class', 'db.t3.micro')
       .option('--kms-key-id <id>', 'KMS key for the master secret')
       .option('--deletion-protection', 'turn on deletion protection')
+      .option('--db-subnet-group <name>', "the DB subnet group (the VPC's private subnets)")
+      .option(
+        '--vpc-security-group-ids <ids>',
+        'comma-separated security groups of the database',
+        (v: string) =>
+          v
+            .split(',')
+            .map((x) => x.trim())
+            .filter(Boolean),
+      )
+      .option('--publicly-accessible', 'give the database a public address (default: private)')
       .option('--poll-seconds <n>', 'status poll interval', int('--poll-seconds', 1, 300)),
   ).action(async (identifier: string, o: Record<string, unknown> & { wait: boolean; name?: string }) => {
     const input = {
@@ -115,6 +127,9 @@ export function program(): Command {
       instanceClass: o['instanceClass'],
       ...(o['kmsKeyId'] ? { kmsKeyId: o['kmsKeyId'] } : {}),
       ...(o['deletionProtection'] ? { deletionProtection: true } : {}),
+      ...(o['dbSubnetGroup'] ? { dbSubnetGroupName: o['dbSubnetGroup'] } : {}),
+      ...(o['vpcSecurityGroupIds'] ? { vpcSecurityGroupIds: o['vpcSecurityGroupIds'] } : {}),
+      ...(o['publiclyAccessible'] ? { publiclyAccessible: true } : {}),
       pollSeconds: o['pollSeconds'] ?? (g().local || process.env['AWS_ENDPOINT_URL'] ? 1 : 15),
     };
     set(await runCommand(g(), 'provision-database', input, run(o)));
@@ -202,6 +217,17 @@ export function program(): Command {
   ).action(async (secret: string, o: { wait: boolean; name?: string }) =>
     set(await runCommand(g(), 'verify-credentials', { secretId: secret }, run(o))),
   );
+
+  p.command('preflight <db>')
+    .description(
+      'check-connectivity: RDS, Secrets Manager, DNS, TCP, TLS and the master login, from where the functions run',
+    )
+    .option('--host <host>', 'check this endpoint instead of the one RDS describes (a proxy, a DNS alias)')
+    .option('--port <port>', 'check this port instead', int('--port', 1, 65535))
+    .addOption(new Option('--kind <kind>', 'instance or Aurora cluster').choices(['instance', 'cluster']))
+    .action(async (db: string, o: { host?: string; port?: number; kind?: 'instance' | 'cluster' }) =>
+      set(await preflight(g(), db, o)),
+    );
 
   waitOpts(
     p

@@ -34,6 +34,7 @@ export const EXAMPLES: Record<string, string[]> = {
   ],
   'rotate-master': ['credflow --local rotate-master shop-db'],
   verify: ['credflow --local verify credflow/shop-db/app'],
+  preflight: ['credflow --stage prod --region eu-west-1 preflight shop-db'],
   decommission: ['credflow --local decommission shop-db --final-snapshot shop-db-final'],
   'rotate-fleet': ['credflow --local rotate-fleet --tag credflow:managed=true --max-concurrency 10 --force'],
   executions: ['credflow --local executions --workflow rotate-secret --limit 5'],

@@ -55,8 +55,10 @@ export async function bootLocalCloud(opts: BootOptions): Promise<LocalCloud & { 
   const ctx = resolveContext(catalog, target);
   for (const fn of catalog.functions) {
     const env = resolveEnvironment(fn.environment, ctx);
-    // Provider-level settings become process defaults; a value already set wins.
-    for (const [k, v] of Object.entries(env)) process.env[k] ??= v;
+    // Provider-level settings become process defaults; a value already set wins. Node's own
+    // start-up variables (NODE_EXTRA_CA_CERTS names Lambda's CA bundle) stay out: they mean
+    // nothing to a running process and would break the Node processes it starts.
+    for (const [k, v] of Object.entries(env)) if (!k.startsWith('NODE_')) process.env[k] ??= v;
     cloud.lambdas.register(fn.key, loadHandler(fn), env, { timeoutSeconds: fn.timeoutSeconds });
   }
   // The web console: credflow's own view, so it is mounted here rather than in the emulator.

@@ -49,7 +49,8 @@ export type ServiceName =
   | 'credflow-users'
   | 'credflow-database'
   | 'credflow-deletion'
-  | 'credflow-fleet';
+  | 'credflow-fleet'
+  | 'credflow-preflight';
 
 const cached = new Map<ServiceName, Deps>();
 

@@ -74,8 +74,8 @@ export function defaultPort(engine: EngineName): number {
 }
 
 /**
- * The `ssl` key as AWS's rotation templates read it: absent or unreadable -> try TLS and fall
- * back to plain (undefined); a boolean or "true"/"false" -> exactly that, no fallback.
+ * The `ssl` key as AWS's rotation templates read it: absent or unreadable -> undefined (try TLS;
+ * the engines fall back to plain only on loopback); a boolean or "true"/"false" -> exactly that.
  */
 export function sslPreference(ssl: unknown): boolean | undefined {
   if (typeof ssl === 'boolean') return ssl;

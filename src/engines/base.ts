@@ -17,6 +17,7 @@ import {
   DEFAULT_CONNECT_TIMEOUT_MS,
   DEFAULT_QUERY_TIMEOUT_MS,
   type EngineOptions,
+  isLoopback,
   redact,
   translateNodeError,
 } from './common';
@@ -64,9 +65,11 @@ export abstract class SqlEngine<S extends SessionBase> {
   protected abstract readonly escapes: readonly ((secret: string) => string)[];
 
   /**
-   * Connects as AWS's templates do: `ssl` true requires TLS, false never uses it, undefined
-   * tries TLS and falls back to plain only when the server answers that it has no TLS (a
-   * certificate that fails to verify is an error, not a reason to drop encryption).
+   * Connects with AWS's templates' `ssl` key: true requires TLS, false never uses it. Undefined
+   * tries TLS and, unlike the templates, falls back to plain only on loopback (the local cloud's
+   * own servers): RDS always offers TLS, so a server elsewhere that answers "no TLS" is not the
+   * database the secret means, or a downgrade, and the session is refused unless the secret says
+   * `ssl: false`. A certificate that fails to verify is an error, never a reason to drop TLS.
    */
   protected async connect(creds: Credentials, secrets: readonly string[]): Promise<S> {
     const base: SessionBase = { where: `${this.label} ${creds.host}:${creds.port}`, secrets };
@@ -77,6 +80,7 @@ export abstract class SqlEngine<S extends SessionBase> {
       } catch (err) {
         if (this.classify(err as DriverFailure) !== 'no-tls') throw err;
         if (creds.ssl === true) throw this.tlsRequired(base.where);
+        if (!isLoopback(creds.host)) throw this.plainRefused(base.where);
         return await this.open(creds, false, base);
       }
     } catch (err) {
@@ -100,6 +104,13 @@ export abstract class SqlEngine<S extends SessionBase> {
 
   private tlsRequired(where: string): DatabaseError {
     return new DatabaseError(`${where}: TLS is required (ssl: true) but the server does not offer it`);
+  }
+
+  private plainRefused(where: string): DatabaseError {
+    return new DatabaseError(
+      `${where}: the server offers no TLS; off loopback credflow connects without TLS only when ` +
+        'the secret says ssl: false (RDS always offers TLS: is this the database endpoint?)',
+    );
   }
 
   /** A driver failure as a typed error, every secret of the session redacted from its text. */

@@ -13,7 +13,8 @@ export interface Credentials {
   /** Database to connect to; engines fall back to their default (mysql: none, postgres: 'postgres'). */
   dbname?: string | undefined;
   /**
-   * true: TLS required; false: plain only; undefined: TLS when the server offers it, else plain.
+   * true: TLS required; false: plain only; undefined: TLS, falling back to plain only on loopback
+   * when the server offers none (anywhere else that is refused: RDS always offers TLS).
    * Certificates are verified (Node's CA store; add RDS's bundle with NODE_EXTRA_CA_CERTS) except
    * on loopback, where the local cloud's self-signed servers run.
    */

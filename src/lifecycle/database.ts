@@ -48,6 +48,22 @@ export const provisionInput = z.object({
     .default('dbadmin'),
   kmsKeyId: z.string().min(1).optional(),
   deletionProtection: z.boolean().default(false),
+  /** The DB subnet group (private subnets of the VPC) the database lives in. */
+  dbSubnetGroupName: z
+    .string()
+    .regex(
+      /^[A-Za-z0-9 ._-]{1,255}$/,
+      'must be 1-255 letters, digits, spaces, periods, underscores or hyphens',
+    )
+    .optional(),
+  /** The database's VPC security groups; one must allow the engine port from the functions' group. */
+  vpcSecurityGroupIds: z
+    .array(z.string().regex(/^sg-[0-9a-f]{8,17}$/, 'must be a security group id (sg-...)'))
+    .min(1)
+    .max(5)
+    .optional(),
+  /** RDS's own default depends on the VPC; credflow asks for a private database unless told. */
+  publiclyAccessible: z.boolean().default(false),
   allocatedStorage: z.number().int().min(20).max(65536).default(20),
   /** Seconds between status polls (the Wait state). AWS takes minutes; the local cloud, seconds. */
   pollSeconds: z.number().int().min(1).max(300).default(15),
@@ -106,6 +122,10 @@ export async function createDatabase(deps: Deps, input: z.infer<typeof provision
     DeletionProtection: input.deletionProtection,
     Tags: tags,
   };
+  const network = {
+    ...(input.dbSubnetGroupName ? { DBSubnetGroupName: input.dbSubnetGroupName } : {}),
+    ...(input.vpcSecurityGroupIds ? { VpcSecurityGroupIds: input.vpcSecurityGroupIds } : {}),
+  };
   try {
     if (kind === 'cluster') {
       await rdsCall(`CreateDBCluster ${input.identifier}`, () =>
@@ -115,6 +135,7 @@ export async function createDatabase(deps: Deps, input: z.infer<typeof provision
             Engine: input.engine,
             DatabaseName: input.dbName,
             ...managed,
+            ...network,
           }),
         ),
       );
@@ -126,6 +147,8 @@ export async function createDatabase(deps: Deps, input: z.infer<typeof provision
             DBClusterIdentifier: input.identifier,
             Engine: input.engine,
             DBInstanceClass: input.instanceClass,
+            // The subnet group and security groups are the cluster's; reachability is per instance.
+            PubliclyAccessible: input.publiclyAccessible,
             Tags: tags,
           }),
         ),
@@ -139,7 +162,9 @@ export async function createDatabase(deps: Deps, input: z.infer<typeof provision
             DBInstanceClass: input.instanceClass,
             AllocatedStorage: input.allocatedStorage,
             DBName: input.dbName,
+            PubliclyAccessible: input.publiclyAccessible,
             ...managed,
+            ...network,
           }),
         ),
       );

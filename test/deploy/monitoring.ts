@@ -62,11 +62,17 @@ export function monitoringChecks(root: string, catalog: Catalog, stage: string):
           ],
         });
         expect(sm.Properties['TracingConfiguration']).toEqual({ Enabled: true });
-        // Its role may deliver logs and traces.
+        // Its role may deliver logs and traces: inline (the roles the plugin makes) or through
+        // StateMachineMonitoringPolicy (the roles serverless.yml declares).
         const roleId = (sm.Properties['RoleArn'] as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
-        const actions = JSON.stringify(resources()[roleId]?.Properties['Policies']);
-        expect(actions).toContain('logs:CreateLogDelivery');
-        expect(actions).toContain('xray:PutTraceSegments');
+        const role = resources()[roleId] as Resource;
+        const attached = ((role.Properties['ManagedPolicyArns'] as unknown[]) ?? []).flatMap((a) => {
+          const ref = (a as { Ref?: string }).Ref;
+          return ref ? [resources()[ref]?.Properties['PolicyDocument']] : [];
+        });
+        const granted = JSON.stringify([role.Properties['Policies'], attached]);
+        expect(granted).toContain('logs:CreateLogDelivery');
+        expect(granted).toContain('xray:PutTraceSegments');
       },
     );
 

@@ -1,27 +1,82 @@
 /**
- * `serverless package` offline (osls + serverless-step-functions + serverless-esbuild), then the
- * generated CloudFormation, checked against serverless.yml's own catalog so new entries are
- * covered without editing this file.
+ * `serverless package` offline (osls + serverless-step-functions + serverless-esbuild), twice:
+ * into a VPC with interface endpoints and a customer KMS key, and with no VPC params at all. The
+ * generated CloudFormation is checked against serverless.yml's own catalog, so new entries are
+ * covered without editing this file, and cfn-lint must find no error in either template.
  */
-import { execFile } from 'node:child_process';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { execFile, execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { parse } from 'yaml';
 import { loadCatalog } from '../../local/catalog';
 import { monitoringChecks } from './monitoring';
+import { allowStatements, type Resource, resolveConditions, roleOf, type Template } from './template';
 
+const exec = promisify(execFile);
 const root = path.resolve(__dirname, '../..');
 const out = path.join(root, '.serverless');
-type Resource = { Type: string; Properties: Record<string, unknown> };
-let resources: Record<string, Resource>;
+const bare = mkdtempSync(path.join(os.tmpdir(), 'credflow-package-'));
 
-beforeAll(async () => {
-  await promisify(execFile)(
+const SUBNETS = ['subnet-0123456789abcdef0', 'subnet-0fedcba9876543210'];
+const GROUPS = ['sg-0123456789abcdef0', 'sg-00112233445566778'];
+const KMS_KEY = 'arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab';
+
+/**
+ * Every function that opens a database connection (src/: an engine login, directly or as the
+ * master): these, and only these, run in the VPC with the runtime's CA bundle.
+ */
+const DATABASE_FUNCTIONS = [
+  'setSecret',
+  'testSecret',
+  'rotationLambda',
+  'verifyCredentials',
+  'diagnoseRotation',
+  'testMasterLogin',
+  'createDatabaseUser',
+  'validateUserLogin',
+  'cleanUpUserSecret',
+  'checkConnectivity',
+];
+
+/** Actions that take no resource ARN, the only ones allowed on "*". */
+const UNSCOPABLE = [
+  'secretsmanager:GetRandomPassword',
+  'secretsmanager:ListSecrets',
+  'ec2:DescribeNetworkInterfaces',
+  'ec2:DescribeSubnets',
+  // Step Functions logging (vended log delivery) and X-Ray tracing: resources/monitoring.yml.
+  'logs:CreateLogDelivery',
+  'logs:GetLogDelivery',
+  'logs:UpdateLogDelivery',
+  'logs:DeleteLogDelivery',
+  'logs:ListLogDeliveries',
+  'logs:PutResourcePolicy',
+  'logs:DescribeResourcePolicies',
+  'logs:DescribeLogGroups',
+  'xray:PutTraceSegments',
+  'xray:PutTelemetryRecords',
+  'xray:GetSamplingRules',
+  'xray:GetSamplingTargets',
+];
+
+async function osls(dir: string, params: string[]): Promise<Template> {
+  await exec(
     path.join(root, 'node_modules/.bin/osls'),
-    ['package', '--stage', 'ci', '--region', 'us-east-1'],
+    [
+      'package',
+      '--stage',
+      'ci',
+      '--region',
+      'us-east-1',
+      '--package',
+      dir,
+      ...params.map((p) => `--param=${p}`),
+    ],
     {
       cwd: root,
-      timeout: 240_000,
+      timeout: 300_000,
       env: {
         ...process.env,
         AWS_ACCESS_KEY_ID: 'AKIDOFFLINE',
@@ -31,62 +86,69 @@ beforeAll(async () => {
       },
     },
   );
-  resources = JSON.parse(
-    readFileSync(path.join(out, 'cloudformation-template-update-stack.json'), 'utf8'),
-  ).Resources;
-}, 300_000);
+  const file = path.join(dir, 'cloudformation-template-update-stack.json');
+  return resolveConditions(JSON.parse(readFileSync(file, 'utf8')) as Template);
+}
+
+let vpc: Template;
+let none: Template;
+/** The VPC template's resources, as deployed. */
+let resources: Record<string, Resource>;
+/** A role's Allow statements. */
+const statements = (role: Resource) => allowStatements(role);
+
+// One after the other, bare first: packaging cleans the service's .serverless/ as it starts.
+beforeAll(async () => {
+  none = await osls(bare, []);
+  vpc = await osls(out, [
+    `subnetIds=${SUBNETS.join(',')}`,
+    `securityGroupIds=${GROUPS.join(',')}`,
+    'vpcId=vpc-0123456789abcdef0',
+    'vpcEndpoints=secretsmanager,rds',
+    `kmsKeyArn=${KMS_KEY}`,
+  ]);
+  resources = vpc.Resources;
+}, 600_000);
+
+afterAll(() => rmSync(bare, { recursive: true, force: true }));
 
 const catalog = loadCatalog(root, 'ci');
-const of = (type: string) => Object.entries(resources).filter(([, r]) => r.Type === type);
-type Statement = { Action: string | string[]; Resource: unknown };
-/** A role's statements; one under `Fn::If` (granted while a condition holds) counts as granted. */
-const statements = (role: Resource) =>
-  (
-    (role.Properties['Policies'] as {
-      PolicyDocument: { Statement: (Statement | { 'Fn::If': [string, Statement, unknown] })[] };
-    }[]) ?? []
-  )
-    .flatMap((p) => p.PolicyDocument.Statement)
-    .map((st) => ('Fn::If' in st ? st['Fn::If'][1] : st));
-/** Log delivery and X-Ray take no resource ARN (Step Functions logging and tracing need them). */
-const deliveryOrTrace = (st: Statement) => [st.Action].flat().every((a) => /^(logs|xray):/.test(a));
+const logical = (key: string) => `${key[0]?.toUpperCase()}${key.slice(1)}LambdaFunction`;
+const of = (t: Template, type: string) => Object.entries(t.Resources).filter(([, r]) => r.Type === type);
+const fn = (t: Template, key: string) => t.Resources[logical(key)] as Resource;
+const roleStatements = (t: Template, r: Resource, prop: 'Role' | 'RoleArn') =>
+  allowStatements(t.Resources[roleOf(t, r, prop)] as Resource);
 
 describe('serverless package (offline)', () => {
   it.each(catalog.stateMachines.map((m) => [m.key, m] as const))(
     'state machine %s: definition wired to its functions',
     (_k, m) => {
-      const sm = resources[m.id];
+      const sm = vpc.Resources[m.id];
       expect(sm?.Type).toBe('AWS::StepFunctions::StateMachine');
       expect(sm?.Properties['StateMachineName']).toBe(m.name);
       const text = JSON.stringify(sm?.Properties['DefinitionString']);
       const wanted = new Set(
         (JSON.stringify(m.definition).match(/"Fn::GetAtt":\["(\w+)","Arn"\]/g) ?? []).map(
-          (x) => x.split('"')[3],
+          (x) => x.split('"')[3] as string,
         ),
       );
-      for (const fn of wanted) {
-        const logical = `${fn![0]!.toUpperCase()}${fn!.slice(1)}LambdaFunction`;
-        expect(text).toContain(logical);
-        expect(resources[logical]?.Type).toBe('AWS::Lambda::Function');
+      for (const f of wanted) {
+        expect(text).toContain(logical(f));
+        expect(vpc.Resources[logical(f)]?.Type).toBe('AWS::Lambda::Function');
       }
       // Its role may invoke exactly the functions it uses.
-      const roleName = ((sm as Resource).Properties['RoleArn'] as { 'Fn::GetAtt': [string, string] })[
-        'Fn::GetAtt'
-      ][0];
-      const invoke = statements(resources[roleName] as Resource).filter((s) =>
-        [s.Action].flat().includes('lambda:InvokeFunction'),
+      const invoke = roleStatements(vpc, sm as Resource, 'RoleArn').filter((s) =>
+        s.Action.includes('lambda:InvokeFunction'),
       );
       const invoked = new Set(
         JSON.stringify(invoke.map((s) => s.Resource)).match(/\w+LambdaFunction/g) ?? [],
       );
-      expect([...invoked].sort()).toEqual(
-        [...wanted].map((f) => `${f![0]!.toUpperCase()}${f!.slice(1)}LambdaFunction`).sort(),
-      );
+      expect([...invoked].sort()).toEqual([...wanted].map(logical).sort());
     },
   );
 
   it('each rule carries the pattern from events/ and targets its state machine', () => {
-    const rules = of('AWS::Events::Rule');
+    const rules = of(vpc, 'AWS::Events::Rule');
     for (const m of catalog.stateMachines) {
       for (const r of m.rules) {
         const match = rules.find(([, x]) =>
@@ -95,30 +157,217 @@ describe('serverless package (offline)', () => {
             : x.Properties['ScheduleExpression'] === r.expression,
         );
         expect(match).toBeDefined();
-        const targets = match![1].Properties['Targets'] as { Arn: { Ref: string } }[];
+        const targets = match?.[1].Properties['Targets'] as { Arn: { Ref: string } }[];
         expect(targets.map((t) => t.Arn.Ref)).toContain(m.id);
       }
     }
   });
 
-  it('grants no wildcard secretsmanager access, and no action * anywhere', () => {
-    for (const [, role] of of('AWS::IAM::Role')) {
-      for (const s of statements(role)) {
-        const actions = [s.Action].flat();
-        expect(actions).not.toContain('*');
-        expect(actions).not.toContain('secretsmanager:*');
-        // GetRandomPassword and ListSecrets take no resource ARN; everything else is scoped.
-        const unscopable = ['secretsmanager:GetRandomPassword', 'secretsmanager:ListSecrets'];
-        if (actions.some((a) => a.startsWith('secretsmanager:') && !unscopable.includes(a))) {
-          expect(s.Resource).not.toBe('*');
-          expect(JSON.stringify(s.Resource)).toMatch(/secret:(credflow\/\*|rds!\*)/);
+  it('grants no Resource "*" where the action takes a narrower one, and no action *', () => {
+    for (const t of [vpc, none]) {
+      const roles = of(t, 'AWS::IAM::Role');
+      expect(roles.length).toBeGreaterThan(10);
+      for (const [name, role] of roles) {
+        for (const s of allowStatements(role)) {
+          expect(s.Action.filter((a) => a === '*' || a.endsWith(':*'))).toEqual([]);
+          const star = [s.Resource].flat().includes('*');
+          if (star)
+            expect({ role: name, actions: s.Action.filter((a) => !UNSCOPABLE.includes(a)) }).toEqual({
+              role: name,
+              actions: [],
+            });
+          if (s.Action.some((a) => a.startsWith('secretsmanager:') && !UNSCOPABLE.includes(a))) {
+            expect(JSON.stringify(s.Resource)).toMatch(/secret:(credflow\/\*|rds!\*)/);
+          }
         }
       }
     }
   });
 
+  it('scopes rotate-fleet to the rotate-secret machine, its executions and the managed rule of .sync', () => {
+    const statements = roleStatements(vpc, vpc.Resources['RotateFleetStateMachine'] as Resource, 'RoleArn');
+    const on = (action: string) => statements.filter((s) => s.Action.includes(action)).map((s) => s.Resource);
+    expect(on('states:StartExecution')).toEqual([[{ Ref: 'RotateSecretStateMachine' }]]);
+    for (const a of ['states:DescribeExecution', 'states:StopExecution']) {
+      expect(JSON.stringify(on(a))).toContain(`:execution:\${RotateSecretStateMachine.Name}:*`);
+    }
+    for (const a of ['events:PutTargets', 'events:PutRule', 'events:DescribeRule']) {
+      expect(JSON.stringify(on(a))).toMatch(
+        /^\[\[\{"Fn::Sub":"arn:\$\{AWS::Partition\}:events:\$\{AWS::Region\}:\$\{AWS::AccountId\}:rule\/StepFunctionsGetEventsForStepFunctionsExecutionRule"\}\]\]$/,
+      );
+    }
+  });
+
+  it('lets the repair workflows publish to the alerts topic, and no role anywhere else', () => {
+    for (const id of ['OnRotationFailureStateMachine', 'OnDeletionStateMachine']) {
+      const publish = roleStatements(vpc, resources[id] as Resource, 'RoleArn').filter((s) =>
+        s.Action.includes('sns:Publish'),
+      );
+      expect(publish.map((s) => s.Resource)).toEqual([[{ Ref: 'AlertsTopic' }]]);
+    }
+    for (const [name, role] of of(vpc, 'AWS::IAM::Role')) {
+      for (const s of statements(role).filter((x) => x.Action.includes('sns:Publish'))) {
+        expect({ role: name, topic: [s.Resource].flat() }).toEqual({
+          role: name,
+          topic: [{ Ref: 'AlertsTopic' }],
+        });
+      }
+    }
+  });
+
+  it('puts exactly the database functions in the VPC, with the runtime CA bundle', () => {
+    for (const f of catalog.functions) {
+      const props = fn(vpc, f.key).Properties;
+      const env = (props['Environment'] as { Variables: Record<string, unknown> }).Variables;
+      if (DATABASE_FUNCTIONS.includes(f.key)) {
+        expect({ fn: f.key, vpc: props['VpcConfig'] }).toEqual({
+          fn: f.key,
+          vpc: { SubnetIds: SUBNETS, SecurityGroupIds: GROUPS },
+        });
+        expect({ fn: f.key, ca: env['NODE_EXTRA_CA_CERTS'] }).toEqual({
+          fn: f.key,
+          ca: '/var/runtime/ca-cert.pem',
+        });
+      } else {
+        expect({ fn: f.key, vpc: props['VpcConfig'] }).toEqual({ fn: f.key, vpc: undefined });
+        expect({ fn: f.key, ca: env['NODE_EXTRA_CA_CERTS'] }).toEqual({ fn: f.key, ca: undefined });
+      }
+      // Without VPC params no function is in a VPC, and the database functions still trust RDS.
+      expect(fn(none, f.key).Properties['VpcConfig']).toBeUndefined();
+    }
+    expect(catalog.functions.map((f) => f.key)).toEqual(expect.arrayContaining(DATABASE_FUNCTIONS));
+  });
+
+  it('gives the network-interface permissions only to the roles of VPC functions, scoped to the stage', () => {
+    const vpcRoles = new Set(DATABASE_FUNCTIONS.map((k) => roleOf(vpc, fn(vpc, k), 'Role')));
+    for (const t of [vpc, none]) {
+      for (const [name, role] of of(t, 'AWS::IAM::Role')) {
+        const eni = allowStatements(role).filter((s) => s.Action.some((a) => a.startsWith('ec2:')));
+        const actions = eni.flatMap((s) => s.Action).sort();
+        if (t === vpc && vpcRoles.has(name)) {
+          expect({ role: name, actions }).toEqual({
+            role: name,
+            actions: [
+              'ec2:AssignPrivateIpAddresses',
+              'ec2:CreateNetworkInterface',
+              'ec2:DeleteNetworkInterface',
+              'ec2:DescribeNetworkInterfaces',
+              'ec2:DescribeSubnets',
+              'ec2:UnassignPrivateIpAddresses',
+            ],
+          });
+          const create = JSON.stringify(
+            eni.find((s) => s.Action.includes('ec2:CreateNetworkInterface'))?.Resource,
+          );
+          for (const id of [
+            ...SUBNETS.map((s) => `subnet/${s}`),
+            ...GROUPS.map((g) => `security-group/${g}`),
+          ]) {
+            expect(create).toContain(id);
+          }
+        } else {
+          expect({ role: name, actions }).toEqual({ role: name, actions: [] });
+        }
+      }
+    }
+    // The functions outside the VPC share those roles; the state machine roles never have them.
+    expect(vpcRoles.size).toBe(4);
+  });
+
+  it('creates the interface endpoints when asked: private DNS, their own group open to the functions on 443', () => {
+    const group = vpc.Resources['VpcEndpointSecurityGroup'];
+    expect(group?.Properties['SecurityGroupIngress']).toEqual(
+      GROUPS.map((g) =>
+        expect.objectContaining({ IpProtocol: 'tcp', FromPort: 443, ToPort: 443, SourceSecurityGroupId: g }),
+      ),
+    );
+    for (const [id, service] of [
+      ['SecretsManagerVpcEndpoint', 'secretsmanager'],
+      ['RdsVpcEndpoint', 'rds'],
+    ] as const) {
+      expect(vpc.Resources[id]?.Properties).toEqual({
+        VpcEndpointType: 'Interface',
+        ServiceName: { 'Fn::Sub': `com.amazonaws.\${AWS::Region}.${service}` },
+        VpcId: { Ref: 'VpcId' },
+        SubnetIds: SUBNETS,
+        SecurityGroupIds: [{ Ref: 'VpcEndpointSecurityGroup' }],
+        PrivateDnsEnabled: true,
+      });
+      expect(none.Resources[id]).toBeUndefined();
+    }
+    expect(vpc.Parameters?.['VpcId']?.Default).toBe('vpc-0123456789abcdef0');
+    expect(none.Resources['VpcEndpointSecurityGroup']).toBeUndefined();
+  });
+
+  it('with a customer KMS key grants exactly the KMS actions needed, each only via Secrets Manager or RDS', () => {
+    const kms = (t: Template) =>
+      of(t, 'AWS::IAM::Role').flatMap(([name, r]) =>
+        allowStatements(r)
+          .filter((s) => s.Action.some((a) => a.startsWith('kms:')))
+          .map((s) => ({ name, s })),
+      );
+    const granted: Record<string, string[]> = {};
+    for (const { name, s } of kms(vpc)) {
+      const via = JSON.stringify(
+        (s.Condition as Record<string, Record<string, unknown>>)?.['StringEquals']?.['kms:ViaService'],
+      );
+      if (s.Resource === '*' || JSON.stringify(s.Resource).includes('key/*')) {
+        // Secrets Manager's own key, described by RDS: only that alias.
+        expect(s).toMatchObject({
+          Action: ['kms:DescribeKey'],
+          Condition: { 'ForAnyValue:StringEquals': { 'kms:ResourceAliases': 'alias/aws/secretsmanager' } },
+        });
+        continue;
+      }
+      expect(s.Resource).toEqual({ Ref: 'KmsKeyArn' });
+      expect(via).toContain(`secretsmanager.\${AWS::Region}.amazonaws.com`);
+      granted[name] = [...(granted[name] ?? []), ...s.Action].sort();
+    }
+    expect(granted).toEqual({
+      RotationFunctionRole: ['kms:Decrypt', 'kms:GenerateDataKey'],
+      UserFunctionRole: ['kms:Decrypt', 'kms:GenerateDataKey'],
+      DatabaseFunctionRole: ['kms:CreateGrant', 'kms:Decrypt', 'kms:DescribeKey', 'kms:GenerateDataKey'],
+      PreflightFunctionRole: ['kms:Decrypt'],
+    });
+    expect(vpc.Parameters?.['KmsKeyArn']?.Default).toBe(KMS_KEY);
+    // No key: no statement on any key but Secrets Manager's own.
+    expect(kms(none).every(({ s }) => JSON.stringify(s.Resource).includes('key/*'))).toBe(true);
+  });
+
+  it('lets RDS create and rotate the managed master secret as the database role, and nothing else do so', () => {
+    const db = allowStatements(vpc.Resources['DatabaseFunctionRole'] as Resource);
+    const create = db.filter((s) => s.Action.includes('secretsmanager:CreateSecret'));
+    expect(create).toEqual([
+      expect.objectContaining({
+        Action: ['secretsmanager:CreateSecret', 'secretsmanager:TagResource', 'secretsmanager:RotateSecret'],
+        Condition: { Bool: { 'aws:ViaAWSService': 'true' } },
+      }),
+    ]);
+    expect(JSON.stringify(create[0]?.Resource)).toContain('secret:rds!*');
+    expect(db.some((s) => s.Action.includes('secretsmanager:PutSecretValue'))).toBe(false);
+  });
+
+  it('lets Secrets Manager invoke the rotation function, from this account only', () => {
+    expect(vpc.Resources['RotationLambdaInvokePermission']?.Properties).toEqual({
+      FunctionName: { 'Fn::GetAtt': ['RotationLambdaLambdaFunction', 'Arn'] },
+      Action: 'lambda:InvokeFunction',
+      Principal: 'secretsmanager.amazonaws.com',
+      SourceAccount: { Ref: 'AWS::AccountId' },
+    });
+  });
+
+  it('runs every function on nodejs24.x, bundled for node24', () => {
+    const yml = parse(readFileSync(path.join(root, 'serverless.yml'), 'utf8')) as {
+      provider: { runtime: string };
+      custom: { esbuild: { target: string } };
+    };
+    expect(yml.provider.runtime).toBe('nodejs24.x');
+    expect(yml.custom.esbuild.target).toBe(`node${yml.provider.runtime.replace(/^nodejs|\.x$/g, '')}`);
+    for (const [, f] of of(vpc, 'AWS::Lambda::Function')) expect(f.Properties['Runtime']).toBe('nodejs24.x');
+  });
+
   it('offers a policy that denies setting or removing the binding tags (credflow:user, ...)', () => {
-    const policy = resources['ProtectCredflowBindingTagsPolicy'];
+    const policy = vpc.Resources['ProtectCredflowBindingTagsPolicy'];
     expect(policy?.Type).toBe('AWS::IAM::ManagedPolicy');
     const doc = policy?.Properties['PolicyDocument'] as { Statement: Record<string, unknown>[] } | undefined;
     const [deny] = doc?.Statement ?? [];
@@ -130,11 +379,8 @@ describe('serverless package (offline)', () => {
   });
 
   it('gives each function a role for its group only', () => {
-    const actionsOf = (fnKey: string) => {
-      const fn = resources[`${fnKey[0]!.toUpperCase()}${fnKey.slice(1)}LambdaFunction`] as Resource;
-      const roleId = (fn.Properties['Role'] as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
-      return new Set(statements(resources[roleId] as Resource).flatMap((st) => [st.Action].flat()));
-    };
+    const actionsOf = (key: string) =>
+      new Set(roleStatements(vpc, fn(vpc, key), 'Role').flatMap((s) => s.Action));
     for (const f of catalog.functions) expect(actionsOf(f.key).size).toBeGreaterThan(0);
     // The rotation steps cannot create or delete databases or secrets...
     for (const a of [
@@ -146,12 +392,18 @@ describe('serverless package (offline)', () => {
       expect(actionsOf('setSecret').has(a)).toBe(false);
     }
     expect(actionsOf('setSecret').has('secretsmanager:PutSecretValue')).toBe(true);
-    // ...the database handlers cannot write secrets...
+    // ...the database handlers cannot write secret values...
     expect(actionsOf('createDatabase').has('secretsmanager:PutSecretValue')).toBe(false);
     expect(actionsOf('createDatabase').has('rds:CreateDBInstance')).toBe(true);
-    // ...and user management cannot touch databases.
+    // ...user management cannot touch databases...
     expect(actionsOf('prepareDatabaseUser').has('rds:ModifyDBInstance')).toBe(false);
     expect(actionsOf('prepareDatabaseUser').has('secretsmanager:CreateSecret')).toBe(true);
+    // ...and the preflight only reads.
+    expect(
+      [...actionsOf('checkConnectivity')]
+        .filter((a) => !a.startsWith('ec2:') && !a.startsWith('kms:'))
+        .sort(),
+    ).toEqual(['rds:DescribeDBClusters', 'rds:DescribeDBInstances', 'secretsmanager:GetSecretValue']);
   });
 
   it('gives reconcile-rotations exactly what it uses, and tags the repair machines for crash reruns', () => {
@@ -172,8 +424,7 @@ describe('serverless package (offline)', () => {
     const smRole = resources[
       (sm.Properties['RoleArn'] as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0]
     ] as Resource;
-    for (const st of statements(smRole))
-      if (!deliveryOrTrace(st)) expect(JSON.stringify(st.Resource)).not.toContain('"*"');
+    for (const st of statements(smRole)) expect(JSON.stringify(st.Resource)).not.toContain('"*"');
     const smActions = statements(smRole).flatMap((st) => [st.Action].flat());
     expect(smActions).toEqual(expect.arrayContaining(['states:StartExecution', 'sns:Publish']));
     expect(smActions).not.toContain('secretsmanager:PutSecretValue');
@@ -198,7 +449,7 @@ describe('serverless package (offline)', () => {
 
   it('bundles only the SDK clients handlers use (Secrets Manager and RDS)', async () => {
     for (const key of ['setSecret', 'verifyCredentials', 'selectDueSecrets']) {
-      const { stdout } = await promisify(execFile)('unzip', ['-p', path.join(out, `${key}.zip`)], {
+      const { stdout } = await exec('unzip', ['-p', path.join(out, `${key}.zip`)], {
         maxBuffer: 64 * 1024 * 1024,
       });
       expect(stdout).toContain('node_modules/@aws-sdk/client-secrets-manager/');
@@ -208,6 +459,48 @@ describe('serverless package (offline)', () => {
       }
     }
   });
+});
+
+describe('cfn-lint', () => {
+  const haveCfnLint = (() => {
+    try {
+      execFileSync('cfn-lint', ['--version'], { stdio: 'ignore' });
+      return true;
+    } catch {
+      return false;
+    }
+  })();
+  if (!haveCfnLint) {
+    it.skip('cfn-lint is not installed here (pip install cfn-lint): the templates were not linted', () =>
+      undefined);
+    return;
+  }
+  /** cfn-lint's errors for a template; exit codes are a bit mask, so the findings are read instead. */
+  async function lint(dir: string): Promise<string[]> {
+    const file = path.join(dir, 'cloudformation-template-update-stack.json');
+    const { stdout } = await exec('cfn-lint', ['--format', 'json', file], {
+      maxBuffer: 16 * 1024 * 1024,
+    }).catch((err: { stdout?: string }) => ({ stdout: err.stdout ?? '' }));
+    return (JSON.parse(stdout || '[]') as { Level: string; Rule: { Id: string }; Message: string }[])
+      .filter((f) => f.Level === 'Error')
+      .map((f) => `${f.Rule.Id}: ${f.Message}`);
+  }
+  // Both templates at once: cfn-lint takes a core each for a while.
+  let both: Promise<Record<string, string[]>> | undefined;
+  const findings = () => {
+    both ??= Promise.all([lint(out), lint(bare)]).then(([v, b]) => ({ [out]: v, [bare]: b }));
+    return both;
+  };
+  it.each([
+    ['in a VPC with endpoints and a KMS key', out],
+    ['with no params', bare],
+  ])(
+    'finds no error in the template %s',
+    async (_label, dir) => {
+      expect((await findings())[dir]).toEqual([]);
+    },
+    120_000,
+  );
 });
 
 monitoringChecks(root, catalog, 'ci');

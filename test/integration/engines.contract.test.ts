@@ -13,7 +13,7 @@ import {
   TransientError,
   ValidationError,
 } from '../../src/errors';
-import { startNoTlsProxy } from '../support/no-tls-proxy';
+import { externalIPv4, startNoTlsProxy } from '../support/no-tls-proxy';
 import { startTestServers, TEST_DATABASE, type TestServers } from '../support/servers';
 import { type Family, sqlAs } from '../support/sql';
 
@@ -488,7 +488,7 @@ describe.each<Family>(['postgres', 'mysql'])('%s engine contract', (family) => {
       expect((await describeSession({ ...admin(), ssl: false })).tls).toBe(false);
     });
 
-    it('falls back to plain when the server offers no TLS and ssl is unset; refuses when ssl is true', async () => {
+    it('falls back to plain on loopback when the server offers no TLS and ssl is unset; refuses when ssl is true', async () => {
       const proxy = await startNoTlsProxy(family, admin());
       try {
         const viaProxy = { ...admin(), port: proxy.port };
@@ -500,5 +500,24 @@ describe.each<Family>(['postgres', 'mysql'])('%s engine contract', (family) => {
         await proxy.close();
       }
     });
+
+    const external = externalIPv4();
+    (external ? it : it.skip)(
+      `off loopback (${external ?? 'no non-loopback IPv4 on this machine'}) refuses a server without TLS unless ssl is false`,
+      async () => {
+        const proxy = await startNoTlsProxy(family, admin(), external);
+        try {
+          const remote = { ...admin(), host: external as string, port: proxy.port };
+          const err = await rejection(engine.testLogin(remote));
+          expect(err).toBeInstanceOf(DatabaseError);
+          expect(err.message).toMatch(/offers no TLS.*ssl: false/);
+          expect(err.message).not.toContain(remote.password);
+          // The secret's explicit choice still holds.
+          expect((await describeSession({ ...remote, ssl: false })).tls).toBe(false);
+        } finally {
+          await proxy.close();
+        }
+      },
+    );
   });
 });

@@ -5,6 +5,7 @@
  * back to plain (ssl undefined) or refuse (ssl true) against a server that really has TLS.
  */
 import net from 'node:net';
+import os from 'node:os';
 
 export interface Proxy {
   port: number;
@@ -25,9 +26,14 @@ function clearMysqlSslFlag(greeting: Buffer): Buffer {
   return out;
 }
 
+/**
+ * `listenHost` (default 127.0.0.1) lets a test reach the server through an address that is not
+ * loopback, as a database on another machine would be.
+ */
 export async function startNoTlsProxy(
   family: 'postgres' | 'mysql',
   target: { host: string; port: number },
+  listenHost = '127.0.0.1',
 ): Promise<Proxy> {
   const sockets = new Set<net.Socket>();
   const server = net.createServer((client) => {
@@ -60,7 +66,7 @@ export async function startNoTlsProxy(
       });
     }
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(0, listenHost, resolve));
   const address = server.address() as net.AddressInfo;
   return {
     port: address.port,
@@ -70,4 +76,11 @@ export async function startNoTlsProxy(
         server.close(() => resolve());
       }),
   };
+}
+
+/** This machine's first IPv4 address that is not loopback: a path to a server that is "remote". */
+export function externalIPv4(): string | undefined {
+  return Object.values(os.networkInterfaces())
+    .flat()
+    .find((a) => a && a.family === 'IPv4' && !a.internal)?.address;
 }

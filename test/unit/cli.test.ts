@@ -98,6 +98,7 @@ describe('with no AWS configuration', () => {
     ['history', 'arn:aws:states:us-east-1:123456789012:execution:credflow-dev-rotate-secret:x'],
     ['secrets'],
     ['reconcile'],
+    ['preflight', 'shop-db'],
   ];
 
   function expectOneLine(r: Run, code: string) {

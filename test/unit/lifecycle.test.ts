@@ -164,6 +164,35 @@ describe('provisioning input', () => {
   ])('rejects identifier %s / engine %s', (identifier, engine) => {
     expect(provisionInput.safeParse({ identifier, engine }).success).toBe(false);
   });
+
+  it('asks for a private database unless told, and takes a subnet group and security groups', () => {
+    const v = provisionInput.parse({
+      identifier: 'db-1',
+      engine: 'postgres',
+      dbSubnetGroupName: 'credflow private',
+      vpcSecurityGroupIds: ['sg-0123456789abcdef0'],
+    });
+    expect(v).toMatchObject({
+      publiclyAccessible: false,
+      dbSubnetGroupName: 'credflow private',
+      vpcSecurityGroupIds: ['sg-0123456789abcdef0'],
+    });
+    expect(
+      provisionInput.parse({ identifier: 'db-1', engine: 'mysql', publiclyAccessible: true }),
+    ).toMatchObject({ publiclyAccessible: true });
+  });
+
+  it.each([
+    ['a security group that is not an id', { vpcSecurityGroupIds: ['default'] }],
+    ['an empty security group list', { vpcSecurityGroupIds: [] }],
+    ['six security groups', { vpcSecurityGroupIds: Array(6).fill('sg-0123456789abcdef0') }],
+    ['a subnet group with a slash', { dbSubnetGroupName: 'a/b' }],
+    ['publiclyAccessible as a string', { publiclyAccessible: 'false' }],
+  ])('rejects %s', (_label, extra) => {
+    expect(provisionInput.safeParse({ identifier: 'db-1', engine: 'postgres', ...extra }).success).toBe(
+      false,
+    );
+  });
 });
 
 describe('user secrets', () => {
