@@ -202,9 +202,14 @@ export interface FleetSummary {
 /** Parses SummarizeFleetRotation's input (a ValidationError naming each bad field). */
 export const parseSummarizeFleetRotationInput = parseFleetState;
 
-/** SummarizeFleetRotation: counts, failures by error, the first failures by name, the throttling seen. */
-export function summarizeFleetRotation(state: FleetState): FleetSummary {
+/**
+ * SummarizeFleetRotation: counts, failures by error, the first failures by name, the throttling
+ * seen; rotated and failed go out as fleet metrics.
+ */
+export function summarizeFleetRotation(deps: Pick<Deps, 'metrics'>, state: FleetState): FleetSummary {
   const t = state.totals;
+  deps.metrics?.put('FleetSecretsRotated', t.succeeded, {});
+  deps.metrics?.put('FleetSecretsFailed', t.failed, {});
   const seconds = Math.max(0.001, (Date.now() - t.startedMs) / 1000);
   return {
     total: t.succeeded + t.failed,

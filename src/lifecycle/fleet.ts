@@ -46,6 +46,11 @@ const fleetOptions = z.object({
   maxAgeDays: z.number().int().min(1).max(3650).default(30),
   /** The moment "due" is judged at (ISO 8601); default: when the run starts. */
   now: z.iso.datetime().optional(),
+  /**
+   * Due for longer than this many hours counts as overdue (the SecretsOverdue metric): the daily
+   * schedule plus an hour's slack, so only a secret a previous run should have rotated counts.
+   */
+  overdueAfterHours: z.number().int().min(1).max(8760).default(25),
 });
 export type FleetInput = z.input<typeof fleetOptions>;
 
@@ -135,15 +140,14 @@ export function continuationName(runId: string, execution: number): string {
   return `${runId}-c${execution}`;
 }
 
-function isDue(s: SecretListEntry, now: number, maxAgeDays: number): boolean {
-  if (s.NextRotationDate) return new Date(s.NextRotationDate).getTime() <= now;
+/** When a secret became due: its NextRotationDate, else its last rotation plus maxAgeDays. */
+function dueSince(s: SecretListEntry, maxAgeDays: number): number {
+  if (s.NextRotationDate) return s.NextRotationDate.getTime();
   const tagged = s.Tags?.find((t) => t.Key === LAST_ROTATED_TAG)?.Value;
-  const last = [s.LastRotatedDate, tagged, s.CreatedDate]
-    .filter((d): d is Date | string => d !== undefined)
-    .map((d) => new Date(d).getTime())
-    .filter((t) => !Number.isNaN(t))
-    .sort((a, b) => b - a)[0];
-  return last === undefined || now - last >= maxAgeDays * 86_400_000;
+  const last = [s.LastRotatedDate, tagged ? new Date(tagged) : undefined, s.CreatedDate]
+    .filter((d): d is Date => d !== undefined && !Number.isNaN(d.getTime()))
+    .sort((a, b) => b.getTime() - a.getTime())[0];
+  return last ? last.getTime() + maxAgeDays * 86_400_000 : Number.NEGATIVE_INFINITY;
 }
 
 /** Why a listed secret is not rotated, or undefined when it is. */
@@ -152,7 +156,7 @@ function skipReason(s: SecretListEntry, o: FleetState['options']): string | unde
   // RDS-owned master secrets rotate through RDS.
   if (s.OwningService) return `owned by ${s.OwningService}`;
   if (!s.Tags?.some((t) => t.Key === o.tag.key && t.Value === o.tag.value)) return 'untagged';
-  if (!o.force && !isDue(s, Date.parse(o.now), o.maxAgeDays)) return 'not due';
+  if (!o.force && dueSince(s, o.maxAgeDays) > Date.parse(o.now)) return 'not due';
   return undefined;
 }
 
@@ -213,14 +217,27 @@ export async function planFleetRotation(deps: Deps, req: z.infer<typeof planInpu
     rotateFleetPageArn,
     runId: runIdOf(req.executionName),
   };
+  const now = Date.parse(options.now);
   let selected = 0;
+  let overdue = 0;
   let token: string | undefined;
   do {
     const page = await listPage(deps, options, token);
-    for (const s of page.SecretList ?? []) if (skipReason(s, options) === undefined) selected++;
+    for (const s of page.SecretList ?? []) {
+      if (skipReason(s, options) === undefined) selected++;
+      if (!s.OwningService && now - dueSince(s, options.maxAgeDays) > options.overdueAfterHours * 3_600_000)
+        overdue++;
+    }
     token = page.NextToken;
   } while (token);
-  deps.logger.info('PlanFleetRotation', { selected, runId: options.runId, writeBudget: options.writeBudget });
+  deps.logger.info('PlanFleetRotation', {
+    selected,
+    overdue,
+    runId: options.runId,
+    writeBudget: options.writeBudget,
+  });
+  deps.metrics?.put('FleetSecretsSelected', selected, {});
+  deps.metrics?.put('SecretsOverdue', overdue, {});
   return {
     options,
     cursor: { phase: 'select', exhausted: false },

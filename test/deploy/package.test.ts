@@ -11,6 +11,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { parse } from 'yaml';
 import { loadCatalog } from '../../local/catalog';
+import { monitoringChecks } from './monitoring';
 import { allowStatements, type Resource, resolveConditions, roleOf, type Template } from './template';
 
 const exec = promisify(execFile);
@@ -45,6 +46,19 @@ const UNSCOPABLE = [
   'secretsmanager:ListSecrets',
   'ec2:DescribeNetworkInterfaces',
   'ec2:DescribeSubnets',
+  // Step Functions logging (vended log delivery) and X-Ray tracing: resources/monitoring.yml.
+  'logs:CreateLogDelivery',
+  'logs:GetLogDelivery',
+  'logs:UpdateLogDelivery',
+  'logs:DeleteLogDelivery',
+  'logs:ListLogDeliveries',
+  'logs:PutResourcePolicy',
+  'logs:DescribeResourcePolicies',
+  'logs:DescribeLogGroups',
+  'xray:PutTraceSegments',
+  'xray:PutTelemetryRecords',
+  'xray:GetSamplingRules',
+  'xray:GetSamplingTargets',
 ];
 
 async function osls(dir: string, params: string[]): Promise<Template> {
@@ -503,3 +517,5 @@ describe('cfn-lint', () => {
     120_000,
   );
 });
+
+monitoringChecks(root, catalog, 'ci');

@@ -7,6 +7,7 @@ import {
   tallyFleetPage,
 } from '../../../../src/lifecycle/fleet-tally';
 import { memoryLogger } from '../../../../src/log';
+import { memoryMetrics } from '../../../../src/metrics';
 
 const arn = (name: string) => `arn:aws:secretsmanager:us-east-1:000000000000:secret:${name}-AbCdEf`;
 
@@ -48,6 +49,7 @@ function state(over: Partial<FleetState> = {}): FleetState {
       pageSize: 100,
       pagesPerExecution: 200,
       force: false,
+      overdueAfterHours: 25,
       maxAgeDays: 30,
       now: new Date(0).toISOString(),
       rotateSecretArn: 'arn:rotate-secret',
@@ -195,8 +197,10 @@ describe('fleet names and summary', () => {
     expect(secretName(arn('credflow/db/app'))).toBe('credflow/db/app');
   });
 
-  it('summarizes counts, failures by error, throttling and the pacing', () => {
+  it('summarizes counts, failures by error, throttling and the pacing, and reports fleet metrics', () => {
+    const metrics = memoryMetrics();
     const s = summarizeFleetRotation(
+      { metrics },
       state({
         totals: {
           ...state().totals,
@@ -218,5 +222,9 @@ describe('fleet names and summary', () => {
       pacing: { writeBudget: 25, writesPerRotation: 3 },
     });
     expect(s.rotationsPerSecond).toBeGreaterThan(0);
+    expect(metrics.points).toEqual([
+      { name: 'FleetSecretsRotated', value: 3, dimensions: {} },
+      { name: 'FleetSecretsFailed', value: 1, dimensions: {} },
+    ]);
   });
 });
