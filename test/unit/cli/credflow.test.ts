@@ -6,8 +6,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { main, program } from '../../cli/credflow';
-import { EXIT } from '../../cli/errors';
+import { main, program } from '../../../cli/credflow';
+import { EXIT } from '../../../cli/errors';
 
 interface Run {
   code: number;
@@ -61,7 +61,7 @@ describe('help and version', () => {
   it('--version prints the package version on stdout', async () => {
     const r = await run('--version');
     expect(r.code).toBe(0);
-    expect(r.stdout.trim()).toBe(require('../../package.json').version);
+    expect(r.stdout.trim()).toBe(require('../../../package.json').version);
     expect(r.stderr).toBe('');
   });
 });

@@ -4,9 +4,9 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { type AslDefinition, END, type GraphNode, layoutGraph, START } from '../../local/console/graph';
+import { type AslDefinition, END, type GraphNode, layoutGraph, START } from '../../../../local/console/graph';
 
-const dir = path.resolve(__dirname, '../../workflows');
+const dir = path.resolve(__dirname, '../../../../workflows');
 const workflows = readdirSync(dir)
   .filter((f) => f.endsWith('.asl.json'))
   .map((f) => [f, JSON.parse(readFileSync(path.join(dir, f), 'utf8')) as AslDefinition] as const);
