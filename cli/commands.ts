@@ -1,6 +1,5 @@
 import { ListSecretsCommand, type SecretListEntry } from '@aws-sdk/client-secrets-manager';
 import { type ExecutionListItem, ListExecutionsCommand } from '@aws-sdk/client-sfn';
-import type { FleetSummary } from '../src/lifecycle/fleet-tally';
 import { STATUS_TAG } from '../src/lifecycle/users';
 import { LAST_ROTATED_TAG, STRATEGY_TAG } from '../src/rotation/types';
 import {
@@ -21,7 +20,7 @@ export interface RunOptions {
 }
 
 /** Exit code of a finished execution; the failure line names the error code. */
-function finish(g: GlobalOptions, label: string, r: ExecutionResult): number {
+export function finish(g: GlobalOptions, label: string, r: ExecutionResult): number {
   if (g.json) printJson(r);
   if (r.status === 'SUCCEEDED') {
     if (!g.json) {
@@ -56,34 +55,6 @@ export async function runCommand(
   say(bold(`${label}: ${dim(arn)}`));
   const r = await followExecution(conn, arn, g.json ? undefined : progressPrinter(''));
   return finish(g, label, r);
-}
-
-/** `rotate-fleet`: a progress bar over the fleet, then a summary table. */
-export async function rotateFleet(
-  g: GlobalOptions,
-  input: { tag?: { key: string; value: string }; maxConcurrency: number; force: boolean },
-  o: RunOptions,
-): Promise<number> {
-  const conn = connect(g);
-  const arn = await startWorkflow(conn, 'rotate-fleet', input, o.name);
-  if (!o.wait) {
-    process.stdout.write(g.json ? `${JSON.stringify({ executionArn: arn })}\n` : `${arn}\n`);
-    return EXIT.ok;
-  }
-  say(bold(`rotate-fleet: ${dim(arn)}`));
-  const r = await followExecution(conn, arn);
-  if (g.json) {
-    printJson(r);
-  } else if (r.status === 'SUCCEEDED') {
-    const s = r.output as FleetSummary;
-    const failures = s.failures.map((x) => [x.name, x.error]);
-    if (failures.length) process.stdout.write(`${table(['secret', 'error'], failures)}\n`);
-    say(
-      `${green(`${s.succeeded} rotated`)}, ${s.failed ? red(`${s.failed} failed`) : '0 failed'}, ${s.skipped} skipped, in ${ms(r.durationMs)}`,
-    );
-  }
-  if (r.status !== 'SUCCEEDED') return finish({ ...g, json: false }, 'rotate-fleet', r);
-  return (r.output as { failed: number }).failed > 0 ? EXIT.failed : EXIT.ok;
 }
 
 function workflowOf(stateMachineArn: string | undefined, stage: string): string {

@@ -1,11 +1,12 @@
 #!/usr/bin/env node
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { alerts } from './alerts';
-import { history, listExecutions, listSecrets, rotateFleet, runCommand } from './commands';
+import { history, listExecutions, listSecrets, runCommand } from './commands';
 import { openConsole } from './console';
 import type { GlobalOptions } from './context';
 import { demo } from './demo';
 import { describeFailure, EXIT } from './errors';
+import { rotateFleet } from './fleet';
 import { addExamples, packageVersion } from './help';
 import { deployLocal, down, status, up } from './local';
 import { say } from './output';
@@ -263,14 +264,24 @@ export function program(): Command {
   waitOpts(
     p
       .command('rotate-fleet')
-      .description('rotate every due secret with a tag, at most N at once')
+      .description(
+        'rotate every due secret with a tag, paced to a Secrets Manager write budget; shows rotated, failed, in flight, remaining and an ETA',
+      )
       .option('--tag <key=value>', 'select secrets by tag (default credflow:managed=true)', tagArg)
-      .option('--max-concurrency <n>', 'rotations in flight', int('--max-concurrency', 1, 1000), 10)
+      .option('--max-concurrency <n>', 'rotations in flight at most', int('--max-concurrency', 1, 1000), 25)
+      .option(
+        '--write-budget <n>',
+        'Secrets Manager writes/s this run may use (default 25: half the regional quota of 50; 3 writes per rotation)',
+        int('--write-budget', 1, 10_000),
+      )
+      .option('--page-size <n>', 'secrets per page execution (default 100)', int('--page-size', 1, 250))
       .option('--force', 'rotate whether due or not'),
   ).action(
     async (o: {
       tag?: { key: string; value: string };
       maxConcurrency: number;
+      writeBudget?: number;
+      pageSize?: number;
       force?: boolean;
       wait: boolean;
       name?: string;
@@ -278,7 +289,13 @@ export function program(): Command {
       set(
         await rotateFleet(
           g(),
-          { ...(o.tag ? { tag: o.tag } : {}), maxConcurrency: o.maxConcurrency, force: o.force ?? false },
+          {
+            ...(o.tag ? { tag: o.tag } : {}),
+            maxConcurrency: o.maxConcurrency,
+            ...(o.writeBudget ? { writeBudget: o.writeBudget } : {}),
+            ...(o.pageSize ? { pageSize: o.pageSize } : {}),
+            force: o.force ?? false,
+          },
           run(o),
         ),
       );

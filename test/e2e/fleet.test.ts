@@ -6,9 +6,11 @@ import {
   ListExecutionsCommand,
 } from '@aws-sdk/client-sfn';
 import { type Workflow, workflowArn } from '../../cli/context';
+import { startWorkflow } from '../../cli/run';
 import { quotasOn } from '../../local/quotas';
 import { engineFor } from '../../src/engines';
 import { WRITES_PER_ROTATION } from '../../src/lifecycle/fleet-pacing';
+import { type FleetProgress, fleetSnapshot } from '../../src/lifecycle/fleet-progress';
 import { USER_TAG } from '../../src/rotation/boundary';
 import { resolveMaster } from '../../src/rotation/master';
 import { STRATEGY_TAG } from '../../src/rotation/types';
@@ -102,7 +104,7 @@ async function executionsOf(workflow: Workflow) {
   return list.executions ?? [];
 }
 
-it('rotate-fleet: 50 secrets on 2 instances in pages of 10, at most 5 in flight, never both secrets of one user at once, failures retried once', async () => {
+it('rotate-fleet: 50 secrets on 2 instances in pages of 10, at most 5 in flight, never both secrets of one user at once, failures retried once, progress as the CLI reads it', async () => {
   const made = [
     ...(await fleetOn('fleet-pg', 'postgres', 23, 3)),
     ...(await fleetOn('fleet-my', 'mysql', 22, 2)),
@@ -115,13 +117,23 @@ it('rotate-fleet: 50 secrets on 2 instances in pages of 10, at most 5 in flight,
     before.set(m.arn, v.VersionId!);
   }
 
-  const summary = await succeed(conn, 'rotate-fleet', {
+  const arn = await startWorkflow(conn, 'rotate-fleet', {
     tag: { key: 'fleet', value: 'test' },
     maxConcurrency: 5,
     force: true,
     pageSize: 10,
     pagesPerExecution: 2,
   });
+  // What the CLI shows while it runs, read as it does: every 200 ms until the run stops.
+  const seen: FleetProgress[] = [];
+  let run = await conn.clients.sfn.send(new DescribeExecutionCommand({ executionArn: arn }));
+  while (run.status === 'RUNNING') {
+    seen.push(await fleetSnapshot(conn.clients.sfn, arn));
+    await new Promise((r) => setTimeout(r, 200));
+    run = await conn.clients.sfn.send(new DescribeExecutionCommand({ executionArn: arn }));
+  }
+  expect(run.status).toBe('SUCCEEDED');
+  const summary = JSON.parse(run.output ?? '{}') as Record<string, unknown>;
   // Of two single-user copies, the second to run finds its password changed by the first and
   // fails (AuthenticationError) without touching anything; retried once at the end it fails
   // again and is reported; the fleet goes on.
@@ -141,6 +153,26 @@ it('rotate-fleet: 50 secrets on 2 instances in pages of 10, at most 5 in flight,
   expect((summary['failures'] as { error: string }[]).map((f) => f.error)).toEqual(
     Array(5).fill('AuthenticationError'),
   );
+
+  // Progress: counts only grow, rotations were seen in flight in pages of later executions, and
+  // the last look agrees with the summary.
+  for (let i = 1; i < seen.length; i++) expect(seen[i]!.rotated).toBeGreaterThanOrEqual(seen[i - 1]!.rotated);
+  expect(seen.some((p) => p.inFlight > 0)).toBe(true);
+  expect(new Set(seen.map((p) => p.executionArn)).size).toBeGreaterThan(1);
+  expect(seen.every((p) => p.selected === undefined || p.selected === 50)).toBe(true);
+  expect(
+    seen.every(
+      (p) => p.rotated + p.failed + p.inFlight + (p.remaining ?? 0) === 50 || p.selected === undefined,
+    ),
+  ).toBe(true);
+  expect(await fleetSnapshot(conn.clients.sfn, arn)).toMatchObject({
+    selected: 50,
+    rotated: 45,
+    failed: 5,
+    awaitingRetry: 0,
+    inFlight: 0,
+    remaining: 0,
+  });
 
   // No execution's history grows with the fleet: each holds one page or a few pages' worth.
   const fleetRuns = [...(await executionsOf('rotate-fleet')), ...(await executionsOf('rotate-fleet-page'))];

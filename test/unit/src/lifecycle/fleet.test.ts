@@ -1,5 +1,13 @@
+import type { HistoryEvent } from '@aws-sdk/client-sfn';
 import { type FleetState, pageExecutionName, runIdOf, secretName } from '../../../../src/lifecycle/fleet';
 import { adapt, initialPacing, planSlots, WRITES_PER_ROTATION } from '../../../../src/lifecycle/fleet-pacing';
+import {
+  duration,
+  pageCounts,
+  progressLine,
+  progressOf,
+  runView,
+} from '../../../../src/lifecycle/fleet-progress';
 import {
   describeRotationFailure,
   parseTallyFleetPageInput,
@@ -226,5 +234,72 @@ describe('fleet names and summary', () => {
       { name: 'FleetSecretsRotated', value: 3, dimensions: {} },
       { name: 'FleetSecretsFailed', value: 1, dimensions: {} },
     ]);
+  });
+});
+
+describe('fleet progress', () => {
+  const exited = (name: string, output: unknown): HistoryEvent => ({
+    id: 0,
+    type: 'TaskStateExited',
+    timestamp: new Date(),
+    stateExitedEventDetails: { name, output: JSON.stringify(output) },
+  });
+  const entered = (name: string): HistoryEvent => ({
+    id: 0,
+    type: 'TaskStateEntered',
+    timestamp: new Date(),
+    stateEnteredEventDetails: { name },
+  });
+  const run = { executionArn: 'arn:e', status: 'RUNNING' };
+
+  it("reads the run's last state and whether a page or a continuation follows it (newest event first)", () => {
+    const s = state({ totals: { ...state().totals, selected: 10, succeeded: 4, failed: 1 } });
+    expect(
+      runView([entered('RotateFleetPage'), exited('SelectFleetPage', s), exited('PlanFleetRotation', {})]),
+    ).toEqual({ state: s, pageRunning: true, continued: false });
+    expect(runView([entered('ContinueFleetRotation'), exited('TallyFleetPage', s)]).continued).toBe(true);
+    expect(runView([entered('PlanFleetRotation')])).toEqual({ pageRunning: false, continued: false });
+  });
+
+  it('counts the running page: rotated, failed, in flight; remaining and an ETA at the rate so far', () => {
+    const s = state({
+      totals: { ...state().totals, selected: 10, succeeded: 4, failed: 1, startedMs: 0 },
+      retry: [{ secretId: 'x', group: 'g' }],
+    });
+    const page = pageCounts(
+      [
+        'StartSecretRotation',
+        'SecretRotated',
+        'StartSecretRotation',
+        'DescribeRotationFailure',
+        'StartSecretRotation',
+      ].map(entered),
+    );
+    expect(page).toEqual({ started: 3, rotated: 1, failed: 1 });
+    const p = progressOf({ state: s, pageRunning: true, continued: false }, page, 10_000, run);
+    // 5 rotated, 1 failed for good + 1 awaiting retry + 1 failed in the page, 1 in flight, 1 left.
+    expect(p).toMatchObject({
+      selected: 10,
+      rotated: 5,
+      failed: 3,
+      awaitingRetry: 1,
+      inFlight: 1,
+      remaining: 1,
+    });
+    // 6 ended in 10 s: the 1 remaining, 1 in flight and 1 awaiting retry take 5 s.
+    expect(p.etaSeconds).toBe(5);
+    expect(progressLine(p)).toBe(
+      'rotated 5/10, failed 3 (1 awaiting retry), in flight 1, remaining 1, ETA 5s',
+    );
+    // A page not running (already tallied) is not counted twice.
+    expect(progressOf({ state: s, pageRunning: false, continued: false }, page, 10_000, run).rotated).toBe(4);
+  });
+
+  it('before PlanFleetRotation has run: counts of zero, no total, no ETA', () => {
+    const p = progressOf({ pageRunning: false, continued: false }, undefined, 0, run);
+    expect(progressLine(p)).toBe('rotated 0, failed 0, in flight 0');
+    expect(duration(59)).toBe('59s');
+    expect(duration(65)).toBe('1m05s');
+    expect(duration(7260)).toBe('2h01m');
   });
 });
