@@ -290,3 +290,23 @@ it('rotate-fleet slows down when other writers leave it less than its budget, an
     tc.cloud.secretsQuotas.limit('PutSecretValue', 50);
   }
 }, 300_000);
+
+it('one rotation makes WRITES_PER_ROTATION writes in the regional write quota, every engine and strategy', async () => {
+  const made = [
+    ...(await fleetOn('calls-pg', 'postgres', 3, 0, 'calls')),
+    ...(await fleetOn('calls-my', 'mysql', 3, 0, 'calls')),
+  ];
+  for (const m of made) {
+    const before = new Map(tc.cloud.secretsQuotas.calls);
+    await succeed(connectionOf(tc), 'rotate-secret', { secretId: m.arn });
+    const delta = (op: string) => (tc.cloud.secretsQuotas.calls.get(op) ?? 0) - (before.get(op) ?? 0);
+    // README "Secrets Manager calls per rotation": the writes, and the two other 50/s quotas a
+    // rotation uses once each.
+    expect({
+      secret: m.username,
+      writes: delta('PutSecretValue') + delta('UpdateSecretVersionStage') + delta('UpdateSecret'),
+      GetRandomPassword: delta('GetRandomPassword'),
+      TagResource: delta('TagResource'),
+    }).toEqual({ secret: m.username, writes: WRITES_PER_ROTATION, GetRandomPassword: 1, TagResource: 1 });
+  }
+}, 300_000);
