@@ -274,7 +274,7 @@ export function program(): Command {
         'Secrets Manager writes/s this run may use (default 25: half the regional quota of 50; 3 writes per rotation)',
         int('--write-budget', 1, 10_000),
       )
-      .option('--page-size <n>', 'secrets per page execution (default 100)', int('--page-size', 1, 250))
+      .option('--page-size <n>', 'secrets per page execution (default 100)', int('--page-size', 1, 100))
       .option('--force', 'rotate whether due or not'),
   ).action(
     async (o: {

@@ -36,8 +36,11 @@ const fleetOptions = z.object({
   maxConcurrency: z.number().int().min(1).max(1000).default(25),
   /** Secrets Manager writes per second this run may use (default half the regional quota of 50). */
   writeBudget: z.number().positive().max(10_000).default(DEFAULT_WRITE_BUDGET),
-  /** Secrets per page (one rotate-fleet-page execution each). */
-  pageSize: z.number().int().min(1).max(250).default(100),
+  /**
+   * Secrets per page (one rotate-fleet-page execution each). At most 100: a page's outcomes come
+   * back as one task result of ~0.9 KB a secret, well under Step Functions' 256 KiB.
+   */
+  pageSize: z.number().int().min(1).max(100).default(100),
   /** Pages per execution before it continues as a new one (bounds its history). */
   pagesPerExecution: z.number().int().min(1).max(1000).default(200),
   /** Rotate every selected secret, due or not. */

@@ -1,5 +1,12 @@
 import type { HistoryEvent } from '@aws-sdk/client-sfn';
-import { type FleetState, pageExecutionName, runIdOf, secretName } from '../../../../src/lifecycle/fleet';
+import { ValidationError } from '../../../../src/errors';
+import {
+  type FleetState,
+  pageExecutionName,
+  parsePlanFleetRotationInput,
+  runIdOf,
+  secretName,
+} from '../../../../src/lifecycle/fleet';
 import { adapt, initialPacing, planSlots, WRITES_PER_ROTATION } from '../../../../src/lifecycle/fleet-pacing';
 import {
   duration,
@@ -171,6 +178,15 @@ describe('TallyFleetPage', () => {
 
   it('refuses an input that is not a fleet state', () => {
     expect(() => parseTallyFleetPageInput({ nonsense: true })).toThrow(/invalid rotate-fleet state/);
+  });
+
+  it('refuses a page larger than 100 (its outcomes must fit one 256 KiB task result) and a budget of 0', () => {
+    const plan = (input: unknown) => () => parsePlanFleetRotationInput({ executionName: 'run', input });
+    expect(plan({ pageSize: 101 })).toThrow(ValidationError);
+    expect(plan({ writeBudget: 0 })).toThrow(ValidationError);
+    expect(plan({ pageSize: 100, writeBudget: 6 })()).toMatchObject({
+      input: { pageSize: 100, writeBudget: 6 },
+    });
   });
 });
 
