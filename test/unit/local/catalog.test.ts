@@ -28,7 +28,7 @@ describe('serverless.yml as the catalog', () => {
     expect(rules.find((r) => r.kind === 'schedule')).toMatchObject({
       machine: 'rotateFleet',
       expression: 'rate(1 day)',
-      input: { maxConcurrency: 10 },
+      input: { maxConcurrency: 25 },
     });
   });
 
