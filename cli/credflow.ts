@@ -9,7 +9,7 @@ import { deployLocal, down, status, up } from './local';
 import { say } from './output';
 import { preflight } from './preflight';
 
-// aws-local-stepfunctions and the SDK print a Node 20 support notice; the CLI's output is for people.
+// The SDK prints a Node 20 support notice; the CLI's output is for people.
 process.env['AWS_SDK_JS_SUPPRESS_NODE_VERSION_WARNING'] ??= '1';
 
 function int(name: string, min: number, max: number) {
