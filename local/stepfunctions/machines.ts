@@ -35,12 +35,28 @@ export function validateDefinition(definition: string): AslDefinition {
     if (diagnostics.length > 0) throw invalid(describeDiagnostics(diagnostics));
   }
   // asl-validator annotates the object it is given: hand it a copy.
-  const r = aslValidator(structuredClone(parsed) as never);
+  const r = aslValidator(withoutFreeOutput(structuredClone(parsed)) as never);
   if (!r.isValid) {
     const why = r.errors.map((e) => ('message' in e ? String(e.message) : JSON.stringify(e))).join('; ');
     throw invalid(`SCHEMA_VALIDATION_FAILED: ${why}`);
   }
   return def;
+}
+
+/**
+ * AWS takes any JSON value as a JSONata `Output` (a plain string too), which asl-validator's
+ * schema refuses; the runner's own checks have parsed its expressions already, so the copy the
+ * schema sees goes without it, in states, Choice rules and Catchers, at every depth.
+ */
+function withoutFreeOutput(node: unknown): unknown {
+  if (Array.isArray(node)) {
+    for (const v of node) withoutFreeOutput(v);
+  } else if (node && typeof node === 'object') {
+    const o = node as Record<string, unknown>;
+    if (typeof o['Output'] === 'string' && ('Type' in o || 'Next' in o)) delete o['Output'];
+    for (const [k, v] of Object.entries(o)) if (k !== 'Output') withoutFreeOutput(v);
+  }
+  return node;
 }
 
 /** Parsed definitions by machine ARN, parsed again when the machine is updated. */
