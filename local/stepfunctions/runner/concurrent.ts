@@ -3,8 +3,8 @@
  * When a child fails, AWS records the failure against the event that caused it (T): the failed
  * iteration (MapIterationFailed), the Task it was running (TaskStateAborted), every other iteration
  * still running (MapIterationAborted and its state aborted), all with previousEventId T; then the
- * state fails (or retries, or is caught) from T. When all succeed, MapStateSucceeded and the
- * state's exit follow the last child's end.
+ * state fails (or retries, or is caught) from T. When all succeed, the state's exit follows the
+ * last child's end, after MapStateSucceeded for a Map (a Parallel records no ParallelStateSucceeded).
  * https://docs.aws.amazon.com/step-functions/latest/dg/state-map-inline.html,
  * https://docs.aws.amazon.com/step-functions/latest/dg/state-parallel.html
  */
@@ -140,8 +140,8 @@ export async function runParallel(host: ChildRunner, f: Frame): Promise<unknown[
           if (failed) return;
           results[i] = output;
           finished.add(i);
+          // AWS records no ParallelStateSucceeded: ParallelStateExited follows the last branch.
           if (finished.size === branches.length) {
-            history.bare('ParallelStateSucceeded', thread.last);
             f.thread.last = thread.last;
             resolve(results);
           }
@@ -168,7 +168,7 @@ export async function runParallel(host: ChildRunner, f: Frame): Promise<unknown[
       );
     });
     if (branches.length === 0) {
-      history.bare('ParallelStateSucceeded', started);
+      f.thread.last = started;
       resolve(results);
     }
   });
