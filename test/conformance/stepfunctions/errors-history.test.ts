@@ -76,12 +76,21 @@ describe('errors', () => {
     const run = await sfn.run(
       single({
         Type: 'Map',
+        ItemsPath: '$.items',
         MaxConcurrencyPath: '$.max',
         ItemProcessor: { StartAt: 'I', States: { I: { Type: 'Pass', End: true } } },
       }),
-      [1, 2],
+      { items: [1, 2], max: 'two' },
     );
-    expect(run.execution.error).toBe('States.Runtime');
+    expect(failure(run)).toEqual({
+      status: 'FAILED',
+      error: 'States.Runtime',
+      cause: at(
+        'S',
+        2,
+        'The MaxConcurrencyPath field refers to value "two" which is not a valid integer: $.max',
+      ),
+    });
     expect(types(run.events)).toEqual(['ExecutionStarted', 'MapStateEntered', 'ExecutionFailed']);
   });
 });
