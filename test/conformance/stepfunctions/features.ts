@@ -17,9 +17,21 @@ function resourceKind(resource: unknown): string {
   return `resource:${resource.replace(/^arn:aws:states:::/, '')}`;
 }
 
-/** Intrinsic calls and Context object paths in a `.$` value, Assign or Parameters template. */
+/** The functions Step Functions adds to JSONata (and `$eval`, which it takes away). */
+const JSONATA_OWN = new Set(['partition', 'range', 'hash', 'random', 'uuid', 'parse', 'eval']);
+
+/**
+ * Intrinsic calls, Context object paths, variables and JSONata function calls in a value: a `.$`
+ * field, an Assign or Parameters template, a `{% %}` expression.
+ */
 function valueFeatures(value: unknown, out: Set<string>): void {
-  if (typeof value === 'string') {
+  if (typeof value === 'string' && value.startsWith('{%') && value.endsWith('%}')) {
+    out.add('jsonata:expression');
+    for (const m of value.matchAll(/\$([A-Za-z_][A-Za-z0-9_]*)\s*\(/g)) {
+      const fn = m[1] ?? '';
+      out.add(JSONATA_OWN.has(fn) ? `jsonata:$${fn}` : 'jsonata:builtin');
+    }
+  } else if (typeof value === 'string') {
     for (const m of value.matchAll(/States\.[A-Za-z0-9]+(?=\()/g)) out.add(`intrinsic:${m[0]}`);
     // `$$.Map.Item.Value.name` is the Context object's `$$.Map.Item.Value`, then plain JSONPath.
     for (const m of value.matchAll(/\$\$(\.[A-Za-z]+)+/g))
@@ -52,7 +64,7 @@ function branchFeatures(branch: Json, language: string, out: Set<string>): void 
     const lang = typeof state['QueryLanguage'] === 'string' ? state['QueryLanguage'] : language;
     out.add(`QueryLanguage:${lang}`);
     for (const [field, value] of Object.entries(state)) {
-      if (field === 'Comment' || field === 'Type') continue;
+      if (field === 'Comment' || field === 'Type' || field === 'QueryLanguage') continue;
       out.add(`${type}.${field}`);
       if (field === 'Resource') out.add(resourceKind(value));
       else if (field === 'Retry' || field === 'Catch')

@@ -207,6 +207,48 @@ describe('JSONata expressions', () => {
   });
 });
 
+// "JSONata functions provided by Step Functions", transforming-data.html#jsonata-functions.
+describe('the functions Step Functions adds to JSONata', () => {
+  it('$partition, $range, $hash, $random with a seed, $uuid, $parse', async () => {
+    const run = await sfn.run(
+      single(
+        {
+          Type: 'Pass',
+          Output: {
+            partition: '{% $partition([1, 2, 3, 4, 5], 2) %}',
+            range: '{% $range(0, 10, 5) %}',
+            md5: "{% $hash('input data', 'MD5') %}",
+            same: '{% $random(7) = $random(7) %}',
+            unit: '{% $random() >= 0 and $random() < 1 %}',
+            uuid: '{% $uuid() %}',
+            parsed: '{% $parse($states.input.text) %}',
+            builtin: '{% $sum($states.input.n) & "/" & $uppercase("x") %}',
+          },
+        },
+        JSONATA,
+      ),
+      { text: '{"a":[1]}', n: [1, 2] },
+    );
+    expect(run.output).toEqual({
+      partition: [[1, 2], [3, 4], [5]],
+      range: [0, 5, 10],
+      md5: '812f45842bc6d66ee14572ce20db8e86',
+      same: true,
+      unit: true,
+      uuid: expect.stringMatching(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/),
+      parsed: { a: [1] },
+      builtin: '3/X',
+    });
+  });
+
+  // "$eval is not supported": calling it fails the field like any failed expression.
+  it('has no $eval', async () => {
+    const run = await sfn.run(single({ Type: 'Pass', Output: '{% $eval("1 + 1") %}' }, JSONATA));
+    expect(run.execution.status).toBe('FAILED');
+    expect(run.execution.error).toBe('States.QueryEvaluationError');
+  });
+});
+
 describe('definitions AWS accepts', () => {
   // Every JSONata field in one machine: expressions where AWS takes them (Wait Seconds, Task
   // TimeoutSeconds, Map MaxConcurrency), Choice rules with Assign and Output, Parallel Arguments.

@@ -106,6 +106,14 @@ const COVERED: Record<string, string> = {
   'context:$$.Map.Item.Value': JSONPATH,
   'context:$$.Map.Item.Index': JSONPATH,
   'variable:read': VARIABLES,
+  'jsonata:expression': JSONATA,
+  'jsonata:builtin': `${JSONATA} (the reference jsonata package)`,
+  'jsonata:$partition': JSONATA,
+  'jsonata:$range': JSONATA,
+  'jsonata:$hash': JSONATA,
+  'jsonata:$random': JSONATA,
+  'jsonata:$uuid': JSONATA,
+  'jsonata:$parse': JSONATA,
   'resource:lambda-function': JSONPATH,
   'resource:sns:publish': JSONPATH,
   'resource:events:putEvents': JSONPATH,
@@ -141,14 +149,16 @@ describe('the ASL the workflows use', () => {
           Resource: 'arn:aws:states:::sqs:sendMessage',
           HeartbeatSeconds: 5,
           Parameters: { 'id.$': 'States.UUID()', 'token.$': '$$.Task.Token' },
-          End: true,
+          Next: 'J',
         },
+        J: { Type: 'Pass', QueryLanguage: 'JSONata', Output: '{% $eval("1") %}', End: true },
       },
     };
     expect(uncovered(definition).sort()).toEqual([
       'Task.HeartbeatSeconds',
       'context:$$.Task.Token',
       'intrinsic:States.UUID',
+      'jsonata:$eval',
       'resource:sqs:sendMessage',
     ]);
     expect(checkDefinition(definition as never).map((d) => d.code)).toContain('UNSUPPORTED_FEATURE');
