@@ -16,13 +16,20 @@ export function isJsonata(value: unknown): value is string {
 }
 
 const compiled = new Map<string, jsonata.Expression>();
+/** Machines come and go in a long-running cloud: the cache keeps the most recently used only. */
+const MAX_COMPILED = 5_000;
 
 /** Compiles (once, cached) the expression inside `{% %}`; throws the parser's error. */
 export function compileJsonata(text: string): jsonata.Expression {
   const hit = compiled.get(text);
-  if (hit) return hit;
+  if (hit) {
+    compiled.delete(text);
+    compiled.set(text, hit);
+    return hit;
+  }
   const expr = jsonata(text.slice(2, -2));
   compiled.set(text, expr);
+  if (compiled.size > MAX_COMPILED) compiled.delete(compiled.keys().next().value as string);
   return expr;
 }
 
