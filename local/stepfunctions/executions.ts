@@ -1,14 +1,14 @@
 /**
- * Executions: started on aws-local-stepfunctions, every Task dispatched by the TaskDispatcher,
+ * Executions: run by the runner (runner/runner.ts), every Task dispatched by the TaskDispatcher,
  * the history recorded as AWS shows it, the status-change event published with the stopped row.
  */
 import { randomUUID } from 'node:crypto';
-import { ExecutionAbortedError, ExecutionError, ExecutionTimeoutError } from 'aws-local-stepfunctions';
 import type { EventLog } from '../events/log';
 import { AwsError } from '../http/errors';
 import type { LocalLogger } from '../log';
-import { type AslState, ExecutionHistory, type HistoryEvent, type RunnerEvent } from './history';
+import { ExecutionHistory, type HistoryEvent } from './history';
 import { type Compiled, type CompiledMachines, NAME, paginate } from './machines';
+import { Runner } from './runner/runner';
 import type { ExecutionRow, ExecutionStatus, StateMachineRow, StepFunctionsStore } from './store';
 import { type ChildDescription, type ChildExecutions, type TaskDispatcher, TaskError } from './tasks';
 
@@ -148,58 +148,53 @@ export class Executions implements ChildExecutions {
     const { arn, name } = started;
     publishStatus(this.o.events, sm, started);
     const running: Running = { arn, history, abort: () => {}, done: Promise.resolve(), children: new Set() };
-
-    // The runner's local handlers are keyed by state name (its only hook); names are unique
-    // across a machine, nested Map/Parallel states included, so each maps to one resource.
-    const handlers: Record<string, (input: unknown) => Promise<unknown>> = {};
-    for (const [stateName, state] of compiled.tasks) {
-      handlers[stateName] = (taskInput) => this.runTask(state, taskInput, running);
-    }
-    const run = compiled.machine.run(input as never, {
-      overrides: { taskResourceLocalHandlers: handlers as never },
-      context: {
-        Execution: { Id: arn, Name: name, RoleArn: sm.role_arn },
-        StateMachine: { Id: sm.arn, Name: sm.name },
+    const runner = new Runner({
+      definition: compiled.definition,
+      history,
+      region: this.o.region,
+      execution: {
+        id: arn,
+        name,
+        input,
+        roleArn: sm.role_arn,
+        startTime: new Date(started.startMs).toISOString(),
+        stateMachineId: sm.arn,
+        stateMachineName: sm.name,
+      },
+      tasks: {
+        invoke: (resource, taskInput, submitted) => {
+          if (!this.tasks) throw new TaskError('States.Runtime', 'no Task dispatcher');
+          return this.tasks.invoke(resource, taskInput, running, submitted);
+        },
       },
     });
-    running.abort = run.abort;
-    const consume = (async () => {
-      for await (const ev of run.eventLogs) history.record(ev as unknown as RunnerEvent, compiled.states);
-    })();
+    running.abort = () => runner.stop('ABORTED');
 
     running.done = (async () => {
-      let status: ExecutionStatus;
-      let output: string | null = null;
-      let error: string | null = null;
-      let cause: string | null = null;
-      try {
-        const result = await run.result;
-        status = 'SUCCEEDED';
-        output = JSON.stringify(result ?? null);
-      } catch (err) {
-        if (err instanceof ExecutionAbortedError || running.stopRequested) {
-          status = 'ABORTED';
-          error = running.stopRequested?.error ?? null;
-          cause = running.stopRequested?.cause ?? null;
-        } else if (err instanceof ExecutionTimeoutError) {
-          status = 'TIMED_OUT';
-          error = 'States.Timeout';
-          cause = 'The execution timed out';
-        } else {
-          status = 'FAILED';
-          const inner = err instanceof ExecutionError ? (err.cause as Error | undefined) : (err as Error);
-          error = inner?.name ?? 'States.Runtime';
-          cause = inner?.message ?? String(err);
-        }
-      }
-      // The event log closes with the execution; an abort may leave it open, so bound the wait.
-      await Promise.race([consume, new Promise((r) => setTimeout(r, 50))]);
+      const finish = await runner.run(input);
       if (this.abandoned) {
         this.running.delete(arn);
         return;
       }
+      let status: ExecutionStatus = finish.status;
+      let output: string | null = null;
+      let error: string | null = null;
+      let cause: string | null = null;
+      let prev: number | undefined;
+      if (finish.status === 'SUCCEEDED') {
+        output = JSON.stringify(finish.output ?? null);
+        prev = finish.prev;
+      } else if (finish.status === 'FAILED') {
+        error = finish.error ?? null;
+        cause = finish.cause ?? null;
+        prev = finish.prev;
+      } else if (finish.status === 'ABORTED' || running.stopRequested) {
+        status = 'ABORTED';
+        error = running.stopRequested?.error ?? null;
+        cause = running.stopRequested?.cause ?? null;
+      }
       const stop = Date.now();
-      history.finished(status, { output, error, cause }, stop);
+      history.finished(status, { output, error, cause }, stop, prev);
       // One transaction: a kill -9 cannot leave the execution stopped without its status event
       // (which is what starts the repair of a failed rotation).
       this.o.db.tx(() => {
@@ -219,24 +214,6 @@ export class Executions implements ChildExecutions {
       this.running.delete(arn);
     });
     this.running.set(arn, running);
-  }
-
-  /** One Task attempt: history events around the dispatch to its resource. */
-  private async runTask(state: AslState, taskInput: unknown, running: Running): Promise<unknown> {
-    const resource = String(state.Resource);
-    // Let the runner's own TaskStateEntered land in the history first.
-    await new Promise((r) => setImmediate(r));
-    running.history.taskScheduled(resource, taskInput, state.TimeoutSeconds, this.o.region);
-    try {
-      if (!this.tasks) throw new TaskError('States.Runtime', 'no Task dispatcher');
-      const out = await this.tasks.invoke(resource, taskInput, running);
-      running.history.taskSucceeded(resource, out);
-      return out;
-    } catch (err) {
-      const e = err instanceof TaskError ? err : new TaskError('States.TaskFailed', (err as Error).message);
-      running.history.taskFailed(resource, e.name, e.message);
-      throw e;
-    }
   }
 
   describeExecution(input: { executionArn: string }): ChildDescription & {
