@@ -1,15 +1,16 @@
 /**
- * Executions: started on aws-local-stepfunctions, every Task dispatched by the TaskDispatcher,
+ * Executions: run by the runner (runner/runner.ts), every Task dispatched by the TaskDispatcher,
  * the history recorded as AWS shows it, the status-change event published with the stopped row.
  */
 import { randomUUID } from 'node:crypto';
-import { ExecutionAbortedError, ExecutionError, ExecutionTimeoutError } from 'aws-local-stepfunctions';
 import type { EventLog } from '../events/log';
 import { AwsError } from '../http/errors';
 import type { LocalLogger } from '../log';
-import { type AslState, ExecutionHistory, type HistoryEvent, type RunnerEvent } from './history';
+import { ExecutionHistory, type HistoryEvent } from './history';
 import { type Compiled, type CompiledMachines, NAME, paginate } from './machines';
-import type { ExecutionQuotas, QuotaFailure } from './quotas';
+import type { ExecutionQuotas } from './quotas';
+import { StatesError } from './runner/errors';
+import { Runner, type RunnerLimits } from './runner/runner';
 import type { ExecutionRow, ExecutionStatus, StateMachineRow, StepFunctionsStore } from './store';
 import { type ChildDescription, type ChildExecutions, type TaskDispatcher, TaskError } from './tasks';
 
@@ -21,8 +22,6 @@ interface Running {
   stopRequested?: { error?: string | undefined; cause?: string | undefined };
   /** `.sync` children: stopping the parent stops them, as on AWS. */
   children: Set<string>;
-  /** Set when the execution broke a quota: it fails with this, whatever its Catchers say. */
-  quotaFailure?: QuotaFailure;
 }
 
 /** The execution's side of the `Step Functions Execution Status Change` event. */
@@ -68,6 +67,7 @@ export interface ExecutionsOptions {
   logger: LocalLogger;
   region: string;
   accountId: string;
+  /** Step Functions' payload and history quotas (checked at the service boundary). */
   quotas: ExecutionQuotas;
 }
 
@@ -112,13 +112,13 @@ export class Executions implements ChildExecutions {
     const name = input.name ?? randomUUID();
     if (!NAME.test(name)) throw new AwsError('InvalidName', `Invalid Name: '${name}'`);
     const text = input.input ?? '{}';
+    this.o.quotas.checkStartInput(text);
     let parsedInput: unknown;
     try {
       parsedInput = JSON.parse(text);
     } catch {
       throw new AwsError('InvalidExecutionInput', 'Invalid State Machine Execution Input: not JSON');
     }
-    this.o.quotas.checkStartInput(text);
     const arn = this.executionArn(sm.name, name);
     const existing = this.o.db.execution(arn);
     if (existing) {
@@ -153,78 +153,74 @@ export class Executions implements ChildExecutions {
     const { arn, name } = started;
     publishStatus(this.o.events, sm, started);
     const running: Running = { arn, history, abort: () => {}, done: Promise.resolve(), children: new Set() };
-
-    // The runner's local handlers are keyed by state name (its only hook); names are unique
-    // across a machine, nested Map/Parallel states included, so each maps to one resource.
-    const handlers: Record<string, (input: unknown) => Promise<unknown>> = {};
-    for (const [stateName, state] of compiled.tasks) {
-      handlers[stateName] = (taskInput) => this.runTask(stateName, state, taskInput, running);
-    }
-    const run = compiled.machine.run(input as never, {
-      overrides: { taskResourceLocalHandlers: handlers as never },
-      context: {
-        Execution: { Id: arn, Name: name, RoleArn: sm.role_arn },
-        StateMachine: { Id: sm.arn, Name: sm.name },
+    const runner = new Runner({
+      definition: compiled.definition,
+      history,
+      region: this.o.region,
+      limits: quotaLimits(this.o.quotas),
+      execution: {
+        id: arn,
+        name,
+        input,
+        roleArn: sm.role_arn,
+        startTime: new Date(started.startMs).toISOString(),
+        stateMachineId: sm.arn,
+        stateMachineName: sm.name,
+      },
+      tasks: {
+        invoke: (resource, taskInput, submitted) => {
+          if (!this.tasks) throw new TaskError('States.Runtime', 'no Task dispatcher');
+          return this.tasks.invoke(resource, taskInput, running, submitted);
+        },
       },
     });
-    running.abort = run.abort;
-    const consume = (async () => {
-      for await (const ev of run.eventLogs) {
-        // Past a quota the execution is over: nothing more lands in its history.
-        if (running.quotaFailure) continue;
-        const e = ev as unknown as RunnerEvent;
-        const tooLarge =
-          e.type === 'StateExited' && e.state && this.o.quotas.result(e.state.name, e.state.output);
-        if (tooLarge) this.failForQuota(running, tooLarge);
-        else {
-          history.record(e, compiled.states);
-          this.checkHistory(running);
-        }
+    running.abort = () => runner.stop('ABORTED');
+    // The history quota: the event that leaves room for just the closing ExecutionFailed ends the
+    // execution (thrown out of the runner's record, a terminal error no Catch sees).
+    let closing = false;
+    history.onEvent = () => {
+      const full = closing ? undefined : this.o.quotas.history(history.events.length);
+      if (full) {
+        closing = true;
+        throw new StatesError(full.error, full.cause, { terminal: true, placed: true });
       }
-    })();
+    };
 
     running.done = (async () => {
-      let status: ExecutionStatus;
-      let output: string | null = null;
-      let error: string | null = null;
-      let cause: string | null = null;
-      try {
-        const result = await run.result;
-        status = 'SUCCEEDED';
-        output = JSON.stringify(result ?? null);
-        const tooLarge = this.o.quotas.result('execution output', output);
-        if (tooLarge) running.quotaFailure ??= tooLarge;
-      } catch (err) {
-        if (running.quotaFailure) status = 'FAILED';
-        else if (err instanceof ExecutionAbortedError || running.stopRequested) {
-          status = 'ABORTED';
-          error = running.stopRequested?.error ?? null;
-          cause = running.stopRequested?.cause ?? null;
-        } else if (err instanceof ExecutionTimeoutError) {
-          status = 'TIMED_OUT';
-          error = 'States.Timeout';
-          cause = 'The execution timed out';
-        } else {
-          status = 'FAILED';
-          const inner = err instanceof ExecutionError ? (err.cause as Error | undefined) : (err as Error);
-          error = inner?.name ?? 'States.Runtime';
-          cause = inner?.message ?? String(err);
-        }
-      }
-      // The event log closes with the execution; an abort may leave it open, so bound the wait.
-      await Promise.race([consume, new Promise((r) => setTimeout(r, 50))]);
-      if (running.quotaFailure) {
-        status = 'FAILED';
-        output = null;
-        error = running.quotaFailure.error;
-        cause = running.quotaFailure.cause;
-      }
+      const finish = await runner.run(input);
+      closing = true;
       if (this.abandoned) {
         this.running.delete(arn);
         return;
       }
+      let status: ExecutionStatus = finish.status;
+      let output: string | null = null;
+      let error: string | null = null;
+      let cause: string | null = null;
+      let prev: number | undefined;
+      const outputTooLarge =
+        finish.status === 'SUCCEEDED'
+          ? this.o.quotas.result('execution output', JSON.stringify(finish.output ?? null))
+          : undefined;
+      if (outputTooLarge) {
+        status = 'FAILED';
+        error = outputTooLarge.error;
+        cause = outputTooLarge.cause;
+        prev = finish.status === 'SUCCEEDED' ? finish.prev : undefined;
+      } else if (finish.status === 'SUCCEEDED') {
+        output = JSON.stringify(finish.output ?? null);
+        prev = finish.prev;
+      } else if (finish.status === 'FAILED') {
+        error = finish.error ?? null;
+        cause = finish.cause ?? null;
+        prev = finish.prev;
+      } else if (finish.status === 'ABORTED' || running.stopRequested) {
+        status = 'ABORTED';
+        error = running.stopRequested?.error ?? null;
+        cause = running.stopRequested?.cause ?? null;
+      }
       const stop = Date.now();
-      history.finished(status, { output, error, cause }, stop);
+      history.finished(status, { output, error, cause }, stop, prev);
       // One transaction: a kill -9 cannot leave the execution stopped without its status event
       // (which is what starts the repair of a failed rotation).
       this.o.db.tx(() => {
@@ -244,67 +240,6 @@ export class Executions implements ChildExecutions {
       this.running.delete(arn);
     });
     this.running.set(arn, running);
-  }
-
-  /** One Task attempt: history events around the dispatch to its resource. */
-  private async runTask(
-    stateName: string,
-    state: AslState,
-    taskInput: unknown,
-    running: Running,
-  ): Promise<unknown> {
-    const resource = String(state.Resource);
-    // Let the runner's own TaskStateEntered land in the history first.
-    await new Promise((r) => setImmediate(r));
-    const over = (): never => {
-      throw new TaskError(running.quotaFailure?.error ?? 'States.Runtime', running.quotaFailure?.cause ?? '');
-    };
-    if (running.quotaFailure) over();
-    const tooLarge = this.o.quotas.input(stateName, taskInput);
-    if (tooLarge) {
-      this.failForQuota(running, tooLarge);
-      over();
-    }
-    running.history.taskScheduled(resource, taskInput, state.TimeoutSeconds, this.o.region);
-    this.checkHistory(running);
-    let out: unknown;
-    try {
-      if (!this.tasks) throw new TaskError('States.Runtime', 'no Task dispatcher');
-      out = await this.tasks.invoke(resource, taskInput, running);
-    } catch (err) {
-      const e = err instanceof TaskError ? err : new TaskError('States.TaskFailed', (err as Error).message);
-      if (!running.quotaFailure) {
-        running.history.taskFailed(resource, e.name, e.message);
-        this.checkHistory(running);
-      }
-      throw e;
-    }
-    if (running.quotaFailure) over();
-    const resultTooLarge = this.o.quotas.result(resource, out);
-    if (resultTooLarge) {
-      this.failForQuota(running, resultTooLarge);
-      over();
-    }
-    running.history.taskSucceeded(resource, out);
-    this.checkHistory(running);
-    return out;
-  }
-
-  /**
-   * Ends a running execution on a quota: Catchers do not see it (AWS's terminal errors), its
-   * `.sync` children stop as they would with a stopped parent.
-   */
-  private failForQuota(running: Running, failure: QuotaFailure): void {
-    if (running.quotaFailure) return;
-    running.quotaFailure = failure;
-    running.abort();
-    for (const child of running.children)
-      this.stopExecution({ executionArn: child, error: 'States.Aborted', cause: 'parent execution failed' });
-  }
-
-  private checkHistory(running: Running): void {
-    const full = this.o.quotas.history(running.history.events.length);
-    if (full) this.failForQuota(running, full);
   }
 
   describeExecution(input: { executionArn: string }): ChildDescription & {
@@ -420,4 +355,15 @@ export class Executions implements ChildExecutions {
     this.abandoned = true;
     for (const r of this.running.values()) r.abort();
   }
+}
+
+/** The runner's payload checks over Step Functions' quotas: each a terminal error, as on AWS. */
+function quotaLimits(q: ExecutionQuotas): RunnerLimits {
+  const terminal = (f: { error: string; cause: string } | undefined) =>
+    f ? new StatesError(f.error, f.cause, { terminal: true, placed: true }) : undefined;
+  return {
+    taskInput: (state, value) => terminal(q.input(state, value)),
+    taskResult: (resource, value) => terminal(q.result(resource, value)),
+    stateOutput: (state, value) => terminal(q.result(state, value)),
+  };
 }

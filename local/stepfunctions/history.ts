@@ -1,6 +1,8 @@
 /**
- * GetExecutionHistory's events, built from aws-local-stepfunctions' event log plus what the Task
- * dispatcher reports. Pure: no store, no clock beyond the timestamps it is handed.
+ * GetExecutionHistory's events, as AWS records them
+ * (https://docs.aws.amazon.com/step-functions/latest/apireference/API_HistoryEvent.html). The
+ * runner says what happened and which event led to it (`previousEventId`); this file knows each
+ * event's type and details. Pure: no store, no clock beyond the timestamps it is handed.
  */
 
 /** One AWS-shaped history event (GetExecutionHistory). */
@@ -12,62 +14,10 @@ export interface HistoryEvent {
   [details: string]: unknown;
 }
 
-/** The parts of an ASL state the history needs. */
-export interface AslState {
-  Type: string;
-  Resource?: unknown;
-  TimeoutSeconds?: number;
-  InputPath?: string | null;
-  ItemsPath?: string;
-  ItemProcessor?: { States: Record<string, AslState> };
-  Iterator?: { States: Record<string, AslState> };
-  Branches?: { States: Record<string, AslState> }[];
-}
-
-/** An event as aws-local-stepfunctions' `eventLogs` yields it (the fields we read). */
-export interface RunnerEvent {
-  type: string;
-  timestamp: number;
-  state?: { name: string; type: string; input: unknown; output?: unknown };
-  index?: number;
-  parentState?: { name: string; type?: string };
-  Error?: string;
-  Cause?: unknown;
-}
-
-/** Every state of a definition by name, nested Map/Parallel states included (names are unique). */
-export function statesByName(def: { States: Record<string, unknown> }): Map<string, AslState> {
-  const out = new Map<string, AslState>();
-  const walk = (states: Record<string, AslState>) => {
-    for (const [name, s] of Object.entries(states)) {
-      out.set(name, s);
-      for (const inner of [s.ItemProcessor, s.Iterator, ...(s.Branches ?? [])]) if (inner) walk(inner.States);
-    }
-  };
-  walk(def.States as Record<string, AslState>);
-  return out;
-}
-
-/**
- * `$`, `$.a.b`, `$.a[0]`, `$['a']` against a value; undefined for anything else (filters,
- * wildcards, context paths), so callers can leave out what they cannot compute.
- */
-export function selectPath(value: unknown, path: string): unknown {
-  if (path === '$') return value;
-  if (!path.startsWith('$')) return undefined;
-  const steps = path.slice(1).match(/\.[A-Za-z0-9_-]+|\[\d+\]|\['[^']*'\]/g);
-  if (!steps || steps.join('') !== path.slice(1)) return undefined;
-  let cur: unknown = value;
-  for (const step of steps) {
-    if (cur === null || typeof cur !== 'object') return undefined;
-    const key = step.startsWith('.')
-      ? step.slice(1)
-      : step.startsWith("['")
-        ? step.slice(2, -2)
-        : step.slice(1, -1);
-    cur = Array.isArray(cur) && /^\d+$/.test(key) ? cur[Number(key)] : (cur as Record<string, unknown>)[key];
-  }
-  return cur;
+/** What a state's failure or a stopped execution says. */
+export interface ErrorInfo {
+  error?: string | null | undefined;
+  cause?: string | null | undefined;
 }
 
 /**
@@ -86,24 +36,18 @@ export function describeResource(
     : { lambda: false, resourceType: 'unknown', resource };
 }
 
-/** State type -> the prefix of its `...StateEntered`/`...StateExited` events. */
-const PREFIX: Record<string, string> = {
-  Task: 'Task',
-  Pass: 'Pass',
-  Choice: 'Choice',
-  Wait: 'Wait',
-  Succeed: 'Succeed',
-  Fail: 'Fail',
-  Map: 'Map',
-  Parallel: 'Parallel',
-};
-
 const json = (v: unknown): string => JSON.stringify(v ?? null);
 const noTruncation = { truncated: false };
+const errorDetails = (e: ErrorInfo) => ({
+  ...(e.error ? { error: e.error } : {}),
+  ...(e.cause ? { cause: e.cause } : {}),
+});
 
 /** The growing history of one execution. */
 export class ExecutionHistory {
   readonly events: HistoryEvent[];
+  /** Told of every event as it is added (the history quota counts them). */
+  onEvent: ((event: HistoryEvent) => void) | undefined;
 
   constructor(events: HistoryEvent[] = []) {
     this.events = events;
@@ -115,11 +59,19 @@ export class ExecutionHistory {
     return new ExecutionHistory(raw.map((e) => ({ ...e, timestamp: new Date(e.timestamp) })));
   }
 
-  push(type: string, details: Record<string, unknown> = {}, at: number = Date.now()): HistoryEvent {
+  /** Adds an event; `prev` is the event that led to it (the one before it when not given). */
+  push(type: string, details: Record<string, unknown> = {}, prev?: number, at: number = Date.now()): number {
     const id = this.events.length + 1;
-    const ev: HistoryEvent = { id, previousEventId: id - 1, timestamp: new Date(at), type, ...details };
+    const ev: HistoryEvent = {
+      id,
+      previousEventId: prev ?? id - 1,
+      timestamp: new Date(at),
+      type,
+      ...details,
+    };
     this.events.push(ev);
-    return ev;
+    this.onEvent?.(ev);
+    return id;
   }
 
   toJSON(): HistoryEvent[] {
@@ -130,148 +82,216 @@ export class ExecutionHistory {
     this.push(
       'ExecutionStarted',
       { executionStartedEventDetails: { input, inputDetails: noTruncation, roleArn } },
+      0,
       at,
     );
   }
 
-  /** The closing event for a final status. */
+  /**
+   * The closing event for a final status. A stopped or timed-out execution's event follows no
+   * state (previousEventId 0), as AWS records ExecutionAborted.
+   */
   finished(
     status: 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED',
-    r: { output?: string | null; error?: string | null; cause?: string | null },
+    r: { output?: string | null } & ErrorInfo,
     at: number,
+    prev?: number,
   ): void {
-    const ec = { ...(r.error ? { error: r.error } : {}), ...(r.cause ? { cause: r.cause } : {}) };
     if (status === 'SUCCEEDED')
       this.push(
         'ExecutionSucceeded',
         { executionSucceededEventDetails: { output: r.output ?? 'null', outputDetails: noTruncation } },
+        prev,
         at,
       );
-    else if (status === 'FAILED') this.push('ExecutionFailed', { executionFailedEventDetails: ec }, at);
+    else if (status === 'FAILED')
+      this.push('ExecutionFailed', { executionFailedEventDetails: errorDetails(r) }, prev, at);
     else if (status === 'TIMED_OUT')
-      this.push('ExecutionTimedOut', { executionTimedOutEventDetails: ec }, at);
-    else this.push('ExecutionAborted', { executionAbortedEventDetails: ec }, at);
+      this.push('ExecutionTimedOut', { executionTimedOutEventDetails: errorDetails(r) }, prev ?? 0, at);
+    else this.push('ExecutionAborted', { executionAbortedEventDetails: errorDetails(r) }, prev ?? 0, at);
   }
 
-  /** A Task's resource is about to run (scheduled + started). */
+  stateEntered(stateType: string, name: string, input: unknown, prev: number): number {
+    return this.push(
+      `${stateType}StateEntered`,
+      { stateEnteredEventDetails: { name, input: json(input), inputDetails: noTruncation } },
+      prev,
+    );
+  }
+
+  /** `assigned`: the variables the state set, each as JSON text, as AWS lists them. */
+  stateExited(
+    stateType: string,
+    name: string,
+    output: unknown,
+    assigned: Record<string, unknown> | undefined,
+    prev: number,
+  ): number {
+    const vars = assigned && Object.keys(assigned).length > 0 ? assigned : undefined;
+    return this.push(
+      `${stateType}StateExited`,
+      {
+        stateExitedEventDetails: {
+          name,
+          output: json(output),
+          outputDetails: noTruncation,
+          ...(vars
+            ? {
+                assignedVariables: Object.fromEntries(Object.entries(vars).map(([k, v]) => [k, json(v)])),
+                assignedVariablesDetails: noTruncation,
+              }
+            : {}),
+        },
+      },
+      prev,
+    );
+  }
+
+  /** A running state cut short: its Map iteration or Parallel branch failed elsewhere. */
+  stateAborted(stateType: string, prev: number): number {
+    return this.push(`${stateType}StateAborted`, {}, prev);
+  }
+
+  /** A JSONata field that failed (AWS's EvaluationFailed, with where it failed). */
+  evaluationFailed(
+    d: { error: string; cause: string; location: string | undefined; state: string },
+    prev: number,
+  ): number {
+    return this.push(
+      'EvaluationFailed',
+      {
+        evaluationFailedEventDetails: {
+          error: d.error,
+          cause: d.cause,
+          ...(d.location ? { location: d.location } : {}),
+          state: d.state,
+        },
+      },
+      prev,
+    );
+  }
+
+  mapStarted(length: number, prev: number): number {
+    return this.push('MapStateStarted', { mapStateStartedEventDetails: { length } }, prev);
+  }
+
+  /** MapIterationStarted/Succeeded/Failed/Aborted. */
+  mapIteration(
+    kind: 'Started' | 'Succeeded' | 'Failed' | 'Aborted',
+    name: string,
+    index: number,
+    prev: number,
+  ): number {
+    const type = `MapIteration${kind}`;
+    return this.push(type, { [`mapIteration${kind}EventDetails`]: { name, index } }, prev);
+  }
+
+  /** MapStateSucceeded/Failed, ParallelStateStarted/Succeeded/Failed: events without details. */
+  bare(type: string, prev: number): number {
+    return this.push(type, {}, prev);
+  }
+
+  /** A Task's resource is about to run: `...Scheduled` then `...Started`; returns the latter's id. */
   taskScheduled(
     resource: string,
     parameters: unknown,
     timeoutSeconds: number | undefined,
     region: string,
-  ): void {
+    prev: number,
+  ): number {
     const d = describeResource(resource);
     if (d.lambda) {
-      this.push('LambdaFunctionScheduled', {
-        lambdaFunctionScheduledEventDetails: {
-          resource,
-          input: json(parameters),
-          inputDetails: noTruncation,
-          ...(timeoutSeconds ? { timeoutInSeconds: timeoutSeconds } : {}),
+      const scheduled = this.push(
+        'LambdaFunctionScheduled',
+        {
+          lambdaFunctionScheduledEventDetails: {
+            resource,
+            input: json(parameters),
+            inputDetails: noTruncation,
+            ...(timeoutSeconds ? { timeoutInSeconds: timeoutSeconds } : {}),
+          },
         },
-      });
-      this.push('LambdaFunctionStarted');
-      return;
+        prev,
+      );
+      return this.push('LambdaFunctionStarted', {}, scheduled);
     }
     const { resourceType, resource: res } = d;
-    this.push('TaskScheduled', {
-      taskScheduledEventDetails: {
-        resourceType,
-        resource: res,
-        region,
-        parameters: json(parameters),
-        ...(timeoutSeconds ? { timeoutInSeconds: timeoutSeconds } : {}),
+    const scheduled = this.push(
+      'TaskScheduled',
+      {
+        taskScheduledEventDetails: {
+          resourceType,
+          resource: res,
+          region,
+          parameters: json(parameters),
+          ...(timeoutSeconds ? { timeoutInSeconds: timeoutSeconds } : {}),
+        },
       },
-    });
-    this.push('TaskStarted', { taskStartedEventDetails: { resourceType, resource: res } });
+      prev,
+    );
+    return this.push('TaskStarted', { taskStartedEventDetails: { resourceType, resource: res } }, scheduled);
   }
 
-  taskSucceeded(resource: string, output: unknown): void {
+  /** A `.sync` integration's request went out (TaskSubmitted, with the API's answer). */
+  taskSubmitted(resource: string, output: unknown, prev: number): number {
+    const d = describeResource(resource);
+    if (d.lambda) return prev;
+    return this.push(
+      'TaskSubmitted',
+      {
+        taskSubmittedEventDetails: {
+          resourceType: d.resourceType,
+          resource: d.resource,
+          output: json(output),
+          outputDetails: noTruncation,
+        },
+      },
+      prev,
+    );
+  }
+
+  taskSucceeded(resource: string, output: unknown, prev: number): number {
     const d = describeResource(resource);
     if (d.lambda)
-      this.push('LambdaFunctionSucceeded', {
-        lambdaFunctionSucceededEventDetails: { output: json(output), outputDetails: noTruncation },
-      });
-    else
-      this.push('TaskSucceeded', {
+      return this.push(
+        'LambdaFunctionSucceeded',
+        { lambdaFunctionSucceededEventDetails: { output: json(output), outputDetails: noTruncation } },
+        prev,
+      );
+    return this.push(
+      'TaskSucceeded',
+      {
         taskSucceededEventDetails: {
           resourceType: d.resourceType,
           resource: d.resource,
           output: json(output),
           outputDetails: noTruncation,
         },
-      });
+      },
+      prev,
+    );
   }
 
-  taskFailed(resource: string, error: string, cause: string, timedOut = false): void {
+  /** The resource failed, or (`timedOut`) ran past TimeoutSeconds. */
+  taskFailed(resource: string, e: ErrorInfo, timedOut: boolean, prev: number): number {
     const d = describeResource(resource);
-    if (d.lambda) {
-      const type = timedOut ? 'LambdaFunctionTimedOut' : 'LambdaFunctionFailed';
-      const key = timedOut ? 'lambdaFunctionTimedOutEventDetails' : 'lambdaFunctionFailedEventDetails';
-      this.push(type, { [key]: { error, cause } });
-    } else {
-      const type = timedOut ? 'TaskTimedOut' : 'TaskFailed';
-      const key = timedOut ? 'taskTimedOutEventDetails' : 'taskFailedEventDetails';
-      this.push(type, { [key]: { resourceType: d.resourceType, resource: d.resource, error, cause } });
-    }
-  }
-
-  /**
-   * Maps one runner event to AWS's: `StateEntered` of a Map -> `MapStateEntered` +
-   * `MapStateStarted {length}`, its exit -> `MapStateSucceeded` + `MapStateExited`, and so on.
-   * A Task that times out in the runner never returns to the dispatcher, so its timeout is
-   * recorded here.
-   */
-  record(e: RunnerEvent, states: ReadonlyMap<string, AslState>): void {
-    const s = e.state;
-    const prefix = s ? (PREFIX[s.type] ?? s.type) : '';
-    const at = e.timestamp;
-    if (e.type === 'StateEntered' && s) {
-      this.push(
-        `${prefix}StateEntered`,
-        { stateEnteredEventDetails: { name: s.name, input: json(s.input), inputDetails: noTruncation } },
-        at,
+    const kind = timedOut ? 'TimedOut' : 'Failed';
+    if (d.lambda)
+      return this.push(
+        `LambdaFunction${kind}`,
+        { [`lambdaFunction${kind}EventDetails`]: errorDetails(e) },
+        prev,
       );
-      if (s.type === 'Map') {
-        const def = states.get(s.name);
-        const input =
-          def?.InputPath === undefined
-            ? s.input
-            : def.InputPath === null
-              ? {}
-              : selectPath(s.input, def.InputPath);
-        const items = def?.ItemsPath ? selectPath(input, def.ItemsPath) : input;
-        this.push(
-          'MapStateStarted',
-          Array.isArray(items) ? { mapStateStartedEventDetails: { length: items.length } } : {},
-          at,
-        );
-      } else if (s.type === 'Parallel') {
-        this.push('ParallelStateStarted', {}, at);
-      }
-    } else if (e.type === 'StateExited' && s) {
-      if (s.type === 'Map') this.push('MapStateSucceeded', {}, at);
-      else if (s.type === 'Parallel') this.push('ParallelStateSucceeded', {}, at);
-      this.push(
-        `${prefix}StateExited`,
-        { stateExitedEventDetails: { name: s.name, output: json(s.output), outputDetails: noTruncation } },
-        at,
-      );
-    } else if (e.type === 'StateFailed' && s) {
-      if (s.type === 'Map') this.push('MapStateFailed', {}, at);
-      else if (s.type === 'Parallel') this.push('ParallelStateFailed', {}, at);
-      else if (s.type === 'Task' && e.Error === 'States.Timeout') {
-        const def = states.get(s.name);
-        this.taskFailed(String(def?.Resource ?? ''), 'States.Timeout', causeText(e.Cause), true);
-      }
-    } else if (e.type.startsWith('MapIteration') && e.parentState) {
-      const key = `${e.type.charAt(0).toLowerCase()}${e.type.slice(1)}EventDetails`;
-      this.push(e.type, { [key]: { name: e.parentState.name, index: e.index ?? 0 } }, at);
-    }
+    return this.push(
+      `Task${kind}`,
+      {
+        [`task${kind}EventDetails`]: {
+          resourceType: d.resourceType,
+          resource: d.resource,
+          ...errorDetails(e),
+        },
+      },
+      prev,
+    );
   }
-}
-
-function causeText(cause: unknown): string {
-  if (cause instanceof Error) return cause.message;
-  return typeof cause === 'string' ? cause : JSON.stringify(cause ?? '');
 }

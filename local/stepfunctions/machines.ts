@@ -1,55 +1,73 @@
-/** State machine definitions: validated once at Create/Update, compiled once per version. */
-import './polyfill';
+/** State machine definitions: validated once at Create/Update, parsed once per version. */
 import aslValidator from 'asl-validator';
-import { StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
 import { AwsError } from '../http/errors';
-import { type AslState, statesByName } from './history';
+import type { AslDefinition } from './runner/definition';
+import { checkDefinition, describeDiagnostics } from './runner/validate';
 import type { StateMachineRow } from './store';
 
 /** State machine and execution names: 1 to 80 letters, digits, `-` and `_`. */
 export const NAME = /^[A-Za-z0-9_-]{1,80}$/;
 
-/** A definition ready to run: parsed, its states indexed, its runner built once. */
+/** A definition ready to run. */
 export interface Compiled {
   updatedMs: number;
-  machine: StateMachine;
-  states: Map<string, AslState>;
-  tasks: [name: string, state: AslState][];
+  definition: AslDefinition;
 }
 
-/** Parses and validates a definition with asl-validator; AWS's InvalidDefinition otherwise. */
-export function validateDefinition(definition: string): StateMachineDefinition {
+const invalid = (why: string) =>
+  new AwsError('InvalidDefinition', `Invalid State Machine Definition: '${why}'`);
+
+/**
+ * Parses and validates a definition: the runner's own checks (query languages, `.$` fields,
+ * JSONata syntax, variables, what the local cloud emulates), then asl-validator's schema.
+ * AWS's InvalidDefinition otherwise.
+ */
+export function validateDefinition(definition: string): AslDefinition {
   let parsed: unknown;
   try {
     parsed = JSON.parse(definition);
   } catch {
-    throw new AwsError('InvalidDefinition', 'Invalid State Machine Definition: definition is not JSON');
+    throw invalid('INVALID_JSON_DESCRIPTION: definition is not JSON');
+  }
+  const def = parsed as AslDefinition;
+  if (def && typeof def === 'object' && def.States && typeof def.States === 'object') {
+    const diagnostics = checkDefinition(def);
+    if (diagnostics.length > 0) throw invalid(describeDiagnostics(diagnostics));
   }
   // asl-validator annotates the object it is given: hand it a copy.
-  const r = aslValidator(structuredClone(parsed) as never);
+  const r = aslValidator(withoutFreeOutput(structuredClone(parsed)) as never);
   if (!r.isValid) {
     const why = r.errors.map((e) => ('message' in e ? String(e.message) : JSON.stringify(e))).join('; ');
-    throw new AwsError('InvalidDefinition', `Invalid State Machine Definition: ${why}`);
+    throw invalid(`SCHEMA_VALIDATION_FAILED: ${why}`);
   }
-  return parsed as StateMachineDefinition;
+  return def;
 }
 
-/** Compiled definitions by machine ARN, rebuilt when the machine is updated. */
+/**
+ * AWS takes any JSON value as a JSONata `Output` (a plain string too), which asl-validator's
+ * schema refuses; the runner's own checks have parsed its expressions already, so the copy the
+ * schema sees goes without it, in states, Choice rules and Catchers, at every depth.
+ */
+function withoutFreeOutput(node: unknown): unknown {
+  if (Array.isArray(node)) {
+    for (const v of node) withoutFreeOutput(v);
+  } else if (node && typeof node === 'object') {
+    const o = node as Record<string, unknown>;
+    if (typeof o['Output'] === 'string' && ('Type' in o || 'Next' in o)) delete o['Output'];
+    for (const [k, v] of Object.entries(o)) if (k !== 'Output') withoutFreeOutput(v);
+  }
+  return node;
+}
+
+/** Parsed definitions by machine ARN, parsed again when the machine is updated. */
 export class CompiledMachines {
   private readonly compiled = new Map<string, Compiled>();
 
   compile(sm: StateMachineRow): Compiled {
     const cached = this.compiled.get(sm.arn);
     if (cached && cached.updatedMs === sm.updated_ms) return cached;
-    const definition = JSON.parse(sm.definition) as StateMachineDefinition;
-    const states = statesByName(definition as never);
-    const c: Compiled = {
-      updatedMs: sm.updated_ms,
-      // Validated once at Create/Update; validating again per run costs ~100 ms.
-      machine: new StateMachine(definition, { validationOptions: { noValidate: true } }),
-      states,
-      tasks: [...states].filter(([, s]) => s.Type === 'Task'),
-    };
+    // Validated once at Create/Update; parsing again per run would cost every execution.
+    const c: Compiled = { updatedMs: sm.updated_ms, definition: JSON.parse(sm.definition) as AslDefinition };
     this.compiled.set(sm.arn, c);
     return c;
   }

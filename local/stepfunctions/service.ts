@@ -31,8 +31,8 @@ export interface StepFunctionsOptions {
 }
 
 /**
- * Step Functions on the local cloud. Definitions are validated with asl-validator and run on
- * aws-local-stepfunctions (machines.ts); executions, their history and status events live in
+ * Step Functions on the local cloud. Definitions are validated by the runner's own checks and
+ * asl-validator (machines.ts) and run on the project's own runner (runner/); executions, their history and status events live in
  * executions.ts; every Task resource is dispatched by tasks.ts: Lambda functions to the
  * in-process registry, `aws-sdk:*`, `events:putEvents`, `sns:publish` and
  * `states:startExecution(.sync)` to the local services. This class answers the API.

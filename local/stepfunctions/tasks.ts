@@ -109,8 +109,16 @@ export class TaskDispatcher {
     this.sdkEndpoint = endpoint;
   }
 
-  /** Runs one Task resource. */
-  async invoke(resource: string, input: unknown, parent: TaskParent): Promise<unknown> {
+  /**
+   * Runs one Task resource. `submitted` hears of a `.sync` request once it went out (the
+   * history's TaskSubmitted).
+   */
+  async invoke(
+    resource: string,
+    input: unknown,
+    parent: TaskParent,
+    submitted?: (output: unknown) => void,
+  ): Promise<unknown> {
     if (resource.startsWith('arn:aws:lambda:')) return this.invokeLambda(resource, input);
     const m = /^arn:aws:states:::(.+)$/.exec(resource);
     if (!m?.[1]) throw new TaskError('States.Runtime', `unsupported Task resource ${resource}`);
@@ -128,7 +136,7 @@ export class TaskDispatcher {
       return this.callJson('AWSEvents', 'PutEvents', { Entries: entries }, (c) => `EventBridge.${c}`);
     }
     if (target === 'sns:publish') return this.callQuery('sns', 'Publish', params, (c) => `SNS.${c}`);
-    if (target.startsWith('states:startExecution')) return this.startChild(target, params, parent);
+    if (target.startsWith('states:startExecution')) return this.startChild(target, params, parent, submitted);
     const sdk = /^aws-sdk:([a-z0-9]+):([A-Za-z0-9]+)$/.exec(target);
     if (sdk?.[1] && sdk[2]) return this.callSdk(sdk[1], camelToPascal(sdk[2]), params);
     throw new TaskError('States.Runtime', `unsupported Task resource ${resource}`);
@@ -241,6 +249,7 @@ export class TaskDispatcher {
     target: string,
     params: Record<string, unknown>,
     parent: TaskParent,
+    submitted?: (output: unknown) => void,
   ): Promise<unknown> {
     const input = params['Input'];
     const executions = this.o.executions;
@@ -255,8 +264,9 @@ export class TaskDispatcher {
       if (err instanceof AwsError) throw new TaskError(sdkErrorName('StepFunctions', err.code), err.message);
       throw err;
     }
-    if (target === 'states:startExecution')
-      return { ExecutionArn: started.executionArn, StartDate: started.startDate.getTime() };
+    const response = { ExecutionArn: started.executionArn, StartDate: started.startDate.getTime() };
+    if (target === 'states:startExecution') return response;
+    submitted?.(response);
     parent.children.add(started.executionArn);
     try {
       await executions.awaitExecution(started.executionArn);

@@ -3,13 +3,12 @@
  * once): state machine logging and X-Ray, function tracing, alarms on the alerts topic, the
  * dashboard, and tracing switched off per stage by the `tracing` param.
  */
-import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { parse } from 'yaml';
 import type { Catalog } from '../../local/catalog';
 import { METRICS } from '../../src/metrics';
+import { osls } from './osls';
 
 type Resource = {
   Type: string;
@@ -161,20 +160,9 @@ export function monitoringChecks(root: string, catalog: Catalog, stage: string):
     });
 
     it('turns X-Ray off for a stage with --param="tracing=false"', async () => {
-      const { stdout } = await promisify(execFile)(
-        path.join(root, 'node_modules/.bin/osls'),
+      const stdout = await osls(
         ['print', '--stage', stage, '--region', 'us-east-1', '--param=tracing=false', '--format', 'json'],
-        {
-          cwd: root,
-          timeout: 120_000,
-          env: {
-            ...process.env,
-            AWS_ACCESS_KEY_ID: 'AKIDOFFLINE',
-            AWS_SECRET_ACCESS_KEY: 'offline',
-            SLS_TELEMETRY_DISABLED: '1',
-            SLS_NOTIFICATIONS_MODE: 'off',
-          },
-        },
+        120_000,
       );
       const printed = JSON.parse(stdout) as {
         provider: { tracing: { lambda: unknown } };

@@ -212,7 +212,9 @@ describe('Step Functions on the local cloud, through the real SDK', () => {
       'ExecutionSucceeded',
     ]);
     expect(events.map((e) => e.id)).toEqual(events.map((_e, i) => i + 1));
-    expect(events.map((e) => e.previousEventId)).toEqual(events.map((_e, i) => i));
+    // Each event follows the one before it, except the first state's entry, which AWS records as
+    // following no event (previousEventId 0).
+    expect(events.map((e) => e.previousEventId)).toEqual(events.map((_e, i) => (i === 1 ? 0 : i)));
     expect(events.every((e) => e.timestamp instanceof Date)).toBe(true);
     expect(events[0]?.executionStartedEventDetails).toMatchObject({ input: '{"a":1}', roleArn: role });
     expect(events[1]?.stateEnteredEventDetails).toMatchObject({ name: 'P', input: '{"a":1}' });

@@ -1,87 +1,37 @@
-import {
-  describeResource,
-  ExecutionHistory,
-  type RunnerEvent,
-  selectPath,
-  statesByName,
-} from '../../../../local/stepfunctions/history';
+import { describeResource, ExecutionHistory } from '../../../../local/stepfunctions/history';
 
-const definition = {
-  StartAt: 'Each',
-  States: {
-    Each: {
-      Type: 'Map',
-      InputPath: '$.batch',
-      ItemsPath: '$.items',
-      ItemProcessor: {
-        StartAt: 'Rotate',
-        States: {
-          Rotate: { Type: 'Task', Resource: 'arn:aws:lambda:us-east-1:000000000000:function:r', End: true },
-        },
-      },
-      Next: 'Done',
-    },
-    Done: { Type: 'Succeed' },
-  },
-};
-
-const ev = (type: string, extra: Partial<RunnerEvent> = {}): RunnerEvent => ({
-  type,
-  timestamp: 1000,
-  ...extra,
-});
+const fn = 'arn:aws:lambda:us-east-1:000000000000:function:r';
 
 describe('execution history', () => {
-  it('indexes nested states by their unique names', () => {
-    expect([...statesByName(definition).keys()]).toEqual(['Each', 'Rotate', 'Done']);
-  });
-
-  it("maps the runner's Map events to AWS's, with the item count from InputPath and ItemsPath", () => {
+  it('records each event after the one that led to it, with AWS details', () => {
     const h = new ExecutionHistory();
-    const states = statesByName(definition);
-    const input = { batch: { items: ['a', 'b', 'c'] } };
-    h.started(JSON.stringify(input), 'arn:aws:iam::000000000000:role/r', 1000);
-    h.record(ev('StateEntered', { state: { name: 'Each', type: 'Map', input } }), states);
-    h.record(ev('MapIterationStarted', { index: 0, parentState: { name: 'Each' } }), states);
-    h.record(ev('StateEntered', { state: { name: 'Rotate', type: 'Task', input: 'a' }, index: 0 }), states);
-    h.taskScheduled('arn:aws:lambda:us-east-1:000000000000:function:r', 'a', 30, 'us-east-1');
-    h.taskSucceeded('arn:aws:lambda:us-east-1:000000000000:function:r', { ok: true });
-    h.record(
-      ev('StateExited', { state: { name: 'Rotate', type: 'Task', input: 'a', output: 1 }, index: 0 }),
-      states,
-    );
-    h.record(ev('MapIterationSucceeded', { index: 0, parentState: { name: 'Each' } }), states);
-    h.record(ev('StateExited', { state: { name: 'Each', type: 'Map', input, output: [1] } }), states);
-    h.record(ev('StateEntered', { state: { name: 'Done', type: 'Succeed', input: [1] } }), states);
-    h.record(
-      ev('StateExited', { state: { name: 'Done', type: 'Succeed', input: [1], output: [1] } }),
-      states,
-    );
-    h.finished('SUCCEEDED', { output: '[1]' }, 2000);
-    expect(h.events.map((e) => e.type)).toEqual([
-      'ExecutionStarted',
-      'MapStateEntered',
-      'MapStateStarted',
-      'MapIterationStarted',
-      'TaskStateEntered',
-      'LambdaFunctionScheduled',
-      'LambdaFunctionStarted',
-      'LambdaFunctionSucceeded',
-      'TaskStateExited',
-      'MapIterationSucceeded',
-      'MapStateSucceeded',
-      'MapStateExited',
-      'SucceedStateEntered',
-      'SucceedStateExited',
-      'ExecutionSucceeded',
+    h.started('{"a":1}', 'arn:aws:iam::000000000000:role/r', 1000);
+    // The first state follows no event: AWS records previousEventId 0 for it.
+    const entered = h.stateEntered('Task', 'Rotate', { a: 1 }, 0);
+    const started = h.taskScheduled(fn, { a: 1 }, 30, 'us-east-1', entered);
+    const succeeded = h.taskSucceeded(fn, { ok: true }, started);
+    const exited = h.stateExited('Task', 'Rotate', { ok: true }, { done: true }, succeeded);
+    h.finished('SUCCEEDED', { output: '{"ok":true}' }, 2000, exited);
+    expect(h.events.map((e) => [e.id, e.previousEventId, e.type])).toEqual([
+      [1, 0, 'ExecutionStarted'],
+      [2, 0, 'TaskStateEntered'],
+      [3, 2, 'LambdaFunctionScheduled'],
+      [4, 3, 'LambdaFunctionStarted'],
+      [5, 4, 'LambdaFunctionSucceeded'],
+      [6, 5, 'TaskStateExited'],
+      [7, 6, 'ExecutionSucceeded'],
     ]);
-    expect(h.events[2]).toMatchObject({ mapStateStartedEventDetails: { length: 3 } });
-    expect(h.events[3]).toMatchObject({ mapIterationStartedEventDetails: { name: 'Each', index: 0 } });
-    expect(h.events[5]).toMatchObject({
-      lambdaFunctionScheduledEventDetails: { input: '"a"', timeoutInSeconds: 30 },
+    expect(h.events[2]).toMatchObject({
+      lambdaFunctionScheduledEventDetails: { resource: fn, input: '{"a":1}', timeoutInSeconds: 30 },
     });
-    expect(h.events.map((e) => e.id)).toEqual(h.events.map((_e, i) => i + 1));
-    expect(h.events.map((e) => e.previousEventId)).toEqual(h.events.map((_e, i) => i));
+    expect(h.events[5]).toMatchObject({
+      stateExitedEventDetails: {
+        name: 'Rotate',
+        output: '{"ok":true}',
+        assignedVariables: { done: 'true' },
+        assignedVariablesDetails: { truncated: false },
+      },
+    });
   });
 
   it('names service integrations by resource type and resource', () => {
@@ -96,8 +46,19 @@ describe('execution history', () => {
       resource: 'startExecution.sync:2',
     });
     const h = new ExecutionHistory();
-    h.taskScheduled('arn:aws:states:::lambda:invoke', { FunctionName: 'f' }, undefined, 'eu-west-1');
-    h.taskFailed('arn:aws:states:::lambda:invoke', 'TransientError', 'connection refused');
+    const started = h.taskScheduled(
+      'arn:aws:states:::lambda:invoke',
+      { FunctionName: 'f' },
+      undefined,
+      'eu-west-1',
+      0,
+    );
+    h.taskFailed(
+      'arn:aws:states:::lambda:invoke',
+      { error: 'TransientError', cause: 'connection refused' },
+      false,
+      started,
+    );
     expect(h.events.map((e) => e.type)).toEqual(['TaskScheduled', 'TaskStarted', 'TaskFailed']);
     expect(h.events[0]).toMatchObject({
       taskScheduledEventDetails: { resourceType: 'lambda', resource: 'invoke', region: 'eu-west-1' },
@@ -107,22 +68,23 @@ describe('execution history', () => {
     });
   });
 
-  it('records a Task the runner timed out', () => {
+  it('records a timed-out Task with the error and no cause, as AWS does', () => {
     const h = new ExecutionHistory();
-    h.record(
-      ev('StateFailed', {
-        state: { name: 'Rotate', type: 'Task', input: {} },
-        Error: 'States.Timeout',
-        Cause: 'Task timed out',
-      }),
-      statesByName(definition),
-    );
+    h.taskFailed(fn, { error: 'States.Timeout' }, true, 0);
     expect(h.events).toEqual([
       expect.objectContaining({
         type: 'LambdaFunctionTimedOut',
-        lambdaFunctionTimedOutEventDetails: { error: 'States.Timeout', cause: 'Task timed out' },
+        lambdaFunctionTimedOutEventDetails: { error: 'States.Timeout' },
       }),
     ]);
+  });
+
+  it('closes a stopped execution with an event that follows no state', () => {
+    const h = new ExecutionHistory();
+    h.started('{}', 'r', 1);
+    h.stateEntered('Wait', 'W', {}, 0);
+    h.finished('ABORTED', {}, 2);
+    expect(h.events.at(-1)).toMatchObject({ id: 3, previousEventId: 0, type: 'ExecutionAborted' });
   });
 
   it('survives a store round trip with real dates', () => {
@@ -133,18 +95,9 @@ describe('execution history', () => {
     expect(back.events[1]?.timestamp).toEqual(new Date(Date.UTC(2026, 0, 2)));
     expect(back.events[1]).toMatchObject({
       type: 'ExecutionFailed',
+      previousEventId: 1,
       executionFailedEventDetails: { error: 'States.Runtime', cause: 'restart' },
     });
     expect(ExecutionHistory.parse(null).events).toEqual([]);
-  });
-
-  it('selects simple paths and gives up on the rest', () => {
-    const v = { a: { 'b-c': [10, 20] }, x: 1 };
-    expect(selectPath(v, '$')).toBe(v);
-    expect(selectPath(v, '$.a.b-c[1]')).toBe(20);
-    expect(selectPath(v, "$['x']")).toBe(1);
-    expect(selectPath(v, '$.a.missing.deeper')).toBeUndefined();
-    expect(selectPath(v, '$..x')).toBeUndefined();
-    expect(selectPath(v, '$$.Execution.Id')).toBeUndefined();
   });
 });
