@@ -7,4 +7,5 @@ module.exports = {
   testTimeout: 120000,
   // Real servers take a moment; one worker keeps two small cores from thrashing.
   maxWorkers: 1,
+  setupFiles: ['<rootDir>/test/support/jest-env.js'],
 };

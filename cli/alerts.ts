@@ -2,7 +2,7 @@ import path from 'node:path';
 import { readToken } from '../local/credentials';
 import { type Connection, connect, type GlobalOptions, runningLocalCloud } from './context';
 import { CliError, EXIT } from './errors';
-import { printJson, say, table } from './output';
+import { out, printJson, table } from './output';
 
 export interface Alert {
   topicArn: string;
@@ -31,7 +31,7 @@ export async function alerts(g: GlobalOptions): Promise<number> {
   if (!res.ok) throw new CliError(`the local cloud answered ${res.status}`, 'AlertsUnavailable');
   const list = (await res.json()) as Alert[];
   if (g.json) printJson(list);
-  else if (list.length === 0) say('no alerts');
+  else if (list.length === 0) out('no alerts');
   else
     process.stdout.write(
       `${table(
@@ -47,7 +47,7 @@ export async function alerts(g: GlobalOptions): Promise<number> {
  * (which `eval "$(credflow up --detach)"` sets), or the state dir's when its running cloud is the
  * endpoint in use.
  */
-function localToken(g: GlobalOptions, conn: Connection): string {
+export function localToken(g: GlobalOptions, conn: Connection): string {
   const stateDir = path.resolve(g.stateDir);
   const fromEnv = process.env['CREDFLOW_TOKEN'];
   if (!g.local && fromEnv) return fromEnv;

@@ -11,7 +11,7 @@ import {
   workflowArn,
 } from './context';
 import { CliError, EXIT } from './errors';
-import { bar, bold, dim, green, ms, printJson, progressPrinter, red, say, table } from './output';
+import { bar, bold, dim, green, ms, out, printJson, progressPrinter, red, say, table } from './output';
 import { type ExecutionResult, executionHistory, followExecution, startWorkflow } from './run';
 
 export interface RunOptions {
@@ -218,9 +218,13 @@ export async function history(g: GlobalOptions, executionArn: string): Promise<n
     printJson(runs);
     return EXIT.ok;
   }
+  // The states are the result: stdout, so `credflow history <arn> | grep ...` works.
+  const color = process.stdout.isTTY === true;
+  const c = (paint: (s: string) => string) => (text: string) => (color ? paint(text) : text);
   for (const r of runs) {
-    const mark = r.status === 'failed' ? red('✗') : r.status === 'running' ? '…' : green('✓');
-    say(`${'  '.repeat(r.depth)}${mark} ${r.state} ${dim(ms(r.ms))}${r.error ? ` ${red(r.error)}` : ''}`);
+    const mark = r.status === 'failed' ? c(red)('✗') : r.status === 'running' ? '…' : c(green)('✓');
+    const error = r.error ? ` ${c(red)(r.error)}` : '';
+    out(`${'  '.repeat(r.depth)}${mark} ${r.state} ${c(dim)(ms(r.ms))}${error}`.trimEnd());
   }
   return EXIT.ok;
 }

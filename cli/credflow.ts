@@ -2,15 +2,18 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { alerts } from './alerts';
 import { history, listExecutions, listSecrets, rotateFleet, runCommand } from './commands';
+import { openConsole } from './console';
 import type { GlobalOptions } from './context';
 import { demo } from './demo';
 import { describeFailure, EXIT } from './errors';
+import { addExamples, packageVersion } from './help';
 import { deployLocal, down, status, up } from './local';
 import { say } from './output';
 import { preflight } from './preflight';
 
-// aws-local-stepfunctions and the SDK print a Node 20 support notice; the CLI's output is for people.
-process.env['AWS_SDK_JS_SUPPRESS_NODE_VERSION_WARNING'] ??= '1';
+// The SDK warns on every run that its 2027 releases need Node 22; the CLI's output is for people
+// (the variable is read when the first client is made, after these imports).
+process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
 
 function int(name: string, min: number, max: number) {
   return (v: string) => {
@@ -50,6 +53,7 @@ export function program(): Command {
     .option('--region <region>', 'AWS region')
     .option('--stage <stage>', 'deployment stage (state machines are credflow-<stage>-<workflow>)')
     .option('--json', 'machine-readable output on stdout')
+    .version(packageVersion(), '-V, --version', 'print the version')
     .showHelpAfterError()
     .exitOverride();
   const g = (): GlobalOptions => p.opts<GlobalOptions>();
@@ -83,6 +87,10 @@ export function program(): Command {
   p.command('status')
     .description('is the local cloud running, and what is in it')
     .action(async () => set(await status(g())));
+  p.command('console')
+    .description('the local web console: secrets, databases, executions as live graphs, alerts')
+    .option('--open', 'open it in the default browser too')
+    .action(async (o: { open?: boolean }) => set(await openConsole(g(), { open: o.open ?? false })));
   p.command('deploy')
     .description('load serverless.yml into the local cloud (AWS: use `serverless deploy`)')
     .option('--local', 'deploy into the local cloud')
@@ -322,6 +330,7 @@ export function program(): Command {
       set(await demo(g(), { keep: o.keep ?? false, port: o.port }));
     });
 
+  addExamples(p);
   p.hook('postAction', () => {
     process.exitCode = exit;
   });

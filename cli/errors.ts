@@ -10,7 +10,10 @@ export const EXIT = {
   usage: 2,
   /** The secret, database or execution does not exist. */
   notFound: 3,
-  /** Nothing to talk to: the local cloud is not running, or AWS is unreachable. */
+  /**
+   * Nothing to talk to: the local cloud is not running, AWS is unreachable, or no AWS
+   * credentials or region are configured.
+   */
   unreachable: 4,
   /** Another rotation of the secret is in progress. */
   busy: 5,
@@ -51,6 +54,8 @@ const BY_NAME: Record<string, number> = {
 export function describeFailure(err: unknown): { line: string; exit: number } {
   if (err instanceof CliError) return { line: `${err.message} (${err.code})`, exit: err.exit };
   const e = err as { name?: string; message?: string; code?: string; $metadata?: unknown };
+  const missing = missingConfiguration(e);
+  if (missing) return { line: missing, exit: EXIT.unreachable };
   if (e?.code === 'ECONNREFUSED' || e?.name === 'TimeoutError') {
     return {
       line: `cannot reach the endpoint: ${e.message ?? e.code} (is the local cloud running? \`credflow up\`) (${e.code ?? e.name})`,
@@ -62,4 +67,21 @@ export function describeFailure(err: unknown): { line: string; exit: number } {
   }
   if (e?.name === 'CommanderError') return { line: e.message ?? 'usage error', exit: EXIT.usage };
   return { line: `internal error: ${(err as Error)?.stack ?? String(err)}`, exit: EXIT.internal };
+}
+
+/**
+ * The SDK's own errors when nothing says which account or region to use, as one line naming
+ * what is missing and how to provide it (the local cloud needs neither).
+ */
+function missingConfiguration(e: { name?: string; message?: string }): string | undefined {
+  if (e?.name === 'CredentialsProviderError') {
+    return (
+      'no AWS credentials found: set AWS_PROFILE (or --profile) or AWS_ACCESS_KEY_ID and ' +
+      'AWS_SECRET_ACCESS_KEY, or run `aws configure`; for the local cloud use --local (CredentialsMissing)'
+    );
+  }
+  if (e?.message === 'Region is missing') {
+    return 'no AWS region configured: set AWS_REGION or pass --region; for the local cloud use --local (RegionMissing)';
+  }
+  return undefined;
 }

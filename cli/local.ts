@@ -10,9 +10,10 @@ import { readToken } from '../local/credentials';
 import { CA_BUNDLE_FILE } from '../local/dbserver/tls';
 import { deployCatalog } from '../local/deploy';
 import { rdsCaDir, stopOrphanServers } from '../local/rds/servers';
+import { consoleUrl } from './console';
 import { connect, ENDPOINT_FILE, type EndpointInfo, type GlobalOptions, runningLocalCloud } from './context';
 import { CliError, EXIT } from './errors';
-import { bold, green, printJson, say } from './output';
+import { bold, green, out, printJson, say } from './output';
 
 function exportLines(info: EndpointInfo, stateDir: string): string {
   const c = JSON.parse(readFileSync(path.join(stateDir, 'credentials.json'), 'utf8')) as {
@@ -42,6 +43,11 @@ export interface UpOptions {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** The console's line (stderr, like the other progress; never into cloud.log: it holds the token). */
+function sayConsole(endpoint: string, stateDir: string): void {
+  say(`console: ${consoleUrl(endpoint, readToken(stateDir))}  (or \`credflow --local console\`)`);
+}
+
 /**
  * `credflow up`: the local cloud with serverless.yml deployed into it, and the servers of
  * existing DB instances restarted. Foreground by default (Ctrl-C stops it cleanly);
@@ -52,6 +58,7 @@ export async function up(g: GlobalOptions, o: UpOptions): Promise<number> {
   const running = runningLocalCloud(stateDir);
   if (running) {
     say(`the local cloud is already running (pid ${running.pid}) at ${running.endpoint}`);
+    sayConsole(running.endpoint, stateDir);
     process.stdout.write(`${exportLines(running, stateDir)}\n`);
     return EXIT.ok;
   }
@@ -75,6 +82,7 @@ export async function up(g: GlobalOptions, o: UpOptions): Promise<number> {
         say(
           green(`local cloud running (pid ${info.pid}) at ${info.endpoint}; logs in ${stateDir}/cloud.log`),
         );
+        sayConsole(info.endpoint, stateDir);
         process.stdout.write(`${exportLines(info, stateDir)}\n`);
         return EXIT.ok;
       }
@@ -100,7 +108,10 @@ export async function up(g: GlobalOptions, o: UpOptions): Promise<number> {
     `deployed ${cloud.deployment.stateMachines.length} state machines, ${cloud.deployment.rules.length} rules` +
       (detachedChild ? '' : '; paste these lines (or eval "$(credflow up --detach)"):'),
   );
-  if (!detachedChild) process.stdout.write(`${exportLines(info, stateDir)}\n`);
+  if (!detachedChild) {
+    sayConsole(info.endpoint, stateDir);
+    process.stdout.write(`${exportLines(info, stateDir)}\n`);
+  }
   await new Promise<void>((resolve) => {
     const stop = () => resolve();
     process.once('SIGINT', stop);
@@ -151,7 +162,7 @@ export async function status(g: GlobalOptions): Promise<number> {
   const info = runningLocalCloud(stateDir);
   if (!info) {
     if (g.json) printJson({ running: false, stateDir });
-    else say(`not running (state dir ${stateDir}); start it with \`credflow up\``);
+    else out(`not running (state dir ${stateDir}); start it with \`credflow up\``);
     return EXIT.unreachable;
   }
   const conn = connect({ ...g, local: true });
@@ -176,13 +187,13 @@ export async function status(g: GlobalOptions): Promise<number> {
   };
   if (g.json) printJson(summary);
   else {
-    say(green(`running (pid ${info.pid}) at ${info.endpoint}, since ${info.startedAt}`));
-    say(
+    out(`running (pid ${info.pid}) at ${info.endpoint}, since ${info.startedAt}`);
+    out(
       `${summary.stateMachines} state machines, ${summary.secrets} secrets, ${summary.databases.length} DB instances`,
     );
     for (const d of summary.databases) {
-      say(`  ${d.identifier}  ${d.engine}  ${d.status}  ${d.endpoint ?? ''}`);
-      if (d.problem) say(`    ${d.problem}`);
+      out(`  ${d.identifier}  ${d.engine}  ${d.status}  ${d.endpoint ?? ''}`);
+      if (d.problem) out(`    ${d.problem}`);
     }
   }
   return EXIT.ok;
@@ -197,6 +208,6 @@ export async function deployLocal(g: GlobalOptions): Promise<number> {
     stage: conn.stage,
   });
   if (g.json) printJson(report);
-  else say(green(`deployed ${report.stateMachines.length} state machines and ${report.rules.length} rules`));
+  else out(`deployed ${report.stateMachines.length} state machines and ${report.rules.length} rules`);
   return EXIT.ok;
 }

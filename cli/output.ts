@@ -13,6 +13,11 @@ export function say(line: string): void {
   process.stderr.write(`${line}\n`);
 }
 
+/** A line of a command's result: stdout, so it can be piped. */
+export function out(line: string): void {
+  process.stdout.write(`${line}\n`);
+}
+
 export function ms(n: number | undefined): string {
   if (n === undefined) return '';
   return n < 1000 ? `${n} ms` : `${(n / 1000).toFixed(1)} s`;

@@ -1,10 +1,10 @@
 import {
   DescribeExecutionCommand,
   type DescribeExecutionCommandOutput,
-  GetExecutionHistoryCommand,
   type HistoryEvent,
   StartExecutionCommand,
 } from '@aws-sdk/client-sfn';
+import { executionHistory as historyOf } from '../src/aws/history';
 import { type Connection, type Workflow, workflowArn } from './context';
 
 export interface ExecutionResult {
@@ -50,21 +50,8 @@ export async function startWorkflow(
 }
 
 /** The history, all pages. */
-export async function executionHistory(conn: Connection, executionArn: string): Promise<HistoryEvent[]> {
-  const events: HistoryEvent[] = [];
-  let token: string | undefined;
-  do {
-    const page = await conn.clients.sfn.send(
-      new GetExecutionHistoryCommand({
-        executionArn,
-        maxResults: 1000,
-        ...(token ? { nextToken: token } : {}),
-      }),
-    );
-    events.push(...(page.events ?? []));
-    token = page.nextToken;
-  } while (token);
-  return events;
+export function executionHistory(conn: Connection, executionArn: string): Promise<HistoryEvent[]> {
+  return historyOf(conn.clients.sfn, executionArn);
 }
 
 /** Turns new history events into progress lines; tracks entry times to report durations. */

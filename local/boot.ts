@@ -6,6 +6,9 @@ import { resetDeps } from '../src/deps';
 import { resetReconcileDeps } from '../src/lifecycle/reconcile-deps';
 import { type Catalog, loadCatalog, loadHandler, resolveEnvironment } from './catalog';
 import { LocalCloud } from './cloud';
+import { consoleClients } from './console/data';
+import { CONSOLE_PATH } from './console/paths';
+import { consoleHandler } from './console/routes';
 import { type DeployReport, deployCatalog, resolveContext } from './deploy';
 import { writeFileAtomic } from './store/files';
 
@@ -41,6 +44,10 @@ export async function bootLocalCloud(opts: BootOptions): Promise<LocalCloud & { 
   process.env['AWS_SECRET_ACCESS_KEY'] = cfg.credentials.secretAccessKey;
   delete process.env['AWS_PROFILE'];
   delete process.env['AWS_SESSION_TOKEN'];
+  // The handlers' metrics (EMF lines) join the cloud's own log on stderr (cloud.log when
+  // detached) when it logs at info; a quieter cloud (the demo, tests, benchmarks) drops them.
+  const level = (process.env['CREDFLOW_LOG_LEVEL'] ?? process.env['LOG_LEVEL'] ?? 'info').toLowerCase();
+  process.env['CREDFLOW_METRICS_OUTPUT'] ??= level === 'info' || level === 'debug' ? 'stderr' : 'off';
   // Handlers in this process keep their clients between calls; a new cloud is a new endpoint.
   resetLambdaClients();
   resetDeps();
@@ -65,6 +72,17 @@ export async function bootLocalCloud(opts: BootOptions): Promise<LocalCloud & { 
       aliases: [fn.key],
     });
   }
+  // The web console: credflow's own view, so it is mounted here rather than in the emulator.
+  cloud.serveLocal(
+    CONSOLE_PATH,
+    consoleHandler({
+      clients: consoleClients(cfg),
+      stage,
+      token: cloud.token,
+      logger: cloud.logger,
+      alerts: () => cloud.sns.messages(),
+    }),
+  );
   try {
     const deployment = await deployCatalog(createClients(cfg), catalog, target);
     // Now that handlers and rules exist: events a crash kept from the rules go out first, then

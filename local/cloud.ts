@@ -5,7 +5,7 @@ import { eventBridgeJsonService } from './eventbridge/api';
 import { EventBridge } from './eventbridge/service';
 import { EventLog } from './events/log';
 import { ServiceRegistry } from './http/registry';
-import { HttpEndpoint } from './http/server';
+import { HttpEndpoint, LOCAL_PREFIX, type LocalHandler } from './http/server';
 import { LambdaRegistry } from './lambda/registry';
 import { createLogger, type LocalLogger, redactingLogger } from './log';
 import { rdsQueryService } from './rds/api';
@@ -147,6 +147,16 @@ export class LocalCloud {
       store.close();
       throw err;
     }
+  }
+
+  /**
+   * Serves every GET under `prefix` (a path below `/_credflow/`) with `handler`, behind the
+   * local routes' guard: loopback Host and Origin, the token or a signature.
+   */
+  serveLocal(prefix: string, handler: LocalHandler): void {
+    if (!prefix.startsWith(LOCAL_PREFIX) || prefix === LOCAL_PREFIX)
+      throw new Error(`local handlers live below ${LOCAL_PREFIX}: ${prefix}`);
+    this.http.localHandlers.set(prefix, handler);
   }
 
   /** `{ endpoint, region, credentials }` for `new SecretsManagerClient(cloud.clientConfig())`. */

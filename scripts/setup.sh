@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what credflow needs on a fresh Debian/Ubuntu machine: the database servers the local
 # cloud starts (PostgreSQL, MariaDB), the AWS CLI v2 the tests drive it with, unzip (bundle
-# checks), then npm packages.
+# checks), Chromium (the console's browser tests drive it headless), then npm packages.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,6 +14,7 @@ ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need+=(postgresql)
 [ -x /usr/bin/aws ] || need+=(awscli)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v unzip >/dev/null 2>&1 || need+=(unzip)
+[ -x /usr/bin/chromium ] || need+=(chromium)
 if [ "${#need[@]}" -gt 0 ]; then
   echo "setup: installing Debian packages: ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive

@@ -3,6 +3,7 @@ import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { lambdaClients } from './aws/lambda-clients';
 import type { DatabaseEngine } from './engines/types';
 import { createLogger, type Logger } from './log';
+import { DEFAULT_NAMESPACE, emfMetrics, type MetricsPort, metricsOutput } from './metrics';
 
 /**
  * Everything the core needs from outside, in one object: handlers build it once per container
@@ -13,6 +14,11 @@ export interface Deps {
   secrets: SecretsManagerClient;
   rds: RDSClient;
   logger: Logger;
+  /**
+   * Where the cores report rotations, repairs, drift and fleet progress (CloudWatch EMF in a
+   * handler); absent: nothing is recorded.
+   */
+  metrics?: MetricsPort | undefined;
   /** Engine lookup; defaults to src/engines' engineFor. */
   engineFor?: ((engine: string) => DatabaseEngine) | undefined;
   /** GetRandomPassword length (default 32; AWS templates' PASSWORD_LENGTH). */
@@ -58,6 +64,11 @@ export function depsFromEnv(service: ServiceName, env: NodeJS.ProcessEnv = proce
       secrets: c.secrets,
       rds: c.rds,
       logger: createLogger(service),
+      metrics: emfMetrics(
+        service,
+        env['POWERTOOLS_METRICS_NAMESPACE'] || DEFAULT_NAMESPACE,
+        metricsOutput(env['CREDFLOW_METRICS_OUTPUT']),
+      ),
       passwordLength: Number.isInteger(length) && length >= 8 && length <= 4096 ? length : 32,
       excludeCharacters: env['EXCLUDE_CHARACTERS'] || undefined,
       alertTopicArn: env['ALERT_TOPIC_ARN'] || undefined,

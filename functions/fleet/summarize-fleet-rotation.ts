@@ -2,6 +2,8 @@ import { taskHandler } from '../../src/handler';
 import { parseSummarizeFleetRotationInput, summarizeFleetRotation } from '../../src/lifecycle/fleet';
 
 /** Task SummarizeFleetRotation of rotate-fleet. */
-export const handler = taskHandler('credflow-fleet', parseSummarizeFleetRotationInput, (_deps, input) =>
-  summarizeFleetRotation(input),
+export const handler = taskHandler(
+  'credflow-fleet',
+  parseSummarizeFleetRotationInput,
+  summarizeFleetRotation,
 );

@@ -4,7 +4,14 @@ import type { AddressInfo } from 'node:net';
 import type { LocalLogger } from '../log';
 import { bodyPending, closeAfterReply, queryOf, readBody } from './body';
 import { AwsError, internalFailure } from './errors';
-import { decodePath, isLoopbackHost, LocalAccessError, type LocalGuard, localGuard } from './local-guard';
+import {
+  decodePath,
+  isLoopbackHost,
+  LocalAccessError,
+  type LocalAuth,
+  type LocalGuard,
+  localGuard,
+} from './local-guard';
 import type { JsonService, QueryService, RequestContext, ServiceRegistry } from './registry';
 import {
   checkSigV4Headers,
@@ -20,6 +27,8 @@ import { queryErrorXml, queryResponseXml } from './xml';
 const DEFAULT_MAX_BODY = 64 * 1024;
 export const LOCAL_PREFIX = '/_credflow/';
 export const HEALTH_PATH = `${LOCAL_PREFIX}health`;
+/** In the User-Agent of the web console's own SDK calls: their request lines are logged at debug. */
+export const POLLING_USER_AGENT = 'credflow-console';
 
 /** JSON wire form of a response: Dates as epoch seconds, bytes as base64 (AWS JSON protocols). */
 export function toJsonWire(value: unknown): unknown {
@@ -38,8 +47,17 @@ export function toJsonWire(value: unknown): unknown {
 interface Reply {
   status: number;
   headers: Record<string, string>;
-  body: string;
+  body: string | Buffer;
 }
+
+/** What a local handler answers: any content type (a page, a script, JSON). */
+export type LocalReply = Reply;
+
+/**
+ * Serves every GET under a path prefix of `/_credflow/` (the web console), after the guard let
+ * the caller in; `auth` says how (a `query` login is the moment to set the token cookie).
+ */
+export type LocalHandler = (req: http.IncomingMessage, url: URL, auth: LocalAuth) => Promise<LocalReply>;
 
 /** What the headers alone say about where a request goes. */
 type Target =
@@ -77,6 +95,8 @@ export class HttpEndpoint {
    * that pass `guard`, never a secret value.
    */
   readonly localRoutes = new Map<string, () => unknown>();
+  /** Handlers of whole prefixes under `/_credflow/` (the web console), behind the same guard. */
+  readonly localHandlers = new Map<string, LocalHandler>();
   /** The gate of the local routes, for anything else served here later (a web console). */
   readonly guard: LocalGuard;
 
@@ -164,7 +184,9 @@ export class HttpEndpoint {
     reply.headers['x-amzn-requestid'] = requestId;
     if (!bodyRead && bodyPending(headers)) closeAfterReply(req, res);
     send(res, reply);
-    this.opts.logger.info('request', {
+    // The console's polling reads would fill the log of a cloud whose page is left open.
+    const polling = (headers['user-agent'] ?? '').includes(POLLING_USER_AGENT);
+    this.opts.logger[polling ? 'debug' : 'info']('request', {
       requestId,
       call: labelOf(route),
       status: reply.status,
@@ -201,6 +223,21 @@ export class HttpEndpoint {
         return reply(200, { status: 'running' });
       }
       const auth = await this.guard(req);
+      const prefix = [...this.localHandlers.keys()].find(
+        (p) => url.pathname.startsWith(p) || `${url.pathname}/` === p,
+      );
+      if (prefix !== undefined) {
+        if (req.method !== 'GET')
+          return refuse(405, 'MethodNotAllowed', 'Local routes answer GET only.', { allow: 'GET' });
+        if (bodyPending(req.headers)) closeAfterReply(req, res);
+        const r = await (this.localHandlers.get(prefix) as LocalHandler)(req, url, auth);
+        send(res, {
+          ...r,
+          headers: { 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', ...r.headers },
+        });
+        this.opts.logger.debug('local request', { path: url.pathname, status: r.status, auth });
+        return;
+      }
       const route = this.localRoutes.get(url.pathname);
       if (!route) return refuse(404, 'NotFound', 'No such local route.');
       if (req.method !== 'GET')
@@ -360,7 +397,7 @@ function toAwsError(err: unknown, logger: LocalLogger, call: string): AwsError {
 }
 
 function send(res: http.ServerResponse, reply: Reply): void {
-  const buf = Buffer.from(reply.body, 'utf8');
+  const buf = typeof reply.body === 'string' ? Buffer.from(reply.body, 'utf8') : reply.body;
   res.writeHead(reply.status, { ...reply.headers, 'content-length': String(buf.length) });
   res.end(buf);
 }

@@ -22,6 +22,11 @@ export const fleetInput = z.object({
   maxAgeDays: z.number().int().min(1).max(3650).default(30),
   /** The moment "due" is judged at (ISO 8601); default: now. */
   now: z.iso.datetime().optional(),
+  /**
+   * Due for longer than this many hours counts as overdue (the SecretsOverdue metric): the daily
+   * schedule plus an hour's slack, so only a secret a previous run should have rotated counts.
+   */
+  overdueAfterHours: z.number().int().min(1).max(8760).default(25),
 });
 export type FleetInput = z.input<typeof fleetInput>;
 
@@ -39,13 +44,14 @@ export interface FleetSelection {
   skipped: { secretId: string; reason: string }[];
 }
 
-function isDue(s: SecretListEntry, now: number, maxAgeDays: number): boolean {
-  if (s.NextRotationDate) return s.NextRotationDate.getTime() <= now;
+/** When a secret became due: its NextRotationDate, else its last rotation plus maxAgeDays. */
+function dueSince(s: SecretListEntry, maxAgeDays: number): number {
+  if (s.NextRotationDate) return s.NextRotationDate.getTime();
   const tagged = s.Tags?.find((t) => t.Key === LAST_ROTATED_TAG)?.Value;
   const last = [s.LastRotatedDate, tagged ? new Date(tagged) : undefined, s.CreatedDate]
     .filter((d): d is Date => d !== undefined && !Number.isNaN(d.getTime()))
     .sort((a, b) => b.getTime() - a.getTime())[0];
-  return !last || now - last.getTime() >= maxAgeDays * 86_400_000;
+  return last ? last.getTime() + maxAgeDays * 86_400_000 : Number.NEGATIVE_INFINITY;
 }
 
 async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (t: T) => Promise<R>): Promise<R[]> {
@@ -80,12 +86,15 @@ export async function selectDueSecrets(
   const entries = await secretsTagged(deps, input.tag.key, input.tag.value);
 
   const skipped: FleetSelection['skipped'] = [];
+  let overdue = 0;
   const candidates = entries.filter((s) => {
     if (s.OwningService) {
       skipped.push({ secretId: s.ARN ?? '', reason: `owned by ${s.OwningService}` });
       return false;
     }
-    if (!input.force && !isDue(s, now, input.maxAgeDays)) {
+    const due = dueSince(s, input.maxAgeDays);
+    if (now - due > input.overdueAfterHours * 3_600_000) overdue++;
+    if (!input.force && due > now) {
       skipped.push({ secretId: s.ARN ?? '', reason: 'not due' });
       return false;
     }
@@ -121,7 +130,10 @@ export async function selectDueSecrets(
     selected: candidates.length,
     groups: sorted.length,
     skipped: skipped.length,
+    overdue,
   });
+  deps.metrics?.put('FleetSecretsSelected', candidates.length, {});
+  deps.metrics?.put('SecretsOverdue', overdue, {});
   return {
     groups: sorted,
     total: candidates.length,
@@ -184,7 +196,10 @@ export const parseSummarizeFleetRotationInput = parser(
 );
 
 /** SummarizeFleetRotation: one line per secret, counts on top. */
-export function summarizeFleetRotation(input: z.infer<typeof summarizeFleetRotationInput>): FleetSummary {
+export function summarizeFleetRotation(
+  deps: Pick<Deps, 'metrics'>,
+  input: z.infer<typeof summarizeFleetRotationInput>,
+): FleetSummary {
   const results: FleetSummary['results'] = input.results.flat().map((r) => {
     const ok = r.outcome?.status === 'SUCCEEDED';
     const error = childError(r.outcome?.Error, r.outcome?.Cause);
@@ -197,6 +212,8 @@ export function summarizeFleetRotation(input: z.infer<typeof summarizeFleetRotat
     };
   });
   const succeeded = results.filter((r) => r.status === 'SUCCEEDED').length;
+  deps.metrics?.put('FleetSecretsRotated', succeeded, {});
+  deps.metrics?.put('FleetSecretsFailed', results.length - succeeded, {});
   return {
     total: results.length,
     succeeded,

@@ -31,7 +31,7 @@ export interface RunningRotation {
 export interface ReconcileDeps
   extends Pick<
     Deps,
-    'secrets' | 'logger' | 'alertTopicArn' | 'onRotationFailureArn' | 'reconcileOlderThanMinutes'
+    'secrets' | 'logger' | 'metrics' | 'alertTopicArn' | 'onRotationFailureArn' | 'reconcileOlderThanMinutes'
   > {
   /** The rotate-secret executions running now; asked only when a page has an old AWSPENDING. */
   runningRotations(): Promise<RunningRotation[]>;
@@ -172,6 +172,7 @@ export async function findStalledRotations(
     onRotationFailureArn,
     ...(deps.alertTopicArn ? { alertTopicArn: deps.alertTopicArn } : {}),
   };
+  deps.metrics?.put('StuckRotationsFound', stalled.length, {});
   deps.logger.info('FindStalledRotations', {
     scanned: result.scanned,
     stalled: stalled.map((s) => s.secretId),

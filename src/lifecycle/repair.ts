@@ -7,6 +7,7 @@ import { ValidationError } from '../errors';
 import { tokenFromExecutionName } from '../rotation/input';
 import { credentialsOf } from '../rotation/master';
 import { finishSecret, logsIn } from '../rotation/steps';
+import { resolveStrategy } from '../rotation/strategies';
 import { describeState, readVersion } from '../rotation/versions';
 import { parseDbSecret } from '../secret';
 import { parser } from '../validate';
@@ -153,6 +154,10 @@ export async function diagnoseRotation(deps: Deps, failure: RotationFailure): Pr
     ...(alertTopicArn ? { alertTopicArn } : {}),
   };
   deps.logger.info('DiagnoseRotation', { ...diagnosis });
+  deps.metrics?.put('RotationFailed', 1, {
+    engine: current.engine,
+    strategy: resolveStrategy({}, state.tags, current.masterarn !== undefined).name,
+  });
   return diagnosis;
 }
 
@@ -199,8 +204,10 @@ export async function rollForwardRotation(
   d: z.infer<typeof diagnosisSchema>,
 ): Promise<RepairResult> {
   if (!d.pendingVersionId) throw new ValidationError('nothing to roll forward: no pending version');
-  await finishSecret(deps, { secretId: d.secretArn, token: d.pendingVersionId });
+  // Counted as a repair below, not as a rotation that succeeded.
+  await finishSecret({ ...deps, metrics: undefined }, { secretId: d.secretArn, token: d.pendingVersionId });
   await tagStatus(deps, d.secretArn, 'rolled-forward');
+  deps.metrics?.put('Repair', 1, { action: 'roll-forward' });
   return { ...d, outcome: 'rolled-forward', message: message(d, 'rolled-forward') };
 }
 
@@ -210,6 +217,7 @@ export async function rollBackRotation(
   d: z.infer<typeof diagnosisSchema>,
 ): Promise<RepairResult> {
   if (!d.pendingVersionId) {
+    deps.metrics?.put('Repair', 1, { action: 'none' });
     return { ...d, outcome: 'nothing-to-repair', message: message(d, 'nothing-to-repair') };
   }
   const state = await describeState(deps.secrets, d.secretArn);
@@ -226,5 +234,6 @@ export async function rollBackRotation(
     );
   }
   await tagStatus(deps, d.secretArn, 'rolled-back');
+  deps.metrics?.put('Repair', 1, { action: 'roll-back' });
   return { ...d, outcome: 'rolled-back', message: message(d, 'rolled-back') };
 }

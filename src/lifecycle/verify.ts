@@ -118,6 +118,9 @@ export async function verifyCredentials(
     checks,
     correlationId: input.correlationId ?? state.currentVersionId,
   };
+  const dims = { engine: current.engine, strategy: strategy.name };
+  if (!report.ok) deps.metrics?.put('VerificationFailed', 1, dims);
+  if (report.drift) deps.metrics?.put('DriftDetected', 1, dims);
   deps.logger.info('VerifyCredentials: done', {
     secretArn: state.arn,
     ok: report.ok,

@@ -14,7 +14,7 @@ import { assertMasterApart, assertOwned, boundUser } from './boundary';
 import { credentialsOf, type MasterLogin, useMaster, withMaster } from './master';
 import { namedStrategy, type RotationStrategy, resolveStrategy, type SetContext } from './strategies';
 import { LAST_ROTATED_TAG, type StepInput, type StepName, type StepResult } from './types';
-import { checkToken, describeState, readVersion, type SecretState } from './versions';
+import { checkToken, describeState, readVersion, readVersionWithDate, type SecretState } from './versions';
 
 interface Loaded {
   state: SecretState;
@@ -272,11 +272,13 @@ export async function finishSecret(deps: Deps, input: StepInput): Promise<StepRe
   else checkToken(state, 'finishSecret', input.token);
 
   let strategy = namedStrategy(input, state.tags);
+  let rotated: { engine: string; pendingSince: Date | undefined } | undefined;
   if (outcome === 'applied') {
-    const raw = await readVersion(deps.secrets, state.arn, { VersionId: input.token });
-    if (raw === undefined)
+    const read = await readVersionWithDate(deps.secrets, state.arn, { VersionId: input.token });
+    if (read?.value === undefined)
       throw new RotationStateError(`version ${input.token} of ${state.arn} holds no value`);
-    const next = parseDbSecret(raw, `AWSPENDING of ${state.arn}`);
+    const next = parseDbSecret(read.value, `AWSPENDING of ${state.arn}`);
+    rotated = { engine: next.engine, pendingSince: read.createdDate };
     strategy ??= resolveStrategy(input, state.tags, next.masterarn !== undefined);
     assertOwned(
       strategy,
@@ -325,7 +327,17 @@ export async function finishSecret(deps: Deps, input: StepInput): Promise<StepRe
   });
   // Already current: the value is read only when neither the input nor the tag names the strategy.
   strategy ??= resolveStrategy(input, state.tags, await hasMasterArn(deps, state.arn, input.token));
+  if (rotated) recordRotation(deps, rotated.engine, strategy.name, rotated.pendingSince);
   return { step: 'finishSecret', secretArn: state.arn, token: input.token, strategy: strategy.name, outcome };
+}
+
+/** RotationSucceeded and, when the pending version's creation time is known, RotationDuration. */
+function recordRotation(deps: Deps, engine: string, strategy: string, pendingSince: Date | undefined): void {
+  if (!deps.metrics) return;
+  const dims = { engine, strategy };
+  deps.metrics.put('RotationSucceeded', 1, dims);
+  if (pendingSince)
+    deps.metrics.put('RotationDuration', Math.max(0, Date.now() - pendingSince.getTime()), dims);
 }
 
 /** Whether the token's value names a master secret (finishSecret needs no more of it). */

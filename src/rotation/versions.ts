@@ -76,17 +76,32 @@ export function checkToken(state: SecretState, step: StepName, token: string): '
   return 'proceed';
 }
 
+/** One version's SecretString and its creation time (GetSecretValue returns both). */
+export interface VersionRead {
+  value: string | undefined;
+  createdDate: Date | undefined;
+}
+
+/** Reads one version, or undefined when the version does not exist (or holds no value yet). */
+export async function readVersionWithDate(
+  secrets: SecretsManagerClient,
+  secretId: string,
+  select: { VersionId?: string; VersionStage?: string },
+): Promise<VersionRead | undefined> {
+  try {
+    const v = await secrets.send(new GetSecretValueCommand({ SecretId: secretId, ...select }));
+    return { value: v.SecretString, createdDate: v.CreatedDate };
+  } catch (err) {
+    if (err instanceof ResourceNotFoundException) return undefined;
+    throw translateAwsError(err, `GetSecretValue ${secretId}`);
+  }
+}
+
 /** Reads one version's SecretString, or undefined when the version holds no value yet. */
 export async function readVersion(
   secrets: SecretsManagerClient,
   secretId: string,
   select: { VersionId?: string; VersionStage?: string },
 ): Promise<string | undefined> {
-  try {
-    const v = await secrets.send(new GetSecretValueCommand({ SecretId: secretId, ...select }));
-    return v.SecretString;
-  } catch (err) {
-    if (err instanceof ResourceNotFoundException) return undefined;
-    throw translateAwsError(err, `GetSecretValue ${secretId}`);
-  }
+  return (await readVersionWithDate(secrets, secretId, select))?.value;
 }

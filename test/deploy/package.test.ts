@@ -11,10 +11,11 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { parse } from 'yaml';
 import { loadCatalog } from '../../local/catalog';
+import { monitoringChecks } from './monitoring';
+import { osls, root } from './osls';
 import { allowStatements, type Resource, resolveConditions, roleOf, type Template } from './template';
 
 const exec = promisify(execFile);
-const root = path.resolve(__dirname, '../..');
 const out = path.join(root, '.serverless');
 const bare = mkdtempSync(path.join(os.tmpdir(), 'credflow-package-'));
 
@@ -45,33 +46,32 @@ const UNSCOPABLE = [
   'secretsmanager:ListSecrets',
   'ec2:DescribeNetworkInterfaces',
   'ec2:DescribeSubnets',
+  // Step Functions logging (vended log delivery) and X-Ray tracing: resources/monitoring.yml.
+  'logs:CreateLogDelivery',
+  'logs:GetLogDelivery',
+  'logs:UpdateLogDelivery',
+  'logs:DeleteLogDelivery',
+  'logs:ListLogDeliveries',
+  'logs:PutResourcePolicy',
+  'logs:DescribeResourcePolicies',
+  'logs:DescribeLogGroups',
+  'xray:PutTraceSegments',
+  'xray:PutTelemetryRecords',
+  'xray:GetSamplingRules',
+  'xray:GetSamplingTargets',
 ];
 
-async function osls(dir: string, params: string[]): Promise<Template> {
-  await exec(
-    path.join(root, 'node_modules/.bin/osls'),
-    [
-      'package',
-      '--stage',
-      'ci',
-      '--region',
-      'us-east-1',
-      '--package',
-      dir,
-      ...params.map((p) => `--param=${p}`),
-    ],
-    {
-      cwd: root,
-      timeout: 300_000,
-      env: {
-        ...process.env,
-        AWS_ACCESS_KEY_ID: 'AKIDOFFLINE',
-        AWS_SECRET_ACCESS_KEY: 'offline',
-        SLS_TELEMETRY_DISABLED: '1',
-        SLS_NOTIFICATIONS_MODE: 'off',
-      },
-    },
-  );
+async function packaged(dir: string, params: string[]): Promise<Template> {
+  await osls([
+    'package',
+    '--stage',
+    'ci',
+    '--region',
+    'us-east-1',
+    '--package',
+    dir,
+    ...params.map((p) => `--param=${p}`),
+  ]);
   const file = path.join(dir, 'cloudformation-template-update-stack.json');
   return resolveConditions(JSON.parse(readFileSync(file, 'utf8')) as Template);
 }
@@ -85,8 +85,8 @@ const statements = (role: Resource) => allowStatements(role);
 
 // One after the other, bare first: packaging cleans the service's .serverless/ as it starts.
 beforeAll(async () => {
-  none = await osls(bare, []);
-  vpc = await osls(out, [
+  none = await packaged(bare, []);
+  vpc = await packaged(out, [
     `subnetIds=${SUBNETS.join(',')}`,
     `securityGroupIds=${GROUPS.join(',')}`,
     'vpcId=vpc-0123456789abcdef0',
@@ -488,3 +488,5 @@ describe('cfn-lint', () => {
     120_000,
   );
 });
+
+monitoringChecks(root, catalog, 'ci');

@@ -1,8 +1,14 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import {
+  GetSecretValueCommand,
+  ListSecretsCommand,
+  ListSecretVersionIdsCommand,
+  SecretsManagerClient,
+} from '@aws-sdk/client-secrets-manager';
 
 const root = path.resolve(__dirname, '../..');
 const exec = promisify(execFile);
@@ -16,13 +22,18 @@ interface Result {
 
 /** The CLI as a user runs it: a subprocess, from source. */
 async function credflow(...args: string[]): Promise<Result> {
+  return credflowWith({ LOG_LEVEL: 'WARN', CREDFLOW_LOG_LEVEL: 'warn' }, ...args);
+}
+
+/** The same with an environment of the test's choosing (on top of this process's). */
+async function credflowWith(env: Record<string, string | undefined>, ...args: string[]): Promise<Result> {
   try {
     const { stdout, stderr } = await exec(
       process.execPath,
       ['--require', './test/support/register-ts.js', 'cli/credflow.ts', ...args],
       {
         cwd: root,
-        env: { ...process.env, LOG_LEVEL: 'WARN', CREDFLOW_LOG_LEVEL: 'warn', NO_COLOR: '1' },
+        env: { ...process.env, NO_COLOR: '1', ...env },
         timeout: 240_000,
       },
     );
@@ -35,8 +46,19 @@ async function credflow(...args: string[]): Promise<Result> {
 
 const local = (...args: string[]) => credflow('--local', '--state-dir', stateDir, ...args);
 
+let up: Result;
+
 beforeAll(async () => {
-  const up = await credflow('up', '--detach', '--port', '0', '--state-dir', stateDir);
+  // The cloud logs at info, as `credflow up` does by default, so its log holds the metric lines.
+  up = await credflowWith(
+    { LOG_LEVEL: 'WARN', CREDFLOW_LOG_LEVEL: 'info' },
+    'up',
+    '--detach',
+    '--port',
+    '0',
+    '--state-dir',
+    stateDir,
+  );
   expect(up.code).toBe(0);
   expect(up.stdout).toMatch(/^export AWS_ENDPOINT_URL=http:\/\/127\.0\.0\.1:\d+$/m);
 }, 120_000);
@@ -95,6 +117,50 @@ describe('the credflow CLI against the local cloud', () => {
     },
   );
 
+  it("the rotations' metrics are in the local cloud's log (EMF lines), and no password is", async () => {
+    const log = readFileSync(path.join(stateDir, 'cloud.log'), 'utf8');
+    const metrics = log
+      .split('\n')
+      .filter((l) => l.startsWith('{"_aws"'))
+      .map(
+        (l) =>
+          JSON.parse(l) as Record<string, unknown> & { _aws: { CloudWatchMetrics: { Namespace: string }[] } },
+      );
+    const rotations = metrics.filter((m) => m['RotationSucceeded'] === 1);
+    expect(rotations.map((m) => m['strategy']).sort()).toEqual(
+      expect.arrayContaining(['admin-single-user', 'alternating-users', 'single-user']),
+    );
+    for (const m of rotations) {
+      expect(m).toMatchObject({ service: 'credflow-rotation', engine: 'postgres' });
+      expect(m._aws.CloudWatchMetrics[0]?.Namespace).toBe('credflow/local');
+    }
+    expect(metrics.filter((m) => typeof m['RotationDuration'] === 'number').length).toBe(rotations.length);
+    // Every version of every secret, against the whole log.
+    const info = JSON.parse(readFileSync(path.join(stateDir, 'endpoint.json'), 'utf8')) as {
+      endpoint: string;
+    };
+    const sm = new SecretsManagerClient({
+      endpoint: info.endpoint,
+      region: 'us-east-1',
+      credentials: JSON.parse(readFileSync(path.join(stateDir, 'credentials.json'), 'utf8')),
+    });
+    let passwords = 0;
+    for (const secret of (await sm.send(new ListSecretsCommand({ MaxResults: 100 }))).SecretList ?? []) {
+      const versions = await sm.send(new ListSecretVersionIdsCommand({ SecretId: secret.ARN }));
+      for (const v of versions.Versions ?? []) {
+        const value = await sm.send(
+          new GetSecretValueCommand({ SecretId: secret.ARN, VersionId: v.VersionId }),
+        );
+        const password = (JSON.parse(value.SecretString ?? '{}') as { password?: string }).password;
+        if (!password) continue;
+        passwords++;
+        expect(log.includes(password)).toBe(false);
+      }
+    }
+    expect(passwords).toBeGreaterThanOrEqual(7);
+    sm.destroy();
+  });
+
   it('a failing rotation exits non-zero and names the error code', async () => {
     const r = await local('rotate-now', 'credflow/cli-db/no-such-user');
     expect(r.code).toBe(3);
@@ -123,6 +189,12 @@ describe('the credflow CLI against the local cloud', () => {
       expect.arrayContaining(['CreateSecret', 'SetSecret', 'TestSecret', 'FinishSecret', 'VerifyRotation']),
     );
     expect(h.every((s) => s.status === 'succeeded')).toBe(true);
+    // Without --json the states are the result too: on stdout, so they can be piped.
+    const plain = await local('history', arn);
+    expect(plain.code).toBe(0);
+    expect(plain.stderr).toBe('');
+    expect(plain.stdout).toMatch(/^✓ CreateSecret \d/m);
+    expect(plain.stdout).toMatch(/^✓ FinishSecret \d/m);
   });
 
   it('bad arguments exit 2 with one line', async () => {
@@ -155,6 +227,53 @@ describe('the credflow CLI against the local cloud', () => {
     expect((await local('rotate-master', 'cli-db')).code).toBe(0);
     const d = await local('decommission', 'cli-db', '--final-snapshot', 'cli-db-final');
     expect(d.code).toBe(0);
+  });
+});
+
+describe('what the CLI prints, and where', () => {
+  const endpoint = () => /^export AWS_ENDPOINT_URL=(.+)$/m.exec(up.stdout)?.[1] ?? '';
+  const token = () => readFileSync(path.join(stateDir, 'token'), 'utf8').trim();
+
+  it('credflow up names the console, with its token, on stderr', () => {
+    expect(up.stderr).toContain(`console: ${endpoint()}/_credflow/console/?credflow_token=${token()}`);
+    expect(up.stdout).not.toContain('console:');
+  });
+
+  it('credflow console prints the URL on stdout; it opens the page and sets the cookie', async () => {
+    const r = await local('console');
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim()).toBe(`${endpoint()}/_credflow/console/?credflow_token=${token()}`);
+    const page = await fetch(r.stdout.trim(), { redirect: 'manual' });
+    expect(page.status).toBe(303);
+    expect(page.headers.get('location')).toBe('/_credflow/console/');
+    expect(page.headers.get('set-cookie')).toMatch(
+      /^credflow_token=[^;]+; Path=\/; HttpOnly; SameSite=Strict$/,
+    );
+    expect((await fetch(`${endpoint()}/_credflow/console/`)).status).toBe(401);
+  });
+
+  it('--version prints the version alone on stdout', async () => {
+    const r = await credflow('--version');
+    expect(r).toEqual({ code: 0, stdout: '0.1.0\n', stderr: '' });
+  });
+
+  it('with no AWS credentials: one line naming them, exit 4, no SDK warning, no stack trace', async () => {
+    const home = mkdtempSync(path.join(os.tmpdir(), 'credflow-nohome-'));
+    const env: Record<string, string | undefined> = {
+      HOME: home,
+      AWS_REGION: 'eu-west-1',
+      AWS_EC2_METADATA_DISABLED: 'true',
+    };
+    for (const k of Object.keys(process.env)) if (k.startsWith('AWS_') && !(k in env)) env[k] = undefined;
+    try {
+      const r = await credflowWith(env, 'secrets');
+      expect(r.code).toBe(4);
+      expect(r.stdout).toBe('');
+      expect(r.stderr.trimEnd().split('\n')).toEqual([expect.stringContaining('no AWS credentials found')]);
+      expect(r.stderr).toContain('(CredentialsMissing)');
+    } finally {
+      rmSync(home, { recursive: true, force: true });
+    }
   });
 });
 

@@ -10,6 +10,13 @@ const ROOT = path.resolve(__dirname, '../../..');
 const LOCAL = path.join(ROOT, 'local');
 /** The deployers: they load serverless.yml's handlers and point the workflow's clients here. */
 const DEPLOYERS = new Set(['boot.ts', 'catalog.ts', 'deploy.ts']);
+/**
+ * The console is credflow's operator view served by the cloud, not an emulated service: it reads
+ * the cloud through the AWS SDK as the CLI does, so it may use credflow's tag names and readers,
+ * but never an emulated service's internals (checked below).
+ */
+const CONSOLE = `console${path.sep}`;
+const SERVICES = ['secretsmanager', 'rds', 'stepfunctions', 'eventbridge', 'sns', 'store', 'lambda'];
 /** The workflow's side of the project. */
 const WORKFLOW = ['src', 'functions', 'cli'].map((d) => path.join(ROOT, d) + path.sep);
 
@@ -43,7 +50,11 @@ function workflowImports(file: string): string[] {
 }
 
 describe('the local cloud knows nothing of credflow', () => {
-  const files = tsFiles(LOCAL).filter((f) => !DEPLOYERS.has(path.relative(LOCAL, f)));
+  const all = tsFiles(LOCAL);
+  const files = all.filter((f) => {
+    const rel = path.relative(LOCAL, f);
+    return !DEPLOYERS.has(rel) && !rel.startsWith(CONSOLE);
+  });
 
   it('finds the emulated services to check', () => {
     const folders = new Set(files.map((f) => path.relative(LOCAL, f).split(path.sep)[0]));
@@ -56,6 +67,19 @@ describe('the local cloud knows nothing of credflow', () => {
       workflowImports(f).map((target) => `${path.relative(ROOT, f)} -> ${target}`),
     );
     expect(offenders).toEqual([]);
+  });
+
+  it("the console reads the cloud through its AWS APIs only, never a service's internals", () => {
+    const consoleFiles = all.filter((f) => path.relative(LOCAL, f).startsWith(CONSOLE));
+    expect(consoleFiles.length).toBeGreaterThan(0);
+    const internals = consoleFiles.flatMap((f) =>
+      specifiers(readFileSync(f, 'utf8'))
+        .filter((s) => s.startsWith('.'))
+        .map((s) => path.relative(LOCAL, path.resolve(path.dirname(f), s)))
+        .filter((target) => SERVICES.includes(target.split(path.sep)[0]!))
+        .map((target) => `${path.relative(ROOT, f)} -> local/${target}`),
+    );
+    expect(internals).toEqual([]);
   });
 
   it('the check sees a workflow import when there is one', () => {

@@ -1,0 +1,142 @@
+/**
+ * The CLI's surface, in process (test/e2e/cli.test.ts runs it as a subprocess): every command's
+ * --help ends with an example, --version, and with no AWS credentials or region every command
+ * that talks to AWS prints one line naming what is missing and exits non-zero.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { main, program } from '../../../cli/credflow';
+import { EXIT } from '../../../cli/errors';
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the CLI with stdout and stderr captured. */
+async function run(...args: string[]): Promise<Run> {
+  let stdout = '';
+  let stderr = '';
+  const out = jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+    stdout += chunk.toString();
+    return true;
+  });
+  const err = jest.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
+    stderr += chunk.toString();
+    return true;
+  });
+  try {
+    const code = await main(['node', 'credflow', ...args]);
+    return { code, stdout, stderr };
+  } finally {
+    out.mockRestore();
+    err.mockRestore();
+  }
+}
+
+describe('help and version', () => {
+  const commands = program().commands.map((c) => c.name());
+
+  it('knows the commands the README documents', () => {
+    expect(commands).toEqual(
+      expect.arrayContaining(['up', 'down', 'console', 'rotate-now', 'history', 'secrets', 'alerts']),
+    );
+  });
+
+  it.each(['', ...commands])('credflow %s --help ends with an example', async (name) => {
+    const r = await run(...(name ? [name] : []), '--help');
+    expect(r.code).toBe(0);
+    const lines = r.stdout.trimEnd().split('\n');
+    const at = lines.findIndex((l) => /^Examples?:$/.test(l));
+    expect(at).toBeGreaterThan(0);
+    const examples = lines.slice(at + 1);
+    expect(examples.length).toBeGreaterThan(0);
+    for (const l of examples) expect(l).toMatch(/^ {2}\$ credflow /);
+    // The example runs the command it documents.
+    if (name) expect(examples.join('\n')).toContain(` ${name}`);
+  });
+
+  it('--version prints the package version on stdout', async () => {
+    const r = await run('--version');
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim()).toBe(require('../../../package.json').version);
+    expect(r.stderr).toBe('');
+  });
+});
+
+describe('with no AWS configuration', () => {
+  const saved = { ...process.env };
+  let home: string;
+
+  beforeEach(() => {
+    home = mkdtempSync(path.join(os.tmpdir(), 'credflow-nohome-'));
+    for (const k of Object.keys(process.env))
+      if ((k.startsWith('AWS_') && !k.startsWith('AWS_SDK_JS_')) || k === 'CREDFLOW_TOKEN')
+        delete process.env[k];
+    // No ~/.aws files, and no instance metadata service to ask (unit tests use no network).
+    process.env['HOME'] = home;
+    process.env['AWS_EC2_METADATA_DISABLED'] = 'true';
+  });
+
+  afterEach(() => {
+    for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
+    Object.assign(process.env, saved);
+    rmSync(home, { recursive: true, force: true });
+  });
+
+  const AWS_COMMANDS: string[][] = [
+    ['provision', 'shop-db', '--engine', 'postgres'],
+    ['create-user', 'shop-db', 'app'],
+    ['rotate-now', 'credflow/shop-db/app'],
+    ['rotate-master', 'shop-db'],
+    ['verify', 'credflow/shop-db/app'],
+    ['decommission', 'shop-db'],
+    ['rotate-fleet'],
+    ['executions'],
+    ['history', 'arn:aws:states:us-east-1:123456789012:execution:credflow-dev-rotate-secret:x'],
+    ['secrets'],
+    ['reconcile'],
+    ['preflight', 'shop-db'],
+  ];
+
+  function expectOneLine(r: Run, code: string) {
+    expect(r.stdout).toBe('');
+    expect(r.stderr.trimEnd().split('\n')).toEqual([expect.stringMatching(/^credflow: .+/)]);
+    expect(r.stderr).toContain(`(${code})`);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  }
+
+  it.each(AWS_COMMANDS.map((a) => [a.join(' '), a]))(
+    'no region: `%s` names it in one line and exits 4',
+    async (_label, args) => {
+      const r = await run(...(args as string[]));
+      expect(r.code).toBe(EXIT.unreachable);
+      expectOneLine(r, 'RegionMissing');
+      expect(r.stderr).toContain('AWS_REGION');
+    },
+  );
+
+  it.each(AWS_COMMANDS.map((a) => [a.join(' '), a]))(
+    'no credentials: `%s` names them in one line and exits 4',
+    async (_label, args) => {
+      process.env['AWS_REGION'] = 'eu-west-1';
+      const r = await run(...(args as string[]));
+      expect(r.code).toBe(EXIT.unreachable);
+      expectOneLine(r, 'CredentialsMissing');
+      expect(r.stderr).toContain('AWS_PROFILE');
+    },
+  );
+
+  it.each([
+    [['alerts'], 'NotLocal', EXIT.usage],
+    [['console'], 'NotLocal', EXIT.usage],
+    [['--state-dir', '/nonexistent/credflow', 'deploy', '--local'], 'LocalCloudNotRunning', EXIT.unreachable],
+  ])('%j needs no AWS account and says what it needs instead', async (args, code, exit) => {
+    process.env['AWS_REGION'] = 'eu-west-1';
+    const r = await run(...args);
+    expect(r.code).toBe(exit);
+    expectOneLine(r, code);
+  });
+});
