@@ -4,12 +4,13 @@ import path from 'node:path';
 import { DescribeDBInstancesCommand } from '@aws-sdk/client-rds';
 import { ListSecretsCommand } from '@aws-sdk/client-secrets-manager';
 import { ListStateMachinesCommand } from '@aws-sdk/client-sfn';
-import { bootLocalCloud, LOCAL_STAGE } from '../local/boot';
+import { bootLocalCloud, caBundleLine, LOCAL_STAGE } from '../local/boot';
 import { loadCatalog } from '../local/catalog';
 import { readToken } from '../local/credentials';
+import { CA_BUNDLE_FILE } from '../local/dbserver/tls';
 import { deployCatalog } from '../local/deploy';
 import { quotasOff, quotasOn } from '../local/quotas';
-import { stopOrphanServers } from '../local/rds/servers';
+import { rdsCaDir, stopOrphanServers } from '../local/rds/servers';
 import { consoleUrl } from './console';
 import { connect, ENDPOINT_FILE, type EndpointInfo, type GlobalOptions, runningLocalCloud } from './context';
 import { CliError, EXIT } from './errors';
@@ -26,6 +27,7 @@ function exportLines(info: EndpointInfo, stateDir: string): string {
     `export AWS_SECRET_ACCESS_KEY=${c.secretAccessKey}`,
     `export AWS_REGION=${info.region}`,
     `export CREDFLOW_TOKEN=${readToken(stateDir)}`,
+    ...caBundleLine(path.join(rdsCaDir(stateDir), CA_BUNDLE_FILE)),
   ].join('\n');
 }
 

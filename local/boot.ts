@@ -1,3 +1,5 @@
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import { createClients } from '../src/aws/clients';
 import { resetLambdaClients } from '../src/aws/lambda-clients';
 import { resetDeps } from '../src/deps';
@@ -9,6 +11,7 @@ import { CONSOLE_PATH } from './console/paths';
 import { consoleHandler } from './console/routes';
 import { type DeployReport, deployCatalog, resolveContext } from './deploy';
 import type { QuotaSettings } from './quotas';
+import { writeFileAtomic } from './store/files';
 
 export interface BootOptions {
   stateDir: string;
@@ -56,17 +59,25 @@ export async function bootLocalCloud(opts: BootOptions): Promise<LocalCloud & { 
   resetLambdaClients();
   resetDeps();
   resetReconcileDeps();
+  if (cloud.rdsCaBundle) trustLocalRds(cloud.rdsCaBundle);
   const stage = opts.stage ?? LOCAL_STAGE;
   const catalog = opts.catalog ?? loadCatalog(undefined, stage);
   const target = { region: cloud.region, accountId: cloud.accountId, stage };
   const ctx = resolveContext(catalog, target);
   for (const fn of catalog.functions) {
     const env = resolveEnvironment(fn.environment, ctx);
+    // On Lambda NODE_EXTRA_CA_CERTS names the runtime's bundle with RDS's CAs; here, the local RDS's.
+    if (env['NODE_EXTRA_CA_CERTS'] !== undefined && cloud.rdsCaBundle)
+      env['NODE_EXTRA_CA_CERTS'] = cloud.rdsCaBundle;
     // Provider-level settings become process defaults; a value already set wins. Node's own
     // start-up variables (NODE_EXTRA_CA_CERTS names Lambda's CA bundle) stay out: they mean
     // nothing to a running process and would break the Node processes it starts.
     for (const [k, v] of Object.entries(env)) if (!k.startsWith('NODE_')) process.env[k] ??= v;
-    cloud.lambdas.register(fn.key, loadHandler(fn), env, { timeoutSeconds: fn.timeoutSeconds });
+    // The deployed name, as `serverless deploy` names it; the short key stays an alias.
+    cloud.lambdas.register(fn.name, loadHandler(fn), env, {
+      timeoutSeconds: fn.timeoutSeconds,
+      aliases: [fn.key],
+    });
   }
   // The web console: credflow's own view, so it is mounted here rather than in the emulator.
   cloud.serveLocal(
@@ -93,6 +104,31 @@ export async function bootLocalCloud(opts: BootOptions): Promise<LocalCloud & { 
 }
 
 /**
+ * The functions run in this process, which Node started before the local RDS's CA existed: its
+ * NODE_EXTRA_CA_CERTS is pointed at a bundle holding that CA (plus whatever it named before), which
+ * the engines read when they connect (src/engines/common.ts `extraCaCertificates`), as a Lambda
+ * function trusts RDS through the bundle its NODE_EXTRA_CA_CERTS names.
+ */
+function trustLocalRds(bundle: string): void {
+  const prior = process.env['NODE_EXTRA_CA_CERTS'];
+  if (!prior || prior === bundle) {
+    process.env['NODE_EXTRA_CA_CERTS'] = bundle;
+    return;
+  }
+  const ca = readFileSync(bundle, 'utf8');
+  let before = '';
+  try {
+    before = readFileSync(prior, 'utf8');
+  } catch {
+    // Node ignores a bundle it cannot read; so does this.
+  }
+  if (before.includes(ca.trim())) return;
+  const combined = path.join(path.dirname(bundle), 'trusted.pem');
+  writeFileAtomic(combined, `${before.trimEnd()}\n${ca}`);
+  process.env['NODE_EXTRA_CA_CERTS'] = combined;
+}
+
+/**
  * The lines `credflow up` prints so a shell, the AWS CLI and any SDK program use the local cloud;
  * `CREDFLOW_TOKEN` opens its `/_credflow/*` routes (`credflow alerts` reads it).
  */
@@ -104,5 +140,16 @@ export function exportLines(cloud: LocalCloud): string {
     `export AWS_SECRET_ACCESS_KEY=${c.credentials.secretAccessKey}`,
     `export AWS_REGION=${c.region}`,
     `export CREDFLOW_TOKEN=${cloud.token}`,
+    ...caBundleLine(cloud.rdsCaBundle),
   ].join('\n');
+}
+
+/**
+ * Where the local RDS's CA bundle is, as a shell comment (harmless under eval): clients verify the
+ * databases' certificates against it as against RDS's bundle on AWS. Not exported as
+ * NODE_EXTRA_CA_CERTS, which would replace a bundle the user's shell already names.
+ */
+export function caBundleLine(bundle: string | undefined): string[] {
+  if (!bundle || !existsSync(bundle)) return [];
+  return [`# local RDS CA bundle: ${bundle} (NODE_EXTRA_CA_CERTS, psql sslrootcert=, mysql --ssl-ca=)`];
 }

@@ -9,6 +9,11 @@ import { parse } from 'yaml';
 export interface CatalogFunction {
   /** The serverless key, e.g. `setSecret` (the name ASL's Fn::GetAtt uses). */
   key: string;
+  /**
+   * The deployed function name: serverless.yml's `name:`, else what `serverless deploy` makes of
+   * the key, `<service>-<stage>-<key>` (`credflow-dev-rotationLambda`).
+   */
+  name: string;
   /** Absolute path of the module, without extension. */
   modulePath: string;
   exportName: string;
@@ -49,9 +54,13 @@ interface ServerlessEvent {
 }
 
 interface ServerlessYml {
+  service?: string;
   provider?: { environment?: Record<string, EnvValue>; timeout?: number };
   params?: Record<string, Record<string, unknown>>;
-  functions?: Record<string, { handler: string; environment?: Record<string, EnvValue>; timeout?: number }>;
+  functions?: Record<
+    string,
+    { handler: string; name?: string; environment?: Record<string, EnvValue>; timeout?: number }
+  >;
   stepFunctions?: {
     stateMachines?: Record<
       string,
@@ -158,6 +167,7 @@ export function loadCatalog(root = packageRoot(), stage = 'local'): Catalog {
     const dot = fn.handler.lastIndexOf('.');
     return {
       key,
+      name: resolveVars(fn.name ?? `${yml.service ?? 'credflow'}-${stage}-${key}`, vars),
       modulePath: path.join(CODE_ROOT, fn.handler.slice(0, dot)),
       exportName: fn.handler.slice(dot + 1),
       environment: resolveEnv({ ...providerEnv, ...(fn.environment ?? {}) }, vars),

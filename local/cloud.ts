@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { type LocalCredentials, loadOrCreateCredentials, loadOrCreateToken } from './credentials';
+import { ensureCertificateAuthority } from './dbserver/tls';
 import { eventBridgeJsonService } from './eventbridge/api';
 import { EventBridge } from './eventbridge/service';
 import { EventLog } from './events/log';
@@ -9,6 +10,7 @@ import { LambdaRegistry } from './lambda/registry';
 import { createLogger, type LocalLogger, redactingLogger } from './log';
 import { type QuotaSettings, quotasOn } from './quotas';
 import { rdsQueryService } from './rds/api';
+import { rdsCaDir } from './rds/servers';
 import { Rds } from './rds/service';
 import { secretsManagerJsonService } from './secretsmanager/api';
 import { SecretsManagerQuotas, withRateQuotas } from './secretsmanager/quotas';
@@ -79,6 +81,11 @@ export class LocalCloud {
     readonly quotas: QuotaSettings,
     /** Secrets Manager's buckets and its calls per operation (what a rotation costs). */
     readonly secretsQuotas: SecretsManagerQuotas,
+    /**
+     * The local RDS's CA bundle (PEM), which every database server's certificate verifies against,
+     * as RDS's bundle does on AWS; undefined when openssl is missing and the servers offer no TLS.
+     */
+    readonly rdsCaBundle: string | undefined,
   ) {}
 
   static async start(opts: LocalCloudOptions): Promise<LocalCloud> {
@@ -117,7 +124,9 @@ export class LocalCloud {
       services.register(eventBridgeJsonService(eventBridge));
       const sns = new Sns(store, where);
       services.register(snsQueryService(sns));
-      const rds = new Rds({ store, secrets, events, stateDir, logger, ...where });
+      const ca = await ensureCertificateAuthority(rdsCaDir(stateDir));
+      if (!ca) logger.warn('openssl not found: the local RDS servers offer no TLS');
+      const rds = new Rds({ store, secrets, events, stateDir, logger, ca, ...where });
       services.register(rdsQueryService(rds));
       const http = new HttpEndpoint({
         registry: services,
@@ -156,6 +165,7 @@ export class LocalCloud {
         token,
         quotas,
         secretsQuotas,
+        ca?.bundle,
       );
     } catch (err) {
       store.close();

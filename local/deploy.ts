@@ -21,10 +21,16 @@ export function alertsTopicName(stage: string): string {
   return `credflow-${stage}-alerts`;
 }
 
-/** ARNs of everything the catalog declares, computed the way AWS names them. */
+/**
+ * ARNs of everything the catalog declares, computed the way AWS names them: a function by its
+ * deployed name (`credflow-<stage>-<key>`), so ARNs copied from `serverless deploy` work here.
+ */
 export function resolveContext(catalog: Catalog, t: DeployTarget): ResolveContext {
   return {
-    lambdaArn: (key) => `arn:aws:lambda:${t.region}:${t.accountId}:function:${key}`,
+    lambdaArn: (key) => {
+      const name = catalog.functions.find((f) => f.key === key)?.name ?? `credflow-${t.stage}-${key}`;
+      return `arn:aws:lambda:${t.region}:${t.accountId}:function:${name}`;
+    },
     stateMachineArn: (id) => {
       const sm = catalog.stateMachines.find((m) => m.id === id);
       if (!sm) throw new Error(`serverless.yml has no state machine with id ${id}`);

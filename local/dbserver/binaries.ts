@@ -150,3 +150,28 @@ export function findServerBinaries(kind: ServerKind): ServerBinaries;
 export function findServerBinaries(kind: ServerKind): ServerBinaries {
   return kind === 'postgres' ? findPostgresBinaries() : findMariadbBinaries();
 }
+
+const versions = new Map<ServerKind, string | undefined>();
+
+/**
+ * The version of the server binary that runs databases of `kind` (`15.18`, `10.11.19`), from its
+ * `--version`; undefined when it is not installed. What the local RDS reports as EngineVersion,
+ * so a `mysql` instance says plainly that MariaDB runs it.
+ */
+export function serverVersion(kind: ServerKind): string | undefined {
+  if (versions.has(kind)) return versions.get(kind);
+  let version: string | undefined;
+  try {
+    const b = findServerBinaries(kind);
+    const text = execFileSync(b.kind === 'postgres' ? b.postgres : b.mariadbd, ['--version'], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
+    // `postgres (PostgreSQL) 15.18 (Debian ...)`; `mysqld  Ver 10.11.19-MariaDB-0+deb12u1 for ...`
+    version = /(?:PostgreSQL\)|Ver)\s+(\d+(?:\.\d+)+)/.exec(text)?.[1];
+  } catch {
+    version = undefined;
+  }
+  versions.set(kind, version);
+  return version;
+}

@@ -14,6 +14,7 @@ export {
   type MariadbBinaries,
   type PostgresBinaries,
   type ServerBinaries,
+  serverVersion,
 } from './binaries';
 export { stopServerIn } from './runtime';
 export {

@@ -42,7 +42,7 @@ import {
   stopLiveServer,
   writeRuntime,
 } from './runtime';
-import { ensureSelfSignedCert, type TlsFiles } from './tls';
+import { ensureCertificateAuthority, ensureServerCertificate, type TlsFiles } from './tls';
 import {
   DbServerError,
   type DbServerSpec,
@@ -95,7 +95,10 @@ export abstract class ServerLauncher<B, C> {
   /** First start: creates the engine's own data in `layout.data`. */
   protected abstract initialise(ctx: ServerContext<B>): Promise<void>;
   /** Before the server starts (or after adopting it): what else the engine's directories need. */
-  protected prepare(_ctx: ServerContext<B>, _start: { initialised: boolean; adopted: boolean }): void {}
+  protected prepare(
+    _ctx: ServerContext<B>,
+    _start: { initialised: boolean; adopted: boolean; tls: boolean },
+  ): void {}
   protected abstract executable(binaries: B): string;
   protected abstract serverArgs(layout: Layout, port: number, tls: TlsFiles | undefined): string[];
   protected abstract socketPath(layout: Layout, port: number): string;
@@ -107,7 +110,12 @@ export abstract class ServerLauncher<B, C> {
   protected abstract notReadyYet(err: { code?: string; message?: string }): boolean;
   /** First start: the master as RDS has it, then a password login over TCP to prove it. */
   protected abstract createMaster(ctx: ServerContext<B>, port: number, spec: DbServerSpec): Promise<void>;
-  protected abstract checkMasterLogin(port: number, spec: DbServerSpec): Promise<void>;
+  /** `caBundle`: the CA the server's certificate verifies against, when it offers TLS. */
+  protected abstract checkMasterLogin(
+    port: number,
+    spec: DbServerSpec,
+    caBundle: string | undefined,
+  ): Promise<void>;
   /** Creates the initial database when missing (any start). */
   protected abstract ensureDatabase(
     ctx: ServerContext<B>,
@@ -199,8 +207,10 @@ export abstract class ServerLauncher<B, C> {
     } else {
       adopted = await this.takeOverLeftover(ctx, spec);
     }
-    this.prepare(ctx, { initialised, adopted: adopted !== undefined });
-    const tls = await ensureSelfSignedCert(layout.tlsDir, runAs);
+    const ca = spec.ca ?? (await ensureCertificateAuthority(layout.caDir));
+    const tls = ca ? await ensureServerCertificate(layout.tlsDir, runAs, ca) : undefined;
+    const caBundle = tls ? ca?.bundle : undefined;
+    this.prepare(ctx, { initialised, adopted: adopted !== undefined, tls: tls !== undefined });
 
     let proc: ServerProcess | undefined = adopted?.proc;
     let port = adopted?.port ?? 0;
@@ -214,7 +224,7 @@ export abstract class ServerLauncher<B, C> {
       }
       if (initialised) {
         await this.createMaster(ctx, port, spec);
-        await this.checkMasterLogin(port, spec);
+        await this.checkMasterLogin(port, spec, caBundle);
       }
       if (spec.dbName) await this.ensureDatabase(ctx, port, spec.dbName, master);
       if (!marker) {
@@ -248,6 +258,7 @@ export abstract class ServerLauncher<B, C> {
       initialised,
       adopted: adopted !== undefined,
       tls: tls !== undefined,
+      caBundle,
       socketPath: this.socketPath(layout, port),
       logFile: layout.logFile,
       exited: running.exited,

@@ -13,7 +13,8 @@ import { DbServerError, type DbServerSpec, type ServerKind } from './types';
 /**
  * What lives in a server's directory:
  *   data/                   the server's own data directory (PGDATA / MariaDB datadir)
- *   tls/                    server.crt + server.key (self-signed, made once)
+ *   tls/                    server.crt + server.key, issued by the local RDS's CA (or ca/)
+ *   ca/                     a CA of the server's own, when the caller gives none (tests)
  *   run/                    unix socket (and MariaDB's pid file) when the path is short enough
  *   server.log              the server's stdout and stderr
  *   credflow-dbserver.json  written last on first start: its absence means "not initialised"
@@ -22,6 +23,7 @@ export interface Layout {
   dataDir: string;
   data: string;
   tlsDir: string;
+  caDir: string;
   runDir: string;
   /** True when runDir is a temporary directory under /tmp to be removed on stop. */
   runDirIsTemp: boolean;
@@ -52,6 +54,7 @@ export function layoutFor(dataDir: string, socketName: string): Layout {
     dataDir: abs,
     data: path.join(abs, 'data'),
     tlsDir: path.join(abs, 'tls'),
+    caDir: path.join(abs, 'ca'),
     runDir: runDirIsTemp ? '' : runDir,
     runDirIsTemp,
     logFile: path.join(abs, 'server.log'),

@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, escapeIdentifier, escapeLiteral } from 'pg';
@@ -23,9 +23,11 @@ export const RDS_SUPERUSER_GRANTS = ['pg_monitor', 'pg_signal_backend', 'pg_chec
  * Client authentication. The launcher's own OS user administers through the socket with peer
  * authentication mapped to the admin role (as MariaDB's root does with unix_socket), so restarts
  * and password resets never need a password; everyone else logs in with SCRAM, and TCP is
- * loopback only.
+ * loopback only. With TLS, TCP logins must use it (`hostssl`), as RDS for PostgreSQL 15 and later
+ * forces (rds.force_ssl defaults to 1): a client that would fall back to plain fails here as it
+ * would there. Written at every start, so older data directories get it too.
  */
-function writeAuthConfig(layout: Layout, admin: string): void {
+function writeAuthConfig(layout: Layout, admin: string, tls: boolean): void {
   const osUser = isRoot() ? 'root' : os.userInfo().username;
   writeFileSync(
     path.join(layout.data, 'pg_hba.conf'),
@@ -33,7 +35,7 @@ function writeAuthConfig(layout: Layout, admin: string): void {
       '# Written by credflow (local/dbserver). TYPE DATABASE USER ADDRESS METHOD',
       `local all ${admin} peer map=credflow`,
       'local all all scram-sha-256',
-      `host all all ${HOST}/32 scram-sha-256`,
+      `${tls ? 'hostssl' : 'host'} all all ${HOST}/32 scram-sha-256`,
       '',
     ].join('\n'),
   );
@@ -96,7 +98,13 @@ class PostgresLauncher extends ServerLauncher<PostgresBinaries, Client> {
       ],
       { cwd: ctx.layout.dataDir, runAs: ctx.runAs, timeoutMs: 120_000, what: 'initdb' },
     );
-    writeAuthConfig(ctx.layout, PG_ADMIN_ROLE);
+  }
+
+  protected override prepare(
+    ctx: ServerContext<PostgresBinaries>,
+    start: { initialised: boolean; adopted: boolean; tls: boolean },
+  ): void {
+    writeAuthConfig(ctx.layout, ctx.admin, start.tls);
   }
 
   protected executable(binaries: PostgresBinaries): string {
@@ -174,8 +182,12 @@ class PostgresLauncher extends ServerLauncher<PostgresBinaries, Client> {
     });
   }
 
-  /** The password login engines will use, checked once after initialisation. */
-  protected async checkMasterLogin(port: number, spec: DbServerSpec): Promise<void> {
+  /** The password login engines will use, checked once after initialisation (over verified TLS). */
+  protected async checkMasterLogin(
+    port: number,
+    spec: DbServerSpec,
+    caBundle: string | undefined,
+  ): Promise<void> {
     const client = new Client({
       host: HOST,
       port,
@@ -183,6 +195,7 @@ class PostgresLauncher extends ServerLauncher<PostgresBinaries, Client> {
       password: spec.masterPassword,
       database: 'postgres',
       connectionTimeoutMillis: 5000,
+      ssl: caBundle ? { ca: readFileSync(caBundle, 'utf8'), rejectUnauthorized: true } : false,
     });
     client.on('error', () => undefined);
     try {

@@ -1,4 +1,5 @@
 import { LocalCloudError } from '../errors';
+import type { CertificateAuthority } from './tls';
 
 /** A real database server process run on this machine for the local RDS and the tests. */
 export type ServerKind = 'postgres' | 'mariadb';
@@ -27,6 +28,11 @@ export interface DbServerSpec {
   dbName?: string | undefined;
   /** How long to wait for the server to accept connections. Default 60 s. */
   startTimeoutMs?: number | undefined;
+  /**
+   * The certificate authority that issues the server's certificate (the local RDS's own). Without
+   * one the server's directory gets a CA of its own (`ca/`), named by `RunningServer.caBundle`.
+   */
+  ca?: CertificateAuthority | undefined;
 }
 
 export interface ServerExit {
@@ -47,8 +53,10 @@ export interface RunningServer {
    * launcher that died (kill -9) answered on the requested port and was taken over.
    */
   adopted: boolean;
-  /** True when the server offers TLS (a self-signed certificate made with `openssl`). */
+  /** True when the server offers TLS (a certificate its CA issued, made with `openssl`). */
   tls: boolean;
+  /** The CA bundle its certificate verifies against; undefined without TLS. */
+  caBundle: string | undefined;
   /** The unix socket the launcher itself uses for administration (root/peer authentication). */
   socketPath: string;
   /** The server's own log (stdout and stderr). */

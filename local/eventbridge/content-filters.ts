@@ -1,4 +1,7 @@
-import { LocalCloudError } from '../errors';
+import { InvalidEventPatternError } from './pattern-error';
+import { compileWildcard } from './wildcard';
+
+export { InvalidEventPatternError } from './pattern-error';
 
 /**
  * EventBridge's content filters: the values a pattern's arrays hold (exact values, prefix,
@@ -6,27 +9,16 @@ import { LocalCloudError } from '../errors';
  * into a test of one leaf value of an event. `pattern.ts` walks the pattern and the event.
  */
 
-/** PutRule/TestEventPattern refuse the pattern; the local API maps it to InvalidEventPatternException. */
-export class InvalidEventPatternError extends LocalCloudError {
-  override name = 'InvalidEventPatternError' as const;
-  /** The reason alone, without the "Event pattern is not valid" preamble. */
-  readonly reason: string;
-  /** Where in the pattern, as dotted field names (`detail.state`); empty for the pattern itself. */
-  readonly path: string;
-
-  constructor(reason: string, path: readonly string[] = [], options?: ErrorOptions) {
-    const where = path.length > 0 ? ` at "${path.join('.')}"` : '';
-    super(`Event pattern is not valid. Reason: ${reason}${where}`, options);
-    this.reason = reason;
-    this.path = path.join('.');
-  }
-}
-
 export type JsonLeaf = string | number | boolean | null;
 export type LeafTest = (value: JsonLeaf) => boolean;
 
-/** One value of a pattern's array: a test of a leaf, or `exists`. */
-export type Operand = { readonly test: LeafTest } | { readonly exists: boolean };
+/**
+ * One value of a pattern's array: a test of a leaf (with the wildcard patterns it runs, which
+ * count towards the field's complexity), or `exists`.
+ */
+export type Operand =
+  | { readonly test: LeafTest; readonly wildcards?: readonly string[] }
+  | { readonly exists: boolean };
 
 export function compileValue(value: unknown, path: readonly string[]): Operand {
   if (typeof value === 'string') return { test: exactString(value) };
@@ -71,14 +63,12 @@ function compileOperator(expression: Record<string, unknown>, path: readonly str
       return { test: (v) => typeof v === 'string' && v.toLowerCase() === lower };
     }
     case 'wildcard': {
-      const glob = compileWildcard(
-        requireString(operand, 'wildcard match pattern must be a string', path),
-        path,
-      );
-      return { test: (v) => typeof v === 'string' && glob(v) };
+      const text = requireString(operand, 'wildcard match pattern must be a string', path);
+      const glob = compileWildcard(text, path);
+      return { test: (v) => typeof v === 'string' && glob(v), wildcards: [text] };
     }
     case 'anything-but':
-      return { test: compileAnythingBut(operand, path) };
+      return compileAnythingBut(operand, path);
     case 'numeric':
       return { test: compileNumeric(operand, path) };
     case 'exists':
@@ -87,7 +77,8 @@ function compileOperator(expression: Record<string, unknown>, path: readonly str
       }
       return { exists: operand };
     case 'cidr': {
-      const range = compileCidr(requireString(operand, 'cidr match pattern must be a string', path), path);
+      // Event Ruler's own wording for a CIDR that is not a string (it reuses the prefix message).
+      const range = compileCidr(requireString(operand, 'prefix match pattern must be a string', path), path);
       return { test: (v) => typeof v === 'string' && range(v) };
     }
     default:
@@ -111,12 +102,12 @@ function ignoreCaseOperand(
 
 // anything-but matches every present leaf value except the excluded ones, whatever its type: a
 // number is "anything but" a string list. On a missing field it does not match (nothing to test).
-function compileAnythingBut(operand: unknown, path: readonly string[]): LeafTest {
-  if (typeof operand === 'string' || isJsonNumber(operand)) return (v) => v !== operand;
+// The error texts are Event Ruler's (the engine EventBridge runs), which EventBridge answers with.
+function compileAnythingBut(operand: unknown, path: readonly string[]): Operand {
+  if (typeof operand === 'string' || isJsonNumber(operand)) return { test: (v) => v !== operand };
   if (Array.isArray(operand)) {
-    if (operand.length === 0) throw new InvalidEventPatternError('Empty arrays are not allowed', path);
-    const strings = operand.every((item) => typeof item === 'string');
-    const numbers = operand.every(isJsonNumber);
+    const strings = operand.length > 0 && operand.every((item) => typeof item === 'string');
+    const numbers = operand.length > 0 && operand.every(isJsonNumber);
     if (!strings && !numbers) {
       const message = operand.every((item) => typeof item === 'string' || isJsonNumber(item))
         ? 'Inside anything but list, either all values are number or string, mixed type is not supported'
@@ -124,26 +115,27 @@ function compileAnythingBut(operand: unknown, path: readonly string[]): LeafTest
       throw new InvalidEventPatternError(message, path);
     }
     const excluded = new Set<JsonLeaf>(operand as JsonLeaf[]);
-    return (v) => !excluded.has(v);
+    return { test: (v) => !excluded.has(v) };
   }
   if (isObject(operand)) {
     const [form, value] = singleEntry(operand, 'Anything-But expression name not found', path);
+    if (!['prefix', 'suffix', 'equals-ignore-case', 'wildcard'].includes(form)) {
+      throw new InvalidEventPatternError(`Unsupported anything-but pattern: ${form}`, path);
+    }
     const texts = anythingButStrings(form, value, path);
     switch (form) {
       case 'prefix':
-        return (v) => typeof v !== 'string' || !texts.some((t) => v.startsWith(t));
+        return { test: (v) => typeof v !== 'string' || !texts.some((t) => v.startsWith(t)) };
       case 'suffix':
-        return (v) => typeof v !== 'string' || !texts.some((t) => v.endsWith(t));
+        return { test: (v) => typeof v !== 'string' || !texts.some((t) => v.endsWith(t)) };
       case 'equals-ignore-case': {
         const lowered = new Set(texts.map((t) => t.toLowerCase()));
-        return (v) => typeof v !== 'string' || !lowered.has(v.toLowerCase());
+        return { test: (v) => typeof v !== 'string' || !lowered.has(v.toLowerCase()) };
       }
-      case 'wildcard': {
+      default: {
         const globs = texts.map((t) => compileWildcard(t, path));
-        return (v) => typeof v !== 'string' || !globs.some((glob) => glob(v));
+        return { test: (v) => typeof v !== 'string' || !globs.some((glob) => glob(v)), wildcards: texts };
       }
-      default:
-        throw new InvalidEventPatternError(`Unsupported anything-but pattern: ${form}`, path);
     }
   }
   throw new InvalidEventPatternError(
@@ -154,14 +146,27 @@ function compileAnythingBut(operand: unknown, path: readonly string[]): LeafTest
 
 /** The string, or non-empty list of strings, under `{"anything-but": {"prefix" | ...: ...}}`. */
 function anythingButStrings(form: string, value: unknown, path: readonly string[]): string[] {
-  if (!['prefix', 'suffix', 'equals-ignore-case', 'wildcard'].includes(form)) {
-    throw new InvalidEventPatternError(`Unsupported anything-but pattern: ${form}`, path);
+  const message =
+    form === 'equals-ignore-case'
+      ? 'Inside anything-but/equals-ignore-case list, number|start|null|boolean is not supported.'
+      : form === 'wildcard'
+        ? 'wildcard match pattern must be a string'
+        : 'prefix/suffix match pattern must be a string';
+  let texts: string[];
+  if (typeof value === 'string') texts = [value];
+  else if (isJsonNumber(value)) throw new InvalidEventPatternError(message, path);
+  else if (!Array.isArray(value)) {
+    throw new InvalidEventPatternError(
+      'Value of anything-but must be an array or single string/number value.',
+      path,
+    );
+  } else if (value.length === 0) throw new InvalidEventPatternError('Empty arrays are not allowed', path);
+  else texts = value.map((item) => requireString(item, message, path));
+  // An empty prefix or suffix would exclude every string: EventBridge refuses it.
+  if ((form === 'prefix' || form === 'suffix') && texts.some((t) => t.length === 0)) {
+    throw new InvalidEventPatternError('Null prefix/suffix not allowed', path);
   }
-  const message = `${form} match pattern inside anything-but must be a string or a list of strings`;
-  if (typeof value === 'string') return [value];
-  if (!Array.isArray(value)) throw new InvalidEventPatternError(message, path);
-  if (value.length === 0) throw new InvalidEventPatternError('Empty arrays are not allowed', path);
-  return value.map((item) => requireString(item, message, path));
+  return texts;
 }
 
 type Bound = { readonly value: number; readonly inclusive: boolean };
@@ -218,81 +223,30 @@ function requireNumber(value: unknown, operator: string, path: readonly string[]
 }
 
 // ---------------------------------------------------------------------------------------------
-// Wildcards: `*` is any run of characters (none included), `\*` a literal star, `\\` a backslash.
-
-function compileWildcard(pattern: string, path: readonly string[]): (value: string) => boolean {
-  const parts: string[] = [];
-  let current = '';
-  for (let i = 0; i < pattern.length; i++) {
-    const char = pattern[i];
-    if (char === '\\') {
-      const next = pattern[i + 1];
-      if (next !== '*' && next !== '\\') {
-        throw new InvalidEventPatternError(
-          `Invalid escape character at pos ${i} in wildcard ${pattern}`,
-          path,
-        );
-      }
-      current += next;
-      i++;
-    } else if (char === '*') {
-      if (pattern[i + 1] === '*') {
-        throw new InvalidEventPatternError(
-          `Consecutive wildcard characters at pos ${i} in wildcard ${pattern}`,
-          path,
-        );
-      }
-      parts.push(current);
-      current = '';
-    } else {
-      current += char;
-    }
-  }
-  parts.push(current);
-  return globMatcher(parts);
-}
-
-// parts are the literal runs between stars. Leftmost-first placement of the middle runs is enough
-// for a star-only glob, and keeps matching linear in the value instead of a backtracking regex.
-function globMatcher(parts: readonly string[]): (value: string) => boolean {
-  const head = parts[0] ?? '';
-  if (parts.length === 1) return (value) => value === head;
-  const tail = parts[parts.length - 1] ?? '';
-  const middle = parts.slice(1, -1);
-  return (value) => {
-    if (value.length < head.length + tail.length) return false;
-    if (!value.startsWith(head) || !value.endsWith(tail)) return false;
-    let from = head.length;
-    const end = value.length - tail.length;
-    for (const part of middle) {
-      const at = value.indexOf(part, from);
-      if (at < 0 || at + part.length > end) return false;
-      from = at + part.length;
-    }
-    return true;
-  };
-}
-
-// ---------------------------------------------------------------------------------------------
 // IP addresses and CIDR blocks
 
+// Event Ruler's CIDR checks and wording: one '/', an integer mask that is not negative, an IP
+// address (a dotted quad or hex-and-colons that does not parse is "Invalid", anything else
+// "Nonstandard"), and a mask shorter than the address (/32 and /128 are refused; a single address
+// is written as an exact string instead).
 function compileCidr(cidr: string, path: readonly string[]): (value: string) => boolean {
-  const slash = cidr.indexOf('/');
-  if (slash < 0 || cidr.indexOf('/', slash + 1) >= 0) {
-    throw new InvalidEventPatternError(`Malformed CIDR, one '/' required: ${cidr}`, path);
+  const parts = cidr.split('/');
+  while (parts.length > 1 && parts[parts.length - 1] === '') parts.pop();
+  if (parts.length !== 2) throw new InvalidEventPatternError("Malformed CIDR, one '/' required", path);
+  const [address = '', bitsText = ''] = parts;
+  if (!/^[+-]?[0-9]+$/.test(bitsText)) {
+    throw new InvalidEventPatternError('Malformed CIDR, mask bits must be an integer', path);
   }
-  const bitsText = cidr.slice(slash + 1);
-  if (!/^[0-9]+$/.test(bitsText)) {
+  const bits = Number(bitsText);
+  if (bits < 0) throw new InvalidEventPatternError('Malformed CIDR, mask bits must not be negative', path);
+  const network = parseIp(address);
+  if (!network) {
+    const looksLikeIp = IPV4.test(address) || (address.includes(':') && IPV6_CHARS.test(address));
     throw new InvalidEventPatternError(
-      `Malformed CIDR, mask bits must be a non-negative integer: ${cidr}`,
+      `${looksLikeIp ? 'Invalid' : 'Nonstandard'} IP address: ${address}`,
       path,
     );
   }
-  const network = parseIp(cidr.slice(0, slash));
-  if (!network) throw new InvalidEventPatternError(`Invalid IP address in CIDR: ${cidr}`, path);
-  const bits = Number(bitsText);
-  // Event Ruler (EventBridge's engine) refuses a full-length mask: /32 and /128 are invalid there;
-  // a single address is written as an exact string instead.
   const maxBits = network.length * 8 - 1;
   if (bits > maxBits) {
     throw new InvalidEventPatternError(
@@ -301,8 +255,8 @@ function compileCidr(cidr: string, path: readonly string[]): (value: string) => 
     );
   }
   return (value) => {
-    const address = parseIp(value);
-    return address !== undefined && address.length === network.length && samePrefix(address, network, bits);
+    const parsed = parseIp(value);
+    return parsed !== undefined && parsed.length === network.length && samePrefix(parsed, network, bits);
   };
 }
 

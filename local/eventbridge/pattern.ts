@@ -5,8 +5,15 @@
  * we follow what EventBridge itself does, noted next to the code.
  */
 import { compileValue, InvalidEventPatternError, isLeaf, isObject, type LeafTest } from './content-filters';
+import { wildcardComplexity } from './wildcard';
 
 export { InvalidEventPatternError } from './content-filters';
+
+/**
+ * How many wildcard-pattern prefixes one value may be inside at once, over a field's wildcards,
+ * before EventBridge refuses the rule (Event Ruler's machine complexity cap).
+ */
+export const MAX_WILDCARD_COMPLEXITY = 100;
 
 /** A pattern that passed validation: a JSON object of field names to value arrays or sub-patterns. */
 export type EventPattern = Readonly<Record<string, unknown>>;
@@ -82,7 +89,7 @@ export function validatePattern(pattern: unknown): void {
  */
 export function compilePattern(pattern: unknown): EventMatcher {
   const root = compileRoot(pattern);
-  return (event) => isObject(event) && matchNode(root, event);
+  return (event) => isObject(event) && matchNode(root, withDottedKeysNested(event));
 }
 
 /** One-off match; compile with {@link compilePattern} when the same pattern sees many events. */
@@ -117,7 +124,7 @@ function compileNode(
   path: readonly string[],
   insideOr: boolean,
 ): PatternNode {
-  const entries = Object.entries(pattern);
+  const entries = Object.entries(nestDottedKeys(pattern));
   if (entries.length === 0) throw new InvalidEventPatternError('Empty objects are not allowed', path);
   const fields: (LeafField | NestedField)[] = [];
   let anyOf: PatternNode[] = [];
@@ -166,11 +173,23 @@ function compileLeaf(key: string, values: readonly unknown[], path: readonly str
   const tests: LeafTest[] = [];
   let whenPresent = false;
   let whenAbsent = false;
+  const wildcards: string[] = [];
   for (const value of values) {
     const operand = compileValue(value, path);
-    if ('test' in operand) tests.push(operand.test);
-    else if (operand.exists) whenPresent = true;
+    if ('test' in operand) {
+      tests.push(operand.test);
+      wildcards.push(...(operand.wildcards ?? []));
+    } else if (operand.exists) whenPresent = true;
     else whenAbsent = true;
+  }
+  if (
+    wildcards.length > 0 &&
+    wildcardComplexity(wildcards, MAX_WILDCARD_COMPLEXITY) >= MAX_WILDCARD_COMPLEXITY
+  ) {
+    throw new InvalidEventPatternError(
+      'Rule is too complex - try using fewer wildcard characters or fewer repeating character sequences after a wildcard character',
+      path,
+    );
   }
   return { kind: 'leaf', key, test: anyOfTests(tests), whenPresent, whenAbsent };
 }
@@ -182,6 +201,97 @@ function anyOfTests(tests: readonly LeafTest[]): LeafTest | undefined {
     for (const test of tests) if (test(value)) return true;
     return false;
   };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Dotted keys: Event Ruler joins nested field names with '.', so `{"state.status": [...]}` and
+// `{"state": {"status": [...]}}` are one path, in a pattern as in an event (Event Ruler README,
+// "Compiled rules and JSON keys with dots").
+
+/** Splits `a.b` keys into nested objects; a key with an empty segment stays as written. */
+function nestDottedKeys(pattern: Record<string, unknown>): Record<string, unknown> {
+  if (!Object.keys(pattern).some(isDotted)) return pattern;
+  const out = bare();
+  for (const [key, value] of Object.entries(pattern)) {
+    const segments = isDotted(key) ? key.split('.') : [key];
+    let node = out;
+    for (const segment of segments.slice(0, -1)) {
+      const next = Object.hasOwn(node, segment) ? node[segment] : undefined;
+      if (!isObject(next)) node[segment] = bare();
+      node = node[segment] as Record<string, unknown>;
+    }
+    const last = segments[segments.length - 1] as string;
+    const existing = Object.hasOwn(node, last) ? node[last] : undefined;
+    // Two spellings of one sub-pattern combine; otherwise the later wins, as a duplicate key does.
+    node[last] = isObject(existing) && isObject(value) ? Object.assign(bare(), existing, value) : value;
+  }
+  return out;
+}
+
+/** An object without a prototype: keys such as `__proto__` stay plain keys when assigned. */
+function bare(): Record<string, unknown> {
+  return Object.create(null) as Record<string, unknown>;
+}
+
+function isDotted(key: string): boolean {
+  return key !== OR_KEY && key.includes('.') && key.split('.').every((segment) => segment.length > 0);
+}
+
+const nestedEvents = new WeakMap<object, Record<string, unknown>>();
+
+/**
+ * The event with its dotted keys nested (made once per event, whatever the number of rules).
+ * Values that land on one path are all kept, as Event Ruler flattens both to the same field.
+ */
+function withDottedKeysNested(event: Record<string, unknown>): Record<string, unknown> {
+  let nested = nestedEvents.get(event);
+  if (!nested) {
+    nested = hasDottedKey(event) ? (nestValue(event) as Record<string, unknown>) : event;
+    nestedEvents.set(event, nested);
+  }
+  return nested;
+}
+
+function hasDottedKey(value: unknown): boolean {
+  if (Array.isArray(value)) return value.some(hasDottedKey);
+  if (!isObject(value)) return false;
+  return Object.entries(value).some(([key, child]) => isDotted(key) || hasDottedKey(child));
+}
+
+function nestValue(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(nestValue);
+  if (!isObject(value)) return value;
+  const out = bare();
+  for (const [key, child] of Object.entries(value)) {
+    const segments = isDotted(key) ? key.split('.') : [key];
+    let node = out;
+    for (const segment of segments.slice(0, -1)) node = objectAt(node, segment);
+    const last = segments[segments.length - 1] as string;
+    const nestedChild = nestValue(child);
+    node[last] = Object.hasOwn(node, last) ? mergeValues(node[last], nestedChild) : nestedChild;
+  }
+  return out;
+}
+
+/** The object under `key` to descend into; a value already there is kept beside it in a list. */
+function objectAt(node: Record<string, unknown>, key: string): Record<string, unknown> {
+  const here = Object.hasOwn(node, key) ? node[key] : undefined;
+  if (isObject(here)) return here;
+  const made = bare();
+  if (here === undefined) node[key] = made;
+  else if (Array.isArray(here)) here.push(made);
+  else node[key] = [here, made];
+  return made;
+}
+
+/** Two values on one path: objects merge, anything else becomes the list of both. */
+function mergeValues(a: unknown, b: unknown): unknown {
+  if (isObject(a) && isObject(b)) {
+    const out = Object.assign(bare(), a);
+    for (const [k, v] of Object.entries(b)) out[k] = Object.hasOwn(out, k) ? mergeValues(out[k], v) : v;
+    return out;
+  }
+  return [...(Array.isArray(a) ? a : [a]), ...(Array.isArray(b) ? b : [b])];
 }
 
 // ---------------------------------------------------------------------------------------------

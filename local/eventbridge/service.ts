@@ -6,7 +6,7 @@ import type { LambdaRegistry } from '../lambda/registry';
 import type { LocalLogger } from '../log';
 import type { StepFunctions } from '../stepfunctions/service';
 import type { Store } from '../store/db';
-import { compilePattern, type EventMatcher, InvalidEventPatternError, validatePattern } from './pattern';
+import { compilePattern, type EventMatcher, InvalidEventPatternError, parsePatternJson } from './pattern';
 import { nextFire } from './schedules';
 import { EventBridgeStore, type RuleRow, type Target } from './store';
 import { readPath, targetExecutionName, transformInput } from './targets';
@@ -24,6 +24,29 @@ export interface EventBridgeOptions {
 }
 
 const resourceNotFound = (m: string) => new AwsError('ResourceNotFoundException', m);
+
+/**
+ * The fields TestEventPattern's Event must have ("the following fields are mandatory: id,
+ * account, source, time, region, resources, detail-type", TestEventPattern, API reference).
+ */
+const MANDATORY_EVENT_FIELDS = ['id', 'account', 'source', 'time', 'region', 'detail-type'] as const;
+
+/** TestEventPattern's Event: a JSON object in the envelope AWS events have, else ValidationException. */
+function testEvent(text: string): Record<string, unknown> {
+  const invalid = () => new AwsError('ValidationException', 'Parameter Event is not valid.');
+  let event: unknown;
+  try {
+    event = JSON.parse(text);
+  } catch {
+    throw invalid();
+  }
+  if (typeof event !== 'object' || event === null || Array.isArray(event)) throw invalid();
+  const e = event as Record<string, unknown>;
+  if (MANDATORY_EVENT_FIELDS.some((k) => typeof e[k] !== 'string') || !Array.isArray(e['resources'])) {
+    throw invalid();
+  }
+  return e;
+}
 
 /** PutEvents' Time: the SDK sends epoch seconds; accept a date string too. */
 function eventTimeOf(t: unknown): Date {
@@ -80,10 +103,10 @@ export class EventBridge {
     }
     if (i.EventPattern) {
       try {
-        validatePattern(JSON.parse(i.EventPattern));
+        parsePatternJson(i.EventPattern);
       } catch (err) {
-        const msg = err instanceof InvalidEventPatternError ? err.message : 'Event pattern is not valid JSON';
-        throw new AwsError('InvalidEventPatternException', msg);
+        if (!(err instanceof InvalidEventPatternError)) throw err;
+        throw new AwsError('InvalidEventPatternException', err.message);
       }
     }
     const next = i.ScheduleExpression ? nextFire(i.ScheduleExpression, this.now()) : null;
@@ -175,6 +198,17 @@ export class EventBridge {
       if (!e.Source || !e.DetailType || e.Detail === undefined) {
         return { ErrorCode: 'InvalidArgument', ErrorMessage: 'Source, DetailType and Detail are required' };
       }
+      // Sources starting with `aws.` belong to AWS services: EventBridge refuses them entry by
+      // entry (PutEvents, https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_PutEvents.html,
+      // and PutEventsResultEntry's error codes). The emulated services publish theirs to the
+      // event log directly, never through PutEvents, so a caller cannot fake a DeleteSecret or a
+      // RotationFailed and start the workflows that react to them.
+      if (e.Source.startsWith('aws.')) {
+        return {
+          ErrorCode: 'NotAuthorizedForSourceException',
+          ErrorMessage: 'Not authorized for the source.',
+        };
+      }
       let detail: Record<string, unknown>;
       try {
         detail = JSON.parse(e.Detail) as Record<string, unknown>;
@@ -196,20 +230,12 @@ export class EventBridge {
   testEventPattern(i: { EventPattern: string; Event: string }) {
     let matcher: EventMatcher;
     try {
-      matcher = compilePattern(JSON.parse(i.EventPattern));
+      matcher = compilePattern(parsePatternJson(i.EventPattern));
     } catch (err) {
-      throw new AwsError(
-        'InvalidEventPatternException',
-        err instanceof Error ? err.message : 'invalid pattern',
-      );
+      if (!(err instanceof InvalidEventPatternError)) throw err;
+      throw new AwsError('InvalidEventPatternException', err.message);
     }
-    let event: unknown;
-    try {
-      event = JSON.parse(i.Event);
-    } catch {
-      throw new AwsError('ValidationException', 'Parameter Event is not valid.');
-    }
-    return { Result: matcher(event) };
+    return { Result: matcher(testEvent(i.Event)) };
   }
 
   private matcher(r: RuleRow): EventMatcher | undefined {

@@ -29,6 +29,11 @@ export interface JsonService {
   maxRequestBytes: number;
   /** `1.0` or `1.1`: only the response content type differs. */
   jsonVersion: '1.0' | '1.1';
+  /**
+   * The member an error body carries its text in, as the service's model names it: `message`
+   * (Step Functions, EventBridge; the default) or `Message` (Secrets Manager).
+   */
+  errorMessageMember?: 'message' | 'Message';
   /** Operation name -> handler. Returns the response object (Dates become epoch seconds). */
   operations: Readonly<Record<string, JsonOperation>>;
 }

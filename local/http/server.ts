@@ -357,14 +357,27 @@ export class HttpEndpoint {
         body: queryErrorXml(err.fault, code, message, requestId),
       };
     }
-    const version = route.kind === 'json' && route.service ? route.service.jsonVersion : '1.1';
+    const service = route.kind === 'json' ? route.service : undefined;
+    const version = service ? service.jsonVersion : '1.1';
+    // The front door's own errors (signature, routing, parsing) say `message` whatever the service.
+    const member =
+      err instanceof SigV4Error || FRONT_DOOR_ERRORS.has(err.code) ? 'message' : service?.errorMessageMember;
     return {
       status: err.status,
       headers: { 'content-type': `application/x-amz-json-${version}`, 'x-amzn-errortype': err.code },
-      body: JSON.stringify({ __type: err.code, message: err.message }),
+      body: JSON.stringify({ __type: err.code, [member ?? 'message']: err.message }),
     };
   }
 }
+
+/** Errors the endpoint raises before a service sees the request. */
+const FRONT_DOOR_ERRORS = new Set([
+  'UnknownOperationException',
+  'SerializationException',
+  'RequestEntityTooLarge',
+  'IncompleteBody',
+  'InternalFailure',
+]);
 
 function labelOf(route: Route): string {
   if (route.kind === 'json') return route.target;

@@ -25,6 +25,11 @@ export interface LocalLambdaContext {
 export interface RegisterOptions {
   /** Lambda's timeout; the call is failed (not aborted) after it. Default 900 s. */
   timeoutSeconds?: number;
+  /**
+   * Other names the function answers to (its serverless key beside the deployed
+   * `credflow-<stage>-<key>`); ARNs and events always carry the function's own name.
+   */
+  aliases?: readonly string[];
 }
 
 /** No function by that name or ARN is registered. */
@@ -50,32 +55,44 @@ interface Entry {
  */
 export class LambdaRegistry {
   private readonly fns = new Map<string, Entry>();
+  /** alias -> the function's own name. */
+  private readonly aliases = new Map<string, string>();
 
   constructor(private readonly where: { region: string; accountId: string }) {}
 
-  /** Registers (or replaces) a function; returns its ARN. */
+  /**
+   * Registers (or replaces) a function; returns its ARN. Registering under an alias replaces the
+   * function the alias names (a test swapping `setSecret` swaps `credflow-<stage>-setSecret`).
+   */
   register(
     name: string,
     handler: LambdaHandler,
     env: Record<string, string> = {},
     opts: RegisterOptions = {},
   ): string {
-    if (!/^[A-Za-z0-9_-]{1,64}$/.test(name)) throw new Error(`invalid Lambda function name: ${name}`);
-    this.fns.set(name, {
-      name,
+    const own = this.aliases.get(name) ?? name;
+    for (const n of [own, ...(opts.aliases ?? [])]) {
+      if (!/^[A-Za-z0-9_-]{1,64}$/.test(n)) throw new Error(`invalid Lambda function name: ${n}`);
+    }
+    this.fns.set(own, {
+      name: own,
       handler,
       env: Object.freeze({ ...env }),
       timeoutMs: (opts.timeoutSeconds ?? 900) * 1000,
     });
-    return this.arn(name);
+    for (const alias of opts.aliases ?? []) if (alias !== own) this.aliases.set(alias, own);
+    return this.arn(own);
   }
 
   unregister(name: string): boolean {
-    return this.fns.delete(name);
+    const own = this.aliases.get(name) ?? name;
+    for (const [alias, target] of this.aliases) if (target === own) this.aliases.delete(alias);
+    return this.fns.delete(own);
   }
 
+  /** The ARN of a function by its name or an alias (always the function's own name). */
   arn(name: string): string {
-    return `arn:aws:lambda:${this.where.region}:${this.where.accountId}:function:${name}`;
+    return `arn:aws:lambda:${this.where.region}:${this.where.accountId}:function:${this.aliases.get(name) ?? name}`;
   }
 
   /** Registered function names. */
@@ -99,7 +116,8 @@ export class LambdaRegistry {
     } else {
       name = arnOrName.split(':')[0]!;
     }
-    return this.fns.has(name) ? name : undefined;
+    const own = this.aliases.get(name) ?? name;
+    return this.fns.has(own) ? own : undefined;
   }
 
   has(arnOrName: string): boolean {

@@ -36,6 +36,7 @@ function statusInfos(r: DbRecord) {
 function instanceXml(rds: Rds, r: DbRecord) {
   const ep = rds.endpointOf(r);
   const cluster = r.clusterId ? rds.get('cluster', r.clusterId) : undefined;
+  const certificate = rds.certificateOf(r);
   return {
     DBInstanceIdentifier: r.id,
     DBInstanceClass: r.instanceClass,
@@ -56,6 +57,12 @@ function instanceXml(rds: Rds, r: DbRecord) {
     DeletionProtection: r.deletionProtection,
     StorageEncrypted: true,
     MasterUserSecret: masterSecret(rds, cluster ?? r),
+    // The CA that issued the server's certificate, as RDS reports its rds-ca-* (DBInstance,
+    // https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_DBInstance.html).
+    CACertificateIdentifier: certificate?.caIdentifier,
+    CertificateDetails: certificate
+      ? { CAIdentifier: certificate.caIdentifier, ValidTill: certificate.validTill }
+      : undefined,
     TagList: { Tag: r.tags },
   };
 }

@@ -7,8 +7,19 @@ import path from 'node:path';
 import { startDbServer } from '../dbserver/index';
 import { freePort } from '../dbserver/process';
 import { stopServerIn } from '../dbserver/runtime';
+import { type CertificateAuthority, certificateValidTill } from '../dbserver/tls';
 import type { RunningServer } from '../dbserver/types';
 import { type DbRecord, ENGINES } from './records';
+
+/**
+ * The local RDS's certificate authority: what DescribeDBInstances calls the CA certificate
+ * identifier, and where its bundle lives (`<stateDir>/rds-ca/rds-ca-bundle.pem`).
+ */
+export const RDS_CA_IDENTIFIER = 'rds-ca-credflow-local-ecc256';
+
+export function rdsCaDir(stateDir: string): string {
+  return path.join(stateDir, 'rds-ca');
+}
 
 /** The directory holding every instance's server directory. */
 export function rdsDataRoot(stateDir: string): string {
@@ -36,8 +47,17 @@ export class RdsServers {
   private readonly locks = new Map<string, Promise<unknown>>();
   readonly dataRoot: string;
 
-  constructor(private readonly stateDir: string) {
+  constructor(
+    private readonly stateDir: string,
+    /** Issues every server's certificate; undefined without openssl (no TLS then). */
+    readonly ca: CertificateAuthority | undefined,
+  ) {
     this.dataRoot = rdsDataRoot(stateDir);
+  }
+
+  /** When the certificate of `r`'s server expires, read from its files (the server may be stopped). */
+  certificateValidTill(r: DbRecord): Date | undefined {
+    return this.ca ? certificateValidTill(path.join(this.dataDirOf(r), 'tls', 'server.crt')) : undefined;
   }
 
   /** Clusters and their instances share the cluster's server. */
@@ -92,6 +112,7 @@ export class RdsServers {
       masterUsername: owner.masterUsername,
       masterPassword: masterPassword(),
       ...(owner.dbName ? { dbName: owner.dbName } : {}),
+      ca: this.ca,
     });
     this.running.set(this.keyOf(owner), server);
     return server;

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
+import { serverVersion } from '../dbserver/index';
+import type { CertificateAuthority } from '../dbserver/tls';
 import type { RunningServer } from '../dbserver/types';
 import type { EventLog } from '../events/log';
 import { AwsError } from '../http/errors';
@@ -16,7 +18,7 @@ import {
   invalidState,
   type SnapshotRecord,
 } from './records';
-import { RdsServers } from './servers';
+import { RDS_CA_IDENTIFIER, RdsServers } from './servers';
 import { RdsStore } from './store';
 import { type CreateInput, checkCreate, IDENTIFIER } from './validate';
 
@@ -35,6 +37,8 @@ export interface RdsOptions {
   region: string;
   accountId: string;
   logger: LocalLogger;
+  /** The local RDS's certificate authority (undefined without openssl: no TLS). */
+  ca?: CertificateAuthority | undefined;
 }
 
 /**
@@ -54,7 +58,7 @@ export class Rds {
 
   constructor(private readonly o: RdsOptions) {
     this.records = new RdsStore(o.store);
-    this.servers = new RdsServers(o.stateDir);
+    this.servers = new RdsServers(o.stateDir, o.ca);
     this.power = new Power({
       records: this.records,
       servers: this.servers,
@@ -76,6 +80,19 @@ export class Rds {
 
   get(kind: DbKind, id: string): DbRecord | undefined {
     return this.records.get(kind, id);
+  }
+
+  /**
+   * The TLS RDS reports for a database (CACertificateIdentifier, CertificateDetails): the local
+   * CA and when the server's certificate expires; undefined when the servers have no TLS.
+   */
+  certificateOf(r: DbRecord): { caIdentifier: string; validTill: Date | undefined } | undefined {
+    if (!this.servers.ca) return undefined;
+    const owner = r.clusterId ? this.get('cluster', r.clusterId) : r;
+    return {
+      caIdentifier: RDS_CA_IDENTIFIER,
+      validTill: owner ? this.servers.certificateValidTill(owner) : undefined,
+    };
   }
 
   /** Accepts an identifier or an ARN. */
@@ -154,7 +171,8 @@ export class Rds {
       id: i.id,
       arn: this.arnOf(i.kind, i.id),
       engine: i.engine,
-      engineVersion: e.version,
+      // The server that really runs it (MariaDB for mysql), not the version RDS would run.
+      engineVersion: serverVersion(e.server) ?? e.version,
       instanceClass: i.instanceClass ?? 'db.t3.micro',
       dbName: cluster ? cluster.dbName : i.dbName,
       masterUsername: cluster ? cluster.masterUsername : (i.masterUsername ?? ''),

@@ -1,8 +1,47 @@
 import { z } from 'zod';
-import { parseRequest } from '../http/errors';
+import { invalidRequest, parseRequest, validationError } from '../http/errors';
 import type { JsonService, RequestContext } from '../http/registry';
+import { INVALID_NAME } from './secrets';
 import type { SecretsManager } from './service';
 import type { Caller } from './trail';
+
+/** A secret's name (or, with `arn:`, its ARN) as any operation takes it; `!` for services' own (`rds!`). */
+const SECRET_ID = /^[A-Za-z0-9/_+=.@!-]+$/;
+
+/**
+ * AWS refuses an id that cannot be a secret's name with ValidationException and its own wording,
+ * whichever operation is called (not ResourceNotFoundException).
+ */
+function checkSecretId(id: string | undefined): void {
+  if (id !== undefined && !id.startsWith('arn:') && !SECRET_ID.test(id)) throw validationError(INVALID_NAME);
+}
+
+/**
+ * The operations that create a version need a ClientRequestToken. The SDKs and the CLI generate
+ * one (`idempotencyToken`); a raw HTTP request must carry its own or AWS refuses it
+ * (ClientRequestToken in the API reference of CreateSecret, PutSecretValue, UpdateSecret and
+ * RotateSecret). An AWS service calling through its own SDK (the Step Functions integrations)
+ * gets one generated, as there.
+ */
+function requireToken<T extends { ClientRequestToken?: string | undefined }>(
+  input: T,
+  ctx: RequestContext,
+): T {
+  if (input.ClientRequestToken !== undefined) return input;
+  if (ctx.accessKeyId.endsWith('.amazonaws.com'))
+    return { ...input, ClientRequestToken: crypto.randomUUID() };
+  throw invalidRequest('You must provide a ClientRequestToken value. We recommend a UUID-type value.');
+}
+
+/** Parses a request whose SecretId must also be a valid secret id. */
+function parseWithId<S extends z.ZodType<{ SecretId?: string | undefined }>>(
+  schema: S,
+  input: unknown,
+): z.output<S> {
+  const parsed = parseRequest(schema, input);
+  checkSecretId(parsed.SecretId);
+  return parsed;
+}
 
 const secretId = z.string().min(1).max(2048);
 const token = z.string().min(32).max(64);
@@ -123,6 +162,17 @@ export const schemas = {
   }),
   TagResource: z.object({ SecretId: secretId, Tags: z.array(tag) }),
   UntagResource: z.object({ SecretId: secretId, TagKeys: z.array(z.string().min(1).max(128)) }),
+  PutResourcePolicy: z.object({
+    SecretId: secretId,
+    ResourcePolicy: z.string().min(1).max(20480),
+    BlockPublicPolicy: z.boolean().optional(),
+  }),
+  GetResourcePolicy: z.object({ SecretId: secretId }),
+  DeleteResourcePolicy: z.object({ SecretId: secretId }),
+  ValidateResourcePolicy: z.object({
+    SecretId: secretId.optional(),
+    ResourcePolicy: z.string().min(1).max(20480),
+  }),
 };
 
 function caller(ctx: RequestContext): Caller {
@@ -143,28 +193,40 @@ export function secretsManagerJsonService(sm: SecretsManager): JsonService {
     // A secret value is at most 65,536 bytes; JSON escapes can make a string six times longer.
     maxRequestBytes: 512 * 1024,
     jsonVersion: '1.1',
+    // Secrets Manager's error shapes name their text `Message`; an SDK reads the modelled member.
+    errorMessageMember: 'Message',
     operations: {
-      CreateSecret: (input, ctx) => sm.createSecret(parseRequest(schemas.CreateSecret, input), caller(ctx)),
-      GetSecretValue: (input) => sm.getSecretValue(parseRequest(schemas.GetSecretValue, input)),
+      CreateSecret: (input, ctx) => {
+        const req = requireToken(parseRequest(schemas.CreateSecret, input), ctx);
+        return sm.createSecret(req, caller(ctx));
+      },
+      GetSecretValue: (input) => sm.getSecretValue(parseWithId(schemas.GetSecretValue, input)),
       PutSecretValue: (input, ctx) =>
-        sm.putSecretValue(parseRequest(schemas.PutSecretValue, input), caller(ctx)),
-      UpdateSecret: (input, ctx) => sm.updateSecret(parseRequest(schemas.UpdateSecret, input), caller(ctx)),
+        sm.putSecretValue(requireToken(parseWithId(schemas.PutSecretValue, input), ctx), caller(ctx)),
+      UpdateSecret: (input, ctx) =>
+        sm.updateSecret(requireToken(parseWithId(schemas.UpdateSecret, input), ctx), caller(ctx)),
       UpdateSecretVersionStage: (input, ctx) =>
-        sm.updateSecretVersionStage(parseRequest(schemas.UpdateSecretVersionStage, input), caller(ctx)),
-      DescribeSecret: (input) => sm.describeSecret(parseRequest(schemas.DescribeSecret, input)),
+        sm.updateSecretVersionStage(parseWithId(schemas.UpdateSecretVersionStage, input), caller(ctx)),
+      DescribeSecret: (input) => sm.describeSecret(parseWithId(schemas.DescribeSecret, input)),
       ListSecrets: (input) => sm.listSecrets(parseRequest(schemas.ListSecrets, input)),
       ListSecretVersionIds: (input) =>
-        sm.listSecretVersionIds(parseRequest(schemas.ListSecretVersionIds, input)),
-      DeleteSecret: (input, ctx) => sm.deleteSecret(parseRequest(schemas.DeleteSecret, input), caller(ctx)),
-      RestoreSecret: (input, ctx) =>
-        sm.restoreSecret(parseRequest(schemas.RestoreSecret, input), caller(ctx)),
-      RotateSecret: (input, ctx) => sm.rotateSecret(parseRequest(schemas.RotateSecret, input), caller(ctx)),
+        sm.listSecretVersionIds(parseWithId(schemas.ListSecretVersionIds, input)),
+      DeleteSecret: (input, ctx) => sm.deleteSecret(parseWithId(schemas.DeleteSecret, input), caller(ctx)),
+      RestoreSecret: (input, ctx) => sm.restoreSecret(parseWithId(schemas.RestoreSecret, input), caller(ctx)),
+      RotateSecret: (input, ctx) =>
+        sm.rotateSecret(requireToken(parseWithId(schemas.RotateSecret, input), ctx), caller(ctx)),
       CancelRotateSecret: (input, ctx) =>
-        sm.cancelRotateSecret(parseRequest(schemas.CancelRotateSecret, input), caller(ctx)),
+        sm.cancelRotateSecret(parseWithId(schemas.CancelRotateSecret, input), caller(ctx)),
       GetRandomPassword: (input) => sm.getRandomPassword(parseRequest(schemas.GetRandomPassword, input)),
-      TagResource: (input, ctx) => sm.tagResource(parseRequest(schemas.TagResource, input), caller(ctx)),
-      UntagResource: (input, ctx) =>
-        sm.untagResource(parseRequest(schemas.UntagResource, input), caller(ctx)),
+      TagResource: (input, ctx) => sm.tagResource(parseWithId(schemas.TagResource, input), caller(ctx)),
+      UntagResource: (input, ctx) => sm.untagResource(parseWithId(schemas.UntagResource, input), caller(ctx)),
+      PutResourcePolicy: (input, ctx) =>
+        sm.putResourcePolicy(parseWithId(schemas.PutResourcePolicy, input), caller(ctx)),
+      GetResourcePolicy: (input) => sm.getResourcePolicy(parseWithId(schemas.GetResourcePolicy, input)),
+      DeleteResourcePolicy: (input, ctx) =>
+        sm.deleteResourcePolicy(parseWithId(schemas.DeleteResourcePolicy, input), caller(ctx)),
+      ValidateResourcePolicy: (input) =>
+        sm.validateResourcePolicy(parseWithId(schemas.ValidateResourcePolicy, input)),
     },
   };
 }

@@ -7,7 +7,8 @@ import type {
 } from '@aws-sdk/client-secrets-manager';
 import { eventTime } from '../events/event';
 import { invalidParameter, invalidRequest } from '../http/errors';
-import { DAY_MS, find, MARKED_FOR_DELETION, refuseManaged, type SecretsContext } from './context';
+import { DAY_MS, find, lookup, MARKED_FOR_DELETION, refuseManaged, type SecretsContext } from './context';
+import { newArn } from './secrets';
 import type { Caller } from './trail';
 
 /**
@@ -30,6 +31,10 @@ export function deleteSecret(
     throw invalidParameter('The RecoveryWindowInDays value must be between 7 and 30 days (inclusive).');
   }
   return ctx.db.tx(() => {
+    // Forcing the deletion of a secret that does not exist succeeds on AWS, as if it had been
+    // deleted (https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_DeleteSecret.html):
+    // nothing changes, so nothing is recorded.
+    if (force && !lookup(ctx, input.SecretId)) return absentSecret(ctx, input.SecretId ?? '');
     const s = find(ctx, input.SecretId);
     refuseManaged(s, caller);
     if (s.deleted_ms !== null && !force) throw invalidRequest(MARKED_FOR_DELETION);
@@ -49,6 +54,15 @@ export function deleteSecret(
     });
     return { ARN: s.arn, Name: s.name, DeletionDate: deletionDate };
   });
+}
+
+/** The answer to a forced deletion of a secret that does not exist: its name, an ARN, now. */
+function absentSecret(ctx: SecretsContext, secretId: string): DeleteSecretResponse & { ARN: string } {
+  if (secretId.startsWith('arn:')) {
+    const name = secretId.split(':secret:')[1] ?? secretId;
+    return { ARN: secretId, Name: name.replace(/-[A-Za-z0-9]{6}$/, ''), DeletionDate: new Date(ctx.now()) };
+  }
+  return { ARN: newArn(ctx, secretId), Name: secretId, DeletionDate: new Date(ctx.now()) };
 }
 
 export function restoreSecret(

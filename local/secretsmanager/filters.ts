@@ -23,12 +23,27 @@ export function searchWords(s: string): string[] {
     .map((w) => w.toLowerCase());
 }
 
+/**
+ * `description`: the value, ignoring case, is a prefix of the description from the start of any
+ * of its words, so `orders` finds "Primary Orders database" as it does on AWS (ListSecrets,
+ * Filter Key description: "Prefix match, not case-sensitive", applied word by word).
+ */
+function descriptionMatches(description: string, value: string): boolean {
+  const text = description.toLowerCase();
+  const wanted = value.toLowerCase();
+  for (let i = 0; i < text.length; i++) {
+    const wordStart = i === 0 || !/[a-z0-9]/.test(text[i - 1] ?? '');
+    if (wordStart && text.startsWith(wanted, i)) return true;
+  }
+  return wanted.length === 0;
+}
+
 function test(key: string, value: string, s: Searchable): boolean {
   switch (key) {
     case 'name':
       return s.name.startsWith(value);
     case 'description':
-      return (s.description ?? '').toLowerCase().startsWith(value.toLowerCase());
+      return descriptionMatches(s.description ?? '', value);
     case 'tag-key':
       return s.tags.some((t) => (t.Key ?? '').startsWith(value));
     case 'tag-value':

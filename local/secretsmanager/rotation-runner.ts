@@ -45,6 +45,27 @@ export class RotationRunner {
     this.jobs.set(arn, job);
   }
 
+  /**
+   * RotateImmediately=false: Secrets Manager "tests the rotation configuration by running the
+   * testSecret step of the Lambda rotation function" (RotateSecret, API reference). Resolves with
+   * the function's error name when the test failed, undefined when it passed.
+   */
+  async testConfiguration(arn: string, token: string, lambdaArn: string): Promise<string | undefined> {
+    try {
+      await this.lambdas.invoke(lambdaArn, {
+        Step: 'testSecret',
+        SecretId: arn,
+        ClientRequestToken: token,
+        RotationToken: randomUUID(),
+      });
+      return undefined;
+    } catch (err) {
+      const errorCode = (err as Error)?.name ?? 'Error';
+      this.logger.warn('rotation configuration test failed', { secretArn: arn, token, errorCode });
+      return errorCode;
+    }
+  }
+
   /** CancelRotateSecret: no further step is invoked (the one running finishes). */
   cancel(arn: string): void {
     const job = this.jobs.get(arn);

@@ -18,6 +18,7 @@ import { AWSCURRENT, AWSPENDING, attachStages } from './labels';
 import { beforeNewVersion, pruneVersions } from './quotas';
 import { nextRotationDate, parseRotationRules } from './rotation-rules';
 import type { Caller } from './trail';
+import { seal, unseal } from './values';
 
 export const PREVIOUS_ROTATION_INCOMPLETE =
   "A previous rotation isn't complete. That rotation will be reattempted.";
@@ -42,13 +43,19 @@ export function normalizeRules(rules: RotationRulesType): RotationRulesType {
 /**
  * Turns rotation on with the function and rules given (or those stored) and, unless
  * RotateImmediately is false, places the placeholder version the steps fill: the token's id,
- * labelled AWSPENDING, no value yet. Returns the rotation to start, if any.
+ * labelled AWSPENDING, no value yet. Returns the rotation to start, if any. With
+ * RotateImmediately false it places instead the version the configuration test runs on (see
+ * `placeTestVersion`) and returns it as `tested`.
  */
 export function rotateSecret(
   ctx: SecretsContext,
   input: RotateSecretRequest,
   caller: Caller,
-): { response: RotateSecretResponse; started: StartedRotation | undefined } {
+): {
+  response: RotateSecretResponse;
+  started: StartedRotation | undefined;
+  tested: StartedRotation | undefined;
+} {
   return ctx.db.tx(() => {
     const s = findActive(ctx, input.SecretId);
     refuseManaged(s, caller);
@@ -88,6 +95,7 @@ export function rotateSecret(
       ctx.db.writeStages(s.arn, attachStages(before, token, [AWSPENDING]));
       pruneVersions(ctx, s.arn);
     }
+    const tested = immediately ? false : placeTestVersion(ctx, s.arn, token);
     ctx.trail.apiEvent('RotateSecret', caller, input, {
       arn: s.arn,
       ...(immediately ? { versionId: token } : {}),
@@ -95,7 +103,45 @@ export function rotateSecret(
     return {
       response: { ARN: s.arn, Name: s.name, ...(immediately ? { VersionId: token } : {}) },
       started: immediately ? { arn: s.arn, token, lambdaArn } : undefined,
+      tested: tested ? { arn: s.arn, token, lambdaArn } : undefined,
     };
+  });
+}
+
+/**
+ * The version RotateSecret's configuration test runs on: "The test creates an AWSPENDING version
+ * of the secret and then removes it" (RotateSecret, RotateImmediately). It holds AWSCURRENT's
+ * value, so a function in the shape of AWS's templates passes testSecret by logging in with it.
+ * None when there is no current value, another rotation is pending, or the token is taken.
+ */
+function placeTestVersion(ctx: SecretsContext, arn: string, token: string): boolean {
+  const stages = ctx.db.stageMap(arn);
+  const currentId = stages.get(AWSCURRENT);
+  const pending = stages.get(AWSPENDING);
+  if (currentId === undefined || (pending !== undefined && pending !== currentId)) return false;
+  const current = ctx.db.version(arn, currentId);
+  if (!current || current.kind === null || ctx.db.version(arn, token)) return false;
+  const value = unseal(ctx.keyring, ctx.logger, current);
+  const s = ctx.db.secret(arn);
+  const kmsKeyId = s?.kms_key_id ?? DEFAULT_KMS_KEY_ID;
+  const blob = seal(ctx.keyring, kmsKeyId, arn, token, value);
+  ctx.db.insertVersion(arn, token, ctx.now(), kmsKeyId, value.kind, blob);
+  const withoutPending = new Map(stages);
+  withoutPending.delete(AWSPENDING);
+  ctx.db.writeStages(arn, attachStages(withoutPending, token, [AWSPENDING]));
+  return true;
+}
+
+/** After the configuration test: the test version goes again, label and all. */
+export function removeTestVersion(ctx: SecretsContext, arn: string, token: string): void {
+  ctx.db.tx(() => {
+    const stages = ctx.db.stageMap(arn);
+    if (stages.get(AWSPENDING) === token) {
+      const next = new Map(stages);
+      next.delete(AWSPENDING);
+      ctx.db.writeStages(arn, next);
+    }
+    if (!stages.has(AWSCURRENT) || stages.get(AWSCURRENT) !== token) ctx.db.deleteVersion(arn, token);
   });
 }
 

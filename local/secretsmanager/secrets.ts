@@ -13,7 +13,7 @@ import type {
   UpdateSecretRequest,
   UpdateSecretResponse,
 } from '@aws-sdk/client-secrets-manager';
-import { invalidParameter, invalidRequest, resourceExists } from '../http/errors';
+import { invalidRequest, resourceExists, validationError } from '../http/errors';
 import { DEFAULT_KMS_KEY_ID } from '../store/keyring';
 import { find, findActive, page, refuseManaged, type SecretsContext } from './context';
 import { matchesFilters } from './filters';
@@ -27,6 +27,12 @@ import { requestValue, sameValue, unseal } from './values';
 import { dateOrUndefined, putVersion } from './versions';
 
 const NAME_RE = /^[A-Za-z0-9/_+=.@-]+$/;
+/**
+ * AWS's answer to a secret name or id it cannot accept, on every operation (a ValidationException;
+ * https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_CreateSecret.html, Name).
+ */
+export const INVALID_NAME =
+  'Invalid name. Must be a valid name containing alphanumeric characters, or any of the following: -/_+=.@!';
 /** Services name their secrets with a `!` (`rds!db-<uuid>`), which clients cannot use. */
 const SERVICE_NAME_RE = /^[A-Za-z0-9/_+=.@!-]+$/;
 const ARN_SUFFIX = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
@@ -44,9 +50,7 @@ export function createSecret(
 ): CreateSecretResponse {
   const name = input.Name ?? '';
   if (name.length < 1 || name.length > 512 || !(owningService ? SERVICE_NAME_RE : NAME_RE).test(name)) {
-    throw invalidParameter(
-      'Invalid name. Must be a valid name containing alphanumeric characters, or any of the following: -/_+=.@!',
-    );
+    throw validationError(INVALID_NAME);
   }
   const value = requestValue(input);
   const tags = validTags(input.Tags ?? [], caller);
@@ -85,6 +89,7 @@ export function createSecret(
       rotation_rules: rules ? JSON.stringify(rules) : null,
       next_rotation_ms: rules ? nextRotationDate(rules, new Date(now)).getTime() : null,
       tags: JSON.stringify(tags),
+      tags_set: input.Tags !== undefined ? 1 : 0,
     });
     let versionId: string | undefined;
     if (value) {
@@ -140,7 +145,6 @@ export function describeSecret(ctx: SecretsContext, input: DescribeSecretRequest
     VersionIdsToStages: e.SecretVersionsToStages,
     OwningService: e.OwningService,
     CreatedDate: e.CreatedDate,
-    PrimaryRegion: e.PrimaryRegion,
   };
 }
 
@@ -175,7 +179,11 @@ export function listSecrets(ctx: SecretsContext, input: ListSecretsRequest): Lis
   return { SecretList: items.map((r) => entry(ctx, r)), ...(nextToken ? { NextToken: nextToken } : {}) };
 }
 
-/** A secret as ListSecrets shows it; DescribeSecret shows the same members. */
+/**
+ * A secret as ListSecrets shows it; DescribeSecret shows the same members. As AWS: no
+ * `PrimaryRegion` for a secret that is not replicated (none is here), no `Description` once it is
+ * empty, and `Tags: []` once a secret had tags and lost them all (never tagged: no `Tags`).
+ */
 function entry(ctx: SecretsContext, s: SecretRow): SecretListEntry {
   const tags = JSON.parse(s.tags) as Tag[];
   const versions = Object.fromEntries(stagesByVersion(ctx.db.stageMap(s.arn)));
@@ -183,7 +191,7 @@ function entry(ctx: SecretsContext, s: SecretRow): SecretListEntry {
   return {
     ARN: s.arn,
     Name: s.name,
-    Description: s.description ?? undefined,
+    Description: s.description ? s.description : undefined,
     KmsKeyId: s.kms_key_id !== null && s.kms_key_id !== DEFAULT_KMS_KEY_ID ? s.kms_key_id : undefined,
     RotationEnabled: configured ? s.rotation_enabled === 1 : undefined,
     RotationLambdaARN: s.rotation_lambda_arn ?? undefined,
@@ -193,16 +201,15 @@ function entry(ctx: SecretsContext, s: SecretRow): SecretListEntry {
     LastAccessedDate: dateOrUndefined(s.last_accessed_ms),
     DeletedDate: dateOrUndefined(s.deleted_ms),
     NextRotationDate: s.rotation_enabled === 1 ? dateOrUndefined(s.next_rotation_ms) : undefined,
-    Tags: tags.length > 0 ? tags : undefined,
+    Tags: tags.length > 0 || s.tags_set === 1 ? tags : undefined,
     SecretVersionsToStages: Object.keys(versions).length > 0 ? versions : undefined,
     OwningService: s.owning_service ?? undefined,
     CreatedDate: new Date(s.created_ms),
-    PrimaryRegion: ctx.region,
   };
 }
 
 /** The secret's ARN: its name, a hyphen and six random characters, as AWS makes them. */
-function newArn(ctx: SecretsContext, name: string): string {
+export function newArn(ctx: SecretsContext, name: string): string {
   for (;;) {
     let suffix = '';
     for (let i = 0; i < 6; i++) suffix += ARN_SUFFIX[randomInt(ARN_SUFFIX.length)];

@@ -3,18 +3,24 @@ import type {
   CancelRotateSecretResponse,
   CreateSecretRequest,
   CreateSecretResponse,
+  DeleteResourcePolicyRequest,
+  DeleteResourcePolicyResponse,
   DeleteSecretRequest,
   DeleteSecretResponse,
   DescribeSecretRequest,
   DescribeSecretResponse,
   GetRandomPasswordRequest,
   GetRandomPasswordResponse,
+  GetResourcePolicyRequest,
+  GetResourcePolicyResponse,
   GetSecretValueRequest,
   GetSecretValueResponse,
   ListSecretsRequest,
   ListSecretsResponse,
   ListSecretVersionIdsRequest,
   ListSecretVersionIdsResponse,
+  PutResourcePolicyRequest,
+  PutResourcePolicyResponse,
   PutSecretValueRequest,
   PutSecretValueResponse,
   RestoreSecretRequest,
@@ -28,6 +34,8 @@ import type {
   UpdateSecretResponse,
   UpdateSecretVersionStageRequest,
   UpdateSecretVersionStageResponse,
+  ValidateResourcePolicyRequest,
+  ValidateResourcePolicyResponse,
 } from '@aws-sdk/client-secrets-manager';
 import type { EventLog } from '../events/log';
 import type { LambdaRegistry } from '../lambda/registry';
@@ -37,8 +45,14 @@ import type { Keyring } from '../store/keyring';
 import { lookup, type SecretsContext } from './context';
 import { deleteSecret, restoreSecret } from './deletion';
 import { generatePassword } from './password';
+import {
+  deleteResourcePolicy,
+  getResourcePolicy,
+  putResourcePolicy,
+  validateResourcePolicy,
+} from './policies';
 import type { SecretsManagerQuotas } from './quotas';
-import { cancelRotateSecret, completeRotation, rotateSecret } from './rotation';
+import { cancelRotateSecret, completeRotation, removeTestVersion, rotateSecret } from './rotation';
 import { RotationRunner } from './rotation-runner';
 import { createSecret, describeSecret, listSecrets, updateSecret } from './secrets';
 import { SecretsStore } from './store';
@@ -169,10 +183,22 @@ export class SecretsManager {
     return restoreSecret(this.ctx, input, caller);
   }
 
-  rotateSecret(input: RotateSecretRequest, caller: Caller = {}): RotateSecretResponse {
+  /**
+   * Starts the rotation (asynchronous, as on AWS); with RotateImmediately false, answers once the
+   * configuration test (testSecret on a temporary AWSPENDING version) has run and its version is
+   * gone again. A failing test is logged; the configuration stays.
+   */
+  async rotateSecret(input: RotateSecretRequest, caller: Caller = {}): Promise<RotateSecretResponse> {
     this.purgeExpired();
-    const { response, started } = rotateSecret(this.ctx, input, caller);
+    const { response, started, tested } = rotateSecret(this.ctx, input, caller);
     if (started) this.runner.start(started.arn, started.token, started.lambdaArn);
+    if (tested) {
+      try {
+        await this.runner.testConfiguration(tested.arn, tested.token, tested.lambdaArn);
+      } finally {
+        removeTestVersion(this.ctx, tested.arn, tested.token);
+      }
+    }
     return response;
   }
 
@@ -195,6 +221,29 @@ export class SecretsManager {
   untagResource(input: UntagResourceRequest, caller: Caller = {}): Record<string, never> {
     this.purgeExpired();
     return untagResource(this.ctx, input, caller);
+  }
+
+  putResourcePolicy(input: PutResourcePolicyRequest, caller: Caller = {}): PutResourcePolicyResponse {
+    this.purgeExpired();
+    return putResourcePolicy(this.ctx, input, caller);
+  }
+
+  getResourcePolicy(input: GetResourcePolicyRequest): GetResourcePolicyResponse {
+    this.purgeExpired();
+    return getResourcePolicy(this.ctx, input);
+  }
+
+  deleteResourcePolicy(
+    input: DeleteResourcePolicyRequest,
+    caller: Caller = {},
+  ): DeleteResourcePolicyResponse {
+    this.purgeExpired();
+    return deleteResourcePolicy(this.ctx, input, caller);
+  }
+
+  validateResourcePolicy(input: ValidateResourcePolicyRequest): ValidateResourcePolicyResponse {
+    this.purgeExpired();
+    return validateResourcePolicy(this.ctx, input);
   }
 
   // ------------------------------------------------- secrets other services own

@@ -19,6 +19,10 @@ export interface SecretRow {
   purge_ms: number | null;
   /** JSON: the secret's tags as the API lists them. */
   tags: string;
+  /** 1 once tags were given or changed: AWS then lists `Tags` even when empty. */
+  tags_set: number;
+  /** The resource-based policy (PutResourcePolicy), as the caller sent it. */
+  resource_policy: string | null;
 }
 
 export interface VersionRow {
@@ -45,6 +49,7 @@ export type NewSecret = Pick<
   | 'rotation_rules'
   | 'next_rotation_ms'
   | 'tags'
+  | 'tags_set'
 >;
 
 const MIGRATIONS: Migration[] = [
@@ -85,6 +90,13 @@ const MIGRATIONS: Migration[] = [
         version_id TEXT NOT NULL,
         PRIMARY KEY (secret_arn, stage),
         FOREIGN KEY (secret_arn, version_id) REFERENCES sm_versions (secret_arn, version_id) ON DELETE CASCADE);`,
+  },
+  {
+    id: '002-resource-policy-and-tag-state',
+    up: `
+      ALTER TABLE sm_secrets ADD COLUMN resource_policy TEXT;
+      ALTER TABLE sm_secrets ADD COLUMN tags_set INTEGER NOT NULL DEFAULT 0;
+      UPDATE sm_secrets SET tags_set = 1 WHERE tags <> '[]';`,
   },
 ];
 
@@ -128,7 +140,7 @@ export class SecretsStore {
     this.store
       .sql(
         `INSERT INTO sm_secrets (arn, name, description, kms_key_id, owning_service, created_ms, last_changed_ms,
-           rotation_enabled, rotation_rules, next_rotation_ms, tags) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+           rotation_enabled, rotation_rules, next_rotation_ms, tags, tags_set) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
       .run(
         s.arn,
@@ -142,6 +154,7 @@ export class SecretsStore {
         s.rotation_rules,
         s.next_rotation_ms,
         s.tags,
+        s.tags_set,
       );
   }
 
@@ -156,8 +169,15 @@ export class SecretsStore {
 
   setTags(arn: string, tagsJson: string, now: number): void {
     this.store
-      .sql('UPDATE sm_secrets SET tags = ?, last_changed_ms = ? WHERE arn = ?')
+      .sql('UPDATE sm_secrets SET tags = ?, tags_set = 1, last_changed_ms = ? WHERE arn = ?')
       .run(tagsJson, now, arn);
+  }
+
+  /** Attaches (or, with null, removes) the secret's resource-based policy. */
+  setResourcePolicy(arn: string, policy: string | null, now: number): void {
+    this.store
+      .sql('UPDATE sm_secrets SET resource_policy = ?, last_changed_ms = ? WHERE arn = ?')
+      .run(policy, now, arn);
   }
 
   touch(arn: string, now: number): void {
@@ -270,6 +290,11 @@ export class SecretsStore {
     this.store
       .sql('UPDATE sm_versions SET kind = ?, ciphertext = ?, kms_key_id = ? WHERE seq = ?')
       .run(kind, ciphertext, kmsKeyId, seq);
+  }
+
+  /** Drops one version (RotateSecret's configuration test leaves nothing behind). */
+  deleteVersion(arn: string, versionId: string): void {
+    this.store.sql('DELETE FROM sm_versions WHERE secret_arn = ? AND version_id = ?').run(arn, versionId);
   }
 
   versionAccessed(seq: number, day: number): void {

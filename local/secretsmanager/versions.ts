@@ -13,7 +13,7 @@ import type {
   UpdateSecretVersionStageRequest,
   UpdateSecretVersionStageResponse,
 } from '@aws-sdk/client-secrets-manager';
-import { invalidParameter, resourceExists, validationError } from '../http/errors';
+import { invalidParameter, invalidRequest, resourceExists, validationError } from '../http/errors';
 import { DEFAULT_KMS_KEY_ID } from '../store/keyring';
 import { DAY_MS, find, findActive, noValue, page, refuseManaged, type SecretsContext } from './context';
 import {
@@ -45,7 +45,9 @@ export function getSecretValue(ctx: SecretsContext, input: GetSecretValueRequest
         input.VersionStage !== undefined &&
         ctx.db.stageMap(s.arn).get(input.VersionStage) !== input.VersionId
       ) {
-        throw noValue(`VersionId: ${input.VersionId} and staging label: ${input.VersionStage}`);
+        // https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_GetSecretValue.html
+        // (errors: InvalidRequestException); the wording is the service's own.
+        throw invalidRequest('You provided a VersionStage that is not associated to the provided VersionId.');
       }
     } else {
       const stage = input.VersionStage ?? AWSCURRENT;
@@ -135,9 +137,10 @@ export function listSecretVersionIds(
   return {
     ARN: s.arn,
     Name: s.name,
+    // A deprecated version (IncludeDeprecated) has no VersionStages member at all on AWS.
     Versions: items.map((v) => ({
       VersionId: v.version_id,
-      VersionStages: stages.get(v.version_id) ?? [],
+      VersionStages: stages.get(v.version_id),
       LastAccessedDate: dateOrUndefined(v.last_accessed_ms),
       CreatedDate: new Date(v.created_ms),
       KmsKeyIds: [v.kms_key_id === DEFAULT_KMS_KEY_ID ? 'DefaultEncryptionKey' : v.kms_key_id],

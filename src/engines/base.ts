@@ -39,8 +39,11 @@ export interface DriverFailure {
   message?: string | undefined;
 }
 
-/** How an engine reads one of its driver's failures. */
-export type FailureKind = 'auth' | 'transient' | 'syntax' | 'no-tls' | undefined;
+/**
+ * How an engine reads one of its driver's failures. `no-tls`: the server offers no TLS;
+ * `tls-only`: the server refuses a connection without TLS (RDS for PostgreSQL 15+ by default).
+ */
+export type FailureKind = 'auth' | 'transient' | 'syntax' | 'no-tls' | 'tls-only' | undefined;
 
 export abstract class SqlEngine<S extends SessionBase> {
   protected readonly connectTimeoutMs: number;
@@ -129,6 +132,12 @@ export abstract class SqlEngine<S extends SessionBase> {
     const kind = this.classify(e);
     if (kind === 'auth') return new AuthenticationError(detail, { cause });
     if (kind === 'no-tls') return this.tlsRequired(where);
+    if (kind === 'tls-only') {
+      return new DatabaseError(
+        `${where}: the server accepts only TLS connections (as RDS for PostgreSQL 15 and later does, rds.force_ssl) and the secret says ssl: false`,
+        { cause },
+      );
+    }
     const network = translateNodeError(e.code, `${where}: ${action}`, message);
     if (network) return network;
     if (kind === 'transient') return new TransientError(detail, { cause });

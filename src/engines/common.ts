@@ -2,7 +2,9 @@
  * What both engines share and that holds no SQL: input checks, TLS options, timeouts, and the
  * translation of driver failures into the typed errors the state machines Retry and Catch on.
  */
+import { readFileSync, statSync } from 'node:fs';
 import net from 'node:net';
+import tls from 'node:tls';
 import { type CredflowError, DatabaseError, TransientError, ValidationError } from '../errors';
 import type { Privilege } from './types';
 
@@ -15,10 +17,10 @@ export interface EngineOptions {
   /** Each statement. Default 15 s. */
   queryTimeoutMs?: number | undefined;
   /**
-   * Trust for servers that are not on loopback. Default: Node's CA store (add RDS's bundle with
-   * NODE_EXTRA_CA_CERTS) and the certificate must verify.
+   * The CAs a server's certificate must verify against, on loopback as anywhere. Default: Node's
+   * CA store plus the bundle NODE_EXTRA_CA_CERTS names (RDS's on Lambda, the local RDS's locally).
    */
-  tls?: { ca?: string | Buffer | undefined } | undefined;
+  tls?: { ca?: string | Buffer | string[] | undefined } | undefined;
 }
 
 export const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
@@ -31,17 +33,42 @@ export function isLoopback(host: string): boolean {
 }
 
 /**
- * TLS options for a host. A loopback server is the local cloud's own, whose certificate is
- * self-signed by the launcher: it is accepted unverified there and only there (traffic never
- * leaves the machine). Anywhere else the certificate must verify against Node's CA store, or
- * `ca` when given.
+ * TLS options for a connection to `host`: the certificate must verify, on loopback exactly as
+ * anywhere else (the local RDS's servers carry certificates from its own CA, as RDS's carry
+ * theirs), against `ca` when given, else Node's CA store plus NODE_EXTRA_CA_CERTS.
  */
 export function tlsOptions(
-  host: string,
+  _host: string,
   options: EngineOptions,
-): { rejectUnauthorized: boolean; ca?: string | Buffer } {
-  if (isLoopback(host)) return { rejectUnauthorized: false };
-  return { rejectUnauthorized: true, ...(options.tls?.ca ? { ca: options.tls.ca } : {}) };
+  env: NodeJS.ProcessEnv = process.env,
+): { rejectUnauthorized: true; ca?: string | Buffer | string[] } {
+  const ca = options.tls?.ca ?? extraCaCertificates(env);
+  return { rejectUnauthorized: true, ...(ca ? { ca } : {}) };
+}
+
+let extraCa: { key: string; certificates: string[] } | undefined;
+
+/**
+ * Node's bundled CAs plus the PEM file NODE_EXTRA_CA_CERTS names, or undefined when it names none
+ * (Node's defaults apply then). Node reads the variable once, when the process starts; reading it
+ * again at connect time lets a host that learns its CA later trust it the same way: the local
+ * cloud runs its functions in its own process and points the variable at the local RDS's bundle,
+ * as Lambda points it at RDS's. On Lambda the result is the trust Node already has. A file that
+ * cannot be read is ignored, as Node ignores it.
+ */
+export function extraCaCertificates(env: NodeJS.ProcessEnv = process.env): string[] | undefined {
+  const file = env['NODE_EXTRA_CA_CERTS'];
+  if (!file) return undefined;
+  let key: string;
+  try {
+    const st = statSync(file);
+    key = `${file}\n${st.mtimeMs}\n${st.size}`;
+    if (extraCa?.key !== key)
+      extraCa = { key, certificates: [...tls.rootCertificates, readFileSync(file, 'utf8')] };
+  } catch {
+    return undefined;
+  }
+  return extraCa.certificates;
 }
 
 const LONE_SURROGATE = /[\ud800-\udfff]/u;
@@ -222,7 +249,11 @@ export function translateNodeError(
 ): CredflowError | undefined {
   if (code && TRANSIENT_NODE_CODES.has(code))
     return new TransientError(`${where}: ${message}`, { cause: { code } });
-  if (code && TLS_CERT_CODES.has(code)) {
+  // mysql2 reports a certificate that does not verify as a failed handshake.
+  const certificate =
+    (code && TLS_CERT_CODES.has(code)) ||
+    (code === 'HANDSHAKE_SSL_ERROR' && /certificate|self.signed/i.test(message));
+  if (certificate) {
     return new DatabaseError(
       `${where}: the server's TLS certificate did not verify (${code}); trust its CA (for RDS: ` +
         "NODE_EXTRA_CA_CERTS=<RDS bundle>) or set the secret's ssl key to false",

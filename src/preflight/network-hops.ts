@@ -121,10 +121,7 @@ export async function tlsHop(t: Target, family: EngineFamily | undefined, ms: nu
   }
   const session = `${f.protocol} ${f.cipher}`;
   if (f.authorized) return ok(`${session}; ${certificate(f)} verifies`);
-  if (trust.rejectUnauthorized) return untrusted(t, f);
-  return ok(
-    `${session}; ${certificate(f)} not verified (${f.authorizationError ?? 'unknown'}): a loopback server, accepted unverified as the engines accept it there`,
-  );
+  return untrusted(t, f);
 }
 
 /** The master login, with the engine the workflows use. */

@@ -186,7 +186,7 @@ const first = (v: string | string[] | undefined): string | undefined => (Array.i
 function handshake(
   socket: net.Socket,
   host: string,
-  ca: string | Buffer | undefined,
+  ca: string | Buffer | string[] | undefined,
 ): Promise<Extract<TlsFinding, { offered: true }>> {
   return new Promise((resolve, reject) => {
     // Never rejected here: verification is reported, so a bad certificate is described, not hidden.
@@ -227,7 +227,7 @@ export async function probeTls(
   family: EngineFamily,
   target: { host: string; address: string; port: number },
   ms: number,
-  ca?: string | Buffer,
+  ca?: string | Buffer | string[],
 ): Promise<TlsFinding> {
   return withDeadline(ms, `TLS with ${target.host}:${target.port}`, async (signal) => {
     const socket = await openSocket(target.address, target.port, signal);

@@ -5,6 +5,7 @@ import mysql from 'mysql2/promise';
 import { Client as PgClient } from 'pg';
 import type { Connection } from '../../cli/context';
 import { engineFor } from '../../src/engines';
+import { tlsOptions } from '../../src/engines/common';
 import { memoryLogger } from '../../src/log';
 import { resolveMaster } from '../../src/rotation/master';
 import { createSecret, setSecret } from '../../src/rotation/steps';
@@ -50,6 +51,7 @@ async function tryAs(secretId: string, sql: string): Promise<string> {
         user: s.username,
         password: s.password,
         database: s.dbname ?? 'postgres',
+        ssl: tlsOptions(s.host, {}),
       });
       await c.connect();
       try {
@@ -84,6 +86,7 @@ async function asMaster(masterArn: string, dbname: string, sql: string): Promise
       user: m.creds.username,
       password: m.creds.password,
       database: dbname,
+      ssl: tlsOptions(m.creds.host, {}),
     });
     await c.connect();
     await c.query(sql);

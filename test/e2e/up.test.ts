@@ -53,12 +53,14 @@ async function credflow(args: string[], env: Record<string, string> = {}): Promi
 }
 
 const exported: Record<string, string> = {};
+let upStdout = '';
 const modeOf = (p: string) => (statSync(p).mode & 0o777).toString(8).padStart(4, '0');
 
 beforeAll(async () => {
   const up = await credflow(['up', '--detach', '--port', '0', '--state-dir', stateDir]);
   expect(up.code).toBe(0);
   for (const m of up.stdout.matchAll(/^export ([A-Z_]+)=(.*)$/gm)) exported[m[1]!] = m[2]!;
+  upStdout = up.stdout;
 }, 120_000);
 
 afterAll(async () => {
@@ -77,6 +79,14 @@ describe('credflow up --detach', () => {
     ]);
     expect(exported['CREDFLOW_TOKEN']).toBe(readFileSync(path.join(stateDir, 'token'), 'utf8').trim());
     expect(modeOf(path.join(stateDir, 'token'))).toBe('0600');
+  });
+
+  // As RDS publishes its CA bundle for clients to verify the databases' certificates against.
+  it("prints where the local RDS's CA bundle is, as a comment eval ignores; its key is 0600", () => {
+    const bundle = path.join(stateDir, 'rds-ca', 'rds-ca-bundle.pem');
+    expect(upStdout).toContain(`# local RDS CA bundle: ${bundle} `);
+    expect(readFileSync(bundle, 'utf8')).toMatch(/^-----BEGIN CERTIFICATE-----/);
+    expect(modeOf(path.join(stateDir, 'rds-ca', 'rds-ca.key'))).toBe('0600');
   });
 
   it('credflow alerts sends the token: with --local, or CREDFLOW_TOKEN beside AWS_ENDPOINT_URL; without it, exit 2', async () => {

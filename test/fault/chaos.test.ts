@@ -181,8 +181,10 @@ beforeAll(async () => {
     `chaos: seed ${SEED}, ${ROUNDS} rounds (replay with CREDFLOW_CHAOS_SEED=${SEED} CREDFLOW_CHAOS_ROUNDS=${ROUNDS})\n`,
   );
   stateDir = mkdtempSync(path.join(os.tmpdir(), 'credflow-chaos-'));
+  // The servers first: the spares inherit NODE_EXTRA_CA_CERTS, naming the CA the servers' come from.
+  servers = await startTestServers();
   spares.push(spawnSpare(stateDir), spawnSpare(stateDir));
-  [servers] = await Promise.all([startTestServers(), boot()]);
+  await boot();
 }, 120_000);
 
 afterAll(async () => {

@@ -37,6 +37,7 @@ import { STEPS, type StrategyName as Strategy } from '../../src/rotation/types';
 import { parseDbSecret } from '../../src/secret';
 import { connectionOf } from '../e2e/support';
 import { startTestCloud, type TestCloud } from '../support/cloud';
+import { trusting } from '../support/trust';
 import { createUserSecret } from '../support/user-secret';
 
 const root = path.resolve(__dirname, '../..');
@@ -47,14 +48,18 @@ let servers: Record<'postgres' | 'mariadb', RunningServer>;
 let seq = 0;
 
 async function start(kind: 'postgres' | 'mariadb', port?: number): Promise<RunningServer> {
-  return startDbServer({
-    kind,
-    dataDir: path.join(dir, kind),
-    masterUsername: ADMIN.username,
-    masterPassword: ADMIN.password,
-    dbName: 'appdb',
-    ...(port ? { port } : {}),
-  });
+  // Each server's certificate comes from a CA in its own directory: trusted here, and by the
+  // cloud child processes, which inherit NODE_EXTRA_CA_CERTS.
+  return trusting(
+    await startDbServer({
+      kind,
+      dataDir: path.join(dir, kind),
+      masterUsername: ADMIN.username,
+      masterPassword: ADMIN.password,
+      dbName: 'appdb',
+      ...(port ? { port } : {}),
+    }),
+  );
 }
 
 beforeAll(async () => {

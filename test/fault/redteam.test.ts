@@ -19,6 +19,7 @@ import { Client as PgClient } from 'pg';
 import type { Connection } from '../../cli/context';
 import { runWorkflow } from '../../cli/run';
 import { engineFor } from '../../src/engines';
+import { tlsOptions } from '../../src/engines/common';
 import { USER_TAG } from '../../src/rotation/boundary';
 import { credentialsOf, resolveMaster } from '../../src/rotation/master';
 import { STRATEGY_TAG } from '../../src/rotation/types';
@@ -74,7 +75,12 @@ describe.each([
       await c.query(`CREATE USER ?@'%' IDENTIFIED BY ?`, [username, password]);
       await c.end();
     } else {
-      const c = new PgClient({ ...m.creds, user: m.creds.username, database: 'postgres' });
+      const c = new PgClient({
+        ...m.creds,
+        user: m.creds.username,
+        database: 'postgres',
+        ssl: tlsOptions(m.creds.host, {}),
+      });
       await c.connect();
       await c.query(`CREATE ROLE "${username}" LOGIN PASSWORD '${password}'`);
       await c.end();

@@ -52,3 +52,18 @@ it('a second cloud in the same process gets handler calls, not the stopped first
     await second.stop();
   }
 });
+
+// `serverless deploy` names the functions credflow-<stage>-<key>; ARNs copied from its output, and
+// those the workflows were deployed with, name the same functions locally.
+it('registers the deployed function names, with the serverless keys as aliases', async () => {
+  const cloud = await boot();
+  try {
+    const deployed = `arn:aws:lambda:${cloud.region}:${cloud.accountId}:function:credflow-local-selectDueSecrets`;
+    expect(cloud.lambdas.arn('selectDueSecrets')).toBe(deployed);
+    const event = { tag: { key: 'team', value: 'naming-test' }, force: true };
+    await expect(cloud.lambdas.invoke(deployed, event)).resolves.toMatchObject({ total: 0 });
+    expect(cloud.lambdas.has('credflow-local-rotationLambda')).toBe(true);
+  } finally {
+    await cloud.stop();
+  }
+});

@@ -6,6 +6,7 @@ import { existsSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import mysql, { type Connection, type RowDataPacket } from 'mysql2/promise';
 import { Client } from 'pg';
+import { tlsOptions } from '../../src/engines/common';
 import { startTestServers, TEST_DATABASE, type TestServers } from '../support/servers';
 
 let servers: TestServers;
@@ -114,6 +115,7 @@ describe('PostgreSQL master as RDS gives it', () => {
       user: a.username,
       password: a.password,
       database: TEST_DATABASE,
+      ssl: tlsOptions(a.host, {}),
     });
     await master.connect();
   });
@@ -167,6 +169,7 @@ describe('PostgreSQL master as RDS gives it', () => {
       user: 'app_user',
       password: 'App-pw-2',
       database: TEST_DATABASE,
+      ssl: tlsOptions(servers.postgres.admin.host, {}),
     });
     await user.connect();
     const member = await user.query("SELECT pg_has_role('app_reader', 'MEMBER') AS m");

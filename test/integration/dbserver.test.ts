@@ -18,6 +18,7 @@ import {
 import { engineFor } from '../../src/engines';
 import type { Credentials } from '../../src/engines/types';
 import { AuthenticationError } from '../../src/errors';
+import { trustCa } from '../support/trust';
 
 const MASTER = 'rds_master';
 const PASSWORD = `M4ster'"\\%pw`;
@@ -45,6 +46,8 @@ async function start(kind: ServerKind, dataDir: string, extra: { port?: number; 
     ...(extra.port ? { port: extra.port } : {}),
   });
   running.push(server);
+  // Given no CA, a server's directory gets one of its own: clients trust it to log in.
+  if (server.caBundle) trustCa(server.caBundle);
   return server;
 }
 

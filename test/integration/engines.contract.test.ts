@@ -5,7 +5,7 @@
  */
 import net from 'node:net';
 import { engineFor } from '../../src/engines';
-import type { Credentials, DatabaseEngine, SessionInfo } from '../../src/engines/types';
+import type { Credentials, DatabaseEngine } from '../../src/engines/types';
 import {
   AuthenticationError,
   DatabaseError,
@@ -13,7 +13,6 @@ import {
   TransientError,
   ValidationError,
 } from '../../src/errors';
-import { externalIPv4, startNoTlsProxy } from '../support/no-tls-proxy';
 import { startTestServers, TEST_DATABASE, type TestServers } from '../support/servers';
 import { type Family, sqlAs } from '../support/sql';
 
@@ -62,7 +61,6 @@ describe.each<Family>(['postgres', 'mysql'])('%s engine contract', (family) => {
     ...extra,
   });
   const fresh = (stem: string) => `${stem}${++seq}`;
-  const describeSession = (c: Credentials): Promise<SessionInfo> => engine.describeSession!(c);
 
   beforeAll(async () => {
     engine = engineFor(family === 'postgres' ? 'postgres' : 'mariadb');
@@ -474,50 +472,5 @@ describe.each<Family>(['postgres', 'mysql'])('%s engine contract', (family) => {
         }),
       ).rejects.toBeInstanceOf(ValidationError);
     });
-  });
-
-  describe('TLS', () => {
-    it('uses TLS when the server offers it and ssl is unset', async () => {
-      const info = await describeSession(admin());
-      expect(info.tls).toBe(true);
-      expect(info.cipher).toBeTruthy();
-    });
-
-    it('uses TLS when ssl is true, and plain when ssl is false', async () => {
-      expect((await describeSession({ ...admin(), ssl: true })).tls).toBe(true);
-      expect((await describeSession({ ...admin(), ssl: false })).tls).toBe(false);
-    });
-
-    it('falls back to plain on loopback when the server offers no TLS and ssl is unset; refuses when ssl is true', async () => {
-      const proxy = await startNoTlsProxy(family, admin());
-      try {
-        const viaProxy = { ...admin(), port: proxy.port };
-        expect((await describeSession(viaProxy)).tls).toBe(false);
-        const err = await rejection(engine.testLogin({ ...viaProxy, ssl: true }));
-        expect(err).toBeInstanceOf(DatabaseError);
-        expect(err.message).toMatch(/TLS is required/);
-      } finally {
-        await proxy.close();
-      }
-    });
-
-    const external = externalIPv4();
-    (external ? it : it.skip)(
-      `off loopback (${external ?? 'no non-loopback IPv4 on this machine'}) refuses a server without TLS unless ssl is false`,
-      async () => {
-        const proxy = await startNoTlsProxy(family, admin(), external);
-        try {
-          const remote = { ...admin(), host: external as string, port: proxy.port };
-          const err = await rejection(engine.testLogin(remote));
-          expect(err).toBeInstanceOf(DatabaseError);
-          expect(err.message).toMatch(/offers no TLS.*ssl: false/);
-          expect(err.message).not.toContain(remote.password);
-          // The secret's explicit choice still holds.
-          expect((await describeSession({ ...remote, ssl: false })).tls).toBe(false);
-        } finally {
-          await proxy.close();
-        }
-      },
-    );
   });
 });

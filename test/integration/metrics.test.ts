@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { GetSecretValueCommand, TagResourceCommand } from '@aws-sdk/client-secrets-manager';
 import { Client as PgClient } from 'pg';
 import type { Deps } from '../../src/deps';
+import { tlsOptions } from '../../src/engines/common';
 import { parsePlanFleetRotationInput, planFleetRotation } from '../../src/lifecycle/fleet';
 import { findStalledRotations, parseReconcileInput } from '../../src/lifecycle/reconcile';
 import { diagnoseRotation, rollBackRotation } from '../../src/lifecycle/repair';
@@ -108,6 +109,8 @@ describe('metrics reported by the cores', () => {
       user: a.username,
       password: a.password,
       database: 'appdb',
+      // The servers take PostgreSQL logins over verified TLS only, as RDS for PostgreSQL 15.
+      ssl: tlsOptions(a.host, {}),
     });
     await pg.connect();
     try {

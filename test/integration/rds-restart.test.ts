@@ -30,6 +30,7 @@ import { parseDbSecret } from '../../src/secret';
 import { awsCli, haveAwsCli } from '../support/aws-cli';
 import { awsError } from '../support/cloud';
 import { startCloudProcess } from '../support/cloud-process';
+import { trusting } from '../support/trust';
 import { createUserSecret } from '../support/user-secret';
 
 const dirs: string[] = [];
@@ -127,7 +128,7 @@ function portAnswers(port: number): Promise<boolean> {
 describe('the endpoint across restarts of the local cloud', () => {
   it('down then up: each instance comes back on the same port and its user secret logs in', async () => {
     const dir = stateDir();
-    let cloud = await LocalCloud.start({ stateDir: dir, port: 0, logger: silentLogger });
+    let cloud = trusting(await LocalCloud.start({ stateDir: dir, port: 0, logger: silentLogger }));
     let c = clients(cloud.clientConfig());
     try {
       const pg = await createInstance(c.rds, 'keep-pg', 'postgres');
@@ -136,7 +137,7 @@ describe('the endpoint across restarts of the local cloud', () => {
       const myUser = await userSecretOn(c, my, 'mysql', 'keep/my');
       await cloud.stop();
       expect(await portAnswers(pg.Endpoint!.Port!)).toBe(false);
-      cloud = await LocalCloud.start({ stateDir: dir, port: 0, logger: silentLogger });
+      cloud = trusting(await LocalCloud.start({ stateDir: dir, port: 0, logger: silentLogger }));
       c = clients(cloud.clientConfig());
       expect((await waitStatus(c.rds, 'keep-pg', 'available')).Endpoint?.Port).toBe(pg.Endpoint!.Port);
       expect((await waitStatus(c.rds, 'keep-my', 'available')).Endpoint?.Port).toBe(my.Endpoint!.Port);
@@ -149,7 +150,7 @@ describe('the endpoint across restarts of the local cloud', () => {
 
   it('a port taken meanwhile: incompatible-network with a clear message, no move; StartDBInstance retries', async () => {
     const dir = stateDir();
-    let cloud = await LocalCloud.start({ stateDir: dir, port: 0, logger: silentLogger });
+    let cloud = trusting(await LocalCloud.start({ stateDir: dir, port: 0, logger: silentLogger }));
     let c = clients(cloud.clientConfig());
     const blocker = net.createServer();
     try {
@@ -157,7 +158,7 @@ describe('the endpoint across restarts of the local cloud', () => {
       const port = d.Endpoint!.Port!;
       await cloud.stop();
       await new Promise<void>((r) => blocker.listen(port, '127.0.0.1', r));
-      cloud = await LocalCloud.start({ stateDir: dir, port: 0, logger: silentLogger });
+      cloud = trusting(await LocalCloud.start({ stateDir: dir, port: 0, logger: silentLogger }));
       c = clients(cloud.clientConfig());
       const blocked = await waitStatus(c.rds, 'taken', 'incompatible-network');
       expect(blocked.Endpoint?.Port).toBe(port);
@@ -229,7 +230,7 @@ describe('RebootDBInstance, StopDBInstance, StartDBInstance', () => {
   let c: ReturnType<typeof clients>;
   beforeAll(async () => {
     dir = stateDir();
-    cloud = await LocalCloud.start({ stateDir: dir, port: 0, logger: silentLogger });
+    cloud = trusting(await LocalCloud.start({ stateDir: dir, port: 0, logger: silentLogger }));
     c = clients(cloud.clientConfig());
   });
   afterAll(async () => {
@@ -286,7 +287,7 @@ describe('RebootDBInstance, StopDBInstance, StartDBInstance', () => {
     await c.rds.send(new StopDBInstanceCommand({ DBInstanceIdentifier: 'power-postgres' }));
     const stopped = await waitStatus(c.rds, 'power-postgres', 'stopped');
     await cloud.stop();
-    cloud = await LocalCloud.start({ stateDir: dir, port: 0, logger: silentLogger });
+    cloud = trusting(await LocalCloud.start({ stateDir: dir, port: 0, logger: silentLogger }));
     c = clients(cloud.clientConfig());
     await waitStatus(c.rds, 'power-mysql', 'available');
     expect((await describe1(c.rds, 'power-postgres')).DBInstanceStatus).toBe('stopped');

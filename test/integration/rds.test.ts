@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {
@@ -22,10 +22,11 @@ import {
 } from '@aws-sdk/client-secrets-manager';
 import { LocalCloud } from '../../local/cloud';
 import { silentLogger } from '../../local/log';
-import { engineFor } from '../../src/engines';
+import { engineFor, MysqlEngine, PostgresEngine } from '../../src/engines';
 import { forgetMasterLocation, resolveMaster, withMaster } from '../../src/rotation/master';
 import { awsCli, haveAwsCli } from '../support/aws-cli';
 import { awsError, type Harness, startLocalCloud } from '../support/cloud';
+import { trusting } from '../support/trust';
 
 let h: Harness;
 let rds: RDSClient;
@@ -97,6 +98,31 @@ describe.each(Object.keys(ENGINE_OF))('RDS instance on %s', (key) => {
       () => h.sm.send(new PutSecretValueCommand({ SecretId: secretArn, SecretString: '{}' })),
       'InvalidRequestException',
     );
+  });
+
+  // DBInstance.CACertificateIdentifier and CertificateDetails (RDS API reference,
+  // https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_DBInstance.html): the CA that
+  // issued the server's certificate. Clients verify that certificate against the CA's bundle
+  // ("Using SSL/TLS to encrypt a connection to a DB instance"), on loopback as anywhere.
+  it('reports the CA that issued its certificate and the engine version that really runs; ssl: true verifies against the local RDS bundle', async () => {
+    const d = await describe1(id);
+    expect(d.CACertificateIdentifier).toBe('rds-ca-credflow-local-ecc256');
+    expect(d.CertificateDetails?.CAIdentifier).toBe(d.CACertificateIdentifier);
+    expect(d.CertificateDetails?.ValidTill?.getTime()).toBeGreaterThan(Date.now());
+    const bundle = h.cloud.rdsCaBundle!;
+    expect(bundle).toBe(path.join(h.stateDir, 'rds-ca', 'rds-ca-bundle.pem'));
+    expect(statSync(path.join(h.stateDir, 'rds-ca', 'rds-ca.key')).mode & 0o777).toBe(0o600);
+    const creds = { ...(await masterCreds(secretArn, id)), dbname: 'appdb', ssl: true };
+    const explicit =
+      engine === 'postgres'
+        ? new PostgresEngine({ tls: { ca: readFileSync(bundle) } })
+        : new MysqlEngine({ tls: { ca: readFileSync(bundle) } });
+    expect((await explicit.describeSession!(creds)).tls).toBe(true);
+    const session = await engineFor(engine).describeSession!(creds);
+    expect(session.tls).toBe(true);
+    // EngineVersion is the server that really runs it (MariaDB stands in for MySQL here).
+    expect(session.serverVersion.startsWith(d.EngineVersion!)).toBe(true);
+    if (engine === 'mysql') expect(session.serverVersion).toMatch(/MariaDB/);
   });
 
   it('rotates the master password now: old refused, new works, back to active', async () => {
@@ -300,7 +326,7 @@ describe('Aurora cluster', () => {
 describe('restart', () => {
   it('credflow up brings the servers of existing instances back; the secret still logs in', async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'credflow-rds-'));
-    let cloud = await LocalCloud.start({ stateDir: dir, port: 0, logger: silentLogger });
+    let cloud = trusting(await LocalCloud.start({ stateDir: dir, port: 0, logger: silentLogger }));
     let client = new RDSClient({ ...cloud.clientConfig(), maxAttempts: 1 });
     try {
       const out = await client.send(
@@ -315,7 +341,7 @@ describe('restart', () => {
       await cloud.rds.waitForStatus('instance', 'keep', 'available');
       client.destroy();
       await cloud.stop();
-      cloud = await LocalCloud.start({ stateDir: dir, port: 0, logger: silentLogger });
+      cloud = trusting(await LocalCloud.start({ stateDir: dir, port: 0, logger: silentLogger }));
       client = new RDSClient({ ...cloud.clientConfig(), maxAttempts: 1 });
       await cloud.rds.waitForStatus('instance', 'keep', 'available');
       const d = (await client.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: 'keep' })))

@@ -12,6 +12,7 @@ import mysql from 'mysql2/promise';
 import { Client as PgClient } from 'pg';
 import type { Deps as RotationDeps } from '../../src/deps';
 import { engineFor } from '../../src/engines';
+import { tlsOptions } from '../../src/engines/common';
 import type { Credentials } from '../../src/engines/types';
 import { AuthenticationError, RotationStateError, ValidationError } from '../../src/errors';
 import { memoryLogger } from '../../src/log';
@@ -52,6 +53,7 @@ async function rawUserExists(family: Family, username: string): Promise<boolean>
       user: a.username,
       password: a.password,
       database: 'postgres',
+      ssl: tlsOptions(a.host, {}),
     });
     await c.connect();
     try {

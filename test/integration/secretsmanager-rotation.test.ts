@@ -258,7 +258,11 @@ describe('RotateSecret', () => {
     expect(await stages(s.arn)).toEqual({ [s.v1]: ['AWSCURRENT'] });
   });
 
-  it('RotateImmediately=false only configures the schedule', async () => {
+  // RotateSecret, RotateImmediately: "If you set RotateImmediately to false, Secrets Manager tests
+  // the rotation configuration by running the testSecret step of the Lambda rotation function. The
+  // test creates an AWSPENDING version of the secret and then removes it."
+  // (https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_RotateSecret.html)
+  it('RotateImmediately=false runs testSecret on a temporary AWSPENDING version, then only configures the schedule', async () => {
     const s = await userSecret();
     calls.length = 0;
     const out = await h.sm.send(
@@ -271,7 +275,7 @@ describe('RotateSecret', () => {
     );
     expect(out.VersionId).toBeUndefined();
     await h.cloud.secrets.awaitIdle(s.arn);
-    expect(calls).toHaveLength(0);
+    expect(calls.map((c) => c.event.Step)).toEqual(['testSecret']);
     const d = await h.sm.send(new DescribeSecretCommand({ SecretId: s.arn }));
     expect(d.RotationRules).toEqual({ ScheduleExpression: 'cron(0 16 1,15 * ? *)', Duration: '2h' });
     const next = d.NextRotationDate!;

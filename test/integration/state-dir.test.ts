@@ -24,6 +24,7 @@ import { LocalCloud } from '../../local/cloud';
 import { createLogger, silentLogger } from '../../local/log';
 import { engineFor } from '../../src/engines';
 import { awsError } from '../support/cloud';
+import { trusting } from '../support/trust';
 
 interface Entry {
   rel: string;
@@ -90,7 +91,7 @@ afterEach(() => {
 });
 
 async function withCloud<T>(fn: (cloud: LocalCloud) => Promise<T>, logger = silentLogger): Promise<T> {
-  const cloud = await LocalCloud.start({ stateDir, port: 0, logger });
+  const cloud = trusting(await LocalCloud.start({ stateDir, port: 0, logger }));
   try {
     return await fn(cloud);
   } finally {

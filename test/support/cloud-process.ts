@@ -5,6 +5,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import path from 'node:path';
 import type { LocalClientConfig } from '../../local/cloud';
+import { trustLocalRds } from './trust';
 
 const root = path.resolve(__dirname, '../..');
 
@@ -38,6 +39,8 @@ export function startCloudProcess(stateDir: string): Promise<CloudProcess> {
       out += b.toString();
       const line = out.split('\n').find((l) => l.startsWith('{'));
       if (line) {
+        // The child's local RDS CA exists now; this process logs in to its databases too.
+        trustLocalRds(stateDir);
         resolve({ proc, config: JSON.parse(line), crash: () => end('SIGKILL'), stop: () => end('SIGTERM') });
       }
     });

@@ -15,6 +15,7 @@ import { LocalCloud } from '../../local/cloud';
 import { silentLogger } from '../../local/log';
 import type { QuotaSettings } from '../../local/quotas';
 import { type AwsClients, createClients } from '../../src/aws/clients';
+import { trustCa } from './trust';
 
 interface Started {
   cloud: LocalCloud;
@@ -33,6 +34,8 @@ async function inTempStateDir<T extends object>(
 ): Promise<Started & T> {
   const stateDir = mkdtempSync(path.join(os.tmpdir(), prefix));
   const cloud = await start(stateDir);
+  // Tests log in to the local RDS's databases as an application would: trusting its CA.
+  if (cloud.rdsCaBundle) trustCa(cloud.rdsCaBundle);
   const more = extras(cloud);
   return {
     ...more.with,

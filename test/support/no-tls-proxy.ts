@@ -1,14 +1,20 @@
 /**
  * A TCP proxy in front of a real server that makes it look as if it offered no TLS: for
- * PostgreSQL it answers the client's SSLRequest with 'N'; for MySQL it clears CLIENT_SSL in the
- * server's greeting. Everything else passes through unchanged, so engines can be shown to fall
- * back to plain (ssl undefined) or refuse (ssl true) against a server that really has TLS.
+ * PostgreSQL it answers the client's SSLRequest with 'N' and itself speaks TLS to the server
+ * (which, as RDS for PostgreSQL 15, takes TCP logins over TLS only), so the client's side is
+ * plain; for MySQL it clears CLIENT_SSL in the server's greeting. Everything else passes through
+ * unchanged, so engines can be shown to fall back to plain (ssl undefined) or refuse (ssl true)
+ * against a server that offers no TLS.
  */
 import net from 'node:net';
 import os from 'node:os';
+import tls from 'node:tls';
+import { tlsOptions } from '../../src/engines/common';
 
 export interface Proxy {
   port: number;
+  /** Client connections that got as far as the server: every one plain on the client's side. */
+  readonly plainSessions: number;
   close(): Promise<void>;
 }
 
@@ -36,6 +42,7 @@ export async function startNoTlsProxy(
   listenHost = '127.0.0.1',
 ): Promise<Proxy> {
   const sockets = new Set<net.Socket>();
+  let plainSessions = 0;
   const server = net.createServer((client) => {
     const upstream = net.connect(target.port, target.host);
     for (const s of [client, upstream]) {
@@ -50,16 +57,38 @@ export async function startNoTlsProxy(
     upstream.on('close', () => client.destroy());
     if (family === 'postgres') {
       client.once('data', (first: Buffer) => {
+        // Hold what the client sends next until the server side speaks TLS.
+        client.pause();
+        let rest = first;
         if (first.subarray(0, 8).equals(SSL_REQUEST)) {
           client.write('N');
-          const rest = first.subarray(8);
-          if (rest.length > 0) upstream.write(rest);
-        } else upstream.write(first);
-        client.pipe(upstream);
-        upstream.pipe(client);
+          rest = first.subarray(8);
+        }
+        upstream.write(SSL_REQUEST);
+        upstream.once('data', (answer: Buffer) => {
+          upstream.pause();
+          if (answer[0] !== 0x53) {
+            client.destroy();
+            upstream.destroy();
+            return;
+          }
+          const secure = tls.connect({ socket: upstream, host: target.host, ...tlsOptions(target.host, {}) });
+          sockets.add(secure);
+          secure.on('error', () => {
+            client.destroy();
+            upstream.destroy();
+          });
+          secure.once('secureConnect', () => {
+            plainSessions++;
+            if (rest.length > 0) secure.write(rest);
+            client.pipe(secure);
+            secure.pipe(client);
+          });
+        });
       });
     } else {
       upstream.once('data', (greeting: Buffer) => {
+        plainSessions++;
         client.write(clearMysqlSslFlag(greeting));
         upstream.pipe(client);
         client.pipe(upstream);
@@ -70,6 +99,9 @@ export async function startNoTlsProxy(
   const address = server.address() as net.AddressInfo;
   return {
     port: address.port,
+    get plainSessions() {
+      return plainSessions;
+    },
     close: () =>
       new Promise<void>((resolve) => {
         for (const s of sockets) s.destroy();

@@ -1,13 +1,16 @@
 /**
  * One real PostgreSQL and one real MariaDB for a test suite, started by local/dbserver in a
  * temporary directory and removed again by stop(). Each has the database `appdb` and an admin
- * (the master user) whose password holds quotes, a backslash, `%` and a space on purpose.
+ * (the master user) whose password holds quotes, a backslash, `%` and a space on purpose. Their
+ * certificates come from one CA of their own, which the test process trusts (`trust.ts`).
  */
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { type RunningServer, startDbServer } from '../../local/dbserver';
+import { ensureCertificateAuthority } from '../../local/dbserver/tls';
 import type { Credentials } from '../../src/engines/types';
+import { trustCa } from './trust';
 
 export interface TestServer {
   server: RunningServer;
@@ -20,6 +23,8 @@ export interface TestServers {
   mysql: TestServer;
   /** Temporary directory holding both data directories. */
   dir: string;
+  /** The CA both servers' certificates come from (trusted by this process). */
+  caBundle: string;
   /** Stops both servers and removes their data. Safe to call twice. */
   stop(): Promise<void>;
 }
@@ -33,6 +38,10 @@ export async function startTestServers(): Promise<TestServers> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'credflow-db-'));
   // mkdtemp makes it 0700; PostgreSQL runs as the `postgres` OS user and must traverse it.
   chmodSync(dir, 0o711);
+  // One CA for both servers, as the local RDS has one for all of its databases.
+  const ca = await ensureCertificateAuthority(path.join(dir, 'ca'));
+  if (!ca) throw new Error('openssl is needed for the test servers (their TLS certificates)');
+  trustCa(ca.bundle);
   const start = (kind: 'postgres' | 'mariadb') =>
     startDbServer({
       kind,
@@ -40,6 +49,7 @@ export async function startTestServers(): Promise<TestServers> {
       masterUsername: ADMIN_USER,
       masterPassword: ADMIN_PASSWORD,
       dbName: TEST_DATABASE,
+      ca,
     });
   const results = await Promise.allSettled([start('postgres'), start('mariadb')]);
   const started = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
@@ -61,6 +71,7 @@ export async function startTestServers(): Promise<TestServers> {
     postgres: { server: pg, admin: admin(pg) },
     mysql: { server: maria, admin: admin(maria) },
     dir,
+    caBundle: ca.bundle,
     async stop() {
       if (stopped) return;
       stopped = true;

@@ -5,6 +5,7 @@
  */
 import mysql from 'mysql2/promise';
 import { Client as PgClient } from 'pg';
+import { tlsOptions } from '../../src/engines/common';
 import type { Credentials } from '../../src/engines/types';
 
 export type Family = 'postgres' | 'mysql';
@@ -23,6 +24,8 @@ export async function sqlAs(
       user: creds.username,
       password: creds.password,
       database: creds.dbname ?? 'postgres',
+      // TLS, verified as the engines verify it: the servers take PostgreSQL logins over TLS only.
+      ssl: tlsOptions(creds.host, {}),
     });
     await c.connect();
     try {

@@ -62,6 +62,15 @@ function account(name: string): string {
 }
 
 /** `_` and `%` are wildcards in a database-level GRANT: escape them so `app_db` means only app_db. */
+/**
+ * MariaDB writes `SET DEFAULT ROLE r FOR u`, MySQL 8 `SET DEFAULT ROLE r TO u`. Only MariaDB's
+ * SHOW GRANTS lists default roles, so only it reaches these statements; the keyword keeps them
+ * valid on both.
+ */
+function defaultRoleFor(s: { mariadb: boolean }): 'FOR' | 'TO' {
+  return s.mariadb ? 'FOR' : 'TO';
+}
+
 function grantDatabase(db: string): string {
   return escapeId(db.replace(/[\\_%]/g, '\\$&'), true);
 }
@@ -242,7 +251,7 @@ export class MysqlEngine extends SqlEngine<Session> implements DatabaseEngine {
             if (g.verb === 'GRANT' && g.object === undefined) {
               await this.run(s, 'REVOKE role', `REVOKE ${g.head} FROM ${clone}`);
             } else if (g.verb === 'DEFAULT ROLE') {
-              await this.run(s, 'SET DEFAULT ROLE', `SET DEFAULT ROLE NONE FOR ${clone}`);
+              await this.run(s, 'SET DEFAULT ROLE', `SET DEFAULT ROLE NONE ${defaultRoleFor(s)} ${clone}`);
             }
           }
         }
@@ -252,7 +261,7 @@ export class MysqlEngine extends SqlEngine<Session> implements DatabaseEngine {
       }
       for (const g of sourceGrants) {
         if (g.verb === 'DEFAULT ROLE') {
-          await this.run(s, 'SET DEFAULT ROLE', `SET DEFAULT ROLE ${g.head} FOR ${clone}`);
+          await this.run(s, 'SET DEFAULT ROLE', `SET DEFAULT ROLE ${g.head} ${defaultRoleFor(s)} ${clone}`);
           continue;
         }
         const options = g.options.length > 0 ? ` WITH ${g.options.join(' ')}` : '';

@@ -469,6 +469,8 @@ export class PostgresEngine extends SqlEngine<Session> implements DatabaseEngine
   protected classify(e: DriverFailure): FailureKind {
     const code = e.code;
     const message = e.message ?? '';
+    // pg_hba has only `hostssl` lines for this client: not a password problem.
+    if (/no pg_hba\.conf entry .*no encryption/.test(message)) return 'tls-only';
     if (code && AUTH_STATES.has(code)) return 'auth';
     if (/does not support SSL/i.test(message)) return 'no-tls';
     if (

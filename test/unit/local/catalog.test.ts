@@ -41,8 +41,9 @@ describe('serverless.yml as the catalog', () => {
     expect(env('planFleetRotation')['ROTATE_FLEET_PAGE_STATE_MACHINE_ARN']).toBe(
       ctx.stateMachineArn('RotateFleetPageStateMachine'),
     );
+    // Fn::GetAtt rotationLambda.Arn names the function as `serverless deploy` does: <service>-<stage>-<key>.
     expect(env('enableRotation')['ROTATION_LAMBDA_ARN']).toBe(
-      'arn:aws:lambda:us-east-1:000000000000:function:rotationLambda',
+      'arn:aws:lambda:us-east-1:000000000000:function:credflow-local-rotationLambda',
     );
     expect(env('diagnoseRotation')['ALERT_TOPIC_ARN']).toBe(
       `arn:aws:sns:us-east-1:000000000000:${alertsTopicName('local')}`,

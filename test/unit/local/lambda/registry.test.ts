@@ -20,6 +20,28 @@ describe('LambdaRegistry', () => {
     expect(r.has('other')).toBe(false);
   });
 
+  // `serverless deploy` names a function <service>-<stage>-<key>; the ARN in its output names that.
+  it('answers to its deployed name and to an alias, with ARNs always carrying the deployed name', async () => {
+    const r = reg();
+    const arn = r.register(
+      'credflow-dev-rotationLambda',
+      async () => 'v1',
+      {},
+      { aliases: ['rotationLambda'] },
+    );
+    expect(arn).toBe('arn:aws:lambda:us-east-1:000000000000:function:credflow-dev-rotationLambda');
+    expect(r.arn('rotationLambda')).toBe(arn);
+    for (const id of [arn, 'credflow-dev-rotationLambda', 'rotationLambda', `${arn}:$LATEST`]) {
+      expect(await r.invoke(id, {})).toBe('v1');
+    }
+    // Registering under the alias swaps the function the alias names.
+    r.register('rotationLambda', async () => 'v2');
+    expect(await r.invoke(arn, {})).toBe('v2');
+    expect(r.unregister('rotationLambda')).toBe(true);
+    expect(r.has(arn)).toBe(false);
+    expect(r.has('rotationLambda')).toBe(false);
+  });
+
   it('passes the function environment in the context, never through process.env', async () => {
     const r = reg();
     r.register(
