@@ -58,10 +58,13 @@ it('a second cloud in the same process gets handler calls, not the stopped first
 it('registers the deployed function names, with the serverless keys as aliases', async () => {
   const cloud = await boot();
   try {
-    const deployed = `arn:aws:lambda:${cloud.region}:${cloud.accountId}:function:credflow-local-selectDueSecrets`;
-    expect(cloud.lambdas.arn('selectDueSecrets')).toBe(deployed);
-    const event = { tag: { key: 'team', value: 'naming-test' }, force: true };
-    await expect(cloud.lambdas.invoke(deployed, event)).resolves.toMatchObject({ total: 0 });
+    const deployed = `arn:aws:lambda:${cloud.region}:${cloud.accountId}:function:credflow-local-planFleetRotation`;
+    expect(cloud.lambdas.arn('planFleetRotation')).toBe(deployed);
+    const event = {
+      executionName: 'naming-test',
+      input: { tag: { key: 'team', value: 'naming-test' }, force: true },
+    };
+    await expect(cloud.lambdas.invoke(deployed, event)).resolves.toMatchObject({ totals: { selected: 0 } });
     expect(cloud.lambdas.has('credflow-local-rotationLambda')).toBe(true);
   } finally {
     await cloud.stop();
