@@ -3,125 +3,33 @@
  *
  *   rotation      rotate-secret on the local cloud vs the raw floor (the same logins and ALTERs
  *                 done directly with the drivers), median and p95 over N rotations per engine x strategy
- *   fleet         rotate-fleet over many secrets on 4 instances: secrets/s, store size, memory
+ *   fleet         rotate-fleet over many secrets on 4 instances, quotas off: secrets/s vs the raw floor
+ *   fleet-quotas  rotate-fleet with AWS's quotas on, both engines, all strategies: rate vs the
+ *                 budget-bound rate, failures, throttling, largest state, longest history
  *   availability  logins at a fixed rate through the application helper while rotations run
  *
- * Select with `npm run bench -- rotation fleet`; sizes with BENCH_ROTATIONS, BENCH_FLEET.
+ * Select with `npm run bench -- rotation fleet`; sizes with BENCH_ROTATIONS, BENCH_FLEET,
+ * BENCH_QUOTA_FLEET, BENCH_QUOTA_INSTANCES (per engine); `--quick` for CI-sized runs.
  */
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { CreateDBInstanceCommand } from '@aws-sdk/client-rds';
-import {
-  CreateSecretCommand,
-  GetSecretValueCommand,
-  RotateSecretCommand,
-} from '@aws-sdk/client-secrets-manager';
+import { GetSecretValueCommand, RotateSecretCommand } from '@aws-sdk/client-secrets-manager';
 import { DescribeExecutionCommand, StartExecutionCommand } from '@aws-sdk/client-sfn';
-import type { Connection } from '../cli/context';
 import { workflowArn } from '../cli/context';
 import { runWorkflow } from '../cli/run';
-import { bootLocalCloud, LOCAL_STAGE } from '../local/boot';
-import { type AwsClients, createClients } from '../src/aws/clients';
 import { SecretCredentials } from '../src/client';
 import { engineFor } from '../src/engines';
 import type { Credentials } from '../src/engines/types';
-import { USER_TAG } from '../src/rotation/boundary';
-import { resolveMaster } from '../src/rotation/master';
 import { cloneOf } from '../src/rotation/strategies';
-import { STRATEGY_TAG, type StrategyName as Strategy } from '../src/rotation/types';
+import type { StrategyName as Strategy } from '../src/rotation/types';
+import { ENGINES, type Env, environment, f1, makeUser, pct, STRATEGIES, sleep, storeBytes } from './env';
+import { benchFleetQuotas } from './fleet-quotas';
 
 process.env['LOG_LEVEL'] ??= 'ERROR';
 process.env['POWERTOOLS_LOG_LEVEL'] ??= 'ERROR';
 process.env['CREDFLOW_LOG_LEVEL'] ??= 'error';
 process.env['AWS_SDK_JS_SUPPRESS_NODE_VERSION_WARNING'] ??= '1';
-
-const STRATEGIES: Strategy[] = ['single-user', 'alternating-users', 'admin-single-user'];
-const ENGINES = ['postgres', 'mysql'] as const;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function pct(values: number[], p: number): number {
-  const s = [...values].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? Number.NaN;
-}
-const f1 = (n: number) => (Number.isFinite(n) ? n.toFixed(1) : '-');
-
-interface Env {
-  conn: Connection;
-  clients: AwsClients;
-  masters: Record<string, { arn: string; creds: Credentials }>;
-  stateDir: string;
-  stop(): Promise<void>;
-}
-
-async function environment(instances: { id: string; engine: string }[]): Promise<Env> {
-  const stateDir = mkdtempSync(path.join(os.tmpdir(), 'credflow-bench-'));
-  const cloud = await bootLocalCloud({ stateDir, port: 0 });
-  const clients = createClients(cloud.clientConfig());
-  const masters: Env['masters'] = {};
-  await Promise.all(
-    instances.map(async (i) => {
-      const out = await clients.rds.send(
-        new CreateDBInstanceCommand({
-          DBInstanceIdentifier: i.id,
-          Engine: i.engine,
-          DBInstanceClass: 'db.t3.micro',
-          DBName: 'appdb',
-          MasterUsername: 'dbadmin',
-          ManageMasterUserPassword: true,
-        }),
-      );
-      await cloud.rds.waitForStatus('instance', i.id, 'available');
-      const arn = out.DBInstance?.MasterUserSecret?.SecretArn as string;
-      masters[i.id] = { arn, creds: (await resolveMaster(clients, arn)).creds };
-    }),
-  );
-  return {
-    conn: { clients, stage: LOCAL_STAGE, mode: 'local', region: cloud.region, endpoint: cloud.endpoint },
-    clients,
-    masters,
-    stateDir,
-    async stop() {
-      await cloud.stop();
-      rmSync(stateDir, { recursive: true, force: true });
-    },
-  };
-}
-
-async function makeUser(
-  env: Env,
-  dbId: string,
-  engine: string,
-  username: string,
-  strategy: Strategy,
-  tags: { Key: string; Value: string }[] = [],
-): Promise<string> {
-  const m = env.masters[dbId] as Env['masters'][string];
-  const password = `Bench-${username}-pw-0`;
-  const s = await env.clients.secrets.send(
-    new CreateSecretCommand({
-      Name: `bench/${dbId}/${username}`,
-      SecretString: JSON.stringify({
-        engine,
-        host: m.creds.host,
-        port: m.creds.port,
-        username,
-        password,
-        dbname: 'appdb',
-        masterarn: m.arn,
-      }),
-      Tags: [{ Key: STRATEGY_TAG, Value: strategy }, { Key: USER_TAG, Value: username }, ...tags],
-    }),
-  );
-  await engineFor(engine).createUser(m.creds, {
-    username,
-    password,
-    database: 'appdb',
-    privileges: ['SELECT'],
-    binding: s.ARN as string,
-  });
-  return s.ARN as string;
-}
 
 /** What the floor's users are bound to (they have no secret: the floor bypasses Secrets Manager). */
 const FLOOR_BINDING = 'arn:aws:secretsmanager:us-east-1:000000000000:secret:bench/floor-000000';
@@ -133,6 +41,7 @@ async function floorRotation(
   admin: Credentials,
   user: Credentials,
   next: string,
+  binding = FLOOR_BINDING,
 ) {
   const e = engineFor(engine);
   const pending = { ...user, password: next };
@@ -153,14 +62,14 @@ async function floorRotation(
     const clone = { ...user, username: cloneOf(user.username), password: next };
     await refused(clone);
     await e.testLogin(user);
-    await e.cloneUser(admin, user.username, clone.username, next, FLOOR_BINDING);
+    await e.cloneUser(admin, user.username, clone.username, next, binding);
     await e.testLogin(clone);
     await e.testLogin(clone);
     await e.inspectUsers(admin, [clone.username, user.username]);
     return user; // the next round alternates back to the original user
   }
   await refused(pending);
-  await e.setPassword(admin, user.username, next, FLOOR_BINDING);
+  await e.setPassword(admin, user.username, next, binding);
   await e.testLogin(pending);
   await e.testLogin(pending);
   await e.inspectUsers(admin, [cloneOf(user.username)]);
@@ -257,27 +166,32 @@ async function benchFleet(total: number): Promise<void> {
     console.log(`set-up: ${made} users and secrets in ${f1((performance.now() - t0) / 1000)} s\n`);
     console.log('| max concurrency | secrets | succeeded | seconds | secrets/s | store MB | RSS MB |');
     console.log('|---|---|---|---|---|---|---|');
+    let best = 0;
     for (const c of (process.env['BENCH_CONCURRENCY'] ?? '10,50').split(',').map(Number)) {
       const t1 = performance.now();
+      // Quotas off: no write budget to keep to, so the fleet is bound by the machine alone.
       const r = await runWorkflow(env.conn, 'rotate-fleet', {
         tag: { key: 'bench', value: 'fleet' },
         maxConcurrency: c,
+        writeBudget: 10_000,
         force: true,
       });
       const secs = (performance.now() - t1) / 1000;
       const out = r.output as { total: number; succeeded: number };
       if (r.status !== 'SUCCEEDED')
         console.log(`rotate-fleet ${r.status}: ${r.error}: ${String(r.cause).slice(0, 300)}`);
-      const store = statSync(path.join(env.stateDir, 'credflow.db')).size + walSize(env.stateDir);
+      best = Math.max(best, (out?.succeeded ?? 0) / secs);
+      const store = storeBytes(env.stateDir);
       console.log(
         `| ${c} | ${out?.total ?? '-'} | ${out?.succeeded ?? '-'} | ${f1(secs)} | ${f1((out?.succeeded ?? 0) / secs)} | ${f1(store / 1e6)} | ${f1(process.memoryUsage().rss / 1e6)} |`,
       );
     }
-    await fleetFloor(
+    const floor = await fleetFloor(
       env,
       fleet,
       Math.max(...(process.env['BENCH_CONCURRENCY'] ?? '10,50').split(',').map(Number)),
     );
+    console.log(`rotate-fleet's best / raw floor: ${f1((100 * best) / floor)}% (target 85%)`);
   } finally {
     await env.stop();
   }
@@ -292,7 +206,7 @@ async function fleetFloor(
   env: Env,
   fleet: { arn: string; dbId: string; engine: string; strategy: Strategy }[],
   concurrency: number,
-): Promise<void> {
+): Promise<number> {
   const users = await Promise.all(
     fleet.map(async (f) => {
       const v = await env.clients.secrets.send(new GetSecretValueCommand({ SecretId: f.arn }));
@@ -309,7 +223,8 @@ async function fleetFloor(
       for (let i = next++; i < users.length; i = next++) {
         const u = users[i] as (typeof users)[number];
         const admin = (env.masters[u.dbId] as Env['masters'][string]).creds;
-        await floorRotation(u.engine, u.strategy, admin, u.creds, `Floor-fleet-${i}-pw`).catch(() => {
+        // The fleet's users are bound to their own secrets: the boundary refuses any other binding.
+        await floorRotation(u.engine, u.strategy, admin, u.creds, `Floor-fleet-${i}-pw`, u.arn).catch(() => {
           failed++;
         });
       }
@@ -320,14 +235,7 @@ async function fleetFloor(
   console.log(
     `\nraw floor at concurrency ${concurrency}: ${users.length - failed}/${users.length} in ${f1(secs)} s = ${f1((users.length - failed) / secs)} secrets/s (driver-side CPU ${f1((cpu.user + cpu.system) / 1000 / users.length)} ms per rotation)`,
   );
-}
-
-function walSize(dir: string): number {
-  try {
-    return statSync(path.join(dir, 'credflow.db-wal')).size;
-  } catch {
-    return 0;
-  }
+  return (users.length - failed) / secs;
 }
 
 async function benchAvailability(rate: number, rotations: number): Promise<void> {
@@ -456,19 +364,23 @@ async function benchBundles(): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  const only = process.argv.slice(2);
+  const args = process.argv.slice(2);
+  const quick = args.includes('--quick');
+  const only = args.filter((a) => a !== '--quick');
   const want = (name: string) => only.length === 0 || only.includes(name);
+  const size = (name: string, full: number, small: number) =>
+    Number(process.env[name] ?? (quick ? small : full));
   console.log(
-    `# credflow benchmarks — ${new Date().toISOString()}, ${os.cpus().length} cores, Node ${process.version}`,
+    `# credflow benchmarks${quick ? ' (--quick)' : ''} — ${new Date().toISOString()}, ${os.cpus().length} cores (${os.cpus()[0]?.model ?? '?'}), Node ${process.version}`,
   );
-  if (want('rotation')) await benchRotation(Number(process.env['BENCH_ROTATIONS'] ?? 20));
-  if (want('fleet')) await benchFleet(Number(process.env['BENCH_FLEET'] ?? 1000));
+  if (quick) process.env['BENCH_CONCURRENCY'] ??= '50';
+  if (want('rotation')) await benchRotation(size('BENCH_ROTATIONS', 20, 5));
+  if (want('fleet')) await benchFleet(size('BENCH_FLEET', 1000, 100));
+  if (want('fleet-quotas'))
+    await benchFleetQuotas(size('BENCH_QUOTA_FLEET', 10_000, 200), size('BENCH_QUOTA_INSTANCES', 4, 1));
   if (want('bundle')) await benchBundles();
   if (want('availability'))
-    await benchAvailability(
-      Number(process.env['BENCH_RATE'] ?? 200),
-      Number(process.env['BENCH_AVAIL_ROTATIONS'] ?? 5),
-    );
+    await benchAvailability(size('BENCH_RATE', 200, 100), size('BENCH_AVAIL_ROTATIONS', 5, 2));
 }
 
 main().then(

@@ -11,7 +11,7 @@ import {
   workflowArn,
 } from './context';
 import { CliError, EXIT } from './errors';
-import { bar, bold, dim, green, ms, out, printJson, progressPrinter, red, say, table } from './output';
+import { bold, dim, green, ms, out, printJson, progressPrinter, red, say, table } from './output';
 import { type ExecutionResult, executionHistory, followExecution, startWorkflow } from './run';
 
 export interface RunOptions {
@@ -20,7 +20,7 @@ export interface RunOptions {
 }
 
 /** Exit code of a finished execution; the failure line names the error code. */
-function finish(g: GlobalOptions, label: string, r: ExecutionResult): number {
+export function finish(g: GlobalOptions, label: string, r: ExecutionResult): number {
   if (g.json) printJson(r);
   if (r.status === 'SUCCEEDED') {
     if (!g.json) {
@@ -55,59 +55,6 @@ export async function runCommand(
   say(bold(`${label}: ${dim(arn)}`));
   const r = await followExecution(conn, arn, g.json ? undefined : progressPrinter(''));
   return finish(g, label, r);
-}
-
-/** `rotate-fleet`: a progress bar over the fleet, then a summary table. */
-export async function rotateFleet(
-  g: GlobalOptions,
-  input: { tag?: { key: string; value: string }; maxConcurrency: number; force: boolean },
-  o: RunOptions,
-): Promise<number> {
-  const conn = connect(g);
-  const arn = await startWorkflow(conn, 'rotate-fleet', input, o.name);
-  if (!o.wait) {
-    process.stdout.write(g.json ? `${JSON.stringify({ executionArn: arn })}\n` : `${arn}\n`);
-    return EXIT.ok;
-  }
-  say(bold(`rotate-fleet: ${dim(arn)}`));
-  let total: number | undefined;
-  let done = 0;
-  let lastBar = '';
-  const r = await followExecution(conn, arn, (p) => {
-    if (p.kind !== 'succeeded') return;
-    if (p.state === 'SecretRotated' || p.state === 'SecretRotationFailed') done++;
-    if (p.state === 'SelectDueSecrets' && p.output) {
-      total = (JSON.parse(p.output) as { selection?: { total?: number } }).selection?.total;
-      if (!g.json) say(`  ${total ?? 0} secret(s) due`);
-    }
-    const line = bar(done, total ?? Math.max(done, 1));
-    if (!g.json && line !== lastBar && (p.state === 'SecretRotated' || p.state === 'SecretRotationFailed')) {
-      lastBar = line;
-      say(`  ${line}`);
-    }
-  });
-  if (g.json) {
-    printJson(r);
-  } else if (r.status === 'SUCCEEDED') {
-    const s = r.output as {
-      total: number;
-      succeeded: number;
-      failed: number;
-      skipped: number;
-      results: { name: string; status: string; error?: string }[];
-    };
-    process.stdout.write(
-      `${table(
-        ['secret', 'status', 'error'],
-        s.results.map((x) => [x.name, x.status, x.error]),
-      )}\n`,
-    );
-    say(
-      `${green(`${s.succeeded} rotated`)}, ${s.failed ? red(`${s.failed} failed`) : '0 failed'}, ${s.skipped} skipped, in ${ms(r.durationMs)}`,
-    );
-  }
-  if (r.status !== 'SUCCEEDED') return finish({ ...g, json: false }, 'rotate-fleet', r);
-  return (r.output as { failed: number }).failed > 0 ? EXIT.failed : EXIT.ok;
 }
 
 function workflowOf(stateMachineArn: string | undefined, stage: string): string {

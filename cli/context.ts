@@ -103,6 +103,7 @@ export const WORKFLOWS = [
   'verify-credentials',
   'decommission-database',
   'rotate-fleet',
+  'rotate-fleet-page',
   'on-rotation-failure',
   'reconcile-rotations',
   'on-deletion',

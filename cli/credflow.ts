@@ -1,11 +1,12 @@
 #!/usr/bin/env node
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { alerts } from './alerts';
-import { history, listExecutions, listSecrets, rotateFleet, runCommand } from './commands';
+import { history, listExecutions, listSecrets, runCommand } from './commands';
 import { openConsole } from './console';
 import type { GlobalOptions } from './context';
 import { demo } from './demo';
 import { describeFailure, EXIT } from './errors';
+import { rotateFleet } from './fleet';
 import { addExamples, packageVersion } from './help';
 import { deployLocal, down, status, up } from './local';
 import { say } from './output';
@@ -78,8 +79,12 @@ export function program(): Command {
         .argParser(int('--port', 0, 65535)),
     )
     .option('--detach', 'run in the background')
-    .action(async (o: { port: number; detach?: boolean }) =>
-      set(await up(g(), { port: o.port, ...(o.detach ? { detach: true } : {}) })),
+    .option(
+      '--no-quotas',
+      "don't enforce AWS's quotas (Secrets Manager request rates, payload and history sizes)",
+    )
+    .action(async (o: { port: number; detach?: boolean; quotas: boolean }) =>
+      set(await up(g(), { port: o.port, quotas: o.quotas, ...(o.detach ? { detach: true } : {}) })),
     );
   p.command('down')
     .description('stop the local cloud cleanly')
@@ -259,14 +264,24 @@ export function program(): Command {
   waitOpts(
     p
       .command('rotate-fleet')
-      .description('rotate every due secret with a tag, at most N at once')
+      .description(
+        'rotate every due secret with a tag, paced to a Secrets Manager write budget; shows rotated, failed, in flight, remaining and an ETA',
+      )
       .option('--tag <key=value>', 'select secrets by tag (default credflow:managed=true)', tagArg)
-      .option('--max-concurrency <n>', 'rotations in flight', int('--max-concurrency', 1, 1000), 10)
+      .option('--max-concurrency <n>', 'rotations in flight at most', int('--max-concurrency', 1, 1000), 25)
+      .option(
+        '--write-budget <n>',
+        'Secrets Manager writes/s this run may use (default 25: half the regional quota of 50; 3 writes per rotation)',
+        int('--write-budget', 1, 10_000),
+      )
+      .option('--page-size <n>', 'secrets per page execution (default 100)', int('--page-size', 1, 100))
       .option('--force', 'rotate whether due or not'),
   ).action(
     async (o: {
       tag?: { key: string; value: string };
       maxConcurrency: number;
+      writeBudget?: number;
+      pageSize?: number;
       force?: boolean;
       wait: boolean;
       name?: string;
@@ -274,7 +289,13 @@ export function program(): Command {
       set(
         await rotateFleet(
           g(),
-          { ...(o.tag ? { tag: o.tag } : {}), maxConcurrency: o.maxConcurrency, force: o.force ?? false },
+          {
+            ...(o.tag ? { tag: o.tag } : {}),
+            maxConcurrency: o.maxConcurrency,
+            ...(o.writeBudget ? { writeBudget: o.writeBudget } : {}),
+            ...(o.pageSize ? { pageSize: o.pageSize } : {}),
+            force: o.force ?? false,
+          },
           run(o),
         ),
       );
@@ -321,13 +342,14 @@ export function program(): Command {
   p.command('demo')
     .description('the whole lifecycle on the embedded local cloud with real PostgreSQL and MariaDB')
     .option('--keep', 'leave the local cloud and databases running at the end')
+    .option('--no-quotas', "don't enforce AWS's quotas")
     .addOption(
       new Option('--port <port>', 'local cloud port (0: any free one)')
         .default(0)
         .argParser(int('--port', 0, 65535)),
     )
-    .action(async (o: { keep?: boolean; port: number }) => {
-      set(await demo(g(), { keep: o.keep ?? false, port: o.port }));
+    .action(async (o: { keep?: boolean; port: number; quotas: boolean }) => {
+      set(await demo(g(), { keep: o.keep ?? false, port: o.port, quotas: o.quotas }));
     });
 
   addExamples(p);

@@ -9,6 +9,7 @@ import {
 } from '@aws-sdk/client-secrets-manager';
 import { type ExecutionListItem, ListExecutionsCommand } from '@aws-sdk/client-sfn';
 import { bootLocalCloud, exportLines, LOCAL_STAGE } from '../local/boot';
+import { quotasOff, quotasOn } from '../local/quotas';
 import { createClients } from '../src/aws/clients';
 import { engineFor } from '../src/engines';
 import { credentialsOf } from '../src/rotation/master';
@@ -46,7 +47,10 @@ const sleep = (t: number) => new Promise((r) => setTimeout(r, t));
  * create a user per strategy, rotate each twice, verify, rotate the master passwords, break a
  * rotation and watch the failure rule repair it, decommission. Ends with a timed summary.
  */
-export async function demo(g: GlobalOptions, o: { keep: boolean; port: number }): Promise<number> {
+export async function demo(
+  g: GlobalOptions,
+  o: { keep: boolean; port: number; quotas?: boolean },
+): Promise<number> {
   process.env['LOG_LEVEL'] ??= 'WARN';
   process.env['POWERTOOLS_LOG_LEVEL'] ??= 'WARN';
   process.env['CREDFLOW_LOG_LEVEL'] ??= 'warn';
@@ -69,7 +73,11 @@ export async function demo(g: GlobalOptions, o: { keep: boolean; port: number })
   };
 
   const t0 = Date.now();
-  const cloud = await bootLocalCloud({ stateDir, port: o.port });
+  const cloud = await bootLocalCloud({
+    stateDir,
+    port: o.port,
+    quotas: o.quotas === false ? quotasOff() : quotasOn(),
+  });
   parts.push({ part: 'start the local cloud', ms: Date.now() - t0, ok: true, detail: cloud.endpoint });
   say(bold(`credflow demo: local cloud at ${cloud.endpoint}, state in ${stateDir}`));
   const conn: Connection = {

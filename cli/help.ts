@@ -36,7 +36,9 @@ export const EXAMPLES: Record<string, string[]> = {
   verify: ['credflow --local verify credflow/shop-db/app'],
   preflight: ['credflow --stage prod --region eu-west-1 preflight shop-db'],
   decommission: ['credflow --local decommission shop-db --final-snapshot shop-db-final'],
-  'rotate-fleet': ['credflow --local rotate-fleet --tag credflow:managed=true --max-concurrency 10 --force'],
+  'rotate-fleet': [
+    'credflow --local rotate-fleet --tag credflow:managed=true --write-budget 25 --max-concurrency 10 --force',
+  ],
   executions: ['credflow --local executions --workflow rotate-secret --limit 5'],
   history: ['credflow --local history "$(credflow --local rotate-now credflow/shop-db/app --no-wait)"'],
   secrets: ['credflow --local secrets --json | jq -r \'.[] | select(.status != "ok") | .name\''],

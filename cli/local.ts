@@ -9,6 +9,7 @@ import { loadCatalog } from '../local/catalog';
 import { readToken } from '../local/credentials';
 import { CA_BUNDLE_FILE } from '../local/dbserver/tls';
 import { deployCatalog } from '../local/deploy';
+import { quotasOff, quotasOn } from '../local/quotas';
 import { rdsCaDir, stopOrphanServers } from '../local/rds/servers';
 import { consoleUrl } from './console';
 import { connect, ENDPOINT_FILE, type EndpointInfo, type GlobalOptions, runningLocalCloud } from './context';
@@ -39,6 +40,8 @@ const DETACHED_CHILD = 'CREDFLOW_UP_DETACHED_CHILD';
 export interface UpOptions {
   port: number;
   detach?: boolean;
+  /** false: `--no-quotas` (AWS's quotas are on by default). */
+  quotas?: boolean;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -71,7 +74,16 @@ export async function up(g: GlobalOptions, o: UpOptions): Promise<number> {
     const script = process.argv[1] ?? '';
     const child = spawn(
       process.execPath,
-      [...process.execArgv, script, 'up', '--port', String(o.port), '--state-dir', stateDir],
+      [
+        ...process.execArgv,
+        script,
+        'up',
+        '--port',
+        String(o.port),
+        '--state-dir',
+        stateDir,
+        ...(o.quotas === false ? ['--no-quotas'] : []),
+      ],
       { detached: true, stdio: ['ignore', log, log], env: { ...process.env, [DETACHED_CHILD]: '1' } },
     );
     child.unref();
@@ -92,7 +104,11 @@ export async function up(g: GlobalOptions, o: UpOptions): Promise<number> {
     throw new CliError(`the local cloud did not start; see ${stateDir}/cloud.log`, 'LocalCloudStartFailed');
   }
 
-  const cloud = await bootLocalCloud({ stateDir, port: o.port });
+  const cloud = await bootLocalCloud({
+    stateDir,
+    port: o.port,
+    quotas: o.quotas === false ? quotasOff() : quotasOn(),
+  });
   const info: EndpointInfo = {
     endpoint: cloud.endpoint,
     pid: process.pid,
@@ -102,6 +118,11 @@ export async function up(g: GlobalOptions, o: UpOptions): Promise<number> {
   };
   writeFileSync(path.join(stateDir, ENDPOINT_FILE), JSON.stringify(info), { mode: 0o600 });
   say(bold(`credflow local cloud at ${cloud.endpoint} (state in ${stateDir})`));
+  say(
+    o.quotas === false
+      ? "AWS's quotas are off (--no-quotas)"
+      : "AWS's quotas are on: Secrets Manager request rates (writes 50/s), 256 KiB payloads, 25,000 history events (--no-quotas turns them off)",
+  );
   const detachedChild = process.env[DETACHED_CHILD] === '1';
   delete process.env[DETACHED_CHILD];
   say(

@@ -10,6 +10,7 @@ import { consoleClients } from './console/data';
 import { CONSOLE_PATH } from './console/paths';
 import { consoleHandler } from './console/routes';
 import { type DeployReport, deployCatalog, resolveContext } from './deploy';
+import type { QuotaSettings } from './quotas';
 import { writeFileAtomic } from './store/files';
 
 export interface BootOptions {
@@ -19,6 +20,8 @@ export interface BootOptions {
   catalog?: Catalog | undefined;
   /** The deployment stage names take (default `local`). */
   stage?: string | undefined;
+  /** AWS's quotas to enforce (default all; `credflow up --no-quotas`: none). */
+  quotas?: QuotaSettings | undefined;
 }
 
 /** The stage the local cloud deploys serverless.yml as. */
@@ -36,7 +39,11 @@ export const RERUN_INTERRUPTED_TAG = 'credflow:rerun-interrupted';
  * they build their SDK clients from the environment exactly as on Lambda.
  */
 export async function bootLocalCloud(opts: BootOptions): Promise<LocalCloud & { deployment: DeployReport }> {
-  const cloud = await LocalCloud.start({ stateDir: opts.stateDir, port: opts.port ?? 4566 });
+  const cloud = await LocalCloud.start({
+    stateDir: opts.stateDir,
+    port: opts.port ?? 4566,
+    quotas: opts.quotas,
+  });
   const cfg = cloud.clientConfig();
   process.env['AWS_ENDPOINT_URL'] = cfg.endpoint;
   process.env['AWS_REGION'] = cfg.region;

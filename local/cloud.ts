@@ -8,10 +8,12 @@ import { ServiceRegistry } from './http/registry';
 import { HttpEndpoint, LOCAL_PREFIX, type LocalHandler } from './http/server';
 import { LambdaRegistry } from './lambda/registry';
 import { createLogger, type LocalLogger, redactingLogger } from './log';
+import { type QuotaSettings, quotasOn } from './quotas';
 import { rdsQueryService } from './rds/api';
 import { rdsCaDir } from './rds/servers';
 import { Rds } from './rds/service';
 import { secretsManagerJsonService } from './secretsmanager/api';
+import { SecretsManagerQuotas, withRateQuotas } from './secretsmanager/quotas';
 import { SecretsManager } from './secretsmanager/service';
 import { snsQueryService } from './sns/api';
 import { Sns } from './sns/service';
@@ -33,6 +35,8 @@ export interface LocalCloudOptions {
   accountId?: string | undefined;
   /** Default: JSON lines on stderr at CREDFLOW_LOG_LEVEL (info). Tests pass `silentLogger`. */
   logger?: LocalLogger | undefined;
+  /** Which of AWS's quotas to enforce; default all, as AWS (`credflow up --no-quotas`: none). */
+  quotas?: QuotaSettings | undefined;
 }
 
 /** What an SDK v3 client needs to talk to the local cloud. */
@@ -71,6 +75,13 @@ export class LocalCloud {
     /** Opens the `/_credflow/*` routes (`Authorization: Bearer <token>`); `credflow up` prints it. */
     readonly token: string,
     /**
+     * The quotas in force, shared by the services and read on every call (switch `rates` off
+     * to set up data faster than AWS would allow, then on again).
+     */
+    readonly quotas: QuotaSettings,
+    /** Secrets Manager's buckets and its calls per operation (what a rotation costs). */
+    readonly secretsQuotas: SecretsManagerQuotas,
+    /**
      * The local RDS's CA bundle (PEM), which every database server's certificate verifies against,
      * as RDS's bundle does on AWS; undefined when openssl is missing and the servers offer no TLS.
      */
@@ -92,11 +103,22 @@ export class LocalCloud {
       const keyring = Keyring.open(store);
       const events = new EventLog(store, { region, accountId }, logger);
       const lambdas = new LambdaRegistry({ region, accountId });
-      const secrets = new SecretsManager({ store, keyring, events, lambdas, region, accountId, logger });
+      const quotas = { ...(opts.quotas ?? quotasOn()) };
+      const secretsQuotas = new SecretsManagerQuotas(quotas);
+      const secrets = new SecretsManager({
+        store,
+        keyring,
+        events,
+        lambdas,
+        region,
+        accountId,
+        logger,
+        quotas: secretsQuotas,
+      });
       const services = new ServiceRegistry();
-      services.register(secretsManagerJsonService(secrets));
+      services.register(withRateQuotas(secretsManagerJsonService(secrets), secretsQuotas));
       const where = { region, accountId };
-      const stepFunctions = new StepFunctions({ store, events, lambdas, services, logger, ...where });
+      const stepFunctions = new StepFunctions({ store, events, lambdas, services, logger, quotas, ...where });
       services.register(stepFunctionsJsonService(stepFunctions));
       const eventBridge = new EventBridge({ store, events, lambdas, stepFunctions, logger, ...where });
       services.register(eventBridgeJsonService(eventBridge));
@@ -121,7 +143,7 @@ export class LocalCloud {
       const endpoint = `http://127.0.0.1:${port}`;
       // aws-sdk:rds tasks go through the real SDK client to this endpoint.
       stepFunctions.useEndpoint({ endpoint, region, credentials: { ...credentials } });
-      logger.info('local cloud started', { endpoint, stateDir });
+      logger.info('local cloud started', { endpoint, stateDir, quotas });
       return new LocalCloud(
         endpoint,
         port,
@@ -141,6 +163,8 @@ export class LocalCloud {
         sns,
         rds,
         token,
+        quotas,
+        secretsQuotas,
         ca?.bundle,
       );
     } catch (err) {

@@ -1,12 +1,15 @@
 import { parseArgs } from 'node:util';
 import { LocalCloud } from './cloud';
 import { createLogger, type LogLevel } from './log';
+import { quotasOff, quotasOn } from './quotas';
 
 export interface LocalCloudArgs {
   port: number;
   stateDir: string;
   region: string | undefined;
   logLevel: LogLevel | undefined;
+  /** `--no-quotas`: none of AWS's quotas (default: all, as AWS). */
+  quotas: boolean;
 }
 
 const OPTIONS = {
@@ -14,9 +17,10 @@ const OPTIONS = {
   'state-dir': { type: 'string', default: '.credflow' },
   region: { type: 'string' },
   'log-level': { type: 'string' },
+  'no-quotas': { type: 'boolean' },
 } as const;
 
-/** Reads `--port N --state-dir DIR --region R --log-level L` (also `--x=value`). */
+/** Reads `--port N --state-dir DIR --region R --log-level L --no-quotas` (also `--x=value`). */
 export function parseLocalCloudArgs(argv: readonly string[]): LocalCloudArgs {
   // Not strict: its errors would name options in parseArgs' words; these say what to fix.
   const { values, tokens } = parseArgs({ args: [...argv], options: OPTIONS, strict: false, tokens: true });
@@ -24,6 +28,10 @@ export function parseLocalCloudArgs(argv: readonly string[]): LocalCloudArgs {
     if (t.kind === 'positional') throw new Error(`unexpected argument: ${t.value}`);
     if (t.kind !== 'option') continue;
     if (!Object.hasOwn(OPTIONS, t.name)) throw new Error(`unknown option ${t.rawName}`);
+    if (OPTIONS[t.name as keyof typeof OPTIONS].type === 'boolean') {
+      if (t.value !== undefined) throw new Error(`${t.rawName} takes no value`);
+      continue;
+    }
     // A value that is the next option means this one was given none.
     if (t.value === undefined || (!t.inlineValue && t.value.startsWith('--')))
       throw new Error(`${t.rawName} needs a value`);
@@ -35,6 +43,7 @@ export function parseLocalCloudArgs(argv: readonly string[]): LocalCloudArgs {
     stateDir: String(values['state-dir']),
     region: values.region as string | undefined,
     logLevel: values['log-level'] as LogLevel | undefined,
+    quotas: values['no-quotas'] !== true,
   };
 }
 
@@ -46,6 +55,7 @@ export async function startLocalCloudFromArgs(argv: readonly string[]): Promise<
     port: args.port,
     region: args.region,
     logger: createLogger(args.logLevel ? { level: args.logLevel } : {}),
+    quotas: args.quotas ? quotasOn() : quotasOff(),
   });
 }
 

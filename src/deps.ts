@@ -31,6 +31,8 @@ export interface Deps {
   rotationLambdaArn?: string | undefined;
   /** The rotate-secret state machine the fleet starts (ROTATE_SECRET_STATE_MACHINE_ARN). */
   rotateSecretArn?: string | undefined;
+  /** The machine that rotates one page of a fleet (ROTATE_FLEET_PAGE_STATE_MACHINE_ARN). */
+  rotateFleetPageArn?: string | undefined;
   /** The machine the reconciler hands stalled rotations to (ON_ROTATION_FAILURE_STATE_MACHINE_ARN). */
   onRotationFailureArn?: string | undefined;
   /** The reconciler's threshold when its input gives none (RECONCILE_OLDER_THAN_MINUTES). */
@@ -74,6 +76,7 @@ export function depsFromEnv(service: ServiceName, env: NodeJS.ProcessEnv = proce
       alertTopicArn: env['ALERT_TOPIC_ARN'] || undefined,
       rotationLambdaArn: env['ROTATION_LAMBDA_ARN'] || undefined,
       rotateSecretArn: env['ROTATE_SECRET_STATE_MACHINE_ARN'] || undefined,
+      rotateFleetPageArn: env['ROTATE_FLEET_PAGE_STATE_MACHINE_ARN'] || undefined,
       onRotationFailureArn: env['ON_ROTATION_FAILURE_STATE_MACHINE_ARN'] || undefined,
       reconcileOlderThanMinutes: minutes(env['RECONCILE_OLDER_THAN_MINUTES']),
     };

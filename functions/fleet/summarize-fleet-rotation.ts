@@ -1,5 +1,5 @@
 import { taskHandler } from '../../src/handler';
-import { parseSummarizeFleetRotationInput, summarizeFleetRotation } from '../../src/lifecycle/fleet';
+import { parseSummarizeFleetRotationInput, summarizeFleetRotation } from '../../src/lifecycle/fleet-tally';
 
 /** Task SummarizeFleetRotation of rotate-fleet. */
 export const handler = taskHandler(

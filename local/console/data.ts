@@ -13,7 +13,6 @@ import {
   DescribeExecutionCommand,
   DescribeStateMachineCommand,
   type ExecutionListItem,
-  type HistoryEvent,
   ListExecutionsCommand,
   ListStateMachinesCommand,
   SFNClient,
@@ -21,6 +20,7 @@ import {
 import type { AwsClients } from '../../src/aws/clients';
 import { executionHistory } from '../../src/aws/history';
 import { type ClientConfig, clientSettings } from '../../src/aws/settings';
+import { fleetSnapshot } from '../../src/lifecycle/fleet-progress';
 import { DB_TAG, MANAGED_TAG, STATUS_TAG } from '../../src/lifecycle/users';
 import { USER_TAG } from '../../src/rotation/boundary';
 import { LAST_ROTATED_TAG, STRATEGY_TAG } from '../../src/rotation/types';
@@ -227,38 +227,19 @@ const history = (src: ConsoleSources, executionArn: string) =>
   executionHistory(src.clients.sfn, executionArn);
 
 /**
- * A rotate-fleet run's progress from its own history: the selection's size (SelectDueSecrets'
- * `total`), the per-secret rotations that ended (SecretRotated / SecretRotationFailed) and those
- * started but not ended (StartSecretRotation).
+ * A rotate-fleet run's progress as the CLI shows it (src/lifecycle/fleet-progress): the counts its
+ * execution last handed on, the page under way, followed through its continuations.
  */
-export function fleetProgress(events: HistoryEvent[]): Omit<FleetRow, keyof ExecutionRow> {
-  let total: number | undefined;
-  let started = 0;
-  let rotated = 0;
-  let failed = 0;
-  let current: string | undefined;
-  for (const e of events) {
-    const type = e.type ?? '';
-    if (type.endsWith('StateEntered')) {
-      current = e.stateEnteredEventDetails?.name;
-      if (current === 'StartSecretRotation') started++;
-      else if (current === 'SecretRotated') rotated++;
-      else if (current === 'SecretRotationFailed') failed++;
-    } else if (type === 'LambdaFunctionSucceeded' && current === 'SelectDueSecrets') {
-      try {
-        const n = (JSON.parse(e.lambdaFunctionSucceededEventDetails?.output ?? '{}') as { total?: unknown })
-          .total;
-        if (typeof n === 'number') total = n;
-      } catch {
-        // not a selection: leave the total unknown
-      }
-    }
-  }
+async function fleetProgress(
+  src: ConsoleSources,
+  executionArn: string,
+): Promise<Omit<FleetRow, keyof ExecutionRow>> {
+  const p = await fleetSnapshot(src.clients.sfn, executionArn);
   return {
-    ...(total !== undefined ? { total } : {}),
-    rotated,
-    failed,
-    inFlight: Math.max(0, started - rotated - failed),
+    ...(p.selected !== undefined ? { total: p.selected } : {}),
+    rotated: p.rotated,
+    failed: p.failed,
+    inFlight: p.inFlight,
   };
 }
 
@@ -271,7 +252,7 @@ export async function overview(src: ConsoleSources): Promise<Overview> {
   ]);
   const fleetRuns = executionRows.filter((e) => e.workflow === 'rotate-fleet').slice(0, 3);
   const fleets = await Promise.all(
-    fleetRuns.map(async (f) => ({ ...f, ...fleetProgress(await history(src, f.arn)) })),
+    fleetRuns.map(async (f) => ({ ...f, ...(await fleetProgress(src, f.arn)) })),
   );
   const alerts = src
     .alerts()

@@ -2,6 +2,7 @@ import { AwsError, invalidRequest, resourceNotFound } from '../http/errors';
 import type { LambdaRegistry } from '../lambda/registry';
 import type { LocalLogger } from '../log';
 import type { Keyring } from '../store/keyring';
+import type { SecretsManagerQuotas } from './quotas';
 import type { SecretRow, SecretsStore } from './store';
 import type { Caller, CloudTrail } from './trail';
 
@@ -18,6 +19,8 @@ export interface SecretsContext {
   readonly logger: LocalLogger;
   readonly region: string;
   readonly accountId: string;
+  /** Sizes, versions and request rates as AWS enforces them (absent: none). */
+  readonly quotas?: SecretsManagerQuotas | undefined;
   /** Epoch ms; tests move it for recovery windows and schedules. */
   now(): number;
 }

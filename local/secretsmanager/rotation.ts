@@ -15,10 +15,10 @@ import { AwsError, invalidRequest, resourceExists } from '../http/errors';
 import { DEFAULT_KMS_KEY_ID } from '../store/keyring';
 import { findActive, refuseManaged, type SecretsContext } from './context';
 import { AWSCURRENT, AWSPENDING, attachStages } from './labels';
+import { beforeNewVersion, pruneVersions } from './quotas';
 import { nextRotationDate, parseRotationRules } from './rotation-rules';
 import type { Caller } from './trail';
 import { seal, unseal } from './values';
-import { MAX_VERSIONS } from './versions';
 
 export const PREVIOUS_ROTATION_INCOMPLETE =
   "A previous rotation isn't complete. That rotation will be reattempted.";
@@ -90,9 +90,10 @@ export function rotateSecret(
       : null;
     ctx.db.enableRotation(s.arn, lambdaArn, storedRules ? JSON.stringify(storedRules) : null, next, now);
     if (immediately) {
+      beforeNewVersion(ctx, s.arn);
       ctx.db.insertVersion(s.arn, token, now, s.kms_key_id ?? DEFAULT_KMS_KEY_ID, null, null);
       ctx.db.writeStages(s.arn, attachStages(before, token, [AWSPENDING]));
-      ctx.db.pruneVersions(s.arn, MAX_VERSIONS);
+      pruneVersions(ctx, s.arn);
     }
     const tested = immediately ? false : placeTestVersion(ctx, s.arn, token);
     ctx.trail.apiEvent('RotateSecret', caller, input, {

@@ -51,6 +51,7 @@ import {
   putResourcePolicy,
   validateResourcePolicy,
 } from './policies';
+import type { SecretsManagerQuotas } from './quotas';
 import { cancelRotateSecret, completeRotation, removeTestVersion, rotateSecret } from './rotation';
 import { RotationRunner } from './rotation-runner';
 import { createSecret, describeSecret, listSecrets, updateSecret } from './secrets';
@@ -69,6 +70,8 @@ export interface SecretsManagerDeps {
   region: string;
   accountId: string;
   logger: LocalLogger;
+  /** AWS's quotas (sizes, versions; rates are applied by `withRateQuotas` at the protocol layer). */
+  quotas?: SecretsManagerQuotas | undefined;
 }
 
 /**
@@ -94,6 +97,7 @@ export class SecretsManager {
       logger: deps.logger,
       region: deps.region,
       accountId: deps.accountId,
+      quotas: deps.quotas,
       now,
     };
     this.runner = new RotationRunner(

@@ -301,8 +301,11 @@ export class SecretsStore {
     this.store.sql('UPDATE sm_versions SET last_accessed_ms = ? WHERE seq = ?').run(day, seq);
   }
 
-  /** Drops the oldest deprecated (unlabelled) versions beyond `keep`. */
-  pruneVersions(arn: string, keep: number): void {
+  /**
+   * Drops the oldest deprecated (unlabelled) versions beyond `keep`, only those created before
+   * `createdBefore` (Secrets Manager keeps every version of the last 24 hours).
+   */
+  pruneVersions(arn: string, keep: number, createdBefore = Number.MAX_SAFE_INTEGER): void {
     const { n } = this.store.sql('SELECT count(*) AS n FROM sm_versions WHERE secret_arn = ?').get(arn) as {
       n: number;
     };
@@ -310,11 +313,22 @@ export class SecretsStore {
     this.store
       .sql(
         `DELETE FROM sm_versions WHERE seq IN (
-           SELECT v.seq FROM sm_versions v WHERE v.secret_arn = ?
+           SELECT v.seq FROM sm_versions v WHERE v.secret_arn = ? AND v.created_ms < ?
              AND NOT EXISTS (SELECT 1 FROM sm_stages s WHERE s.secret_arn = v.secret_arn AND s.version_id = v.version_id)
            ORDER BY v.seq LIMIT ?)`,
       )
-      .run(arn, n - keep);
+      .run(arn, createdBefore, n - keep);
+  }
+
+  /** How many versions a secret has, and how many of them pruneVersions may remove. */
+  versionCounts(arn: string, createdBefore: number): { count: number; removable: number } {
+    return this.store
+      .sql(
+        `SELECT count(*) AS count, coalesce(sum(CASE WHEN v.created_ms < ? AND NOT EXISTS (
+           SELECT 1 FROM sm_stages s WHERE s.secret_arn = v.secret_arn AND s.version_id = v.version_id)
+         THEN 1 ELSE 0 END), 0) AS removable FROM sm_versions v WHERE v.secret_arn = ?`,
+      )
+      .get(createdBefore, arn) as { count: number; removable: number };
   }
 
   // ------------------------------------------------------------------ staging labels

@@ -26,12 +26,10 @@ import {
   stagesOf,
   validateStageName,
 } from './labels';
+import { beforeNewVersion, pruneVersions } from './quotas';
 import type { SecretRow, VersionRow } from './store';
 import type { Caller } from './trail';
 import { requestValue, type SecretValue, sameValue, seal, unseal } from './values';
-
-/** AWS keeps about this many versions; beyond it the oldest deprecated ones go. */
-export const MAX_VERSIONS = 100;
 
 const dayOf = (ms: number) => Math.floor(ms / DAY_MS) * DAY_MS;
 export const dateOrUndefined = (ms: number | null) => (ms === null ? undefined : new Date(ms));
@@ -120,7 +118,7 @@ export function updateSecretVersionStage(
     });
     checkStageQuota(after);
     ctx.db.writeStages(s.arn, after);
-    ctx.db.pruneVersions(s.arn, MAX_VERSIONS);
+    pruneVersions(ctx, s.arn);
     ctx.db.touch(s.arn, ctx.now());
     ctx.trail.apiEvent('UpdateSecretVersionStage', caller, input, { arn: s.arn });
     return { ARN: s.arn, Name: s.name };
@@ -176,6 +174,8 @@ export function putVersion(
       return { stages: stagesOf(before, token), abandoned: false };
     throw resourceExists("You can't modify an existing version, you can only create a new version.");
   }
+  ctx.quotas?.checkValueSize(value.bytes.length);
+  if (!existing) beforeNewVersion(ctx, s.arn);
   const kmsKeyId = s.kms_key_id ?? DEFAULT_KMS_KEY_ID;
   const blob = seal(ctx.keyring, kmsKeyId, s.arn, token, value);
   if (existing) ctx.db.fillVersion(existing.seq, value.kind, blob, kmsKeyId);
@@ -189,7 +189,7 @@ export function putVersion(
   }
   checkStageQuota(after);
   ctx.db.writeStages(s.arn, after);
-  ctx.db.pruneVersions(s.arn, MAX_VERSIONS);
+  pruneVersions(ctx, s.arn);
   ctx.db.touch(s.arn, ctx.now());
   return { stages: stagesOf(after, token), abandoned };
 }

@@ -8,7 +8,9 @@ import { AwsError } from '../http/errors';
 import type { LocalLogger } from '../log';
 import { ExecutionHistory, type HistoryEvent } from './history';
 import { type Compiled, type CompiledMachines, NAME, paginate } from './machines';
-import { Runner } from './runner/runner';
+import type { ExecutionQuotas } from './quotas';
+import { StatesError } from './runner/errors';
+import { Runner, type RunnerLimits } from './runner/runner';
 import type { ExecutionRow, ExecutionStatus, StateMachineRow, StepFunctionsStore } from './store';
 import { type ChildDescription, type ChildExecutions, type TaskDispatcher, TaskError } from './tasks';
 
@@ -65,6 +67,8 @@ export interface ExecutionsOptions {
   logger: LocalLogger;
   region: string;
   accountId: string;
+  /** Step Functions' payload and history quotas (checked at the service boundary). */
+  quotas: ExecutionQuotas;
 }
 
 export class Executions implements ChildExecutions {
@@ -108,6 +112,7 @@ export class Executions implements ChildExecutions {
     const name = input.name ?? randomUUID();
     if (!NAME.test(name)) throw new AwsError('InvalidName', `Invalid Name: '${name}'`);
     const text = input.input ?? '{}';
+    this.o.quotas.checkStartInput(text);
     let parsedInput: unknown;
     try {
       parsedInput = JSON.parse(text);
@@ -152,6 +157,7 @@ export class Executions implements ChildExecutions {
       definition: compiled.definition,
       history,
       region: this.o.region,
+      limits: quotaLimits(this.o.quotas),
       execution: {
         id: arn,
         name,
@@ -169,9 +175,20 @@ export class Executions implements ChildExecutions {
       },
     });
     running.abort = () => runner.stop('ABORTED');
+    // The history quota: the event that leaves room for just the closing ExecutionFailed ends the
+    // execution (thrown out of the runner's record, a terminal error no Catch sees).
+    let closing = false;
+    history.onEvent = () => {
+      const full = closing ? undefined : this.o.quotas.history(history.events.length);
+      if (full) {
+        closing = true;
+        throw new StatesError(full.error, full.cause, { terminal: true, placed: true });
+      }
+    };
 
     running.done = (async () => {
       const finish = await runner.run(input);
+      closing = true;
       if (this.abandoned) {
         this.running.delete(arn);
         return;
@@ -181,7 +198,16 @@ export class Executions implements ChildExecutions {
       let error: string | null = null;
       let cause: string | null = null;
       let prev: number | undefined;
-      if (finish.status === 'SUCCEEDED') {
+      const outputTooLarge =
+        finish.status === 'SUCCEEDED'
+          ? this.o.quotas.result('execution output', JSON.stringify(finish.output ?? null))
+          : undefined;
+      if (outputTooLarge) {
+        status = 'FAILED';
+        error = outputTooLarge.error;
+        cause = outputTooLarge.cause;
+        prev = finish.status === 'SUCCEEDED' ? finish.prev : undefined;
+      } else if (finish.status === 'SUCCEEDED') {
         output = JSON.stringify(finish.output ?? null);
         prev = finish.prev;
       } else if (finish.status === 'FAILED') {
@@ -329,4 +355,15 @@ export class Executions implements ChildExecutions {
     this.abandoned = true;
     for (const r of this.running.values()) r.abort();
   }
+}
+
+/** The runner's payload checks over Step Functions' quotas: each a terminal error, as on AWS. */
+function quotaLimits(q: ExecutionQuotas): RunnerLimits {
+  const terminal = (f: { error: string; cause: string } | undefined) =>
+    f ? new StatesError(f.error, f.cause, { terminal: true, placed: true }) : undefined;
+  return {
+    taskInput: (state, value) => terminal(q.input(state, value)),
+    taskResult: (resource, value) => terminal(q.result(resource, value)),
+    stateOutput: (state, value) => terminal(q.result(state, value)),
+  };
 }

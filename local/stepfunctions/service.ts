@@ -3,9 +3,11 @@ import { AwsError } from '../http/errors';
 import type { ServiceRegistry } from '../http/registry';
 import type { LambdaRegistry } from '../lambda/registry';
 import type { LocalLogger } from '../log';
+import { type QuotaSettings, quotasOff } from '../quotas';
 import type { Store } from '../store/db';
 import { Executions } from './executions';
 import { CompiledMachines, NAME, paginate, validateDefinition } from './machines';
+import { ExecutionQuotas } from './quotas';
 import { type RecoveryOptions, recoverInterrupted } from './recovery';
 import { type StateMachineRow, StepFunctionsStore, type Tag } from './store';
 import { tagMachine, untagMachine } from './tags';
@@ -24,6 +26,8 @@ export interface StepFunctionsOptions {
   region: string;
   accountId: string;
   logger: LocalLogger;
+  /** Payload and history quotas (`limits`); default none. */
+  quotas?: QuotaSettings | undefined;
 }
 
 /**
@@ -41,7 +45,8 @@ export class StepFunctions {
 
   constructor(private readonly o: StepFunctionsOptions) {
     this.db = new StepFunctionsStore(o.store);
-    this.executions = new Executions({ db: this.db, machines: this.machines, ...o });
+    const quotas = new ExecutionQuotas(o.quotas ?? quotasOff());
+    this.executions = new Executions({ db: this.db, machines: this.machines, ...o, quotas });
     this.tasks = new TaskDispatcher({ ...o, executions: this.executions });
     this.executions.dispatchTo(this.tasks);
   }

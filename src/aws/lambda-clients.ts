@@ -1,5 +1,6 @@
 import { RDSClient } from '@aws-sdk/client-rds';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { countCalls } from './call-stats';
 import { clientSettings } from './settings';
 
 /** What the Lambda handlers call: Secrets Manager, and RDS to locate managed master secrets. */
@@ -19,6 +20,7 @@ export function lambdaClients(): LambdaClients {
   if (!cached) {
     const s = clientSettings({});
     cached = { secrets: new SecretsManagerClient(s), rds: new RDSClient(s) };
+    countCalls(cached.secrets);
   }
   return cached;
 }

@@ -4,6 +4,7 @@ import {
   TagResourceCommand,
   UpdateSecretVersionStageCommand,
 } from '@aws-sdk/client-secrets-manager';
+import { throttledSoFar } from '../aws/call-stats';
 import { aws } from '../aws/errors';
 import type { Deps } from '../deps';
 import { engineFor as defaultEngineFor } from '../engines';
@@ -46,6 +47,7 @@ async function load(deps: Deps, input: StepInput, step: StepName): Promise<Loade
       token: input.token,
       strategy: strategy.name,
       outcome: 'already-current',
+      throttled: throttledSoFar(),
     };
   }
   const bound = boundUser(strategy, state.tags, current, state.arn);
@@ -68,6 +70,7 @@ function done(
     strategy: l.strategy.name,
     outcome,
     ...(username ? { username } : {}),
+    throttled: throttledSoFar(),
   };
 }
 
@@ -328,7 +331,14 @@ export async function finishSecret(deps: Deps, input: StepInput): Promise<StepRe
   // Already current: the value is read only when neither the input nor the tag names the strategy.
   strategy ??= resolveStrategy(input, state.tags, await hasMasterArn(deps, state.arn, input.token));
   if (rotated) recordRotation(deps, rotated.engine, strategy.name, rotated.pendingSince);
-  return { step: 'finishSecret', secretArn: state.arn, token: input.token, strategy: strategy.name, outcome };
+  return {
+    step: 'finishSecret',
+    secretArn: state.arn,
+    token: input.token,
+    strategy: strategy.name,
+    outcome,
+    throttled: throttledSoFar(),
+  };
 }
 
 /** RotationSucceeded and, when the pending version's creation time is known, RotationDuration. */

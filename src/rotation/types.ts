@@ -36,4 +36,9 @@ export interface StepResult {
   outcome: StepOutcome;
   /** The database user the pending version holds (never its password). */
   username?: string;
+  /**
+   * Secrets Manager requests of this step that AWS throttled (retried by the SDK, or fatal):
+   * rotate-fleet slows down when its rotations report any.
+   */
+  throttled: number;
 }

@@ -133,7 +133,7 @@ export function monitoringChecks(root: string, catalog: Catalog, stage: string):
 
     it.each([
       ['DriftDetected', 'verifyCredentials'],
-      ['SecretsOverdue', 'selectDueSecrets'],
+      ['SecretsOverdue', 'planFleetRotation'],
     ])('alarms the alerts topic on %s, with the service of the handler that emits it', (metric, fnKey) => {
       const alarm = of('AWS::CloudWatch::Alarm').find(([, a]) => a.Properties['MetricName'] === metric);
       expect(alarm?.[1].Properties).toMatchObject({

@@ -170,18 +170,33 @@ describe('serverless package (offline)', () => {
     }
   });
 
-  it('scopes rotate-fleet to the rotate-secret machine, its executions and the managed rule of .sync', () => {
-    const statements = roleStatements(vpc, vpc.Resources['RotateFleetStateMachine'] as Resource, 'RoleArn');
-    const on = (action: string) => statements.filter((s) => s.Action.includes(action)).map((s) => s.Resource);
-    expect(on('states:StartExecution')).toEqual([[{ Ref: 'RotateSecretStateMachine' }]]);
+  it('scopes rotate-fleet and rotate-fleet-page to the machines they start, their executions and the managed rule of .sync', () => {
+    const on = (machine: string, action: string) =>
+      roleStatements(vpc, vpc.Resources[machine] as Resource, 'RoleArn')
+        .filter((s) => s.Action.includes(action))
+        .map((s) => s.Resource);
+    const fleetByName = (kind: string) =>
+      `arn:\${AWS::Partition}:states:\${AWS::Region}:\${AWS::AccountId}:${kind}:credflow-ci-rotate-fleet`;
+    expect(on('RotateFleetStateMachine', 'states:StartExecution')).toEqual([
+      [{ Ref: 'RotateFleetPageStateMachine' }, { 'Fn::Sub': fleetByName('stateMachine') }],
+    ]);
+    expect(on('RotateFleetPageStateMachine', 'states:StartExecution')).toEqual([
+      [{ Ref: 'RotateSecretStateMachine' }],
+    ]);
     for (const a of ['states:DescribeExecution', 'states:StopExecution']) {
-      expect(JSON.stringify(on(a))).toContain(`:execution:\${RotateSecretStateMachine.Name}:*`);
-    }
-    for (const a of ['events:PutTargets', 'events:PutRule', 'events:DescribeRule']) {
-      expect(JSON.stringify(on(a))).toMatch(
-        /^\[\[\{"Fn::Sub":"arn:\$\{AWS::Partition\}:events:\$\{AWS::Region\}:\$\{AWS::AccountId\}:rule\/StepFunctionsGetEventsForStepFunctionsExecutionRule"\}\]\]$/,
+      const fleet = JSON.stringify(on('RotateFleetStateMachine', a));
+      expect(fleet).toContain(`:execution:\${RotateFleetPageStateMachine.Name}:*`);
+      expect(fleet).toContain(':execution:credflow-ci-rotate-fleet:*');
+      expect(JSON.stringify(on('RotateFleetPageStateMachine', a))).toContain(
+        `:execution:\${RotateSecretStateMachine.Name}:*`,
       );
     }
+    for (const machine of ['RotateFleetStateMachine', 'RotateFleetPageStateMachine'])
+      for (const a of ['events:PutTargets', 'events:PutRule', 'events:DescribeRule']) {
+        expect(JSON.stringify(on(machine, a))).toMatch(
+          /^\[\[\{"Fn::Sub":"arn:\$\{AWS::Partition\}:events:\$\{AWS::Region\}:\$\{AWS::AccountId\}:rule\/StepFunctionsGetEventsForStepFunctionsExecutionRule"\}\]\]$/,
+        );
+      }
   });
 
   it('lets the repair workflows publish to the alerts topic, and no role anywhere else', () => {
@@ -434,7 +449,7 @@ describe('serverless package (offline)', () => {
   });
 
   it('bundles only the SDK clients handlers use (Secrets Manager and RDS)', async () => {
-    for (const key of ['setSecret', 'verifyCredentials', 'selectDueSecrets']) {
+    for (const key of ['setSecret', 'verifyCredentials', 'selectFleetPage']) {
       const { stdout } = await exec('unzip', ['-p', path.join(out, `${key}.zip`)], {
         maxBuffer: 64 * 1024 * 1024,
       });

@@ -117,6 +117,23 @@ describe('the credflow CLI against the local cloud', () => {
     },
   );
 
+  it('rotate-fleet shows its progress as plain lines off a terminal, then the summary; exit 0', async () => {
+    const r = await local(
+      'rotate-fleet',
+      '--tag',
+      'credflow:managed=true',
+      '--force',
+      '--write-budget',
+      '30',
+    );
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/^ {2}rotated \d+(\/3)?, failed 0, in flight \d+/m);
+    expect(r.stderr).toContain('3 rotated, 0 failed');
+    expect(r.stderr).toMatch(/at a budget of 30 writes\/s \(10\/s\); throttled requests \d+/);
+    // Plain lines only: no carriage return or erase-line sequence when stderr is not a terminal.
+    expect([r.stderr.includes('\r'), r.stderr.includes('\u001b[2K')]).toEqual([false, false]);
+  });
+
   it("the rotations' metrics are in the local cloud's log (EMF lines), and no password is", async () => {
     const log = readFileSync(path.join(stateDir, 'cloud.log'), 'utf8');
     const metrics = log

@@ -1,8 +1,16 @@
 import { CreateDBInstanceCommand } from '@aws-sdk/client-rds';
 import { CreateSecretCommand, GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
-import { DescribeExecutionCommand, ListExecutionsCommand } from '@aws-sdk/client-sfn';
-import { workflowArn } from '../../cli/context';
+import {
+  DescribeExecutionCommand,
+  GetExecutionHistoryCommand,
+  ListExecutionsCommand,
+} from '@aws-sdk/client-sfn';
+import { type Workflow, workflowArn } from '../../cli/context';
+import { startWorkflow } from '../../cli/run';
+import { quotasOn } from '../../local/quotas';
 import { engineFor } from '../../src/engines';
+import { WRITES_PER_ROTATION } from '../../src/lifecycle/fleet-pacing';
+import { type FleetProgress, fleetSnapshot } from '../../src/lifecycle/fleet-progress';
 import { USER_TAG } from '../../src/rotation/boundary';
 import { resolveMaster } from '../../src/rotation/master';
 import { STRATEGY_TAG } from '../../src/rotation/types';
@@ -12,7 +20,8 @@ import { connectionOf, logsIn, succeed } from './support';
 let tc: TestCloud;
 
 beforeAll(async () => {
-  tc = await startTestCloud();
+  // AWS's request rates on: the fleet paces itself to its write budget and meets no throttling.
+  tc = await startTestCloud(quotasOn());
 }, 120_000);
 afterAll(async () => {
   await tc?.stop();
@@ -28,7 +37,7 @@ interface Made {
  * The first `pairs` users are single-user credentials stored twice, as a team might keep them
  * outside credflow (no credflow:user tag): the fleet must never rotate both copies at once.
  */
-async function fleetOn(id: string, engine: string, n: number, pairs: number): Promise<Made[]> {
+async function fleetOn(id: string, engine: string, n: number, pairs: number, tag = 'test'): Promise<Made[]> {
   const out = await tc.clients.rds.send(
     new CreateDBInstanceCommand({
       DBInstanceIdentifier: id,
@@ -66,7 +75,7 @@ async function fleetOn(id: string, engine: string, n: number, pairs: number): Pr
           }),
           Tags: [
             { Key: STRATEGY_TAG, Value: strategy },
-            { Key: 'fleet', Value: 'test' },
+            { Key: 'fleet', Value: tag },
             ...(copies === 1 ? [{ Key: USER_TAG, Value: username }] : []),
           ],
         }),
@@ -85,7 +94,17 @@ async function fleetOn(id: string, engine: string, n: number, pairs: number): Pr
   return made;
 }
 
-it('rotate-fleet: 50 secrets on 2 instances, at most 5 in flight, never both secrets of one user at once', async () => {
+async function executionsOf(workflow: Workflow) {
+  const list = await tc.clients.sfn.send(
+    new ListExecutionsCommand({
+      stateMachineArn: await workflowArn(connectionOf(tc), workflow),
+      maxResults: 1000,
+    }),
+  );
+  return list.executions ?? [];
+}
+
+it('rotate-fleet: 50 secrets on 2 instances in pages of 10, at most 5 in flight, never both secrets of one user at once, failures retried once, progress as the CLI reads it', async () => {
   const made = [
     ...(await fleetOn('fleet-pg', 'postgres', 23, 3)),
     ...(await fleetOn('fleet-my', 'mysql', 22, 2)),
@@ -98,19 +117,75 @@ it('rotate-fleet: 50 secrets on 2 instances, at most 5 in flight, never both sec
     before.set(m.arn, v.VersionId!);
   }
 
-  const summary = await succeed(conn, 'rotate-fleet', {
+  const arn = await startWorkflow(conn, 'rotate-fleet', {
     tag: { key: 'fleet', value: 'test' },
     maxConcurrency: 5,
     force: true,
+    pageSize: 10,
+    pagesPerExecution: 2,
   });
+  // What the CLI shows while it runs, read as it does: every 200 ms until the run stops.
+  const seen: FleetProgress[] = [];
+  let run = await conn.clients.sfn.send(new DescribeExecutionCommand({ executionArn: arn }));
+  while (run.status === 'RUNNING') {
+    seen.push(await fleetSnapshot(conn.clients.sfn, arn));
+    await new Promise((r) => setTimeout(r, 200));
+    run = await conn.clients.sfn.send(new DescribeExecutionCommand({ executionArn: arn }));
+  }
+  expect(run.status).toBe('SUCCEEDED');
+  const summary = JSON.parse(run.output ?? '{}') as Record<string, unknown>;
   // Of two single-user copies, the second to run finds its password changed by the first and
-  // fails (AuthenticationError) without touching anything; the fleet goes on.
-  expect(summary).toMatchObject({ total: 50, succeeded: 45, failed: 5 });
+  // fails (AuthenticationError) without touching anything; retried once at the end it fails
+  // again and is reported; the fleet goes on.
+  expect(summary).toMatchObject({
+    total: 50,
+    selected: 50,
+    succeeded: 45,
+    failed: 5,
+    retried: 5,
+    recovered: 0,
+    failuresByError: { AuthenticationError: 5 },
+    throttling: { throttledRequests: 0, backoffs: 0 },
+    // 5 pages of 10 and one retry page; two pages per execution: the run continued twice.
+    pages: 6,
+    executions: 3,
+  });
+  expect((summary['failures'] as { error: string }[]).map((f) => f.error)).toEqual(
+    Array(5).fill('AuthenticationError'),
+  );
+
+  // Progress: counts only grow, rotations were seen in flight in pages of later executions, and
+  // the last look agrees with the summary.
+  for (let i = 1; i < seen.length; i++) expect(seen[i]!.rotated).toBeGreaterThanOrEqual(seen[i - 1]!.rotated);
+  expect(seen.some((p) => p.inFlight > 0)).toBe(true);
+  expect(new Set(seen.map((p) => p.executionArn)).size).toBeGreaterThan(1);
+  expect(seen.every((p) => p.selected === undefined || p.selected === 50)).toBe(true);
   expect(
-    (summary as { results: { status: string; error?: string }[] }).results
-      .filter((r) => r.status === 'FAILED')
-      .map((r) => r.error),
-  ).toEqual(Array(5).fill('AuthenticationError'));
+    seen.every(
+      (p) => p.rotated + p.failed + p.inFlight + (p.remaining ?? 0) === 50 || p.selected === undefined,
+    ),
+  ).toBe(true);
+  expect(await fleetSnapshot(conn.clients.sfn, arn)).toMatchObject({
+    selected: 50,
+    rotated: 45,
+    failed: 5,
+    awaitingRetry: 0,
+    inFlight: 0,
+    remaining: 0,
+  });
+
+  // No execution's history grows with the fleet: each holds one page or a few pages' worth.
+  const fleetRuns = [...(await executionsOf('rotate-fleet')), ...(await executionsOf('rotate-fleet-page'))];
+  expect(fleetRuns).toHaveLength(3 + 6);
+  for (const e of fleetRuns) {
+    const h = await tc.clients.sfn.send(
+      new GetExecutionHistoryCommand({ executionArn: e.executionArn, maxResults: 1000 }),
+    );
+    expect({ execution: e.name, bounded: (h.events ?? []).length < 400 }).toEqual({
+      execution: e.name,
+      bounded: true,
+    });
+  }
 
   // Every other secret rotated (a new AWSCURRENT version) and logs in; of two copies, exactly
   // the one rotated holds the working password.
@@ -137,7 +212,8 @@ it('rotate-fleet: 50 secrets on 2 instances, at most 5 in flight, never both sec
       return { secretId, start: d.startDate!.getTime(), stop: d.stopDate!.getTime() };
     }),
   );
-  expect(runs).toHaveLength(50);
+  // 50 rotations and the 5 retries.
+  expect(runs).toHaveLength(55);
   const points = runs.flatMap((r) => [
     { t: r.start, d: 1 },
     { t: r.stop, d: -1 },
@@ -158,9 +234,79 @@ it('rotate-fleet: 50 secrets on 2 instances, at most 5 in flight, never both sec
     const user = made.find((m) => m.arn === r.secretId)!.username;
     byUser.set(user, [...(byUser.get(user) ?? []), r]);
   }
-  const paired = [...byUser.values()].filter((v) => v.length === 2);
-  expect(paired).toHaveLength(5);
-  for (const [a, b] of paired as [{ start: number; stop: number }, { start: number; stop: number }][]) {
-    expect(a.stop <= b.start || b.stop <= a.start).toBe(true);
+  // Each pair: two rotations and the retry of the one that failed, never two at once.
+  const paired = [...byUser.values()].filter((v) => v.length > 1);
+  expect(paired.map((v) => v.length)).toEqual(Array(5).fill(3));
+  for (const v of paired)
+    for (const a of v)
+      for (const b of v) if (a !== b) expect(a.stop <= b.start || b.stop <= a.start).toBe(true);
+}, 300_000);
+
+/** Calls in Secrets Manager's write group (PutSecretValue, UpdateSecret, UpdateSecretVersionStage) so far. */
+function writesSoFar(): number {
+  const c = tc.cloud.secretsQuotas.calls;
+  return ['PutSecretValue', 'UpdateSecret', 'UpdateSecretVersionStage'].reduce(
+    (n, op) => n + (c.get(op) ?? 0),
+    0,
+  );
+}
+
+it('rotate-fleet never writes faster than its budget: 12 secrets at 6 writes/s (2 rotations/s)', async () => {
+  await fleetOn('pace-pg', 'postgres', 12, 0, 'pace');
+  const before = writesSoFar();
+  const t0 = Date.now();
+  const summary = await succeed(connectionOf(tc), 'rotate-fleet', {
+    tag: { key: 'fleet', value: 'pace' },
+    force: true,
+    writeBudget: 6,
+    pageSize: 4,
+  });
+  const seconds = (Date.now() - t0) / 1000;
+  const writes = writesSoFar() - before;
+  expect(summary).toMatchObject({ succeeded: 12, failed: 0, pacing: { writeBudget: 6, budgetRate: 2 } });
+  expect(writes).toBe(12 * WRITES_PER_ROTATION);
+  // Start times 0.5 s apart (one second's worth may go at once after a pause between pages): an
+  // upper bound on speed, never one on slowness.
+  expect(seconds).toBeGreaterThanOrEqual((12 - 2) / 2);
+  expect(writes).toBeLessThanOrEqual(6 * seconds + 6);
+}, 300_000);
+
+it('rotate-fleet slows down when other writers leave it less than its budget, and nothing fails', async () => {
+  await fleetOn('adapt-my', 'mysql', 15, 0, 'adapt');
+  // Other applications use all but 6 of the account's 50 writes a second.
+  tc.cloud.secretsQuotas.limit('PutSecretValue', 6);
+  try {
+    const summary = await succeed(connectionOf(tc), 'rotate-fleet', {
+      tag: { key: 'fleet', value: 'adapt' },
+      force: true,
+      pageSize: 5,
+    });
+    expect(summary).toMatchObject({ succeeded: 15, failed: 0, retried: 0 });
+    const throttling = summary['throttling'] as { throttledRequests: number; backoffs: number };
+    expect(throttling.throttledRequests).toBeGreaterThan(0);
+    expect(throttling.backoffs).toBeGreaterThanOrEqual(1);
+    expect((summary['pacing'] as { finalRate: number }).finalRate).toBeLessThan(25 / WRITES_PER_ROTATION);
+  } finally {
+    tc.cloud.secretsQuotas.limit('PutSecretValue', 50);
+  }
+}, 300_000);
+
+it('one rotation makes WRITES_PER_ROTATION writes in the regional write quota, every engine and strategy', async () => {
+  const made = [
+    ...(await fleetOn('calls-pg', 'postgres', 3, 0, 'calls')),
+    ...(await fleetOn('calls-my', 'mysql', 3, 0, 'calls')),
+  ];
+  for (const m of made) {
+    const before = new Map(tc.cloud.secretsQuotas.calls);
+    await succeed(connectionOf(tc), 'rotate-secret', { secretId: m.arn });
+    const delta = (op: string) => (tc.cloud.secretsQuotas.calls.get(op) ?? 0) - (before.get(op) ?? 0);
+    // README "Secrets Manager calls per rotation": the writes, and the two other 50/s quotas a
+    // rotation uses once each.
+    expect({
+      secret: m.username,
+      writes: delta('PutSecretValue') + delta('UpdateSecretVersionStage') + delta('UpdateSecret'),
+      GetRandomPassword: delta('GetRandomPassword'),
+      TagResource: delta('TagResource'),
+    }).toEqual({ secret: m.username, writes: WRITES_PER_ROTATION, GetRandomPassword: 1, TagResource: 1 });
   }
 }, 300_000);

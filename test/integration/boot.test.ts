@@ -26,8 +26,13 @@ async function boot() {
 
 it('a second cloud in the same process gets handler calls, not the stopped first one', async () => {
   const first = await boot();
-  const event = { tag: { key: 'team', value: 'boot-test' }, force: true };
-  await expect(first.lambdas.invoke('selectDueSecrets', event)).resolves.toMatchObject({ total: 0 });
+  const event = {
+    executionName: 'boot-test',
+    input: { tag: { key: 'team', value: 'boot-test' }, force: true },
+  };
+  await expect(first.lambdas.invoke('planFleetRotation', event)).resolves.toMatchObject({
+    totals: { selected: 0 },
+  });
   await first.stop();
 
   const second = await boot();
@@ -40,7 +45,9 @@ it('a second cloud in the same process gets handler calls, not the stopped first
         Tags: [{ Key: 'team', Value: 'boot-test' }],
       }),
     );
-    await expect(second.lambdas.invoke('selectDueSecrets', event)).resolves.toMatchObject({ total: 1 });
+    await expect(second.lambdas.invoke('planFleetRotation', event)).resolves.toMatchObject({
+      totals: { selected: 1 },
+    });
   } finally {
     await second.stop();
   }
@@ -51,10 +58,13 @@ it('a second cloud in the same process gets handler calls, not the stopped first
 it('registers the deployed function names, with the serverless keys as aliases', async () => {
   const cloud = await boot();
   try {
-    const deployed = `arn:aws:lambda:${cloud.region}:${cloud.accountId}:function:credflow-local-selectDueSecrets`;
-    expect(cloud.lambdas.arn('selectDueSecrets')).toBe(deployed);
-    const event = { tag: { key: 'team', value: 'naming-test' }, force: true };
-    await expect(cloud.lambdas.invoke(deployed, event)).resolves.toMatchObject({ total: 0 });
+    const deployed = `arn:aws:lambda:${cloud.region}:${cloud.accountId}:function:credflow-local-planFleetRotation`;
+    expect(cloud.lambdas.arn('planFleetRotation')).toBe(deployed);
+    const event = {
+      executionName: 'naming-test',
+      input: { tag: { key: 'team', value: 'naming-test' }, force: true },
+    };
+    await expect(cloud.lambdas.invoke(deployed, event)).resolves.toMatchObject({ totals: { selected: 0 } });
     expect(cloud.lambdas.has('credflow-local-rotationLambda')).toBe(true);
   } finally {
     await cloud.stop();

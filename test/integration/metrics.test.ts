@@ -8,7 +8,7 @@ import { GetSecretValueCommand, TagResourceCommand } from '@aws-sdk/client-secre
 import { Client as PgClient } from 'pg';
 import type { Deps } from '../../src/deps';
 import { tlsOptions } from '../../src/engines/common';
-import { selectDueSecrets } from '../../src/lifecycle/fleet';
+import { parsePlanFleetRotationInput, planFleetRotation } from '../../src/lifecycle/fleet';
 import { findStalledRotations, parseReconcileInput } from '../../src/lifecycle/reconcile';
 import { diagnoseRotation, rollBackRotation } from '../../src/lifecycle/repair';
 import { verifyCredentials } from '../../src/lifecycle/verify';
@@ -186,6 +186,20 @@ describe('metrics reported by the cores', () => {
     }
     const base = { tag, maxConcurrency: 2, force: false, maxAgeDays: 30, overdueAfterHours: 25 };
     const day = 86_400_000;
+    const machines = {
+      rotateSecretArn: 'arn:aws:states:us-east-1:000000000000:stateMachine:credflow-local-rotate-secret',
+      rotateFleetPageArn:
+        'arn:aws:states:us-east-1:000000000000:stateMachine:credflow-local-rotate-fleet-page',
+    };
+    // PlanFleetRotation counts the due secrets of a run: the count and the overdue go out as metrics.
+    const selectDueSecrets = async (deps: ReturnType<typeof depsWith>, input: Record<string, unknown>) => ({
+      total: (
+        await planFleetRotation(
+          { ...deps, ...machines },
+          parsePlanFleetRotationInput({ executionName: 'metrics-test', input }),
+        )
+      ).totals.selected,
+    });
 
     // Created today, 30-day rotations: nothing due, nothing overdue.
     const today = depsWith();

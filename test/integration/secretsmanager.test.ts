@@ -409,12 +409,20 @@ describe('staging labels', () => {
   it('keeps at most 100 versions, dropping the oldest deprecated ones', async () => {
     const { arn, v1 } = await create('first');
     const tokens: string[] = [v1];
-    for (let i = 0; i < 104; i++) {
-      const t = token();
-      tokens.push(t);
-      await h.sm.send(
-        new PutSecretValueCommand({ SecretId: arn, SecretString: `n${i}`, ClientRequestToken: t }),
-      );
+    // A day between writes: versions younger than 24 hours are never dropped (test/integration/quotas).
+    let day = Date.now();
+    try {
+      for (let i = 0; i < 104; i++) {
+        const t = token();
+        tokens.push(t);
+        day += 86_400_001;
+        h.cloud.secrets.setClock(() => new Date(day));
+        await h.sm.send(
+          new PutSecretValueCommand({ SecretId: arn, SecretString: `n${i}`, ClientRequestToken: t }),
+        );
+      }
+    } finally {
+      h.cloud.secrets.setClock(() => new Date());
     }
     const ids: string[] = [];
     let next: string | undefined;

@@ -13,6 +13,7 @@ import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { bootLocalCloud } from '../../local/boot';
 import { LocalCloud } from '../../local/cloud';
 import { silentLogger } from '../../local/log';
+import type { QuotaSettings } from '../../local/quotas';
 import { type AwsClients, createClients } from '../../src/aws/clients';
 import { trustCa } from './trust';
 
@@ -48,15 +49,22 @@ async function inTempStateDir<T extends object>(
   };
 }
 
+/**
+ * The quotas a test cloud enforces unless a test asks otherwise: AWS's sizes and counts (no test
+ * should ever reach them, so one that does has found a bug), but not request rates, since tests
+ * set up data faster than an AWS account may. The quota tests and the fleet test turn rates on.
+ */
+export const TEST_QUOTAS: QuotaSettings = { rates: false, limits: true };
+
 export interface Harness extends Started {
   sm: SecretsManagerClient;
 }
 
 /** The bare local cloud, silent, with a real Secrets Manager SDK client (no retries). */
-export async function startLocalCloud(): Promise<Harness> {
+export async function startLocalCloud(quotas: QuotaSettings = TEST_QUOTAS): Promise<Harness> {
   return inTempStateDir(
     'credflow-lc-',
-    (stateDir) => LocalCloud.start({ stateDir, port: 0, logger: silentLogger }),
+    (stateDir) => LocalCloud.start({ stateDir, port: 0, logger: silentLogger, quotas: { ...quotas } }),
     (cloud) => {
       const sm = new SecretsManagerClient({ ...cloud.clientConfig(), maxAttempts: 1 });
       return { with: { sm }, close: () => sm.destroy() };
@@ -70,12 +78,12 @@ export interface TestCloud extends Started {
 }
 
 /** The local cloud with serverless.yml deployed into it; handlers log warnings and errors only. */
-export async function startTestCloud(): Promise<TestCloud> {
+export async function startTestCloud(quotas: QuotaSettings = TEST_QUOTAS): Promise<TestCloud> {
   process.env['POWERTOOLS_LOG_LEVEL'] ??= 'WARN';
   process.env['LOG_LEVEL'] ??= 'WARN';
   return inTempStateDir(
     'credflow-cloud-',
-    (stateDir) => bootLocalCloud({ stateDir, port: 0 }),
+    (stateDir) => bootLocalCloud({ stateDir, port: 0, quotas: { ...quotas } }),
     (cloud) => ({
       with: {
         clients: createClients(cloud.clientConfig()),

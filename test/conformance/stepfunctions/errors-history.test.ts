@@ -107,6 +107,7 @@ describe('the Context object', () => {
           'execution.$': '$$.Execution.Name',
           'input.$': '$$.Execution.Input',
           'machine.$': '$$.StateMachine.Name',
+          'machineId.$': '$$.StateMachine.Id',
         },
       }),
       { k: 1 },
@@ -116,6 +117,8 @@ describe('the Context object', () => {
     expect(out['input']).toEqual({ k: 1 });
     expect(out['execution']).toBe(run.execution.name);
     expect(run.execution.stateMachineArn?.endsWith(`:${String(out['machine'])}`)).toBe(true);
+    // The machine's ARN, as rotate-fleet reads it to continue as a new execution of itself.
+    expect(out['machineId']).toBe(run.execution.stateMachineArn);
     const entered = run.events.find((e) => e.type === 'PassStateEntered');
     expect(new Date(String(out['entered'])).getTime()).toBe(entered?.timestamp?.getTime());
   });

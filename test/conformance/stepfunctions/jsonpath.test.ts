@@ -120,6 +120,25 @@ describe('JSONPath data flow', () => {
     });
   });
 
+  // A timestamp in the past does not wait (rotate-fleet-page's start times once they are due);
+  // one ahead waits until then.
+  it('Wait TimestampPath waits until the time the input names', async () => {
+    const past = await sfn.run(single({ Type: 'Wait', TimestampPath: '$.at' }), {
+      at: new Date(Date.now() - 60_000).toISOString(),
+    });
+    expect(past.execution.status).toBe('SUCCEEDED');
+    expect(types(past.events)).toEqual([
+      'ExecutionStarted',
+      'WaitStateEntered',
+      'WaitStateExited',
+      'ExecutionSucceeded',
+    ]);
+    const at = new Date(Date.now() + 1500);
+    const ahead = await sfn.run(single({ Type: 'Wait', TimestampPath: '$.at' }), { at: at.toISOString() });
+    const exited = ahead.events.find((e) => e.type === 'WaitStateExited');
+    expect(exited?.timestamp?.getTime()).toBeGreaterThanOrEqual(at.getTime() - 5);
+  });
+
   it('Wait SecondsPath waits the seconds the input names', async () => {
     const run = await sfn.run(single({ Type: 'Wait', SecondsPath: '$.s' }), { s: 0 });
     expect(run.execution.status).toBe('SUCCEEDED');

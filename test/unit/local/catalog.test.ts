@@ -28,15 +28,18 @@ describe('serverless.yml as the catalog', () => {
     expect(rules.find((r) => r.kind === 'schedule')).toMatchObject({
       machine: 'rotateFleet',
       expression: 'rate(1 day)',
-      input: { maxConcurrency: 10 },
+      input: { maxConcurrency: 25 },
     });
   });
 
   it('resolves Ref and Fn::GetAtt in function environments', () => {
     const env = (key: string) =>
       resolveEnvironment(catalog.functions.find((f) => f.key === key)?.environment ?? {}, ctx);
-    expect(env('selectDueSecrets')['ROTATE_SECRET_STATE_MACHINE_ARN']).toBe(
+    expect(env('planFleetRotation')['ROTATE_SECRET_STATE_MACHINE_ARN']).toBe(
       ctx.stateMachineArn('RotateSecretStateMachine'),
+    );
+    expect(env('planFleetRotation')['ROTATE_FLEET_PAGE_STATE_MACHINE_ARN']).toBe(
+      ctx.stateMachineArn('RotateFleetPageStateMachine'),
     );
     // Fn::GetAtt rotationLambda.Arn names the function as `serverless deploy` does: <service>-<stage>-<key>.
     expect(env('enableRotation')['ROTATION_LAMBDA_ARN']).toBe(

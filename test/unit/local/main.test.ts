@@ -7,7 +7,13 @@ describe('local cloud arguments', () => {
       stateDir: '.credflow',
       region: undefined,
       logLevel: undefined,
+      quotas: true,
     });
+  });
+
+  it('--no-quotas turns AWS quotas off', () => {
+    expect(parseLocalCloudArgs(['--no-quotas'])).toMatchObject({ quotas: false });
+    expect(() => parseLocalCloudArgs(['--no-quotas=1'])).toThrow(/takes no value/);
   });
 
   it('reads --x value and --x=value', () => {
@@ -25,6 +31,7 @@ describe('local cloud arguments', () => {
       stateDir: '/tmp/s',
       region: 'eu-west-1',
       logLevel: 'silent',
+      quotas: true,
     });
   });
 

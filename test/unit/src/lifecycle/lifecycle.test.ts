@@ -1,10 +1,8 @@
 import { ValidationError } from '../../../../src/errors';
 import { kindOf, provisionInput, writerOf } from '../../../../src/lifecycle/database';
 import { classifyDeletion, parseDeletionCase, parseDeletionEvent } from '../../../../src/lifecycle/deletion';
-import { summarizeFleetRotation } from '../../../../src/lifecycle/fleet';
 import { parseFailureEvent } from '../../../../src/lifecycle/repair';
 import { userSecretName } from '../../../../src/lifecycle/users';
-import { memoryMetrics } from '../../../../src/metrics';
 import { tokenFromExecutionName } from '../../../../src/rotation/input';
 import { grantsFingerprint } from '../../../../src/rotation/strategies';
 import { executionFailed, smRotationFailed } from '../../../support/aws-events';
@@ -124,33 +122,5 @@ describe('user secrets', () => {
   it('fingerprints grants by content and order', () => {
     expect(grantsFingerprint(['a', 'b'])).toBe(grantsFingerprint(['a', 'b']));
     expect(grantsFingerprint(['a', 'b'])).not.toBe(grantsFingerprint(['a', 'c']));
-  });
-});
-
-describe('fleet summary', () => {
-  it('counts successes and failures across groups, and reports them as fleet metrics', () => {
-    const metrics = memoryMetrics();
-    const s = summarizeFleetRotation(
-      { metrics },
-      {
-        selection: { skipped: [{ secretId: 'x', reason: 'not due' }] },
-        results: [
-          [{ secretId: 'a', name: 'a', outcome: { status: 'SUCCEEDED', executionArn: 'e1' } }],
-          [
-            { secretId: 'b', name: 'b', outcome: { Error: 'AuthenticationError', Cause: 'no' } },
-            { secretId: 'c', name: 'c', outcome: { status: 'SUCCEEDED' } },
-          ],
-        ],
-      },
-    );
-    expect(s).toMatchObject({ total: 3, succeeded: 2, failed: 1, skipped: 1 });
-    expect(s.results.find((r) => r.secretId === 'b')).toMatchObject({
-      status: 'FAILED',
-      error: 'AuthenticationError',
-    });
-    expect(metrics.points).toEqual([
-      { name: 'FleetSecretsRotated', value: 2, dimensions: {} },
-      { name: 'FleetSecretsFailed', value: 1, dimensions: {} },
-    ]);
   });
 });
