@@ -35,12 +35,7 @@ export function putResourcePolicy(
   if (input.BlockPublicPolicy === true && grantsPublicAccess(policy)) {
     throw new AwsError('PublicPolicyException', PUBLIC);
   }
-  return ctx.db.tx(() => {
-    const s = findActive(ctx, input.SecretId);
-    ctx.db.setResourcePolicy(s.arn, policy, ctx.now());
-    ctx.trail.apiEvent('PutResourcePolicy', caller, input, { arn: s.arn });
-    return { ARN: s.arn, Name: s.name };
-  });
+  return attach(ctx, 'PutResourcePolicy', input, caller, policy);
 }
 
 /** The policy as attached; no `ResourcePolicy` member when there is none (as AWS answers). */
@@ -61,10 +56,21 @@ export function deleteResourcePolicy(
   input: DeleteResourcePolicyRequest,
   caller: Caller,
 ): DeleteResourcePolicyResponse {
+  return attach(ctx, 'DeleteResourcePolicy', input, caller, null);
+}
+
+/** Attaches `policy` (null: none) in one transaction, with the call's CloudTrail event. */
+function attach(
+  ctx: SecretsContext,
+  operation: 'PutResourcePolicy' | 'DeleteResourcePolicy',
+  input: PutResourcePolicyRequest | DeleteResourcePolicyRequest,
+  caller: Caller,
+  policy: string | null,
+): { ARN: string; Name: string } {
   return ctx.db.tx(() => {
     const s = findActive(ctx, input.SecretId);
-    ctx.db.setResourcePolicy(s.arn, null, ctx.now());
-    ctx.trail.apiEvent('DeleteResourcePolicy', caller, input, { arn: s.arn });
+    ctx.db.setResourcePolicy(s.arn, policy, ctx.now());
+    ctx.trail.apiEvent(operation, caller, input, { arn: s.arn });
     return { ARN: s.arn, Name: s.name };
   });
 }

@@ -9,6 +9,7 @@ import {
   advancePhase,
   type FleetItem,
   type FleetState,
+  type FleetTotals,
   parseFleetState,
   RETRY_CAP,
   secretName,
@@ -171,17 +172,14 @@ export function tallyFleetPage(deps: Pick<Deps, 'logger'>, input: TallyInput): F
   return { ...next, cursor: advancePhase(next) };
 }
 
-export interface FleetSummary {
+/** The run's counts as the totals keep them (throttling and failures by error are reported apart). */
+export interface FleetSummary
+  extends Pick<
+    FleetTotals,
+    'selected' | 'succeeded' | 'failed' | 'skipped' | 'retried' | 'recovered' | 'notRetried'
+  > {
   /** Secrets the run rotated or gave up on. */
   total: number;
-  /** Due secrets counted at the start. */
-  selected: number;
-  succeeded: number;
-  failed: number;
-  skipped: number;
-  retried: number;
-  recovered: number;
-  notRetried: number;
   failuresByError: Record<string, number>;
   failures: FleetState['failures'];
   throttling: { throttledRequests: number; backoffs: number };

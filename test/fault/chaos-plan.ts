@@ -4,19 +4,11 @@
  * CREDFLOW_CHAOS_SEED=<n> replays the same plan. Where exactly a kill lands in the code still
  * depends on how busy the machine is, which is the point of the test.
  */
+import { seeded } from '../../local/stepfunctions/runner/random';
 import type { StrategyName as Strategy } from '../../src/rotation/types';
 
-/** mulberry32: a small, fast, seedable PRNG; values in [0, 1). */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
+/** The seedable generator the local Step Functions uses for seeded random numbers. */
+export const prng = seeded;
 
 export type ChaosEngine = 'postgres' | 'mysql';
 

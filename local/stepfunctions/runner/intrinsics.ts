@@ -8,6 +8,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { runtimeError, type StatesError } from './errors';
 import { deepEqual, type ParsedPath, parsePath } from './jsonpath';
+import { HASH_ALGORITHMS, seeded } from './random';
 
 export type IntrinsicArg =
   | { kind: 'literal'; value: unknown; template?: string }
@@ -204,26 +205,6 @@ export function javaString(v: unknown): string {
   return String(v);
 }
 
-/** A seeded generator, so MathRandom with a seed repeats its number. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-const HASHES: Record<string, string> = {
-  MD5: 'md5',
-  'SHA-1': 'sha1',
-  'SHA-256': 'sha256',
-  'SHA-384': 'sha384',
-  'SHA-512': 'sha512',
-};
-
 /** AWS caps the text these take (Base64Encode, Base64Decode, Hash): 10,000 characters. */
 const MAX_TEXT = 10_000;
 /** ArrayRange returns at most 1,000 elements. */
@@ -315,8 +296,8 @@ const FUNCTIONS: Record<string, Fn> = {
     argCount(args, info, 2);
     const data = typeof args[0] === 'string' ? args[0] : JSON.stringify(args[0] ?? null);
     if (data.length > MAX_TEXT) throw bad(info, `expects at most ${MAX_TEXT} characters`);
-    const algorithm = HASHES[stringArg(args, 1, info)];
-    if (!algorithm) throw bad(info, `supports the algorithms ${Object.keys(HASHES).join(', ')}`);
+    const algorithm = HASH_ALGORITHMS[stringArg(args, 1, info)];
+    if (!algorithm) throw bad(info, `supports the algorithms ${Object.keys(HASH_ALGORITHMS).join(', ')}`);
     return createHash(algorithm).update(data, 'utf8').digest('hex');
   },
   'States.JsonMerge': (args, info) => {

@@ -9,6 +9,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import jsonata from 'jsonata';
 import { queryError, type StatesError } from './errors';
+import { HASH_ALGORITHMS, seeded } from './random';
 
 /** Whether a value is a JSONata expression string. */
 export function isJsonata(value: unknown): value is string {
@@ -47,14 +48,6 @@ export interface JsonataEnv {
   variables: Record<string, unknown>;
 }
 
-const HASHES: Record<string, string> = {
-  MD5: 'md5',
-  'SHA-1': 'sha1',
-  'SHA-256': 'sha256',
-  'SHA-384': 'sha384',
-  'SHA-512': 'sha512',
-};
-
 class FunctionError extends Error {
   constructor(
     readonly code: string,
@@ -67,13 +60,6 @@ class FunctionError extends Error {
 /** A JSONata sequence: a one-element result is its element, as jsonata returns its own. */
 function sequence<T>(items: T[]): T[] {
   return Object.defineProperty(items, 'sequence', { value: true });
-}
-
-function seededRandom(seed: number): number {
-  let t = (seed + 0x6d2b79f5) >>> 0;
-  t = Math.imul(t ^ (t >>> 15), t | 1);
-  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
 }
 
 /** The functions Step Functions adds to JSONata (its JSONata "Functions provided by Step Functions"). */
@@ -102,16 +88,16 @@ const AWS_FUNCTIONS = {
     return sequence(out);
   },
   hash: (data: unknown, algorithm: unknown) => {
-    const alg = typeof algorithm === 'string' ? HASHES[algorithm] : undefined;
+    const alg = typeof algorithm === 'string' ? HASH_ALGORITHMS[algorithm] : undefined;
     if (!alg)
       throw new FunctionError(
         'States.QueryEvaluationError',
-        `$hash supports ${Object.keys(HASHES).join(', ')}`,
+        `$hash supports ${Object.keys(HASH_ALGORITHMS).join(', ')}`,
       );
     const text = typeof data === 'string' ? data : JSON.stringify(data ?? null);
     return createHash(alg).update(text, 'utf8').digest('hex');
   },
-  random: (seed?: unknown) => (typeof seed === 'number' ? seededRandom(Math.trunc(seed)) : Math.random()),
+  random: (seed?: unknown) => (typeof seed === 'number' ? seeded(Math.trunc(seed))() : Math.random()),
   uuid: () => randomUUID(),
   parse: (text: unknown) => {
     if (typeof text !== 'string')
