@@ -41,9 +41,35 @@ export function tlsOptions(
   _host: string,
   options: EngineOptions,
   env: NodeJS.ProcessEnv = process.env,
-): { rejectUnauthorized: true; ca?: string | Buffer | string[] } {
+): TrustOptions {
   const ca = options.tls?.ca ?? extraCaCertificates(env);
-  return { rejectUnauthorized: true, ...(ca ? { ca } : {}) };
+  return ca ? trustFor(ca) : VERIFY_DEFAULT;
+}
+
+/** What a driver's `ssl` option needs to verify the server: the CAs and one context made of them. */
+export interface TrustOptions {
+  rejectUnauthorized: true;
+  ca?: string | Buffer | string[];
+  secureContext?: tls.SecureContext;
+}
+
+// Not frozen: mysql2 writes `rejectUnauthorized = (value !== false)` onto the options it is given.
+const VERIFY_DEFAULT: TrustOptions = { rejectUnauthorized: true };
+const trustByCa = new Map<string | Buffer | string[], TrustOptions>();
+
+/**
+ * One options object, with one secure context, per set of CAs. A context made from Node's ~140
+ * roots plus a bundle costs tens of milliseconds of CPU; made per connection (pg passes `ca` to
+ * tls.connect, mysql2 caches by the identity of the options object) it cost ~300 ms per rotation.
+ */
+function trustFor(ca: string | Buffer | string[]): TrustOptions {
+  let trust = trustByCa.get(ca);
+  if (!trust) {
+    if (trustByCa.size >= 16) trustByCa.clear(); // a few bundles at most; never unbounded
+    trust = { rejectUnauthorized: true, ca, secureContext: tls.createSecureContext({ ca }) };
+    trustByCa.set(ca, trust);
+  }
+  return trust;
 }
 
 let extraCa: { key: string; certificates: string[] } | undefined;
