@@ -119,6 +119,22 @@ export interface FleetState {
   continuation?: string | undefined;
 }
 
+/** A run's counts before its first page: `selected` due secrets, nothing done yet. */
+export function freshTotals(selected: number, startedMs: number): FleetTotals {
+  return {
+    selected,
+    succeeded: 0,
+    failed: 0,
+    skipped: 0,
+    retried: 0,
+    recovered: 0,
+    notRetried: 0,
+    throttled: 0,
+    byError: {},
+    startedMs,
+  };
+}
+
 /** The short name of a secret ARN (`arn:...:secret:credflow/db/app-AbCdEf` -> `credflow/db/app`). */
 export function secretName(arn: string): string {
   const m = /:secret:(.+)-[A-Za-z0-9]{6}$/.exec(arn);
@@ -248,18 +264,7 @@ export async function planFleetRotation(deps: Deps, req: z.infer<typeof planInpu
     pagesInExecution: 0,
     executions: 1,
     pacing: initialPacing(options.writeBudget, options.maxConcurrency, started),
-    totals: {
-      selected,
-      succeeded: 0,
-      failed: 0,
-      skipped: 0,
-      retried: 0,
-      recovered: 0,
-      notRetried: 0,
-      throttled: 0,
-      byError: {},
-      startedMs: started,
-    },
+    totals: freshTotals(selected, started),
     retry: [],
     failures: [],
   };

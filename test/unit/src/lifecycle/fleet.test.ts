@@ -2,6 +2,7 @@ import type { HistoryEvent } from '@aws-sdk/client-sfn';
 import { ValidationError } from '../../../../src/errors';
 import {
   type FleetState,
+  freshTotals,
   pageExecutionName,
   parsePlanFleetRotationInput,
   runIdOf,
@@ -76,18 +77,7 @@ function state(over: Partial<FleetState> = {}): FleetState {
     pagesInExecution: 1,
     executions: 1,
     pacing: initialPacing(25, 10, 0),
-    totals: {
-      selected: 4,
-      succeeded: 0,
-      failed: 0,
-      skipped: 0,
-      retried: 0,
-      recovered: 0,
-      notRetried: 0,
-      throttled: 0,
-      byError: {},
-      startedMs: Date.now() - 2000,
-    },
+    totals: freshTotals(4, Date.now() - 2000),
     retry: [],
     failures: [],
     current: {
