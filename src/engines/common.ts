@@ -33,15 +33,11 @@ export function isLoopback(host: string): boolean {
 }
 
 /**
- * TLS options for a connection to `host`: the certificate must verify, on loopback exactly as
+ * TLS options for a database connection: the certificate must verify, on loopback exactly as
  * anywhere else (the local RDS's servers carry certificates from its own CA, as RDS's carry
  * theirs), against `ca` when given, else Node's CA store plus NODE_EXTRA_CA_CERTS.
  */
-export function tlsOptions(
-  _host: string,
-  options: EngineOptions,
-  env: NodeJS.ProcessEnv = process.env,
-): TrustOptions {
+export function tlsOptions(options: EngineOptions, env: NodeJS.ProcessEnv = process.env): TrustOptions {
   const ca = options.tls?.ca ?? extraCaCertificates(env);
   return ca ? trustFor(ca) : VERIFY_DEFAULT;
 }

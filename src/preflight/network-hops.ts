@@ -98,7 +98,7 @@ export async function tlsHop(t: Target, family: EngineFamily | undefined, ms: nu
   if (t.master?.ssl === false)
     return skipped('the master secret says ssl: false: credflow connects without TLS');
   // The same trust the engines apply to this host, so the verdict is theirs.
-  const trust = tlsOptions(t.host, {});
+  const trust = tlsOptions({});
   let f: TlsFinding;
   try {
     f = await probeTls(family, { host: t.host, address: t.address, port: t.port }, ms, trust.ca);

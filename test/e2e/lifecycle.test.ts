@@ -51,7 +51,7 @@ async function tryAs(secretId: string, sql: string): Promise<string> {
         user: s.username,
         password: s.password,
         database: s.dbname ?? 'postgres',
-        ssl: tlsOptions(s.host, {}),
+        ssl: tlsOptions({}),
       });
       await c.connect();
       try {
@@ -86,7 +86,7 @@ async function asMaster(masterArn: string, dbname: string, sql: string): Promise
       user: m.creds.username,
       password: m.creds.password,
       database: dbname,
-      ssl: tlsOptions(m.creds.host, {}),
+      ssl: tlsOptions({}),
     });
     await c.connect();
     await c.query(sql);

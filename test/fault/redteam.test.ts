@@ -79,7 +79,7 @@ describe.each([
         ...m.creds,
         user: m.creds.username,
         database: 'postgres',
-        ssl: tlsOptions(m.creds.host, {}),
+        ssl: tlsOptions({}),
       });
       await c.connect();
       await c.query(`CREATE ROLE "${username}" LOGIN PASSWORD '${password}'`);

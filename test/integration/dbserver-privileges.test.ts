@@ -115,7 +115,7 @@ describe('PostgreSQL master as RDS gives it', () => {
       user: a.username,
       password: a.password,
       database: TEST_DATABASE,
-      ssl: tlsOptions(a.host, {}),
+      ssl: tlsOptions({}),
     });
     await master.connect();
   });
@@ -169,7 +169,7 @@ describe('PostgreSQL master as RDS gives it', () => {
       user: 'app_user',
       password: 'App-pw-2',
       database: TEST_DATABASE,
-      ssl: tlsOptions(servers.postgres.admin.host, {}),
+      ssl: tlsOptions({}),
     });
     await user.connect();
     const member = await user.query("SELECT pg_has_role('app_reader', 'MEMBER') AS m");

@@ -110,7 +110,7 @@ describe('metrics reported by the cores', () => {
       password: a.password,
       database: 'appdb',
       // The servers take PostgreSQL logins over verified TLS only, as RDS for PostgreSQL 15.
-      ssl: tlsOptions(a.host, {}),
+      ssl: tlsOptions({}),
     });
     await pg.connect();
     try {

@@ -53,7 +53,7 @@ async function rawUserExists(family: Family, username: string): Promise<boolean>
       user: a.username,
       password: a.password,
       database: 'postgres',
-      ssl: tlsOptions(a.host, {}),
+      ssl: tlsOptions({}),
     });
     await c.connect();
     try {

@@ -72,7 +72,7 @@ export async function startNoTlsProxy(
             upstream.destroy();
             return;
           }
-          const secure = tls.connect({ socket: upstream, host: target.host, ...tlsOptions(target.host, {}) });
+          const secure = tls.connect({ socket: upstream, host: target.host, ...tlsOptions({}) });
           sockets.add(secure);
           secure.on('error', () => {
             client.destroy();

@@ -25,7 +25,7 @@ export async function sqlAs(
       password: creds.password,
       database: creds.dbname ?? 'postgres',
       // TLS, verified as the engines verify it: the servers take PostgreSQL logins over TLS only.
-      ssl: tlsOptions(creds.host, {}),
+      ssl: tlsOptions({}),
     });
     await c.connect();
     try {

@@ -409,7 +409,7 @@ export class MysqlEngine extends SqlEngine<Session> implements DatabaseEngine {
       multipleStatements: false,
       supportBigNumbers: true,
       bigNumberStrings: true,
-      ...(tls ? { ssl: tlsOptions(creds.host, this.options) } : {}),
+      ...(tls ? { ssl: tlsOptions(this.options) } : {}),
     };
     const conn = await mysql.createConnection(options);
     conn.on('error', () => {

@@ -440,7 +440,7 @@ export class PostgresEngine extends SqlEngine<Session> implements DatabaseEngine
       user: creds.username,
       password: creds.password,
       database: creds.dbname ?? 'postgres',
-      ssl: ssl ? tlsOptions(creds.host, this.options) : false,
+      ssl: ssl ? tlsOptions(this.options) : false,
       connectionTimeoutMillis: this.connectTimeoutMs,
       query_timeout: this.queryTimeoutMs,
       statement_timeout: this.queryTimeoutMs,

@@ -23,15 +23,15 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('tlsOptions', () => {
   it('always verifies, with Node defaults when no extra CA is named', () => {
-    const t = tlsOptions('db.example.com', {}, {});
+    const t = tlsOptions({}, {});
     expect(t.rejectUnauthorized).toBe(true);
     expect(t.ca).toBeUndefined();
   });
 
   it('gives every login of the same CA bundle one options object and one secure context', () => {
     const env = { NODE_EXTRA_CA_CERTS: bundle };
-    const a = tlsOptions('127.0.0.1', {}, env);
-    const b = tlsOptions('db.example.com', {}, env);
+    const a = tlsOptions({}, env);
+    const b = tlsOptions({}, env);
     expect(a.rejectUnauthorized).toBe(true);
     expect(a.secureContext).toBeDefined();
     expect(b).toBe(a);
@@ -40,13 +40,13 @@ describe('tlsOptions', () => {
 
   it('builds a new context when the bundle changes, and one per explicit CA', () => {
     const env = { NODE_EXTRA_CA_CERTS: bundle };
-    const before = tlsOptions('h', {}, env);
+    const before = tlsOptions({}, env);
     writeFileSync(bundle, `${PEM}\n${PEM}`);
-    const after = tlsOptions('h', {}, env);
+    const after = tlsOptions({}, env);
     expect(after).not.toBe(before);
     expect(after.secureContext).not.toBe(before.secureContext);
-    const explicit = tlsOptions('h', { tls: { ca: PEM } });
-    expect(tlsOptions('h', { tls: { ca: PEM } })).toBe(explicit);
+    const explicit = tlsOptions({ tls: { ca: PEM } });
+    expect(tlsOptions({ tls: { ca: PEM } })).toBe(explicit);
     expect(explicit.ca).toBe(PEM);
   });
 });
