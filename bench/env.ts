@@ -1,5 +1,5 @@
 /** What every benchmark section shares: a local cloud with database instances, users, figures. */
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { CreateDBInstanceCommand } from '@aws-sdk/client-rds';
@@ -117,4 +117,29 @@ function walSize(dir: string): number {
   } catch {
     return 0;
   }
+}
+
+/**
+ * CPU spent between start and read: by this process (all its threads: the endpoint, Step
+ * Functions and the functions' threads) and by the whole machine (the database servers too), in
+ * ms, from /proc/stat's busy jiffies. On a saturated machine the rate is bound by the total.
+ */
+export function cpuMeter(): { read(): { processMs: number; machineMs: number } } {
+  const busy = (): number => {
+    try {
+      const line = readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '';
+      const [, user, nice, system, , , irq, softirq, steal] = line.trim().split(/\s+/).map(Number);
+      return ((user ?? 0) + (nice ?? 0) + (system ?? 0) + (irq ?? 0) + (softirq ?? 0) + (steal ?? 0)) * 10;
+    } catch {
+      return Number.NaN;
+    }
+  };
+  const p0 = process.cpuUsage();
+  const m0 = busy();
+  return {
+    read() {
+      const p = process.cpuUsage(p0);
+      return { processMs: (p.user + p.system) / 1000, machineMs: busy() - m0 };
+    },
+  };
 }

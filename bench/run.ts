@@ -23,7 +23,18 @@ import { engineFor } from '../src/engines';
 import type { Credentials } from '../src/engines/types';
 import { cloneOf } from '../src/rotation/strategies';
 import type { StrategyName as Strategy } from '../src/rotation/types';
-import { ENGINES, type Env, environment, f1, makeUser, pct, STRATEGIES, sleep, storeBytes } from './env';
+import {
+  cpuMeter,
+  ENGINES,
+  type Env,
+  environment,
+  f1,
+  makeUser,
+  pct,
+  STRATEGIES,
+  sleep,
+  storeBytes,
+} from './env';
 import { benchFleetQuotas } from './fleet-quotas';
 
 process.env['LOG_LEVEL'] ??= 'ERROR';
@@ -164,11 +175,14 @@ async function benchFleet(total: number): Promise<void> {
       }),
     );
     console.log(`set-up: ${made} users and secrets in ${f1((performance.now() - t0) / 1000)} s\n`);
-    console.log('| max concurrency | secrets | succeeded | seconds | secrets/s | store MB | RSS MB |');
-    console.log('|---|---|---|---|---|---|---|');
+    console.log(
+      '| max concurrency | secrets | succeeded | seconds | secrets/s | CPU ms per rotation: credflow / machine | store MB | RSS MB |',
+    );
+    console.log('|---|---|---|---|---|---|---|---|');
     let best = 0;
     for (const c of (process.env['BENCH_CONCURRENCY'] ?? '10,50').split(',').map(Number)) {
       const t1 = performance.now();
+      const cpu = cpuMeter();
       // Quotas off: no write budget to keep to, so the fleet is bound by the machine alone.
       const r = await runWorkflow(env.conn, 'rotate-fleet', {
         tag: { key: 'bench', value: 'fleet' },
@@ -182,8 +196,10 @@ async function benchFleet(total: number): Promise<void> {
         console.log(`rotate-fleet ${r.status}: ${r.error}: ${String(r.cause).slice(0, 300)}`);
       best = Math.max(best, (out?.succeeded ?? 0) / secs);
       const store = storeBytes(env.stateDir);
+      const used = cpu.read();
+      const per = (ms: number) => f1(ms / Math.max(1, out?.succeeded ?? 0));
       console.log(
-        `| ${c} | ${out?.total ?? '-'} | ${out?.succeeded ?? '-'} | ${f1(secs)} | ${f1((out?.succeeded ?? 0) / secs)} | ${f1(store / 1e6)} | ${f1(process.memoryUsage().rss / 1e6)} |`,
+        `| ${c} | ${out?.total ?? '-'} | ${out?.succeeded ?? '-'} | ${f1(secs)} | ${f1((out?.succeeded ?? 0) / secs)} | ${per(used.processMs)} / ${per(used.machineMs)} | ${f1(store / 1e6)} | ${f1(process.memoryUsage().rss / 1e6)} |`,
       );
     }
     const floor = await fleetFloor(
@@ -215,6 +231,7 @@ async function fleetFloor(
     }),
   );
   const cpu0 = process.cpuUsage();
+  const machine = cpuMeter();
   const t0 = performance.now();
   let next = 0;
   let failed = 0;
@@ -232,8 +249,9 @@ async function fleetFloor(
   );
   const secs = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
+  const machineMs = machine.read().machineMs;
   console.log(
-    `\nraw floor at concurrency ${concurrency}: ${users.length - failed}/${users.length} in ${f1(secs)} s = ${f1((users.length - failed) / secs)} secrets/s (driver-side CPU ${f1((cpu.user + cpu.system) / 1000 / users.length)} ms per rotation)`,
+    `\nraw floor at concurrency ${concurrency}: ${users.length - failed}/${users.length} in ${f1(secs)} s = ${f1((users.length - failed) / secs)} secrets/s (CPU per rotation: driver side ${f1((cpu.user + cpu.system) / 1000 / users.length)} ms, machine ${f1(machineMs / users.length)} ms)`,
   );
   return (users.length - failed) / secs;
 }

@@ -4,7 +4,7 @@ import { createClients } from '../src/aws/clients';
 import { resetLambdaClients } from '../src/aws/lambda-clients';
 import { resetDeps } from '../src/deps';
 import { resetReconcileDeps } from '../src/lifecycle/reconcile-deps';
-import { type Catalog, loadCatalog, loadHandler, resolveEnvironment } from './catalog';
+import { type Catalog, checkHandler, loadCatalog, loadHandler, resolveEnvironment } from './catalog';
 import { LocalCloud } from './cloud';
 import { consoleClients } from './console/data';
 import { CONSOLE_PATH } from './console/paths';
@@ -22,6 +22,13 @@ export interface BootOptions {
   stage?: string | undefined;
   /** AWS's quotas to enforce (default all; `credflow up --no-quotas`: none). */
   quotas?: QuotaSettings | undefined;
+  /**
+   * Where the functions run: `threads` (default), each on its own worker thread with its own
+   * environment, as Lambda gives each function its own sandbox, leaving this thread to the
+   * endpoint and Step Functions; `inline`, on this thread (a test that reaches into a handler's
+   * module state, a debugger).
+   */
+  handlers?: 'threads' | 'inline' | undefined;
 }
 
 /** The stage the local cloud deploys serverless.yml as. */
@@ -64,6 +71,7 @@ export async function bootLocalCloud(opts: BootOptions): Promise<LocalCloud & { 
   const catalog = opts.catalog ?? loadCatalog(undefined, stage);
   const target = { region: cloud.region, accountId: cloud.accountId, stage };
   const ctx = resolveContext(catalog, target);
+  const threads = (opts.handlers ?? process.env['CREDFLOW_HANDLERS'] ?? 'threads') !== 'inline';
   for (const fn of catalog.functions) {
     const env = resolveEnvironment(fn.environment, ctx);
     // On Lambda NODE_EXTRA_CA_CERTS names the runtime's bundle with RDS's CAs; here, the local RDS's.
@@ -74,10 +82,11 @@ export async function bootLocalCloud(opts: BootOptions): Promise<LocalCloud & { 
     // nothing to a running process and would break the Node processes it starts.
     for (const [k, v] of Object.entries(env)) if (!k.startsWith('NODE_')) process.env[k] ??= v;
     // The deployed name, as `serverless deploy` names it; the short key stays an alias.
-    cloud.lambdas.register(fn.name, loadHandler(fn), env, {
-      timeoutSeconds: fn.timeoutSeconds,
-      aliases: [fn.key],
-    });
+    const opts = { timeoutSeconds: fn.timeoutSeconds, aliases: [fn.key] };
+    if (threads) {
+      checkHandler(fn);
+      cloud.lambdas.registerModule(fn.name, fn, env, { ...opts, memoryMb: fn.memoryMb });
+    } else cloud.lambdas.register(fn.name, loadHandler(fn), env, opts);
   }
   // The web console: credflow's own view, so it is mounted here rather than in the emulator.
   cloud.serveLocal(

@@ -20,6 +20,8 @@ export interface CatalogFunction {
   /** Plain values, or CloudFormation references (`Ref`, `Fn::GetAtt`) the deployer resolves. */
   environment: Record<string, EnvValue>;
   timeoutSeconds: number;
+  /** Lambda's memory setting in MB (Serverless's default 1024). */
+  memoryMb: number;
 }
 
 /** An environment value as serverless.yml may write it. */
@@ -55,11 +57,17 @@ interface ServerlessEvent {
 
 interface ServerlessYml {
   service?: string;
-  provider?: { environment?: Record<string, EnvValue>; timeout?: number };
+  provider?: { environment?: Record<string, EnvValue>; timeout?: number; memorySize?: number };
   params?: Record<string, Record<string, unknown>>;
   functions?: Record<
     string,
-    { handler: string; name?: string; environment?: Record<string, EnvValue>; timeout?: number }
+    {
+      handler: string;
+      name?: string;
+      environment?: Record<string, EnvValue>;
+      timeout?: number;
+      memorySize?: number;
+    }
   >;
   stepFunctions?: {
     stateMachines?: Record<
@@ -172,6 +180,7 @@ export function loadCatalog(root = packageRoot(), stage = 'local'): Catalog {
       exportName: fn.handler.slice(dot + 1),
       environment: resolveEnv({ ...providerEnv, ...(fn.environment ?? {}) }, vars),
       timeoutSeconds: fn.timeout ?? yml.provider?.timeout ?? 6,
+      memoryMb: fn.memorySize ?? yml.provider?.memorySize ?? 1024,
     };
   });
   const stateMachines: CatalogStateMachine[] = Object.entries(yml.stepFunctions?.stateMachines ?? {}).map(
@@ -191,6 +200,15 @@ export function loadCatalog(root = packageRoot(), stage = 'local'): Catalog {
     },
   );
   return { root, functions, stateMachines };
+}
+
+/**
+ * Checks, without loading it, that a function's module exists (a handler on its own thread loads
+ * there, at its first call): a serverless.yml naming a missing file fails the deploy, not a run.
+ */
+export function checkHandler(fn: CatalogFunction): void {
+  if (!['.js', '.ts'].some((ext) => existsSync(`${fn.modulePath}${ext}`)))
+    throw new Error(`${fn.key}: no module ${fn.modulePath}(.js|.ts) for handler ${fn.exportName}`);
 }
 
 /** Loads a catalog function's handler in-process. */

@@ -204,6 +204,7 @@ export class LocalCloud {
       }),
     ]);
     clearTimeout(timer);
+    await this.lambdas.stop();
     await this.rds.stop();
     await this.http.close();
     this.store.close();

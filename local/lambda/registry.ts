@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { LocalCloudError } from '../errors';
+import { FunctionThread, type ModuleSource } from './threads';
 
 export type LambdaHandler = (event: unknown, context?: unknown) => Promise<unknown>;
 
@@ -32,6 +33,13 @@ export interface RegisterOptions {
   aliases?: readonly string[];
 }
 
+export interface RegisterModuleOptions extends RegisterOptions {
+  /** Lambda's memory setting (MB): the thread's heap limit and the context's memoryLimitInMB. Default 1024. */
+  memoryMb?: number;
+  /** How long an idle function's thread lives before it ends (default 5 minutes; 0 = until stopped). */
+  idleMs?: number;
+}
+
 /** No function by that name or ARN is registered. */
 export class LambdaNotFoundError extends LocalCloudError {
   override name = 'ResourceNotFoundException' as const;
@@ -44,14 +52,19 @@ export class LambdaTimeoutError extends LocalCloudError {
 
 interface Entry {
   name: string;
-  handler: LambdaHandler;
   env: Readonly<Record<string, string>>;
   timeoutMs: number;
+  /** A handler in this thread (tests' stand-ins), or undefined when the function has its own thread. */
+  handler?: LambdaHandler;
+  thread?: FunctionThread;
 }
 
 /**
- * "Lambda" for the local cloud: handlers registered by name, invoked in-process with a JSON
- * round trip of event and result, as the real service serializes them.
+ * "Lambda" for the local cloud: functions registered by name, invoked with a JSON round trip of
+ * event and result, as the real service serializes them. A function registered by its module
+ * (`registerModule`, what the deployer does) runs on its own worker thread with its own
+ * environment, as Lambda runs each function in its own sandbox; one registered as a closure
+ * (`register`, tests' stand-ins) runs on the caller's thread.
  */
 export class LambdaRegistry {
   private readonly fns = new Map<string, Entry>();
@@ -70,13 +83,42 @@ export class LambdaRegistry {
     env: Record<string, string> = {},
     opts: RegisterOptions = {},
   ): string {
+    return this.put(name, { handler }, env, opts);
+  }
+
+  /**
+   * Registers (or replaces) a function by its code: the module is loaded on the function's own
+   * worker thread at its first call, with process.env there set to `env` over this process's.
+   */
+  registerModule(
+    name: string,
+    source: ModuleSource,
+    env: Record<string, string> = {},
+    opts: RegisterModuleOptions = {},
+  ): string {
+    const own = this.aliases.get(name) ?? name;
+    const memoryMb = opts.memoryMb ?? 1024;
+    const thread = new FunctionThread(
+      { ...source, functionName: own, arn: this.arn(own), memoryMb },
+      { env: { ...env }, idleMs: opts.idleMs ?? 5 * 60_000 },
+    );
+    return this.put(name, { thread }, env, opts);
+  }
+
+  private put(
+    name: string,
+    run: Pick<Entry, 'handler' | 'thread'>,
+    env: Record<string, string>,
+    opts: RegisterOptions,
+  ): string {
     const own = this.aliases.get(name) ?? name;
     for (const n of [own, ...(opts.aliases ?? [])]) {
       if (!/^[A-Za-z0-9_-]{1,64}$/.test(n)) throw new Error(`invalid Lambda function name: ${n}`);
     }
+    void this.fns.get(own)?.thread?.stop();
     this.fns.set(own, {
       name: own,
-      handler,
+      ...run,
       env: Object.freeze({ ...env }),
       timeoutMs: (opts.timeoutSeconds ?? 900) * 1000,
     });
@@ -87,7 +129,20 @@ export class LambdaRegistry {
   unregister(name: string): boolean {
     const own = this.aliases.get(name) ?? name;
     for (const [alias, target] of this.aliases) if (target === own) this.aliases.delete(alias);
+    void this.fns.get(own)?.thread?.stop();
     return this.fns.delete(own);
+  }
+
+  /** Ends every function's thread (calls in flight fail); the cloud's stop calls this last. */
+  async stop(): Promise<void> {
+    await Promise.all([...this.fns.values()].map((f) => f.thread?.stop()));
+  }
+
+  /** Functions whose thread is running now, and cold starts so far, by function name. */
+  threads(): { name: string; running: boolean; starts: number }[] {
+    return [...this.fns.values()]
+      .filter((f) => f.thread)
+      .map((f) => ({ name: f.name, running: f.thread?.running ?? false, starts: f.thread?.starts ?? 0 }));
   }
 
   /** The ARN of a function by its name or an alias (always the function's own name). */
@@ -130,6 +185,27 @@ export class LambdaRegistry {
     const fn = name === undefined ? undefined : this.fns.get(name);
     if (!fn) throw new LambdaNotFoundError(`Function not found: ${arnOrName}`);
     const started = Date.now();
+    const run = (): Promise<unknown> => {
+      if (fn.thread) return fn.thread.invoke(event ?? null, started + fn.timeoutMs);
+      return this.inline(fn, fn.handler as LambdaHandler, event, started);
+    };
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(new LambdaTimeoutError(`Task timed out after ${(fn.timeoutMs / 1000).toFixed(2)} seconds`)),
+        fn.timeoutMs,
+      );
+      timer.unref();
+    });
+    try {
+      return await Promise.race([run(), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private async inline(fn: Entry, handler: LambdaHandler, event: unknown, started: number): Promise<unknown> {
     const context: LocalLambdaContext = {
       functionName: fn.name,
       functionVersion: '$LATEST',
@@ -143,23 +219,7 @@ export class LambdaRegistry {
       env: fn.env,
     };
     const payload = event === undefined ? undefined : JSON.parse(JSON.stringify(event));
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () =>
-          reject(new LambdaTimeoutError(`Task timed out after ${(fn.timeoutMs / 1000).toFixed(2)} seconds`)),
-        fn.timeoutMs,
-      );
-      timer.unref();
-    });
-    try {
-      const result = await Promise.race([
-        Promise.resolve().then(() => fn.handler(payload, context)),
-        timeout,
-      ]);
-      return result === undefined ? null : JSON.parse(JSON.stringify(result));
-    } finally {
-      clearTimeout(timer);
-    }
+    const result = await handler(payload, context);
+    return result === undefined ? null : JSON.parse(JSON.stringify(result));
   }
 }

@@ -80,36 +80,41 @@ export async function runMap(host: ChildRunner, f: Frame): Promise<unknown[]> {
         const thread = new Thread(history.mapIteration('Started', f.name, index, cursor), f.thread.signal);
         active.set(index, thread);
         void (async () => {
-          let input: unknown;
-          try {
-            input = await plan.itemInput(index, plan.items[index]);
-          } catch (err) {
-            // ItemSelector belongs to the Map state: its error is the Map's own.
-            fail(err, undefined, undefined);
-            return;
-          }
-          try {
-            results[index] = await host.runStates(processor, input, f.variables.child(), thread);
-          } catch (err) {
-            if (err instanceof StoppedError || thread.dead) {
-              if (!failed && f.thread.signal.aborted) reject(err);
-              return;
-            }
-            fail(err, index, thread);
-            return;
-          }
-          if (failed) return;
-          active.delete(index);
-          lastEnd = history.mapIteration('Succeeded', f.name, index, thread.last);
-          cursor = thread.last;
-          done++;
-          if (done === n) {
-            history.bare('MapStateSucceeded', lastEnd);
-            f.thread.last = lastEnd;
-            resolve(results);
-          } else launch();
+          await iterate(index, thread);
+          thread.detach();
         })();
       }
+    };
+
+    const iterate = async (index: number, thread: Thread): Promise<void> => {
+      let input: unknown;
+      try {
+        input = await plan.itemInput(index, plan.items[index]);
+      } catch (err) {
+        // ItemSelector belongs to the Map state: its error is the Map's own.
+        fail(err, undefined, undefined);
+        return;
+      }
+      try {
+        results[index] = await host.runStates(processor, input, f.variables.child(), thread);
+      } catch (err) {
+        if (err instanceof StoppedError || thread.dead) {
+          if (!failed && f.thread.signal.aborted) reject(err);
+          return;
+        }
+        fail(err, index, thread);
+        return;
+      }
+      if (failed) return;
+      active.delete(index);
+      lastEnd = history.mapIteration('Succeeded', f.name, index, thread.last);
+      cursor = thread.last;
+      done++;
+      if (done === n) {
+        history.bare('MapStateSucceeded', lastEnd);
+        f.thread.last = lastEnd;
+        resolve(results);
+      } else launch();
     };
 
     if (n === 0) {
@@ -135,7 +140,9 @@ export async function runParallel(host: ChildRunner, f: Frame): Promise<unknown[
   return new Promise<unknown[]>((resolve, reject) => {
     branches.forEach((branch, i) => {
       const thread = threads[i] as Thread;
-      void host.runStates(branch, input, f.variables.child(), thread).then(
+      const run = host.runStates(branch, input, f.variables.child(), thread);
+      void run.finally(() => thread.detach()).catch(() => {});
+      void run.then(
         (output) => {
           if (failed) return;
           results[i] = output;

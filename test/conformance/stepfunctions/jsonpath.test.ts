@@ -120,6 +120,61 @@ describe('JSONPath data flow', () => {
     });
   });
 
+  // Each iteration and branch follows its parent's abort while it runs, and only then: a Map of
+  // many iterations inside a Parallel leaves no listener behind (Node warns past 10 on a signal).
+  it('a Map of 80 iterations inside a Parallel holds abort listeners for the iterations in flight only', async () => {
+    // The most abort listeners any one signal held at once while the execution ran.
+    const held = new Map<EventTarget, number>();
+    let most = 0;
+    const proto = EventTarget.prototype;
+    const add = proto.addEventListener;
+    const remove = proto.removeEventListener;
+    const count = (target: EventTarget, type: string, by: number) => {
+      if (!(target instanceof AbortSignal) || type !== 'abort') return;
+      const n = (held.get(target) ?? 0) + by;
+      held.set(target, n);
+      most = Math.max(most, n);
+    };
+    proto.addEventListener = function (this: EventTarget, type, listener, options) {
+      count(this, type, 1);
+      return add.call(this, type, listener, options);
+    };
+    proto.removeEventListener = function (this: EventTarget, type, listener, options) {
+      count(this, type, -1);
+      return remove.call(this, type, listener, options);
+    };
+    try {
+      const items = Array.from({ length: 80 }, (_, i) => i);
+      const run = await sfn.run(
+        single({
+          Type: 'Parallel',
+          Branches: [
+            {
+              StartAt: 'M',
+              States: {
+                M: {
+                  Type: 'Map',
+                  ItemsPath: '$.items',
+                  MaxConcurrency: 5,
+                  ItemProcessor: { StartAt: 'P', States: { P: { Type: 'Pass', End: true } } },
+                  End: true,
+                },
+              },
+            },
+          ],
+        }),
+        { items },
+      );
+      expect(run.output).toEqual([items]);
+      expect(most).toBeGreaterThan(0);
+      // A few per iteration in flight (MaxConcurrency 5), not one per iteration run (80).
+      expect(most).toBeLessThan(20);
+    } finally {
+      proto.addEventListener = add;
+      proto.removeEventListener = remove;
+    }
+  });
+
   // A timestamp in the past does not wait (rotate-fleet-page's start times once they are due);
   // one ahead waits until then.
   it('Wait TimestampPath waits until the time the input names', async () => {

@@ -1,3 +1,5 @@
+import path from 'node:path';
+import { threadId } from 'node:worker_threads';
 import {
   LambdaNotFoundError,
   LambdaRegistry,
@@ -91,5 +93,87 @@ describe('LambdaRegistry', () => {
       { timeoutSeconds: 0.05 },
     );
     await expect(r.invoke('slow', {})).rejects.toMatchObject({ name: 'TimeoutError' });
+  });
+});
+
+// Functions the deployer registers run on their own worker thread with their own environment.
+describe('LambdaRegistry: functions on their own threads', () => {
+  const modulePath = path.join(__dirname, '../../../support/lambda/threaded-fn');
+  const registries: LambdaRegistry[] = [];
+  const threaded = (exportName: string, env: Record<string, string> = {}, opts = {}) => {
+    const r = reg();
+    registries.push(r);
+    r.registerModule(exportName, { modulePath, exportName }, env, { memoryMb: 128, ...opts });
+    return r;
+  };
+  afterEach(async () => {
+    await Promise.all(registries.splice(0).map((r) => r.stop()));
+  });
+
+  it('runs off this thread, with its own environment and module state kept between calls', async () => {
+    const r = threaded('describe', { ONLY_IN_FN: 'yes' });
+    r.registerModule('other', { modulePath, exportName: 'describe' }, {}, { memoryMb: 128 });
+    const first = (await r.invoke('describe', { a: 1 })) as Record<string, unknown>;
+    const second = (await r.invoke('describe', { a: 2 })) as Record<string, unknown>;
+    expect(first).toMatchObject({
+      event: { a: 1 },
+      calls: 1,
+      fromEnv: 'yes',
+      functionName: 'describe',
+      memory: '128',
+    });
+    expect(first['threadId']).not.toBe(threadId);
+    expect(second).toMatchObject({ event: { a: 2 }, calls: 2, threadId: first['threadId'] });
+    // Another function: another thread, its own module state, and not the first one's environment.
+    const other = (await r.invoke('other', {})) as Record<string, unknown>;
+    expect(other).toMatchObject({ calls: 1, fromEnv: null, functionName: 'other' });
+    expect(other['threadId']).not.toBe(first['threadId']);
+    expect(process.env['ONLY_IN_FN']).toBeUndefined();
+    expect(r.threads()).toEqual([
+      { name: 'describe', running: true, starts: 1 },
+      { name: 'other', running: true, starts: 1 },
+    ]);
+  });
+
+  it("rejects with the handler's error name and message", async () => {
+    await expect(threaded('typedError').invoke('typedError', {})).rejects.toMatchObject({
+      name: 'ValidationError',
+      message: 'the secret is malformed',
+    });
+  });
+
+  it('a function that exits or crashes fails its call with a runtime error; the next call starts a new thread', async () => {
+    const r = threaded('exit');
+    await expect(r.invoke('exit', {})).rejects.toMatchObject({ name: 'Runtime.ExitError' });
+    r.registerModule('crashLater', { modulePath, exportName: 'crashLater' }, {}, { memoryMb: 128 });
+    await expect(r.invoke('crashLater', {})).rejects.toMatchObject({
+      name: 'Runtime.ExitError',
+      message: expect.stringContaining('uncaught in a timer'),
+    });
+    await expect(r.invoke('exit', {})).rejects.toMatchObject({ name: 'Runtime.ExitError' });
+    expect(r.threads().find((t) => t.name === 'exit')?.starts).toBe(2);
+  });
+
+  it('a missing handler export fails each call with Runtime.HandlerNotFound', async () => {
+    const r = threaded('notAFunction');
+    await expect(r.invoke('notAFunction', {})).rejects.toMatchObject({ name: 'Runtime.HandlerNotFound' });
+  });
+
+  it('times out as an inline function does, and its memory setting bounds the heap', async () => {
+    const r = threaded('hang', {}, { timeoutSeconds: 0.2 });
+    await expect(r.invoke('hang', {})).rejects.toMatchObject({ name: 'TimeoutError' });
+    r.registerModule('hog', { modulePath, exportName: 'hog' }, {}, { memoryMb: 64 });
+    await expect(r.invoke('hog', {})).rejects.toMatchObject({ name: 'Runtime.OutOfMemory' });
+  });
+
+  it('an idle thread ends and the next call starts a new one; stop() ends them all', async () => {
+    const r = threaded('describe', {}, { idleMs: 50 });
+    await r.invoke('describe', {});
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(r.threads()).toEqual([{ name: 'describe', running: false, starts: 1 }]);
+    expect(await r.invoke('describe', {})).toMatchObject({ calls: 1 });
+    expect(r.threads()).toEqual([{ name: 'describe', running: true, starts: 2 }]);
+    await r.stop();
+    expect(r.threads()).toEqual([{ name: 'describe', running: false, starts: 2 }]);
   });
 });

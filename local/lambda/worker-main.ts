@@ -1,0 +1,67 @@
+/**
+ * The inside of one local Lambda function's worker thread: loads the function's module once (its
+ * "init", as a Lambda container does), then answers invoke messages from the local cloud's
+ * thread. process.env here is the function's own environment, set when the thread was made.
+ *
+ * Messages: in `{ id, event, deadline }` (event as JSON text, deadline in epoch ms); out
+ * `{ id, ok: true, result }` (JSON text) or `{ id, ok: false, error }`; at start, `{ init: 'ok' }`
+ * or `{ init: 'error', error }`.
+ */
+import { randomUUID } from 'node:crypto';
+import { parentPort, workerData } from 'node:worker_threads';
+import type { LocalLambdaContext } from './registry';
+import { type SerializedError, serializeError, type WorkerInit, type WorkerReply } from './worker-protocol';
+
+const init = workerData as WorkerInit;
+const port = parentPort;
+if (!port) throw new Error('worker-main runs in a worker thread');
+
+function load(): (event: unknown, context?: unknown) => unknown {
+  // biome-ignore lint/suspicious/noExplicitAny: a module loaded by path has no static type
+  const mod = require(init.modulePath) as Record<string, any>;
+  const handler = mod[init.exportName];
+  if (typeof handler !== 'function') {
+    const err = new Error(`${init.modulePath} exports no function ${init.exportName}`);
+    err.name = 'Runtime.HandlerNotFound';
+    throw err;
+  }
+  return handler;
+}
+
+let handler: ((event: unknown, context?: unknown) => unknown) | undefined;
+let initError: SerializedError | undefined;
+try {
+  handler = load();
+  port.postMessage({ init: 'ok' });
+} catch (err) {
+  initError = serializeError(err, 'Runtime.ImportModuleError');
+  port.postMessage({ init: 'error', error: initError });
+}
+
+const env = Object.freeze({ ...process.env }) as Readonly<Record<string, string>>;
+
+port.on('message', async (msg: { id: number; event: string; deadline: number }) => {
+  const reply = (r: WorkerReply) => port.postMessage(r);
+  if (!handler) {
+    reply({ id: msg.id, ok: false, error: initError ?? serializeError(new Error('no handler')) });
+    return;
+  }
+  const context: LocalLambdaContext = {
+    functionName: init.functionName,
+    functionVersion: '$LATEST',
+    invokedFunctionArn: init.arn,
+    memoryLimitInMB: String(init.memoryMb),
+    awsRequestId: randomUUID(),
+    logGroupName: `/aws/lambda/${init.functionName}`,
+    logStreamName: 'local',
+    callbackWaitsForEmptyEventLoop: true,
+    getRemainingTimeInMillis: () => Math.max(0, msg.deadline - Date.now()),
+    env,
+  };
+  try {
+    const result = await handler(JSON.parse(msg.event), context);
+    reply({ id: msg.id, ok: true, result: result === undefined ? 'null' : JSON.stringify(result) });
+  } catch (err) {
+    reply({ id: msg.id, ok: false, error: serializeError(err) });
+  }
+});

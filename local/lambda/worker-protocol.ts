@@ -1,0 +1,45 @@
+/** What a local Lambda function's worker thread and the cloud's thread say to each other. */
+
+/** What a worker is made with (its `workerData`). */
+export interface WorkerInit {
+  modulePath: string;
+  exportName: string;
+  functionName: string;
+  arn: string;
+  memoryMb: number;
+}
+
+/** An error as it crosses the thread boundary: Lambda's errorType (name) and errorMessage. */
+export interface SerializedError {
+  name: string;
+  message: string;
+  stack?: string;
+}
+
+export type WorkerReply =
+  | { id: number; ok: true; result: string }
+  | { id: number; ok: false; error: SerializedError };
+
+export type WorkerInitReply = { init: 'ok' } | { init: 'error'; error: SerializedError };
+
+/** A thrown value as Lambda reports it: the error's name and message (a non-Error becomes one). */
+export function serializeError(err: unknown, fallbackName = 'Error'): SerializedError {
+  if (err instanceof Error) {
+    const out: SerializedError = { name: err.name || fallbackName, message: err.message };
+    if (err.stack) out.stack = err.stack;
+    if (fallbackName !== 'Error' && out.name === 'Error') out.name = fallbackName;
+    return out;
+  }
+  return {
+    name: fallbackName,
+    message: typeof err === 'string' ? err : (JSON.stringify(err) ?? String(err)),
+  };
+}
+
+/** The error a caller on the cloud's thread sees: same name and message as the handler threw. */
+export function reviveError(e: SerializedError): Error {
+  const err = new Error(e.message);
+  err.name = e.name;
+  if (e.stack) err.stack = e.stack;
+  return err;
+}
