@@ -30,6 +30,8 @@ export interface Env {
   masters: Record<string, { arn: string; creds: Credentials }>;
   stateDir: string;
   quotas: QuotaSettings;
+  /** Secrets Manager calls the cloud has answered so far, by operation. */
+  calls(): Map<string, number>;
   stop(): Promise<void>;
 }
 
@@ -64,6 +66,7 @@ export async function environment(
     masters,
     stateDir,
     quotas: cloud.quotas,
+    calls: () => new Map(cloud.secretsQuotas.calls),
     async stop() {
       await cloud.stop();
       rmSync(stateDir, { recursive: true, force: true });

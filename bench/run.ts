@@ -18,7 +18,7 @@ import { GetSecretValueCommand, RotateSecretCommand } from '@aws-sdk/client-secr
 import { DescribeExecutionCommand, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { workflowArn } from '../cli/context';
 import { runWorkflow } from '../cli/run';
-import { SecretCredentials } from '../src/client';
+import { isAuthFailure, SecretCredentials } from '../src/client';
 import { engineFor } from '../src/engines';
 import type { Credentials } from '../src/engines/types';
 import { cloneOf } from '../src/rotation/strategies';
@@ -95,10 +95,22 @@ async function benchRotation(rounds: number): Promise<void> {
   ]);
   try {
     const sm = await workflowArn(env.conn, 'rotate-secret');
+    // What one Secrets Manager call costs end to end here (SDK, SigV4 both ways, HTTP, SQLite):
+    // the workflow's calls are sequential, so they add at least calls x this to every rotation.
+    const master = Object.values(env.masters)[0]?.arn as string;
+    const trips: number[] = [];
+    for (let i = 0; i < 200; i++) {
+      const t = performance.now();
+      await env.clients.secrets.send(new GetSecretValueCommand({ SecretId: master }));
+      trips.push(performance.now() - t);
+    }
     console.log(
-      '| engine | strategy | workflow median | workflow p95 | floor median | floor p95 | ratio (median) |',
+      `One GetSecretValue round trip: median ${f1(pct(trips, 50))} ms, p95 ${f1(pct(trips, 95))} ms (200 in sequence)\n`,
     );
-    console.log('|---|---|---|---|---|---|---|');
+    console.log(
+      '| engine | strategy | workflow median | workflow p95 | floor median | floor p95 | ratio (median) | Secrets Manager calls per rotation |',
+    );
+    console.log('|---|---|---|---|---|---|---|---|');
     for (const engine of ENGINES) {
       const dbId = engine === 'postgres' ? 'bench-pg' : 'bench-my';
       const admin = (env.masters[dbId] as Env['masters'][string]).creds;
@@ -106,6 +118,7 @@ async function benchRotation(rounds: number): Promise<void> {
         const tag = strategy.split('-')[0];
         const arn = await makeUser(env, dbId, engine, `w_${tag}`, strategy);
         await runWorkflow(env.conn, 'rotate-secret', { secretId: arn }); // warm-up (JIT, pools)
+        const callsBefore = env.calls();
         const wf: number[] = [];
         for (let i = 0; i < rounds; i++) {
           const { executionArn } = await env.clients.sfn.send(
@@ -123,6 +136,9 @@ async function benchRotation(rounds: number): Promise<void> {
             }
           }
         }
+        const callsAfter = env.calls();
+        let calls = 0;
+        for (const [op, n] of callsAfter) calls += n - (callsBefore.get(op) ?? 0);
         const username = `f_${tag}`;
         let user: Credentials = { ...admin, username, password: 'Floor-pw-0', dbname: 'appdb' };
         await engineFor(engine).createUser(admin, {
@@ -140,7 +156,7 @@ async function benchRotation(rounds: number): Promise<void> {
         }
         const ratio = pct(wf, 50) / pct(floor, 50);
         console.log(
-          `| ${engine} | ${strategy} | ${f1(pct(wf, 50))} | ${f1(pct(wf, 95))} | ${f1(pct(floor, 50))} | ${f1(pct(floor, 95))} | ${f1(ratio)} |`,
+          `| ${engine} | ${strategy} | ${f1(pct(wf, 50))} | ${f1(pct(wf, 95))} | ${f1(pct(floor, 50))} | ${f1(pct(floor, 95))} | ${f1(ratio)} | ${f1(calls / rounds)} |`,
         );
       }
     }
@@ -256,6 +272,9 @@ async function fleetFloor(
   return (users.length - failed) / secs;
 }
 
+/** Logins the availability probe keeps in flight at most (an application's connection pool). */
+const AVAILABILITY_POOL = 20;
+
 async function benchAvailability(rate: number, rotations: number): Promise<void> {
   console.log(
     `\n## Availability: ${rate} logins/s through the helper during ${rotations} rotations per strategy\n`,
@@ -267,9 +286,9 @@ async function benchAvailability(rate: number, rotations: number): Promise<void>
   try {
     const lambda = `arn:aws:lambda:us-east-1:000000000000:function:rotationLambda`;
     console.log(
-      '| engine | strategy | logins | failed (helper) | longest failure window (ms, helper) | failed (no helper) |',
+      '| engine | strategy | logins | failed (helper) | longest failure window (ms, helper) | failures by reason | failed (no helper) |',
     );
-    console.log('|---|---|---|---|---|---|');
+    console.log('|---|---|---|---|---|---|---|');
     for (const engine of ENGINES) {
       const dbId = engine === 'postgres' ? 'avail-pg' : 'avail-my';
       for (const strategy of STRATEGIES) {
@@ -280,11 +299,15 @@ async function benchAvailability(rate: number, rotations: number): Promise<void>
         const e = engineFor(engine);
         let running = true;
         const stats = { ok: 0, failed: 0, naiveFailed: 0, windowStart: 0, longest: 0 };
+        const reasons = new Map<string, number>();
         const interval = 1000 / rate;
         const loop = (async () => {
           const inflight = new Set<Promise<void>>();
           let next = performance.now();
           while (running) {
+            // An application's pool: at most AVAILABILITY_POOL logins at once; past that a login
+            // waits for a slot, so a slow moment queues logins instead of opening ever more.
+            while (inflight.size >= AVAILABILITY_POOL) await Promise.race(inflight);
             const p = (async () => {
               try {
                 await helper.withCredentials((c) => e.testLogin(c));
@@ -293,9 +316,12 @@ async function benchAvailability(rate: number, rotations: number): Promise<void>
                   stats.longest = Math.max(stats.longest, performance.now() - stats.windowStart);
                   stats.windowStart = 0;
                 }
-              } catch {
+              } catch (err) {
                 stats.failed++;
                 stats.windowStart ||= performance.now();
+                const e2 = err as { name?: string; code?: string };
+                const why = isAuthFailure(err) ? 'auth' : (e2.code ?? e2.name ?? 'error');
+                reasons.set(why, (reasons.get(why) ?? 0) + 1);
               }
               // The no-helper control logs in at a tenth of the rate (CPU: each login is a TLS handshake).
               if ((stats.ok + stats.failed) % 10 === 0) {
@@ -328,7 +354,7 @@ async function benchAvailability(rate: number, rotations: number): Promise<void>
         running = false;
         await loop;
         console.log(
-          `| ${engine} | ${strategy} | ${stats.ok + stats.failed} | ${stats.failed} | ${f1(stats.longest)} | ${stats.naiveFailed} |`,
+          `| ${engine} | ${strategy} | ${stats.ok + stats.failed} | ${stats.failed} | ${f1(stats.longest)} | ${[...reasons].map(([k, n]) => `${k} ${n}`).join(', ') || '-'} | ${stats.naiveFailed} |`,
         );
       }
     }

@@ -74,9 +74,10 @@ export async function bootLocalCloud(opts: BootOptions): Promise<LocalCloud & { 
   const threads = (opts.handlers ?? process.env['CREDFLOW_HANDLERS'] ?? 'threads') !== 'inline';
   for (const fn of catalog.functions) {
     const env = resolveEnvironment(fn.environment, ctx);
-    // On Lambda NODE_EXTRA_CA_CERTS names the runtime's bundle with RDS's CAs; here, the local RDS's.
-    if (env['NODE_EXTRA_CA_CERTS'] !== undefined && cloud.rdsCaBundle)
-      env['NODE_EXTRA_CA_CERTS'] = cloud.rdsCaBundle;
+    // On Lambda NODE_EXTRA_CA_CERTS names the runtime's bundle with RDS's CAs; here the function
+    // trusts what this process trusts, which trustLocalRds (below) extended with the local RDS's
+    // CA: a function's thread inherits it (and any CA the host added since) when it starts.
+    if (env['NODE_EXTRA_CA_CERTS'] !== undefined && cloud.rdsCaBundle) delete env['NODE_EXTRA_CA_CERTS'];
     // Provider-level settings become process defaults; a value already set wins. Node's own
     // start-up variables (NODE_EXTRA_CA_CERTS names Lambda's CA bundle) stay out: they mean
     // nothing to a running process and would break the Node processes it starts.

@@ -248,18 +248,45 @@ async function previousOf(deps: Deps, l: Loaded, pending: DbSecret): Promise<DbS
   return prev.username === pending.username && prev.host === pending.host ? prev : undefined;
 }
 
-/** testSecret: the pending credentials log in and run a query. */
+/**
+ * testSecret: the pending credentials log in and run a query. It changes nothing and uses no
+ * other credentials, so it reads only the labels and the pending value (AWSCURRENT is not
+ * needed: the pending value, a copy of it with the new password, names the same strategy and
+ * user); the boundary still applies to the user it logs in as.
+ */
 export async function testSecret(deps: Deps, input: StepInput): Promise<StepResult> {
-  const l = await load(deps, input, 'testSecret');
-  if (!('state' in l)) return l;
-  const pending = await readPending(deps, l, input.token);
-  await l.engine.testLogin(credentialsOf(pending));
+  const state = await describeState(deps.secrets, input.secretId);
+  const raw =
+    checkToken(state, 'testSecret', input.token) === 'current'
+      ? undefined
+      : await readVersion(deps.secrets, state.arn, { VersionId: input.token, VersionStage: 'AWSPENDING' });
+  const what = `AWSPENDING of ${state.arn}`;
+  const pending = raw === undefined ? undefined : parseDbSecret(raw, what);
+  const strategy =
+    namedStrategy(input, state.tags) ??
+    resolveStrategy(input, state.tags, pending !== undefined && pending.masterarn !== undefined);
+  const base = {
+    step: 'testSecret' as const,
+    secretArn: state.arn,
+    token: input.token,
+    strategy: strategy.name,
+  };
+  if (!pending) {
+    if (state.versions[input.token]?.includes('AWSCURRENT')) {
+      deps.logger.info('version is already AWSCURRENT: nothing to do', base);
+      return { ...base, outcome: 'already-current', throttled: throttledSoFar() };
+    }
+    throw new RotationStateError(`version ${input.token} of ${state.arn} holds no pending value yet`);
+  }
+  assertOwned(strategy, boundUser(strategy, state.tags, pending, state.arn), pending.username, what);
+  const engine = (deps.engineFor ?? defaultEngineFor)(pending.engine);
+  await engine.testLogin(credentialsOf(pending));
   deps.logger.info('testSecret: pending credentials log in', {
-    secretArn: l.state.arn,
+    secretArn: state.arn,
     token: input.token,
     username: pending.username,
   });
-  return done('testSecret', l, input.token, 'applied', pending.username);
+  return { ...base, outcome: 'applied', username: pending.username, throttled: throttledSoFar() };
 }
 
 /**

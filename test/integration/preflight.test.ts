@@ -36,7 +36,8 @@ const masters: Record<string, { arn: string; password: string }> = {};
 const reports: PreflightReport[] = [];
 
 beforeAll(async () => {
-  tc = await startTestCloud();
+  // The handlers run on this thread here, so the test can watch the RDS client they build.
+  tc = await startTestCloud(undefined, 'inline');
   conn = connectionOf(tc);
   // What the handlers really send to RDS: the process-wide client they build, observed.
   lambdaClients().rds.middlewareStack.add(

@@ -78,12 +78,16 @@ export interface TestCloud extends Started {
 }
 
 /** The local cloud with serverless.yml deployed into it; handlers log warnings and errors only. */
-export async function startTestCloud(quotas: QuotaSettings = TEST_QUOTAS): Promise<TestCloud> {
+export async function startTestCloud(
+  quotas: QuotaSettings = TEST_QUOTAS,
+  /** Where the functions run (boot's default: each on its own thread, as `credflow up` runs them). */
+  handlers?: 'threads' | 'inline',
+): Promise<TestCloud> {
   process.env['POWERTOOLS_LOG_LEVEL'] ??= 'WARN';
   process.env['LOG_LEVEL'] ??= 'WARN';
   return inTempStateDir(
     'credflow-cloud-',
-    (stateDir) => bootLocalCloud({ stateDir, port: 0, quotas: { ...quotas } }),
+    (stateDir) => bootLocalCloud({ stateDir, port: 0, quotas: { ...quotas }, handlers }),
     (cloud) => ({
       with: {
         clients: createClients(cloud.clientConfig()),
