@@ -5,15 +5,16 @@
  * there (it is a system database for checkApplicationDatabase). Statements valid on MySQL 8.0
  * and MariaDB 10.x alike.
  */
-import { escapeId } from 'mysql2';
 import type { CredflowError } from '../../errors';
+import { escapeId } from './driver';
 
 /** Runs one statement in a session of the engine, translating failures (see engine.ts `run`). */
 export type Query = <T = unknown>(action: string, sql: string, values?: unknown[]) => Promise<T>;
 
 const BINDINGS_DB = '_credflow';
-const BINDINGS = `${escapeId(BINDINGS_DB)}.${escapeId('bindings')}`;
-const CREATE_BINDINGS = `CREATE TABLE IF NOT EXISTS ${BINDINGS} (
+/** The table, quoted by the driver (at first use: the driver loads then). */
+const bindingsTable = () => `${escapeId(BINDINGS_DB)}.${escapeId('bindings')}`;
+const createBindings = () => `CREATE TABLE IF NOT EXISTS ${bindingsTable()} (
   username VARCHAR(32) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL PRIMARY KEY,
   secret_arn VARCHAR(2048) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
   bound_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP
@@ -30,7 +31,7 @@ export async function bindingOf(query: Query, username: string): Promise<string 
   try {
     const rows = await query<{ secret_arn: unknown }[]>(
       'read binding',
-      `SELECT secret_arn FROM ${BINDINGS} WHERE username = ?`,
+      `SELECT secret_arn FROM ${bindingsTable()} WHERE username = ?`,
       [username],
     );
     return rows[0] ? String(rows[0].secret_arn) : undefined;
@@ -44,10 +45,10 @@ export async function bindingOf(query: Query, username: string): Promise<string 
 /** Binds `username` to `binding` (creating the table on first use). */
 export async function bind(query: Query, username: string, binding: string): Promise<void> {
   await query('create bindings', `CREATE DATABASE IF NOT EXISTS ${escapeId(BINDINGS_DB)}`);
-  await query('create bindings', CREATE_BINDINGS);
+  await query('create bindings', createBindings());
   await query(
     'bind user',
-    `INSERT INTO ${BINDINGS} (username, secret_arn) VALUES (?, ?) ON DUPLICATE KEY UPDATE secret_arn = ?`,
+    `INSERT INTO ${bindingsTable()} (username, secret_arn) VALUES (?, ?) ON DUPLICATE KEY UPDATE secret_arn = ?`,
     [username, binding, binding],
   );
 }
@@ -55,7 +56,7 @@ export async function bind(query: Query, username: string, binding: string): Pro
 /** Removes `username`'s binding; nothing to do when none was ever recorded. */
 export async function unbind(query: Query, username: string): Promise<void> {
   try {
-    await query('unbind user', `DELETE FROM ${BINDINGS} WHERE username = ?`, [username]);
+    await query('unbind user', `DELETE FROM ${bindingsTable()} WHERE username = ?`, [username]);
   } catch (err) {
     const errno = errnoOf(err);
     if (errno === undefined || !NO_BINDINGS_ERRNOS.has(errno)) throw err;

@@ -7,8 +7,7 @@
  * sql_mode has been cleared of NO_BACKSLASH_ESCAPES and ANSI_QUOTES so that escaping means what
  * it says.
  */
-import { escapeId, escape as escapeValue } from 'mysql2';
-import mysql, { type Connection, type ConnectionOptions, type RowDataPacket } from 'mysql2/promise';
+import type { Connection, ConnectionOptions, RowDataPacket } from 'mysql2/promise';
 import { DatabaseError, NotFoundError, ValidationError } from '../../errors';
 import { type DriverFailure, type FailureKind, type SessionBase, SqlEngine } from '../base';
 import {
@@ -21,6 +20,7 @@ import {
 } from '../common';
 import type { Credentials, DatabaseEngine, NewUser, Privilege, SessionInfo, UserBinding } from '../types';
 import { bind, bindingOf, type Query, unbind } from './bindings';
+import { createConnection, escapeId, escapeValue } from './driver';
 import {
   AUTH_ERRNOS,
   grantEntries,
@@ -411,7 +411,7 @@ export class MysqlEngine extends SqlEngine<Session> implements DatabaseEngine {
       bigNumberStrings: true,
       ...(tls ? { ssl: tlsOptions(this.options) } : {}),
     };
-    const conn = await mysql.createConnection(options);
+    const conn = await createConnection(options);
     conn.on('error', () => {
       // A connection that dies between statements reports through the next query.
     });

@@ -3,9 +3,9 @@
  * its clone compare equal), the TLS requirement from mysql.user, server versions, and the error
  * numbers that mean "refused" or "try again".
  */
-import { escape as escapeValue } from 'mysql2';
 import type { RowDataPacket } from 'mysql2/promise';
 import { DatabaseError } from '../../errors';
+import { escapeValue } from './driver';
 
 /** Server errors that mean "these credentials do not log in". */
 export const AUTH_ERRNOS = new Set([

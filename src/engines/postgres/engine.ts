@@ -8,7 +8,7 @@
  * standard_conforming_strings says). Note that a server logging DDL (log_statement = ddl/all)
  * writes such statements, password included, to its log, as with AWS's own rotation templates.
  */
-import { Client, type ClientConfig, escapeIdentifier, escapeLiteral } from 'pg';
+import type { Client, ClientConfig } from 'pg';
 import { DatabaseError, NotFoundError, ValidationError } from '../../errors';
 import { type DriverFailure, type FailureKind, type SessionBase, SqlEngine } from '../base';
 import {
@@ -37,6 +37,7 @@ import {
   TRANSIENT_MESSAGE,
   TRANSIENT_STATES,
 } from './catalog';
+import { escapeIdentifier, escapeLiteral, newClient } from './driver';
 
 /** NAMEDATALEN - 1: longer identifiers are silently truncated by the server, so refuse them. */
 export const POSTGRES_MAX_NAME_BYTES = 63;
@@ -449,7 +450,7 @@ export class PostgresEngine extends SqlEngine<Session> implements DatabaseEngine
   }
 
   protected async open(creds: Credentials, tls: boolean, base: SessionBase): Promise<Session> {
-    const client = new Client(this.config(creds, tls));
+    const client = newClient(this.config(creds, tls));
     client.on('error', () => {
       // A connection that dies between statements reports through the next query.
     });
