@@ -2,6 +2,7 @@
  * What one state attempt works with: its definition, input, variables, the thread of history it
  * records into, and the Context object. Shared by the state kinds and the two query languages.
  */
+import { setMaxListeners } from 'node:events';
 import type { AslState, Catcher } from './definition';
 import type { VariableScope } from './scope';
 
@@ -22,6 +23,9 @@ export class Thread {
 
   constructor(last: number, parent?: AbortSignal) {
     this.last = last;
+    // Each iteration of a Map in flight follows this signal (as many at once as MaxConcurrency
+    // allows, each removed when its iteration ends): many listeners here are not a leak.
+    setMaxListeners(0, this.abort.signal);
     if (parent) {
       if (parent.aborted) this.abort.abort(parent.reason);
       else {
