@@ -64,6 +64,18 @@ function filesDir(layout: Layout): string {
   return path.join(layout.dataDir, 'files');
 }
 
+/**
+ * The instance's own temporary directory (MariaDB's default is the shared /tmp): installs and
+ * servers running side by side never meet in it, and a killed server's leftovers stay with its
+ * instance instead of tripping an unrelated install (seen: "Could not remove temporary table").
+ */
+function tmpDirOf(layout: Layout, runAs: ServerContext<MariadbBinaries>['runAs']): string {
+  const dir = path.join(layout.dataDir, 'tmp');
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  chownTo(runAs, dir);
+  return dir;
+}
+
 /** mariadb-install-db gives the installing OS user a unix_socket account of the same name. */
 function adminUser(): string {
   return isRoot() ? 'root' : os.userInfo().username;
@@ -107,6 +119,7 @@ class MariadbLauncher extends ServerLauncher<MariadbBinaries, Connection> {
         '--auth-root-authentication-method=socket',
         '--skip-test-db',
         ...(isRoot() ? ['--user=mysql'] : []),
+        `--tmpdir=${tmpDirOf(ctx.layout, ctx.runAs)}`,
         ...tuning(),
       ],
       { cwd: ctx.layout.dataDir, runAs: { groups: [] }, timeoutMs: 120_000, what: 'mariadb-install-db' },
@@ -121,6 +134,7 @@ class MariadbLauncher extends ServerLauncher<MariadbBinaries, Connection> {
     if (!start.initialised && !start.adopted) chownTreeIfNeeded(ctx.layout.data, ctx.runAs);
     mkdirSync(filesDir(ctx.layout), { recursive: true, mode: 0o700 });
     chownTo(ctx.runAs, filesDir(ctx.layout));
+    tmpDirOf(ctx.layout, ctx.runAs);
   }
 
   protected executable(binaries: MariadbBinaries): string {
@@ -136,6 +150,7 @@ class MariadbLauncher extends ServerLauncher<MariadbBinaries, Connection> {
       `--socket=${path.join(layout.runDir, SOCKET)}`,
       `--pid-file=${pidFileOf('mariadb', layout)}`,
       `--secure-file-priv=${filesDir(layout)}`,
+      `--tmpdir=${path.join(layout.dataDir, 'tmp')}`,
       '--max-connections=200',
       ...tuning(),
       ...(tls ? [`--ssl-cert=${tls.cert}`, `--ssl-key=${tls.key}`] : []),
