@@ -1,6 +1,6 @@
-import { randomUUID } from 'node:crypto';
 import { LocalCloudError } from '../errors';
 import { FunctionThread, type ModuleSource } from './threads';
+import { lambdaContext } from './worker-protocol';
 
 export type LambdaHandler = (event: unknown, context?: unknown) => Promise<unknown>;
 
@@ -206,18 +206,11 @@ export class LambdaRegistry {
   }
 
   private async inline(fn: Entry, handler: LambdaHandler, event: unknown, started: number): Promise<unknown> {
-    const context: LocalLambdaContext = {
-      functionName: fn.name,
-      functionVersion: '$LATEST',
-      invokedFunctionArn: this.arn(fn.name),
-      memoryLimitInMB: '1024',
-      awsRequestId: randomUUID(),
-      logGroupName: `/aws/lambda/${fn.name}`,
-      logStreamName: 'local',
-      callbackWaitsForEmptyEventLoop: true,
-      getRemainingTimeInMillis: () => Math.max(0, fn.timeoutMs - (Date.now() - started)),
-      env: fn.env,
-    };
+    const context = lambdaContext(
+      { functionName: fn.name, arn: this.arn(fn.name), memoryMb: 1024 },
+      started + fn.timeoutMs,
+      fn.env,
+    );
     const payload = event === undefined ? undefined : JSON.parse(JSON.stringify(event));
     const result = await handler(payload, context);
     return result === undefined ? null : JSON.parse(JSON.stringify(result));

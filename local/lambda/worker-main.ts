@@ -7,10 +7,14 @@
  * `{ id, ok: true, result }` (JSON text) or `{ id, ok: false, error }`; at start, `{ init: 'ok' }`
  * or `{ init: 'error', error }`.
  */
-import { randomUUID } from 'node:crypto';
 import { parentPort, workerData } from 'node:worker_threads';
-import type { LocalLambdaContext } from './registry';
-import { type SerializedError, serializeError, type WorkerInit, type WorkerReply } from './worker-protocol';
+import {
+  lambdaContext,
+  type SerializedError,
+  serializeError,
+  type WorkerInit,
+  type WorkerReply,
+} from './worker-protocol';
 
 const init = workerData as WorkerInit;
 const port = parentPort;
@@ -46,18 +50,7 @@ port.on('message', async (msg: { id: number; event: string; deadline: number }) 
     reply({ id: msg.id, ok: false, error: initError ?? serializeError(new Error('no handler')) });
     return;
   }
-  const context: LocalLambdaContext = {
-    functionName: init.functionName,
-    functionVersion: '$LATEST',
-    invokedFunctionArn: init.arn,
-    memoryLimitInMB: String(init.memoryMb),
-    awsRequestId: randomUUID(),
-    logGroupName: `/aws/lambda/${init.functionName}`,
-    logStreamName: 'local',
-    callbackWaitsForEmptyEventLoop: true,
-    getRemainingTimeInMillis: () => Math.max(0, msg.deadline - Date.now()),
-    env,
-  };
+  const context = lambdaContext(init, msg.deadline, env);
   try {
     const result = await handler(JSON.parse(msg.event), context);
     reply({ id: msg.id, ok: true, result: result === undefined ? 'null' : JSON.stringify(result) });

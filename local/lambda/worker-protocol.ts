@@ -1,4 +1,6 @@
 /** What a local Lambda function's worker thread and the cloud's thread say to each other. */
+import { randomUUID } from 'node:crypto';
+import type { LocalLambdaContext } from './registry';
 
 /** What a worker is made with (its `workerData`). */
 export interface WorkerInit {
@@ -42,4 +44,24 @@ export function reviveError(e: SerializedError): Error {
   err.name = e.name;
   if (e.stack) err.stack = e.stack;
   return err;
+}
+
+/** The context one call of a function gets, on its thread or inline: Lambda's fields, its env. */
+export function lambdaContext(
+  fn: { functionName: string; arn: string; memoryMb: number },
+  deadline: number,
+  env: Readonly<Record<string, string>>,
+): LocalLambdaContext {
+  return {
+    functionName: fn.functionName,
+    functionVersion: '$LATEST',
+    invokedFunctionArn: fn.arn,
+    memoryLimitInMB: String(fn.memoryMb),
+    awsRequestId: randomUUID(),
+    logGroupName: `/aws/lambda/${fn.functionName}`,
+    logStreamName: 'local',
+    callbackWaitsForEmptyEventLoop: true,
+    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
+    env,
+  };
 }
