@@ -10,6 +10,10 @@ import { escapeValue } from './driver';
 /** Server errors that mean "these credentials do not log in". */
 export const AUTH_ERRNOS = new Set([
   1045, // ER_ACCESS_DENIED_ERROR
+  // ER_DBACCESS_DENIED_ERROR: the password is right but the user may not use the database, as a
+  // clone whose CREATE USER ran and whose GRANTs a crash cut off is: not a usable login, so
+  // setSecret's rerun completes the clone and a repair rolls back, instead of failing for good.
+  1044,
   1698, // ER_ACCESS_DENIED_NO_PASSWORD_ERROR
   1862, // ER_MUST_CHANGE_PASSWORD_LOGIN (expired)
   3118, // MySQL ER_ACCOUNT_HAS_BEEN_LOCKED
