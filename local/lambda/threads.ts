@@ -90,7 +90,6 @@ export class FunctionThread {
     const id = this.nextId++;
     if (this.idleTimer) clearTimeout(this.idleTimer);
     this.idleTimer = undefined;
-    if (this.waiting.size === 0) worker.ref();
     const text = await new Promise<string>((resolve, reject) => {
       this.waiting.set(id, { resolve, reject });
       worker.postMessage({ id, event: JSON.stringify(event) ?? 'null', deadline });
@@ -148,6 +147,9 @@ export class FunctionThread {
       this.worker = undefined;
       this.failAll('Runtime.ExitError', `the function exited (status ${code}) before answering`);
     });
+    // A function's thread never keeps the process alive, not even with a call in flight: the
+    // cloud's endpoint does that, and a cloud dropped without stop() (a crash in a test) must not
+    // leave a thread holding the process open forever.
     worker.unref();
     return worker;
   }
@@ -156,7 +158,6 @@ export class FunctionThread {
     this.waiting.delete(id);
     if (this.waiting.size > 0) return;
     const worker = this.worker;
-    worker?.unref();
     if (worker && this.opts.idleMs > 0) {
       this.idleTimer = setTimeout(() => {
         if (this.worker === worker && this.waiting.size === 0) {
