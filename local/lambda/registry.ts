@@ -99,7 +99,14 @@ export class LambdaRegistry {
     const own = this.aliases.get(name) ?? name;
     const memoryMb = opts.memoryMb ?? 1024;
     const thread = new FunctionThread(
-      { ...source, functionName: own, arn: this.arn(own), memoryMb },
+      // Only what the thread needs crosses to it (a catalog entry carries much more).
+      {
+        modulePath: source.modulePath,
+        exportName: source.exportName,
+        functionName: own,
+        arn: this.arn(own),
+        memoryMb,
+      },
       { env: { ...env }, idleMs: opts.idleMs ?? 5 * 60_000 },
     );
     return this.put(name, { thread }, env, opts);

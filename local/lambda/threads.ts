@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { reviveError, type WorkerInit, type WorkerInitReply, type WorkerReply } from './worker-protocol';
+import { reviveError, type WorkerInit, type WorkerReply } from './worker-protocol';
 
 /** Where a function's code is: its module (without extension) and the handler it exports. */
 export interface ModuleSource {
@@ -125,8 +125,7 @@ export class FunctionThread {
     });
     this.starts += 1;
     this.worker = worker;
-    worker.on('message', (msg: WorkerReply | WorkerInitReply) => {
-      if ('init' in msg) return; // a failed init answers each call with its error
+    worker.on('message', (msg: WorkerReply) => {
       const w = this.waiting.get(msg.id);
       if (!w) return;
       this.settled(msg.id);

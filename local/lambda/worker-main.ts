@@ -4,8 +4,8 @@
  * thread. process.env here is the function's own environment, set when the thread was made.
  *
  * Messages: in `{ id, event, deadline }` (event as JSON text, deadline in epoch ms); out
- * `{ id, ok: true, result }` (JSON text) or `{ id, ok: false, error }`; at start, `{ init: 'ok' }`
- * or `{ init: 'error', error }`.
+ * `{ id, ok: true, result }` (JSON text) or `{ id, ok: false, error }`. A module that fails to
+ * load answers every call with that error, as a Lambda function whose init failed does.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import {
@@ -32,27 +32,24 @@ function load(): (event: unknown, context?: unknown) => unknown {
   return handler;
 }
 
-let handler: ((event: unknown, context?: unknown) => unknown) | undefined;
-let initError: SerializedError | undefined;
+let loaded: { handler: (event: unknown, context?: unknown) => unknown } | { error: SerializedError };
 try {
-  handler = load();
-  port.postMessage({ init: 'ok' });
+  loaded = { handler: load() };
 } catch (err) {
-  initError = serializeError(err, 'Runtime.ImportModuleError');
-  port.postMessage({ init: 'error', error: initError });
+  loaded = { error: serializeError(err, 'Runtime.ImportModuleError') };
 }
 
 const env = Object.freeze({ ...process.env }) as Readonly<Record<string, string>>;
 
 port.on('message', async (msg: { id: number; event: string; deadline: number }) => {
   const reply = (r: WorkerReply) => port.postMessage(r);
-  if (!handler) {
-    reply({ id: msg.id, ok: false, error: initError ?? serializeError(new Error('no handler')) });
+  if ('error' in loaded) {
+    reply({ id: msg.id, ok: false, error: loaded.error });
     return;
   }
   const context = lambdaContext(init, msg.deadline, env);
   try {
-    const result = await handler(JSON.parse(msg.event), context);
+    const result = await loaded.handler(JSON.parse(msg.event), context);
     reply({ id: msg.id, ok: true, result: result === undefined ? 'null' : JSON.stringify(result) });
   } catch (err) {
     reply({ id: msg.id, ok: false, error: serializeError(err) });

@@ -22,8 +22,6 @@ export type WorkerReply =
   | { id: number; ok: true; result: string }
   | { id: number; ok: false; error: SerializedError };
 
-export type WorkerInitReply = { init: 'ok' } | { init: 'error'; error: SerializedError };
-
 /** A thrown value as Lambda reports it: the error's name and message (a non-Error becomes one). */
 export function serializeError(err: unknown, fallbackName = 'Error'): SerializedError {
   if (err instanceof Error) {
