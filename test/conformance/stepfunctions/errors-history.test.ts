@@ -6,7 +6,11 @@
  * - History events: https://docs.aws.amazon.com/step-functions/latest/apireference/API_HistoryEvent.html
  * The wording of runtime errors is not in the guide; it is what executions on AWS recorded.
  */
-import { DescribeExecutionCommand, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import {
+  DescribeExecutionCommand,
+  StartExecutionCommand,
+  UpdateStateMachineCommand,
+} from '@aws-sdk/client-sfn';
 import { chain, detailsOf, failure, ROLE, type Sfn, single, startSfn, types } from './harness';
 
 let sfn: Sfn;
@@ -337,5 +341,47 @@ describe('history events', () => {
       'ExecutionSucceeded',
     ]);
     expect(detailsOf(run.events, 'MapStateStarted')).toEqual({ length: 1 });
+  });
+});
+
+describe('the API as AWS answers it', () => {
+  const reject = (p: Promise<unknown>) =>
+    p.then(
+      () => undefined,
+      (e: unknown) => e as Error,
+    );
+
+  // Recorded on AWS (StartExecution): an empty input is InvalidExecutionInput "Invalid execution
+  // input."; text that is not JSON is InvalidExecutionInput too; "2", a JSON string and null are
+  // inputs like any other.
+  it('AWS refuses an empty or non-JSON execution input (InvalidExecutionInput) and takes any JSON value', async () => {
+    const machine = await sfn.create(single({ Type: 'Pass' }));
+    const start = (input: string) =>
+      sfn.client.send(new StartExecutionCommand({ stateMachineArn: machine, input }));
+    const empty = await reject(start(''));
+    expect(empty?.name).toBe('InvalidExecutionInput');
+    expect(empty?.message).toBe("Invalid State Machine Execution Input: 'Invalid execution input.'");
+    for (const text of ['not some json', "{'not': 'json'"]) {
+      const e = await reject(start(text));
+      expect(e?.name).toBe('InvalidExecutionInput');
+      expect(e?.message).toMatch(/^Invalid State Machine Execution Input: '.+'$/);
+    }
+    for (const text of ['2', '"some text"', 'null']) {
+      const { executionArn } = await start(text);
+      await sfn.h.cloud.stepFunctions.awaitExecution(executionArn as string);
+      const d = await sfn.client.send(new DescribeExecutionCommand({ executionArn }));
+      expect([text, d.status, d.output]).toEqual([text, 'SUCCEEDED', text]);
+    }
+  });
+
+  // Recorded on AWS (UpdateStateMachine with nothing to update): MissingRequiredParameter, in
+  // these words.
+  it('AWS refuses an UpdateStateMachine with nothing to change: MissingRequiredParameter', async () => {
+    const machine = await sfn.create(single({ Type: 'Pass' }));
+    const e = await reject(sfn.client.send(new UpdateStateMachineCommand({ stateMachineArn: machine })));
+    expect(e?.name).toBe('MissingRequiredParameter');
+    expect(e?.message).toBe(
+      'Either the definition, the role ARN, the LoggingConfiguration, or the TracingConfiguration must be specified',
+    );
   });
 });
