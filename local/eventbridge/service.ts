@@ -9,7 +9,7 @@ import type { Store } from '../store/db';
 import { compilePattern, type EventMatcher, InvalidEventPatternError, parsePatternJson } from './pattern';
 import { nextFire } from './schedules';
 import { EventBridgeStore, type RuleRow, type Target } from './store';
-import { readPath, targetExecutionName, transformInput } from './targets';
+import { readPath, targetExecutionName, transformInput, undefinedPlaceholders } from './targets';
 
 export interface EventBridgeOptions {
   store: Store;
@@ -69,6 +69,9 @@ function parseDetail(text: string): Record<string, unknown> | undefined {
   }
   return undefined;
 }
+
+/** Targets per rule (EventBridge quotas). */
+const MAX_TARGETS_PER_RULE = 5;
 
 /** PutEvents takes at most 256 KB of entries in one request. */
 const MAX_PUT_EVENTS_BYTES = 256 * 1024;
@@ -203,11 +206,18 @@ export class EventBridge {
   putTargets(i: { Rule: string; Targets: Target[] }) {
     this.rule(i.Rule);
     for (const t of i.Targets) {
+      // AWS's words for both, recorded.
       const ways = [t.Input, t.InputPath, t.InputTransformer].filter((x) => x !== undefined).length;
       if (ways > 1)
         throw new AwsError(
           'ValidationException',
-          `Target ${t.Id}: only one of Input, InputPath and InputTransformer can be given.`,
+          `Only one of Input, InputPath, or InputTransformer must be provided for target ${t.Id}.`,
+        );
+      const [unknown] = t.InputTransformer ? undefinedPlaceholders(t.InputTransformer) : [];
+      if (unknown !== undefined)
+        throw new AwsError(
+          'ValidationException',
+          `InputTemplate for target ${t.Id} contains invalid placeholder ${unknown}.`,
         );
       if (t.Input !== undefined) {
         try {
@@ -217,6 +227,13 @@ export class EventBridge {
         }
       }
     }
+    // A rule has at most 5 targets; AWS, recorded, refuses a sixth in these words.
+    const ids = new Set([...this.db.targets(i.Rule).map((t) => t.Id), ...i.Targets.map((t) => t.Id)]);
+    if (ids.size > MAX_TARGETS_PER_RULE)
+      throw new AwsError(
+        'LimitExceededException',
+        'The requested resource exceeds the maximum number allowed.',
+      );
     this.db.putTargets(i.Rule, i.Targets);
     return { FailedEntryCount: 0, FailedEntries: [] };
   }

@@ -6,6 +6,7 @@
  */
 import {
   EventBridgeClient,
+  ListTargetsByRuleCommand,
   PutEventsCommand,
   PutRuleCommand,
   PutTargetsCommand,
@@ -173,6 +174,122 @@ describe('TestEventPattern as AWS answers it', () => {
     expect(await refused({ d: [{ cidr: '10.0.0.0' }] })).toMatch(/Reason: Malformed CIDR, one '\/' required/);
     expect(await refused({ d: [{ cidr: 'bogus/8' }] })).toMatch(/Reason: Nonstandard IP address: bogus/);
     expect(await refused({ d: [{ cidr: '10.0.0.0/32' }] })).toMatch(/Event pattern is not valid/);
+  });
+});
+
+describe('PutRule as AWS answers it', () => {
+  // PutRule, recorded on AWS: every invalid schedule is "Parameter ScheduleExpression is not valid."
+  // (the local cloud used to add its own reason and the expression).
+  it.each([
+    'cron(INVALID)',
+    'cron(0 dummy ? * MON-FRI *)',
+    'cron(7 20 * * NOT *)',
+    'cron(71 8 1 * ? *)',
+    'cron(0 1 * * * *)',
+    'rate(0 minutes)',
+    'rate(1 minutes)',
+    'every day',
+  ])('AWS refuses the schedule %s: "Parameter ScheduleExpression is not valid."', async (expression) => {
+    const e = await awsError(
+      () => eb.send(new PutRuleCommand({ Name: 'bad-schedule', ScheduleExpression: expression })),
+      'ValidationException',
+    );
+    expect(e.message).toBe('Parameter ScheduleExpression is not valid.');
+  });
+});
+
+describe('PutTargets as AWS answers it', () => {
+  const rule = 'targets-fidelity';
+  const arn = 'arn:aws:lambda:us-east-1:000000000000:function:nowhere';
+  beforeAll(async () => {
+    await eb.send(
+      new PutRuleCommand({ Name: rule, EventPattern: JSON.stringify({ source: ['credflow.test'] }) }),
+    );
+  });
+
+  // Recorded on AWS: at most one of Input, InputPath and InputTransformer, in these words.
+  it('AWS refuses a target with two inputs: "Only one of Input, InputPath, or InputTransformer must be provided"', async () => {
+    const e = await awsError(
+      () =>
+        eb.send(
+          new PutTargetsCommand({
+            Rule: rule,
+            Targets: [
+              { Id: 't1', Arn: arn, InputPath: '$.detail', InputTransformer: { InputTemplate: '"x"' } },
+            ],
+          }),
+        ),
+      'ValidationException',
+    );
+    expect(e.message).toBe(
+      'Only one of Input, InputPath, or InputTransformer must be provided for target t1.',
+    );
+  });
+
+  // Recorded on AWS: a placeholder neither InputPathsMap nor EventBridge defines is refused at
+  // PutTargets (the local cloud used to leave it in the text).
+  it('AWS refuses an InputTemplate placeholder that nothing defines', async () => {
+    const e = await awsError(
+      () =>
+        eb.send(
+          new PutTargetsCommand({
+            Rule: rule,
+            Targets: [
+              {
+                Id: 't2',
+                Arn: arn,
+                InputTransformer: {
+                  InputPathsMap: { 'detail-type': '$.detail-type' },
+                  InputTemplate: '"Event of <detail-type> type, with not defined key <notdefinedkey>"',
+                },
+              },
+            ],
+          }),
+        ),
+      'ValidationException',
+    );
+    expect(e.message).toBe('InputTemplate for target t2 contains invalid placeholder notdefinedkey.');
+    // EventBridge's own variables need no declaration.
+    await eb.send(
+      new PutTargetsCommand({
+        Rule: rule,
+        Targets: [
+          { Id: 't2', Arn: arn, InputTransformer: { InputTemplate: '{"rule": <aws.events.rule-name>}' } },
+        ],
+      }),
+    );
+  });
+
+  // Recorded on AWS: a target Id outside [.-_A-Za-z0-9] or over 64 characters is a
+  // ValidationException naming the constraint; a sixth target on one rule is LimitExceededException.
+  it('AWS refuses a target Id with other characters, and a sixth target on a rule', async () => {
+    const bad = await awsError(
+      () => eb.send(new PutTargetsCommand({ Rule: rule, Targets: [{ Id: '!@#$@!#$', Arn: arn }] })),
+      'ValidationException',
+    );
+    expect(bad.message).toMatch(/Member must satisfy regular expression pattern: \[\\\.\\-_A-Za-z0-9\]\+/);
+    const long = await awsError(
+      () => eb.send(new PutTargetsCommand({ Rule: rule, Targets: [{ Id: 'x'.repeat(65), Arn: arn }] })),
+      'ValidationException',
+    );
+    expect(long.message).toMatch(/Member must have length less than or equal to 64/);
+    await eb.send(
+      new PutRuleCommand({
+        Name: 'five-targets',
+        EventPattern: JSON.stringify({ source: ['credflow.test'] }),
+      }),
+    );
+    const five = Array.from({ length: 5 }, (_, i) => ({ Id: `five-${i}`, Arn: arn }));
+    await eb.send(new PutTargetsCommand({ Rule: 'five-targets', Targets: five }));
+    // Putting an existing Id again replaces it: still five.
+    await eb.send(new PutTargetsCommand({ Rule: 'five-targets', Targets: [{ Id: 'five-0', Arn: arn }] }));
+    const sixth = await awsError(
+      () => eb.send(new PutTargetsCommand({ Rule: 'five-targets', Targets: [{ Id: 'six', Arn: arn }] })),
+      'LimitExceededException',
+    );
+    expect(sixth.message).toBe('The requested resource exceeds the maximum number allowed.');
+    const listed = await eb.send(new ListTargetsByRuleCommand({ Rule: 'five-targets' }));
+    expect(listed.Targets?.map((t) => t.Id).sort()).toEqual(five.map((t) => t.Id));
   });
 });
 
