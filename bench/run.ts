@@ -21,6 +21,7 @@ import { runWorkflow } from '../cli/run';
 import { isAuthFailure, SecretCredentials } from '../src/client';
 import { engineFor } from '../src/engines';
 import type { Credentials } from '../src/engines/types';
+import { MAX_FLEET_CONCURRENCY, MAX_FLEET_CONCURRENCY_REASON } from '../src/lifecycle/fleet';
 import { cloneOf } from '../src/rotation/strategies';
 import type { StrategyName as Strategy } from '../src/rotation/types';
 import {
@@ -165,8 +166,21 @@ async function benchRotation(rounds: number): Promise<void> {
   }
 }
 
+/**
+ * The fleet concurrencies to measure (BENCH_CONCURRENCY, default 10 and 40). At most 40: a
+ * fleet page is an inline Map, which runs at most 40 iterations at once on AWS and locally.
+ */
+function fleetConcurrencies(): number[] {
+  const values = (process.env['BENCH_CONCURRENCY'] ?? '10,40').split(',').map(Number);
+  const bad = values.filter((c) => !Number.isInteger(c) || c < 1 || c > MAX_FLEET_CONCURRENCY);
+  if (bad.length > 0)
+    throw new Error(`BENCH_CONCURRENCY ${bad.join(',')}: each must be ${MAX_FLEET_CONCURRENCY_REASON}`);
+  return values;
+}
+
 async function benchFleet(total: number): Promise<void> {
   console.log(`\n## Fleet throughput (${total} secrets over 4 instances)\n`);
+  const concurrencies = fleetConcurrencies();
   const instances = [
     { id: 'fleet-pg1', engine: 'postgres' },
     { id: 'fleet-pg2', engine: 'postgres' },
@@ -196,7 +210,7 @@ async function benchFleet(total: number): Promise<void> {
     );
     console.log('|---|---|---|---|---|---|---|---|');
     let best = 0;
-    for (const c of (process.env['BENCH_CONCURRENCY'] ?? '10,50').split(',').map(Number)) {
+    for (const c of concurrencies) {
       const t1 = performance.now();
       const cpu = cpuMeter();
       // Quotas off: no write budget to keep to, so the fleet is bound by the machine alone.
@@ -218,11 +232,7 @@ async function benchFleet(total: number): Promise<void> {
         `| ${c} | ${out?.total ?? '-'} | ${out?.succeeded ?? '-'} | ${f1(secs)} | ${f1((out?.succeeded ?? 0) / secs)} | ${per(used.processMs)} / ${per(used.machineMs)} | ${f1(store / 1e6)} | ${f1(process.memoryUsage().rss / 1e6)} |`,
       );
     }
-    const floor = await fleetFloor(
-      env,
-      fleet,
-      Math.max(...(process.env['BENCH_CONCURRENCY'] ?? '10,50').split(',').map(Number)),
-    );
+    const floor = await fleetFloor(env, fleet, Math.max(...concurrencies));
     console.log(`rotate-fleet's best / raw floor: ${f1((100 * best) / floor)}% (target 85%)`);
   } finally {
     await env.stop();
@@ -417,7 +427,7 @@ async function main(): Promise<void> {
   console.log(
     `# credflow benchmarks${quick ? ' (--quick)' : ''} — ${new Date().toISOString()}, ${os.cpus().length} cores (${os.cpus()[0]?.model ?? '?'}), Node ${process.version}`,
   );
-  if (quick) process.env['BENCH_CONCURRENCY'] ??= '50';
+  if (quick) process.env['BENCH_CONCURRENCY'] ??= '40';
   if (want('rotation')) await benchRotation(size('BENCH_ROTATIONS', 20, 5));
   if (want('fleet')) await benchFleet(size('BENCH_FLEET', 1000, 100));
   if (want('fleet-quotas'))

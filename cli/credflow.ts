@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { MAX_FLEET_CONCURRENCY, MAX_FLEET_CONCURRENCY_REASON } from '../src/lifecycle/fleet';
 import { alerts } from './alerts';
 import { history, listExecutions, listSecrets, runCommand } from './commands';
 import { openConsole } from './console';
@@ -23,6 +24,16 @@ function int(name: string, min: number, max: number) {
       throw new InvalidArgumentError(`${name} must be ${min}..${max}`);
     return n;
   };
+}
+
+/** --max-concurrency: 1..40, with the reason (AWS's inline Map limit) when it is more. */
+function maxConcurrencyArg(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1)
+    throw new InvalidArgumentError(`--max-concurrency must be 1..${MAX_FLEET_CONCURRENCY}`);
+  if (n > MAX_FLEET_CONCURRENCY)
+    throw new InvalidArgumentError(`--max-concurrency must be ${MAX_FLEET_CONCURRENCY_REASON}`);
+  return n;
 }
 
 function tagArg(v: string): { key: string; value: string } {
@@ -268,7 +279,12 @@ export function program(): Command {
         'rotate every due secret with a tag, paced to a Secrets Manager write budget; shows rotated, failed, in flight, remaining and an ETA',
       )
       .option('--tag <key=value>', 'select secrets by tag (default credflow:managed=true)', tagArg)
-      .option('--max-concurrency <n>', 'rotations in flight at most', int('--max-concurrency', 1, 1000), 25)
+      .option(
+        '--max-concurrency <n>',
+        `rotations in flight at most (1..${MAX_FLEET_CONCURRENCY}: an inline Map runs at most ${MAX_FLEET_CONCURRENCY} at once on AWS)`,
+        maxConcurrencyArg,
+        25,
+      )
       .option(
         '--write-budget <n>',
         'Secrets Manager writes/s this run may use (default 25: half the regional quota of 50; 3 writes per rotation)',

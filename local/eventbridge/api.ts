@@ -4,7 +4,11 @@ import type { JsonService } from '../http/registry';
 import type { EventBridge } from './service';
 
 const target = z.object({
-  Id: z.string().min(1).max(64),
+  Id: z
+    .string()
+    .min(1)
+    .max(64)
+    .regex(/^[.\-_A-Za-z0-9]+$/, 'Member must satisfy regular expression pattern: [\\.\\-_A-Za-z0-9]+'),
   Arn: z.string().min(1),
   RoleArn: z.string().optional(),
   Input: z.string().optional(),

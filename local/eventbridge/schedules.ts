@@ -9,8 +9,9 @@ import { parseRate, RATE_UNIT_MS } from '../schedule/rate';
  * expression is EventBridge's ValidationException.
  */
 export function nextFire(expression: string, from: number): number {
-  const invalid = () =>
-    new AwsError('ValidationException', `Parameter ScheduleExpression is not valid: ${expression}`);
+  // AWS, recorded, answers every invalid expression (cron(INVALID), a minute of 71, a day of week
+  // NOT, both day fields set...) with these words alone.
+  const invalid = () => new AwsError('ValidationException', 'Parameter ScheduleExpression is not valid.');
   const rate = parseRate(expression);
   if (rate?.strict) {
     // AWS spells one unit singular and more plural: rate(1 hour), rate(2 hours).
@@ -22,7 +23,7 @@ export function nextFire(expression: string, from: number): number {
     try {
       return nextCronTime(parseCron(cron[1], expression), new Date(from));
     } catch (err) {
-      if (err instanceof ScheduleExpressionError) throw new AwsError('ValidationException', err.message);
+      if (err instanceof ScheduleExpressionError) throw invalid();
       throw err;
     }
   }

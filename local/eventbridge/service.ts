@@ -9,7 +9,7 @@ import type { Store } from '../store/db';
 import { compilePattern, type EventMatcher, InvalidEventPatternError, parsePatternJson } from './pattern';
 import { nextFire } from './schedules';
 import { EventBridgeStore, type RuleRow, type Target } from './store';
-import { readPath, targetExecutionName, transformInput } from './targets';
+import { readPath, targetExecutionName, transformInput, undefinedPlaceholders } from './targets';
 
 export interface EventBridgeOptions {
   store: Store;
@@ -26,12 +26,15 @@ export interface EventBridgeOptions {
 const resourceNotFound = (m: string) => new AwsError('ResourceNotFoundException', m);
 
 /**
- * The fields TestEventPattern's Event must have ("the following fields are mandatory: id,
- * account, source, time, region, resources, detail-type", TestEventPattern, API reference).
+ * The fields TestEventPattern's Event must carry. The API reference calls `resources` mandatory
+ * too ("the following fields are mandatory: id, account, source, time, region, resources,
+ * detail-type"), but AWS, recorded, accepts events without it (most of its recorded
+ * TestEventPattern cases send none) and looks only at whether the others are there, not at their
+ * type (a `detail-type` that is an array is matched like any other field).
  */
 const MANDATORY_EVENT_FIELDS = ['id', 'account', 'source', 'time', 'region', 'detail-type'] as const;
 
-/** TestEventPattern's Event: a JSON object in the envelope AWS events have, else ValidationException. */
+/** TestEventPattern's Event: a JSON object carrying the mandatory fields, else ValidationException. */
 function testEvent(text: string): Record<string, unknown> {
   const invalid = () => new AwsError('ValidationException', 'Parameter Event is not valid.');
   let event: unknown;
@@ -42,10 +45,57 @@ function testEvent(text: string): Record<string, unknown> {
   }
   if (typeof event !== 'object' || event === null || Array.isArray(event)) throw invalid();
   const e = event as Record<string, unknown>;
-  if (MANDATORY_EVENT_FIELDS.some((k) => typeof e[k] !== 'string') || !Array.isArray(e['resources'])) {
-    throw invalid();
-  }
+  if (MANDATORY_EVENT_FIELDS.some((k) => !Object.hasOwn(e, k))) throw invalid();
   return e;
+}
+
+/**
+ * A PutEvents entry AWS fails on its own, with the code and words AWS answered: each missing (or
+ * empty) required member named; a Detail that is not a JSON object is MalformedDetail (recorded
+ * for "NotJSON", "[]", "{{}" and a JSON string alike).
+ */
+const required = (member: string) => ({
+  ErrorCode: 'InvalidArgument',
+  ErrorMessage: `Parameter ${member} is not valid. Reason: ${member} is a required argument.`,
+});
+
+function parseDetail(text: string): Record<string, unknown> | undefined {
+  try {
+    const detail: unknown = JSON.parse(text);
+    if (detail !== null && typeof detail === 'object' && !Array.isArray(detail))
+      return detail as Record<string, unknown>;
+  } catch {
+    // not JSON: MalformedDetail below
+  }
+  return undefined;
+}
+
+/** Targets per rule (EventBridge quotas). */
+const MAX_TARGETS_PER_RULE = 5;
+
+/** PutEvents takes at most 256 KB of entries in one request. */
+const MAX_PUT_EVENTS_BYTES = 256 * 1024;
+
+/**
+ * An entry's size as EventBridge counts it ("Calculating PutEvents event entry size", EventBridge
+ * User Guide): 14 bytes for a Time, and the UTF-8 bytes of Source, DetailType, Detail and each
+ * Resource.
+ */
+function entrySize(e: {
+  Source?: string;
+  DetailType?: string;
+  Detail?: string;
+  Resources?: string[];
+  Time?: unknown;
+}): number {
+  const bytes = (s: string | undefined) => (s ? Buffer.byteLength(s, 'utf8') : 0);
+  return (
+    (e.Time !== undefined ? 14 : 0) +
+    bytes(e.Source) +
+    bytes(e.DetailType) +
+    bytes(e.Detail) +
+    (e.Resources ?? []).reduce((n, r) => n + bytes(r), 0)
+  );
 }
 
 /** PutEvents' Time: the SDK sends epoch seconds; accept a date string too. */
@@ -156,11 +206,18 @@ export class EventBridge {
   putTargets(i: { Rule: string; Targets: Target[] }) {
     this.rule(i.Rule);
     for (const t of i.Targets) {
+      // AWS's words for both, recorded.
       const ways = [t.Input, t.InputPath, t.InputTransformer].filter((x) => x !== undefined).length;
       if (ways > 1)
         throw new AwsError(
           'ValidationException',
-          `Target ${t.Id}: only one of Input, InputPath and InputTransformer can be given.`,
+          `Only one of Input, InputPath, or InputTransformer must be provided for target ${t.Id}.`,
+        );
+      const [unknown] = t.InputTransformer ? undefinedPlaceholders(t.InputTransformer) : [];
+      if (unknown !== undefined)
+        throw new AwsError(
+          'ValidationException',
+          `InputTemplate for target ${t.Id} contains invalid placeholder ${unknown}.`,
         );
       if (t.Input !== undefined) {
         try {
@@ -170,6 +227,13 @@ export class EventBridge {
         }
       }
     }
+    // A rule has at most 5 targets; AWS, recorded, refuses a sixth in these words.
+    const ids = new Set([...this.db.targets(i.Rule).map((t) => t.Id), ...i.Targets.map((t) => t.Id)]);
+    if (ids.size > MAX_TARGETS_PER_RULE)
+      throw new AwsError(
+        'LimitExceededException',
+        'The requested resource exceeds the maximum number allowed.',
+      );
     this.db.putTargets(i.Rule, i.Targets);
     return { FailedEntryCount: 0, FailedEntries: [] };
   }
@@ -194,10 +258,16 @@ export class EventBridge {
       Time?: unknown;
     }[];
   }) {
+    const size = i.Entries.reduce((sum, e) => sum + entrySize(e), 0);
+    if (size > MAX_PUT_EVENTS_BYTES)
+      throw new AwsError(
+        'ValidationException',
+        'Total size of the entries in the request is over the limit.',
+      );
     const entries = i.Entries.map((e) => {
-      if (!e.Source || !e.DetailType || e.Detail === undefined) {
-        return { ErrorCode: 'InvalidArgument', ErrorMessage: 'Source, DetailType and Detail are required' };
-      }
+      if (!e.Source) return required('Source');
+      if (!e.DetailType) return required('DetailType');
+      if (e.Detail === undefined) return required('Detail');
       // Sources starting with `aws.` belong to AWS services: EventBridge refuses them entry by
       // entry (PutEvents, https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_PutEvents.html,
       // and PutEventsResultEntry's error codes). The emulated services publish theirs to the
@@ -209,12 +279,8 @@ export class EventBridge {
           ErrorMessage: 'Not authorized for the source.',
         };
       }
-      let detail: Record<string, unknown>;
-      try {
-        detail = JSON.parse(e.Detail) as Record<string, unknown>;
-      } catch {
-        return { ErrorCode: 'MalformedDetail', ErrorMessage: 'Detail is malformed.' };
-      }
+      const detail = parseDetail(e.Detail);
+      if (!detail) return { ErrorCode: 'MalformedDetail', ErrorMessage: 'Detail is malformed.' };
       const ev = this.o.events.publish({
         source: e.Source,
         'detail-type': e.DetailType,

@@ -28,6 +28,26 @@ export interface RuleContext {
  * `aws.events.rule-name`, `aws.events.rule-arn`, `aws.events.event` (the event without its
  * detail), `aws.events.event.json` (the whole event), `aws.events.event.ingestion-time`.
  */
+/** The variables every InputTemplate may use without declaring them in InputPathsMap. */
+export const PREDEFINED_VARIABLES = [
+  'aws.events.rule-name',
+  'aws.events.rule-arn',
+  'aws.events.event',
+  'aws.events.event.json',
+  'aws.events.event.ingestion-time',
+] as const;
+
+/** The placeholders of a template that neither InputPathsMap nor EventBridge defines. */
+export function undefinedPlaceholders(t: {
+  InputPathsMap?: Record<string, string> | undefined;
+  InputTemplate: string;
+}): string[] {
+  const known = new Set<string>([...PREDEFINED_VARIABLES, ...Object.keys(t.InputPathsMap ?? {})]);
+  return [...t.InputTemplate.matchAll(/<([A-Za-z0-9_.-]+)>/g)]
+    .map((m) => m[1] ?? '')
+    .filter((k) => !known.has(k));
+}
+
 export function transformInput(
   event: unknown,
   t: { InputPathsMap?: Record<string, string> | undefined; InputTemplate: string },

@@ -6,6 +6,16 @@ import { InvalidEventPatternError } from './pattern-error';
 
 type Token = { readonly star: true } | { readonly star: false; readonly char: string };
 
+/**
+ * Where EventBridge says a wildcard fault is: the offset into the quoted form of the value, in
+ * UTF-8 bytes, counted from 0 at the opening quote (Event Ruler parses `"value"`). AWS answered
+ * "Consecutive wildcard characters at pos 26" for `arn:aws:events:us-east-1:**:event-bus/*`,
+ * whose first `*` is the 26th character.
+ */
+function position(pattern: string, index: number): number {
+  return Buffer.byteLength(pattern.slice(0, index), 'utf8') + 1;
+}
+
 /** The pattern as literal characters and stars; refuses what Event Ruler refuses, in its words. */
 function tokenize(pattern: string, path: readonly string[]): Token[] {
   const tokens: Token[] = [];
@@ -14,17 +24,14 @@ function tokenize(pattern: string, path: readonly string[]): Token[] {
     if (char === '\\') {
       const next = pattern[i + 1];
       if (next !== '*' && next !== '\\') {
-        throw new InvalidEventPatternError(
-          `Invalid escape character at pos ${i} in wildcard ${pattern}`,
-          path,
-        );
+        throw new InvalidEventPatternError(`Invalid escape character at pos ${position(pattern, i)}`, path);
       }
       tokens.push({ star: false, char: next });
       i++;
     } else if (char === '*') {
       if (pattern[i + 1] === '*') {
         throw new InvalidEventPatternError(
-          `Consecutive wildcard characters at pos ${i} in wildcard ${pattern}`,
+          `Consecutive wildcard characters at pos ${position(pattern, i)}`,
           path,
         );
       }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { invalidRequest, parseRequest, validationError } from '../http/errors';
+import { invalidParameter, invalidRequest, parseRequest, validationError } from '../http/errors';
 import type { JsonService, RequestContext } from '../http/registry';
 import { INVALID_NAME } from './secrets';
 import type { SecretsManager } from './service';
@@ -26,11 +26,12 @@ function checkSecretId(id: string | undefined): void {
 function requireToken<T extends { ClientRequestToken?: string | undefined }>(
   input: T,
   ctx: RequestContext,
+  refuse: (message: string) => Error = invalidRequest,
 ): T {
   if (input.ClientRequestToken !== undefined) return input;
   if (ctx.accessKeyId.endsWith('.amazonaws.com'))
     return { ...input, ClientRequestToken: crypto.randomUUID() };
-  throw invalidRequest('You must provide a ClientRequestToken value. We recommend a UUID-type value.');
+  throw refuse('You must provide a ClientRequestToken value. We recommend a UUID-type value.');
 }
 
 /** Parses a request whose SecretId must also be a valid secret id. */
@@ -213,8 +214,14 @@ export function secretsManagerJsonService(sm: SecretsManager): JsonService {
         sm.listSecretVersionIds(parseWithId(schemas.ListSecretVersionIds, input)),
       DeleteSecret: (input, ctx) => sm.deleteSecret(parseWithId(schemas.DeleteSecret, input), caller(ctx)),
       RestoreSecret: (input, ctx) => sm.restoreSecret(parseWithId(schemas.RestoreSecret, input), caller(ctx)),
+      // The same words as the others, but AWS, recorded, answers RotateSecret's missing token with
+      // InvalidParameterException where CreateSecret, PutSecretValue and UpdateSecret answer
+      // InvalidRequestException.
       RotateSecret: (input, ctx) =>
-        sm.rotateSecret(requireToken(parseWithId(schemas.RotateSecret, input), ctx), caller(ctx)),
+        sm.rotateSecret(
+          requireToken(parseWithId(schemas.RotateSecret, input), ctx, invalidParameter),
+          caller(ctx),
+        ),
       CancelRotateSecret: (input, ctx) =>
         sm.cancelRotateSecret(parseWithId(schemas.CancelRotateSecret, input), caller(ctx)),
       GetRandomPassword: (input) => sm.getRandomPassword(parseRequest(schemas.GetRandomPassword, input)),

@@ -24,18 +24,15 @@ export function searchWords(s: string): string[] {
 }
 
 /**
- * `description`: the value, ignoring case, is a prefix of the description from the start of any
- * of its words, so `orders` finds "Primary Orders database" as it does on AWS (ListSecrets,
- * Filter Key description: "Prefix match, not case-sensitive", applied word by word).
+ * `description`: the API reference says "Prefix match, not case-sensitive", but AWS, recorded,
+ * matches more: it breaks the value into words, as `all` does, and each word must begin some word
+ * of the description, in any order. "a secret" finds "a secret" and "an secret" but not
+ * "asecret"; "a" finds all three and not "thesecret" (ListSecrets filtering as recorded on AWS).
  */
 function descriptionMatches(description: string, value: string): boolean {
-  const text = description.toLowerCase();
-  const wanted = value.toLowerCase();
-  for (let i = 0; i < text.length; i++) {
-    const wordStart = i === 0 || !/[a-z0-9]/.test(text[i - 1] ?? '');
-    if (wordStart && text.startsWith(wanted, i)) return true;
-  }
-  return wanted.length === 0;
+  const wanted = searchWords(value);
+  const have = searchWords(description);
+  return wanted.length > 0 && wanted.every((w) => have.some((h) => h.startsWith(w)));
 }
 
 function test(key: string, value: string, s: Searchable): boolean {

@@ -116,8 +116,11 @@ export class Executions implements ChildExecutions {
     let parsedInput: unknown;
     try {
       parsedInput = JSON.parse(text);
-    } catch {
-      throw new AwsError('InvalidExecutionInput', 'Invalid State Machine Execution Input: not JSON');
+    } catch (err) {
+      // AWS, recorded: an empty input is "Invalid execution input."; other text names the JSON
+      // parser's complaint (Jackson's words on AWS, JavaScript's here).
+      const why = text.trim() === '' ? 'Invalid execution input.' : (err as Error).message;
+      throw new AwsError('InvalidExecutionInput', `Invalid State Machine Execution Input: '${why}'`);
     }
     const arn = this.executionArn(sm.name, name);
     const existing = this.o.db.execution(arn);

@@ -35,7 +35,7 @@ export function validateDefinition(definition: string): AslDefinition {
     if (diagnostics.length > 0) throw invalid(describeDiagnostics(diagnostics));
   }
   // asl-validator annotates the object it is given: hand it a copy.
-  const r = aslValidator(withoutFreeOutput(structuredClone(parsed)) as never);
+  const r = aslValidator(forSchema(structuredClone(parsed)) as never);
   if (!r.isValid) {
     const why = r.errors.map((e) => ('message' in e ? String(e.message) : JSON.stringify(e))).join('; ');
     throw invalid(`SCHEMA_VALIDATION_FAILED: ${why}`);
@@ -44,17 +44,24 @@ export function validateDefinition(definition: string): AslDefinition {
 }
 
 /**
- * AWS takes any JSON value as a JSONata `Output` (a plain string too), which asl-validator's
- * schema refuses; the runner's own checks have parsed its expressions already, so the copy the
- * schema sees goes without it, in states, Choice rules and Catchers, at every depth.
+ * The copy asl-validator's schema sees, without what AWS accepts and the schema refuses; the
+ * runner's own checks (validate.ts) have looked at each of these already:
+ * - a JSONata `Output` of any JSON value (a plain string too);
+ * - an `Assign` of constant literals: AWS, recorded, takes any JSON as a variable's value (null,
+ *   lists holding null, path-like and `{% %}`-like strings in a JSONPath state are constants);
+ *   the schema refuses null in a list, so the copy keeps an empty object in its place;
+ * - a JSONata Choice rule whose `Condition` is a constant `true` or `false`, not an expression
+ *   (recorded on AWS: `"Condition": true` takes its rule).
  */
-function withoutFreeOutput(node: unknown): unknown {
+function forSchema(node: unknown): unknown {
   if (Array.isArray(node)) {
-    for (const v of node) withoutFreeOutput(v);
+    for (const v of node) forSchema(v);
   } else if (node && typeof node === 'object') {
     const o = node as Record<string, unknown>;
     if (typeof o['Output'] === 'string' && ('Type' in o || 'Next' in o)) delete o['Output'];
-    for (const [k, v] of Object.entries(o)) if (k !== 'Output') withoutFreeOutput(v);
+    if (o['Assign'] && typeof o['Assign'] === 'object' && !Array.isArray(o['Assign'])) o['Assign'] = {};
+    if (typeof o['Condition'] === 'boolean' && 'Next' in o) o['Condition'] = `{% ${o['Condition']} %}`;
+    for (const [k, v] of Object.entries(o)) if (k !== 'Output' && k !== 'Assign') forSchema(v);
   }
   return node;
 }

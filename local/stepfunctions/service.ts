@@ -101,9 +101,10 @@ export class StepFunctions {
   updateStateMachine(input: { stateMachineArn: string; definition?: string; roleArn?: string }) {
     const row = this.sm(input.stateMachineArn);
     if (input.definition === undefined && input.roleArn === undefined)
+      // AWS's words, recorded (the local cloud has no logging or tracing configuration to take).
       throw new AwsError(
         'MissingRequiredParameter',
-        'Either the definition or the roleArn must be specified',
+        'Either the definition, the role ARN, the LoggingConfiguration, or the TracingConfiguration must be specified',
       );
     if (input.definition !== undefined) validateDefinition(input.definition);
     // Strictly later than the last update, so a cached compiled definition is never reused.

@@ -27,13 +27,29 @@ const MAX_LIST_CALLS = 10;
 /** Failed secrets kept for the retry pass; more failures than this are a systemic fault, reported as they are. */
 export const RETRY_CAP = 100;
 
+/**
+ * The most rotations a fleet runs at once. Each page runs its rotations in an inline Map, and an
+ * inline Map runs at most 40 iterations at once on AWS whatever MaxConcurrency asks
+ * (https://docs.aws.amazon.com/step-functions/latest/dg/state-map-inline.html); the local cloud
+ * does the same, so a larger number would promise what neither gives.
+ */
+export const MAX_FLEET_CONCURRENCY = 40;
+
+/** Why a larger concurrency is refused, for the CLI and the workflow's input check alike. */
+export const MAX_FLEET_CONCURRENCY_REASON = `at most ${MAX_FLEET_CONCURRENCY}: each page runs its rotations as an inline Map, which runs at most ${MAX_FLEET_CONCURRENCY} iterations at once on AWS`;
+
 const fleetOptions = z.object({
   /** Only secrets carrying this tag (key=value); default: every secret credflow manages. */
   tag: z
     .object({ key: z.string().min(1).max(128), value: z.string().max(256) })
     .default({ key: MANAGED_TAG, value: 'true' }),
   /** Rotations in flight at most; the fleet uses fewer when its write budget needs fewer. */
-  maxConcurrency: z.number().int().min(1).max(1000).default(25),
+  maxConcurrency: z
+    .number()
+    .int()
+    .min(1)
+    .max(MAX_FLEET_CONCURRENCY, { message: MAX_FLEET_CONCURRENCY_REASON })
+    .default(25),
   /** Secrets Manager writes per second this run may use (default half the regional quota of 50). */
   writeBudget: z.number().positive().max(10_000).default(DEFAULT_WRITE_BUDGET),
   /**

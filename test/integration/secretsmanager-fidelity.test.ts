@@ -170,25 +170,75 @@ describe('Secrets Manager as AWS answers', () => {
     await awsError(() => h.sm.send(new DeleteSecretCommand({ SecretId: name })), 'ResourceNotFoundException');
   });
 
-  // ListSecrets, Filter: "description: Prefix match, not case-sensitive", per word of the description.
-  it('ListSecrets filter description matches each word as a prefix', async () => {
-    const { name } = await create({ Description: 'Primary Orders database' });
+  // ListSecrets, Filter: the API reference says "description: Prefix match, not case-sensitive";
+  // AWS, recorded, matches more: the value is broken into words and each must begin a word of the
+  // description, in any order. Recorded: "a secret" finds "a secret" and "an secret", not
+  // "asecret" or "thesecret"; "a" finds all but "thesecret"; "!a" only "thesecret"; "!c" all.
+  // The local cloud does what AWS does.
+  it('AWS matches a ListSecrets description filter word by word: "a secret" finds "an secret"', async () => {
+    const tag = `desc${Date.now()}`;
+    const made: Record<string, string> = {};
+    for (const d of ['a secret', 'an secret', 'asecret', 'thesecret', 'Primary Orders database'])
+      made[d] = (await create({ Description: d, Tags: [{ Key: tag, Value: 'x' }] })).name;
     const find = async (value: string) => {
       const out = await h.sm.send(
         new ListSecretsCommand({
           Filters: [
-            { Key: 'name', Values: [name] },
+            { Key: 'tag-key', Values: [tag] },
             { Key: 'description', Values: [value] },
           ],
         }),
       );
-      return (out.SecretList ?? []).map((s) => s.Name);
+      return (out.SecretList ?? []).map((s) => s.Name).sort();
     };
-    expect(await find('orders')).toEqual([name]);
-    expect(await find('datab')).toEqual([name]);
-    expect(await find('primary ord')).toEqual([name]);
+    const names = (...ds: string[]) => ds.map((d) => made[d]).sort();
+    expect(await find('a secret')).toEqual(names('a secret', 'an secret'));
+    expect(await find('a')).toEqual(names('a secret', 'an secret', 'asecret'));
+    expect(await find('!a')).toEqual(names('thesecret', 'Primary Orders database'));
+    expect(await find('!c')).toEqual(
+      names('a secret', 'an secret', 'asecret', 'thesecret', 'Primary Orders database'),
+    );
+    expect(await find('orders')).toEqual(names('Primary Orders database'));
+    expect(await find('primary ord')).toEqual(names('Primary Orders database'));
+    expect(await find('database primary')).toEqual(names('Primary Orders database'));
     expect(await find('rders')).toEqual([]);
-    expect(await find('database primary')).toEqual([]);
+    // name stays a plain case-sensitive prefix: recorded, "testing1 one" finds nothing.
+    const byName = await h.sm.send(
+      new ListSecretsCommand({
+        Filters: [{ Key: 'name', Values: [`${made['a secret']?.split('/')[0]} a`] }],
+      }),
+    );
+    expect(byName.SecretList ?? []).toEqual([]);
+  });
+
+  // RotateSecret, ClientRequestToken: a raw request must carry one, as for the other operations
+  // that make a version, but AWS, recorded, answers RotateSecret with InvalidParameterException
+  // (CreateSecret, PutSecretValue and UpdateSecret: InvalidRequestException), in the same words,
+  // before it looks the secret up.
+  it('AWS refuses a raw RotateSecret without a ClientRequestToken with InvalidParameterException', async () => {
+    const { arn } = await create();
+    for (const id of [arn, unique('never-was')]) {
+      const res = await signedJson(h.cloud, 'secretsmanager', 'secretsmanager.RotateSecret', {
+        SecretId: id,
+        RotationRules: { AutomaticallyAfterDays: 30 },
+        RotateImmediately: false,
+      });
+      expect(res.status).toBe(400);
+      expect(res.body).toEqual({
+        __type: 'InvalidParameterException',
+        Message: 'You must provide a ClientRequestToken value. We recommend a UUID-type value.',
+      });
+    }
+    // Nothing changed.
+    expect((await h.sm.send(new DescribeSecretCommand({ SecretId: arn }))).RotationEnabled).toBeFalsy();
+    const update = await signedJson(h.cloud, 'secretsmanager', 'secretsmanager.UpdateSecret', {
+      SecretId: arn,
+      SecretString: 'raw',
+    });
+    expect(update.body).toEqual({
+      __type: 'InvalidRequestException',
+      Message: 'You must provide a ClientRequestToken value. We recommend a UUID-type value.',
+    });
   });
 });
 

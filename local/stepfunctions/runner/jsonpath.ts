@@ -139,7 +139,7 @@ function readBracket(text: string, start: number, fail: (why: string) => never):
   if (body.startsWith('?(') && body.endsWith(')'))
     return [{ kind: 'filter', test: parseFilter(body.slice(2, -1), fail) }, next];
   if (/^(['"]).*\1$/.test(body)) {
-    const names = splitTopLevel(body, ',').map((n) => unquote(n.trim(), fail));
+    const names = splitTopLevel(body, ',').map((n) => quotedName(n.trim(), fail));
     return [names.length === 1 ? { kind: 'name', name: names[0] ?? '' } : { kind: 'names', names }, next];
   }
   if (/^-?\d*:-?\d*(:-?\d+)?$/.test(body)) {
@@ -196,6 +196,16 @@ function splitTopLevel(text: string, sep: string): string[] {
   }
   parts.push(text.slice(last));
   return parts;
+}
+
+/**
+ * A quoted name in brackets, as AWS reads it: a backslash keeps the next character from closing
+ * the name but stays part of it. AWS, recorded, finds the key `Test\""Name"` with
+ * `$['Test\""Name"']` (a key with a backslash and quotes).
+ */
+function quotedName(text: string, fail: (why: string) => never): string {
+  if (text.length < 2 || text.charAt(0) !== text.charAt(text.length - 1)) fail(`bad string ${text}`);
+  return text.slice(1, -1);
 }
 
 function unquote(text: string, fail: (why: string) => never): string {

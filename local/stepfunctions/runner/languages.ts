@@ -54,6 +54,19 @@ function nonNegativeInteger(value: unknown): value is number {
   return typeof value === 'number' && Number.isInteger(value) && value >= 0;
 }
 
+/**
+ * MaxConcurrencyPath's value: a non-negative integer, or a string that reads as one. AWS, recorded,
+ * runs a Map whose MaxConcurrencyPath finds the string "1" (and refuses "NoNumber" and `{}`).
+ */
+function maxConcurrencyOf(value: unknown): number | undefined {
+  if (nonNegativeInteger(value)) return value;
+  if (typeof value === 'string' && /^\+?\d{1,10}$/.test(value)) {
+    const n = Number(value);
+    if (n <= 2_147_483_647) return n;
+  }
+  return undefined;
+}
+
 export const jsonPath: Language = {
   name: 'JSONPath',
 
@@ -86,11 +99,12 @@ export const jsonPath: Language = {
     if (f.state.MaxConcurrencyPath) {
       const path = f.state.MaxConcurrencyPath;
       const v = readPath(path, sources(f, input));
-      if (!nonNegativeInteger(v))
+      const n = maxConcurrencyOf(v);
+      if (n === undefined)
         throw runtimeError(
           `The MaxConcurrencyPath field refers to value "${quoted(v)}" which is not a valid integer: ${path}`,
         );
-      max = v;
+      max = n;
     }
     const selector = f.state.ItemSelector ?? f.state.Parameters;
     return {

@@ -6,7 +6,12 @@
  * - History events: https://docs.aws.amazon.com/step-functions/latest/apireference/API_HistoryEvent.html
  * The wording of runtime errors is not in the guide; it is what executions on AWS recorded.
  */
-import { chain, detailsOf, failure, type Sfn, single, startSfn, types } from './harness';
+import {
+  DescribeExecutionCommand,
+  StartExecutionCommand,
+  UpdateStateMachineCommand,
+} from '@aws-sdk/client-sfn';
+import { chain, detailsOf, failure, ROLE, type Sfn, single, startSfn, types } from './harness';
 
 let sfn: Sfn;
 beforeAll(async () => {
@@ -92,6 +97,23 @@ describe('errors', () => {
       ),
     });
     expect(types(run.events)).toEqual(['ExecutionStarted', 'MapStateEntered', 'ExecutionFailed']);
+    // Recorded on AWS: "NoNumber" and an object are refused the same way (a numeric string is not:
+    // see jsonpath.test.ts).
+    for (const [max, shown] of [
+      ['NoNumber', 'NoNumber'],
+      [{}, '{}'],
+      [-1, '-1'],
+      ['1.5', '1.5'],
+    ] as const) {
+      const refused = await sfn.run(run.execution.stateMachineArn as string, { items: [1], max });
+      expect(failure(refused).cause).toBe(
+        at(
+          'S',
+          2,
+          `The MaxConcurrencyPath field refers to value "${shown}" which is not a valid integer: $.max`,
+        ),
+      );
+    }
   });
 });
 
@@ -121,6 +143,89 @@ describe('the Context object', () => {
     expect(out['machineId']).toBe(run.execution.stateMachineArn);
     const entered = run.events.find((e) => e.type === 'PassStateEntered');
     expect(new Date(String(out['entered'])).getTime()).toBe(entered?.timestamp?.getTime());
+  });
+
+  // Recorded on AWS (a Pass state reading `$$` and each of its members): Execution holds Id (the
+  // execution ARN), Input (the parsed input), StartTime (ISO 8601 UTC with milliseconds, the
+  // ExecutionStarted time), Name, RoleArn (the machine's role) and RedriveCount 0, in that order;
+  // StateMachine holds Id (the machine ARN) and Name; State holds Name and EnteredTime.
+  it('AWS fills $$.Execution and $$.StateMachine with the execution and machine as they are', async () => {
+    const machine = await sfn.create({
+      StartAt: 'QueryValues1',
+      States: {
+        QueryValues1: {
+          Type: 'Pass',
+          ResultPath: '$.query_values_1',
+          Parameters: {
+            'context_object.$': '$$',
+            'execution_id.$': '$$.Execution.Id',
+            'execution_name.$': '$$.Execution.Name',
+            'execution_rolearn.$': '$$.Execution.RoleArn',
+            'execution_starttime.$': '$$.Execution.StartTime',
+            'statemachine_id.$': '$$.StateMachine.Id',
+            'statemachine_name.$': '$$.StateMachine.Name',
+          },
+          Next: 'Inside',
+        },
+        // The same object inside a Map iteration, with Map.Item beside it.
+        Inside: {
+          Type: 'Map',
+          ItemsPath: '$.items',
+          ItemSelector: { 'ctx.$': '$$' },
+          ItemProcessor: { StartAt: 'P', States: { P: { Type: 'Pass', End: true } } },
+          ResultPath: '$.inside',
+          End: true,
+        },
+      },
+    });
+    const name = `ctx-${Date.now()}`;
+    const input = { message: 'TestMessage', items: ['x'] };
+    const started = await sfn.client.send(
+      new StartExecutionCommand({ stateMachineArn: machine, name, input: JSON.stringify(input) }),
+    );
+    await sfn.h.cloud.stepFunctions.awaitExecution(started.executionArn as string);
+    const described = await sfn.client.send(
+      new DescribeExecutionCommand({ executionArn: started.executionArn }),
+    );
+    const out = JSON.parse(described.output ?? 'null') as {
+      query_values_1: Record<string, unknown> & { context_object: Record<string, Record<string, unknown>> };
+      inside: { ctx: Record<string, Record<string, unknown>> }[];
+    };
+    const q = out.query_values_1;
+    const ctx = q.context_object;
+    expect(Object.keys(ctx)).toEqual(['Execution', 'StateMachine', 'State']);
+    expect(Object.keys(ctx['Execution'] ?? {})).toEqual([
+      'Id',
+      'Input',
+      'StartTime',
+      'Name',
+      'RoleArn',
+      'RedriveCount',
+    ]);
+    expect(ctx['Execution']).toEqual({
+      Id: started.executionArn,
+      Input: input,
+      StartTime: started.startDate?.toISOString(),
+      Name: name,
+      RoleArn: ROLE,
+      RedriveCount: 0,
+    });
+    expect(String(ctx['Execution']?.['StartTime'])).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    expect(ctx['StateMachine']).toEqual({ Id: machine, Name: machine.split(':').pop() });
+    expect(Object.keys(ctx['State'] ?? {})).toEqual(['Name', 'EnteredTime']);
+    expect(ctx['State']?.['Name']).toBe('QueryValues1');
+    expect(q).toMatchObject({
+      execution_id: started.executionArn,
+      execution_name: name,
+      execution_rolearn: ROLE,
+      execution_starttime: started.startDate?.toISOString(),
+      statemachine_id: machine,
+      statemachine_name: machine.split(':').pop(),
+    });
+    const inner = out.inside[0]?.ctx;
+    expect(inner?.['Execution']).toEqual(ctx['Execution']);
+    expect(inner?.['StateMachine']).toEqual(ctx['StateMachine']);
+    expect(inner?.['Map']).toEqual({ Item: { Index: 0, Value: 'x' } });
   });
 
   it("$$.State.RetryCount counts a Task's retries", async () => {
@@ -236,5 +341,47 @@ describe('history events', () => {
       'ExecutionSucceeded',
     ]);
     expect(detailsOf(run.events, 'MapStateStarted')).toEqual({ length: 1 });
+  });
+});
+
+describe('the API as AWS answers it', () => {
+  const reject = (p: Promise<unknown>) =>
+    p.then(
+      () => undefined,
+      (e: unknown) => e as Error,
+    );
+
+  // Recorded on AWS (StartExecution): an empty input is InvalidExecutionInput "Invalid execution
+  // input."; text that is not JSON is InvalidExecutionInput too; "2", a JSON string and null are
+  // inputs like any other.
+  it('AWS refuses an empty or non-JSON execution input (InvalidExecutionInput) and takes any JSON value', async () => {
+    const machine = await sfn.create(single({ Type: 'Pass' }));
+    const start = (input: string) =>
+      sfn.client.send(new StartExecutionCommand({ stateMachineArn: machine, input }));
+    const empty = await reject(start(''));
+    expect(empty?.name).toBe('InvalidExecutionInput');
+    expect(empty?.message).toBe("Invalid State Machine Execution Input: 'Invalid execution input.'");
+    for (const text of ['not some json', "{'not': 'json'"]) {
+      const e = await reject(start(text));
+      expect(e?.name).toBe('InvalidExecutionInput');
+      expect(e?.message).toMatch(/^Invalid State Machine Execution Input: '.+'$/);
+    }
+    for (const text of ['2', '"some text"', 'null']) {
+      const { executionArn } = await start(text);
+      await sfn.h.cloud.stepFunctions.awaitExecution(executionArn as string);
+      const d = await sfn.client.send(new DescribeExecutionCommand({ executionArn }));
+      expect([text, d.status, d.output]).toEqual([text, 'SUCCEEDED', text]);
+    }
+  });
+
+  // Recorded on AWS (UpdateStateMachine with nothing to update): MissingRequiredParameter, in
+  // these words.
+  it('AWS refuses an UpdateStateMachine with nothing to change: MissingRequiredParameter', async () => {
+    const machine = await sfn.create(single({ Type: 'Pass' }));
+    const e = await reject(sfn.client.send(new UpdateStateMachineCommand({ stateMachineArn: machine })));
+    expect(e?.name).toBe('MissingRequiredParameter');
+    expect(e?.message).toBe(
+      'Either the definition, the role ARN, the LoggingConfiguration, or the TracingConfiguration must be specified',
+    );
   });
 });

@@ -113,6 +113,36 @@ describe('JSONata expressions', () => {
     expect((await sfn.run(arn, { n: 1 })).output).toBe('small');
   });
 
+  // Recorded on AWS: a JSONata Choice rule whose Condition is the constant `true` (not a `{% %}`
+  // expression) is created and takes its rule; `false` falls through to the next rule or Default.
+  it('AWS accepts a Choice whose Condition is a JSONata constant and routes on it', async () => {
+    const run = await sfn.run({
+      StartAt: 'ChoiceState',
+      States: {
+        ChoiceState: {
+          Type: 'Choice',
+          QueryLanguage: 'JSONata',
+          Choices: [
+            { Condition: false, Next: 'DefaultState' },
+            { Condition: true, Next: 'ConditionTrue' },
+          ],
+          Default: 'DefaultState',
+        },
+        ConditionTrue: { Type: 'Pass', End: true },
+        DefaultState: { Type: 'Fail', Cause: 'Condition is false' },
+      },
+    });
+    expect(run.execution.status).toBe('SUCCEEDED');
+    expect(types(run.events)).toEqual([
+      'ExecutionStarted',
+      'ChoiceStateEntered',
+      'ChoiceStateExited',
+      'PassStateEntered',
+      'PassStateExited',
+      'ExecutionSucceeded',
+    ]);
+  });
+
   // Map: Items picks the array, ItemSelector reads `$states.context.Map.Item`.
   // https://docs.aws.amazon.com/step-functions/latest/dg/input-output-itemselector.html
   it('iterates Items and builds each item with ItemSelector from $states.context.Map.Item', async () => {

@@ -120,6 +120,100 @@ describe('JSONPath data flow', () => {
     });
   });
 
+  // Recorded on AWS: MaxConcurrencyPath that finds the string "1" runs the Map (one at a time);
+  // "NoNumber" and `{}` fail with States.Runtime (see errors-history).
+  it('AWS takes a numeric string from MaxConcurrencyPath', async () => {
+    const run = await sfn.run({
+      StartAt: 'Start',
+      States: {
+        Start: {
+          Type: 'Pass',
+          Assign: { maxConcurrency: '1' },
+          Result: { Values: [1, 2, 3] },
+          Next: 'MapState',
+        },
+        MapState: {
+          Type: 'Map',
+          ItemsPath: '$.Values',
+          MaxConcurrencyPath: '$maxConcurrency',
+          ItemProcessor: {
+            ProcessorConfig: { Mode: 'INLINE' },
+            StartAt: 'HandleItem',
+            States: { HandleItem: { Type: 'Pass', End: true } },
+          },
+          End: true,
+        },
+      },
+    });
+    expect(run.execution.status).toBe('SUCCEEDED');
+    expect(run.output).toEqual([1, 2, 3]);
+    // One at a time: each iteration starts after the one before it succeeded.
+    const iterations = run.events
+      .filter((e) => e.type === 'MapIterationStarted' || e.type === 'MapIterationSucceeded')
+      .map((e) => e.type);
+    expect(iterations).toEqual([
+      'MapIterationStarted',
+      'MapIterationSucceeded',
+      'MapIterationStarted',
+      'MapIterationSucceeded',
+      'MapIterationStarted',
+      'MapIterationSucceeded',
+    ]);
+    const fromInput = await sfn.run(
+      single({
+        Type: 'Map',
+        ItemsPath: '$.items',
+        MaxConcurrencyPath: '$.max',
+        ItemProcessor: { StartAt: 'I', States: { I: { Type: 'Pass', End: true } } },
+      }),
+      { items: ['a', 'b'], max: '2' },
+    );
+    expect(fromInput.output).toEqual(['a', 'b']);
+  });
+
+  // "Inline Map ... runs at most 40 concurrent iterations" whatever MaxConcurrency asks
+  // (https://docs.aws.amazon.com/step-functions/latest/dg/state-map-inline.html): 0 (no limit),
+  // 1000 by MaxConcurrencyPath, or a JSONata MaxConcurrency of 500, never more than 40 in flight.
+  it('AWS runs at most 40 iterations of an inline Map at once', async () => {
+    let inFlight = 0;
+    let most = 0;
+    const fn = sfn.lambda('map-40', async (event) => {
+      inFlight++;
+      most = Math.max(most, inFlight);
+      await new Promise((r) => setTimeout(r, 100));
+      inFlight--;
+      return event;
+    });
+    const items = Array.from({ length: 100 }, (_, i) => i);
+    const processor = { StartAt: 'Work', States: { Work: { Type: 'Task', Resource: fn, End: true } } };
+    const cases: [string, unknown, unknown][] = [
+      [
+        'MaxConcurrency 0',
+        single({ Type: 'Map', ItemsPath: '$.items', MaxConcurrency: 0, ItemProcessor: processor }),
+        { items },
+      ],
+      [
+        'MaxConcurrencyPath 1000',
+        single({ Type: 'Map', ItemsPath: '$.items', MaxConcurrencyPath: '$.max', ItemProcessor: processor }),
+        { items, max: 1000 },
+      ],
+      [
+        'JSONata MaxConcurrency 500',
+        single(
+          { Type: 'Map', Items: '{% $states.input.items %}', MaxConcurrency: 500, ItemProcessor: processor },
+          { QueryLanguage: 'JSONata' },
+        ),
+        { items },
+      ],
+    ];
+    for (const [label, def, input] of cases) {
+      most = 0;
+      const run = await sfn.run(def, input);
+      expect([label, run.output]).toEqual([label, items]);
+      expect([label, most]).toEqual([label, 40]);
+    }
+  });
+
   // Each iteration and branch follows its parent's abort while it runs, and only then: a Map of
   // many iterations inside a Parallel leaves no listener behind (Node warns past 10 on a signal).
   it('a Map of 80 iterations inside a Parallel holds abort listeners for the iterations in flight only', async () => {
@@ -173,6 +267,18 @@ describe('JSONPath data flow', () => {
       proto.addEventListener = add;
       proto.removeEventListener = remove;
     }
+  });
+
+  // Recorded on AWS: `$['Test\""Name"']` finds the key `Test\""Name"` (a backslash and quotes in
+  // it): a backslash in a quoted name keeps the next character from closing it and stays part
+  // of the name.
+  it('AWS reads a bracketed JSONPath key with escaped quotes as written', async () => {
+    const key = 'Test\\""Name"';
+    const run = await sfn.run(single({ Type: 'Pass', Parameters: { 'value.$': `$['${key}']` } }), {
+      [key]: 'Value"\\',
+    });
+    expect(run.execution.status).toBe('SUCCEEDED');
+    expect(run.output).toEqual({ value: 'Value"\\' });
   });
 
   // A timestamp in the past does not wait (rotate-fleet-page's start times once they are due);

@@ -3,7 +3,7 @@
  * scopes in Map and Parallel.
  * https://docs.aws.amazon.com/step-functions/latest/dg/workflow-variables.html
  */
-import { type Sfn, startSfn } from './harness';
+import { detailsOf, type Sfn, startSfn } from './harness';
 
 let sfn: Sfn;
 beforeAll(async () => {
@@ -142,6 +142,68 @@ describe('variables', () => {
     });
     expect(err?.name).toBe('InvalidDefinition');
     expect(err?.message).toMatch(/'x'/);
+  });
+
+  // Recorded on AWS: a JSONPath Pass state whose Assign holds only constants (null, numbers, lists
+  // with null, nested objects, and strings that look like paths, variables, intrinsic calls or
+  // JSONata but sit under keys without `.$`) is created and runs, each variable the constant as
+  // written, recorded in assignedVariables as its JSON text.
+  it('AWS accepts an Assign of constant literals and assigns them as written', async () => {
+    const constants = {
+      constant_null: null,
+      constant_int: 0,
+      constant_float: 0.1,
+      constant_bool: true,
+      constant_str: 'constant string',
+      constant_str_path_root: '$',
+      constant_str_path: '$.no.such.path',
+      constant_str_contextpath: '$$.Execution.Id',
+      constant_str_var: '$noSuchVar',
+      constant_str_intrinsic_func: "States.Format('Format Func {}', $varname)",
+      constant_str_jsonata_expr: '{% $varname.varfield %}',
+      constant_lst_empty: [],
+      constant_lst: [
+        null,
+        0,
+        0.1,
+        true,
+        '$.no.such.path',
+        '$varname',
+        '{% $varname %}',
+        '$$',
+        [],
+        { constant: 0 },
+      ],
+      constant_obj_empty: {},
+      constant_obj: {
+        in_obj_constant_null: null,
+        in_obj_constant_lst: [null, '$$'],
+        in_obj_constant_obj: { constant: 0 },
+      },
+    };
+    const run = await sfn.run({
+      StartAt: 'State0',
+      States: {
+        State0: { Type: 'Pass', Assign: constants, Next: 'Read' },
+        Read: {
+          Type: 'Pass',
+          Parameters: Object.fromEntries(Object.keys(constants).map((k) => [`${k}.$`, `$${k}`])),
+          End: true,
+        },
+      },
+    });
+    expect(run.execution.status).toBe('SUCCEEDED');
+    expect(run.output).toEqual(constants);
+    const assigned = detailsOf(run.events, 'PassStateExited')?.['assignedVariables'] as Record<
+      string,
+      string
+    >;
+    expect(assigned['constant_null']).toBe('null');
+    expect(assigned['constant_float']).toBe('0.1');
+    expect(assigned['constant_str_path']).toBe('"$.no.such.path"');
+    expect(assigned['constant_lst']).toBe(
+      '[null,0,0.1,true,"$.no.such.path","$varname","{% $varname %}","$$",[],{"constant":0}]',
+    );
   });
 
   // "states" is reserved (it is JSONata's `$states`); names follow JavaScript identifiers.

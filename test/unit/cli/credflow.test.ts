@@ -140,3 +140,25 @@ describe('with no AWS configuration', () => {
     expectOneLine(r, code);
   });
 });
+
+describe('rotate-fleet --max-concurrency', () => {
+  // The fleet's pages are inline Maps, and AWS runs at most 40 iterations of one at once: a larger
+  // number is refused before anything runs, with the reason.
+  it.each(['41', '50', '1000'])(
+    "refuses %s with AWS's inline Map limit as the reason (exit 2)",
+    async (n) => {
+      const r = await run('rotate-fleet', '--max-concurrency', n);
+      expect(r.code).toBe(EXIT.usage);
+      expect(r.stdout).toBe('');
+      expect(r.stderr).toMatch(
+        /--max-concurrency must be at most 40: .*inline Map.*40 iterations at once on AWS/,
+      );
+    },
+  );
+
+  it.each(['0', '-1', '2.5', 'many'])('refuses %s as not 1..40', async (n) => {
+    const r = await run('rotate-fleet', '--max-concurrency', n);
+    expect(r.code).toBe(EXIT.usage);
+    expect(r.stderr).toContain('--max-concurrency must be 1..40');
+  });
+});

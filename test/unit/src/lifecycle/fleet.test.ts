@@ -178,6 +178,17 @@ describe('TallyFleetPage', () => {
       input: { pageSize: 100, writeBudget: 6 },
     });
   });
+
+  // Each page runs its rotations as an inline Map, and AWS runs at most 40 iterations of one at
+  // once (https://docs.aws.amazon.com/step-functions/latest/dg/state-map-inline.html).
+  it('refuses a maxConcurrency over 40, as AWS runs at most 40 inline Map iterations at once, and says why', () => {
+    const plan = (input: unknown) => () => parsePlanFleetRotationInput({ executionName: 'run', input });
+    expect(plan({ maxConcurrency: 41 })).toThrow(ValidationError);
+    expect(plan({ maxConcurrency: 50 })).toThrow(
+      /maxConcurrency: at most 40: .*inline Map.*40 iterations at once on AWS/,
+    );
+    expect(plan({ maxConcurrency: 40 })()).toMatchObject({ input: { maxConcurrency: 40 } });
+  });
 });
 
 describe('DescribeRotationFailure', () => {
