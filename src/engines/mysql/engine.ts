@@ -389,6 +389,7 @@ export class MysqlEngine extends SqlEngine<Session> implements DatabaseEngine {
   }
 
   private async run<T = unknown>(s: Session, action: string, sql: string, values?: unknown[]): Promise<T> {
+    this.sending(sql);
     try {
       const [rows] = await s.conn.query({ sql, timeout: this.queryTimeoutMs }, values);
       return rows as T;
