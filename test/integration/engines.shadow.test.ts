@@ -112,6 +112,47 @@ function operatorSymbols(sqls: readonly string[]): Set<string> {
   return out;
 }
 
+/** Words that take parentheses in PostgreSQL's grammar without naming a function. */
+const PG_SYNTAX = new Set([
+  'any',
+  'all',
+  'coalesce',
+  'and',
+  'or',
+  'not',
+  'where',
+  'select',
+  'on',
+  'from',
+  'exists',
+  'values',
+]);
+
+/**
+ * What a PostgreSQL query calls without naming pg_catalog: functions not written
+ * `pg_catalog.f(`, operators not written `OPERATOR(pg_catalog.op)` and the keywords that hide
+ * one (LIKE, IN, BETWEEN, `CASE x WHEN`). DDL is left out: its `-1` is a literal, not a call.
+ */
+function unqualified(sqls: readonly string[]): string[] {
+  const out = new Set<string>();
+  for (const sql of sqls) {
+    if (!/^\s*(SELECT|WITH)\b/i.test(sql)) continue;
+    // Qualified operators out first: what remains of OPERATOR( is one that is not.
+    const plain = bare(sql)
+      .replace(/OPERATOR\s*\(\s*pg_catalog\s*\.\s*[^\s)]+\s*\)/gi, ' ')
+      .replace(/::/g, ' ');
+    for (const m of plain.matchAll(/(?:\b(\w+)\s*\.\s*)?(?<![\w$])([A-Za-z_]\w*)\s*\(/g)) {
+      const before = plain.slice(0, m.index ?? 0);
+      if (m[1] === 'pg_catalog' || /\bAS\s*$/i.test(before)) continue;
+      if (!m[1] && PG_SYNTAX.has((m[2] as string).toLowerCase())) continue;
+      out.add(`${m[1] ? `${m[1]}.` : ''}${m[2]}(`);
+    }
+    for (const m of plain.matchAll(/[+\-*/<>=~!@#%^&|?]+/g)) out.add(m[0]);
+    for (const m of plain.matchAll(/\b(LIKE|IN\s*\(|BETWEEN|CASE\s+(?!WHEN)\S+)/gi)) out.add(m[0]);
+  }
+  return [...out].sort();
+}
+
 /** Tables a MySQL statement reads or writes, unqualified (the name a default database would resolve). */
 function mysqlTables(sqls: readonly string[]): {
   read: Map<string, string[]>;
@@ -655,5 +696,7 @@ describe.each<[Family, string]>([
     ];
     const derived = new Set<string>([...functions, ...operators]);
     expect(sentNames.filter((n) => !derived.has(n))).toEqual([]);
+    // Defence in depth, so the path alone is never all that stands: every name is qualified.
+    if (family === 'postgres') expect(unqualified([...rehearsal, ...attack])).toEqual([]);
   }, 600_000);
 });
