@@ -54,8 +54,9 @@ export function bindingOf(role: RoleRow): string | undefined {
  * session also pins search_path to pg_catalog (see ./driver.ts): functions and operators are
  * schema-qualified (`pg_catalog.f(...)`, `OPERATOR(pg_catalog.=)`), catalog relations too, and
  * literals and parameters carry the exact type of the argument they fill. `IN`, `CASE x WHEN`
- * and `LIKE` name an operator without a schema, so they are written as `= ANY`, `CASE WHEN` and
- * `OPERATOR(pg_catalog.~~)`. COALESCE, CURRENT_USER and ARRAY[] are syntax, not names.
+ * and `NOT LIKE` use an operator found through the path, so they are written as
+ * `OPERATOR(pg_catalog.=) ANY`, `CASE WHEN x OPERATOR(pg_catalog.=) ...` and
+ * `OPERATOR(pg_catalog.!~~)`. COALESCE, CURRENT_USER and ARRAY[] are grammar, not names.
  */
 
 /** `a OPERATOR(pg_catalog.<op>) b`: an operator only pg_catalog can supply. */
