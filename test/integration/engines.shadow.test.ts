@@ -301,11 +301,25 @@ async function plantPostgres(
          AND p.prokind OPERATOR(pg_catalog.=) 'f' AND p.provariadic OPERATOR(pg_catalog.=) 0`,
       [names],
     );
-    // Every operand pair pg_catalog's operator accepts, with the type it answers: the shadow
+    // The operand pairs: pg_catalog's own for each symbol, and every cross pair of the types the
+    // queries compare (as `<>(oid, integer)` or `!~~(name, name)`, which pg_catalog lacks and so
+    // would lose to nothing). Each with the type pg_catalog's operator answers for it: the shadow
     // answers the same, so the caller goes on.
+    const { rows: catalogPairs } = await c.query<{ op: string; l: string; r: string }>(
+      `SELECT oprname AS op, pg_catalog.format_type(oprleft, NULL) AS l, pg_catalog.format_type(oprright, NULL) AS r
+       FROM pg_catalog.pg_operator
+       WHERE oprnamespace OPERATOR(pg_catalog.=) 'pg_catalog'::pg_catalog.regnamespace
+         AND oprname OPERATOR(pg_catalog.=) ANY ($1::pg_catalog.name[])
+         AND oprleft OPERATOR(pg_catalog.<>) 0::pg_catalog.oid AND oprright OPERATOR(pg_catalog.<>) 0::pg_catalog.oid`,
+      [operators],
+    );
     const operatorResults = new Map<string, string>();
     for (const op of operators) {
-      for (const [l, r] of product([PG_OPERAND_TYPES, PG_OPERAND_TYPES])) {
+      const pairs = [
+        ...catalogPairs.filter((p) => p.op === op).map((p) => [p.l, p.r]),
+        ...product([PG_OPERAND_TYPES, PG_OPERAND_TYPES]),
+      ];
+      for (const [l, r] of pairs) {
         try {
           const { rows: typed } = await c.query<{ t: string }>(
             `SELECT pg_catalog.format_type(pg_catalog.pg_typeof(NULL::${l} OPERATOR(pg_catalog.${op}) NULL::${r})::pg_catalog.oid, NULL) AS t`,
