@@ -23,6 +23,21 @@ import {
 } from './common';
 import type { Credentials } from './types';
 
+/** Sees the text of each statement an engine sends; see observeStatements. */
+export type StatementObserver = (engine: string, sql: string) => void;
+
+let observer: StatementObserver | undefined;
+
+/**
+ * For tests: `fn` sees the text of every statement either engine sends from now on (undefined
+ * stops it). The shadow test derives from it the function and operator names a database user
+ * must not be able to shadow, so a query added later is checked without anyone listing it. The
+ * text holds the passwords that DDL carries as literals: never install one outside tests.
+ */
+export function observeStatements(fn: StatementObserver | undefined): void {
+  observer = fn;
+}
+
 /** What every engine session carries for error messages. */
 export interface SessionBase {
   /** `postgres host:port`, `mysql host:port`: the prefix of every message. */
@@ -89,6 +104,11 @@ export abstract class SqlEngine<S extends SessionBase> {
     } catch (err) {
       throw this.translate(err, base.where, `log in as ${JSON.stringify(creds.username)}`, secrets);
     }
+  }
+
+  /** Called by an engine with each statement's text just before it sends it. */
+  protected sending(sql: string): void {
+    observer?.(this.label, sql);
   }
 
   /** Runs `fn` in one session as `creds`, closing it whatever happens. */

@@ -9,6 +9,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { ensureCertificateAuthority } from '../../local/dbserver/tls';
 import { engineFor, MysqlEngine, PostgresEngine } from '../../src/engines';
+import { tlsOptions } from '../../src/engines/common';
+import { newClient } from '../../src/engines/postgres/driver';
 import type { Credentials, DatabaseEngine, SessionInfo } from '../../src/engines/types';
 import { AuthenticationError, DatabaseError } from '../../src/errors';
 import { externalIPv4, type Proxy as NoTlsProxy, startNoTlsProxy } from '../support/no-tls-proxy';
@@ -82,6 +84,31 @@ describe.each<Family>(['postgres', 'mysql'])('%s engine TLS', (family) => {
   });
 
   if (family === 'postgres') {
+    it('every session resolves names in pg_catalog only from its first statement, over TLS and through a proxy', async () => {
+      const proxy = await startNoTlsProxy(family, admin());
+      try {
+        for (const [port, ssl] of [
+          [admin().port, tlsOptions({})],
+          [proxy.port, false],
+        ] as const) {
+          // The engine's own client (the one place it makes one), as it configures it.
+          const client = newClient({ ...admin(), user: admin().username, port, database: 'postgres', ssl });
+          await client.connect();
+          try {
+            const { rows } = await client.query(
+              'SELECT pg_catalog.current_schemas(true)::text AS path, pg_catalog.current_setting($1) AS setting',
+              ['search_path'],
+            );
+            expect(rows[0]).toEqual({ path: '{pg_catalog}', setting: 'pg_catalog,pg_temp' });
+          } finally {
+            await client.end();
+          }
+        }
+      } finally {
+        await proxy.close();
+      }
+    });
+
     // RDS for PostgreSQL 15 and later set rds.force_ssl to 1: a connection without TLS is refused
     // (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/PostgreSQL.Concepts.General.SSL.html).
     it('RDS for PostgreSQL 15 forces SSL: ssl false is refused, as a TLS problem and not a wrong password', async () => {

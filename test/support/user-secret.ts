@@ -34,6 +34,8 @@ export async function createUserSecret(spec: UserSecretSpec): Promise<{ arn: str
         port: admin.port,
         username: admin.username,
         password: admin.password,
+        // A master secret may name a database (AWS's full shape has dbname): the master's sessions open there.
+        ...(admin.dbname ? { dbname: admin.dbname } : {}),
       }),
     }),
   );

@@ -171,7 +171,7 @@ export class MysqlEngine extends SqlEngine<Session> implements DatabaseEngine {
   ): Promise<void> {
     this.validateManaged(admin, username);
     checkPassword(newPassword);
-    await this.withSession(admin, [admin.password, newPassword], async (s) => {
+    await this.asMaster(admin, [admin.password, newPassword], async (s) => {
       if (!(await this.exists(s, username)))
         throw new NotFoundError(`user ${JSON.stringify(username)}@'%' does not exist`);
       await this.assertBound(s, username, binding);
@@ -191,7 +191,7 @@ export class MysqlEngine extends SqlEngine<Session> implements DatabaseEngine {
     const keywords = privileges.includes('ALL')
       ? ['ALL PRIVILEGES']
       : privileges.map((p) => GRANT_KEYWORD[p]);
-    await this.withSession(admin, [admin.password, user.password], async (s) => {
+    await this.asMaster(admin, [admin.password, user.password], async (s) => {
       if (await this.exists(s, user.username)) {
         throw new DatabaseError(`user ${JSON.stringify(user.username)}@'%' already exists`);
       }
@@ -232,7 +232,7 @@ export class MysqlEngine extends SqlEngine<Session> implements DatabaseEngine {
     binding: string,
   ): Promise<void> {
     this.validateClone(admin, sourceName, cloneName, password);
-    await this.withSession(admin, [admin.password, password], async (s) => {
+    await this.asMaster(admin, [admin.password, password], async (s) => {
       if (!(await this.exists(s, sourceName))) {
         throw new NotFoundError(`user ${JSON.stringify(sourceName)}@'%' does not exist`);
       }
@@ -277,12 +277,12 @@ export class MysqlEngine extends SqlEngine<Session> implements DatabaseEngine {
 
   async userExists(admin: Credentials, username: string): Promise<boolean> {
     this.validateUsername(username);
-    return this.withSession(admin, [admin.password], (s) => this.exists(s, username));
+    return this.asMaster(admin, [admin.password], (s) => this.exists(s, username));
   }
 
   /** Every `'<name>'@'%'` account (accounts bound to other hosts, like root@localhost, are not ours). */
   async listUsers(admin: Credentials): Promise<string[]> {
-    return this.withSession(admin, [admin.password], async (s) => {
+    return this.asMaster(admin, [admin.password], async (s) => {
       const rows = await this.run<RowDataPacket[]>(
         s,
         'list users',
@@ -297,7 +297,7 @@ export class MysqlEngine extends SqlEngine<Session> implements DatabaseEngine {
     this.validateUsername(username);
     if (username === admin.username)
       throw new ValidationError('refusing to drop the user the admin logs in as');
-    await this.withSession(admin, [admin.password], async (s) => {
+    await this.asMaster(admin, [admin.password], async (s) => {
       await this.run(s, 'DROP USER', `DROP USER IF EXISTS ${account(username)}`);
       await unbind(this.query(s), username);
     });
@@ -320,7 +320,7 @@ export class MysqlEngine extends SqlEngine<Session> implements DatabaseEngine {
     usernames: readonly string[],
   ): Promise<Record<string, string[] | null>> {
     for (const u of usernames) this.validateUsername(u);
-    return this.withSession(admin, [admin.password], async (s) => {
+    return this.asMaster(admin, [admin.password], async (s) => {
       const out: Record<string, string[] | null> = {};
       for (const username of new Set(usernames)) {
         if (!(await this.exists(s, username))) {
@@ -338,7 +338,7 @@ export class MysqlEngine extends SqlEngine<Session> implements DatabaseEngine {
 
   async bindingsOf(admin: Credentials, usernames: readonly string[]): Promise<Record<string, UserBinding>> {
     for (const u of usernames) this.validateUsername(u);
-    return this.withSession(admin, [admin.password], async (s) => {
+    return this.asMaster(admin, [admin.password], async (s) => {
       const out: Record<string, UserBinding> = {};
       for (const name of new Set(usernames)) {
         const exists = await this.exists(s, name);
@@ -346,6 +346,22 @@ export class MysqlEngine extends SqlEngine<Session> implements DatabaseEngine {
       }
       return out;
     });
+  }
+
+  /**
+   * A session as the master with no default database, whatever database the master secret names.
+   * Every table the master's statements use is qualified (mysql.user, _credflow.bindings) and the
+   * functions they call are the server's own (VERSION(), CURRENT_USER(): a native function always
+   * wins over a stored one of the same name), so nothing they name can resolve to a routine, view
+   * or table in a database an application user writes (a user with ALL on its database may
+   * create any of these there).
+   */
+  private asMaster<T>(
+    admin: Credentials,
+    secrets: readonly string[],
+    fn: (s: Session) => Promise<T>,
+  ): Promise<T> {
+    return this.withSession({ ...admin, dbname: undefined }, secrets, fn);
   }
 
   /** Refuses a user that is bound to another secret or to none, or that holds global privileges. */
@@ -389,6 +405,7 @@ export class MysqlEngine extends SqlEngine<Session> implements DatabaseEngine {
   }
 
   private async run<T = unknown>(s: Session, action: string, sql: string, values?: unknown[]): Promise<T> {
+    this.sending(sql);
     try {
       const [rows] = await s.conn.query({ sql, timeout: this.queryTimeoutMs }, values);
       return rows as T;

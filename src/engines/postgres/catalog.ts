@@ -49,8 +49,21 @@ export function bindingOf(role: RoleRow): string | undefined {
   return role.comment?.startsWith(BINDING_PREFIX) ? role.comment.slice(BINDING_PREFIX.length) : undefined;
 }
 
+/*
+ * Every statement below is written to resolve no name a database user can define, though each
+ * session also pins search_path to pg_catalog (see ./driver.ts): functions and operators are
+ * schema-qualified (`pg_catalog.f(...)`, `OPERATOR(pg_catalog.=)`), catalog relations too, and
+ * literals and parameters carry the exact type of the argument they fill. `IN`, `CASE x WHEN`
+ * and `NOT LIKE` use an operator found through the path, so they are written as
+ * `OPERATOR(pg_catalog.=) ANY`, `CASE WHEN x OPERATOR(pg_catalog.=) ...` and
+ * `OPERATOR(pg_catalog.!~~)`. COALESCE, CURRENT_USER and ARRAY[] are grammar, not names.
+ */
+
+/** `a OPERATOR(pg_catalog.<op>) b`: an operator only pg_catalog can supply. */
+const op = (symbol: string) => `OPERATOR(pg_catalog.${symbol})`;
+
 /** Schemas that belong to the system, not to applications. */
-export const USER_SCHEMAS = "n.nspname <> 'information_schema' AND n.nspname NOT LIKE 'pg\\_%'";
+export const USER_SCHEMAS = `n.nspname ${op('<>')} 'information_schema'::pg_catalog.name AND n.nspname ${op('!~~')} 'pg\\_%'::pg_catalog.text`;
 
 /**
  * Effective privileges of role $1 on every object of the current database, as
@@ -59,30 +72,40 @@ export const USER_SCHEMAS = "n.nspname <> 'information_schema' AND n.nspname NOT
  * roles whose privileges $1 uses; "(self)" stands for $1 so names never leak into the result.
  */
 export const OBJECT_PRIVILEGES_SQL = `
-SELECT 'SCHEMA' AS kind, quote_ident(n.nspname) AS object, p.priv
-FROM pg_namespace n CROSS JOIN unnest(ARRAY['USAGE', 'CREATE']) AS p(priv)
-WHERE ${USER_SCHEMAS} AND has_schema_privilege($1, n.oid, p.priv)
+SELECT 'SCHEMA' AS kind, pg_catalog.quote_ident(n.nspname::pg_catalog.text) AS object, p.priv
+FROM pg_catalog.pg_namespace n
+CROSS JOIN pg_catalog.unnest(ARRAY['USAGE', 'CREATE']::pg_catalog.text[]) AS p(priv)
+WHERE ${USER_SCHEMAS} AND pg_catalog.has_schema_privilege($1::pg_catalog.name, n.oid, p.priv)
 UNION ALL
-SELECT 'TABLE', quote_ident(n.nspname) || '.' || quote_ident(c.relname), p.priv
-FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-CROSS JOIN unnest(ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE', 'REFERENCES', 'TRIGGER']) AS p(priv)
-WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') AND ${USER_SCHEMAS} AND has_table_privilege($1, c.oid, p.priv)
+SELECT 'TABLE', pg_catalog.quote_ident(n.nspname::pg_catalog.text) ${op('||')} '.'::pg_catalog.text
+         ${op('||')} pg_catalog.quote_ident(c.relname::pg_catalog.text), p.priv
+FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid ${op('=')} c.relnamespace
+CROSS JOIN pg_catalog.unnest(ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE', 'REFERENCES', 'TRIGGER']::pg_catalog.text[]) AS p(priv)
+WHERE c.relkind ${op('=')} ANY (ARRAY['r', 'p', 'v', 'm', 'f']::pg_catalog."char"[]) AND ${USER_SCHEMAS}
+  AND pg_catalog.has_table_privilege($1::pg_catalog.name, c.oid, p.priv)
 UNION ALL
-SELECT 'SEQUENCE', quote_ident(n.nspname) || '.' || quote_ident(c.relname), p.priv
-FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-CROSS JOIN unnest(ARRAY['USAGE', 'SELECT', 'UPDATE']) AS p(priv)
-WHERE c.relkind = 'S' AND ${USER_SCHEMAS} AND has_sequence_privilege($1, c.oid, p.priv)
+SELECT 'SEQUENCE', pg_catalog.quote_ident(n.nspname::pg_catalog.text) ${op('||')} '.'::pg_catalog.text
+         ${op('||')} pg_catalog.quote_ident(c.relname::pg_catalog.text), p.priv
+FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid ${op('=')} c.relnamespace
+CROSS JOIN pg_catalog.unnest(ARRAY['USAGE', 'SELECT', 'UPDATE']::pg_catalog.text[]) AS p(priv)
+WHERE c.relkind ${op('=')} 'S'::pg_catalog."char" AND ${USER_SCHEMAS}
+  AND pg_catalog.has_sequence_privilege($1::pg_catalog.name, c.oid, p.priv)
 UNION ALL
-SELECT 'DEFAULT ' || CASE d.defaclobjtype WHEN 'r' THEN 'TABLES' WHEN 'S' THEN 'SEQUENCES'
-         WHEN 'f' THEN 'FUNCTIONS' WHEN 'T' THEN 'TYPES' ELSE 'SCHEMAS' END,
-       coalesce(quote_ident(n.nspname), '*') || ' FOR ' ||
-         CASE WHEN r.rolname = $1 THEN '(self)' ELSE quote_ident(r.rolname) END,
+SELECT 'DEFAULT '::pg_catalog.text ${op('||')} CASE
+         WHEN d.defaclobjtype ${op('=')} 'r'::pg_catalog."char" THEN 'TABLES'
+         WHEN d.defaclobjtype ${op('=')} 'S'::pg_catalog."char" THEN 'SEQUENCES'
+         WHEN d.defaclobjtype ${op('=')} 'f'::pg_catalog."char" THEN 'FUNCTIONS'
+         WHEN d.defaclobjtype ${op('=')} 'T'::pg_catalog."char" THEN 'TYPES'
+         ELSE 'SCHEMAS' END::pg_catalog.text,
+       COALESCE(pg_catalog.quote_ident(n.nspname::pg_catalog.text), '*'::pg_catalog.text) ${op('||')} ' FOR '::pg_catalog.text ${op('||')}
+         CASE WHEN r.rolname ${op('=')} $1::pg_catalog.name THEN '(self)'::pg_catalog.text
+              ELSE pg_catalog.quote_ident(r.rolname::pg_catalog.text) END,
        a.privilege_type
-FROM pg_default_acl d
-JOIN pg_roles r ON r.oid = d.defaclrole
-LEFT JOIN pg_namespace n ON n.oid = d.defaclnamespace
-CROSS JOIN LATERAL aclexplode(d.defaclacl) AS a
-WHERE a.grantee <> 0 AND pg_has_role($1, a.grantee, 'USAGE')`;
+FROM pg_catalog.pg_default_acl d
+JOIN pg_catalog.pg_roles r ON r.oid ${op('=')} d.defaclrole
+LEFT JOIN pg_catalog.pg_namespace n ON n.oid ${op('=')} d.defaclnamespace
+CROSS JOIN LATERAL pg_catalog.aclexplode(d.defaclacl) AS a
+WHERE a.grantee ${op('<>')} 0::pg_catalog.oid AND pg_catalog.pg_has_role($1::pg_catalog.name, a.grantee, 'USAGE'::pg_catalog.text)`;
 
 /** Per-table privilege keywords for each requested privilege. */
 export const TABLE_PRIVILEGE: Partial<Record<Privilege, string>> = {
@@ -119,23 +142,47 @@ export function privilegeKeywords(privileges: readonly Privilege[]): PrivilegeKe
 }
 
 /** The NOLOGIN roles (groups) role $1 uses, quoted. */
-export const GROUPS_SQL = `SELECT quote_ident(g.rolname) AS name FROM pg_roles g
-       WHERE NOT g.rolcanlogin AND g.rolname <> $1 AND pg_has_role($1, g.oid, 'USAGE')`;
+export const GROUPS_SQL = `SELECT pg_catalog.quote_ident(g.rolname::pg_catalog.text) AS name FROM pg_catalog.pg_roles g
+       WHERE NOT g.rolcanlogin AND g.rolname ${op('<>')} $1::pg_catalog.name
+         AND pg_catalog.pg_has_role($1::pg_catalog.name, g.oid, 'USAGE'::pg_catalog.text)`;
 
 /** Role $1's privileges on each non-template database, quoted. */
-export const DATABASE_PRIVILEGES_SQL = `SELECT quote_ident(d.datname) AS name, p.priv
-       FROM pg_database d CROSS JOIN unnest(ARRAY['CONNECT', 'CREATE', 'TEMPORARY']) AS p(priv)
-       WHERE NOT d.datistemplate AND has_database_privilege($1, d.oid, p.priv)`;
+export const DATABASE_PRIVILEGES_SQL = `SELECT pg_catalog.quote_ident(d.datname::pg_catalog.text) AS name, p.priv
+       FROM pg_catalog.pg_database d
+       CROSS JOIN pg_catalog.unnest(ARRAY['CONNECT', 'CREATE', 'TEMPORARY']::pg_catalog.text[]) AS p(priv)
+       WHERE NOT d.datistemplate AND pg_catalog.has_database_privilege($1::pg_catalog.name, d.oid, p.priv)`;
 
 /** Role $1's row: attributes and the comment that holds its binding. */
 export const ROLE_SQL = `SELECT oid, rolcanlogin, rolsuper, rolcreatedb, rolcreaterole, rolconnlimit,
-          shobj_description(oid, 'pg_authid') AS comment
-   FROM pg_roles WHERE rolname = $1`;
+          pg_catalog.shobj_description(oid, 'pg_authid'::pg_catalog.name) AS comment
+   FROM pg_catalog.pg_roles WHERE rolname ${op('=')} $1::pg_catalog.name`;
 
 /** Databases the current user may connect to. */
-export const CONNECTABLE_DATABASES_SQL = `SELECT datname FROM pg_database
-   WHERE datallowconn AND NOT datistemplate AND has_database_privilege(current_user, oid, 'CONNECT')
+export const CONNECTABLE_DATABASES_SQL = `SELECT datname FROM pg_catalog.pg_database
+   WHERE datallowconn AND NOT datistemplate
+     AND pg_catalog.has_database_privilege(CURRENT_USER, oid, 'CONNECT'::pg_catalog.text)
    ORDER BY datname`;
+
+/** Whether database $1 exists. */
+export const DATABASE_EXISTS_SQL = `SELECT 1 FROM pg_catalog.pg_database WHERE datname ${op('=')} $1::pg_catalog.name`;
+
+/** Whether role $1 is a member of role $2. */
+export const IS_MEMBER_SQL = `SELECT pg_catalog.pg_has_role($1::pg_catalog.name, $2::pg_catalog.name, 'MEMBER'::pg_catalog.text) AS member`;
+
+/** The roles role $1 is directly granted. */
+export const MEMBERSHIPS_SQL = `SELECT r.rolname FROM pg_catalog.pg_auth_members m
+   JOIN pg_catalog.pg_roles r ON r.oid ${op('=')} m.roleid
+   JOIN pg_catalog.pg_roles u ON u.oid ${op('=')} m.member
+   WHERE u.rolname ${op('=')} $1::pg_catalog.name`;
+
+/** Roles that can log in, system roles (pg_*) excepted. */
+export const LOGIN_ROLES_SQL = `SELECT rolname FROM pg_catalog.pg_roles
+   WHERE rolcanlogin AND rolname ${op('!~~')} 'pg\\_%'::pg_catalog.text`;
+
+/** Whether the current user is a superuser, and whether it is a member of role $1. */
+export const ADMIN_SQL = `SELECT rolsuper,
+          pg_catalog.pg_has_role(CURRENT_USER, $1::pg_catalog.name, 'MEMBER'::pg_catalog.text) AS member
+   FROM pg_catalog.pg_roles WHERE rolname ${op('=')} CURRENT_USER`;
 
 /** Runs one statement in a session of the engine, translating failures (see engine.ts `run`). */
 export type Query = <T = Record<string, unknown>>(
@@ -169,7 +216,10 @@ export async function objectEntries(
   entries: Map<string, string[]>,
   dbname: string,
 ): Promise<void> {
-  const [q] = await query<{ q: string }>('quote name', 'SELECT quote_ident(current_database()) AS q');
+  const [q] = await query<{ q: string }>(
+    'quote name',
+    'SELECT pg_catalog.quote_ident(pg_catalog.current_database()::pg_catalog.text) AS q',
+  );
   for (const [name, list] of entries) {
     const rows = await query<{ kind: string; object: string; priv: string }>(
       'list object privileges',
@@ -213,5 +263,6 @@ export interface SessionRow {
 }
 
 /** The current login: role, server version and its TLS from pg_stat_ssl. */
-export const SESSION_SQL = `SELECT current_user AS who, current_setting('server_version') AS version, s.ssl, s.cipher
-FROM pg_stat_ssl s WHERE s.pid = pg_backend_pid()`;
+export const SESSION_SQL = `SELECT CURRENT_USER AS who,
+       pg_catalog.current_setting('server_version'::pg_catalog.text) AS version, s.ssl, s.cipher
+FROM pg_catalog.pg_stat_ssl s WHERE s.pid ${op('=')} pg_catalog.pg_backend_pid()`;

@@ -21,11 +21,16 @@ import {
 } from '../common';
 import type { Credentials, DatabaseEngine, NewUser, SessionInfo, UserBinding } from '../types';
 import {
+  ADMIN_SQL,
   AUTH_STATES,
   bindingComment,
   bindingOf,
   CONNECTABLE_DATABASES_SQL,
+  DATABASE_EXISTS_SQL,
   grantStatements,
+  IS_MEMBER_SQL,
+  LOGIN_ROLES_SQL,
+  MEMBERSHIPS_SQL,
   objectEntries,
   privilegeKeywords,
   type Query,
@@ -149,9 +154,7 @@ export class PostgresEngine extends SqlEngine<Session> implements DatabaseEngine
     await this.withSession(admin, [admin.password, user.password], async (s) => {
       if (await this.role(s, user.username))
         throw new DatabaseError(`role ${JSON.stringify(user.username)} already exists`);
-      const db = await this.run(s, 'look up database', 'SELECT 1 FROM pg_database WHERE datname = $1', [
-        user.database,
-      ]);
+      const db = await this.run(s, 'look up database', DATABASE_EXISTS_SQL, [user.database]);
       if (db.length === 0)
         throw new NotFoundError(`database ${JSON.stringify(user.database)} does not exist`);
       // Role and binding in one transaction: no moment exists where the role is there unbound.
@@ -236,20 +239,14 @@ export class PostgresEngine extends SqlEngine<Session> implements DatabaseEngine
           `COMMENT ON ROLE ${clone} IS ${escapeLiteral(bindingComment(binding))}`,
         );
       }
-      const [reverse] = await this.run<{ member: boolean }>(
-        s,
-        'check membership',
-        "SELECT pg_has_role($1, $2, 'MEMBER') AS member",
-        [sourceName, cloneName],
-      );
+      const [reverse] = await this.run<{ member: boolean }>(s, 'check membership', IS_MEMBER_SQL, [
+        sourceName,
+        cloneName,
+      ]);
       if (!reverse?.member) {
-        const memberships = await this.run<{ rolname: string }>(
-          s,
-          'list memberships',
-          `SELECT r.rolname FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.roleid
-           JOIN pg_roles u ON u.oid = m.member WHERE u.rolname = $1`,
-          [cloneName],
-        );
+        const memberships = await this.run<{ rolname: string }>(s, 'list memberships', MEMBERSHIPS_SQL, [
+          cloneName,
+        ]);
         for (const m of memberships) {
           if (m.rolname !== sourceName)
             await this.run(s, 'REVOKE', `REVOKE ${ident(m.rolname)} FROM ${clone}`);
@@ -286,11 +283,7 @@ export class PostgresEngine extends SqlEngine<Session> implements DatabaseEngine
   /** Roles that can log in, system roles (pg_*) excepted. */
   async listUsers(admin: Credentials): Promise<string[]> {
     return this.withSession(admin, [admin.password], async (s) => {
-      const rows = await this.run<{ rolname: string }>(
-        s,
-        'list users',
-        "SELECT rolname FROM pg_roles WHERE rolcanlogin AND rolname NOT LIKE 'pg\\_%'",
-      );
+      const rows = await this.run<{ rolname: string }>(s, 'list users', LOGIN_ROLES_SQL);
       return rows.map((r) => r.rolname).sort();
     });
   }
@@ -308,12 +301,9 @@ export class PostgresEngine extends SqlEngine<Session> implements DatabaseEngine
     const databases = await this.withSession(admin, [admin.password], async (s) => {
       if (!(await this.role(s, username))) return undefined;
       // REASSIGN/DROP OWNED need the admin to hold the role's privileges; a superuser does.
-      const [me] = await this.run<{ rolsuper: boolean; member: boolean }>(
-        s,
-        'check admin',
-        "SELECT rolsuper, pg_has_role(current_user, $1, 'MEMBER') AS member FROM pg_roles WHERE rolname = current_user",
-        [username],
-      );
+      const [me] = await this.run<{ rolsuper: boolean; member: boolean }>(s, 'check admin', ADMIN_SQL, [
+        username,
+      ]);
       if (!me?.rolsuper && !me?.member) await this.run(s, 'GRANT', `GRANT ${target} TO CURRENT_USER`);
       return this.connectableDatabases(s);
     });
@@ -426,6 +416,7 @@ export class PostgresEngine extends SqlEngine<Session> implements DatabaseEngine
     sql: string,
     values?: unknown[],
   ): Promise<T[]> {
+    this.sending(sql);
     try {
       const result = await s.client.query(sql, values);
       return result.rows as T[];
