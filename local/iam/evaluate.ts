@@ -114,7 +114,7 @@ function matchPrincipal(p: CompiledPrincipal, who: Principal): PrincipalMatch | 
   if (p.everyone) return 'direct';
   if (who.kind === 'service')
     return who.service && p.services.has(who.service.toLowerCase()) ? 'direct' : undefined;
-  if (p.anyAws || p.arns.has(who.arn)) return 'direct';
+  if (p.arns.has(who.arn)) return 'direct';
   if (who.kind === 'assumed-role' && who.roleArn && p.arns.has(who.roleArn)) return 'role';
   if (p.accounts.has(who.accountId)) return who.kind === 'root' ? 'direct' : 'account';
   return undefined;
@@ -239,7 +239,9 @@ function applies(s: CompiledStatement, action: string, resource: string, ctx: Co
   if (s.resources) {
     if (!anyTest(s.resources, resource, ctx)) return false;
   } else if (s.notResources) {
-    if (anyTest(s.notResources, resource, ctx)) return false;
+    // A NotResource entry whose variable has no value excludes nothing and includes nothing: the
+    // statement does not apply (as iam-simulate reads AWS's "the element does not match").
+    for (const p of s.notResources) if (p.test(resource, ctx) || (!p.fixed && !p.resolves(ctx))) return false;
   } else if (!s.principal && !s.notPrincipal) return false; // an identity statement without Resource is invalid
   for (const c of s.conditions) if (!c.test(ctx)) return false;
   return true;

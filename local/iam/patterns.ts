@@ -24,6 +24,8 @@ export interface Pattern {
   /** True when the value can be tested without a context (no variables). */
   readonly fixed: boolean;
   test(value: string, ctx: Context): boolean;
+  /** False when a policy variable of the pattern has no value in the context and no default. */
+  resolves(ctx: Context): boolean;
 }
 
 export type PatternMode =
@@ -141,12 +143,13 @@ export function compilePattern(source: string, mode: PatternMode, variables: boo
   };
   if (!hasVar) {
     const t = build(parts);
-    return { source, fixed: true, test: (v) => t(v) };
+    return { source, fixed: true, test: (v) => t(v), resolves: () => true };
   }
   const cache = new Map<string, (v: string) => boolean>();
   return {
     source,
     fixed: false,
+    resolves: (ctx) => resolve(parts, ctx) !== undefined,
     test(value, ctx) {
       const ps = resolve(parts, ctx);
       if (!ps) return false;
@@ -182,12 +185,13 @@ export function compileArnPattern(source: string, variables: boolean): Pattern {
   const probe = parse(source, false, variables);
   if (!probe.some((p) => p.t === 'var')) {
     const t = compileFixed(source);
-    return { source, fixed: true, test: (v) => t(v) };
+    return { source, fixed: true, test: (v) => t(v), resolves: () => true };
   }
   const cache = new Map<string, (v: string) => boolean>();
   return {
     source,
     fixed: false,
+    resolves: (ctx) => resolve(probe, ctx) !== undefined,
     test(value, ctx) {
       const ps = resolve(probe, ctx);
       if (!ps) return false;
