@@ -15,8 +15,10 @@ type Part =
   | { t: 'one' }
   | { t: 'var'; key: string; def: string | undefined };
 
-/** The request context with lower-cased key names (condition key names are case-insensitive). */
-export type Context = Map<string, ContextValue>;
+/** The request context, read by lower-case key name (condition key names are case-insensitive). */
+export interface Context {
+  get(lowerCaseKey: string): ContextValue;
+}
 
 export interface Pattern {
   /** The pattern as written. */
@@ -208,7 +210,7 @@ export function compileArnPattern(source: string, variables: boolean): Pattern {
   };
 }
 
-const EMPTY: Context = new Map();
+const EMPTY: Context = { get: () => undefined };
 
 function splitArn(s: string): string[] | undefined {
   const out: string[] = [];
