@@ -820,20 +820,26 @@ describe('global condition keys derived from the caller', () => {
 
 describe('DecisionCache', () => {
   it('answers a repeated request from the cache, and a new policy set never sees stale decisions', () => {
-    const cache = new DecisionCache(2);
-    const set = compilePolicySet({ identity: [allowAll] });
+    const cache = new DecisionCache(3);
+    const set = compilePolicySet({
+      identity: [
+        named('p', { Effect: 'Allow', Action: '*', Resource: '*', Condition: { StringEquals: { b: '1' } } }),
+      ],
+    });
     const req = {
       principal: SESSION,
       action: 'secretsmanager:GetSecretValue',
       resource: SECRET,
       context: { b: '1', a: ['x'] },
     };
-    const first = cache.authorize(req, set);
-    expect(cache.authorize({ ...req, context: { a: ['x'], b: '1' } }, set)).toBe(first);
+    expect(cache.authorize(req, set).allowed).toBe(true);
+    expect(cache.authorize({ ...req, context: { a: ['x'], b: '1' } }, set).allowed).toBe(true);
     expect({ hits: cache.hits, misses: cache.misses }).toEqual({ hits: 1, misses: 1 });
-    expect(cache.authorize({ ...req, context: { a: 'x', b: '1' } }, set)).not.toBe(first); // a list is not a string
+    expect(cache.authorize({ ...req, context: { a: 'x', b: '1' } }, set).allowed).toBe(true); // a list is not a string
+    expect(cache.authorize({ ...req, context: { a: ['x'], b: '2' } }, set).allowed).toBe(false);
+    expect({ hits: cache.hits, misses: cache.misses }).toEqual({ hits: 1, misses: 3 });
     expect(cache.authorize(req, compilePolicySet({ identity: [] })).allowed).toBe(false);
-    expect(cache.size).toBeLessThanOrEqual(2); // bounded: full, it starts over
+    expect(cache.size).toBeLessThanOrEqual(3); // bounded: full, it starts over
   });
 });
 
