@@ -312,6 +312,41 @@ describe('AWS JSON policy elements: NotAction', () => {
   });
 });
 
+describe('AWS JSON policy elements: NotPrincipal', () => {
+  const denyAllBut = (...excluded: string[]) =>
+    named('rp', {
+      Effect: 'Deny',
+      NotPrincipal: { AWS: excluded },
+      Action: 'secretsmanager:*',
+      Resource: '*',
+    });
+  const admin = [allowAll];
+  it('a role session is excluded only by its session ARN together with its account', () => {
+    const get = (rp: NamedPolicy, boundary?: NamedPolicy[]) =>
+      allowed(
+        { identity: admin, resource: rp, ...(boundary ? { boundary } : {}) },
+        'secretsmanager:GetSecretValue',
+        SECRET,
+      );
+    expect(get(denyAllBut(SESSION.arn, ACCT))).toBe(true);
+    expect(get(denyAllBut(ROLE, SESSION.arn, `arn:aws:iam::${ACCT}:root`))).toBe(true);
+    expect(get(denyAllBut(ROLE))).toBe(false);
+    expect(get(denyAllBut(SESSION.arn))).toBe(false);
+    expect(get(denyAllBut(ROLE, ACCT))).toBe(false);
+  });
+
+  it('a Deny with NotPrincipal always applies to a caller that has a permissions boundary', () => {
+    const rp = denyAllBut(SESSION.arn, ACCT);
+    expect(
+      allowed(
+        { identity: admin, resource: rp, boundary: [allowAll] },
+        'secretsmanager:GetSecretValue',
+        SECRET,
+      ),
+    ).toBe(false);
+  });
+});
+
 describe('AWS JSON policy elements: Action and Resource', () => {
   it('action names are case-insensitive, wildcards match within them', () => {
     const p = named('p', {
