@@ -24,6 +24,7 @@ import { EventLog } from '../../local/events/log';
 import { silentLogger } from '../../local/log';
 import { Store } from '../../local/store/db';
 import { awsError } from '../support/cloud';
+import { eventually } from '../support/eventually';
 
 const role = 'arn:aws:iam::000000000000:role/r';
 const RERUN = { rerunTag: 'test:rerun-interrupted' };
@@ -184,7 +185,10 @@ describe('events a crash kept from the rules', () => {
     await open();
     expect(await executions(target)).toEqual([]);
     expect(cloud.events.redeliverPending()).toBe(1);
-    await new Promise((r) => setTimeout(r, 50));
+    await eventually('the redelivered event started its execution', async () =>
+      (await executions(target)).some((e) => e.status === 'SUCCEEDED'),
+    );
+    await cloud.events.awaitDrained();
     await cloud.stepFunctions.awaitIdle();
     const started = await executions(target);
     expect(started.map((e) => e.status)).toEqual(['SUCCEEDED']);
@@ -202,11 +206,15 @@ describe('events a crash kept from the rules', () => {
     await ruleStarting(target);
     await cloud.stepFunctions.stop(10);
     cloud.events.publish({ source: 'test.crash', 'detail-type': 'DuringShutdown', detail: {} });
-    await new Promise((r) => setTimeout(r, 50));
+    // The delivery was tried (and refused: the cloud is stopping) before the crash.
+    await cloud.events.awaitDrained();
     await crash();
     await open();
     expect(cloud.events.redeliverPending()).toBe(1);
-    await new Promise((r) => setTimeout(r, 50));
+    await eventually('the redelivered event started its execution', async () =>
+      (await executions(target)).some((e) => e.status === 'SUCCEEDED'),
+    );
+    await cloud.events.awaitDrained();
     await cloud.stepFunctions.awaitIdle();
     expect((await executions(target)).map((e) => e.status)).toEqual(['SUCCEEDED']);
   });
@@ -215,7 +223,8 @@ describe('events a crash kept from the rules', () => {
     const target = await machine('target', waiting);
     await ruleStarting(target);
     const e = cloud.events.publish({ source: 'test.crash', 'detail-type': 'Once', detail: {} });
-    await new Promise((r) => setTimeout(r, 50));
+    await eventually('the event started its execution', async () => (await executions(target)).length > 0);
+    await cloud.events.awaitDrained();
     expect(await executions(target)).toHaveLength(1);
     // The kill came before the delivery was recorded.
     cloud.store.db.prepare('UPDATE events SET delivered_ms = NULL WHERE id = ?').run(e.id);
@@ -223,7 +232,9 @@ describe('events a crash kept from the rules', () => {
     await open();
     cloud.stepFunctions.recoverInterrupted();
     expect(cloud.events.redeliverPending()).toBe(1);
-    await new Promise((r) => setTimeout(r, 50));
+    // Handed over again, and the rule's target refused the duplicate start.
+    await cloud.events.awaitDrained();
+    await cloud.stepFunctions.awaitIdle();
     const all = await executions(target);
     expect(all.map((x) => x.status)).toEqual(['FAILED']);
   });
