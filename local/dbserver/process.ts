@@ -1,5 +1,5 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { chownSync, closeSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
+import { chownSync, closeSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { DbServerError, type ServerExit } from './types';
@@ -256,6 +256,28 @@ export function processArgs(pid: number): string[] | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * Live processes whose command line satisfies `matches`, found by scanning /proc: how a server
+ * is found when its pid file does not name it (killed between spawn and writing the pid file).
+ */
+export function processesWhere(matches: (args: readonly string[]) => boolean): number[] {
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return [];
+  }
+  const found: number[] = [];
+  for (const e of entries) {
+    if (!/^\d+$/.test(e)) continue;
+    const pid = Number(e);
+    if (pid === process.pid) continue;
+    const args = processArgs(pid);
+    if (args && matches(args)) found.push(pid);
+  }
+  return found;
 }
 
 /** True when this process started `pid` and has not seen it exit. */

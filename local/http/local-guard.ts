@@ -45,11 +45,17 @@ export function isLoopbackHost(host: string | undefined): boolean {
   return host !== undefined && LOOPBACK_HOST.test(host.trim());
 }
 
-/** An Origin header (sent by browsers) must be a loopback origin too; `null` origins are refused. */
-function isLoopbackOrigin(origin: string): boolean {
+/**
+ * An Origin header (sent by browsers) must be the console's own origin: this endpoint's port on
+ * a loopback name, over http (the endpoint speaks nothing else). Another local page (a dev
+ * server on localhost:3000, a second cloud on another port) is a foreign site; `null` origins
+ * are refused.
+ */
+function isOwnOrigin(origin: string, ownPort: number | undefined): boolean {
   try {
     const u = new URL(origin);
-    return (u.protocol === 'http:' || u.protocol === 'https:') && isLoopbackHost(u.host);
+    const port = u.port === '' ? 80 : Number(u.port);
+    return u.protocol === 'http:' && isLoopbackHost(u.host) && ownPort !== undefined && port === ownPort;
   } catch {
     return false;
   }
@@ -84,7 +90,7 @@ const unauthorized = () =>
 
 /**
  * The one gate of every `/_credflow/*` route (and of a later web console's pages and static
- * files): the Host header must be loopback, a browser's Origin too, and the caller must show the
+ * files): the Host header must be loopback, a browser's Origin the endpoint's own, and the caller must show the
  * token `credflow up` printed (`Authorization: Bearer`, the `credflow_token` cookie or query
  * parameter) or a valid SigV4 signature scoped to the cloud's region. It reads headers only,
  * never the body, so a route may refuse before reading one; signed requests must be bodiless
@@ -101,11 +107,11 @@ export function localGuard(opts: LocalGuardOptions): LocalGuard {
       );
     }
     const origin = header(req, 'origin');
-    if (origin !== undefined && !isLoopbackOrigin(origin)) {
+    if (origin !== undefined && !isOwnOrigin(origin, req.socket?.localPort)) {
       throw new LocalAccessError(
         403,
         'ForbiddenOrigin',
-        'Local routes answer only to pages served from loopback.',
+        "Local routes answer only to the console's own pages (this endpoint's origin).",
       );
     }
     const authorization = header(req, 'authorization');

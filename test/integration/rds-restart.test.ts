@@ -30,12 +30,16 @@ import { parseDbSecret } from '../../src/secret';
 import { awsCli, haveAwsCli } from '../support/aws-cli';
 import { awsError } from '../support/cloud';
 import { startCloudProcess } from '../support/cloud-process';
+import { killServersUnder, serverProcessesUnder } from '../support/leftovers';
 import { trusting } from '../support/trust';
 import { createUserSecret } from '../support/user-secret';
 
 const dirs: string[] = [];
 afterAll(() => {
+  // Every cloud of this suite stopped its servers, or `down` stopped what a killed one left.
+  const left = dirs.flatMap((d) => killServersUnder(d));
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  expect(left).toEqual([]);
 });
 
 function stateDir(): string {
@@ -221,6 +225,8 @@ describe('the endpoint across restarts of the local cloud', () => {
       await child.crash();
       await down({ stateDir: dir });
     }
+    // Even a server the cloud had just spawned when it was killed (no pid file yet) is stopped.
+    expect(serverProcessesUnder(dir)).toEqual([]);
   }, 240_000);
 });
 
