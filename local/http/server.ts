@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import type { LocalLogger } from '../log';
 import { bodyPending, closeAfterReply, queryOf, readBody } from './body';
 import { AwsError, internalFailure } from './errors';
+import { assertJsonDepth } from './json-depth';
 import {
   decodePath,
   isLoopbackHost,
@@ -311,8 +312,10 @@ export class HttpEndpoint {
       if (!route.service || !op)
         throw new AwsError('UnknownOperationException', `Unknown operation ${route.target}`);
       let input: unknown;
+      const text = body.toString('utf8');
+      assertJsonDepth(text, 'body');
       try {
-        input = body.length === 0 ? {} : JSON.parse(body.toString('utf8'));
+        input = body.length === 0 ? {} : JSON.parse(text);
       } catch {
         throw new AwsError('SerializationException', 'Start of structure or map found where not expected.');
       }

@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import type { EventLog } from '../events/log';
 import { AwsError } from '../http/errors';
+import { assertJsonDepth } from '../http/json-depth';
 import type { LocalLogger } from '../log';
 import { ExecutionHistory, type HistoryEvent } from './history';
 import { type Compiled, type CompiledMachines, NAME, paginate } from './machines';
@@ -113,6 +114,7 @@ export class Executions implements ChildExecutions {
     if (!NAME.test(name)) throw new AwsError('InvalidName', `Invalid Name: '${name}'`);
     const text = input.input ?? '{}';
     this.o.quotas.checkStartInput(text);
+    assertJsonDepth(text, 'input');
     let parsedInput: unknown;
     try {
       parsedInput = JSON.parse(text);
