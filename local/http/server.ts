@@ -198,7 +198,8 @@ export class HttpEndpoint {
 
   /**
    * `/_credflow/*`: the health check answers any loopback Host with nothing but "running"
-   * (liveness for scripts, and nothing a page could learn from); every other route needs `guard`,
+   * (liveness for scripts, and nothing a page could learn from), and with the cloud's pid to a
+   * caller holding the token; every other route needs `guard`,
    * which runs before the route is even looked up so that names are not probed.
    */
   private async handleLocal(req: http.IncomingMessage, res: http.ServerResponse, url: URL): Promise<void> {
@@ -221,7 +222,11 @@ export class HttpEndpoint {
     };
     try {
       if (url.pathname === HEALTH_PATH && isLoopbackHost(req.headers.host)) {
-        return reply(200, { status: 'running' });
+        if (req.headers.authorization === undefined) return reply(200, { status: 'running' });
+        // With the token: which process answers, so `credflow up` can tell its state dir's
+        // cloud from whatever else now holds a recorded pid or port.
+        await this.guard(req);
+        return reply(200, { status: 'running', pid: process.pid });
       }
       const auth = await this.guard(req);
       const prefix = [...this.localHandlers.keys()].find(
