@@ -12,6 +12,7 @@ import path from 'node:path';
 import {
   CreateStateMachineCommand,
   DescribeExecutionCommand,
+  GetExecutionHistoryCommand,
   ListExecutionsCommand,
   ListTagsForResourceCommand,
   SFNClient,
@@ -24,6 +25,7 @@ import { EventLog } from '../../local/events/log';
 import { silentLogger } from '../../local/log';
 import { Store } from '../../local/store/db';
 import { awsError } from '../support/cloud';
+import { startCloudProcess } from '../support/cloud-process';
 import { eventually } from '../support/eventually';
 
 const role = 'arn:aws:iam::000000000000:role/r';
@@ -102,6 +104,56 @@ describe('state machine tags', () => {
 });
 
 describe('interrupted executions after a restart', () => {
+  it('keep the history of what ran before a kill -9, closed by an ExecutionFailed naming the restart', async () => {
+    // This test's cloud is another process, so the kill is a real SIGKILL with nothing flushed.
+    sfn.destroy();
+    await cloud.stop(10);
+    const child = await startCloudProcess(dir);
+    const remote = new SFNClient({ ...child.config, maxAttempts: 1 });
+    let executionArn: string | undefined;
+    try {
+      const definition = JSON.stringify({
+        StartAt: 'Prepare',
+        States: {
+          Prepare: { Type: 'Pass', Result: { step: 1 }, Next: 'Hold' },
+          Hold: { Type: 'Wait', Seconds: 600, End: true },
+        },
+      });
+      const sm = await remote.send(new CreateStateMachineCommand({ name: 'cut', roleArn: role, definition }));
+      ({ executionArn } = await remote.send(
+        new StartExecutionCommand({ stateMachineArn: sm.stateMachineArn, name: 'cut-1', input: '{}' }),
+      ));
+      await eventually('the execution reached its Wait state', async () =>
+        ((await remote.send(new GetExecutionHistoryCommand({ executionArn }))).events ?? []).some(
+          (e) => e.type === 'WaitStateEntered',
+        ),
+      );
+    } finally {
+      remote.destroy();
+      await child.crash();
+    }
+    await open();
+    expect(cloud.stepFunctions.recoverInterrupted()).toBe(1);
+    const events = (await sfn.send(new GetExecutionHistoryCommand({ executionArn }))).events ?? [];
+    expect(events.map((e) => [e.id, e.previousEventId, e.type])).toEqual([
+      [1, 0, 'ExecutionStarted'],
+      [2, 0, 'PassStateEntered'],
+      [3, 2, 'PassStateExited'],
+      [4, 3, 'WaitStateEntered'],
+      [5, 4, 'ExecutionFailed'],
+    ]);
+    expect(events[2]?.stateExitedEventDetails).toMatchObject({ name: 'Prepare', output: '{"step":1}' });
+    expect(events[4]?.executionFailedEventDetails).toEqual({
+      error: 'States.Runtime',
+      cause: 'The local cloud stopped while this execution was running (local cloud restarted)',
+    });
+    // Stored with the stopped execution: the next start shows the same history.
+    await crash();
+    await open();
+    const again = (await sfn.send(new GetExecutionHistoryCommand({ executionArn }))).events ?? [];
+    expect(again.map((e) => e.type)).toEqual(events.map((e) => e.type));
+  }, 120_000);
+
   it('reruns those of a tagged machine from the start with the same input, and only fails the others', async () => {
     const repair = await machine('repair', waiting, [{ key: RERUN.rerunTag, value: 'true' }]);
     const plain = await machine('plain', waiting);
