@@ -5,7 +5,16 @@
  */
 
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -142,6 +151,47 @@ describe('credflow up --detach', () => {
     expect(modeOf(stateDir)).toBe('0700');
   });
 });
+
+describe('credflow console --open', () => {
+  it("never puts the token on the browser's command line: a one-time code, traded for the HttpOnly cookie", async () => {
+    // A stand-in browser opener that records the command line it was given.
+    const bin = path.join(parent, 'bin');
+    const argvFile = path.join(parent, 'opener-argv');
+    mkdirSync(bin, { recursive: true });
+    writeFileSync(path.join(bin, 'xdg-open'), `#!/bin/sh\nprintf '%s\\n' "$@" > '${argvFile}'\n`, {
+      mode: 0o755,
+    });
+    const r = await credflow(['--local', '--state-dir', stateDir, 'console', '--open'], {
+      PATH: `${bin}:${process.env['PATH']}`,
+    });
+    expect(r.code).toBe(0);
+    const token = exported['CREDFLOW_TOKEN'] as string;
+    await eventuallyExists(argvFile);
+    const argv = readFileSync(argvFile, 'utf8').trim();
+    expect(argv).not.toContain(token);
+    const url = new URL(argv);
+    expect(`${url.origin}`).toBe(exported['AWS_ENDPOINT_URL']);
+    expect(url.pathname).toBe('/_credflow/console/');
+    const code = url.searchParams.get('credflow_code');
+    expect(code).toMatch(/^[A-Za-z0-9_-]{32}$/);
+    const first = await fetch(url, { redirect: 'manual' });
+    expect(first.status).toBe(303);
+    expect(first.headers.get('location')).toBe('/_credflow/console/');
+    expect(first.headers.get('set-cookie')).toBe(
+      `credflow_token=${encodeURIComponent(token)}; Path=/; HttpOnly; SameSite=Strict`,
+    );
+    // Once only.
+    expect((await fetch(url, { redirect: 'manual' })).status).toBe(401);
+  });
+});
+
+async function eventuallyExists(file: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!existsSync(file)) {
+    if (Date.now() > deadline) throw new Error(`${file} was not written`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
 
 describe('credflow up checks what a state dir records before trusting it', () => {
   /** A zombie: `sleep 0`, whose parent (`sh`, exec'd into `sleep 30`) never reaps it. */

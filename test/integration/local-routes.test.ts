@@ -152,6 +152,24 @@ describe('the local routes', () => {
     }
   });
 
+  it('issue a one-time login code to a token holder; the code works once', async () => {
+    const issued = await get('/_credflow/login-code', bearer());
+    expect(issued.status).toBe(200);
+    const { code, expiresInSeconds } = JSON.parse(issued.body) as { code: string; expiresInSeconds: number };
+    expect(expiresInSeconds).toBe(60);
+    expect(code).not.toContain(h.cloud.token);
+    // (The console trades a code for its cookie: test/e2e/up.test.ts, where the console is mounted.)
+    expect((await get(`/_credflow/alerts?credflow_code=${code}`)).status).toBe(200);
+    // Spent: the same code again is refused.
+    expect((await get(`/_credflow/alerts?credflow_code=${code}`)).status).toBe(401);
+    // The cookie or a code cannot mint more codes; no credentials at all get nothing.
+    const cookie = { cookie: tokenCookie(h.cloud.token).split(';')[0] as string };
+    expect((await get('/_credflow/login-code', cookie)).status).toBe(403);
+    const second = JSON.parse((await get('/_credflow/login-code', bearer())).body).code as string;
+    expect((await get(`/_credflow/login-code?credflow_code=${second}`)).status).toBe(403);
+    expect((await get('/_credflow/login-code')).status).toBe(401);
+  });
+
   it('keep the health check open on loopback, revealing nothing but that it runs', async () => {
     const res = await get('/_credflow/health');
     expect(res.status).toBe(200);
