@@ -61,7 +61,7 @@ export class Power {
    * RDS restarts a failed database engine, the database and its instances show `rebooting`
    * (with the reason in StatusInfos) while the server starts again on the same port and data
    * directory, then `available` (event RDS-EVENT-0006, "DB instance restarted"). A server that
-   * keeps dying is left `failed` until StartDBInstance, RebootDBInstance or the next `credflow up`.
+   * keeps dying is left `failed` until the next `credflow up`.
    */
   serverDied(owner: DbRecord, exit: { code: number | null; signal: NodeJS.Signals | null }): void {
     if (this.d.stopping()) return;
