@@ -5,6 +5,7 @@
 
 import http from 'node:http';
 import { Sha256 } from '@aws-crypto/sha256-js';
+import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { PutSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import {
   CreateStateMachineCommand,
@@ -260,6 +261,28 @@ describe('JSON nesting is bounded', () => {
       expect(done.output).toBe(input);
     } finally {
       sfn.destroy();
+    }
+  });
+
+  it('a 120,000-deep PutEvents Detail fails its entry with ValidationException; the other entry goes through', async () => {
+    const eb = new EventBridgeClient({ ...h.cloud.clientConfig(), maxAttempts: 1 });
+    try {
+      const out = await eb.send(
+        new PutEventsCommand({
+          Entries: [
+            { Source: 'test.deep', DetailType: 'Deep', Detail: `{"a":${deep(120_000)}}` },
+            { Source: 'test.deep', DetailType: 'Flat', Detail: '{"a":1}' },
+          ],
+        }),
+      );
+      expect(out.FailedEntryCount).toBe(1);
+      expect(out.Entries?.[0]).toEqual({
+        ErrorCode: 'ValidationException',
+        ErrorMessage: 'Detail is nested deeper than 1000 levels.',
+      });
+      expect(out.Entries?.[1]?.EventId).toBeDefined();
+    } finally {
+      eb.destroy();
     }
   });
 
