@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { CONSOLE_PATH } from '../local/console/paths';
-import { TOKEN_QUERY } from '../local/http/local-guard';
+import { CODE_QUERY, TOKEN_QUERY } from '../local/http/local-guard';
+import { LOGIN_CODE_PATH } from '../local/http/server';
 import { localToken } from './alerts';
 import { connect, type GlobalOptions } from './context';
 import { CliError, EXIT } from './errors';
@@ -22,8 +23,9 @@ function opener(): { cmd: string; args: string[] } {
 }
 
 /**
- * `credflow console`: prints the local console's URL (stdout) and, with --open, hands it to the
- * default browser. On AWS the CloudWatch dashboard `credflow-<stage>` is the operators' view.
+ * `credflow console`: prints the local console's URL (stdout) and, with --open, opens the console
+ * in the default browser with a one-time login code (the token stays off the browser's command
+ * line). On AWS the CloudWatch dashboard `credflow-<stage>` is the operators' view.
  */
 export async function openConsole(g: GlobalOptions, o: { open: boolean }): Promise<number> {
   const conn = connect(g);
@@ -34,12 +36,22 @@ export async function openConsole(g: GlobalOptions, o: { open: boolean }): Promi
       EXIT.usage,
     );
   }
-  const url = consoleUrl(conn.endpoint, localToken(g, conn));
+  const token = localToken(g, conn);
+  const url = consoleUrl(conn.endpoint, token);
   process.stdout.write(`${url}\n`);
   if (o.open) {
+    // The browser's command line is readable by every user (ps): it gets a one-time code,
+    // which its first visit trades for the token cookie, never the token itself.
+    const res = await fetch(`${conn.endpoint}${LOGIN_CODE_PATH}`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    if (!res.ok)
+      throw new CliError(`the local cloud answered ${res.status} for a login code`, 'LoginCodeRefused');
+    const { code } = (await res.json()) as { code: string };
+    const login = `${conn.endpoint}${CONSOLE_PATH}?${CODE_QUERY}=${encodeURIComponent(code)}`;
     const { cmd, args } = opener();
     const opened = await new Promise<boolean>((resolve) => {
-      const child = spawn(cmd, [...args, url], { detached: true, stdio: 'ignore' });
+      const child = spawn(cmd, [...args, login], { detached: true, stdio: 'ignore' });
       child.once('error', () => resolve(false));
       child.once('spawn', () => {
         child.unref();

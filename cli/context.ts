@@ -1,6 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ListStateMachinesCommand } from '@aws-sdk/client-sfn';
+import { readToken } from '../local/credentials';
+import { processArgs, processStartTicks } from '../local/dbserver/process';
 import { type AwsClients, createClients } from '../src/aws/clients';
 import { CliError, EXIT } from './errors';
 
@@ -20,6 +22,8 @@ export const ENDPOINT_FILE = 'endpoint.json';
 export interface EndpointInfo {
   endpoint: string;
   pid: number;
+  /** When that pid started (processStartTicks): a pid reused by another process does not match. */
+  pidStart?: string;
   region: string;
   stage: string;
   startedAt: string;
@@ -33,16 +37,59 @@ export interface Connection {
   endpoint: string | undefined;
 }
 
-/** The running local cloud of a state dir, if any (the pid must be alive). */
-export function runningLocalCloud(stateDir: string): EndpointInfo | undefined {
+/** What endpoint.json says, or undefined when there is none (or it is unreadable). */
+export function recordedLocalCloud(stateDir: string): EndpointInfo | undefined {
   const file = path.join(stateDir, ENDPOINT_FILE);
   if (!existsSync(file)) return undefined;
   try {
-    const info = JSON.parse(readFileSync(file, 'utf8')) as EndpointInfo;
-    process.kill(info.pid, 0);
-    return info;
+    return JSON.parse(readFileSync(file, 'utf8')) as EndpointInfo;
   } catch {
     return undefined;
+  }
+}
+
+/**
+ * Why the recorded process is not the cloud `credflow up` started, or undefined when it still
+ * is: it must be alive (a zombie is not), have started when the record says (a reused pid has
+ * not), and be a `credflow up`.
+ */
+export function notTheCloud(info: EndpointInfo): string | undefined {
+  const args = processArgs(info.pid);
+  if (!args) return `pid ${info.pid} is gone`;
+  if (info.pidStart !== undefined && processStartTicks(info.pid) !== info.pidStart) {
+    return `pid ${info.pid} now belongs to another process (${args.join(' ')})`;
+  }
+  if (!args.includes('up')) return `pid ${info.pid} is not a credflow cloud (${args.join(' ')})`;
+  return undefined;
+}
+
+/** The running local cloud of a state dir, if any (its recorded process must still be it). */
+export function runningLocalCloud(stateDir: string): EndpointInfo | undefined {
+  const info = recordedLocalCloud(stateDir);
+  return info && notTheCloud(info) === undefined ? info : undefined;
+}
+
+/**
+ * Asks the recorded endpoint which process answers it, with this state dir's token: true only
+ * when the recorded cloud itself answers (so the port works and it is this state dir's cloud).
+ */
+export async function cloudAnswers(stateDir: string, info: EndpointInfo, timeoutMs = 3000): Promise<boolean> {
+  let token: string;
+  try {
+    token = readToken(stateDir);
+  } catch {
+    return false;
+  }
+  try {
+    const res = await fetch(`${info.endpoint}/_credflow/health`, {
+      headers: { authorization: `Bearer ${token}` },
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    if (!res.ok) return false;
+    const body = (await res.json()) as { status?: string; pid?: number };
+    return body.status === 'running' && body.pid === info.pid;
+  } catch {
+    return false;
   }
 }
 

@@ -7,12 +7,22 @@ import { ListStateMachinesCommand } from '@aws-sdk/client-sfn';
 import { bootLocalCloud, caBundleLine, LOCAL_STAGE } from '../local/boot';
 import { loadCatalog } from '../local/catalog';
 import { readToken } from '../local/credentials';
+import { portHolder, portIsFree, processArgs, processStartTicks, tail } from '../local/dbserver/process';
 import { CA_BUNDLE_FILE } from '../local/dbserver/tls';
 import { deployCatalog } from '../local/deploy';
 import { quotasOff, quotasOn } from '../local/quotas';
 import { rdsCaDir, stopOrphanServers } from '../local/rds/servers';
 import { consoleUrl } from './console';
-import { connect, ENDPOINT_FILE, type EndpointInfo, type GlobalOptions, runningLocalCloud } from './context';
+import {
+  cloudAnswers,
+  connect,
+  ENDPOINT_FILE,
+  type EndpointInfo,
+  type GlobalOptions,
+  notTheCloud,
+  recordedLocalCloud,
+  runningLocalCloud,
+} from './context';
 import { CliError, EXIT } from './errors';
 import { bold, green, out, printJson, say } from './output';
 
@@ -58,13 +68,27 @@ function sayConsole(endpoint: string, stateDir: string): void {
  */
 export async function up(g: GlobalOptions, o: UpOptions): Promise<number> {
   const stateDir = path.resolve(g.stateDir);
-  const running = runningLocalCloud(stateDir);
-  if (running) {
-    say(`the local cloud is already running (pid ${running.pid}) at ${running.endpoint}`);
-    sayConsole(running.endpoint, stateDir);
-    process.stdout.write(`${exportLines(running, stateDir)}\n`);
-    return EXIT.ok;
+  const recorded = recordedLocalCloud(stateDir);
+  if (recorded) {
+    const gone = notTheCloud(recorded);
+    if (gone === undefined && (await cloudAnswers(stateDir, recorded))) {
+      say(`the local cloud is already running (pid ${recorded.pid}) at ${recorded.endpoint}`);
+      sayConsole(recorded.endpoint, stateDir);
+      process.stdout.write(`${exportLines(recorded, stateDir)}\n`);
+      return EXIT.ok;
+    }
+    if (gone === undefined) {
+      // Alive and a credflow cloud of this state dir, but its endpoint does not answer it:
+      // a second cloud on the same state would fight it over the store and the servers.
+      throw new CliError(
+        `pid ${recorded.pid} (${(processArgs(recorded.pid) ?? []).join(' ')}) is this state dir's cloud but does not answer at ${recorded.endpoint}; stop it (credflow down, or kill ${recorded.pid}) and run up again`,
+        'LocalCloudUnresponsive',
+      );
+    }
+    say(`the last local cloud of this state dir is not running (${gone}): starting a new one`);
+    rmSync(path.join(stateDir, ENDPOINT_FILE), { force: true });
   }
+  if (o.port !== 0 && !(await portIsFree(o.port))) throw portTaken(o.port);
   mkdirSync(path.dirname(stateDir), { recursive: true });
   mkdirSync(stateDir, { recursive: true, mode: 0o700 });
   if (o.detach) {
@@ -101,7 +125,16 @@ export async function up(g: GlobalOptions, o: UpOptions): Promise<number> {
       if (child.exitCode !== null) break;
       await sleep(100);
     }
-    throw new CliError(`the local cloud did not start; see ${stateDir}/cloud.log`, 'LocalCloudStartFailed');
+    if (o.port !== 0 && child.exitCode !== null && !(await portIsFree(o.port))) throw portTaken(o.port);
+    const last = tail(logFile, 1500)
+      .split('\n')
+      .slice(-5)
+      .map((l) => `  ${l}`)
+      .join('\n');
+    throw new CliError(
+      `the local cloud did not start; see ${stateDir}/cloud.log${last ? `, which ends:\n${last}` : ''}`,
+      'LocalCloudStartFailed',
+    );
   }
 
   const cloud = await bootLocalCloud({
@@ -116,7 +149,12 @@ export async function up(g: GlobalOptions, o: UpOptions): Promise<number> {
     stage: LOCAL_STAGE,
     startedAt: new Date().toISOString(),
   };
-  writeFileSync(path.join(stateDir, ENDPOINT_FILE), JSON.stringify(info), { mode: 0o600 });
+  const pidStart = processStartTicks(process.pid);
+  writeFileSync(
+    path.join(stateDir, ENDPOINT_FILE),
+    JSON.stringify(pidStart === undefined ? info : { ...info, pidStart }),
+    { mode: 0o600 },
+  );
   say(bold(`credflow local cloud at ${cloud.endpoint} (state in ${stateDir})`));
   say(
     o.quotas === false
@@ -142,6 +180,19 @@ export async function up(g: GlobalOptions, o: UpOptions): Promise<number> {
   await cloud.stop();
   rmSync(path.join(stateDir, ENDPOINT_FILE), { force: true });
   return EXIT.ok;
+}
+
+/** The port `up` was asked for is taken: say by whom, when this user can see it. */
+function portTaken(port: number): CliError {
+  const holder = portHolder(port);
+  const who =
+    holder?.pid !== undefined
+      ? `by pid ${holder.pid} (${holder.args || 'command line unreadable'})`
+      : "by a process this user cannot see (another user's, or in another namespace)";
+  return new CliError(
+    `port ${port} on 127.0.0.1 is in use ${who}; stop it or choose another port (--port)`,
+    'PortInUse',
+  );
 }
 
 /**

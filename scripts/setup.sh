@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what credflow needs on a fresh Debian/Ubuntu machine: the database servers the local
 # cloud starts (PostgreSQL, MariaDB), the AWS CLI v2 the tests drive it with, unzip (bundle
-# checks), Chromium (the console's browser tests drive it headless), then npm packages.
+# checks), Chromium (the console's browser tests drive it headless), cfn-lint where pip can reach
+# PyPI, then npm packages.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,6 +21,20 @@ if [ "${#need[@]}" -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+# cfn-lint checks the deploy templates (test/deploy); it comes from PyPI. Without it those tests
+# are skipped and say so; a machine with no PyPI access still sets up the rest.
+if ! command -v cfn-lint >/dev/null 2>&1; then
+  pip=""
+  for p in pip3 pip; do command -v "$p" >/dev/null 2>&1 && { pip="$p"; break; }; done
+  if [ -z "$pip" ]; then
+    echo "setup: cfn-lint not installed: no pip on this machine (the template lint tests will be skipped)"
+  elif ! out=$("$pip" install --quiet cfn-lint 2>&1 || "$pip" install --user --quiet cfn-lint 2>&1); then
+    echo "setup: cfn-lint not installed: '$pip install cfn-lint' failed (the template lint tests will be skipped):"
+    echo "$out" | tail -n 3 | sed 's/^/  /'
+  elif ! command -v cfn-lint >/dev/null 2>&1; then
+    echo "setup: cfn-lint installed but not on PATH (add \$(python3 -m site --user-base)/bin to PATH)"
+  fi
 fi
 # The Debian packages start their own servers on the default ports; credflow runs its own.
 $SUDO service mariadb stop >/dev/null 2>&1 || true

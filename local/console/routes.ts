@@ -61,9 +61,9 @@ export function consoleHandler(opts: ConsoleOptions): LocalHandler {
   };
 
   return async (_req, url, auth) => {
-    // A first visit carries the token in the URL: trade it for a cookie and drop it from the
-    // address bar (and so from the history and any later Referer).
-    if (auth === 'query' && !url.pathname.startsWith(CONSOLE_API)) {
+    // A first visit carries the token or a one-time code in the URL: trade it for the cookie
+    // and drop it from the address bar (and so from the history and any later Referer).
+    if ((auth === 'query' || auth === 'code') && !url.pathname.startsWith(CONSOLE_API)) {
       return {
         status: 303,
         headers: { location: CONSOLE_PATH, 'set-cookie': tokenCookie(opts.token), ...PAGE_HEADERS },

@@ -1,5 +1,14 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { chownSync, closeSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
+import {
+  chownSync,
+  closeSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  readSync,
+  statSync,
+} from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { DbServerError, type ServerExit } from './types';
@@ -258,6 +267,28 @@ export function processArgs(pid: number): string[] | undefined {
   }
 }
 
+/**
+ * Live processes whose command line satisfies `matches`, found by scanning /proc: how a server
+ * is found when its pid file does not name it (killed between spawn and writing the pid file).
+ */
+export function processesWhere(matches: (args: readonly string[]) => boolean): number[] {
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return [];
+  }
+  const found: number[] = [];
+  for (const e of entries) {
+    if (!/^\d+$/.test(e)) continue;
+    const pid = Number(e);
+    if (pid === process.pid) continue;
+    const args = processArgs(pid);
+    if (args && matches(args)) found.push(pid);
+  }
+  return found;
+}
+
 /** True when this process started `pid` and has not seen it exit. */
 export function isOwnChild(pid: number): boolean {
   for (const child of live.keys()) if (child.pid === pid) return true;
@@ -348,4 +379,80 @@ export async function waitUntilReady(
     }
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/**
+ * When `pid` started (clock ticks since boot, /proc/<pid>/stat field 22); undefined when it is
+ * gone. A pid the kernel hands to a new process gets a new start time, so pid and start time
+ * together name one process for its whole life.
+ */
+export function processStartTicks(pid: number): string | undefined {
+  if (!pidAlive(pid)) return undefined;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces or parentheses) start at field 3.
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
+}
+
+/** The socket inodes listening on TCP `port` (any local address), from /proc/net/tcp and tcp6. */
+function listeningInodes(port: number): Set<string> {
+  const inodes = new Set<string>();
+  const hexPort = port.toString(16).toUpperCase().padStart(4, '0');
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    let text: string;
+    try {
+      text = readFileSync(table, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const line of text.split('\n').slice(1)) {
+      const f = line.trim().split(/\s+/);
+      // local_address is f[1] (addr:PORT in hex), st f[3] (0A = LISTEN), inode f[9].
+      if (f.length > 9 && f[1]?.endsWith(`:${hexPort}`) && f[3] === '0A' && f[9] !== '0')
+        inodes.add(f[9] as string);
+    }
+  }
+  return inodes;
+}
+
+/**
+ * Which process listens on TCP `port`: its pid and command line when this user can see it (a
+ * socket inode from /proc/net/tcp matched against /proc/<pid>/fd), `{}` when something listens
+ * but its owner is hidden (another user's process), undefined when nothing listens.
+ */
+export function portHolder(port: number): { pid?: number; args?: string } | undefined {
+  const inodes = listeningInodes(port);
+  if (inodes.size === 0) return undefined;
+  const wanted = new Set([...inodes].map((i) => `socket:[${i}]`));
+  let entries: string[] = [];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return {};
+  }
+  for (const e of entries) {
+    if (!/^\d+$/.test(e)) continue;
+    let fds: string[];
+    try {
+      fds = readdirSync(`/proc/${e}/fd`);
+    } catch {
+      continue;
+    }
+    for (const fd of fds) {
+      let link: string;
+      try {
+        link = readlinkSync(`/proc/${e}/fd/${fd}`);
+      } catch {
+        continue;
+      }
+      if (wanted.has(link)) {
+        const pid = Number(e);
+        return { pid, args: (processArgs(pid) ?? []).join(' ') };
+      }
+    }
+  }
+  return {};
 }

@@ -6,7 +6,7 @@
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { type Layout, layoutFor, removeQuietly } from './layout';
-import { processArgs, terminatePid } from './process';
+import { processArgs, processesWhere, terminatePid } from './process';
 import type { ServerKind } from './types';
 
 export interface RuntimeInfo {
@@ -50,21 +50,24 @@ export function clearRuntime(layout: Layout): void {
 /**
  * The live server of this data directory: the process its pid file names, provided that
  * process's command line points at this very data directory (a recycled pid never matches).
+ * When the pid file names none (a launcher killed after spawning the server but before the
+ * server wrote it), the process table is searched for a server of this data directory.
  */
 export function liveServerOf(kind: ServerKind, layout: Layout): number | undefined {
-  let pid: number;
-  try {
-    pid = Number(readFileSync(pidFileOf(kind, layout), 'utf8').split('\n')[0]?.trim());
-  } catch {
-    return undefined;
-  }
-  const args = processArgs(pid);
-  if (!args) return undefined;
-  const ours =
+  const ours = (args: readonly string[]) =>
     kind === 'postgres'
       ? args.some((a, i) => a === layout.data && args[i - 1] === '-D')
       : args.includes(`--datadir=${layout.data}`);
-  return ours ? pid : undefined;
+  let pid: number | undefined;
+  try {
+    pid = Number(readFileSync(pidFileOf(kind, layout), 'utf8').split('\n')[0]?.trim());
+  } catch {
+    pid = undefined;
+  }
+  const args = pid === undefined ? undefined : processArgs(pid);
+  if (pid !== undefined && args && ours(args)) return pid;
+  // A postmaster's children carry no -D: only the server itself matches.
+  return processesWhere(ours)[0];
 }
 
 /** Stops a live server found by liveServerOf and removes what its run left behind. */

@@ -4,6 +4,8 @@
  * (which describe the open-source Event Ruler engine EventBridge runs); where the pages are silent
  * we follow what EventBridge itself does, noted next to the code.
  */
+
+import { jsonDepth, MAX_JSON_DEPTH } from '../http/json-depth';
 import { compileValue, InvalidEventPatternError, isLeaf, isObject, type LeafTest } from './content-filters';
 import { wildcardComplexity } from './wildcard';
 
@@ -99,6 +101,9 @@ export function matchesPattern(pattern: unknown, event: unknown): boolean {
 
 /** Parses and validates pattern text as PutRule's `EventPattern` and TestEventPattern receive it. */
 export function parsePatternJson(text: string): EventPattern {
+  if (jsonDepth(text) > MAX_JSON_DEPTH) {
+    throw new InvalidEventPatternError(`Pattern is nested deeper than ${MAX_JSON_DEPTH} levels`, []);
+  }
   let parsed: unknown;
   try {
     // Duplicate keys: JSON.parse keeps the last one, which is what AWS documents too.

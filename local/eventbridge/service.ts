@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { AwsEvent } from '../events/event';
 import type { EventLog } from '../events/log';
 import { AwsError } from '../http/errors';
+import { assertJsonDepth, jsonDepth, MAX_JSON_DEPTH } from '../http/json-depth';
 import type { LambdaRegistry } from '../lambda/registry';
 import type { LocalLogger } from '../log';
 import type { StepFunctions } from '../stepfunctions/service';
@@ -37,6 +38,7 @@ const MANDATORY_EVENT_FIELDS = ['id', 'account', 'source', 'time', 'region', 'de
 /** TestEventPattern's Event: a JSON object carrying the mandatory fields, else ValidationException. */
 function testEvent(text: string): Record<string, unknown> {
   const invalid = () => new AwsError('ValidationException', 'Parameter Event is not valid.');
+  assertJsonDepth(text, 'event');
   let event: unknown;
   try {
     event = JSON.parse(text);
@@ -277,6 +279,12 @@ export class EventBridge {
         return {
           ErrorCode: 'NotAuthorizedForSourceException',
           ErrorMessage: 'Not authorized for the source.',
+        };
+      }
+      if (jsonDepth(e.Detail) > MAX_JSON_DEPTH) {
+        return {
+          ErrorCode: 'ValidationException',
+          ErrorMessage: `Detail is nested deeper than ${MAX_JSON_DEPTH} levels.`,
         };
       }
       const detail = parseDetail(e.Detail);

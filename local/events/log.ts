@@ -31,6 +31,7 @@ export class EventLog {
   private consumer: EventListener | undefined;
   /** Events waiting for the durable consumer, oldest first. */
   private queue: { seq: number; event: AwsEvent }[] = [];
+  private drained: Promise<void> = Promise.resolve();
   private draining = false;
   /** The last event stored before this process opened the log: the older ones are the backlog. */
   private readonly openedAtSeq: number;
@@ -122,11 +123,22 @@ export class EventLog {
   private scheduleDrain(): void {
     if (this.draining) return;
     this.draining = true;
-    setImmediate(() => {
-      this.drain().catch((err: unknown) =>
-        this.logger.warn('event delivery failed', { error: (err as Error)?.name }),
-      );
+    this.drained = new Promise<void>((resolve) => {
+      setImmediate(() => {
+        this.drain()
+          .catch((err: unknown) => this.logger.warn('event delivery failed', { error: (err as Error)?.name }))
+          .finally(resolve);
+      });
     });
+  }
+
+  /**
+   * Settles once every event published or redelivered so far has been handed to the consumer
+   * (delivered, or left undelivered because it threw): a point a caller can wait for instead of
+   * guessing a delay.
+   */
+  async awaitDrained(): Promise<void> {
+    while (this.draining) await this.drained;
   }
 
   /** Hands queued events to the consumer one by one, then marks the batch delivered in one write. */

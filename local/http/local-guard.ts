@@ -7,9 +7,11 @@ import { type SecretLookup, SigV4Error, verifySigV4 } from './sigv4';
 export const TOKEN_COOKIE = 'credflow_token';
 /** The query parameter a first browser visit may carry the token in. */
 export const TOKEN_QUERY = 'credflow_token';
+/** The query parameter a first browser visit carries a one-time login code in. */
+export const CODE_QUERY = 'credflow_code';
 
 /** How a caller of a local route proved who it is. */
-export type LocalAuth = 'bearer' | 'cookie' | 'query' | 'sigv4';
+export type LocalAuth = 'bearer' | 'cookie' | 'query' | 'code' | 'sigv4';
 
 /** A local route refused: 403 for a foreign Host or Origin, 401 for missing or wrong credentials. */
 export class LocalAccessError extends LocalCloudError {
@@ -30,6 +32,8 @@ export interface LocalGuardOptions {
   secretFor: SecretLookup;
   /** The cloud's region, which a signature's scope must name. */
   region: string;
+  /** Spends a one-time login code (LoginCodes.redeem): true when it was valid. */
+  redeemCode?: (code: string) => boolean;
 }
 
 export type LocalGuard = (req: IncomingMessage) => Promise<LocalAuth>;
@@ -45,11 +49,17 @@ export function isLoopbackHost(host: string | undefined): boolean {
   return host !== undefined && LOOPBACK_HOST.test(host.trim());
 }
 
-/** An Origin header (sent by browsers) must be a loopback origin too; `null` origins are refused. */
-function isLoopbackOrigin(origin: string): boolean {
+/**
+ * An Origin header (sent by browsers) must be the console's own origin: this endpoint's port on
+ * a loopback name, over http (the endpoint speaks nothing else). Another local page (a dev
+ * server on localhost:3000, a second cloud on another port) is a foreign site; `null` origins
+ * are refused.
+ */
+function isOwnOrigin(origin: string, ownPort: number | undefined): boolean {
   try {
     const u = new URL(origin);
-    return (u.protocol === 'http:' || u.protocol === 'https:') && isLoopbackHost(u.host);
+    const port = u.port === '' ? 80 : Number(u.port);
+    return u.protocol === 'http:' && isLoopbackHost(u.host) && ownPort !== undefined && port === ownPort;
   } catch {
     return false;
   }
@@ -84,12 +94,12 @@ const unauthorized = () =>
 
 /**
  * The one gate of every `/_credflow/*` route (and of a later web console's pages and static
- * files): the Host header must be loopback, a browser's Origin too, and the caller must show the
+ * files): the Host header must be loopback, a browser's Origin the endpoint's own, and the caller must show the
  * token `credflow up` printed (`Authorization: Bearer`, the `credflow_token` cookie or query
- * parameter) or a valid SigV4 signature scoped to the cloud's region. It reads headers only,
+ * parameter, or a one-time `credflow_code` a token holder obtained) or a valid SigV4 signature scoped to the cloud's region. It reads headers only,
  * never the body, so a route may refuse before reading one; signed requests must be bodiless
  * (GET/HEAD), since the signature covers the body. Resolves with how the caller authenticated
- * (a console answering a `query` login sets the cookie); rejects with `LocalAccessError`.
+ * (a console answering a `query` or `code` login sets the cookie); rejects with `LocalAccessError`.
  */
 export function localGuard(opts: LocalGuardOptions): LocalGuard {
   return async (req) => {
@@ -101,11 +111,11 @@ export function localGuard(opts: LocalGuardOptions): LocalGuard {
       );
     }
     const origin = header(req, 'origin');
-    if (origin !== undefined && !isLoopbackOrigin(origin)) {
+    if (origin !== undefined && !isOwnOrigin(origin, req.socket?.localPort)) {
       throw new LocalAccessError(
         403,
         'ForbiddenOrigin',
-        'Local routes answer only to pages served from loopback.',
+        "Local routes answer only to the console's own pages (this endpoint's origin).",
       );
     }
     const authorization = header(req, 'authorization');
@@ -117,8 +127,11 @@ export function localGuard(opts: LocalGuardOptions): LocalGuard {
     }
     const fromCookie = cookie(header(req, 'cookie'), TOKEN_COOKIE);
     if (fromCookie !== undefined && sameSecret(fromCookie, opts.token)) return 'cookie';
-    const fromQuery = new URL(req.url ?? '/', 'http://localhost').searchParams.get(TOKEN_QUERY);
+    const params = new URL(req.url ?? '/', 'http://localhost').searchParams;
+    const fromQuery = params.get(TOKEN_QUERY);
     if (fromQuery !== null && sameSecret(fromQuery, opts.token)) return 'query';
+    const code = params.get(CODE_QUERY);
+    if (code !== null && opts.redeemCode?.(code)) return 'code';
     throw unauthorized();
   };
 }

@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import type { LocalLogger } from '../log';
 import { bodyPending, closeAfterReply, queryOf, readBody } from './body';
 import { AwsError, internalFailure } from './errors';
+import { assertJsonDepth } from './json-depth';
 import {
   decodePath,
   isLoopbackHost,
@@ -12,6 +13,7 @@ import {
   type LocalGuard,
   localGuard,
 } from './local-guard';
+import { LoginCodes } from './login-codes';
 import type { JsonService, QueryService, RequestContext, ServiceRegistry } from './registry';
 import {
   checkSigV4Headers,
@@ -27,6 +29,8 @@ import { queryErrorXml, queryResponseXml } from './xml';
 const DEFAULT_MAX_BODY = 64 * 1024;
 export const LOCAL_PREFIX = '/_credflow/';
 export const HEALTH_PATH = `${LOCAL_PREFIX}health`;
+/** Issues a one-time console login code to a token holder (`credflow console --open`). */
+export const LOGIN_CODE_PATH = `${LOCAL_PREFIX}login-code`;
 /** In the User-Agent of the web console's own SDK calls: their request lines are logged at debug. */
 export const POLLING_USER_AGENT = 'credflow-console';
 
@@ -99,9 +103,16 @@ export class HttpEndpoint {
   readonly localHandlers = new Map<string, LocalHandler>();
   /** The gate of the local routes, for anything else served here later (a web console). */
   readonly guard: LocalGuard;
+  /** One-time console login codes (LOGIN_CODE_PATH issues them to a token holder). */
+  readonly loginCodes = new LoginCodes();
 
   constructor(private readonly opts: EndpointOptions) {
-    this.guard = localGuard({ token: opts.token, secretFor: opts.secretFor, region: opts.region });
+    this.guard = localGuard({
+      token: opts.token,
+      secretFor: opts.secretFor,
+      region: opts.region,
+      redeemCode: (code) => this.loginCodes.redeem(code),
+    });
     this.server = http.createServer((req, res) => {
       this.handle(req, res).catch((err: unknown) => {
         this.opts.logger.error('request handling failed', { error: (err as Error)?.name });
@@ -197,7 +208,8 @@ export class HttpEndpoint {
 
   /**
    * `/_credflow/*`: the health check answers any loopback Host with nothing but "running"
-   * (liveness for scripts, and nothing a page could learn from); every other route needs `guard`,
+   * (liveness for scripts, and nothing a page could learn from), and with the cloud's pid to a
+   * caller holding the token; every other route needs `guard`,
    * which runs before the route is even looked up so that names are not probed.
    */
   private async handleLocal(req: http.IncomingMessage, res: http.ServerResponse, url: URL): Promise<void> {
@@ -220,9 +232,26 @@ export class HttpEndpoint {
     };
     try {
       if (url.pathname === HEALTH_PATH && isLoopbackHost(req.headers.host)) {
-        return reply(200, { status: 'running' });
+        if (req.headers.authorization === undefined) return reply(200, { status: 'running' });
+        // With the token: which process answers, so `credflow up` can tell its state dir's
+        // cloud from whatever else now holds a recorded pid or port.
+        await this.guard(req);
+        return reply(200, { status: 'running', pid: process.pid });
       }
       const auth = await this.guard(req);
+      if (url.pathname === LOGIN_CODE_PATH) {
+        // Only a caller showing the token itself (or a signature) gets a code: not a browser
+        // holding the cookie, nor one that came in with a code.
+        if (auth !== 'bearer' && auth !== 'sigv4')
+          return refuse(
+            403,
+            'Forbidden',
+            'A login code is issued to a token holder (Authorization: Bearer).',
+          );
+        if (req.method !== 'GET')
+          return refuse(405, 'MethodNotAllowed', 'Local routes answer GET only.', { allow: 'GET' });
+        return reply(200, this.loginCodes.issue());
+      }
       const prefix = [...this.localHandlers.keys()].find(
         (p) => url.pathname.startsWith(p) || `${url.pathname}/` === p,
       );
@@ -311,8 +340,10 @@ export class HttpEndpoint {
       if (!route.service || !op)
         throw new AwsError('UnknownOperationException', `Unknown operation ${route.target}`);
       let input: unknown;
+      const text = body.toString('utf8');
+      assertJsonDepth(text, 'body');
       try {
-        input = body.length === 0 ? {} : JSON.parse(body.toString('utf8'));
+        input = body.length === 0 ? {} : JSON.parse(text);
       } catch {
         throw new AwsError('SerializationException', 'Start of structure or map found where not expected.');
       }

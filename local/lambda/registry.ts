@@ -88,7 +88,8 @@ export class LambdaRegistry {
 
   /**
    * Registers (or replaces) a function by its code: the module is loaded on the function's own
-   * worker thread at its first call, with process.env there set to `env` over this process's.
+   * worker thread at its first call, with process.env there set to `env`, Lambda's reserved
+   * variables and what the runtime needs (never this process's whole environment).
    */
   registerModule(
     name: string,
@@ -107,7 +108,7 @@ export class LambdaRegistry {
         arn: this.arn(own),
         memoryMb,
       },
-      { env: { ...env }, idleMs: opts.idleMs ?? 5 * 60_000 },
+      { env: { ...env }, region: this.where.region, idleMs: opts.idleMs ?? 5 * 60_000 },
     );
     return this.put(name, { thread }, env, opts);
   }

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { lambdaEnvironment } from './environment';
 import { reviveError, type WorkerInit, type WorkerReply } from './worker-protocol';
 
 /** Where a function's code is: its module (without extension) and the handler it exports. */
@@ -10,8 +11,14 @@ export interface ModuleSource {
 }
 
 export interface FunctionThreadOptions {
-  /** The function's environment: the thread's process.env is the host's overlaid with it. */
+  /**
+   * The function's own variables. The thread's process.env is these plus Lambda's reserved
+   * variables and what the runtime needs (lambdaEnvironment), read from the host when the thread
+   * starts; never the host's whole environment.
+   */
   env: Readonly<Record<string, string>>;
+  /** The region the function runs in (AWS_REGION). */
+  region: string;
   /** A thread with no call for this long ends (a cold start next time), as Lambda retires idle sandboxes. */
   idleMs: number;
 }
@@ -119,7 +126,10 @@ export class FunctionThread {
     const worker = new Worker(file, {
       eval: isEval,
       workerData: this.init,
-      env: { ...process.env, ...this.opts.env },
+      env: lambdaEnvironment(
+        { functionName: this.init.functionName, memoryMb: this.init.memoryMb, region: this.opts.region },
+        this.opts.env,
+      ),
       // Lambda's memory setting bounds the heap; past it the sandbox dies (Runtime.OutOfMemory).
       resourceLimits: { maxOldGenerationSizeMb: Math.max(64, this.init.memoryMb) },
     });

@@ -45,8 +45,58 @@ const CATEGORY: Record<RdsEventKind, string> = {
 /** Statuses in which nothing should be running and nothing starts by itself. */
 const AT_REST = new Set(['stopped', 'stopping']);
 
+/** A server that dies more often than this within a minute is left `failed` (a crash loop). */
+const MAX_DEATHS_PER_MINUTE = 5;
+/** Restart attempts after one death (a PostgreSQL restart waits for its old backends to exit). */
+const RESTART_ATTEMPTS = 5;
+
 export class Power {
+  /** When each owner's server died lately (epoch ms), for the crash-loop limit. */
+  private readonly deaths = new Map<string, number[]>();
+
   constructor(private readonly d: PowerDeps) {}
+
+  /**
+   * The watchdog's answer to a server that exited without being stopped (killed, crashed): as
+   * RDS restarts a failed database engine, the database and its instances show `rebooting`
+   * (with the reason in StatusInfos) while the server starts again on the same port and data
+   * directory, then `available` (event RDS-EVENT-0006, "DB instance restarted"). A server that
+   * keeps dying is left `failed` until the next `credflow up`.
+   */
+  serverDied(owner: DbRecord, exit: { code: number | null; signal: NodeJS.Signals | null }): void {
+    if (this.d.stopping()) return;
+    const fresh = this.d.records.get(owner.kind, owner.id);
+    if (!fresh || AT_REST.has(fresh.status) || fresh.status === 'deleting') return;
+    const how = exit.signal ? `killed by ${exit.signal}` : `exit code ${exit.code ?? 'unknown'}`;
+    const key = `${owner.kind}/${owner.id}`;
+    const now = Date.now();
+    const recent = (this.deaths.get(key) ?? []).filter((t) => now - t < 60_000);
+    recent.push(now);
+    this.deaths.set(key, recent);
+    const group = this.groupOf(fresh);
+    if (recent.length > MAX_DEATHS_PER_MINUTE) {
+      const message = `the database server process died ${recent.length} times within a minute (last: ${how}); not restarted again`;
+      this.d.logger.error('rds: database server keeps dying; left failed', { id: owner.id, how });
+      this.mark(group, 'failed', message);
+      return;
+    }
+    const message = `the database server process exited unexpectedly (${how}); restarting it on port ${fresh.port}`;
+    this.d.logger.error('rds: database server died; restarting it', { id: owner.id, how, port: fresh.port });
+    this.mark(group, 'rebooting', message);
+    this.d.track(this.restartAfterDeath(fresh, message));
+  }
+
+  private async restartAfterDeath(owner: DbRecord, message: string): Promise<void> {
+    for (let attempt = 1; attempt <= RESTART_ATTEMPTS; attempt++) {
+      await this.start(owner, 'restarted');
+      const now = this.d.records.get(owner.kind, owner.id);
+      if (now?.status !== 'failed' || this.d.stopping()) return;
+      if (attempt < RESTART_ATTEMPTS) {
+        this.mark(this.groupOf(now), 'rebooting', message);
+        await new Promise((r) => setTimeout(r, 1000 * attempt));
+      }
+    }
+  }
 
   /** The record that owns the server: the cluster for an instance in one, else itself. */
   ownerOf(r: DbRecord): DbRecord {

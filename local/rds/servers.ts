@@ -8,7 +8,7 @@ import { startDbServer } from '../dbserver/index';
 import { freePort } from '../dbserver/process';
 import { stopServerIn } from '../dbserver/runtime';
 import { type CertificateAuthority, certificateValidTill } from '../dbserver/tls';
-import type { RunningServer } from '../dbserver/types';
+import type { RunningServer, ServerExit } from '../dbserver/types';
 import { type DbRecord, ENGINES } from './records';
 
 /**
@@ -114,9 +114,20 @@ export class RdsServers {
       ...(owner.dbName ? { dbName: owner.dbName } : {}),
       ca: this.ca,
     });
-    this.running.set(this.keyOf(owner), server);
+    const key = this.keyOf(owner);
+    this.running.set(key, server);
+    // The watchdog: a server that exits while still ours (not through stop(), which forgets it
+    // first) died (killed, crashed); whoever listens restarts it.
+    void server.exited.then((exit) => {
+      if (this.running.get(key) !== server) return;
+      this.running.delete(key);
+      this.onUnexpectedExit?.(owner, exit);
+    });
     return server;
   }
+
+  /** Told when a server exits without being stopped (the RDS service restarts it). */
+  onUnexpectedExit: ((owner: DbRecord, exit: ServerExit) => void) | undefined;
 
   /** Stops the server of `owner`, whether this process started it or a killed one left it. */
   async stop(owner: DbRecord): Promise<void> {

@@ -68,6 +68,7 @@ export class Rds {
       track: (p) => this.track(p),
       stopping: () => this.stopping,
     });
+    this.servers.onUnexpectedExit = (owner, exit) => this.power.serverDied(owner, exit);
     this.dataRoot = this.servers.dataRoot;
     this.snapshotRoot = path.join(o.stateDir, 'snapshots');
   }

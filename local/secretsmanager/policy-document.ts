@@ -9,6 +9,8 @@
  * that pins the caller's account, organization, ARN or network path to fixed values.
  */
 
+import { jsonDepth, MAX_JSON_DEPTH } from '../http/json-depth';
+
 export interface PolicyFinding {
   /** `SYNTAX` (not a policy at all) or `PUBLIC_ACCESS` (a policy that grants broad access). */
   check: 'SYNTAX' | 'PUBLIC_ACCESS';
@@ -63,6 +65,7 @@ const strings = (v: Json | undefined): v is string | string[] =>
 
 /** Why `text` is not a valid resource policy, or undefined when it is one. */
 export function syntaxProblem(text: string): string | undefined {
+  if (jsonDepth(text) > MAX_JSON_DEPTH) return `The policy is nested deeper than ${MAX_JSON_DEPTH} levels.`;
   let doc: unknown;
   try {
     doc = JSON.parse(text);

@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import type { EventLog } from '../events/log';
 import { AwsError } from '../http/errors';
+import { assertJsonDepth } from '../http/json-depth';
 import type { LocalLogger } from '../log';
 import { ExecutionHistory, type HistoryEvent } from './history';
 import { type Compiled, type CompiledMachines, NAME, paginate } from './machines';
@@ -77,6 +78,8 @@ export class Executions implements ChildExecutions {
   private stopped = false;
   /** Set when stop() gave up waiting: abandoned executions stay RUNNING in the store. */
   private abandoned = false;
+  /** History events not yet in the store (see persist). */
+  private pendingEvents: { arn: string; id: number; event: string }[] = [];
 
   constructor(private readonly o: ExecutionsOptions) {}
 
@@ -113,6 +116,7 @@ export class Executions implements ChildExecutions {
     if (!NAME.test(name)) throw new AwsError('InvalidName', `Invalid Name: '${name}'`);
     const text = input.input ?? '{}';
     this.o.quotas.checkStartInput(text);
+    assertJsonDepth(text, 'input');
     let parsedInput: unknown;
     try {
       parsedInput = JSON.parse(text);
@@ -181,12 +185,13 @@ export class Executions implements ChildExecutions {
     // The history quota: the event that leaves room for just the closing ExecutionFailed ends the
     // execution (thrown out of the runner's record, a terminal error no Catch sees).
     let closing = false;
-    history.onEvent = () => {
+    history.onEvent = (event) => {
       const full = closing ? undefined : this.o.quotas.history(history.events.length);
       if (full) {
         closing = true;
         throw new StatesError(full.error, full.cause, { terminal: true, placed: true });
       }
+      if (!closing) this.persist(arn, event);
     };
 
     running.done = (async () => {
@@ -227,6 +232,8 @@ export class Executions implements ChildExecutions {
       // One transaction: a kill -9 cannot leave the execution stopped without its status event
       // (which is what starts the repair of a failed rotation).
       this.o.db.tx(() => {
+        this.flushEvents();
+        this.o.db.dropHistoryEvents(arn);
         this.o.db.finishExecution(arn, {
           status,
           output,
@@ -343,6 +350,30 @@ export class Executions implements ChildExecutions {
     return this.running.size;
   }
 
+  /**
+   * Queues a running execution's new history event for the store. Events are written in one
+   * transaction per turn of the event loop (all executions together): a kill -9 loses at most
+   * the events of the turn it interrupted, and a busy cloud pays one commit per turn, not one
+   * per event.
+   */
+  private persist(arn: string, event: HistoryEvent): void {
+    if (this.abandoned) return;
+    this.pendingEvents.push({ arn, id: event.id, event: JSON.stringify(event) });
+    if (this.pendingEvents.length === 1) setImmediate(() => this.flushEvents());
+  }
+
+  /** Writes the queued history events now. */
+  private flushEvents(): void {
+    if (this.pendingEvents.length === 0) return;
+    const batch = this.pendingEvents;
+    this.pendingEvents = [];
+    try {
+      this.o.db.appendHistoryEvents(batch);
+    } catch (err) {
+      this.o.logger.error('history events not stored', { count: batch.length, error: String(err) });
+    }
+  }
+
   /** Stops accepting executions; waits for running ones up to `graceMs`, then aborts them. */
   async stop(graceMs: number): Promise<void> {
     this.stopped = true;
@@ -354,7 +385,9 @@ export class Executions implements ChildExecutions {
       }),
     ]);
     clearTimeout(timer);
-    // Left RUNNING in the store on purpose: the next start marks them failed (recoverInterrupted).
+    // Left RUNNING in the store on purpose, with the history they made so far: the next start
+    // marks them failed (recoverInterrupted).
+    this.flushEvents();
     this.abandoned = true;
     for (const r of this.running.values()) r.abort();
   }

@@ -1,6 +1,7 @@
 /** State machine definitions: validated once at Create/Update, parsed once per version. */
 import aslValidator from 'asl-validator';
 import { AwsError } from '../http/errors';
+import { assertJsonDepth } from '../http/json-depth';
 import type { AslDefinition } from './runner/definition';
 import { checkDefinition, describeDiagnostics } from './runner/validate';
 import type { StateMachineRow } from './store';
@@ -23,6 +24,7 @@ const invalid = (why: string) =>
  * AWS's InvalidDefinition otherwise.
  */
 export function validateDefinition(definition: string): AslDefinition {
+  assertJsonDepth(definition, 'definition');
   let parsed: unknown;
   try {
     parsed = JSON.parse(definition);

@@ -46,7 +46,8 @@ export interface RecoveryHost {
 
 /**
  * After a restart: executions that were RUNNING when the cloud died are marked FAILED
- * (error `States.Runtime`), not resumed. A Task may have half-run (a password changed on the
+ * (error `States.Runtime`), not resumed; their history keeps every event stored before the
+ * crash, closed by an ExecutionFailed whose cause names the restart. A Task may have half-run (a password changed on the
  * server but not yet stored), and re-running it from a guessed point could do it twice; only
  * the workflow's own repair path knows what a half-done step means. Failing emits the
  * status-change event that starts it (on-rotation-failure rolls a rotation forward or back).
@@ -68,10 +69,17 @@ export function recoverInterrupted(host: RecoveryHost, opts: RecoveryOptions = {
     const cause = `The local cloud stopped while this execution was running (local cloud restarted)${
       rerun ? `; started again as ${rerun}` : ''
     }`;
+    // What ran before the crash: the first event (stored with the row) and every event stored
+    // as it happened after it.
     const history = ExecutionHistory.parse(r.history);
     if (history.events.length === 0) history.started(r.input, '', r.start_ms);
+    for (const text of db.historyEvents(r.arn)) {
+      const e = ExecutionHistory.parse(`[${text}]`).events[0];
+      if (e && e.id === history.events.length + 1) history.events.push(e);
+    }
     history.finished('FAILED', { error: 'States.Runtime', cause }, stop);
     db.tx(() => {
+      db.dropHistoryEvents(r.arn);
       db.finishExecution(r.arn, {
         status: 'FAILED',
         output: null,

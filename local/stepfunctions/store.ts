@@ -60,12 +60,21 @@ const MIGRATIONS: Migration[] = [
       resource_arn TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
       PRIMARY KEY (resource_arn, key));`,
   },
+  {
+    // Events of RUNNING executions, one row each as the runner records them, so a crash keeps
+    // what ran; a stopped execution's whole history moves into its row's `history` column.
+    id: '003-history-events',
+    up: `CREATE TABLE sfn_history_events (
+      execution_arn TEXT NOT NULL, id INTEGER NOT NULL, event TEXT NOT NULL,
+      PRIMARY KEY (execution_arn, id)) WITHOUT ROWID;`,
+  },
 ];
 
 /**
  * Step Functions' tables (state machines, executions with their history, tags) and every
- * statement on them. An execution costs two writes: its row when it starts, one update when it
- * stops (the history travels with it).
+ * statement on them. An execution costs its row when it starts, its history events as they
+ * happen (appended in batches, one transaction per turn of the event loop), and one update when
+ * it stops (the whole history moves into the row, its event rows go).
  */
 export class StepFunctionsStore {
   constructor(private readonly store: Store) {
@@ -135,6 +144,30 @@ export class StepFunctionsStore {
         'UPDATE sfn_executions SET status = ?, output = ?, error = ?, cause = ?, stop_ms = ?, history = ? WHERE arn = ?',
       )
       .run(end.status, end.output, end.error, end.cause, end.stopMs, end.history, arn);
+  }
+
+  /** Appends history events of running executions (one transaction for the batch). */
+  appendHistoryEvents(events: readonly { arn: string; id: number; event: string }[]): void {
+    const insert = this.store.sql(
+      'INSERT OR REPLACE INTO sfn_history_events (execution_arn, id, event) VALUES (?, ?, ?)',
+    );
+    this.store.tx(() => {
+      for (const e of events) insert.run(e.arn, e.id, e.event);
+    });
+  }
+
+  /** The events stored for an execution while it ran, in order (JSON text each). */
+  historyEvents(arn: string): string[] {
+    return (
+      this.store.sql('SELECT event FROM sfn_history_events WHERE execution_arn = ? ORDER BY id').all(arn) as {
+        event: string;
+      }[]
+    ).map((r) => r.event);
+  }
+
+  /** Drops a stopped execution's event rows (its history now lives in its row). */
+  dropHistoryEvents(arn: string): void {
+    this.store.sql('DELETE FROM sfn_history_events WHERE execution_arn = ?').run(arn);
   }
 
   /** A machine's executions, newest first, without input, output or history. */

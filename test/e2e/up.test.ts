@@ -4,12 +4,23 @@
  * the secret access key or the token.
  */
 
-import { execFile } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { ListSecretsCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { type EndpointInfo, notTheCloud } from '../../cli/context';
 
 const root = path.resolve(__dirname, '../..');
 const exec = promisify(execFile);
@@ -138,5 +149,128 @@ describe('credflow up --detach', () => {
     expect(modeOf(logFile)).toBe('0600');
     expect(modeOf(path.join(stateDir, 'endpoint.json'))).toBe('0600');
     expect(modeOf(stateDir)).toBe('0700');
+  });
+});
+
+describe('credflow console --open', () => {
+  it("never puts the token on the browser's command line: a one-time code, traded for the HttpOnly cookie", async () => {
+    // A stand-in browser opener that records the command line it was given.
+    const bin = path.join(parent, 'bin');
+    const argvFile = path.join(parent, 'opener-argv');
+    mkdirSync(bin, { recursive: true });
+    writeFileSync(path.join(bin, 'xdg-open'), `#!/bin/sh\nprintf '%s\\n' "$@" > '${argvFile}'\n`, {
+      mode: 0o755,
+    });
+    const r = await credflow(['--local', '--state-dir', stateDir, 'console', '--open'], {
+      PATH: `${bin}:${process.env['PATH']}`,
+    });
+    expect(r.code).toBe(0);
+    const token = exported['CREDFLOW_TOKEN'] as string;
+    await eventuallyExists(argvFile);
+    const argv = readFileSync(argvFile, 'utf8').trim();
+    expect(argv).not.toContain(token);
+    const url = new URL(argv);
+    expect(`${url.origin}`).toBe(exported['AWS_ENDPOINT_URL']);
+    expect(url.pathname).toBe('/_credflow/console/');
+    const code = url.searchParams.get('credflow_code');
+    expect(code).toMatch(/^[A-Za-z0-9_-]{32}$/);
+    const first = await fetch(url, { redirect: 'manual' });
+    expect(first.status).toBe(303);
+    expect(first.headers.get('location')).toBe('/_credflow/console/');
+    expect(first.headers.get('set-cookie')).toBe(
+      `credflow_token=${encodeURIComponent(token)}; Path=/; HttpOnly; SameSite=Strict`,
+    );
+    // Once only.
+    expect((await fetch(url, { redirect: 'manual' })).status).toBe(401);
+  });
+});
+
+async function eventuallyExists(file: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!existsSync(file)) {
+    if (Date.now() > deadline) throw new Error(`${file} was not written`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe('credflow up checks what a state dir records before trusting it', () => {
+  /** A zombie: `sleep 0`, whose parent (`sh`, exec'd into `sleep 30`) never reaps it. */
+  async function zombie(): Promise<{ zombiePid: number; parent: ChildProcess }> {
+    const parent = spawn('sh', ['-c', 'sleep 0 & exec sleep 30'], { stdio: 'ignore' });
+    const pid = parent.pid as number;
+    for (let i = 0; i < 100; i++) {
+      const kids = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim();
+      const z = Number(kids.split(' ')[0]);
+      if (z > 0 && /\) Z /.test(readFileSync(`/proc/${z}/stat`, 'utf8'))) return { zombiePid: z, parent };
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    parent.kill('SIGKILL');
+    throw new Error('no zombie appeared');
+  }
+
+  it('says it is already running only when the recorded cloud answers with its pid', async () => {
+    const again = await credflow(['up', '--detach', '--port', '0', '--state-dir', stateDir]);
+    expect(again.code).toBe(0);
+    const info = JSON.parse(readFileSync(path.join(stateDir, 'endpoint.json'), 'utf8')) as { pid: number };
+    expect(again.stderr).toContain(`already running (pid ${info.pid})`);
+    expect(notTheCloud(info as EndpointInfo)).toBeUndefined();
+  });
+
+  it('a record naming a zombie or a pid now used by another process is not a running cloud', async () => {
+    const { zombiePid, parent } = await zombie();
+    try {
+      const record = { endpoint: 'http://127.0.0.1:9', region: 'us-east-1', stage: 'local', startedAt: '' };
+      expect(notTheCloud({ ...record, pid: zombiePid })).toBe(`pid ${zombiePid} is gone`);
+      expect(notTheCloud({ ...record, pid: parent.pid as number })).toBe(
+        `pid ${parent.pid} is not a credflow cloud (sleep 30)`,
+      );
+      expect(notTheCloud({ ...record, pid: process.pid, pidStart: '1' })).toMatch(
+        new RegExp(`^pid ${process.pid} now belongs to another process`),
+      );
+    } finally {
+      parent.kill('SIGKILL');
+    }
+  });
+
+  it('after a kill -9 left a zombie behind the record, up starts a new cloud', async () => {
+    const dir = path.join(parent, 'zombie-state');
+    const { zombiePid, parent: holder } = await zombie();
+    try {
+      mkdirSync(dir, { mode: 0o700 });
+      writeFileSync(
+        path.join(dir, 'endpoint.json'),
+        JSON.stringify({
+          endpoint: 'http://127.0.0.1:9',
+          pid: zombiePid,
+          region: 'us-east-1',
+          stage: 'local',
+          startedAt: new Date().toISOString(),
+        }),
+      );
+      const up = await credflow(['up', '--detach', '--port', '0', '--state-dir', dir]);
+      expect(up.code).toBe(0);
+      expect(up.stderr).toContain(`not running (pid ${zombiePid} is gone): starting a new one`);
+      expect(up.stderr).toMatch(/local cloud running \(pid \d+\)/);
+      const endpoint = /^export AWS_ENDPOINT_URL=(.*)$/m.exec(up.stdout)?.[1];
+      expect((await fetch(`${endpoint}/_credflow/health`)).status).toBe(200);
+    } finally {
+      holder.kill('SIGKILL');
+      await credflow(['down', '--state-dir', dir]);
+    }
+  }, 120_000);
+
+  it('a port held by another process: says which pid and command hold it, starts nothing', async () => {
+    const blocker = net.createServer();
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
+    const port = (blocker.address() as net.AddressInfo).port;
+    const dir = path.join(parent, 'port-state');
+    try {
+      const up = await credflow(['up', '--detach', '--port', String(port), '--state-dir', dir]);
+      expect(up.code).not.toBe(0);
+      expect(up.stderr).toContain(`port ${port} on 127.0.0.1 is in use by pid ${process.pid} (`);
+      expect(up.stderr).not.toContain('see cloud.log');
+    } finally {
+      await new Promise<void>((r) => blocker.close(() => r()));
+    }
   });
 });

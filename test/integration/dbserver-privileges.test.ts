@@ -8,6 +8,7 @@ import mysql, { type Connection, type RowDataPacket } from 'mysql2/promise';
 import { Client } from 'pg';
 import { tlsOptions } from '../../src/engines/common';
 import { startTestServers, TEST_DATABASE, type TestServers } from '../support/servers';
+import { itWhen } from '../support/skip';
 
 let servers: TestServers;
 beforeAll(async () => {
@@ -43,11 +44,14 @@ describe('MariaDB as RDS for MySQL/MariaDB runs it', () => {
     await master?.end();
   });
 
-  (asRoot ? it : it.skip)('runs as the unprivileged `mysql` OS user, never root', () => {
-    const uid = uidOf(servers.mysql.server.pid);
-    expect(uid).not.toBe(0);
-    expect(uid).toBe(Number(readFileSync('/etc/passwd', 'utf8').match(/^mysql:[^:]*:(\d+):/m)?.[1]));
-  });
+  itWhen(asRoot, 'needs root: only a root test run can start MariaDB as another OS user')(
+    'runs as the unprivileged `mysql` OS user, never root',
+    () => {
+      const uid = uidOf(servers.mysql.server.pid);
+      expect(uid).not.toBe(0);
+      expect(uid).toBe(Number(readFileSync('/etc/passwd', 'utf8').match(/^mysql:[^:]*:(\d+):/m)?.[1]));
+    },
+  );
 
   it('confines secure_file_priv to a directory inside the instance', async () => {
     const [rows] = await master.query<RowDataPacket[]>('SELECT @@secure_file_priv AS dir');

@@ -18,6 +18,7 @@ import {
 import { engineFor } from '../../src/engines';
 import type { Credentials } from '../../src/engines/types';
 import { AuthenticationError } from '../../src/errors';
+import { itWhen } from '../support/skip';
 import { trustCa } from '../support/trust';
 
 const MASTER = 'rds_master';
@@ -150,13 +151,16 @@ describe('leftover servers', () => {
 describe('start-up errors', () => {
   const asRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 
-  (asRoot ? it : it.skip)('says which directory the postgres OS user cannot traverse', async () => {
-    const closed = path.join(root, 'closed');
-    mkdirSync(closed, { mode: 0o700 });
-    const err = await start('postgres', path.join(closed, 'pg')).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(DbServerError);
-    expect((err as Error).message).toContain(`${closed} (mode 0700`);
-  });
+  itWhen(asRoot, 'needs root: the servers run as other OS users only when the tests run as root')(
+    'says which directory the postgres OS user cannot traverse',
+    async () => {
+      const closed = path.join(root, 'closed');
+      mkdirSync(closed, { mode: 0o700 });
+      const err = await start('postgres', path.join(closed, 'pg')).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(DbServerError);
+      expect((err as Error).message).toContain(`${closed} (mode 0700`);
+    },
+  );
 
   it('refuses a master username RDS would refuse', async () => {
     const err = await startDbServer({

@@ -5,8 +5,15 @@
 
 import http from 'node:http';
 import { Sha256 } from '@aws-crypto/sha256-js';
+import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { PutSecretValueCommand } from '@aws-sdk/client-secrets-manager';
-import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import {
+  CreateStateMachineCommand,
+  DescribeExecutionCommand,
+  ListExecutionsCommand,
+  SFNClient,
+  StartExecutionCommand,
+} from '@aws-sdk/client-sfn';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { awsError, type Harness, startLocalCloud } from '../support/cloud';
 
@@ -222,5 +229,107 @@ describe('bodies are capped at the service request limits', () => {
     );
     expect(rds.status).toBe(413);
     expect(rds.body).toContain('<Code>RequestEntityTooLarge</Code>');
+  });
+});
+
+describe('JSON nesting is bounded', () => {
+  const deep = (levels: number) => `${'['.repeat(levels)}${']'.repeat(levels)}`;
+
+  it('a 120,000-deep StartExecution input is a ValidationException, not a stack overflow; 1,000 levels run', async () => {
+    const sfn = new SFNClient({ ...h.cloud.clientConfig(), maxAttempts: 1 });
+    try {
+      const { stateMachineArn } = await sfn.send(
+        new CreateStateMachineCommand({
+          name: 'deep-input',
+          roleArn: `arn:aws:iam::${h.cloud.accountId}:role/r`,
+          definition: JSON.stringify({ StartAt: 'P', States: { P: { Type: 'Pass', End: true } } }),
+        }),
+      );
+      const err = await awsError(
+        () => sfn.send(new StartExecutionCommand({ stateMachineArn, input: `{"a":${deep(120_000)}}` })),
+        'ValidationException',
+      );
+      expect(err.message).toBe(
+        "1 validation error detected: Value at 'input' failed to satisfy constraint: Member must be JSON nested at most 1000 levels deep",
+      );
+      expect((await sfn.send(new ListExecutionsCommand({ stateMachineArn }))).executions).toEqual([]);
+      const input = `{"a":${deep(999)}}`;
+      const { executionArn } = await sfn.send(new StartExecutionCommand({ stateMachineArn, input }));
+      await h.cloud.stepFunctions.awaitIdle();
+      const done = await sfn.send(new DescribeExecutionCommand({ executionArn }));
+      expect(done.status).toBe('SUCCEEDED');
+      expect(done.output).toBe(input);
+    } finally {
+      sfn.destroy();
+    }
+  });
+
+  it('a 120,000-deep PutEvents Detail fails its entry with ValidationException; the other entry goes through', async () => {
+    const eb = new EventBridgeClient({ ...h.cloud.clientConfig(), maxAttempts: 1 });
+    try {
+      const out = await eb.send(
+        new PutEventsCommand({
+          Entries: [
+            { Source: 'test.deep', DetailType: 'Deep', Detail: `{"a":${deep(120_000)}}` },
+            { Source: 'test.deep', DetailType: 'Flat', Detail: '{"a":1}' },
+          ],
+        }),
+      );
+      expect(out.FailedEntryCount).toBe(1);
+      expect(out.Entries?.[0]).toEqual({
+        ErrorCode: 'ValidationException',
+        ErrorMessage: 'Detail is nested deeper than 1000 levels.',
+      });
+      expect(out.Entries?.[1]?.EventId).toBeDefined();
+    } finally {
+      eb.destroy();
+    }
+  });
+
+  it('a 120,000-deep request body is a ValidationException in the JSON protocol shape', async () => {
+    const body = `{"Filters":${deep(120_000)}}`;
+    const url = new URL(h.cloud.endpoint);
+    const signer = new SignatureV4({
+      credentials: h.cloud.credentials,
+      region: h.cloud.region,
+      service: 'secretsmanager',
+      sha256: Sha256,
+    });
+    const signed = await signer.sign({
+      method: 'POST',
+      protocol: 'http:',
+      hostname: url.hostname,
+      port: Number(url.port),
+      path: '/',
+      headers: {
+        host: url.host,
+        'content-type': 'application/x-amz-json-1.1',
+        'x-amz-target': 'secretsmanager.ListSecrets',
+      },
+      body,
+    });
+    const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = http.request(h.cloud.endpoint, {
+        method: 'POST',
+        headers: signed.headers as Record<string, string>,
+        agent: false,
+      });
+      req.on('response', (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => {
+          text += c;
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+    expect(answer.status).toBe(400);
+    expect(JSON.parse(answer.body)).toEqual({
+      __type: 'ValidationException',
+      Message:
+        "1 validation error detected: Value at 'body' failed to satisfy constraint: Member must be JSON nested at most 1000 levels deep",
+    });
   });
 });

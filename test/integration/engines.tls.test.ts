@@ -15,6 +15,7 @@ import type { Credentials, DatabaseEngine, SessionInfo } from '../../src/engines
 import { AuthenticationError, DatabaseError } from '../../src/errors';
 import { externalIPv4, type Proxy as NoTlsProxy, startNoTlsProxy } from '../support/no-tls-proxy';
 import { startTestServers, type TestServers } from '../support/servers';
+import { itWhen } from '../support/skip';
 import type { Family } from '../support/sql';
 
 let servers: TestServers;
@@ -137,7 +138,10 @@ describe.each<Family>(['postgres', 'mysql'])('%s engine TLS', (family) => {
   });
 
   const external = externalIPv4();
-  (external ? it : it.skip)(
+  itWhen(
+    external !== undefined,
+    'this machine has no non-loopback IPv4 address to reach a "remote" server on',
+  )(
     `off loopback (${external ?? 'no non-loopback IPv4 on this machine'}) refuses a server without TLS unless ssl is false`,
     async () => {
       const proxy = await startNoTlsProxy(family, admin(), external);

@@ -120,7 +120,7 @@ describe('the local routes', () => {
     expect(wrongQuery.status).toBe(401);
   });
 
-  it('answer only loopback Hosts (DNS rebinding) and loopback Origins, token or not', async () => {
+  it("answer only loopback Hosts (DNS rebinding) and the console's own Origin, token or not", async () => {
     for (const host of [`localhost:${port}`, 'LOCALHOST', `[::1]:${port}`, '127.0.0.1']) {
       expect((await get('/_credflow/alerts', { ...bearer(), host })).status).toBe(200);
     }
@@ -135,9 +135,39 @@ describe('the local routes', () => {
     expect(crossSite.status).toBe(403);
     expect(JSON.parse(crossSite.body).__type).toBe('ForbiddenOrigin');
     expect((await get('/_credflow/alerts', { ...bearer(), origin: 'null' })).status).toBe(403);
-    expect((await get('/_credflow/alerts', { ...bearer(), origin: `http://localhost:${port}` })).status).toBe(
-      200,
-    );
+    for (const origin of [`http://localhost:${port}`, `http://127.0.0.1:${port}`]) {
+      expect((await get('/_credflow/alerts', { ...bearer(), origin })).status).toBe(200);
+    }
+    // Another page on this machine is another site: only the console's own origin passes.
+    for (const origin of [
+      'http://localhost:3000',
+      `http://127.0.0.1:${port + 1}`,
+      'http://127.0.0.1',
+      `https://127.0.0.1:${port}`,
+      `http://127.0.0.2:${port}`,
+    ]) {
+      const res = await get('/_credflow/alerts', { ...bearer(), origin });
+      expect([origin, res.status]).toEqual([origin, 403]);
+      expect(JSON.parse(res.body).__type).toBe('ForbiddenOrigin');
+    }
+  });
+
+  it('issue a one-time login code to a token holder; the code works once', async () => {
+    const issued = await get('/_credflow/login-code', bearer());
+    expect(issued.status).toBe(200);
+    const { code, expiresInSeconds } = JSON.parse(issued.body) as { code: string; expiresInSeconds: number };
+    expect(expiresInSeconds).toBe(60);
+    expect(code).not.toContain(h.cloud.token);
+    // (The console trades a code for its cookie: test/e2e/up.test.ts, where the console is mounted.)
+    expect((await get(`/_credflow/alerts?credflow_code=${code}`)).status).toBe(200);
+    // Spent: the same code again is refused.
+    expect((await get(`/_credflow/alerts?credflow_code=${code}`)).status).toBe(401);
+    // The cookie or a code cannot mint more codes; no credentials at all get nothing.
+    const cookie = { cookie: tokenCookie(h.cloud.token).split(';')[0] as string };
+    expect((await get('/_credflow/login-code', cookie)).status).toBe(403);
+    const second = JSON.parse((await get('/_credflow/login-code', bearer())).body).code as string;
+    expect((await get(`/_credflow/login-code?credflow_code=${second}`)).status).toBe(403);
+    expect((await get('/_credflow/login-code')).status).toBe(401);
   });
 
   it('keep the health check open on loopback, revealing nothing but that it runs', async () => {

@@ -30,12 +30,16 @@ import { parseDbSecret } from '../../src/secret';
 import { awsCli, haveAwsCli } from '../support/aws-cli';
 import { awsError } from '../support/cloud';
 import { startCloudProcess } from '../support/cloud-process';
+import { killServersUnder, serverProcessesUnder } from '../support/leftovers';
 import { trusting } from '../support/trust';
 import { createUserSecret } from '../support/user-secret';
 
 const dirs: string[] = [];
 afterAll(() => {
+  // Every cloud of this suite stopped its servers, or `down` stopped what a killed one left.
+  const left = dirs.flatMap((d) => killServersUnder(d));
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  expect(left).toEqual([]);
 });
 
 function stateDir(): string {
@@ -221,7 +225,70 @@ describe('the endpoint across restarts of the local cloud', () => {
       await child.crash();
       await down({ stateDir: dir });
     }
+    // Even a server the cloud had just spawned when it was killed (no pid file yet) is stopped.
+    expect(serverProcessesUnder(dir)).toEqual([]);
   }, 240_000);
+});
+
+describe('a database server that dies (kill -9 of the server, not the cloud)', () => {
+  let dir: string;
+  let cloud: LocalCloud;
+  let c: ReturnType<typeof clients>;
+  beforeAll(async () => {
+    dir = stateDir();
+    cloud = trusting(await LocalCloud.start({ stateDir: dir, port: 0, logger: silentLogger }));
+    c = clients(cloud.clientConfig());
+  });
+  afterAll(async () => {
+    await cloud.stop();
+  });
+
+  it.each([
+    ['postgres', 'postmaster.pid'],
+    ['mysql', 'mariadbd.pid'],
+  ] as const)(
+    '%s: is noticed, shows rebooting while it restarts on its port and data, then available',
+    async (engine, pidFile) => {
+      const id = `dies-${engine}`;
+      const d = await createInstance(c.rds, id, engine);
+      const port = d.Endpoint!.Port!;
+      const user = await userSecretOn(c, d, engine, `dies/${engine}`);
+      const pidOf = () =>
+        Number(readFileSync(path.join(dir, 'rds', `instance-${id}`, 'data', pidFile), 'utf8').split('\n')[0]);
+      const before = pidOf();
+      process.kill(before, 'SIGKILL');
+      // Every status DescribeDBInstances reports until the instance is available on a new server.
+      const seen: string[] = [];
+      let back: DBInstance | undefined;
+      const deadline = Date.now() + 90_000;
+      while (Date.now() < deadline) {
+        const now = await describe1(c.rds, id);
+        const status = now.DBInstanceStatus as string;
+        if (seen.at(-1) !== status) seen.push(status);
+        if (status === 'rebooting') {
+          expect(now.StatusInfos?.[0]?.Message).toBe(
+            `the database server process exited unexpectedly (killed by SIGKILL); restarting it on port ${port}`,
+          );
+        }
+        if (status === 'available' && seen.includes('rebooting')) {
+          back = now;
+          break;
+        }
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      expect(seen).toEqual(['available', 'rebooting', 'available'].slice(seen[0] === 'available' ? 0 : 1));
+      expect(back?.Endpoint?.Port).toBe(port);
+      expect(back?.StatusInfos ?? []).toEqual([]);
+      expect(pidOf()).not.toBe(before);
+      // Same data directory: the user made before the crash still logs in.
+      expect(await userLogsIn(c.sm, user)).toBe(true);
+      const restarted = cloud.events
+        .list({ source: 'aws.rds' })
+        .filter((e) => e.detail['SourceIdentifier'] === id && e.detail['EventID'] === 'RDS-EVENT-0006');
+      expect(restarted).toHaveLength(1);
+    },
+    120_000,
+  );
 });
 
 describe('RebootDBInstance, StopDBInstance, StartDBInstance', () => {

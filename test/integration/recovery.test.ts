@@ -12,6 +12,7 @@ import path from 'node:path';
 import {
   CreateStateMachineCommand,
   DescribeExecutionCommand,
+  GetExecutionHistoryCommand,
   ListExecutionsCommand,
   ListTagsForResourceCommand,
   SFNClient,
@@ -24,6 +25,8 @@ import { EventLog } from '../../local/events/log';
 import { silentLogger } from '../../local/log';
 import { Store } from '../../local/store/db';
 import { awsError } from '../support/cloud';
+import { startCloudProcess } from '../support/cloud-process';
+import { eventually } from '../support/eventually';
 
 const role = 'arn:aws:iam::000000000000:role/r';
 const RERUN = { rerunTag: 'test:rerun-interrupted' };
@@ -101,6 +104,56 @@ describe('state machine tags', () => {
 });
 
 describe('interrupted executions after a restart', () => {
+  it('keep the history of what ran before a kill -9, closed by an ExecutionFailed naming the restart', async () => {
+    // This test's cloud is another process, so the kill is a real SIGKILL with nothing flushed.
+    sfn.destroy();
+    await cloud.stop(10);
+    const child = await startCloudProcess(dir);
+    const remote = new SFNClient({ ...child.config, maxAttempts: 1 });
+    let executionArn: string | undefined;
+    try {
+      const definition = JSON.stringify({
+        StartAt: 'Prepare',
+        States: {
+          Prepare: { Type: 'Pass', Result: { step: 1 }, Next: 'Hold' },
+          Hold: { Type: 'Wait', Seconds: 600, End: true },
+        },
+      });
+      const sm = await remote.send(new CreateStateMachineCommand({ name: 'cut', roleArn: role, definition }));
+      ({ executionArn } = await remote.send(
+        new StartExecutionCommand({ stateMachineArn: sm.stateMachineArn, name: 'cut-1', input: '{}' }),
+      ));
+      await eventually('the execution reached its Wait state', async () =>
+        ((await remote.send(new GetExecutionHistoryCommand({ executionArn }))).events ?? []).some(
+          (e) => e.type === 'WaitStateEntered',
+        ),
+      );
+    } finally {
+      remote.destroy();
+      await child.crash();
+    }
+    await open();
+    expect(cloud.stepFunctions.recoverInterrupted()).toBe(1);
+    const events = (await sfn.send(new GetExecutionHistoryCommand({ executionArn }))).events ?? [];
+    expect(events.map((e) => [e.id, e.previousEventId, e.type])).toEqual([
+      [1, 0, 'ExecutionStarted'],
+      [2, 0, 'PassStateEntered'],
+      [3, 2, 'PassStateExited'],
+      [4, 3, 'WaitStateEntered'],
+      [5, 4, 'ExecutionFailed'],
+    ]);
+    expect(events[2]?.stateExitedEventDetails).toMatchObject({ name: 'Prepare', output: '{"step":1}' });
+    expect(events[4]?.executionFailedEventDetails).toEqual({
+      error: 'States.Runtime',
+      cause: 'The local cloud stopped while this execution was running (local cloud restarted)',
+    });
+    // Stored with the stopped execution: the next start shows the same history.
+    await crash();
+    await open();
+    const again = (await sfn.send(new GetExecutionHistoryCommand({ executionArn }))).events ?? [];
+    expect(again.map((e) => e.type)).toEqual(events.map((e) => e.type));
+  }, 120_000);
+
   it('reruns those of a tagged machine from the start with the same input, and only fails the others', async () => {
     const repair = await machine('repair', waiting, [{ key: RERUN.rerunTag, value: 'true' }]);
     const plain = await machine('plain', waiting);
@@ -184,7 +237,10 @@ describe('events a crash kept from the rules', () => {
     await open();
     expect(await executions(target)).toEqual([]);
     expect(cloud.events.redeliverPending()).toBe(1);
-    await new Promise((r) => setTimeout(r, 50));
+    await eventually('the redelivered event started its execution', async () =>
+      (await executions(target)).some((e) => e.status === 'SUCCEEDED'),
+    );
+    await cloud.events.awaitDrained();
     await cloud.stepFunctions.awaitIdle();
     const started = await executions(target);
     expect(started.map((e) => e.status)).toEqual(['SUCCEEDED']);
@@ -202,11 +258,15 @@ describe('events a crash kept from the rules', () => {
     await ruleStarting(target);
     await cloud.stepFunctions.stop(10);
     cloud.events.publish({ source: 'test.crash', 'detail-type': 'DuringShutdown', detail: {} });
-    await new Promise((r) => setTimeout(r, 50));
+    // The delivery was tried (and refused: the cloud is stopping) before the crash.
+    await cloud.events.awaitDrained();
     await crash();
     await open();
     expect(cloud.events.redeliverPending()).toBe(1);
-    await new Promise((r) => setTimeout(r, 50));
+    await eventually('the redelivered event started its execution', async () =>
+      (await executions(target)).some((e) => e.status === 'SUCCEEDED'),
+    );
+    await cloud.events.awaitDrained();
     await cloud.stepFunctions.awaitIdle();
     expect((await executions(target)).map((e) => e.status)).toEqual(['SUCCEEDED']);
   });
@@ -215,7 +275,8 @@ describe('events a crash kept from the rules', () => {
     const target = await machine('target', waiting);
     await ruleStarting(target);
     const e = cloud.events.publish({ source: 'test.crash', 'detail-type': 'Once', detail: {} });
-    await new Promise((r) => setTimeout(r, 50));
+    await eventually('the event started its execution', async () => (await executions(target)).length > 0);
+    await cloud.events.awaitDrained();
     expect(await executions(target)).toHaveLength(1);
     // The kill came before the delivery was recorded.
     cloud.store.db.prepare('UPDATE events SET delivered_ms = NULL WHERE id = ?').run(e.id);
@@ -223,7 +284,9 @@ describe('events a crash kept from the rules', () => {
     await open();
     cloud.stepFunctions.recoverInterrupted();
     expect(cloud.events.redeliverPending()).toBe(1);
-    await new Promise((r) => setTimeout(r, 50));
+    // Handed over again, and the rule's target refused the duplicate start.
+    await cloud.events.awaitDrained();
+    await cloud.stepFunctions.awaitIdle();
     const all = await executions(target);
     expect(all.map((x) => x.status)).toEqual(['FAILED']);
   });

@@ -652,9 +652,11 @@ describe('persistence', () => {
       const interrupted = await client.send(
         new GetExecutionHistoryCommand({ executionArn: long.executionArn }),
       );
+      // What ran before the stop is kept, then the failure the restart recorded.
       expect(interrupted.events?.map((e) => [e.id, e.type])).toEqual([
         [1, 'ExecutionStarted'],
-        [2, 'ExecutionFailed'],
+        [2, 'WaitStateEntered'],
+        [3, 'ExecutionFailed'],
       ]);
       expect(interrupted.events?.[0]?.executionStartedEventDetails?.input).toBe('{"n":1}');
       const failedEvent = cloud.events

@@ -42,3 +42,8 @@ export async function hog(): Promise<number> {
 }
 
 export const notAFunction = 42;
+
+/** The whole process.env the function's thread sees. */
+export async function environment(): Promise<Record<string, string | undefined>> {
+  return { ...process.env };
+}

@@ -135,6 +135,78 @@ describe('LambdaRegistry: functions on their own threads', () => {
     ]);
   });
 
+  it("sees only its own variables, Lambda's reserved ones and the runtime's, never the host's others", async () => {
+    const host = {
+      CLOUD_ONLY_SECRET: 'not-for-functions',
+      AWS_ENDPOINT_URL: 'http://127.0.0.1:4566',
+      AWS_ACCESS_KEY_ID: 'AKIDLOCAL',
+      AWS_SECRET_ACCESS_KEY: 'local-secret',
+      AWS_PROFILE: 'someone',
+    };
+    const saved = Object.fromEntries(Object.keys(host).map((k) => [k, process.env[k]]));
+    Object.assign(process.env, host);
+    try {
+      const r = threaded(
+        'environment',
+        { PASSWORD_LENGTH: '32', AWS_REGION: 'eu-west-1' },
+        { memoryMb: 256 },
+      );
+      r.registerModule('sibling', { modulePath, exportName: 'environment' }, { SIBLING_ONLY: 'x' });
+      const env = (await r.invoke('environment', {})) as Record<string, string>;
+      expect(env).toMatchObject({
+        PASSWORD_LENGTH: '32',
+        // Reserved: Lambda's value, whatever the configuration says.
+        AWS_REGION: 'us-east-1',
+        AWS_DEFAULT_REGION: 'us-east-1',
+        AWS_LAMBDA_FUNCTION_NAME: 'environment',
+        AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '256',
+        AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
+        AWS_LAMBDA_LOG_GROUP_NAME: '/aws/lambda/environment',
+        AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs24.x',
+        AWS_ENDPOINT_URL: 'http://127.0.0.1:4566',
+        AWS_ACCESS_KEY_ID: 'AKIDLOCAL',
+        AWS_SECRET_ACCESS_KEY: 'local-secret',
+        TZ: ':UTC',
+        LANG: 'en_US.UTF-8',
+      });
+      expect(env['LAMBDA_TASK_ROOT']).toBeDefined();
+      expect(env['PATH']).toBeDefined();
+      for (const k of ['CLOUD_ONLY_SECRET', 'AWS_PROFILE', 'SIBLING_ONLY', 'HOME', 'JEST_WORKER_ID']) {
+        expect([k, env[k]]).toEqual([k, undefined]);
+      }
+      const allowed = new Set([
+        'PASSWORD_LENGTH',
+        'AWS_REGION',
+        'AWS_DEFAULT_REGION',
+        'AWS_LAMBDA_FUNCTION_NAME',
+        'AWS_LAMBDA_FUNCTION_MEMORY_SIZE',
+        'AWS_LAMBDA_FUNCTION_VERSION',
+        'AWS_LAMBDA_LOG_GROUP_NAME',
+        'AWS_EXECUTION_ENV',
+        'AWS_ENDPOINT_URL',
+        'AWS_ACCESS_KEY_ID',
+        'AWS_SECRET_ACCESS_KEY',
+        'AWS_SESSION_TOKEN',
+        'NODE_EXTRA_CA_CERTS',
+        'LAMBDA_TASK_ROOT',
+        'TZ',
+        'LANG',
+        'PATH',
+        'CREDFLOW_METRICS_OUTPUT',
+        'CREDFLOW_LOG_LEVEL',
+        'LOG_LEVEL',
+        'POWERTOOLS_LOG_LEVEL',
+        'AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED',
+      ]);
+      expect(Object.keys(env).filter((k) => !allowed.has(k))).toEqual([]);
+    } finally {
+      for (const [k, v] of Object.entries(saved)) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+    }
+  });
+
   it("rejects with the handler's error name and message", async () => {
     await expect(threaded('typedError').invoke('typedError', {})).rejects.toMatchObject({
       name: 'ValidationError',
