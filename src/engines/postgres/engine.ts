@@ -58,8 +58,7 @@ const ident = escapeIdentifier;
  * inherits its grants (a clone uses its source's through membership) and may create no roles or
  * databases, bypass no row security and replicate nothing. The connection limit comes on top.
  */
-export const FIXED_ATTRIBUTES =
-  'LOGIN INHERIT NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS';
+export const FIXED_ATTRIBUTES = 'LOGIN INHERIT NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS';
 /** FIXED_ATTRIBUTES as a non-superuser admin may state them in ALTER ROLE (see cloneUser). */
 const ALTERABLE_ATTRIBUTES = 'LOGIN INHERIT NOCREATEDB NOCREATEROLE';
 
