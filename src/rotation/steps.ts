@@ -291,7 +291,8 @@ export async function testSecret(deps: Deps, input: StepInput): Promise<StepResu
 /**
  * finishSecret: move AWSCURRENT to the token (the old current becomes AWSPREVIOUS), then take
  * AWSPENDING off it, as Secrets Manager does after a native rotation. A rerun after either
- * call completes the other. The version promoted must name a user the secret is bound to.
+ * call completes the other. The version promoted must name a user the secret is bound to, on
+ * AWSCURRENT's engine, host, port and database.
  */
 export async function finishSecret(deps: Deps, input: StepInput): Promise<StepResult> {
   const state = await describeState(deps.secrets, input.secretId);
@@ -313,6 +314,13 @@ export async function finishSecret(deps: Deps, input: StepInput): Promise<StepRe
       strategy,
       boundUser(strategy, state.tags, next, state.arn),
       next.username,
+      `AWSPENDING of ${state.arn}`,
+    );
+    // Promoting a version that points elsewhere would send applications to that server.
+    const currentRaw = await readVersion(deps.secrets, state.arn, { VersionId: state.currentVersionId });
+    assertSameTarget(
+      parseDbSecret(currentRaw, `AWSCURRENT of ${state.arn}`),
+      next,
       `AWSPENDING of ${state.arn}`,
     );
     await aws(`UpdateSecretVersionStage ${state.arn}`, () =>

@@ -399,6 +399,24 @@ describe.each([
       name: 'ValidationError',
     });
     expect((await current(conn, first.secretArn)).password).toBe(fresh.password);
+
+    // Its own secret, but under a KMS key this request did not ask for.
+    const keyed = { dbIdentifier: id, username: 'keyed', strategy: 'admin-single-user' as const };
+    const own = {
+      executionId: `arn:exec:${randomUUID()}`,
+      startTime: new Date(Date.now() - 1000).toISOString(),
+    };
+    const made2 = await prepareDatabaseUser(
+      deps(),
+      parse({ input: { ...keyed, kmsKeyId: 'alias/other-team' }, request: own }),
+    );
+    const before2 = await tc.clients.secrets.send(new DescribeSecretCommand({ SecretId: made2.secretArn }));
+    await expect(prepareDatabaseUser(deps(), parse({ input: keyed, request: own }))).rejects.toMatchObject({
+      name: 'ValidationError',
+      message: `secret credflow/${id}/keyed exists and was not created by this request; nothing changed`,
+    });
+    const after2 = await tc.clients.secrets.send(new DescribeSecretCommand({ SecretId: made2.secretArn }));
+    expect(after2.VersionIdsToStages).toEqual(before2.VersionIdsToStages);
   });
 
   it.each([

@@ -363,7 +363,7 @@ describe.each<Family>(['postgres', 'mysql'])('rotation on %s', (family) => {
       ],
       ['host', (v: Record<string, unknown>) => ({ ...v, host: 'localhost' })],
     ])(
-      'setSecret refuses an AWSPENDING with another %s than AWSCURRENT before any login',
+      'setSecret and finishSecret refuse an AWSPENDING with another %s than AWSCURRENT before any login',
       async (what, change) => {
         const s = await makeUserSecret(family, 'admin-single-user');
         const before = await secretValue(s.arn);
@@ -375,6 +375,12 @@ describe.each<Family>(['postgres', 'mysql'])('rotation on %s', (family) => {
         );
         expect(err).toBeInstanceOf(ValidationError);
         expect(err?.message).toMatch(new RegExp(`points at another ${what} than AWSCURRENT`));
+        const stages = await stagesOf(s.arn);
+        await expect(finishSecret(deps(), { secretId: s.arn, token })).rejects.toMatchObject({
+          name: 'ValidationError',
+          message: expect.stringMatching(new RegExp(`points at another ${what} than AWSCURRENT`)),
+        });
+        expect(await stagesOf(s.arn)).toEqual(stages);
         expect(await canLogIn(s.engine, credsOf(before, family))).toBe(true);
         expect(await canLogIn(s.engine, credsOf({ ...before, password: 'Attacker-2' }, family))).toBe(false);
       },
