@@ -387,7 +387,8 @@ describe.each([
     });
 
     // Another execution: not its secret.
-    const other = { executionId: `arn:exec:${randomUUID()}`, startTime: new Date().toISOString() };
+    // (started as early as this one, so only the mark tells them apart)
+    const other = { executionId: `arn:exec:${randomUUID()}`, startTime: request.startTime };
     const err = await prepareDatabaseUser(deps(), parse({ input, request: other })).catch((e: Error) => e);
     expect(err).toMatchObject({
       name: 'ValidationError',
@@ -417,6 +418,35 @@ describe.each([
     });
     const after2 = await tc.clients.secrets.send(new DescribeSecretCommand({ SecretId: made2.secretArn }));
     expect(after2.VersionIdsToStages).toEqual(before2.VersionIdsToStages);
+
+    // Its own secret, given a resource policy since: refused, the policy stays.
+    const policied = { dbIdentifier: id, username: 'policied', strategy: 'admin-single-user' as const };
+    const mine = await prepareDatabaseUser(deps(), parse({ input: policied, request: own }));
+    const account = mine.secretArn.split(':')[4];
+    const policy = JSON.stringify({
+      Version: '2012-10-17',
+      Statement: [
+        {
+          Effect: 'Allow',
+          Principal: { AWS: `arn:aws:iam::${account}:user/attacker` },
+          Action: 'secretsmanager:GetSecretValue',
+          Resource: '*',
+        },
+      ],
+    });
+    await tc.clients.secrets.send(
+      new PutResourcePolicyCommand({ SecretId: mine.secretArn, ResourcePolicy: policy }),
+    );
+    await expect(prepareDatabaseUser(deps(), parse({ input: policied, request: own }))).rejects.toMatchObject(
+      {
+        name: 'ValidationError',
+        message: `secret credflow/${id}/policied exists and was not created by this request; nothing changed`,
+      },
+    );
+    expect(
+      (await tc.clients.secrets.send(new GetResourcePolicyCommand({ SecretId: mine.secretArn })))
+        .ResourcePolicy,
+    ).toBe(policy);
   });
 
   it.each([
