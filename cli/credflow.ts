@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { DEFAULT_CONNECTION_LIMIT, MAX_CONNECTION_LIMIT } from '../src/engines/common';
 import { MAX_FLEET_CONCURRENCY, MAX_FLEET_CONCURRENCY_REASON } from '../src/lifecycle/fleet';
 import { alerts } from './alerts';
 import { history, listExecutions, listSecrets, runCommand } from './commands';
@@ -166,6 +167,11 @@ export function program(): Command {
       )
       .option('--secret-name <name>', 'secret name (default credflow/<db>/<username>)')
       .option(
+        '--connection-limit <n>',
+        `connections the user (and its clone) may hold at once (default ${DEFAULT_CONNECTION_LIMIT})`,
+        int('--connection-limit', 1, MAX_CONNECTION_LIMIT),
+      )
+      .option(
         '--rotate-every <days>',
         'turn on scheduled rotation every N days',
         int('--rotate-every', 1, 1000),
@@ -180,6 +186,7 @@ export function program(): Command {
         strategy: o['strategy'],
         ...(o['database'] ? { database: o['database'] } : {}),
         ...(o['secretName'] ? { secretName: o['secretName'] } : {}),
+        ...(o['connectionLimit'] ? { connectionLimit: o['connectionLimit'] } : {}),
         ...(o['protected'] ? { protected: true } : {}),
         ...(o['rotateEvery'] ? { rotation: { automaticallyAfterDays: o['rotateEvery'] } } : {}),
       };

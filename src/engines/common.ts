@@ -167,9 +167,13 @@ export function assertNotSystemAccount(name: string): void {
 /**
  * Databases that hold the server's own catalog or RDS's: privileges there reach every account
  * (ALL on `mysql`.* lets a user rewrite mysql.global_priv), so grants go only into application
- * databases. `_credflow` holds the user bindings (MySQL family).
+ * databases. `_credflow` holds the user bindings (MySQL family). `postgres` is RDS's maintenance
+ * database, where every session of the master opens: a user with CREATE there could plant
+ * objects in the master's path, so it is never an application database (on either engine: a
+ * MySQL database of that name is refused too, for one rule everywhere).
  */
 export const SYSTEM_DATABASES: readonly string[] = [
+  'postgres',
   'mysql',
   'sys',
   'performance_schema',
@@ -199,6 +203,30 @@ export function notBoundError(username: string): ValidationError {
   return new ValidationError(
     `user ${JSON.stringify(username)} is not bound to this secret: credflow changes only the users it created for the secret`,
   );
+}
+
+/**
+ * Connections each user credflow creates may hold at once (PostgreSQL CONNECTION LIMIT, MySQL and
+ * MariaDB MAX_USER_CONNECTIONS), so one application cannot take every connection the server has
+ * and lock the master out (then every rotation on the instance fails). 40 because the smallest
+ * RDS classes and PostgreSQL's default allow about 80 to 150 connections in all, and an
+ * alternating secret's two users may both hold connections while applications move from one to
+ * the other: 2 x 40 still leaves the master and the server's own sessions room. Raise it per
+ * user (create-user's connectionLimit) for a bigger instance or pool.
+ */
+export const DEFAULT_CONNECTION_LIMIT = 40;
+/** The highest connection limit create-user accepts (RDS's largest classes allow tens of thousands in all). */
+export const MAX_CONNECTION_LIMIT = 10_000;
+
+/** The connection limit, checked at run time (input may come from JSON); the default when absent. */
+export function checkConnectionLimit(limit: unknown): number {
+  if (limit === undefined) return DEFAULT_CONNECTION_LIMIT;
+  if (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1 || limit > MAX_CONNECTION_LIMIT) {
+    throw new ValidationError(
+      `connection limit must be a whole number from 1 to ${MAX_CONNECTION_LIMIT}, got ${JSON.stringify(limit)}`,
+    );
+  }
+  return limit;
 }
 
 export const PRIVILEGES: readonly Privilege[] = ['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'CREATE', 'ALL'];

@@ -30,11 +30,28 @@ export interface NewUser {
   /** The database the privileges apply to. */
   database: string;
   privileges: readonly Privilege[];
+  /** Connections the user may hold at once; default DEFAULT_CONNECTION_LIMIT (engines/common). */
+  connectionLimit?: number | undefined;
   /**
    * The secret the user is bound to (its ARN): recorded on the database side in the same step
    * that creates the user, and checked by the master before it ever changes the user again.
    */
   binding: string;
+}
+
+/** What a clone gets besides the source's privileges: credflow's own fixed attributes, never the source's. */
+export interface CloneOptions {
+  /** Connections the clone may hold at once; default DEFAULT_CONNECTION_LIMIT (engines/common). */
+  connectionLimit?: number | undefined;
+}
+
+/** Which grants listGrants and inspectUsers look at. */
+export interface GrantScope {
+  /**
+   * The user's application database: only grants there count (PostgreSQL; the master then opens
+   * no session in any other database). Default: every database the admin can connect to.
+   */
+  database?: string | undefined;
 }
 
 /** A user's binding as the database records it. */
@@ -87,6 +104,7 @@ export interface DatabaseEngine {
     cloneName: string,
     password: string,
     binding: string,
+    options?: CloneOptions,
   ): Promise<void>;
   /** Whether each user exists and which secret it is bound to (one admin session). */
   bindingsOf(admin: Credentials, usernames: readonly string[]): Promise<Record<string, UserBinding>>;
@@ -95,15 +113,29 @@ export interface DatabaseEngine {
   /** Drops the user (and its binding); no error when it does not exist. */
   dropUser(admin: Credentials, username: string): Promise<void>;
   /**
-   * The user's effective privileges, normalised so two users' lists compare equal when they can
-   * do the same things (the username itself never appears in the strings). Sorted.
+   * The privileges credflow granted the user (directly or through a role it uses), normalised so
+   * two users' lists compare equal when they hold the same (the username itself never appears in
+   * the strings). Sorted. What others granted it is not listed (PostgreSQL: only grants whose
+   * grantor is the admin, never PUBLIC's; MySQL: a user cannot grant without GRANT OPTION, which
+   * credflow never gives), so another tenant's GRANT is not drift.
    */
-  listGrants(admin: Credentials, username: string): Promise<string[]>;
+  listGrants(admin: Credentials, username: string, scope?: GrantScope): Promise<string[]>;
   /**
    * listGrants for several users in one pass (one admin login, plus one per other database on
    * PostgreSQL): each name maps to its grants, or null when the user does not exist.
    */
-  inspectUsers(admin: Credentials, usernames: readonly string[]): Promise<Record<string, string[] | null>>;
+  inspectUsers(
+    admin: Credentials,
+    usernames: readonly string[],
+    scope?: GrantScope,
+  ): Promise<Record<string, string[] | null>>;
+  /**
+   * Other accounts with the same user names (MySQL family: `'<name>'@'<host>'` for a host other
+   * than '%'; credflow never creates them, and one keeps its own password through a rotation).
+   * Each name maps to the other hosts it has, sorted. Undefined where accounts have no host
+   * (PostgreSQL).
+   */
+  accountsElsewhere?(admin: Credentials, usernames: readonly string[]): Promise<Record<string, string[]>>;
   /** Validates a username for this engine; throws ValidationError with a clear reason. */
   validateUsername(username: string): void;
   /**

@@ -4,12 +4,13 @@ import { aws } from '../aws/errors';
 import type { Deps } from '../deps';
 import { engineFor as defaultEngineFor } from '../engines';
 import { ValidationError } from '../errors';
+import { assertSameTarget } from '../rotation/boundary';
 import { tokenFromExecutionName } from '../rotation/input';
 import { credentialsOf } from '../rotation/master';
 import { finishSecret, logsIn } from '../rotation/steps';
 import { resolveStrategy } from '../rotation/strategies';
 import { describeState, readVersion } from '../rotation/versions';
-import { parseDbSecret } from '../secret';
+import { type DbSecret, parseDbSecret } from '../secret';
 import { parser } from '../validate';
 import { STATUS_TAG } from './users';
 
@@ -134,10 +135,21 @@ export async function diagnoseRotation(deps: Deps, failure: RotationFailure): Pr
       VersionStage: 'AWSPENDING',
     });
     if (raw !== undefined) {
+      let pending: DbSecret | undefined;
       try {
-        pendingWorks = await logsIn(engine, credentialsOf(parseDbSecret(raw, `AWSPENDING of ${state.arn}`)));
+        pending = parseDbSecret(raw, `AWSPENDING of ${state.arn}`);
       } catch (err) {
-        if (!(err instanceof ValidationError)) throw err;
+        if (!(err instanceof ValidationError)) throw err; // unreadable: never worked, roll back
+      }
+      if (pending) {
+        // Before any login: a pending value pointing at another server must not be tried (a
+        // server its writer runs would accept it) and so never be promoted.
+        assertSameTarget(current, pending, `AWSPENDING of ${state.arn}`);
+        try {
+          pendingWorks = await logsIn(engine, credentialsOf(pending));
+        } catch (err) {
+          if (!(err instanceof ValidationError)) throw err;
+        }
       }
     }
   }

@@ -4,8 +4,12 @@ import {
   CreateSecretCommand,
   DeleteSecretCommand,
   DescribeSecretCommand,
+  type DescribeSecretCommandOutput,
   GetRandomPasswordCommand,
+  GetResourcePolicyCommand,
+  GetSecretValueCommand,
   ListSecretsCommand,
+  PutSecretValueCommand,
   ResourceNotFoundException,
   RotateSecretCommand,
   type SecretListEntry,
@@ -15,13 +19,18 @@ import { z } from 'zod';
 import { aws } from '../aws/errors';
 import type { Deps } from '../deps';
 import { engineFor as defaultEngineFor } from '../engines';
-import { assertNotSystemAccount, checkApplicationDatabase } from '../engines/common';
+import {
+  assertNotSystemAccount,
+  checkApplicationDatabase,
+  DEFAULT_CONNECTION_LIMIT,
+  MAX_CONNECTION_LIMIT,
+} from '../engines/common';
 import type { Credentials, DatabaseEngine } from '../engines/types';
 import { NotFoundError, RotationStateError, ValidationError } from '../errors';
 import { assertMasterApart, USER_TAG } from '../rotation/boundary';
 import { credentialsOf, withMaster } from '../rotation/master';
 import { grantsFingerprint, strategyNamed } from '../rotation/strategies';
-import { STRATEGIES, STRATEGY_TAG } from '../rotation/types';
+import { CONNECTION_LIMIT_TAG, STRATEGIES, STRATEGY_TAG } from '../rotation/types';
 import { readVersion } from '../rotation/versions';
 import { type DbSecret, defaultPort, type EngineName, parseDbSecret, serialiseSecret } from '../secret';
 import { parser } from '../validate';
@@ -43,6 +52,8 @@ export const createUserInput = z.object({
   /** The database the grants apply to; default: the database RDS created. */
   database: z.string().min(1).max(63).optional(),
   privileges: z.array(z.enum(PRIVILEGES)).min(1).default(['SELECT']),
+  /** Connections the user (and its clone) may hold at once, so no application starves the master. */
+  connectionLimit: z.number().int().min(1).max(MAX_CONNECTION_LIMIT).default(DEFAULT_CONNECTION_LIMIT),
   strategy: z.enum(STRATEGIES).default('alternating-users'),
   secretName: z
     .string()
@@ -79,6 +90,8 @@ const prepared = createUserInput.extend({
   engine: z.string().min(1),
   database: z.string().min(1),
   userCreated: z.boolean().optional(),
+  /** The secret existed already, made by an earlier attempt of this same request. */
+  resumed: z.boolean().optional(),
 });
 export type PreparedUser = z.infer<typeof prepared>;
 
@@ -95,8 +108,49 @@ async function currentUserSecret(deps: Deps, secretArn: string): Promise<DbSecre
   return parseDbSecret(raw, `user secret ${secretArn}`);
 }
 
-/** Parses prepareDatabaseUser's input (a ValidationError naming each bad field). */
-export const parsePrepareDatabaseUserInput = parser(createUserInput, 'invalid create-database-user input');
+/**
+ * The request a PrepareDatabaseUser run belongs to: its Step Functions execution (the ASL passes
+ * `$$.Execution.Id` and `$$.Execution.StartTime`). Absent when the core is called directly:
+ * then no existing secret is ever resumed.
+ */
+const requestIdentity = z.object({
+  executionId: z.string().min(1).max(2048),
+  startTime: z.string().min(1).max(64),
+});
+export type RequestIdentity = z.infer<typeof requestIdentity>;
+
+const parseCreateUser = parser(createUserInput, 'invalid create-database-user input');
+const parseRequest = parser(requestIdentity, 'invalid create-database-user request identity');
+
+/**
+ * Parses prepareDatabaseUser's input (a ValidationError naming each bad field): the
+ * create-database-user input, wrapped by the ASL as `{input, request}` with the execution's
+ * identity, or bare.
+ */
+export function parsePrepareDatabaseUserInput(
+  event: unknown,
+): z.infer<typeof createUserInput> & { request?: RequestIdentity } {
+  const wrapped = event as { input?: unknown; request?: unknown } | null;
+  if (wrapped && typeof wrapped === 'object' && 'request' in wrapped && 'input' in wrapped) {
+    return { ...parseCreateUser(wrapped.input), request: parseRequest(wrapped.request) };
+  }
+  return parseCreateUser(event);
+}
+
+/**
+ * The mark of the request that creates a user secret: the ClientRequestToken of its CreateSecret,
+ * which becomes the id of the secret's first version and can never change. Derived from the
+ * execution's ARN, which Step Functions makes unique and, with the name it generates, unguessable
+ * before the execution starts; one principal holding only CreateSecret cannot make a secret carry
+ * the version id of a request it does not know. (A tag would not do: whoever may tag a secret can
+ * write any tag.) A rerun of PrepareDatabaseUser in the same execution finds its own mark.
+ */
+export function requestToken(request: RequestIdentity): string {
+  return createHash('sha256').update(`credflow:create-database-user\n${request.executionId}`).digest('hex');
+}
+
+/** How far a secret's CreatedDate may precede its request's start (clock skew between services). */
+const CLOCK_SKEW_MS = 1_000;
 
 /**
  * PrepareDatabaseUser: checks the request against the database and stores the user's secret
@@ -105,7 +159,7 @@ export const parsePrepareDatabaseUserInput = parser(createUserInput, 'invalid cr
  */
 export async function prepareDatabaseUser(
   deps: Deps,
-  input: z.infer<typeof createUserInput>,
+  input: z.infer<typeof createUserInput> & { request?: RequestIdentity | undefined },
 ): Promise<PreparedUser> {
   const db = await locateDatabase(deps, input.dbIdentifier, input.kind);
   if (!db.secretArn) {
@@ -127,7 +181,8 @@ export async function prepareDatabaseUser(
   if (!database) throw new ValidationError(`${input.dbIdentifier} has no default database: name one`);
   checkApplicationDatabase(database);
   const secretName = input.secretName ?? userSecretName(input.dbIdentifier, input.username);
-  const base = { ...input, secretName, masterSecretArn: db.secretArn, engine: db.engine, database };
+  const { request: _request, ...asked } = input;
+  const base = { ...asked, secretName, masterSecretArn: db.secretArn, engine: db.engine, database };
 
   const existing = await deps.secrets
     .send(new DescribeSecretCommand({ SecretId: secretName }))
@@ -135,44 +190,54 @@ export async function prepareDatabaseUser(
       if (err instanceof ResourceNotFoundException) return undefined;
       throw err;
     });
+  const token = input.request ? requestToken(input.request) : undefined;
+  const engineName = db.engine as EngineName;
+  const freshValue = async (): Promise<DbSecret> => {
+    const pw = await aws('GetRandomPassword', () =>
+      deps.secrets.send(
+        new GetRandomPasswordCommand({
+          PasswordLength: 32,
+          ExcludeCharacters: engine.excludeCharacters,
+          RequireEachIncludedType: true,
+        }),
+      ),
+    );
+    if (!pw.RandomPassword) throw new RotationStateError('GetRandomPassword returned no password');
+    return {
+      engine: engineName,
+      host: db.endpoint as string,
+      port: db.port ?? defaultPort(engineName),
+      username: input.username,
+      password: pw.RandomPassword,
+      dbname: database,
+      masterarn: db.secretArn as string,
+    };
+  };
+
   if (existing?.ARN) {
-    const tags = Object.fromEntries((existing.Tags ?? []).map((t) => [t.Key, t.Value]));
-    const value = existing.DeletedDate ? undefined : await currentUserSecret(deps, existing.ARN);
-    if (
-      tags[DB_TAG] !== input.dbIdentifier ||
-      tags[USER_TAG] !== input.username ||
-      value?.username !== input.username
-    ) {
-      throw new ValidationError(`secret ${secretName} exists and belongs to another user or database`);
-    }
-    deps.logger.info('PrepareDatabaseUser: secret exists, resuming', { secretArn: existing.ARN });
-    return { ...base, secretArn: existing.ARN };
+    await assertMadeByThisRequest(deps, { ...existing, ARN: existing.ARN }, input, token);
+    // Whoever could read the secret before now must not hold the user's password: a new one,
+    // which CreateDatabaseUser sets on the user if an earlier attempt created it.
+    await aws(`PutSecretValue ${existing.ARN}`, async () =>
+      deps.secrets.send(
+        new PutSecretValueCommand({
+          SecretId: existing.ARN,
+          SecretString: serialiseSecret(await freshValue()),
+        }),
+      ),
+    );
+    deps.logger.info('PrepareDatabaseUser: this request made the secret; resuming with a new password', {
+      secretArn: existing.ARN,
+    });
+    return { ...base, secretArn: existing.ARN, resumed: true };
   }
 
-  const pw = await aws('GetRandomPassword', () =>
-    deps.secrets.send(
-      new GetRandomPasswordCommand({
-        PasswordLength: 32,
-        ExcludeCharacters: engine.excludeCharacters,
-        RequireEachIncludedType: true,
-      }),
-    ),
-  );
-  if (!pw.RandomPassword) throw new RotationStateError('GetRandomPassword returned no password');
-  const engineName = db.engine as EngineName;
-  const value: DbSecret = {
-    engine: engineName,
-    host: db.endpoint,
-    port: db.port ?? defaultPort(engineName),
-    username: input.username,
-    password: pw.RandomPassword,
-    dbname: database,
-    masterarn: db.secretArn,
-  };
+  const value = await freshValue();
   const created = await aws(`CreateSecret ${secretName}`, () =>
     deps.secrets.send(
       new CreateSecretCommand({
         Name: secretName,
+        ...(token ? { ClientRequestToken: token } : {}),
         Description: `credflow: ${input.strategy} user ${input.username} on ${input.dbIdentifier}`,
         SecretString: serialiseSecret(value),
         ...(input.kmsKeyId ? { KmsKeyId: input.kmsKeyId } : {}),
@@ -181,6 +246,7 @@ export async function prepareDatabaseUser(
           { Key: USER_TAG, Value: input.username },
           { Key: DB_TAG, Value: input.dbIdentifier },
           { Key: MANAGED_TAG, Value: 'true' },
+          { Key: CONNECTION_LIMIT_TAG, Value: String(input.connectionLimit) },
           ...(input.protected ? [{ Key: PROTECTED_TAG, Value: 'true' }] : []),
         ],
       }),
@@ -191,6 +257,60 @@ export async function prepareDatabaseUser(
     username: input.username,
   });
   return { ...base, secretArn: created.ARN ?? secretName };
+}
+
+/**
+ * Refuses an existing secret this request did not make: without its mark (the first version's id,
+ * see requestToken), older than the request, deleted, for another user or database, or with a
+ * resource policy or KMS key the request did not ask for. Adopting such a secret would give its
+ * maker's password, policy or key to the user credflow is about to create.
+ */
+async function assertMadeByThisRequest(
+  deps: Deps,
+  existing: DescribeSecretCommandOutput & { ARN: string },
+  input: z.infer<typeof createUserInput> & { request?: RequestIdentity | undefined },
+  token: string | undefined,
+): Promise<void> {
+  const name = input.secretName ?? userSecretName(input.dbIdentifier, input.username);
+  const refuse = (why: string) => {
+    deps.logger.warn('PrepareDatabaseUser: existing secret refused', { secretArn: existing.ARN, why });
+    return new ValidationError(`secret ${name} exists and was not created by this request; nothing changed`);
+  };
+  if (!token || !input.request) throw refuse('no request identity to compare');
+  if (existing.DeletedDate) throw refuse('scheduled for deletion');
+  const started = Date.parse(input.request.startTime);
+  const created = existing.CreatedDate ? new Date(existing.CreatedDate).getTime() : Number.NaN;
+  if (!(created >= started - CLOCK_SKEW_MS)) throw refuse('created before the request started');
+  const marked = await deps.secrets
+    .send(new GetSecretValueCommand({ SecretId: existing.ARN, VersionId: token }))
+    .then(
+      () => true,
+      (err: unknown) => {
+        if (err instanceof ResourceNotFoundException) return false;
+        throw err;
+      },
+    );
+  if (!marked) throw refuse("no version carries this request's token");
+  const tags = Object.fromEntries((existing.Tags ?? []).map((t) => [t.Key, t.Value]));
+  const value = await currentUserSecret(deps, existing.ARN);
+  if (
+    tags[DB_TAG] !== input.dbIdentifier ||
+    tags[USER_TAG] !== input.username ||
+    value.username !== input.username
+  ) {
+    throw refuse('tags or value name another user or database');
+  }
+  const key = existing.KmsKeyId;
+  const wanted = input.kmsKeyId;
+  const sameKey =
+    key === undefined || key === 'alias/aws/secretsmanager'
+      ? wanted === undefined
+      : wanted !== undefined && (key === wanted || key.endsWith(`/${wanted}`) || key.endsWith(`:${wanted}`));
+  if (!sameKey) throw refuse('encrypted with a KMS key the request did not ask for');
+  const policy = await aws(`GetResourcePolicy ${existing.ARN}`, () =>
+    deps.secrets.send(new GetResourcePolicyCommand({ SecretId: existing.ARN })),
+  );
+  if (policy.ResourcePolicy) throw refuse('carries a resource policy the request did not ask for');
 }
 
 /** Runs `fn` with the master's credentials (see withMaster). */
@@ -218,16 +338,19 @@ export async function createDatabaseUser(deps: Deps, input: PreparedUser): Promi
         );
       }
       userCreated = false;
+      // An earlier attempt of this request created the user; the secret has a new password since.
+      await engine.setPassword(admin, input.username, secret.password, input.secretArn);
     } else {
       await engine.createUser(admin, {
         username: input.username,
         password: secret.password,
         database: input.database,
         privileges: input.privileges,
+        connectionLimit: input.connectionLimit,
         binding: input.secretArn,
       });
     }
-    return engine.listGrants(admin, input.username);
+    return engine.listGrants(admin, input.username, { database: input.database });
   });
   await aws(`TagResource ${input.secretArn}`, () =>
     deps.secrets.send(

@@ -35,7 +35,13 @@ const verifyInput = z.object({
 });
 
 /** Checks that mean "the database is not what credflow set up". */
-const DRIFT: readonly CheckName[] = ['clone-grants-equal', 'grants-unchanged', 'no-clone', 'user-bound'];
+const DRIFT: readonly CheckName[] = [
+  'clone-grants-equal',
+  'grants-unchanged',
+  'no-clone',
+  'user-bound',
+  'no-other-accounts',
+];
 
 /** Parses verifyCredentials's input (a ValidationError naming each bad field). */
 export const parseVerifyCredentialsInput = parser(verifyInput, 'invalid verify-credentials input');
@@ -89,6 +95,11 @@ export async function verifyCredentials(
 
   if (owned && bound !== undefined) {
     let master: MasterLogin | null | undefined = null;
+    const theMaster = async () => {
+      if (master === null)
+        master = current.masterarn ? await masterLogin(deps, current.masterarn, state.arn) : undefined;
+      return master;
+    };
     const ctx: VerifyContext = {
       engine,
       bound,
@@ -98,14 +109,30 @@ export async function verifyCredentials(
       logsIn: (creds) => logsIn(engine, creds),
       add,
       async inspect(names) {
-        if (master === null)
-          master = current.masterarn ? await masterLogin(deps, current.masterarn, state.arn) : undefined;
-        const m = master;
+        const m = await theMaster();
         if (!m) return undefined;
-        return useMaster(m, ({ creds }) => engine.inspectUsers(creds, names));
+        // Only the user's own database: what credflow granted is there, and the master need
+        // enter no other.
+        return useMaster(m, ({ creds }) => engine.inspectUsers(creds, names, { database: current.dbname }));
       },
     };
     await strategy.verify(ctx);
+    const elsewhere = engine.accountsElsewhere?.bind(engine);
+    if (elsewhere) {
+      const m = await theMaster();
+      if (m) {
+        const users = strategy.ownedUsers(bound);
+        const found = await useMaster(m, ({ creds }) => elsewhere(creds, users));
+        const others = users.flatMap((u) => (found[u] ?? []).map((h) => `${u}@${h}`));
+        add(
+          'no-other-accounts',
+          others.length === 0,
+          others.length === 0
+            ? `no other account is named ${users.join(' or ')}`
+            : `other accounts share the user's name and keep their own passwords through a rotation: ${others.join(', ')}`,
+        );
+      }
+    }
   }
 
   const failed = checks.filter((c) => !c.ok);

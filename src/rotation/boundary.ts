@@ -5,10 +5,11 @@
  * binding (a role comment, a bindings table) and the master checks it before any change, so a
  * person who can write the secret or its tags still cannot point a rotation at another user.
  */
-import { assertNotSystemAccount } from '../engines/common';
+import { assertNotSystemAccount, DEFAULT_CONNECTION_LIMIT, MAX_CONNECTION_LIMIT } from '../engines/common';
 import { ValidationError } from '../errors';
-import type { DbSecret } from '../secret';
+import { type DbSecret, defaultPort } from '../secret';
 import type { RotationStrategy } from './strategies/types';
+import { CONNECTION_LIMIT_TAG } from './types';
 
 /** The user a secret was created for (set by create-database-user). */
 export const USER_TAG = 'credflow:user';
@@ -60,6 +61,34 @@ export function assertMasterApart(
   if (strategy.ownedUsers(bound).some((u) => u.toLowerCase() === masterUsername.toLowerCase())) {
     throw new ValidationError(
       `master secret ${masterArn} logs in as ${JSON.stringify(masterUsername)}, a user this secret would change: refused`,
+    );
+  }
+}
+
+/** The connection limit a secret's users get: its tag when that is a whole number in range, else the default. */
+export function connectionLimitOf(tags: Record<string, string>): number {
+  const tagged = tags[CONNECTION_LIMIT_TAG];
+  const n = tagged !== undefined && /^\d{1,5}$/.test(tagged) ? Number(tagged) : Number.NaN;
+  return n >= 1 && n <= MAX_CONNECTION_LIMIT ? n : DEFAULT_CONNECTION_LIMIT;
+}
+
+/**
+ * Refuses, before any login, an AWSPENDING that points at another server or database than
+ * AWSCURRENT: a rotation changes the password of the secret's user where the secret says it
+ * lives, never logs in somewhere a writer of AWSPENDING chose.
+ */
+export function assertSameTarget(current: DbSecret, pending: DbSecret, what: string): void {
+  const where = (v: DbSecret) => ({
+    engine: v.engine,
+    host: v.host,
+    port: String(v.port ?? defaultPort(v.engine)),
+    dbname: v.dbname ?? '',
+  });
+  const [a, b] = [where(current), where(pending)];
+  const differs = (['engine', 'host', 'port', 'dbname'] as const).filter((k) => a[k] !== b[k]);
+  if (differs.length > 0) {
+    throw new ValidationError(
+      `${what} points at another ${differs.join(', ')} than AWSCURRENT: a rotation never moves a secret to another server or database; nothing changed`,
     );
   }
 }

@@ -11,7 +11,7 @@ import { engineFor as defaultEngineFor } from '../engines';
 import type { Credentials, DatabaseEngine } from '../engines/types';
 import { AuthenticationError, RotationInProgressError, RotationStateError, ValidationError } from '../errors';
 import { type DbSecret, parseDbSecret, serialiseSecret } from '../secret';
-import { assertMasterApart, assertOwned, boundUser } from './boundary';
+import { assertMasterApart, assertOwned, assertSameTarget, boundUser, connectionLimitOf } from './boundary';
 import { credentialsOf, type MasterLogin, useMaster, withMaster } from './master';
 import { namedStrategy, type RotationStrategy, resolveStrategy, type SetContext } from './strategies';
 import { LAST_ROTATED_TAG, type StepInput, type StepName, type StepResult } from './types';
@@ -200,9 +200,7 @@ export async function setSecret(deps: Deps, input: StepInput): Promise<StepResul
   const l = await load(deps, input, 'setSecret');
   if (!('state' in l)) return l;
   const pending = await readPending(deps, l, input.token);
-  if (pending.host !== l.current.host) {
-    throw new ValidationError(`AWSPENDING of ${l.state.arn} points at another host than AWSCURRENT`);
-  }
+  assertSameTarget(l.current, pending, `AWSPENDING of ${l.state.arn}`);
   const logCtx = {
     secretArn: l.state.arn,
     token: input.token,
@@ -227,6 +225,7 @@ export async function setSecret(deps: Deps, input: StepInput): Promise<StepResul
     bound: l.bound,
     current: l.current,
     pending,
+    connectionLimit: connectionLimitOf(l.state.tags),
     previous: () => previousOf(deps, l, pending),
     withMaster: (fn) => {
       if (!master) throw new ValidationError(`${l.strategy.name} does not use the master`);
@@ -292,7 +291,8 @@ export async function testSecret(deps: Deps, input: StepInput): Promise<StepResu
 /**
  * finishSecret: move AWSCURRENT to the token (the old current becomes AWSPREVIOUS), then take
  * AWSPENDING off it, as Secrets Manager does after a native rotation. A rerun after either
- * call completes the other. The version promoted must name a user the secret is bound to.
+ * call completes the other. The version promoted must name a user the secret is bound to, on
+ * AWSCURRENT's engine, host, port and database.
  */
 export async function finishSecret(deps: Deps, input: StepInput): Promise<StepResult> {
   const state = await describeState(deps.secrets, input.secretId);
@@ -314,6 +314,13 @@ export async function finishSecret(deps: Deps, input: StepInput): Promise<StepRe
       strategy,
       boundUser(strategy, state.tags, next, state.arn),
       next.username,
+      `AWSPENDING of ${state.arn}`,
+    );
+    // Promoting a version that points elsewhere would send applications to that server.
+    const currentRaw = await readVersion(deps.secrets, state.arn, { VersionId: state.currentVersionId });
+    assertSameTarget(
+      parseDbSecret(currentRaw, `AWSCURRENT of ${state.arn}`),
+      next,
       `AWSPENDING of ${state.arn}`,
     );
     await aws(`UpdateSecretVersionStage ${state.arn}`, () =>

@@ -7,6 +7,11 @@ export const STRATEGY_TAG = 'credflow:strategy';
 
 /** When credflow last finished a rotation of the secret (ISO 8601); LastRotatedDate covers native ones. */
 export const LAST_ROTATED_TAG = 'credflow:last-rotated';
+/**
+ * The connection limit create-user gave the secret's user: a clone made later gets the same.
+ * A missing or malformed tag means the default (DEFAULT_CONNECTION_LIMIT), never "unlimited".
+ */
+export const CONNECTION_LIMIT_TAG = 'credflow:connection-limit';
 
 export const STEPS = ['createSecret', 'setSecret', 'testSecret', 'finishSecret'] as const;
 export type StepName = (typeof STEPS)[number];

@@ -6,26 +6,42 @@
  * leaves no secret behind. Runs on real RDS instances of the local cloud, through StartExecution
  * and RotateSecret as an attacker would.
  */
+import { randomUUID } from 'node:crypto';
 import {
   CreateSecretCommand,
   DescribeSecretCommand,
+  GetResourcePolicyCommand,
   GetSecretValueCommand,
+  PutResourcePolicyCommand,
   PutSecretValueCommand,
   RotateSecretCommand,
   TagResourceCommand,
+  UpdateSecretVersionStageCommand,
 } from '@aws-sdk/client-secrets-manager';
 import mysql from 'mysql2/promise';
 import { Client as PgClient } from 'pg';
 import type { Connection } from '../../cli/context';
 import { runWorkflow } from '../../cli/run';
+import type { Deps } from '../../src/deps';
 import { engineFor } from '../../src/engines';
 import { tlsOptions } from '../../src/engines/common';
+import {
+  createDatabaseUser,
+  DB_TAG,
+  MANAGED_TAG,
+  parsePrepareDatabaseUserInput,
+  prepareDatabaseUser,
+  validateUserLogin,
+} from '../../src/lifecycle/users';
+import { verifyCredentials } from '../../src/lifecycle/verify';
+import { memoryLogger } from '../../src/log';
 import { USER_TAG } from '../../src/rotation/boundary';
 import { credentialsOf, resolveMaster } from '../../src/rotation/master';
-import { STRATEGY_TAG } from '../../src/rotation/types';
+import { CONNECTION_LIMIT_TAG, STRATEGY_TAG } from '../../src/rotation/types';
 import { parseDbSecret } from '../../src/secret';
 import { connectionOf, current, logsIn, run, succeed } from '../e2e/support';
 import { startTestCloud, type TestCloud } from '../support/cloud';
+import { sqlAs } from '../support/sql';
 
 let tc: TestCloud;
 let conn: Connection;
@@ -226,8 +242,8 @@ describe.each([
 
   it.each(
     engine === 'mysql'
-      ? ['mysql', 'sys', 'performance_schema', 'information_schema']
-      : ['template1', 'rdsadmin'],
+      ? ['mysql', 'sys', 'performance_schema', 'information_schema', 'postgres']
+      : ['postgres', 'template1', 'rdsadmin'],
   )('create-user with grants into the system database %s: refused, no secret, no user', async (database) => {
     const username = `sys_${database.slice(0, 6)}`;
     const r = await run(conn, 'create-database-user', {
@@ -257,5 +273,302 @@ describe.each([
     expect(r).toMatchObject({ status: 'FAILED', error: 'ValidationError' });
     const v = await tc.clients.secrets.send(new GetSecretValueCommand({ SecretId: legacy.ARN }));
     expect(parseDbSecret(v.SecretString).password).toBe('Legacy-pw-1');
+  });
+
+  // ---- second round: adoption, maintenance database, pending targets, other tenants ----------
+
+  const family = engine === 'mysql' ? 'mysql' : 'postgres';
+  const deps = (): Deps => ({ secrets: tc.clients.secrets, rds: tc.clients.rds, logger: memoryLogger() });
+
+  /** Raw SQL as the master, behind credflow's back (a DBA, or code the master was made to run). */
+  async function asMaster(sql: string, values: unknown[] = []): Promise<unknown[]> {
+    const m = await resolveMaster(tc.clients, masterArn);
+    return sqlAs(family, m.creds, sql, values);
+  }
+
+  /** A user made by create-database-user; its secret's ARN. */
+  async function createUser(username: string, extra: Record<string, unknown> = {}): Promise<string> {
+    const out = await succeed(conn, 'create-database-user', {
+      dbIdentifier: id,
+      username,
+      strategy: 'alternating-users',
+      ...extra,
+    });
+    return String(out['secretArn']);
+  }
+
+  /** The user's connection limit as the server stores it. */
+  async function connectionLimit(username: string): Promise<number> {
+    const rows =
+      family === 'postgres'
+        ? await asMaster('SELECT rolconnlimit AS n FROM pg_roles WHERE rolname = $1', [username])
+        : await asMaster("SELECT max_user_connections AS n FROM mysql.user WHERE User = ? AND Host = '%'", [
+            username,
+          ]);
+    return Number((rows[0] as { n: unknown }).n);
+  }
+
+  it("create-user adopts no secret made in advance (right tags, the attacker's password and resource policy): refused, nothing changed, no user", async () => {
+    const name = `credflow/${id}/adopted`;
+    const endpoint = await current(conn, appArn);
+    const made = await tc.clients.secrets.send(
+      new CreateSecretCommand({
+        Name: name,
+        SecretString: JSON.stringify({ ...endpoint, username: 'adopted', password: ATTACKER_PASSWORD }),
+        Tags: [
+          { Key: STRATEGY_TAG, Value: 'alternating-users' },
+          { Key: USER_TAG, Value: 'adopted' },
+          { Key: DB_TAG, Value: id },
+          { Key: MANAGED_TAG, Value: 'true' },
+        ],
+      }),
+    );
+    const account = String(made.ARN).split(':')[4];
+    const policy = JSON.stringify({
+      Version: '2012-10-17',
+      Statement: [
+        {
+          Effect: 'Allow',
+          Principal: { AWS: `arn:aws:iam::${account}:user/attacker` },
+          Action: 'secretsmanager:GetSecretValue',
+          Resource: '*',
+        },
+      ],
+    });
+    await tc.clients.secrets.send(
+      new PutResourcePolicyCommand({ SecretId: made.ARN, ResourcePolicy: policy }),
+    );
+    const before = await tc.clients.secrets.send(new DescribeSecretCommand({ SecretId: name }));
+
+    const r = await run(conn, 'create-database-user', {
+      dbIdentifier: id,
+      username: 'adopted',
+      strategy: 'alternating-users',
+    });
+    expect(r).toMatchObject({ status: 'FAILED', error: 'ValidationError' });
+    expect(r.cause).toContain(`secret ${name} exists and was not created by this request; nothing changed`);
+    const after = await tc.clients.secrets.send(new DescribeSecretCommand({ SecretId: name }));
+    expect(after.VersionIdsToStages).toEqual(before.VersionIdsToStages);
+    expect(after.Tags).toEqual(before.Tags);
+    expect(
+      parseDbSecret(
+        (await tc.clients.secrets.send(new GetSecretValueCommand({ SecretId: name }))).SecretString,
+      ).password,
+    ).toBe(ATTACKER_PASSWORD);
+    expect(
+      (await tc.clients.secrets.send(new GetResourcePolicyCommand({ SecretId: name }))).ResourcePolicy,
+    ).toBe(policy);
+    const m = await resolveMaster(tc.clients, masterArn);
+    expect(await engineFor(engine).userExists(m.creds, 'adopted')).toBe(false);
+  });
+
+  it('a rerun of the same request resumes its own secret with a new password; another request, or a secret older than the request, is refused', async () => {
+    const input = { dbIdentifier: id, username: 'resumed', strategy: 'admin-single-user' as const };
+    const parse = parsePrepareDatabaseUserInput;
+    const request = {
+      executionId: `arn:exec:${randomUUID()}`,
+      startTime: new Date(Date.now() - 1000).toISOString(),
+    };
+    const first = await prepareDatabaseUser(deps(), parse({ input, request }));
+    expect(first.resumed).toBeUndefined();
+    const made = await current(conn, first.secretArn);
+    const created = await createDatabaseUser(deps(), first);
+    expect(created.userCreated).toBe(true);
+
+    // The same execution again (a retried Task): its own secret, with a password nobody saw before.
+    const again = await prepareDatabaseUser(deps(), parse({ input, request }));
+    expect(again).toMatchObject({ secretArn: first.secretArn, resumed: true });
+    const fresh = await current(conn, first.secretArn);
+    expect(fresh.password).not.toBe(made.password);
+    expect(await createDatabaseUser(deps(), again)).toMatchObject({ userCreated: false });
+    await validateUserLogin(deps(), again);
+    await expect(engineFor(engine).testLogin(credentialsOf(made))).rejects.toMatchObject({
+      name: 'AuthenticationError',
+    });
+
+    // Another execution: not its secret.
+    // (started as early as this one, so only the mark tells them apart)
+    const other = { executionId: `arn:exec:${randomUUID()}`, startTime: request.startTime };
+    const err = await prepareDatabaseUser(deps(), parse({ input, request: other })).catch((e: Error) => e);
+    expect(err).toMatchObject({
+      name: 'ValidationError',
+      message: `secret credflow/${id}/resumed exists and was not created by this request; nothing changed`,
+    });
+    // Its own token, but a secret made before the request started: someone who knew the token.
+    const late = { ...request, startTime: new Date(Date.now() + 60_000).toISOString() };
+    await expect(prepareDatabaseUser(deps(), parse({ input, request: late }))).rejects.toMatchObject({
+      name: 'ValidationError',
+    });
+    expect((await current(conn, first.secretArn)).password).toBe(fresh.password);
+
+    // Its own secret, but under a KMS key this request did not ask for.
+    const keyed = { dbIdentifier: id, username: 'keyed', strategy: 'admin-single-user' as const };
+    const own = {
+      executionId: `arn:exec:${randomUUID()}`,
+      startTime: new Date(Date.now() - 1000).toISOString(),
+    };
+    const made2 = await prepareDatabaseUser(
+      deps(),
+      parse({ input: { ...keyed, kmsKeyId: 'alias/other-team' }, request: own }),
+    );
+    const before2 = await tc.clients.secrets.send(new DescribeSecretCommand({ SecretId: made2.secretArn }));
+    await expect(prepareDatabaseUser(deps(), parse({ input: keyed, request: own }))).rejects.toMatchObject({
+      name: 'ValidationError',
+      message: `secret credflow/${id}/keyed exists and was not created by this request; nothing changed`,
+    });
+    const after2 = await tc.clients.secrets.send(new DescribeSecretCommand({ SecretId: made2.secretArn }));
+    expect(after2.VersionIdsToStages).toEqual(before2.VersionIdsToStages);
+
+    // Its own secret, given a resource policy since: refused, the policy stays.
+    const policied = { dbIdentifier: id, username: 'policied', strategy: 'admin-single-user' as const };
+    const mine = await prepareDatabaseUser(deps(), parse({ input: policied, request: own }));
+    const account = mine.secretArn.split(':')[4];
+    const policy = JSON.stringify({
+      Version: '2012-10-17',
+      Statement: [
+        {
+          Effect: 'Allow',
+          Principal: { AWS: `arn:aws:iam::${account}:user/attacker` },
+          Action: 'secretsmanager:GetSecretValue',
+          Resource: '*',
+        },
+      ],
+    });
+    await tc.clients.secrets.send(
+      new PutResourcePolicyCommand({ SecretId: mine.secretArn, ResourcePolicy: policy }),
+    );
+    await expect(prepareDatabaseUser(deps(), parse({ input: policied, request: own }))).rejects.toMatchObject(
+      {
+        name: 'ValidationError',
+        message: `secret credflow/${id}/policied exists and was not created by this request; nothing changed`,
+      },
+    );
+    expect(
+      (await tc.clients.secrets.send(new GetResourcePolicyCommand({ SecretId: mine.secretArn })))
+        .ResourcePolicy,
+    ).toBe(policy);
+  });
+
+  it.each([
+    ['port', (v: Record<string, unknown>) => ({ ...v, port: Number(v['port']) + 1 })],
+    [
+      'engine',
+      (v: Record<string, unknown>) => ({
+        ...v,
+        engine: engine === 'mysql' ? 'mariadb' : 'aurora-postgresql',
+      }),
+    ],
+    ['dbname', (v: Record<string, unknown>) => ({ ...v, dbname: 'elsewhere' })],
+  ])(
+    'an AWSPENDING with another %s: rotate-secret and the repair refuse it before any login',
+    async (what, change) => {
+      const arn = await createUser(`pending_${what}`);
+      const before = await current(conn, arn);
+      const token = `redteam-${id}-${what}-${randomUUID()}`.slice(0, 64);
+      await tc.clients.secrets.send(
+        new PutSecretValueCommand({
+          SecretId: arn,
+          ClientRequestToken: token,
+          SecretString: JSON.stringify(
+            change({ ...before, username: `pending_${what}_clone`, password: ATTACKER_PASSWORD }),
+          ),
+          VersionStages: ['AWSPENDING'],
+        }),
+      );
+      const r = await runWorkflow(conn, 'rotate-secret', { secretId: arn }, { name: token });
+      expect(r).toMatchObject({ status: 'FAILED', error: 'ValidationError' });
+      expect(r.cause).toMatch(new RegExp(`points at another ${what} than AWSCURRENT`));
+      const repair = await run(conn, 'on-rotation-failure', { secretId: arn, token });
+      expect(repair).toMatchObject({ status: 'FAILED', error: 'ValidationError' });
+      expect(repair.cause).toMatch(new RegExp(`points at another ${what} than AWSCURRENT`));
+      const d = await tc.clients.secrets.send(new DescribeSecretCommand({ SecretId: arn }));
+      expect(d.VersionIdsToStages?.[token]).toEqual(['AWSPENDING']);
+      expect(await logsIn(conn, arn)).toBe(true);
+      await tc.clients.secrets.send(
+        new UpdateSecretVersionStageCommand({
+          SecretId: arn,
+          VersionStage: 'AWSPENDING',
+          RemoveFromVersionId: token,
+        }),
+      );
+    },
+  );
+
+  it("another tenant's GRANT to a user (and TO PUBLIC) is not drift: its rotation succeeds and verify is ok", async () => {
+    const victimArn = await createUser('granted', { privileges: ['SELECT'] });
+    const tenantArn = await createUser('granter', { privileges: ['ALL'], strategy: 'single-user' });
+    const tenant = credentialsOf(await current(conn, tenantArn));
+    await sqlAs(family, tenant, 'CREATE TABLE tenant_own (id INT)');
+    if (family === 'postgres') {
+      await sqlAs(family, tenant, 'GRANT SELECT, INSERT ON tenant_own TO granted');
+      await sqlAs(family, tenant, 'GRANT SELECT ON tenant_own TO PUBLIC');
+    } else {
+      // No GRANT OPTION: a MySQL user cannot grant at all.
+      await expect(sqlAs(family, tenant, "GRANT SELECT ON tenant_own TO 'granted'@'%'")).rejects.toThrow();
+    }
+    const r = await run(conn, 'rotate-secret', { secretId: victimArn });
+    expect(r).toMatchObject({ status: 'SUCCEEDED' });
+    const report = await verifyCredentials(deps(), { secretId: victimArn });
+    expect(report).toMatchObject({ ok: true, drift: false });
+    expect(report.checks.map((c) => c.check)).toEqual(
+      expect.arrayContaining(['clone-grants-equal', 'grants-unchanged']),
+    );
+  });
+
+  it("an alternating clone gets credflow's fixed attributes even after the user gained CREATEROLE (or lost its limit)", async () => {
+    const arn = await createUser('gainer');
+    if (family === 'postgres') await asMaster('ALTER ROLE gainer CREATEROLE CREATEDB CONNECTION LIMIT -1');
+    else await asMaster("ALTER USER 'gainer'@'%' WITH MAX_USER_CONNECTIONS 0");
+    await run(conn, 'rotate-secret', { secretId: arn });
+    expect((await current(conn, arn)).username).toBe('gainer_clone');
+    expect(await connectionLimit('gainer_clone')).toBe(40);
+    if (family === 'postgres') {
+      expect(
+        await asMaster(
+          'SELECT rolcreaterole, rolcreatedb, rolsuper, rolreplication, rolbypassrls FROM pg_roles WHERE rolname = $1',
+          ['gainer_clone'],
+        ),
+      ).toEqual([
+        {
+          rolcreaterole: false,
+          rolcreatedb: false,
+          rolsuper: false,
+          rolreplication: false,
+          rolbypassrls: false,
+        },
+      ]);
+    }
+    // What the user gained is drift, and verify says so.
+    expect(await verifyCredentials(deps(), { secretId: arn })).toMatchObject({ drift: true });
+  });
+
+  it('every user gets a connection limit: 40 by default, the asked one with connectionLimit, recorded on the secret', async () => {
+    expect(await connectionLimit('app')).toBe(40);
+    const arn = await createUser('limited', { connectionLimit: 5 });
+    expect(await connectionLimit('limited')).toBe(5);
+    const d = await tc.clients.secrets.send(new DescribeSecretCommand({ SecretId: arn }));
+    expect(d.Tags).toContainEqual({ Key: CONNECTION_LIMIT_TAG, Value: '5' });
+    await run(conn, 'rotate-secret', { secretId: arn });
+    expect(await connectionLimit('limited_clone')).toBe(5);
+  });
+
+  it('an account with the same name elsewhere is reported by verify as drift (MySQL family: another host; PostgreSQL has one role per name)', async () => {
+    const arn = await createUser('hosted');
+    expect(await verifyCredentials(deps(), { secretId: arn })).toMatchObject({ ok: true });
+    if (family === 'postgres') {
+      // Roles are cluster-wide and have no host: there is no second account to make.
+      await expect(asMaster('CREATE ROLE hosted LOGIN')).rejects.toThrow(/already exists/);
+      return;
+    }
+    await asMaster("CREATE USER 'hosted'@'localhost' IDENTIFIED BY 'Dba-pw-1'");
+    const report = await verifyCredentials(deps(), { secretId: arn });
+    expect(report).toMatchObject({ ok: false, drift: true });
+    expect(report.checks).toContainEqual(
+      expect.objectContaining({
+        check: 'no-other-accounts',
+        ok: false,
+        detail: expect.stringContaining('hosted@localhost'),
+      }),
+    );
   });
 });

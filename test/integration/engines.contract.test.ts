@@ -4,7 +4,10 @@
  * (can this user INSERT? does the table survive?) use the drivers directly.
  */
 import net from 'node:net';
+import mysql from 'mysql2/promise';
+import { Client as PgClient } from 'pg';
 import { engineFor } from '../../src/engines';
+import { tlsOptions } from '../../src/engines/common';
 import type { Credentials, DatabaseEngine } from '../../src/engines/types';
 import {
   AuthenticationError,
@@ -366,6 +369,233 @@ describe.each<Family>(['postgres', 'mysql'])('%s engine contract', (family) => {
         await expect(engine.testLogin(creds(clone, 'Tls-clone-1'))).resolves.toBeUndefined();
       });
     }
+  });
+
+  describe('what other tenants can do to a user (connection limit, clone attributes, foreign grants)', () => {
+    /** The user's connection limit as the server stores it (MariaDB: 0 means none). */
+    async function connectionLimit(username: string): Promise<number> {
+      const rows =
+        family === 'postgres'
+          ? await sqlAs(family, admin(), 'SELECT rolconnlimit AS n FROM pg_roles WHERE rolname = $1', [
+              username,
+            ])
+          : await sqlAs(
+              family,
+              admin(),
+              "SELECT max_user_connections AS n FROM mysql.user WHERE User = ? AND Host = '%'",
+              [username],
+            );
+      return Number((rows[0] as { n: unknown }).n);
+    }
+
+    it('every user gets a connection limit: 40 by default, or the one asked for; the clone the same', async () => {
+      const name = fresh('limited');
+      await engine.createUser(admin(), {
+        username: name,
+        password: 'Limited-1',
+        database: TEST_DATABASE,
+        privileges: ['SELECT'],
+        binding: BINDING,
+      });
+      expect(await connectionLimit(name)).toBe(40);
+      const other = fresh('limited');
+      await engine.createUser(admin(), {
+        username: other,
+        password: 'Limited-2',
+        database: TEST_DATABASE,
+        privileges: ['SELECT'],
+        connectionLimit: 7,
+        binding: BINDING,
+      });
+      expect(await connectionLimit(other)).toBe(7);
+      await engine.cloneUser(admin(), other, `${other}_clone`, 'Limited-clone-1', BINDING, {
+        connectionLimit: 7,
+      });
+      expect(await connectionLimit(`${other}_clone`)).toBe(7);
+      await expect(
+        engine.createUser(admin(), {
+          username: fresh('limited'),
+          password: 'Limited-3',
+          database: TEST_DATABASE,
+          privileges: ['SELECT'],
+          connectionLimit: 0,
+          binding: BINDING,
+        }),
+      ).rejects.toMatchObject({
+        name: 'ValidationError',
+        message: expect.stringMatching(/connection limit/),
+      });
+    });
+
+    it('the limit holds: a user cannot open more connections than it allows', async () => {
+      const name = fresh('capped');
+      await engine.createUser(admin(), {
+        username: name,
+        password: 'Capped-1',
+        database: TEST_DATABASE,
+        privileges: ['SELECT'],
+        connectionLimit: 1,
+        binding: BINDING,
+      });
+      // Hold one session open while a second one tries to log in.
+      if (family === 'postgres') {
+        const c = new PgClient({
+          ...creds(name, 'Capped-1'),
+          user: name,
+          database: TEST_DATABASE,
+          ssl: tlsOptions({}),
+        });
+        await c.connect();
+        try {
+          await expect(sqlAs(family, creds(name, 'Capped-1'), 'SELECT 1')).rejects.toThrow(
+            /too many connections/,
+          );
+        } finally {
+          await c.end();
+        }
+      } else {
+        const c = await mysql.createConnection({
+          host: admin().host,
+          port: admin().port,
+          user: name,
+          password: 'Capped-1',
+        });
+        try {
+          await expect(sqlAs(family, creds(name, 'Capped-1'), 'SELECT 1')).rejects.toThrow(
+            /max_user_connections|resource/,
+          );
+        } finally {
+          await c.end();
+        }
+      }
+    });
+
+    it("a clone gets credflow's fixed attributes, never what the source gained since", async () => {
+      const name = fresh('gained');
+      const clone = `${name}_clone`;
+      await engine.createUser(admin(), {
+        username: name,
+        password: 'Gained-1',
+        database: TEST_DATABASE,
+        privileges: ['SELECT'],
+        binding: BINDING,
+      });
+      if (family === 'postgres') {
+        // What a user that ran code as the master would give itself.
+        await sqlAs(family, admin(), `ALTER ROLE ${name} CREATEROLE CREATEDB CONNECTION LIMIT -1`);
+        await engine.cloneUser(admin(), name, clone, 'Gained-clone-1', BINDING);
+        const attrs = async (role: string) =>
+          (
+            await sqlAs(
+              family,
+              admin(),
+              'SELECT rolcreaterole, rolcreatedb, rolsuper, rolreplication, rolbypassrls, rolinherit, rolcanlogin, rolconnlimit FROM pg_roles WHERE rolname = $1',
+              [role],
+            )
+          )[0];
+        const fixed = {
+          rolcreaterole: false,
+          rolcreatedb: false,
+          rolsuper: false,
+          rolreplication: false,
+          rolbypassrls: false,
+          rolinherit: true,
+          rolcanlogin: true,
+          rolconnlimit: 40,
+        };
+        expect(await attrs(clone)).toEqual(fixed);
+        // The next turn re-makes the original from its clone: it loses what it gained.
+        await engine.cloneUser(admin(), clone, name, 'Gained-2', BINDING);
+        expect(await attrs(name)).toEqual(fixed);
+      } else {
+        await sqlAs(family, admin(), `ALTER USER '${name}'@'%' WITH MAX_USER_CONNECTIONS 0`);
+        await engine.cloneUser(admin(), name, clone, 'Gained-clone-1', BINDING);
+        expect(await connectionLimit(clone)).toBe(40);
+      }
+    });
+
+    it("another tenant's GRANT to the user, or to PUBLIC, is not among the user's grants", async () => {
+      const victim = fresh('victim');
+      const tenant = fresh('tenant');
+      for (const [username, privileges] of [
+        [victim, ['SELECT']],
+        [tenant, ['ALL']],
+      ] as const) {
+        await engine.createUser(admin(), {
+          username,
+          password: 'Tenant-pw-1',
+          database: TEST_DATABASE,
+          privileges,
+          binding: BINDING,
+        });
+      }
+      const before = await engine.listGrants(admin(), victim, { database: TEST_DATABASE });
+      expect(before.some((g) => g.includes('SELECT'))).toBe(true);
+      const asTenant = creds(tenant, 'Tenant-pw-1');
+      const table = `tenant_table_${seq}`;
+      await sqlAs(family, asTenant, `CREATE TABLE ${table} (id INT)`);
+      if (family === 'postgres') {
+        await sqlAs(family, asTenant, `GRANT SELECT, INSERT ON ${table} TO ${victim}`);
+        await sqlAs(family, asTenant, `GRANT SELECT ON ${table} TO PUBLIC`);
+        // The grant is real: the victim can read the table.
+        await expect(
+          sqlAs(family, creds(victim, 'Tenant-pw-1'), `INSERT INTO ${table} VALUES (1)`),
+        ).resolves.toEqual([]);
+      } else {
+        // MySQL: without GRANT OPTION (credflow never gives it) a user can grant nothing.
+        await expect(
+          sqlAs(family, asTenant, `GRANT SELECT ON appdb.${table} TO '${victim}'@'%'`),
+        ).rejects.toThrow();
+      }
+      expect(await engine.listGrants(admin(), victim, { database: TEST_DATABASE })).toEqual(before);
+      // What credflow granted still counts: the admin revoking it is seen.
+      if (family === 'postgres') await sqlAs(family, appAdmin(), `REVOKE SELECT ON items FROM ${victim}`);
+      else await sqlAs(family, admin(), `REVOKE SELECT ON appdb.* FROM '${victim}'@'%'`);
+      expect(await engine.listGrants(admin(), victim, { database: TEST_DATABASE })).not.toEqual(before);
+    });
+
+    it('accounts with the same name on another host are reported (MySQL family); PostgreSQL has none', async () => {
+      const name = fresh('hosts');
+      await engine.createUser(admin(), {
+        username: name,
+        password: 'Hosts-1',
+        database: TEST_DATABASE,
+        privileges: ['SELECT'],
+        binding: BINDING,
+      });
+      if (family === 'postgres') {
+        expect(engine.accountsElsewhere).toBeUndefined();
+        return;
+      }
+      expect(await engine.accountsElsewhere?.(admin(), [name])).toEqual({ [name]: [] });
+      await sqlAs(family, admin(), `CREATE USER '${name}'@'localhost' IDENTIFIED BY 'Dba-pw-1'`);
+      await sqlAs(family, admin(), `CREATE USER '${name}'@'10.0.0.%' IDENTIFIED BY 'Dba-pw-2'`);
+      expect(await engine.accountsElsewhere?.(admin(), [name, 'nobody_at_all'])).toEqual({
+        [name]: ['10.0.0.%', 'localhost'],
+        nobody_at_all: [],
+      });
+    });
+
+    it.each(['postgres', 'template1', 'rdsadmin'])(
+      'refuses %s as an application database before any SQL',
+      async (database) => {
+        const name = fresh('sysdb');
+        const err = await rejection(
+          engine.createUser(admin(), {
+            username: name,
+            password: 'Sysdb-1',
+            database,
+            privileges: ['SELECT'],
+            binding: BINDING,
+          }),
+        );
+        expect(err).toMatchObject({
+          name: 'ValidationError',
+          message: expect.stringMatching(/system database/),
+        });
+        expect(await engine.userExists(admin(), name)).toBe(false);
+      },
+    );
   });
 
   describe('userExists, listUsers, dropUser', () => {

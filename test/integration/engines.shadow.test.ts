@@ -126,6 +126,17 @@ const PG_SYNTAX = new Set([
   'from',
   'exists',
   'values',
+  'as',
+  'operator',
+  'lateral',
+  'in',
+  'when',
+  'then',
+  'else',
+  'array',
+  'with',
+  'join',
+  'union',
 ]);
 
 /**
@@ -521,10 +532,6 @@ const KNOWN: Record<Family, { functions: string[]; operators: string[] }> = {
     functions: [
       'quote_ident',
       'current_database',
-      'unnest',
-      'has_schema_privilege',
-      'has_table_privilege',
-      'has_sequence_privilege',
       'has_database_privilege',
       'aclexplode',
       'pg_has_role',
@@ -532,7 +539,7 @@ const KNOWN: Record<Family, { functions: string[]; operators: string[] }> = {
       'current_setting',
       'pg_backend_pid',
     ],
-    operators: ['<>', '=', '||', '!~~'],
+    operators: ['<>', '=', '||', '~~', '!~~'],
   },
   mysql: { functions: ['version', 'current_user', 'password'], operators: [] },
 };

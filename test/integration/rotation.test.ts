@@ -2,6 +2,8 @@
  * The rotation engine on real servers: every engine x strategy, rotated twice through the local
  * cloud's RotateSecret (which invokes the rotation Lambda), plus idempotency and bad input.
  */
+
+import { randomUUID } from 'node:crypto';
 import {
   DescribeSecretCommand,
   GetSecretValueCommand,
@@ -290,6 +292,120 @@ describe.each<Family>(['postgres', 'mysql'])('rotation on %s', (family) => {
       const input = { secretId: s.arn, token: '77777777-7777-4777-8777-77777777777' + String(seq % 10) };
       await expect(setSecret(stepDeps(), input)).rejects.toBeInstanceOf(RotationStateError);
       await expectUntouched(s, before);
+    });
+  });
+
+  // Each of these fails when its guard is deleted (checked by deleting it): the assertion is on
+  // credflow's own message, which no other guard (the engine's binding check, a refused login)
+  // produces, and on nothing having changed.
+  describe('guards whose removal a test notices', () => {
+    const deps = (): RotationDeps => ({
+      secrets: tc.clients.secrets,
+      rds: tc.clients.rds,
+      logger: memoryLogger(),
+    });
+    const BOUNDARY = /AWSPENDING of .* names user "victim_\d+", but the secret is bound to/;
+
+    /** A version staged AWSPENDING by hand (as a writer of the secret could), under a fresh token. */
+    async function stagePending(arn: string, value: Record<string, unknown>): Promise<string> {
+      const token = randomUUID();
+      await tc.clients.secrets.send(
+        new PutSecretValueCommand({
+          SecretId: arn,
+          ClientRequestToken: token,
+          SecretString: JSON.stringify(value),
+          VersionStages: ['AWSPENDING'],
+        }),
+      );
+      return token;
+    }
+
+    it.each(['single-user', 'admin-single-user'] as const)(
+      '%s: setSecret, testSecret and finishSecret refuse an AWSPENDING naming another user with the boundary message; nothing changes',
+      async (strategy) => {
+        const s = await makeUserSecret(family, strategy);
+        const victim = await makeUserSecret(family, 'single-user', { username: `victim_${seq + 1}` });
+        const before = await secretValue(s.arn);
+        const stages = await stagesOf(s.arn);
+        const token = await stagePending(s.arn, {
+          ...before,
+          username: victim.username,
+          password: 'Attacker-1',
+        });
+        const input = { secretId: s.arn, token };
+        for (const step of [setSecret, testSecret, finishSecret]) {
+          const err = await step(deps(), input).then(
+            () => undefined,
+            (e: unknown) => e as Error,
+          );
+          expect(err).toBeInstanceOf(ValidationError);
+          expect(err?.message).toMatch(BOUNDARY);
+        }
+        // Labels as they were (plus the staged pending), both users' passwords unchanged.
+        expect(await stagesOf(s.arn)).toEqual({ ...stages, [token]: ['AWSPENDING'] });
+        expect(await canLogIn(s.engine, credsOf(before, family))).toBe(true);
+        expect(await canLogIn(s.engine, credsOf(victim, family))).toBe(true);
+        expect(
+          await canLogIn(s.engine, credsOf({ username: victim.username, password: 'Attacker-1' }, family)),
+        ).toBe(false);
+      },
+    );
+
+    it.each([
+      ['port', (v: Record<string, unknown>) => ({ ...v, port: Number(v['port']) + 1 })],
+      ['dbname', (v: Record<string, unknown>) => ({ ...v, dbname: 'otherdb' })],
+      [
+        'engine',
+        (v: Record<string, unknown>) => ({
+          ...v,
+          engine: family === 'postgres' ? 'aurora-postgresql' : 'mariadb',
+        }),
+      ],
+      ['host', (v: Record<string, unknown>) => ({ ...v, host: 'localhost' })],
+    ])(
+      'setSecret and finishSecret refuse an AWSPENDING with another %s than AWSCURRENT before any login',
+      async (what, change) => {
+        const s = await makeUserSecret(family, 'admin-single-user');
+        const before = await secretValue(s.arn);
+        const token = await stagePending(s.arn, change({ ...before, password: 'Attacker-2' }));
+        const logger = memoryLogger();
+        const err = await setSecret({ ...deps(), logger }, { secretId: s.arn, token }).then(
+          () => undefined,
+          (e: unknown) => e as Error,
+        );
+        expect(err).toBeInstanceOf(ValidationError);
+        expect(err?.message).toMatch(new RegExp(`points at another ${what} than AWSCURRENT`));
+        const stages = await stagesOf(s.arn);
+        await expect(finishSecret(deps(), { secretId: s.arn, token })).rejects.toMatchObject({
+          name: 'ValidationError',
+          message: expect.stringMatching(new RegExp(`points at another ${what} than AWSCURRENT`)),
+        });
+        expect(await stagesOf(s.arn)).toEqual(stages);
+        expect(await canLogIn(s.engine, credsOf(before, family))).toBe(true);
+        expect(await canLogIn(s.engine, credsOf({ ...before, password: 'Attacker-2' }, family))).toBe(false);
+      },
+    );
+
+    it('single-user: a database that accepts only AWSPREVIOUS (AWSCURRENT never applied) rotates through AWSPREVIOUS', async () => {
+      const s = await makeUserSecret(family, 'single-user');
+      await rotateViaSecretsManager(s.arn);
+      const previous = await secretValue(s.arn, 'AWSPREVIOUS');
+      const current = await secretValue(s.arn);
+      expect(previous.password).toBe(s.password);
+      // The database is back on the previous password: AWSCURRENT's was never applied there.
+      await s.engine.setPassword(admin(family), s.username, previous.password, s.arn);
+      expect(await canLogIn(s.engine, credsOf(current, family))).toBe(false);
+      expect(await canLogIn(s.engine, credsOf(previous, family))).toBe(true);
+
+      const input = { secretId: s.arn, token: randomUUID() };
+      await createSecret(deps(), input);
+      expect((await setSecret(deps(), input)).outcome).toBe('applied');
+      await testSecret(deps(), input);
+      await finishSecret(deps(), input);
+      const rotated = await secretValue(s.arn);
+      expect(rotated.password).not.toBe(current.password);
+      expect(await canLogIn(s.engine, credsOf(rotated, family))).toBe(true);
+      expect(await canLogIn(s.engine, credsOf(previous, family))).toBe(false);
     });
   });
 });

@@ -12,13 +12,23 @@ import { DatabaseError, NotFoundError, ValidationError } from '../../errors';
 import { type DriverFailure, type FailureKind, type SessionBase, SqlEngine } from '../base';
 import {
   checkApplicationDatabase,
+  checkConnectionLimit,
   checkNameCommon,
   checkPassword,
   checkPrivileges,
   notBoundError,
   tlsOptions,
 } from '../common';
-import type { Credentials, DatabaseEngine, NewUser, Privilege, SessionInfo, UserBinding } from '../types';
+import type {
+  CloneOptions,
+  Credentials,
+  DatabaseEngine,
+  GrantScope,
+  NewUser,
+  Privilege,
+  SessionInfo,
+  UserBinding,
+} from '../types';
 import { bind, bindingOf, type Query, unbind } from './bindings';
 import { createConnection, escapeId, escapeValue } from './driver';
 import {
@@ -180,14 +190,16 @@ export class MysqlEngine extends SqlEngine<Session> implements DatabaseEngine {
   }
 
   /**
-   * `CREATE USER '<name>'@'%'` and one database-level GRANT on `<database>`.*; the user is dropped
-   * again if the GRANT fails, so nothing half-made is left. The database need not exist yet.
+   * `CREATE USER '<name>'@'%' ... WITH MAX_USER_CONNECTIONS <limit>` and one database-level
+   * GRANT on `<database>`.*; the user is dropped again if the GRANT fails, so nothing half-made is
+   * left. The database need not exist yet.
    */
   async createUser(admin: Credentials, user: NewUser): Promise<void> {
     this.validateManaged(admin, user.username);
     checkPassword(user.password);
     this.validateDatabase(user.database);
     const privileges = checkPrivileges(user.privileges);
+    const limit = checkConnectionLimit(user.connectionLimit);
     const keywords = privileges.includes('ALL')
       ? ['ALL PRIVILEGES']
       : privileges.map((p) => GRANT_KEYWORD[p]);
@@ -198,9 +210,12 @@ export class MysqlEngine extends SqlEngine<Session> implements DatabaseEngine {
       // The binding first: a crash in between leaves a binding without a user, never a user
       // without its binding.
       await bind(this.query(s), user.username, user.binding);
-      await this.run(s, 'CREATE USER', `CREATE USER ${account(user.username)} IDENTIFIED BY ?`, [
-        user.password,
-      ]);
+      await this.run(
+        s,
+        'CREATE USER',
+        `CREATE USER ${account(user.username)} IDENTIFIED BY ? WITH MAX_USER_CONNECTIONS ${limit}`,
+        [user.password],
+      );
       try {
         await this.run(
           s,
@@ -222,7 +237,8 @@ export class MysqlEngine extends SqlEngine<Session> implements DatabaseEngine {
    * and TLS clauses dropped from the copied lines) and the source's TLS requirement from
    * mysql.user (`ALTER USER ... REQUIRE`), then sets the clone's password. On an existing clone
    * whose grants differ, its privileges and roles are revoked first, so the result is an exact
-   * copy. Not copied: default roles and MySQL 8 resource limits.
+   * copy. Not copied: default roles and resource limits; the clone's MAX_USER_CONNECTIONS is
+   * credflow's own (`options`), never the source's.
    */
   async cloneUser(
     admin: Credentials,
@@ -230,8 +246,10 @@ export class MysqlEngine extends SqlEngine<Session> implements DatabaseEngine {
     cloneName: string,
     password: string,
     binding: string,
+    options: CloneOptions = {},
   ): Promise<void> {
     this.validateClone(admin, sourceName, cloneName, password);
+    const limit = checkConnectionLimit(options.connectionLimit);
     await this.asMaster(admin, [admin.password, password], async (s) => {
       if (!(await this.exists(s, sourceName))) {
         throw new NotFoundError(`user ${JSON.stringify(sourceName)}@'%' does not exist`);
@@ -271,7 +289,11 @@ export class MysqlEngine extends SqlEngine<Session> implements DatabaseEngine {
           `${g.verb} ${g.head} ${g.verb === 'GRANT' ? 'TO' : 'FROM'} ${clone}${options}`,
         );
       }
-      await this.run(s, 'ALTER USER', `ALTER USER ${clone} REQUIRE ${requirement.clause}`);
+      await this.run(
+        s,
+        'ALTER USER',
+        `ALTER USER ${clone} REQUIRE ${requirement.clause} WITH MAX_USER_CONNECTIONS ${limit}`,
+      );
     });
   }
 
@@ -308,16 +330,21 @@ export class MysqlEngine extends SqlEngine<Session> implements DatabaseEngine {
    * "GRANT OPTION ON ...", "ROLE `r`@`%`", "REQUIRE SSL"), without the grantee, without USAGE
    * (which every account has), sorted. Roles appear as role grants, not expanded.
    */
-  async listGrants(admin: Credentials, username: string): Promise<string[]> {
+  async listGrants(admin: Credentials, username: string, _scope?: GrantScope): Promise<string[]> {
     const grants = (await this.inspectUsers(admin, [username]))[username];
     if (!grants) throw new NotFoundError(`user ${JSON.stringify(username)}@'%' does not exist`);
     return grants;
   }
 
-  /** listGrants for several users over one admin session; null for a user that does not exist. */
+  /**
+   * listGrants for several users over one admin session; null for a user that does not exist. The
+   * scope changes nothing here: a MySQL user's grants are all credflow's (no user can grant
+   * without GRANT OPTION, which credflow never gives).
+   */
   async inspectUsers(
     admin: Credentials,
     usernames: readonly string[],
+    _scope?: GrantScope,
   ): Promise<Record<string, string[] | null>> {
     for (const u of usernames) this.validateUsername(u);
     return this.asMaster(admin, [admin.password], async (s) => {
@@ -331,6 +358,27 @@ export class MysqlEngine extends SqlEngine<Session> implements DatabaseEngine {
         const requirement = await this.tlsRequirement(s, username);
         if (requirement.clause !== 'NONE') entries.push(`REQUIRE ${requirement.clause}`);
         out[username] = entries.sort();
+      }
+      return out;
+    });
+  }
+
+  /** Accounts `'<name>'@'<host>'` for a host other than '%' (see DatabaseEngine.accountsElsewhere). */
+  async accountsElsewhere(
+    admin: Credentials,
+    usernames: readonly string[],
+  ): Promise<Record<string, string[]>> {
+    for (const u of usernames) this.validateUsername(u);
+    return this.asMaster(admin, [admin.password], async (s) => {
+      const out: Record<string, string[]> = {};
+      for (const name of new Set(usernames)) {
+        const rows = await this.run<RowDataPacket[]>(
+          s,
+          'look up other accounts',
+          "SELECT Host AS host FROM mysql.user WHERE User = ? AND Host <> '%' ORDER BY Host",
+          [name],
+        );
+        out[name] = rows.map((r) => text(r['host']));
       }
       return out;
     });

@@ -62,50 +62,60 @@ export function bindingOf(role: RoleRow): string | undefined {
 /** `a OPERATOR(pg_catalog.<op>) b`: an operator only pg_catalog can supply. */
 const op = (symbol: string) => `OPERATOR(pg_catalog.${symbol})`;
 
-/** Schemas that belong to the system, not to applications. */
-export const USER_SCHEMAS = `n.nspname ${op('<>')} 'information_schema'::pg_catalog.name AND n.nspname ${op('!~~')} 'pg\\_%'::pg_catalog.text`;
+/**
+ * The grants credflow made: entries of an object's ACL whose grantee is role $1 or a role $1 uses
+ * (never PUBLIC, oid 0) and whose grantor is the admin running the query, or pg_database_owner
+ * in a database the admin owns (PostgreSQL 15+ records a GRANT on schema public under it). What
+ * another tenant granted $1 on its own tables, or granted PUBLIC, is not credflow's and so not
+ * drift. Owners' implicit privileges are not ACL entries and are not listed either. Every
+ * function and operator is schema-qualified: the admin runs this inside application databases.
+ */
+const CREDFLOW_GRANTORS = `SELECT r.oid FROM pg_catalog.pg_roles r
+  WHERE r.rolname OPERATOR(pg_catalog.=) CURRENT_USER
+     OR (r.rolname OPERATOR(pg_catalog.=) 'pg_database_owner' AND EXISTS (
+       SELECT 1 FROM pg_catalog.pg_database d JOIN pg_catalog.pg_roles o ON o.oid OPERATOR(pg_catalog.=) d.datdba
+       WHERE d.datname OPERATOR(pg_catalog.=) pg_catalog.current_database()
+         AND o.rolname OPERATOR(pg_catalog.=) CURRENT_USER))`;
+
+/** Schemas that belong to the system, not to applications (qualified, see CREDFLOW_GRANTORS). */
+const APPLICATION_SCHEMA = `n.nspname OPERATOR(pg_catalog.<>) 'information_schema'
+  AND NOT n.nspname OPERATOR(pg_catalog.~~) 'pg\\_%'`;
+
+/** `a`, an aclexplode row, is a grant credflow made to $1 (see CREDFLOW_GRANTORS). */
+const CREDFLOW_GRANT = `a.grantee OPERATOR(pg_catalog.<>) 0::pg_catalog.oid
+  AND pg_catalog.pg_has_role($1::pg_catalog.name, a.grantee, 'USAGE')
+  AND EXISTS (SELECT 1 FROM grantors g WHERE g.oid OPERATOR(pg_catalog.=) a.grantor)`;
 
 /**
- * Effective privileges of role $1 on every object of the current database, as
- * (kind, object, privilege). has_*_privilege follows role membership, so a clone that is a
- * member of its source sees exactly what the source sees. Default privileges count for the
- * roles whose privileges $1 uses; "(self)" stands for $1 so names never leak into the result.
+ * credflow's grants to role $1 on the schemas, tables, views, sequences and default privileges of
+ * the current database, as (kind, object, privilege).
  */
-export const OBJECT_PRIVILEGES_SQL = `
-SELECT 'SCHEMA' AS kind, pg_catalog.quote_ident(n.nspname::pg_catalog.text) AS object, p.priv
-FROM pg_catalog.pg_namespace n
-CROSS JOIN pg_catalog.unnest(ARRAY['USAGE', 'CREATE']::pg_catalog.text[]) AS p(priv)
-WHERE ${USER_SCHEMAS} AND pg_catalog.has_schema_privilege($1::pg_catalog.name, n.oid, p.priv)
+export const OBJECT_GRANTS_SQL = `
+WITH grantors AS (${CREDFLOW_GRANTORS})
+SELECT 'SCHEMA' AS kind, pg_catalog.quote_ident(n.nspname) AS object, a.privilege_type AS priv
+FROM pg_catalog.pg_namespace n CROSS JOIN LATERAL pg_catalog.aclexplode(n.nspacl) AS a
+WHERE ${APPLICATION_SCHEMA} AND ${CREDFLOW_GRANT}
 UNION ALL
-SELECT 'TABLE', pg_catalog.quote_ident(n.nspname::pg_catalog.text) ${op('||')} '.'::pg_catalog.text
-         ${op('||')} pg_catalog.quote_ident(c.relname::pg_catalog.text), p.priv
-FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid ${op('=')} c.relnamespace
-CROSS JOIN pg_catalog.unnest(ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE', 'REFERENCES', 'TRIGGER']::pg_catalog.text[]) AS p(priv)
-WHERE c.relkind ${op('=')} ANY (ARRAY['r', 'p', 'v', 'm', 'f']::pg_catalog."char"[]) AND ${USER_SCHEMAS}
-  AND pg_catalog.has_table_privilege($1::pg_catalog.name, c.oid, p.priv)
+SELECT CASE WHEN c.relkind OPERATOR(pg_catalog.=) 'S'::pg_catalog."char" THEN 'SEQUENCE' ELSE 'TABLE' END,
+       pg_catalog.quote_ident(n.nspname) OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) pg_catalog.quote_ident(c.relname),
+       a.privilege_type
+FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
+CROSS JOIN LATERAL pg_catalog.aclexplode(c.relacl) AS a
+WHERE c.relkind OPERATOR(pg_catalog.=) ANY ('{r,p,v,m,f,S}'::pg_catalog."char"[])
+  AND ${APPLICATION_SCHEMA} AND ${CREDFLOW_GRANT}
 UNION ALL
-SELECT 'SEQUENCE', pg_catalog.quote_ident(n.nspname::pg_catalog.text) ${op('||')} '.'::pg_catalog.text
-         ${op('||')} pg_catalog.quote_ident(c.relname::pg_catalog.text), p.priv
-FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid ${op('=')} c.relnamespace
-CROSS JOIN pg_catalog.unnest(ARRAY['USAGE', 'SELECT', 'UPDATE']::pg_catalog.text[]) AS p(priv)
-WHERE c.relkind ${op('=')} 'S'::pg_catalog."char" AND ${USER_SCHEMAS}
-  AND pg_catalog.has_sequence_privilege($1::pg_catalog.name, c.oid, p.priv)
-UNION ALL
-SELECT 'DEFAULT '::pg_catalog.text ${op('||')} CASE
-         WHEN d.defaclobjtype ${op('=')} 'r'::pg_catalog."char" THEN 'TABLES'
-         WHEN d.defaclobjtype ${op('=')} 'S'::pg_catalog."char" THEN 'SEQUENCES'
-         WHEN d.defaclobjtype ${op('=')} 'f'::pg_catalog."char" THEN 'FUNCTIONS'
-         WHEN d.defaclobjtype ${op('=')} 'T'::pg_catalog."char" THEN 'TYPES'
-         ELSE 'SCHEMAS' END::pg_catalog.text,
-       COALESCE(pg_catalog.quote_ident(n.nspname::pg_catalog.text), '*'::pg_catalog.text) ${op('||')} ' FOR '::pg_catalog.text ${op('||')}
-         CASE WHEN r.rolname ${op('=')} $1::pg_catalog.name THEN '(self)'::pg_catalog.text
-              ELSE pg_catalog.quote_ident(r.rolname::pg_catalog.text) END,
+SELECT 'DEFAULT ' OPERATOR(pg_catalog.||) CASE
+         WHEN d.defaclobjtype OPERATOR(pg_catalog.=) 'r'::pg_catalog."char" THEN 'TABLES'
+         WHEN d.defaclobjtype OPERATOR(pg_catalog.=) 'S'::pg_catalog."char" THEN 'SEQUENCES'
+         WHEN d.defaclobjtype OPERATOR(pg_catalog.=) 'f'::pg_catalog."char" THEN 'FUNCTIONS'
+         WHEN d.defaclobjtype OPERATOR(pg_catalog.=) 'T'::pg_catalog."char" THEN 'TYPES'
+         ELSE 'SCHEMAS' END,
+       coalesce(pg_catalog.quote_ident(n.nspname), '*'),
        a.privilege_type
 FROM pg_catalog.pg_default_acl d
-JOIN pg_catalog.pg_roles r ON r.oid ${op('=')} d.defaclrole
-LEFT JOIN pg_catalog.pg_namespace n ON n.oid ${op('=')} d.defaclnamespace
+LEFT JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) d.defaclnamespace
 CROSS JOIN LATERAL pg_catalog.aclexplode(d.defaclacl) AS a
-WHERE a.grantee ${op('<>')} 0::pg_catalog.oid AND pg_catalog.pg_has_role($1::pg_catalog.name, a.grantee, 'USAGE'::pg_catalog.text)`;
+WHERE ${CREDFLOW_GRANT}`;
 
 /** Per-table privilege keywords for each requested privilege. */
 export const TABLE_PRIVILEGE: Partial<Record<Privilege, string>> = {
@@ -146,11 +156,18 @@ export const GROUPS_SQL = `SELECT pg_catalog.quote_ident(g.rolname::pg_catalog.t
        WHERE NOT g.rolcanlogin AND g.rolname ${op('<>')} $1::pg_catalog.name
          AND pg_catalog.pg_has_role($1::pg_catalog.name, g.oid, 'USAGE'::pg_catalog.text)`;
 
-/** Role $1's privileges on each non-template database, quoted. */
-export const DATABASE_PRIVILEGES_SQL = `SELECT pg_catalog.quote_ident(d.datname::pg_catalog.text) AS name, p.priv
-       FROM pg_catalog.pg_database d
-       CROSS JOIN pg_catalog.unnest(ARRAY['CONNECT', 'CREATE', 'TEMPORARY']::pg_catalog.text[]) AS p(priv)
-       WHERE NOT d.datistemplate AND pg_catalog.has_database_privilege($1::pg_catalog.name, d.oid, p.priv)`;
+/**
+ * credflow's grants to role $1 on databases (CONNECT, CREATE, TEMPORARY), quoted: on database $2
+ * only, or on every non-template database when $2 is null. The grantor is the admin itself (a
+ * database's ACL is shared by all of them, so pg_database_owner plays no part here).
+ */
+export const DATABASE_GRANTS_SQL = `
+WITH grantors AS (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname OPERATOR(pg_catalog.=) CURRENT_USER)
+SELECT pg_catalog.quote_ident(d.datname) AS name, a.privilege_type AS priv
+FROM pg_catalog.pg_database d CROSS JOIN LATERAL pg_catalog.aclexplode(d.datacl) AS a
+WHERE NOT d.datistemplate
+  AND ($2::pg_catalog.name IS NULL OR d.datname OPERATOR(pg_catalog.=) $2::pg_catalog.name)
+  AND ${CREDFLOW_GRANT}`;
 
 /** Role $1's row: attributes and the comment that holds its binding. */
 export const ROLE_SQL = `SELECT oid, rolcanlogin, rolsuper, rolcreatedb, rolcreaterole, rolconnlimit,
@@ -191,8 +208,16 @@ export type Query = <T = Record<string, unknown>>(
   values?: unknown[],
 ) => Promise<T[]>;
 
-/** A role's attributes, group memberships and database privileges, as listGrants entries. */
-export async function roleEntries(query: Query, role: RoleRow, name: string): Promise<string[]> {
+/**
+ * A role's attributes, group memberships and database privileges, as listGrants entries: on
+ * `database` only when given.
+ */
+export async function roleEntries(
+  query: Query,
+  role: RoleRow,
+  name: string,
+  database?: string,
+): Promise<string[]> {
   const list: string[] = [];
   if (role.rolsuper) list.push('ROLE SUPERUSER');
   if (role.rolcreatedb) list.push('ROLE CREATEDB');
@@ -203,8 +228,8 @@ export async function roleEntries(query: Query, role: RoleRow, name: string): Pr
   }
   const databases = await query<{ name: string; priv: string }>(
     'list database privileges',
-    DATABASE_PRIVILEGES_SQL,
-    [name],
+    DATABASE_GRANTS_SQL,
+    [name, database ?? null],
   );
   for (const d of databases) list.push(`DATABASE ${d.name}: ${d.priv}`);
   return list;
@@ -223,7 +248,7 @@ export async function objectEntries(
   for (const [name, list] of entries) {
     const rows = await query<{ kind: string; object: string; priv: string }>(
       'list object privileges',
-      OBJECT_PRIVILEGES_SQL,
+      OBJECT_GRANTS_SQL,
       [name],
     );
     for (const r of rows) list.push(`${r.kind} ${q?.q ?? dbname}.${r.object}: ${r.priv}`);

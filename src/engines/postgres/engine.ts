@@ -13,13 +13,22 @@ import { DatabaseError, NotFoundError, ValidationError } from '../../errors';
 import { type DriverFailure, type FailureKind, type SessionBase, SqlEngine } from '../base';
 import {
   checkApplicationDatabase,
+  checkConnectionLimit,
   checkNameCommon,
   checkPassword,
   checkPrivileges,
   notBoundError,
   tlsOptions,
 } from '../common';
-import type { Credentials, DatabaseEngine, NewUser, SessionInfo, UserBinding } from '../types';
+import type {
+  CloneOptions,
+  Credentials,
+  DatabaseEngine,
+  GrantScope,
+  NewUser,
+  SessionInfo,
+  UserBinding,
+} from '../types';
 import {
   ADMIN_SQL,
   AUTH_STATES,
@@ -48,6 +57,15 @@ import { escapeIdentifier, escapeLiteral, newClient } from './driver';
 export const POSTGRES_MAX_NAME_BYTES = 63;
 
 const ident = escapeIdentifier;
+
+/**
+ * The attributes every role credflow creates gets, whatever any other role holds: a login that
+ * inherits its grants (a clone uses its source's through membership) and may create no roles or
+ * databases, bypass no row security and replicate nothing. The connection limit comes on top.
+ */
+export const FIXED_ATTRIBUTES = 'LOGIN INHERIT NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS';
+/** FIXED_ATTRIBUTES as a non-superuser admin may state them in ALTER ROLE (see cloneUser). */
+const ALTERABLE_ATTRIBUTES = 'LOGIN INHERIT NOCREATEDB NOCREATEROLE';
 
 interface Session extends SessionBase {
   client: Client;
@@ -149,6 +167,7 @@ export class PostgresEngine extends SqlEngine<Session> implements DatabaseEngine
     checkPassword(user.password);
     this.validateDatabase(user.database);
     const keywords = privilegeKeywords(checkPrivileges(user.privileges));
+    const limit = checkConnectionLimit(user.connectionLimit);
     const role = ident(user.username);
 
     await this.withSession(admin, [admin.password, user.password], async (s) => {
@@ -162,7 +181,7 @@ export class PostgresEngine extends SqlEngine<Session> implements DatabaseEngine
       await this.run(
         s,
         'CREATE ROLE',
-        `CREATE ROLE ${role} WITH LOGIN PASSWORD ${escapeLiteral(user.password)}`,
+        `CREATE ROLE ${role} WITH ${FIXED_ATTRIBUTES} CONNECTION LIMIT ${limit} PASSWORD ${escapeLiteral(user.password)}`,
       );
       await this.run(
         s,
@@ -192,8 +211,9 @@ export class PostgresEngine extends SqlEngine<Session> implements DatabaseEngine
    * privileges, column and function grants, ownership): a copy would have to visit each
    * database and every object kind and would drift as soon as the source got a new grant, while
    * membership gives the clone exactly the source's privileges, now and later, in one GRANT.
-   * Role attributes are not inherited, so CREATEDB, CREATEROLE and CONNECTION LIMIT are copied
-   * (SUPERUSER never is).
+   * Role attributes are not inherited, and they are never copied from the source either (a user
+   * that gained CREATEROLE must not pass it on to a role the master makes): the clone gets
+   * credflow's fixed attributes (FIXED_ATTRIBUTES) and the connection limit of `options`.
    *
    * When the "clone" is the original and the source its `_clone` (the alternating strategy's
    * second turn), the source is already a member of it: granting back would be circular, and the
@@ -206,32 +226,29 @@ export class PostgresEngine extends SqlEngine<Session> implements DatabaseEngine
     cloneName: string,
     password: string,
     binding: string,
+    options: CloneOptions = {},
   ): Promise<void> {
     this.validateClone(admin, sourceName, cloneName, password);
+    const limit = checkConnectionLimit(options.connectionLimit);
     await this.withSession(admin, [admin.password, password], async (s) => {
       await this.run(s, 'BEGIN', 'BEGIN');
-      const source = await this.boundRole(s, sourceName, binding);
+      await this.boundRole(s, sourceName, binding);
       const existing = await this.role(s, cloneName);
       if (existing) this.assertBound(existing, cloneName, binding);
       const clone = ident(cloneName);
-      const attributes = [
-        'LOGIN',
-        'INHERIT',
-        source.rolcreatedb ? 'CREATEDB' : 'NOCREATEDB',
-        source.rolcreaterole ? 'CREATEROLE' : 'NOCREATEROLE',
-        `CONNECTION LIMIT ${Number(source.rolconnlimit)}`,
-      ].join(' ');
       if (existing) {
+        // SUPERUSER, REPLICATION and BYPASSRLS only a superuser may name in ALTER ROLE, even to
+        // turn them off; credflow never gives them and a role without them cannot take them.
         await this.run(
           s,
           'ALTER ROLE',
-          `ALTER ROLE ${clone} WITH ${attributes} PASSWORD ${escapeLiteral(password)}`,
+          `ALTER ROLE ${clone} WITH ${ALTERABLE_ATTRIBUTES} CONNECTION LIMIT ${limit} PASSWORD ${escapeLiteral(password)}`,
         );
       } else {
         await this.run(
           s,
           'CREATE ROLE',
-          `CREATE ROLE ${clone} WITH ${attributes} PASSWORD ${escapeLiteral(password)}`,
+          `CREATE ROLE ${clone} WITH ${FIXED_ATTRIBUTES} CONNECTION LIMIT ${limit} PASSWORD ${escapeLiteral(password)}`,
         );
         await this.run(
           s,
@@ -326,32 +343,40 @@ export class PostgresEngine extends SqlEngine<Session> implements DatabaseEngine
    * "SCHEMA appdb.public: USAGE", "TABLE appdb.public.t: SELECT", "SEQUENCE ...", "DEFAULT
    * TABLES appdb.public FOR admin: SELECT". Column and function privileges are not listed.
    */
-  async listGrants(admin: Credentials, username: string): Promise<string[]> {
-    const grants = (await this.inspectUsers(admin, [username]))[username];
+  async listGrants(admin: Credentials, username: string, scope: GrantScope = {}): Promise<string[]> {
+    const grants = (await this.inspectUsers(admin, [username], scope))[username];
     if (!grants) throw new NotFoundError(`role ${JSON.stringify(username)} does not exist`);
     return grants;
   }
 
   /**
    * listGrants for several roles in one pass: one admin session per connectable database
-   * (the first one reused), whatever the number of roles. null for a role that does not exist.
+   * (the first one reused), whatever the number of roles; with `scope.database`, one session in
+   * that database only. null for a role that does not exist.
    */
   async inspectUsers(
     admin: Credentials,
     usernames: readonly string[],
+    scope: GrantScope = {},
   ): Promise<Record<string, string[] | null>> {
     for (const u of usernames) this.validateUsername(u);
+    // Not checkApplicationDatabase: a secret made before `postgres` was refused may name it.
+    if (scope.database !== undefined) checkNameCommon('database name', scope.database);
     const names = [...new Set(usernames)];
     const entries = new Map<string, string[]>();
-    const home = admin.dbname ?? 'postgres';
+    const home = scope.database ?? admin.dbname ?? 'postgres';
     const collect = (s: Session, dbname: string) => objectEntries(this.query(s), entries, dbname);
-    const databases = await this.withSession(admin, [admin.password], async (s) => {
+    const databases = await this.withSession({ ...admin, dbname: home }, [admin.password], async (s) => {
       for (const name of names) {
         const role = await this.role(s, name);
         if (!role) continue;
-        entries.set(name, await roleEntries(this.query(s), role, name));
+        entries.set(name, await roleEntries(this.query(s), role, name, scope.database));
       }
       if (entries.size === 0) return [];
+      if (scope.database !== undefined) {
+        await collect(s, home);
+        return [];
+      }
       const all = await this.connectableDatabases(s);
       // The session is already in its own database: read that one here, not over a new login.
       if (all.includes(home)) await collect(s, home);

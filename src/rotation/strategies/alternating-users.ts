@@ -37,6 +37,7 @@ export const alternatingUsers: RotationStrategy = {
         ctx.pending.username,
         ctx.pending.password,
         ctx.secretArn,
+        { connectionLimit: ctx.connectionLimit },
       );
       return 'master synced the alternate user and set its password';
     });

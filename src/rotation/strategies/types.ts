@@ -12,6 +12,8 @@ export interface SetContext {
   bound: string;
   current: DbSecret;
   pending: DbSecret;
+  /** The connection limit every user of this secret gets (its CONNECTION_LIMIT_TAG). */
+  connectionLimit: number;
   /** AWSPREVIOUS when it exists and names the same user on the same host. */
   previous(): Promise<DbSecret | undefined>;
   /**
@@ -28,7 +30,8 @@ export type CheckName =
   | 'previous-rejected'
   | 'clone-grants-equal'
   | 'no-clone'
-  | 'grants-unchanged';
+  | 'grants-unchanged'
+  | 'no-other-accounts';
 
 export interface Check {
   check: CheckName;
