@@ -29,6 +29,9 @@ import { Store } from './store/db';
 import { ensureStateDir, secureStateDir } from './store/files';
 import { Keyring } from './store/keyring';
 
+/** The policy log's data (JSON), behind the local routes' guard. */
+export const IAM_DECISIONS_PATH = '/_credflow/iam/decisions';
+
 export interface LocalCloudOptions {
   /**
    * Where state lives (database, root key, credentials, token); created if missing, 0700 with
@@ -174,6 +177,16 @@ export class LocalCloud {
         token,
       });
       http.localRoutes.set('/_credflow/alerts', () => sns.messages());
+      // The policy log: the latest decisions, denied first; `?principal=` filters by caller ARN.
+      http.localHandlers.set(IAM_DECISIONS_PATH, async (_req, url) => ({
+        status: 200,
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          enabled: iam.enabled,
+          stats: iam.gate.stats,
+          decisions: iam.gate.log({ principal: url.searchParams.get('principal') ?? undefined }),
+        }),
+      }));
       const port = await http.listen(opts.port ?? 4566);
       eventBridge.startScheduler();
       // Servers of databases that exist come back in the background (Describe shows `starting`).
