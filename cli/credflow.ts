@@ -111,7 +111,8 @@ export function program(): Command {
       collect,
       [],
     )
-    .action(async (name: string, o: { policy: string[]; managed: string[] }) =>
+    .option('--role', 'make a role (for a state machine or a rule target to name), not a user with keys')
+    .action(async (name: string, o: { policy: string[]; managed: string[]; role?: boolean }) =>
       set(await createPrincipal(g(), name, o)),
     );
   p.command('down')

@@ -19,7 +19,7 @@ import { say } from './output';
 export async function createPrincipal(
   g: GlobalOptions,
   name: string,
-  o: { policy: string[]; managed: string[] },
+  o: { policy: string[]; managed: string[]; role?: boolean },
 ): Promise<number> {
   const stateDir = path.resolve(g.stateDir);
   if (!existsSync(stateDir)) mkdirSync(stateDir, { recursive: true, mode: 0o700 });
@@ -47,7 +47,17 @@ export async function createPrincipal(
     stage: LOCAL_STAGE,
   });
   try {
-    const keys = Principals.create(stateDir, name, { documents, managed: o.managed }, stack);
+    const keys = Principals.create(
+      stateDir,
+      name,
+      { documents, managed: o.managed, role: o.role ?? false },
+      stack,
+    );
+    if (o.role) {
+      // A role has no keys: a state machine (roleArn) or a rule target (RoleArn) names it.
+      process.stdout.write(`arn:aws:iam::000000000000:role/${name}\n`);
+      return EXIT.ok;
+    }
     say(`principal ${name}: arn:aws:iam::000000000000:user/${name}`);
     process.stdout.write(
       `export AWS_ACCESS_KEY_ID=${keys.accessKeyId}\nexport AWS_SECRET_ACCESS_KEY=${keys.secretAccessKey}\n`,

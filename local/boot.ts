@@ -103,13 +103,7 @@ export async function bootLocalCloud(opts: BootOptions): Promise<LocalCloud & { 
   const ctx = resolveContext(catalog, target);
   // The roles, managed policies and permissions serverless.yml deploys, resolved for this account.
   const stack = loadStackIam(catalog.root, target);
-  const machineRoles = new Map(
-    catalog.stateMachines.map((sm) => [
-      ctx.stateMachineArn(sm.id),
-      stack.stateMachineRoles.get(sm.key) ?? '',
-    ]),
-  );
-  cloud.iam.useStack(stack, machineRoles);
+  cloud.iam.useStack(stack);
   const threads = (opts.handlers ?? process.env['CREDFLOW_HANDLERS'] ?? 'threads') !== 'inline';
   for (const fn of catalog.functions) {
     const env = resolveEnvironment(fn.environment, ctx);

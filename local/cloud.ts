@@ -154,6 +154,7 @@ export class LocalCloud {
         ...where,
       });
       services.register(stepFunctionsJsonService(stepFunctions));
+      iam.readMachineRoles((arn) => stepFunctions.roleOf(arn));
       const eventBridge = new EventBridge({ store, events, lambdas, stepFunctions, logger, iam, ...where });
       services.register(eventBridgeJsonService(eventBridge));
       const sns = new Sns(store, where);

@@ -19,8 +19,8 @@ export class LocalIam {
   readonly gate: IamGate;
   readonly principals: Principals;
   private stack: StackIam | undefined;
-  /** State machine ARN -> the logical id of the role it runs as. */
-  private readonly machineRoles = new Map<string, string>();
+  /** State machine ARN -> the ARN of the role it runs as (its `roleArn`). */
+  private machineRole: (machineArn: string) => string | undefined = () => undefined;
 
   constructor(
     private readonly o: {
@@ -44,10 +44,14 @@ export class LocalIam {
   }
 
   /** The stack's IAM, once serverless.yml is deployed; `machines` maps state machine ARNs to role ids. */
-  useStack(stack: StackIam, machines: Map<string, string>): void {
+  useStack(stack: StackIam): void {
     this.stack = stack;
     this.principals.useStack(stack);
-    for (const [arn, role] of machines) this.machineRoles.set(arn, role);
+  }
+
+  /** Where the role a state machine runs as is read (Step Functions' record of its roleArn). */
+  readMachineRoles(roleOf: (machineArn: string) => string | undefined): void {
+    this.machineRole = roleOf;
   }
 
   describe(signingName: string, describer: AuthzDescriber): void {
@@ -83,9 +87,14 @@ export class LocalIam {
   stateMachine(arn: string): Caller {
     const m = /^(arn:[^:]+:states:[^:]+:\d+):(?:execution|stateMachine|express):([^:]+)/.exec(arn);
     const machineArn = m ? `${m[1]}:stateMachine:${m[2]}` : arn;
-    const role = this.machineRoles.get(machineArn);
-    if (!role) return this.nobody(`states.amazonaws.com (${machineArn})`);
-    return this.principals.roleSession(role, m?.[2] ?? 'state-machine');
+    const session = m?.[2] ?? 'state-machine';
+    const roleArn = this.machineRole(machineArn);
+    return (
+      (roleArn ? this.principals.roleSessionByArn(roleArn, session) : undefined) ??
+      this.nobody(
+        `arn:aws:sts::${this.o.accountId}:assumed-role/${roleArn?.split('/').pop() ?? '-'}/${session}`,
+      )
+    );
   }
 
   /** The role a rule's target names (RoleArn), as EventBridge assumes it. */

@@ -34,9 +34,11 @@ export interface TemporaryCredentials {
   sessionToken: string;
 }
 
-/** An operator-made principal as stored (0600) in the state dir. */
+/** An operator-made principal as stored (0600) in the state dir: a user with keys, or a role. */
 interface StoredPrincipal {
   name: string;
+  /** A role (assumed by a state machine or a rule target that names it): no keys. */
+  role?: boolean;
   accessKeyId: string;
   secretAccessKey: string;
   /** Inline policy documents. */
@@ -72,6 +74,8 @@ export class Principals {
   private readonly adminKey: string;
   /** Keys of the operator-made principals, re-read with their file. */
   private readonly stored = new Set<string>();
+  /** Operator-made roles: ARN -> their policies, compiled. */
+  private readonly storedRoles = new Map<string, { compiled: CompiledPolicy[]; set: CompiledPolicySet }>();
 
   constructor(
     private readonly o: { stateDir: string; accountId: string; stack: StackIam | undefined },
@@ -141,7 +145,21 @@ export class Principals {
   roleSessionByArn(roleArn: string, session: string): KnownPrincipal | undefined {
     for (const [id, role] of this.o.stack?.roles ?? [])
       if (role.arn === roleArn) return this.roleSession(id, session);
-    return undefined;
+    this.reload();
+    const made = this.storedRoles.get(roleArn);
+    if (!made) return undefined;
+    return {
+      principal: {
+        arn: `arn:aws:sts::${this.o.accountId}:assumed-role/${roleArn.split('/').pop()}/${session}`,
+        accountId: this.o.accountId,
+        kind: 'assumed-role',
+        roleArn,
+      },
+      accessKeyId: '',
+      secretAccessKey: '',
+      identity: made.set,
+      compiled: made.compiled,
+    };
   }
 
   /**
@@ -166,7 +184,7 @@ export class Principals {
   static create(
     stateDir: string,
     name: string,
-    policies: { documents?: PolicyDocument[]; managed?: string[] },
+    policies: { documents?: PolicyDocument[]; managed?: string[]; role?: boolean },
     stack?: StackIam,
   ): { accessKeyId: string; secretAccessKey: string } {
     if (!/^[\w+=,.@-]{1,64}$/.test(name)) throw new PrincipalError(`invalid principal name: ${name}`);
@@ -183,8 +201,16 @@ export class Principals {
     const file = path.join(stateDir, PRINCIPALS_FILE);
     const all = readStored(file);
     if (all.some((p) => p.name === name)) throw new PrincipalError(`principal ${name} exists`);
-    const keys = { accessKeyId: keyId('AKIA'), secretAccessKey: secretKey() };
-    all.push({ name, ...keys, policies: documents, managed: policies.managed ?? [] });
+    const keys = policies.role
+      ? { accessKeyId: '', secretAccessKey: '' }
+      : { accessKeyId: keyId('AKIA'), secretAccessKey: secretKey() };
+    all.push({
+      name,
+      ...(policies.role ? { role: true } : {}),
+      ...keys,
+      policies: documents,
+      managed: policies.managed ?? [],
+    });
     writeFileAtomic(file, `${JSON.stringify(all, null, 2)}\n`, 0o600);
     return keys;
   }
@@ -226,6 +252,14 @@ export class Principals {
         const m = this.o.stack?.managedPolicies.get(id);
         return m ? [{ name: m.arn, document: m.document }] : [];
       });
+      if (p.role) {
+        const compiled = [...p.policies, ...managed].map((x) => compilePolicy(x));
+        this.storedRoles.set(`arn:aws:iam::${this.o.accountId}:role/${p.name}`, {
+          compiled,
+          set: assemblePolicySet({ identity: compiled }),
+        });
+        continue;
+      }
       this.stored.add(p.accessKeyId);
       this.add(
         { arn: `arn:aws:iam::${this.o.accountId}:user/${p.name}`, accountId: this.o.accountId, kind: 'user' },

@@ -62,6 +62,11 @@ export class StepFunctions {
     this.tasks.useEndpoint(endpoint);
   }
 
+  /** The role a state machine runs as (its `roleArn`), for IAM; undefined for no such machine. */
+  roleOf(machineArn: string): string | undefined {
+    return this.db.machine(machineArn)?.role_arn;
+  }
+
   private smArn(name: string): string {
     return `arn:aws:states:${this.o.region}:${this.o.accountId}:stateMachine:${name}`;
   }
