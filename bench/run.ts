@@ -7,9 +7,10 @@
  *   fleet-quotas  rotate-fleet with AWS's quotas on, both engines, all strategies: rate vs the
  *                 budget-bound rate, failures, throttling, largest state, longest history
  *   availability  logins at a fixed rate through the application helper while rotations run
+ *   iam           the IAM evaluator alone: µs per authorize call, uncached and from the decision cache
  *
  * Select with `npm run bench -- rotation fleet`; sizes with BENCH_ROTATIONS, BENCH_FLEET,
- * BENCH_QUOTA_FLEET, BENCH_QUOTA_INSTANCES (per engine); `--quick` for CI-sized runs.
+ * BENCH_QUOTA_FLEET, BENCH_QUOTA_INSTANCES (per engine), BENCH_IAM_CALLS; `--quick` for CI-sized runs.
  */
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
@@ -36,6 +37,7 @@ import {
   storeBytes,
 } from './env';
 import { benchFleetQuotas } from './fleet-quotas';
+import { benchIam } from './iam';
 
 process.env['LOG_LEVEL'] ??= 'ERROR';
 process.env['POWERTOOLS_LOG_LEVEL'] ??= 'ERROR';
@@ -425,6 +427,7 @@ async function main(): Promise<void> {
   if (want('bundle')) await benchBundles();
   if (want('availability'))
     await benchAvailability(size('BENCH_RATE', 200, 100), size('BENCH_AVAIL_ROTATIONS', 5, 2));
+  if (want('iam')) benchIam(size('BENCH_IAM_CALLS', 200_000, 20_000));
 }
 
 main().then(

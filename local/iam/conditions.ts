@@ -165,9 +165,8 @@ function parseCidr(s: string): Cidr | undefined {
   return { v6: ip.v6, bits, net: (ip.n >> shift) << shift };
 }
 
-function inCidr(c: Cidr, s: string): boolean {
-  const ip = parseIp(s.trim());
-  if (!ip || ip.v6 !== c.v6) return false;
+function inCidr(c: Cidr, ip: { v6: boolean; n: bigint }): boolean {
+  if (ip.v6 !== c.v6) return false;
   const shift = BigInt((c.v6 ? 128 : 32) - c.bits);
   return (ip.n >> shift) << shift === c.net;
 }
@@ -179,8 +178,15 @@ function valuesOf(v: ContextValue): string[] | undefined {
   return [String(v)];
 }
 
-/** Tests one request value against the listed policy values (OR) with the positive operator. */
-type ValueTest = (value: string, ctx: Context) => boolean;
+/**
+ * Tests one request value against the listed policy values (OR) with the positive operator:
+ * MATCH, NO_MATCH, or UNKNOWN when the request value cannot be read as the operator's type or a
+ * policy variable has no value. UNKNOWN fails the condition whether the operator is negated or not.
+ */
+type ValueTest = (value: string, ctx: Context) => number;
+const MATCH = 1;
+const NO_MATCH = 0;
+const UNKNOWN = -1;
 
 function valueTest(spec: OperatorSpec, values: string[], variables: boolean, where: string): ValueTest {
   switch (spec.base) {
@@ -198,7 +204,8 @@ function valueTest(spec: OperatorSpec, values: string[], variables: boolean, whe
       if (ns.some((n) => n === undefined)) throw new PolicyValidationError(`${where}: not a number`);
       return (v) => {
         const n = parseNumber(v);
-        return n !== undefined && (ns as number[]).some((p) => compare(spec.cmp, n, p));
+        if (n === undefined) return UNKNOWN;
+        return (ns as number[]).some((p) => compare(spec.cmp, n, p)) ? MATCH : NO_MATCH;
       };
     }
     case 'Date': {
@@ -206,34 +213,40 @@ function valueTest(spec: OperatorSpec, values: string[], variables: boolean, whe
       if (ds.some((d) => d === undefined)) throw new PolicyValidationError(`${where}: not a date`);
       return (v) => {
         const d = parseDate(v);
-        return d !== undefined && (ds as number[]).some((p) => compare(spec.cmp, d, p));
+        if (d === undefined) return UNKNOWN;
+        return (ds as number[]).some((p) => compare(spec.cmp, d, p)) ? MATCH : NO_MATCH;
       };
     }
     case 'Bool': {
       const bs = values.map((v) => v.toLowerCase());
-      return (v) => bs.includes(v.toLowerCase());
+      return (v) => (bs.includes(v.toLowerCase()) ? MATCH : NO_MATCH);
     }
     case 'Binary':
-      return (v) => values.includes(v);
+      return (v) => (values.includes(v) ? MATCH : NO_MATCH);
     case 'Ip': {
       const cs = values.map((v) => parseCidr(v));
       if (cs.some((c) => c === undefined))
         throw new PolicyValidationError(`${where}: not an IP address or CIDR block`);
-      return (v) => (cs as Cidr[]).some((c) => inCidr(c, v));
+      return (v) => {
+        const ip = parseIp(v.trim());
+        if (!ip) return UNKNOWN;
+        return (cs as Cidr[]).some((c) => inCidr(c, ip)) ? MATCH : NO_MATCH;
+      };
     }
     case 'Null':
-      return () => false; // handled by the caller
+      return () => NO_MATCH; // handled by the caller
   }
 }
 
 function anyPattern(ps: Pattern[]): ValueTest {
-  if (ps.length === 1) {
-    const p = ps[0] as Pattern;
-    return (v, ctx) => p.test(v, ctx);
-  }
+  const fixed = ps.every((p) => p.fixed);
   return (v, ctx) => {
-    for (const p of ps) if (p.test(v, ctx)) return true;
-    return false;
+    let unknown = false;
+    for (const p of ps) {
+      if (p.test(v, ctx)) return MATCH;
+      if (!fixed && !p.resolves(ctx)) unknown = true;
+    }
+    return unknown ? UNKNOWN : NO_MATCH;
   };
 }
 
@@ -280,23 +293,28 @@ export function compileConditions(block: ConditionBlock, variables: boolean): Co
         continue;
       }
       const t = valueTest(spec, values, variables, `${operator} ${key}`);
-      const one = spec.negated ? (v: string, ctx: Context) => !t(v, ctx) : t;
+      // One request value against the operator, negation applied; UNKNOWN is never satisfied.
+      const one = (v: string, ctx: Context) => {
+        const r = t(v, ctx);
+        return r === UNKNOWN ? false : spec.negated ? r === NO_MATCH : r === MATCH;
+      };
       out.push({
         operator,
         key,
         test: (ctx) => {
-          const vs = valuesOf(ctx.get(lower));
+          const raw = ctx.get(lower);
+          const vs = valuesOf(raw);
           if (vs === undefined) {
-            if (ifExists) return true;
+            // A set operator decides a missing key itself, IfExists or not (ForAnyValue: never matches).
             if (set === 'all') return true;
             if (set === 'any') return false;
-            return spec.negated;
+            return ifExists || spec.negated;
           }
           if (set === 'all') return vs.every((v) => one(v, ctx));
           if (set === 'any') return vs.some((v) => one(v, ctx));
-          // A single-valued operator over several request values: any one matching the policy values
-          // satisfies it; a negated operator needs none of them to match.
-          return spec.negated ? vs.every((v) => one(v, ctx)) : vs.some((v) => t(v, ctx));
+          // A multivalued key needs a set operator: without one it never matches, negated or not.
+          if (Array.isArray(raw)) return false;
+          return one(vs[0] as string, ctx);
         },
       });
     }

@@ -53,6 +53,8 @@ interface CompiledStatement {
   principal: CompiledPrincipal | undefined;
   notPrincipal: CompiledPrincipal | undefined;
   conditions: CompiledCondition[];
+  /** The Allow decisions this statement grants, built once per policy type (they never change). */
+  granted: Partial<Record<PolicyType, Decision>>;
 }
 
 /** A policy parsed and compiled once: wildcards as RegExps, statements indexed by service prefix. */
@@ -71,7 +73,7 @@ export interface CompiledPolicySet {
   readonly resource?: CompiledPolicy | undefined;
   readonly boundary?: readonly CompiledPolicy[] | undefined;
   readonly resourceAccountId?: string | undefined;
-  /** A number unique to this set: decision caches key on it. */
+  /** A number unique to this set, for logs and callers' own caches. */
   readonly id: number;
 }
 
@@ -114,7 +116,7 @@ function matchPrincipal(p: CompiledPrincipal, who: Principal): PrincipalMatch | 
   if (p.everyone) return 'direct';
   if (who.kind === 'service')
     return who.service && p.services.has(who.service.toLowerCase()) ? 'direct' : undefined;
-  if (p.anyAws || p.arns.has(who.arn)) return 'direct';
+  if (p.arns.has(who.arn)) return 'direct';
   if (who.kind === 'assumed-role' && who.roleArn && p.arns.has(who.roleArn)) return 'role';
   if (p.accounts.has(who.accountId)) return who.kind === 'root' ? 'direct' : 'account';
   return undefined;
@@ -167,6 +169,7 @@ function compileStatement(s: Statement, index: number, variables: boolean, where
     principal: s.Principal === undefined ? undefined : compilePrincipal(s.Principal, where),
     notPrincipal: s.NotPrincipal === undefined ? undefined : compilePrincipal(s.NotPrincipal, where),
     conditions: s.Condition === undefined ? [] : compileConditions(s.Condition, variables),
+    granted: {},
   };
 }
 
@@ -239,7 +242,9 @@ function applies(s: CompiledStatement, action: string, resource: string, ctx: Co
   if (s.resources) {
     if (!anyTest(s.resources, resource, ctx)) return false;
   } else if (s.notResources) {
-    if (anyTest(s.notResources, resource, ctx)) return false;
+    // A NotResource entry whose variable has no value excludes nothing and includes nothing: the
+    // statement does not apply (as iam-simulate reads AWS's "the element does not match").
+    for (const p of s.notResources) if (p.test(resource, ctx) || (!p.fixed && !p.resolves(ctx))) return false;
   } else if (!s.principal && !s.notPrincipal) return false; // an identity statement without Resource is invalid
   for (const c of s.conditions) if (!c.test(ctx)) return false;
   return true;
@@ -265,17 +270,31 @@ function evaluateIdentity(
 ): PolicyResult {
   const out: PolicyResult = {};
   for (const policy of policies) {
-    for (const group of [policy.byService.get(svc), policy.anyService]) {
-      if (!group) continue;
-      for (const statement of group) {
-        if (!statement.deny && out.allow) continue;
-        if (!applies(statement, req.action, req.resource, ctx)) continue;
-        if (statement.deny) return { deny: { policy, statement } };
-        out.allow = { policy, statement };
-      }
-    }
+    const own = policy.byService.get(svc);
+    if (own && scan(own, policy, req, ctx, out)) return out;
+    if (scan(policy.anyService, policy, req, ctx, out)) return out;
   }
   return out;
+}
+
+/** Scans statements of an identity-based policy into `out`; true when an explicit Deny decided. */
+function scan(
+  group: readonly CompiledStatement[],
+  policy: CompiledPolicy,
+  req: AuthzRequest,
+  ctx: Context,
+  out: PolicyResult,
+): boolean {
+  for (const statement of group) {
+    if (!statement.deny && out.allow) continue;
+    if (!applies(statement, req.action, req.resource, ctx)) continue;
+    if (statement.deny) {
+      out.deny = { policy, statement };
+      return true;
+    }
+    out.allow = { policy, statement };
+  }
+  return false;
 }
 
 const RANK: Record<PrincipalMatch, number> = { direct: 3, role: 2, account: 1 };
@@ -311,32 +330,54 @@ function evaluateResource(
   return out;
 }
 
-/** The global condition keys AWS derives from the caller, unless the request already carries them. */
-function contextOf(req: AuthzRequest): Context {
-  const ctx: Context = new Map();
-  const p = req.principal;
-  if (p.kind === 'service') {
-    if (p.service) ctx.set('aws:principalservicename', p.service);
-  } else {
-    ctx.set('aws:principalaccount', p.accountId);
-    ctx.set('aws:principalarn', p.kind === 'assumed-role' && p.roleArn ? p.roleArn : p.arn);
-    ctx.set(
-      'aws:principaltype',
-      p.kind === 'root'
+/**
+ * The request's condition keys, lower-cased on first use only: most statements carry no
+ * condition, and most requests are decided without reading the context at all. The global keys
+ * AWS derives from the caller (aws:PrincipalArn, aws:PrincipalAccount, aws:PrincipalType,
+ * aws:username, aws:PrincipalServiceName) answer when the request does not carry them.
+ */
+class RequestContext implements Context {
+  private lower: Map<string, ContextValue> | undefined;
+  constructor(private readonly req: AuthzRequest) {}
+
+  get(key: string): ContextValue {
+    if (!this.lower) {
+      const m = new Map<string, ContextValue>();
+      const raw = this.req.context;
+      for (const k in raw) {
+        const v = raw[k];
+        if (v !== undefined) m.set(k.toLowerCase(), v);
+      }
+      this.lower = m;
+    }
+    const v = this.lower.get(key);
+    return v !== undefined ? v : derived(this.req.principal, key);
+  }
+}
+
+function derived(p: Principal, key: string): ContextValue {
+  switch (key) {
+    case 'aws:principalservicename':
+      return p.kind === 'service' ? p.service : undefined;
+    case 'aws:principalaccount':
+      return p.kind === 'service' ? undefined : p.accountId;
+    case 'aws:principalarn':
+      return p.kind === 'service' ? undefined : p.kind === 'assumed-role' && p.roleArn ? p.roleArn : p.arn;
+    case 'aws:principaltype':
+      return p.kind === 'root'
         ? 'Account'
         : p.kind === 'user'
           ? 'User'
           : p.kind === 'assumed-role'
             ? 'AssumedRole'
-            : 'Role',
-    );
-    if (p.kind === 'user') ctx.set('aws:username', p.arn.slice(p.arn.lastIndexOf('/') + 1));
+            : p.kind === 'role'
+              ? 'Role'
+              : undefined;
+    case 'aws:username':
+      return p.kind === 'user' ? p.arn.slice(p.arn.lastIndexOf('/') + 1) : undefined;
+    default:
+      return undefined;
   }
-  for (const k in req.context) {
-    const v = req.context[k] as ContextValue;
-    if (v !== undefined) ctx.set(k.toLowerCase(), v);
-  }
-  return ctx;
 }
 
 function accountOfArn(arn: string): string | undefined {
@@ -363,12 +404,18 @@ function head(req: AuthzRequest): string {
 }
 
 function allow(type: PolicyType, hit: Hit): Decision {
-  return {
-    allowed: true,
-    kind: 'allow',
-    by: by(type, hit),
-    message: 'Allowed',
-  };
+  const granted = hit.statement.granted;
+  let d = granted[type];
+  if (!d) {
+    d = Object.freeze({
+      allowed: true,
+      kind: 'allow',
+      by: Object.freeze(by(type, hit)),
+      message: 'Allowed',
+    } as const);
+    granted[type] = d;
+  }
+  return d;
 }
 
 function by(type: PolicyType, hit: Hit): NonNullable<Decision['by']> {
@@ -396,7 +443,7 @@ function implicitDeny(req: AuthzRequest, type: PolicyType): Decision {
   };
 }
 
-const ROOT_ALLOW: Decision = { allowed: true, kind: 'allow', message: 'Allowed' };
+const ROOT_ALLOW: Decision = Object.freeze({ allowed: true, kind: 'allow', message: 'Allowed' } as const);
 
 /**
  * Decides one request as AWS would: `authorize(request, compiledPolicies) -> Decision`.
@@ -404,11 +451,11 @@ const ROOT_ALLOW: Decision = { allowed: true, kind: 'allow', message: 'Allowed' 
  * The set holds the caller's identity-based policies, the resource's resource-based policy (if
  * any) and the caller's permissions boundary (if any), compiled once with {@link compilePolicySet}
  * or {@link assemblePolicySet}. The decision names the statement that decided and carries AWS's
- * AccessDenied message. Pure and synchronous; about a microsecond for credflow's roles (see the
+ * AccessDenied message; it is read-only (an Allow is built once per statement and shared). Pure and synchronous; about a microsecond for credflow's roles (see the
  * `iam` benchmark). Wrap it in a {@link DecisionCache} where the inputs repeat.
  */
 export function authorize(req: AuthzRequest, set: CompiledPolicySet): Decision {
-  const ctx = contextOf(req);
+  const ctx = new RequestContext(req);
   const colon = req.action.indexOf(':');
   const svc = (colon < 0 ? req.action : req.action.slice(0, colon)).toLowerCase();
   const who = req.principal;
@@ -444,45 +491,96 @@ export function authorize(req: AuthzRequest, set: CompiledPolicySet): Decision {
 
 /**
  * A bounded cache of decisions keyed by (policy set, principal, action, resource, context). The
- * gate keeps one; a new policy set (a policy changed) has a new id, so stale decisions are never hit.
+ * gate keeps one; a new policy set (a policy changed) is a new object, so stale decisions are
+ * never hit. Lookups go through nested maps of the request's own strings and compare contexts
+ * value by value: no key string is built per call.
  */
 export class DecisionCache {
-  private readonly entries = new Map<string, Decision>();
+  private sets = new WeakMap<CompiledPolicySet, Map<string, Map<string, Map<string, Entry[]>>>>();
+  private count = 0;
   hits = 0;
   misses = 0;
   constructor(private readonly max = 10_000) {}
 
   authorize(req: AuthzRequest, set: CompiledPolicySet): Decision {
-    const key = cacheKey(req, set);
-    const found = this.entries.get(key);
-    if (found) {
-      this.hits++;
-      return found;
+    let byPrincipal = this.sets.get(set);
+    if (!byPrincipal) {
+      byPrincipal = new Map();
+      this.sets.set(set, byPrincipal);
+    }
+    const p = req.principal;
+    const who = p.kind === 'service' ? `service:${p.service ?? p.arn}` : p.arn;
+    let byAction = byPrincipal.get(who);
+    if (!byAction) {
+      byAction = new Map();
+      byPrincipal.set(who, byAction);
+    }
+    let byResource = byAction.get(req.action);
+    if (!byResource) {
+      byResource = new Map();
+      byAction.set(req.action, byResource);
+    }
+    let entries = byResource.get(req.resource);
+    if (!entries) {
+      entries = [];
+      byResource.set(req.resource, entries);
+    }
+    for (const e of entries) {
+      if (
+        e.principal.kind === p.kind &&
+        e.principal.accountId === p.accountId &&
+        e.principal.roleArn === p.roleArn &&
+        sameContext(e.context, req.context)
+      ) {
+        this.hits++;
+        return e.decision;
+      }
     }
     this.misses++;
-    const d = authorize(req, set);
-    if (this.entries.size >= this.max) this.entries.delete(this.entries.keys().next().value as string);
-    this.entries.set(key, d);
-    return d;
+    const decision = authorize(req, set);
+    if (this.count >= this.max) {
+      this.clear();
+      return decision;
+    }
+    // Snapshot the context: the caller may reuse its object.
+    const context: AuthzRequest['context'] = {};
+    for (const k in req.context) {
+      const v = req.context[k];
+      context[k] = Array.isArray(v) ? [...v] : v;
+    }
+    entries.push({ principal: { ...p }, context, decision });
+    this.count++;
+    return decision;
   }
 
   clear(): void {
-    this.entries.clear();
+    this.sets = new WeakMap();
+    this.count = 0;
   }
 
   get size(): number {
-    return this.entries.size;
+    return this.count;
   }
 }
 
-function cacheKey(req: AuthzRequest, set: CompiledPolicySet): string {
-  const p = req.principal;
-  let key = `${set.id}\u0001${p.kind}\u0001${p.arn}\u0001${p.accountId}\u0001${p.roleArn ?? ''}\u0001${p.service ?? ''}\u0001${req.action}\u0001${req.resource}`;
-  const keys = Object.keys(req.context).sort();
-  for (const k of keys) {
-    const v = req.context[k];
-    if (v === undefined) continue;
-    key += `\u0001${k.toLowerCase()}\u0002${typeof v === 'string' ? v : Array.isArray(v) ? `[${v.join('\u0003')}` : `${typeof v}:${String(v)}`}`;
+interface Entry {
+  principal: Principal;
+  context: AuthzRequest['context'];
+  decision: Decision;
+}
+
+function sameContext(a: AuthzRequest['context'], b: AuthzRequest['context']): boolean {
+  let n = 0;
+  for (const k in b) {
+    const x = a[k];
+    const y = b[k];
+    if (x !== y) {
+      if (!Array.isArray(x) || !Array.isArray(y) || x.length !== y.length) return false;
+      for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return false;
+    }
+    n++;
   }
-  return key;
+  let m = 0;
+  for (const _ in a) m++;
+  return n === m;
 }

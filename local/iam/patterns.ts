@@ -15,8 +15,10 @@ type Part =
   | { t: 'one' }
   | { t: 'var'; key: string; def: string | undefined };
 
-/** The request context with lower-cased key names (condition key names are case-insensitive). */
-export type Context = Map<string, ContextValue>;
+/** The request context, read by lower-case key name (condition key names are case-insensitive). */
+export interface Context {
+  get(lowerCaseKey: string): ContextValue;
+}
 
 export interface Pattern {
   /** The pattern as written. */
@@ -24,6 +26,8 @@ export interface Pattern {
   /** True when the value can be tested without a context (no variables). */
   readonly fixed: boolean;
   test(value: string, ctx: Context): boolean;
+  /** False when a policy variable of the pattern has no value in the context and no default. */
+  resolves(ctx: Context): boolean;
 }
 
 export type PatternMode =
@@ -141,12 +145,13 @@ export function compilePattern(source: string, mode: PatternMode, variables: boo
   };
   if (!hasVar) {
     const t = build(parts);
-    return { source, fixed: true, test: (v) => t(v) };
+    return { source, fixed: true, test: (v) => t(v), resolves: () => true };
   }
   const cache = new Map<string, (v: string) => boolean>();
   return {
     source,
     fixed: false,
+    resolves: (ctx) => resolve(parts, ctx) !== undefined,
     test(value, ctx) {
       const ps = resolve(parts, ctx);
       if (!ps) return false;
@@ -182,12 +187,13 @@ export function compileArnPattern(source: string, variables: boolean): Pattern {
   const probe = parse(source, false, variables);
   if (!probe.some((p) => p.t === 'var')) {
     const t = compileFixed(source);
-    return { source, fixed: true, test: (v) => t(v) };
+    return { source, fixed: true, test: (v) => t(v), resolves: () => true };
   }
   const cache = new Map<string, (v: string) => boolean>();
   return {
     source,
     fixed: false,
+    resolves: (ctx) => resolve(probe, ctx) !== undefined,
     test(value, ctx) {
       const ps = resolve(probe, ctx);
       if (!ps) return false;
@@ -204,7 +210,7 @@ export function compileArnPattern(source: string, variables: boolean): Pattern {
   };
 }
 
-const EMPTY: Context = new Map();
+const EMPTY: Context = { get: () => undefined };
 
 function splitArn(s: string): string[] | undefined {
   const out: string[] = [];
