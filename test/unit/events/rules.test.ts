@@ -42,7 +42,10 @@ describe('rules (events/*.json)', () => {
         eventSource: 'secretsmanager.amazonaws.com',
         eventName: 'DeleteSecret',
         requestParameters: { secretId: name },
-        responseElements: { name, arn: `arn:aws:secretsmanager:us-east-1:000000000000:secret:${name}-AbCdEf` },
+        responseElements: {
+          name,
+          arn: `arn:aws:secretsmanager:us-east-1:000000000000:secret:${name}-AbCdEf`,
+        },
       },
     });
     expect(matchesPattern(p, deleted('credflow/app/orders'))).toBe(true);
