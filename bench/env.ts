@@ -86,7 +86,7 @@ export async function makeUser(
   const password = `Bench-${username}-pw-0`;
   const s = await env.clients.secrets.send(
     new CreateSecretCommand({
-      Name: `bench/${dbId}/${username}`,
+      Name: `credflow/bench/${dbId}/${username}`,
       SecretString: JSON.stringify({
         engine,
         host: m.creds.host,

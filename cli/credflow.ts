@@ -10,6 +10,7 @@ import { demo } from './demo';
 import { describeFailure, EXIT } from './errors';
 import { rotateFleet } from './fleet';
 import { addExamples, packageVersion } from './help';
+import { createPrincipal } from './iam';
 import { deployLocal, down, status, up } from './local';
 import { say } from './output';
 import { preflight } from './preflight';
@@ -17,6 +18,11 @@ import { preflight } from './preflight';
 // The SDK warns on every run that its 2027 releases need Node 22; the CLI's output is for people
 // (the variable is read when the first client is made, after these imports).
 process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
+
+/** A repeatable option's values, in order. */
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
 
 function int(name: string, min: number, max: number) {
   return (v: string) => {
@@ -95,8 +101,31 @@ export function program(): Command {
       '--no-quotas',
       "don't enforce AWS's quotas (Secrets Manager request rates, payload and history sizes)",
     )
-    .action(async (o: { port: number; detach?: boolean; quotas: boolean }) =>
-      set(await up(g(), { port: o.port, quotas: o.quotas, ...(o.detach ? { detach: true } : {}) })),
+    .option(
+      '--no-iam',
+      "don't authorize calls against the stack's IAM policies (every signed call is allowed)",
+    )
+    .action(async (o: { port: number; detach?: boolean; quotas: boolean; iam: boolean }) =>
+      set(
+        await up(g(), { port: o.port, quotas: o.quotas, iam: o.iam, ...(o.detach ? { detach: true } : {}) }),
+      ),
+    );
+  p.command('iam')
+    .description("the local cloud's IAM principals")
+    .command('create-principal <name>')
+    .description(
+      'make an IAM user with its own policies; prints its keys (the local cloud accepts them at once)',
+    )
+    .option('--policy <file>', 'an IAM policy document (JSON) to attach inline; repeatable', collect, [])
+    .option(
+      '--managed <policy>',
+      'a managed policy of the stack by logical id (e.g. ProtectCredflowBindingTagsPolicy); repeatable',
+      collect,
+      [],
+    )
+    .option('--role', 'make a role (for a state machine or a rule target to name), not a user with keys')
+    .action(async (name: string, o: { policy: string[]; managed: string[]; role?: boolean }) =>
+      set(await createPrincipal(g(), name, o)),
     );
   p.command('down')
     .description('stop the local cloud cleanly')
@@ -366,13 +395,14 @@ export function program(): Command {
     .description('the whole lifecycle on the embedded local cloud with real PostgreSQL and MariaDB')
     .option('--keep', 'leave the local cloud and databases running at the end')
     .option('--no-quotas', "don't enforce AWS's quotas")
+    .option('--no-iam', "don't authorize calls against the stack's IAM policies")
     .addOption(
       new Option('--port <port>', 'local cloud port (0: any free one)')
         .default(0)
         .argParser(int('--port', 0, 65535)),
     )
-    .action(async (o: { keep?: boolean; port: number; quotas: boolean }) => {
-      set(await demo(g(), { keep: o.keep ?? false, port: o.port, quotas: o.quotas }));
+    .action(async (o: { keep?: boolean; port: number; quotas: boolean; iam: boolean }) => {
+      set(await demo(g(), { keep: o.keep ?? false, port: o.port, quotas: o.quotas, iam: o.iam }));
     });
 
   addExamples(p);

@@ -49,7 +49,7 @@ const sleep = (t: number) => new Promise((r) => setTimeout(r, t));
  */
 export async function demo(
   g: GlobalOptions,
-  o: { keep: boolean; port: number; quotas?: boolean },
+  o: { keep: boolean; port: number; quotas?: boolean; iam?: boolean },
 ): Promise<number> {
   process.env['LOG_LEVEL'] ??= 'WARN';
   process.env['POWERTOOLS_LOG_LEVEL'] ??= 'WARN';
@@ -77,6 +77,7 @@ export async function demo(
     stateDir,
     port: o.port,
     quotas: o.quotas === false ? quotasOff() : quotasOn(),
+    iam: o.iam !== false,
   });
   parts.push({ part: 'start the local cloud', ms: Date.now() - t0, ok: true, detail: cloud.endpoint });
   say(bold(`credflow demo: local cloud at ${cloud.endpoint}, state in ${stateDir}`));

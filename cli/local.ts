@@ -52,6 +52,8 @@ export interface UpOptions {
   detach?: boolean;
   /** false: `--no-quotas` (AWS's quotas are on by default). */
   quotas?: boolean;
+  /** false: `--no-iam` (every call is authorized against the stack's IAM by default). */
+  iam?: boolean;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -107,6 +109,7 @@ export async function up(g: GlobalOptions, o: UpOptions): Promise<number> {
         '--state-dir',
         stateDir,
         ...(o.quotas === false ? ['--no-quotas'] : []),
+        ...(o.iam === false ? ['--no-iam'] : []),
       ],
       { detached: true, stdio: ['ignore', log, log], env: { ...process.env, [DETACHED_CHILD]: '1' } },
     );
@@ -141,6 +144,7 @@ export async function up(g: GlobalOptions, o: UpOptions): Promise<number> {
     stateDir,
     port: o.port,
     quotas: o.quotas === false ? quotasOff() : quotasOn(),
+    iam: o.iam !== false,
   });
   const info: EndpointInfo = {
     endpoint: cloud.endpoint,
@@ -160,6 +164,11 @@ export async function up(g: GlobalOptions, o: UpOptions): Promise<number> {
     o.quotas === false
       ? "AWS's quotas are off (--no-quotas)"
       : "AWS's quotas are on: Secrets Manager request rates (writes 50/s), 256 KiB payloads, 25,000 history events (--no-quotas turns them off)",
+  );
+  say(
+    cloud.iam.enabled
+      ? 'IAM is on: every call is authorized against the roles and policies serverless.yml deploys; the keys below are an administrator (--no-iam turns it off)'
+      : 'IAM is off (--no-iam): every signed call is allowed',
   );
   const detachedChild = process.env[DETACHED_CHILD] === '1';
   delete process.env[DETACHED_CHILD];

@@ -10,6 +10,8 @@ import { consoleClients } from './console/data';
 import { CONSOLE_PATH } from './console/paths';
 import { consoleHandler } from './console/routes';
 import { type DeployReport, deployCatalog, resolveContext } from './deploy';
+import type { LocalIam } from './iam/local-iam';
+import { loadStackIam, ruleTargetRoleId } from './iam/template';
 import type { QuotaSettings } from './quotas';
 import { writeFileAtomic } from './store/files';
 
@@ -29,6 +31,33 @@ export interface BootOptions {
    * module state, a debugger).
    */
   handlers?: 'threads' | 'inline' | undefined;
+  /**
+   * Authorize every call against the stack's IAM (default on, as AWS; `credflow up --no-iam`
+   * or CREDFLOW_IAM=off: off). Each function then signs with its own role's temporary credentials.
+   */
+  iam?: boolean | undefined;
+}
+
+/** Is IAM on for a boot: the option, else CREDFLOW_IAM (`off` turns it off), else on. */
+export function iamOn(option: boolean | undefined): boolean {
+  return option ?? (process.env['CREDFLOW_IAM'] ?? 'on').toLowerCase() !== 'off';
+}
+
+/**
+ * The environment Lambda gives a function for its role: temporary credentials of a session named
+ * after the function (`arn:aws:sts::<account>:assumed-role/<role>/<function>`).
+ */
+export function roleCredentialsEnv(
+  iam: LocalIam,
+  roleId: string,
+  functionName: string,
+): Record<string, string> {
+  const c = iam.principals.issueRoleCredentials(roleId, functionName);
+  return {
+    AWS_ACCESS_KEY_ID: c.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: c.secretAccessKey,
+    AWS_SESSION_TOKEN: c.sessionToken,
+  };
 }
 
 /** The stage the local cloud deploys serverless.yml as. */
@@ -50,6 +79,7 @@ export async function bootLocalCloud(opts: BootOptions): Promise<LocalCloud & { 
     stateDir: opts.stateDir,
     port: opts.port ?? 4566,
     quotas: opts.quotas,
+    iam: iamOn(opts.iam),
   });
   const cfg = cloud.clientConfig();
   process.env['AWS_ENDPOINT_URL'] = cfg.endpoint;
@@ -71,6 +101,9 @@ export async function bootLocalCloud(opts: BootOptions): Promise<LocalCloud & { 
   const catalog = opts.catalog ?? loadCatalog(undefined, stage);
   const target = { region: cloud.region, accountId: cloud.accountId, stage };
   const ctx = resolveContext(catalog, target);
+  // The roles, managed policies and permissions serverless.yml deploys, resolved for this account.
+  const stack = loadStackIam(catalog.root, target);
+  cloud.iam.useStack(stack);
   const threads = (opts.handlers ?? process.env['CREDFLOW_HANDLERS'] ?? 'threads') !== 'inline';
   for (const fn of catalog.functions) {
     const env = resolveEnvironment(fn.environment, ctx);
@@ -86,7 +119,10 @@ export async function bootLocalCloud(opts: BootOptions): Promise<LocalCloud & { 
     const opts = { timeoutSeconds: fn.timeoutSeconds, aliases: [fn.key] };
     if (threads) {
       checkHandler(fn);
-      cloud.lambdas.registerModule(fn.name, fn, env, { ...opts, memoryMb: fn.memoryMb });
+      const role = stack.functionRoles.get(fn.key);
+      const own =
+        cloud.iam.enabled && role ? { ...env, ...roleCredentialsEnv(cloud.iam, role, fn.name) } : env;
+      cloud.lambdas.registerModule(fn.name, fn, own, { ...opts, memoryMb: fn.memoryMb });
     } else cloud.lambdas.register(fn.name, loadHandler(fn), env, opts);
   }
   // The web console: credflow's own view, so it is mounted here rather than in the emulator.
@@ -101,7 +137,11 @@ export async function bootLocalCloud(opts: BootOptions): Promise<LocalCloud & { 
     }),
   );
   try {
-    const deployment = await deployCatalog(createClients(cfg), catalog, target);
+    const roleArn = (id: string | undefined) => (id ? stack.roles.get(id)?.arn : undefined);
+    const deployment = await deployCatalog(createClients(cfg), catalog, target, {
+      machine: (sm) => roleArn(stack.stateMachineRoles.get(sm.key)),
+      target: (sm, rule) => roleArn(ruleTargetRoleId(sm.id, rule.kind)),
+    });
     // Now that handlers and rules exist: events a crash kept from the rules go out first, then
     // interrupted executions fail (their events start repairs) and the repairs among them rerun.
     cloud.events.redeliverPending();

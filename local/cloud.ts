@@ -2,26 +2,35 @@ import path from 'node:path';
 import { type LocalCredentials, loadOrCreateCredentials, loadOrCreateToken } from './credentials';
 import { ensureCertificateAuthority } from './dbserver/tls';
 import { eventBridgeJsonService } from './eventbridge/api';
+import { eventBridgeAuthz } from './eventbridge/authz';
 import { EventBridge } from './eventbridge/service';
 import { EventLog } from './events/log';
 import { ServiceRegistry } from './http/registry';
 import { HttpEndpoint, LOCAL_PREFIX, type LocalHandler } from './http/server';
+import { LocalIam } from './iam/local-iam';
 import { LambdaRegistry } from './lambda/registry';
 import { createLogger, type LocalLogger, redactingLogger } from './log';
 import { type QuotaSettings, quotasOn } from './quotas';
 import { rdsQueryService } from './rds/api';
+import { rdsAuthz } from './rds/authz';
 import { rdsCaDir } from './rds/servers';
 import { Rds } from './rds/service';
 import { secretsManagerJsonService } from './secretsmanager/api';
+import { secretsManagerAuthz } from './secretsmanager/authz';
 import { SecretsManagerQuotas, withRateQuotas } from './secretsmanager/quotas';
 import { SecretsManager } from './secretsmanager/service';
 import { snsQueryService } from './sns/api';
+import { snsAuthz } from './sns/authz';
 import { Sns } from './sns/service';
 import { stepFunctionsJsonService } from './stepfunctions/api';
+import { stepFunctionsAuthz } from './stepfunctions/authz';
 import { StepFunctions } from './stepfunctions/service';
 import { Store } from './store/db';
 import { ensureStateDir, secureStateDir } from './store/files';
 import { Keyring } from './store/keyring';
+
+/** The policy log's data (JSON), behind the local routes' guard. */
+export const IAM_DECISIONS_PATH = '/_credflow/iam/decisions';
 
 export interface LocalCloudOptions {
   /**
@@ -37,6 +46,11 @@ export interface LocalCloudOptions {
   logger?: LocalLogger | undefined;
   /** Which of AWS's quotas to enforce; default all, as AWS (`credflow up --no-quotas`: none). */
   quotas?: QuotaSettings | undefined;
+  /**
+   * Authorize every call against IAM policies (default off here: a bare cloud has only the
+   * administrator; `bootLocalCloud`, which deploys serverless.yml's roles, turns it on).
+   */
+  iam?: boolean | undefined;
 }
 
 /** What an SDK v3 client needs to talk to the local cloud. */
@@ -86,6 +100,8 @@ export class LocalCloud {
      * as RDS's bundle does on AWS; undefined when openssl is missing and the servers offer no TLS.
      */
     readonly rdsCaBundle: string | undefined,
+    /** Principals, the stack's policies and the gate every call passes (`iam.enabled`: `--no-iam` turns it off). */
+    readonly iam: LocalIam,
   ) {}
 
   static async start(opts: LocalCloudOptions): Promise<LocalCloud> {
@@ -103,6 +119,14 @@ export class LocalCloud {
       const keyring = Keyring.open(store);
       const events = new EventLog(store, { region, accountId }, logger);
       const lambdas = new LambdaRegistry({ region, accountId });
+      const iam = new LocalIam({
+        stateDir,
+        region,
+        accountId,
+        logger,
+        enabled: opts.iam ?? false,
+        admin: credentials,
+      });
       const quotas = { ...(opts.quotas ?? quotasOn()) };
       const secretsQuotas = new SecretsManagerQuotas(quotas);
       const secrets = new SecretsManager({
@@ -114,13 +138,24 @@ export class LocalCloud {
         accountId,
         logger,
         quotas: secretsQuotas,
+        iam,
       });
       const services = new ServiceRegistry();
       services.register(withRateQuotas(secretsManagerJsonService(secrets), secretsQuotas));
       const where = { region, accountId };
-      const stepFunctions = new StepFunctions({ store, events, lambdas, services, logger, quotas, ...where });
+      const stepFunctions = new StepFunctions({
+        store,
+        events,
+        lambdas,
+        services,
+        logger,
+        quotas,
+        iam,
+        ...where,
+      });
       services.register(stepFunctionsJsonService(stepFunctions));
-      const eventBridge = new EventBridge({ store, events, lambdas, stepFunctions, logger, ...where });
+      iam.readMachineRoles((arn) => stepFunctions.roleOf(arn));
+      const eventBridge = new EventBridge({ store, events, lambdas, stepFunctions, logger, iam, ...where });
       services.register(eventBridgeJsonService(eventBridge));
       const sns = new Sns(store, where);
       services.register(snsQueryService(sns));
@@ -128,14 +163,31 @@ export class LocalCloud {
       if (!ca) logger.warn('openssl not found: the local RDS servers offer no TLS');
       const rds = new Rds({ store, secrets, events, stateDir, logger, ca, ...where });
       services.register(rdsQueryService(rds));
+      iam.describe('secretsmanager', secretsManagerAuthz(secrets, where));
+      iam.describe('states', stepFunctionsAuthz(where));
+      iam.describe('events', eventBridgeAuthz(where));
+      iam.describe('sns', snsAuthz(where));
+      iam.describe('rds', rdsAuthz(rds, where));
       const http = new HttpEndpoint({
         registry: services,
-        secretFor: (id) => (id === credentials.accessKeyId ? credentials.secretAccessKey : undefined),
+        secretFor: (id) => iam.principals.lookup(id)?.secretAccessKey,
+        localSecretFor: (id) => (id === credentials.accessKeyId ? credentials.secretAccessKey : undefined),
+        authorize: (ctx, service, operation, input) => iam.authorizeRequest(ctx, service, operation, input),
         logger,
         region,
         token,
       });
       http.localRoutes.set('/_credflow/alerts', () => sns.messages());
+      // The policy log: the latest decisions, denied first; `?principal=` filters by caller ARN.
+      http.localHandlers.set(IAM_DECISIONS_PATH, async (_req, url) => ({
+        status: 200,
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          enabled: iam.enabled,
+          stats: iam.gate.stats,
+          decisions: iam.gate.log({ principal: url.searchParams.get('principal') ?? undefined }),
+        }),
+      }));
       const port = await http.listen(opts.port ?? 4566);
       eventBridge.startScheduler();
       // Servers of databases that exist come back in the background (Describe shows `starting`).
@@ -166,6 +218,7 @@ export class LocalCloud {
         quotas,
         secretsQuotas,
         ca?.bundle,
+        iam,
       );
     } catch (err) {
       store.close();

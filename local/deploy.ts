@@ -7,7 +7,7 @@ import {
 } from '@aws-sdk/client-sfn';
 import { CreateTopicCommand } from '@aws-sdk/client-sns';
 import type { AwsClients } from '../src/aws/clients';
-import type { Catalog, ResolveContext } from './catalog';
+import type { Catalog, CatalogRule, CatalogStateMachine, ResolveContext } from './catalog';
 
 /** Where a deployment lands: the local cloud's region and account. */
 export interface DeployTarget {
@@ -65,13 +65,25 @@ export interface DeployReport {
  * same code serves `credflow up` in-process and `credflow deploy --local` against a running
  * cloud). Idempotent: existing state machines are updated, rules overwritten.
  */
-export async function deployCatalog(c: AwsClients, catalog: Catalog, t: DeployTarget): Promise<DeployReport> {
+/** The roles of the stack a state machine and its rules' targets run as (default: one stand-in role). */
+export interface DeployRoles {
+  machine(sm: CatalogStateMachine): string | undefined;
+  target(sm: CatalogStateMachine, rule: CatalogRule): string | undefined;
+}
+
+export async function deployCatalog(
+  c: AwsClients,
+  catalog: Catalog,
+  t: DeployTarget,
+  roles?: DeployRoles,
+): Promise<DeployReport> {
   const ctx = resolveContext(catalog, t);
   const report: DeployReport = { stateMachines: [], rules: [], topics: [] };
   const topic = await c.sns.send(new CreateTopicCommand({ Name: alertsTopicName(t.stage) }));
   report.topics.push(topic.TopicArn ?? alertsTopicName(t.stage));
-  const roleArn = `arn:aws:iam::${t.accountId}:role/credflow-${t.stage}-local`;
+  const standIn = `arn:aws:iam::${t.accountId}:role/credflow-${t.stage}-local`;
   for (const sm of catalog.stateMachines) {
+    const roleArn = roles?.machine(sm) ?? standIn;
     const definition = resolveDefinition(sm.definition, ctx);
     const arn = ctx.stateMachineArn(sm.id);
     const tags = Object.entries(sm.tags).map(([key, value]) => ({ key, value }));
@@ -101,7 +113,7 @@ export async function deployCatalog(c: AwsClients, catalog: Catalog, t: DeployTa
             {
               Id: sm.key,
               Arn: arn,
-              RoleArn: roleArn,
+              RoleArn: roles?.target(sm, rule) ?? standIn,
               ...(rule.kind === 'schedule' ? { Input: JSON.stringify(rule.input) } : {}),
             },
           ],

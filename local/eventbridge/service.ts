@@ -3,6 +3,7 @@ import type { AwsEvent } from '../events/event';
 import type { EventLog } from '../events/log';
 import { AwsError } from '../http/errors';
 import { assertJsonDepth, jsonDepth, MAX_JSON_DEPTH } from '../http/json-depth';
+import type { LocalIam } from '../iam/local-iam';
 import type { LambdaRegistry } from '../lambda/registry';
 import type { LocalLogger } from '../log';
 import type { StepFunctions } from '../stepfunctions/service';
@@ -17,6 +18,8 @@ export interface EventBridgeOptions {
   events: EventLog;
   lambdas: LambdaRegistry;
   stepFunctions: StepFunctions;
+  /** IAM: a target is started as the role it names (RoleArn). */
+  iam?: LocalIam | undefined;
   region: string;
   accountId: string;
   logger: LocalLogger;
@@ -361,6 +364,12 @@ export class EventBridge {
       if (t.Arn.includes(':states:') && t.Arn.includes(':stateMachine:')) {
         // Started synchronously: the execution exists (durably) before the event counts as delivered.
         try {
+          // EventBridge starts the machine as the role the target names.
+          if (this.o.iam?.enabled)
+            this.o.iam.gate.require(this.o.iam.ruleTarget(t.RoleArn, rule), {
+              action: 'states:StartExecution',
+              resource: t.Arn,
+            });
           this.startTarget(t.Arn, targetExecutionName(event.id, rule, t.Id), input);
         } catch (err) {
           if (err instanceof AwsError && err.status === 503) retry = err;
@@ -372,6 +381,16 @@ export class EventBridge {
         try {
           payload = JSON.parse(input);
         } catch {}
+        try {
+          // EventBridge invokes a function as events.amazonaws.com: the function's resource policy decides.
+          this.o.iam?.requireInvoke(this.o.iam.service('events.amazonaws.com'), t.Arn, {
+            'aws:SourceArn': ctx.arn,
+            'aws:SourceAccount': this.o.accountId,
+          });
+        } catch (err) {
+          failed(err);
+          continue;
+        }
         const p = this.o.lambdas
           .invoke(t.Arn, payload)
           .then(() => undefined, failed)

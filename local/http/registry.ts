@@ -9,6 +9,8 @@ export interface RequestContext {
   signingService: string;
   sourceIp: string;
   userAgent: string;
+  /** `X-Amz-Security-Token`: temporary credentials' session token, if the caller sent one. */
+  securityToken?: string | undefined;
 }
 
 export type JsonOperation = (input: Record<string, unknown>, ctx: RequestContext) => unknown;
@@ -58,6 +60,8 @@ export interface QueryService {
    * see `renderXml` for the mapping (an array repeats its key's element).
    */
   actions: Readonly<Record<string, QueryAction>>;
+  /** The code of IAM's refusal on this service (`AccessDenied` by default; SNS says `AuthorizationError`). */
+  accessDeniedCode?: string;
   /** HTTP status for an error code when it is not 400 (RDS answers DBInstanceNotFound with 404). */
   statusFor?(error: AwsError): number;
 }

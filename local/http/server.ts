@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { AccessDeniedError } from '../iam/gate';
 import type { LocalLogger } from '../log';
 import { bodyPending, closeAfterReply, queryOf, readBody } from './body';
 import { AwsError, internalFailure } from './errors';
@@ -78,11 +79,23 @@ type Route =
 export interface EndpointOptions {
   registry: ServiceRegistry;
   secretFor: SecretLookup;
+  /** The keys that may sign requests to the `/_credflow/*` routes (default: every key). */
+  localSecretFor?: SecretLookup;
   logger: LocalLogger;
   /** The cloud's region: every signature's scope must name it. */
   region: string;
   /** The token `credflow up` prints, for the `/_credflow/*` routes. */
   token: string;
+  /**
+   * IAM's gate: called once the signature is verified and the call is known, before the service
+   * acts; throws AWS's AccessDenied (or an unknown session token's error).
+   */
+  authorize?: (
+    ctx: RequestContext,
+    signingName: string,
+    operation: string,
+    input: Record<string, unknown>,
+  ) => void;
 }
 
 /**
@@ -109,7 +122,7 @@ export class HttpEndpoint {
   constructor(private readonly opts: EndpointOptions) {
     this.guard = localGuard({
       token: opts.token,
-      secretFor: opts.secretFor,
+      secretFor: opts.localSecretFor ?? opts.secretFor,
       region: opts.region,
       redeemCode: (code) => this.loginCodes.redeem(code),
     });
@@ -187,6 +200,7 @@ export class HttpEndpoint {
         signingService: caller.service,
         sourceIp: req.socket.remoteAddress ?? '127.0.0.1',
         userAgent: headers['user-agent'] ?? '',
+        securityToken: headers['x-amz-security-token'],
       };
       reply = await this.dispatch(route, body, ctx);
     } catch (err) {
@@ -350,6 +364,12 @@ export class HttpEndpoint {
       if (input === null || typeof input !== 'object' || Array.isArray(input)) {
         throw new AwsError('SerializationException', 'Start of structure or map found where not expected.');
       }
+      this.opts.authorize?.(
+        ctx,
+        route.service.signingName,
+        route.operation,
+        input as Record<string, unknown>,
+      );
       const result = await op(input as Record<string, unknown>, ctx);
       return {
         status: 200,
@@ -365,6 +385,7 @@ export class HttpEndpoint {
       if (!route.service || !action) {
         throw new AwsError('InvalidAction', `The action ${route.action} is not valid for this web service.`);
       }
+      this.opts.authorize?.(ctx, route.service.signingName, route.action, route.params);
       const result = await action(route.params, ctx);
       return {
         status: 200,
@@ -381,9 +402,14 @@ export class HttpEndpoint {
   private renderError(route: Route, err: AwsError, requestId: string): Reply {
     if (route.kind === 'query') {
       // The query protocol names signature failures its own way (SignatureDoesNotMatch...).
-      const { code, message } = err instanceof SigV4Error ? err.query : err;
+      const { code, message } =
+        err instanceof SigV4Error
+          ? err.query
+          : err instanceof AccessDeniedError
+            ? { code: route.service?.accessDeniedCode ?? 'AccessDenied', message: err.message }
+            : err;
       return {
-        status: route.service?.statusFor?.(err) ?? err.status,
+        status: err instanceof AccessDeniedError ? 403 : (route.service?.statusFor?.(err) ?? err.status),
         headers: { 'content-type': 'text/xml' },
         body: queryErrorXml(err.fault, code, message, requestId),
       };

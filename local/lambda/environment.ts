@@ -74,6 +74,8 @@ export function lambdaEnvironment(
     AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
     AWS_LAMBDA_LOG_GROUP_NAME: `/aws/lambda/${fn.functionName}`,
     AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs24.x',
-    ...functionCredentials(host),
+    // The function's own role credentials when the cloud gave it some (IAM on), else the host's:
+    // never a mix, and never the host's keys over the role's.
+    ...functionCredentials(own['AWS_ACCESS_KEY_ID'] !== undefined ? own : host),
   };
 }

@@ -15,6 +15,8 @@ export interface RotationHost {
   serviceEvent(arn: string, eventName: RotationEventName, extra?: Record<string, unknown>): void;
   /** After finishSecret: checks the outcome and records it; returns a reason when it is a failure. */
   complete(arn: string, token: string): string | undefined;
+  /** IAM: may Secrets Manager (the service principal) invoke the rotation function for this secret? Throws if not. */
+  authorizeInvoke?(lambdaArn: string, secretArn: string): void;
 }
 
 interface Job {
@@ -52,6 +54,7 @@ export class RotationRunner {
    */
   async testConfiguration(arn: string, token: string, lambdaArn: string): Promise<string | undefined> {
     try {
+      this.host.authorizeInvoke?.(lambdaArn, arn);
       await this.lambdas.invoke(lambdaArn, {
         Step: 'testSecret',
         SecretId: arn,
@@ -94,6 +97,7 @@ export class RotationRunner {
           return;
         }
         try {
+          this.host.authorizeInvoke?.(lambdaArn, arn);
           await this.lambdas.invoke(lambdaArn, {
             Step: step,
             SecretId: arn,

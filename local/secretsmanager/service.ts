@@ -38,6 +38,7 @@ import type {
   ValidateResourcePolicyResponse,
 } from '@aws-sdk/client-secrets-manager';
 import type { EventLog } from '../events/log';
+import type { LocalIam } from '../iam/local-iam';
 import type { LambdaRegistry } from '../lambda/registry';
 import type { LocalLogger } from '../log';
 import type { Store } from '../store/db';
@@ -72,6 +73,8 @@ export interface SecretsManagerDeps {
   logger: LocalLogger;
   /** AWS's quotas (sizes, versions; rates are applied by `withRateQuotas` at the protocol layer). */
   quotas?: SecretsManagerQuotas | undefined;
+  /** IAM: Secrets Manager invokes rotation functions as `secretsmanager.amazonaws.com`. */
+  iam?: LocalIam | undefined;
 }
 
 /**
@@ -105,6 +108,15 @@ export class SecretsManager {
       {
         serviceEvent: (arn, name, extra) => this.ctx.trail.serviceEvent(arn, name, extra),
         complete: (arn, token) => completeRotation(this.ctx, arn, token),
+        authorizeInvoke: (fn, secretArn) => {
+          const iam = deps.iam;
+          if (!iam?.enabled) return;
+          const own = deps.lambdas.resolve(fn);
+          iam.requireInvoke(iam.service('secretsmanager.amazonaws.com'), own ? deps.lambdas.arn(own) : fn, {
+            'aws:SourceAccount': deps.accountId,
+            'aws:SourceArn': secretArn,
+          });
+        },
       },
       deps.logger,
     );
@@ -119,6 +131,28 @@ export class SecretsManager {
   async awaitIdle(secretId?: string): Promise<void> {
     const arn = secretId === undefined ? undefined : lookup(this.ctx, secretId)?.arn;
     await this.runner.awaitIdle(arn);
+  }
+
+  /**
+   * What IAM needs to know of a secret before a call acts on it (local/secretsmanager/authz.ts):
+   * its ARN, tags, resource policy and rotation function; undefined when there is no such secret.
+   */
+  authzView(secretId: string | undefined):
+    | {
+        arn: string;
+        tags: { Key: string; Value: string }[];
+        policy: string | null;
+        rotationLambdaArn: string | null;
+      }
+    | undefined {
+    const s = lookup(this.ctx, secretId);
+    if (!s) return undefined;
+    return {
+      arn: s.arn,
+      tags: JSON.parse(s.tags) as { Key: string; Value: string }[],
+      policy: s.resource_policy,
+      rotationLambdaArn: s.rotation_lambda_arn,
+    };
   }
 
   /** Removes secrets whose recovery window has passed. Checked lazily, at every call. */

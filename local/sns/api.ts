@@ -6,6 +6,7 @@ export function snsQueryService(sns: Sns): QueryService {
   return {
     protocol: 'query',
     signingName: 'sns',
+    accessDeniedCode: 'AuthorizationError',
     // A message is at most 256 KiB; form encoding can triple it.
     maxRequestBytes: 1024 * 1024,
     xmlNamespace: 'http://sns.amazonaws.com/doc/2010-03-31/',

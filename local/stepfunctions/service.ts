@@ -1,6 +1,7 @@
 import type { EventLog as CloudEvents } from '../events/log';
 import { AwsError } from '../http/errors';
 import type { ServiceRegistry } from '../http/registry';
+import type { LocalIam } from '../iam/local-iam';
 import type { LambdaRegistry } from '../lambda/registry';
 import type { LocalLogger } from '../log';
 import { type QuotaSettings, quotasOff } from '../quotas';
@@ -19,6 +20,8 @@ export type { ExecutionStatus, Tag } from './store';
 export type { SdkEndpoint } from './tasks';
 
 export interface StepFunctionsOptions {
+  /** IAM: a state machine calls its integrations as its role. */
+  iam?: LocalIam | undefined;
   store: Store;
   events: CloudEvents;
   lambdas: LambdaRegistry;
@@ -57,6 +60,11 @@ export class StepFunctions {
    */
   useEndpoint(endpoint: SdkEndpoint): void {
     this.tasks.useEndpoint(endpoint);
+  }
+
+  /** The role a state machine runs as (its `roleArn`), for IAM; undefined for no such machine. */
+  roleOf(machineArn: string): string | undefined {
+    return this.db.machine(machineArn)?.role_arn;
   }
 
   private smArn(name: string): string {

@@ -9,6 +9,7 @@ import { LocalCloudError } from '../errors';
 import { AwsError } from '../http/errors';
 import type { RequestContext, ServiceRegistry } from '../http/registry';
 import { toJsonWire } from '../http/server';
+import type { Caller, LocalIam } from '../iam/local-iam';
 import { LambdaNotFoundError, type LambdaRegistry, LambdaTimeoutError } from '../lambda/registry';
 import type { LocalLogger } from '../log';
 import { sdkErrorName, toApiShape, toJavaShape } from './integrations';
@@ -87,6 +88,8 @@ export interface TaskParent {
 }
 
 export interface TaskDispatcherOptions {
+  /** IAM: the integrations are authorized as the state machine's role. */
+  iam?: LocalIam | undefined;
   lambdas: LambdaRegistry;
   services: ServiceRegistry;
   region: string;
@@ -119,13 +122,13 @@ export class TaskDispatcher {
     parent: TaskParent,
     submitted?: (output: unknown) => void,
   ): Promise<unknown> {
-    if (resource.startsWith('arn:aws:lambda:')) return this.invokeLambda(resource, input);
+    if (resource.startsWith('arn:aws:lambda:')) return this.invokeLambda(resource, input, parent);
     const m = /^arn:aws:states:::(.+)$/.exec(resource);
     if (!m?.[1]) throw new TaskError('States.Runtime', `unsupported Task resource ${resource}`);
     const target = m[1];
     const params = (input ?? {}) as Record<string, unknown>;
     if (target === 'lambda:invoke') {
-      const payload = await this.invokeLambda(String(params['FunctionName']), params['Payload']);
+      const payload = await this.invokeLambda(String(params['FunctionName']), params['Payload'], parent);
       return { Payload: payload, StatusCode: 200, ExecutedVersion: '$LATEST' };
     }
     if (target === 'events:putEvents') {
@@ -133,12 +136,12 @@ export class TaskDispatcher {
         ...e,
         Detail: typeof e['Detail'] === 'string' ? e['Detail'] : JSON.stringify(e['Detail'] ?? {}),
       }));
-      return this.callJson('AWSEvents', 'PutEvents', { Entries: entries }, (c) => `EventBridge.${c}`);
+      return this.callJson('AWSEvents', 'PutEvents', { Entries: entries }, (c) => `EventBridge.${c}`, parent);
     }
-    if (target === 'sns:publish') return this.callQuery('sns', 'Publish', params, (c) => `SNS.${c}`);
+    if (target === 'sns:publish') return this.callQuery('sns', 'Publish', params, (c) => `SNS.${c}`, parent);
     if (target.startsWith('states:startExecution')) return this.startChild(target, params, parent, submitted);
     const sdk = /^aws-sdk:([a-z0-9]+):([A-Za-z0-9]+)$/.exec(target);
-    if (sdk?.[1] && sdk[2]) return this.callSdk(sdk[1], camelToPascal(sdk[2]), params);
+    if (sdk?.[1] && sdk[2]) return this.callSdk(sdk[1], camelToPascal(sdk[2]), params, parent);
     throw new TaskError('States.Runtime', `unsupported Task resource ${resource}`);
   }
 
@@ -148,7 +151,29 @@ export class TaskDispatcher {
     this.sdkClients.clear();
   }
 
-  private async invokeLambda(fn: string, input: unknown): Promise<unknown> {
+  /**
+   * IAM's check of one integration call, as the state machine's role; a denial fails the Task with
+   * the integration's error name, as on AWS.
+   */
+  private authorize(
+    parent: TaskParent,
+    check: (iam: LocalIam, caller: Caller) => void,
+    errorName: string,
+  ): void {
+    const iam = this.o.iam;
+    if (!iam?.enabled) return;
+    try {
+      check(iam, iam.stateMachine(parent.arn));
+    } catch (err) {
+      if (err instanceof AwsError) throw new TaskError(errorName, err.message);
+      throw err;
+    }
+  }
+
+  private async invokeLambda(fn: string, input: unknown, parent: TaskParent): Promise<unknown> {
+    const own = this.o.lambdas.resolve(fn);
+    const fnArn = own ? this.o.lambdas.arn(own) : fn;
+    this.authorize(parent, (iam, caller) => iam.requireInvoke(caller, fnArn), 'Lambda.AWSLambdaException');
     try {
       return await this.o.lambdas.invoke(fn, input);
     } catch (err) {
@@ -161,13 +186,24 @@ export class TaskDispatcher {
     }
   }
 
-  private async callSdk(service: string, action: string, params: Record<string, unknown>): Promise<unknown> {
+  private async callSdk(
+    service: string,
+    action: string,
+    params: Record<string, unknown>,
+    parent: TaskParent,
+  ): Promise<unknown> {
     const apiInput = toApiShape(service, params) as Record<string, unknown>;
     const jsonTarget = JSON_SDK_SERVICES[service];
     if (jsonTarget) {
-      const out = await this.callJson(jsonTarget, action, apiInput, (c) => sdkErrorName(service, c));
+      const out = await this.callJson(jsonTarget, action, apiInput, (c) => sdkErrorName(service, c), parent);
       return toJavaShape(out);
     }
+    // Sent over HTTP with the cloud's own key: authorized here first, as the machine's role.
+    this.authorize(
+      parent,
+      (iam, caller) => iam.requireCall(caller, service, action, apiInput),
+      sdkErrorName(service, 'AccessDeniedException'),
+    );
     const spec = HTTP_SDK_SERVICES[service];
     if (!spec)
       throw new TaskError('States.Runtime', `aws-sdk:${service} is not available on the local cloud`);
@@ -208,10 +244,17 @@ export class TaskDispatcher {
     op: string,
     input: unknown,
     errorName: (code: string) => string,
+    parent: TaskParent,
   ): Promise<unknown> {
     const svc = this.o.services.jsonService(target);
     const fn = svc?.operations[op];
-    if (!fn) throw new TaskError('States.Runtime', `${target}.${op} is not available on the local cloud`);
+    if (!svc || !fn)
+      throw new TaskError('States.Runtime', `${target}.${op} is not available on the local cloud`);
+    this.authorize(
+      parent,
+      (iam, caller) => iam.requireCall(caller, svc.signingName, op, (input ?? {}) as Record<string, unknown>),
+      errorName('AccessDeniedException'),
+    );
     try {
       return toJsonWire(await fn((input ?? {}) as Record<string, unknown>, this.internalContext(target)));
     } catch (err) {
@@ -225,6 +268,7 @@ export class TaskDispatcher {
     action: string,
     input: Record<string, unknown>,
     errorName: (code: string) => string,
+    parent: TaskParent,
   ) {
     const svc = this.o.services.queryService(action, signingName);
     const fn = svc?.actions[action];
@@ -236,6 +280,11 @@ export class TaskDispatcher {
       // sns:publish takes a JSON Message as an object and sends its text.
       flat[k] = typeof v === 'object' ? JSON.stringify(v) : String(v);
     }
+    this.authorize(
+      parent,
+      (iam, caller) => iam.requireCall(caller, signingName, action, flat),
+      errorName(svc?.accessDeniedCode ?? 'AccessDenied'),
+    );
     try {
       return toJsonWire(await fn(flat, this.internalContext(signingName)));
     } catch (err) {
@@ -253,6 +302,20 @@ export class TaskDispatcher {
   ): Promise<unknown> {
     const input = params['Input'];
     const executions = this.o.executions;
+    const denied = sdkErrorName('StepFunctions', 'AccessDeniedException');
+    const child = String(params['StateMachineArn']);
+    this.authorize(
+      parent,
+      (iam, caller) => {
+        iam.requireCall(caller, 'states', 'StartExecution', { stateMachineArn: child });
+        if (target === 'states:startExecution') return;
+        // `.sync`: Step Functions follows the child through a managed rule and DescribeExecution.
+        const rule = `arn:aws:events:${this.o.region}:${/^arn:[^:]+:states:[^:]*:(\d+):/.exec(parent.arn)?.[1] ?? ''}:rule/StepFunctionsGetEventsForStepFunctionsExecutionRule`;
+        for (const action of ['events:PutTargets', 'events:PutRule', 'events:DescribeRule'])
+          iam.gate.require(caller, { action, resource: rule });
+      },
+      denied,
+    );
     let started: { executionArn: string; startDate: Date };
     try {
       started = executions.startExecution({
@@ -266,6 +329,12 @@ export class TaskDispatcher {
     }
     const response = { ExecutionArn: started.executionArn, StartDate: started.startDate.getTime() };
     if (target === 'states:startExecution') return response;
+    this.authorize(
+      parent,
+      (iam, caller) =>
+        iam.requireCall(caller, 'states', 'DescribeExecution', { executionArn: started.executionArn }),
+      denied,
+    );
     submitted?.(response);
     parent.children.add(started.executionArn);
     try {

@@ -103,7 +103,7 @@ export function monitoringChecks(root: string, catalog: Catalog, stage: string):
         expect(resources()[roleId]?.Properties['ManagedPolicyArns']).toContainEqual({
           'Fn::If': [
             'TracingEnabled',
-            'arn:aws:iam::aws:policy/AWSXRayDaemonWriteAccess',
+            { 'Fn::Sub': 'arn:${AWS::Partition}:iam::aws:policy/AWSXRayDaemonWriteAccess' },
             { Ref: 'AWS::NoValue' },
           ],
         });

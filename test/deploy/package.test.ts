@@ -11,6 +11,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { parse } from 'yaml';
 import { loadCatalog } from '../../local/catalog';
+import { loadStackIam } from '../../local/iam/template';
 import { cfnLintErrors } from './cfn-lint';
 import { monitoringChecks } from './monitoring';
 import { osls, root } from './osls';
@@ -63,16 +64,20 @@ const UNSCOPABLE = [
 ];
 
 async function packaged(dir: string, params: string[]): Promise<Template> {
-  await osls([
-    'package',
-    '--stage',
-    'ci',
-    '--region',
-    'us-east-1',
-    '--package',
-    dir,
-    ...params.map((p) => `--param=${p}`),
-  ]);
+  await osls(
+    [
+      'package',
+      '--stage',
+      'ci',
+      '--region',
+      'us-east-1',
+      '--package',
+      dir,
+      ...params.map((p) => `--param=${p}`),
+      // A busy machine packages 32 functions in minutes.
+    ],
+    900_000,
+  );
   const file = path.join(dir, 'cloudformation-template-update-stack.json');
   return resolveConditions(JSON.parse(readFileSync(file, 'utf8')) as Template);
 }
@@ -95,7 +100,7 @@ beforeAll(async () => {
     `kmsKeyArn=${KMS_KEY}`,
   ]);
   resources = vpc.Resources;
-}, 600_000);
+}, 1_800_000);
 
 afterAll(() => rmSync(bare, { recursive: true, force: true }));
 
@@ -273,7 +278,7 @@ describe('serverless package (offline)', () => {
       }
     }
     // The functions outside the VPC share those roles; the state machine roles never have them.
-    expect(vpcRoles.size).toBe(4);
+    expect(vpcRoles.size).toBe(5);
   });
 
   it('creates the interface endpoints when asked: private DNS, their own group open to the functions on 443', () => {
@@ -330,6 +335,7 @@ describe('serverless package (offline)', () => {
       UserFunctionRole: ['kms:Decrypt', 'kms:GenerateDataKey'],
       DatabaseFunctionRole: ['kms:CreateGrant', 'kms:Decrypt', 'kms:DescribeKey', 'kms:GenerateDataKey'],
       PreflightFunctionRole: ['kms:Decrypt'],
+      VerifyFunctionRole: ['kms:Decrypt'],
     });
     expect(vpc.Parameters?.['KmsKeyArn']?.Default).toBe(KMS_KEY);
     // No key: no statement on any key but Secrets Manager's own.
@@ -368,22 +374,94 @@ describe('serverless package (offline)', () => {
     for (const [, f] of of(vpc, 'AWS::Lambda::Function')) expect(f.Properties['Runtime']).toBe('nodejs24.x');
   });
 
-  it('offers a policy that denies setting or removing the binding tags (credflow:user, ...)', () => {
+  it('offers a policy that denies setting, changing or removing credflow:* tags, CreateSecret Tags included', () => {
     const policy = vpc.Resources['ProtectCredflowBindingTagsPolicy'];
     expect(policy?.Type).toBe('AWS::IAM::ManagedPolicy');
     const doc = policy?.Properties['PolicyDocument'] as { Statement: Record<string, unknown>[] } | undefined;
     const [deny] = doc?.Statement ?? [];
     expect(deny).toMatchObject({
       Effect: 'Deny',
-      Action: expect.arrayContaining(['secretsmanager:TagResource', 'secretsmanager:UntagResource']),
-      Condition: { 'ForAnyValue:StringEquals': { 'aws:TagKeys': expect.arrayContaining(['credflow:user']) } },
+      Action: expect.arrayContaining([
+        'secretsmanager:CreateSecret',
+        'secretsmanager:TagResource',
+        'secretsmanager:UntagResource',
+      ]),
+      Condition: { 'ForAnyValue:StringLike': { 'aws:TagKeys': 'credflow:*' } },
     });
+  });
+
+  it('writes no ARN with a hard-coded partition in any IAM policy', () => {
+    for (const t of [vpc, none]) {
+      for (const [name, r] of of(t, 'AWS::IAM::Role').concat(of(t, 'AWS::IAM::ManagedPolicy'))) {
+        expect({ name, literal: JSON.stringify(r.Properties).match(/arn:aws:/g) ?? [] }).toEqual({
+          name,
+          literal: [],
+        });
+      }
+    }
+  });
+
+  it('gives each function and state machine the role resources/iam.yml names, the one the local cloud enforces', () => {
+    // The local cloud reads serverless.yml itself (local/iam/template.ts): the same roles, the same
+    // statements as the packaged template, so what it allows is what AWS would.
+    const stack = loadStackIam(root, { region: 'us-east-1', accountId: '123456789012', stage: 'ci' });
+    for (const f of catalog.functions)
+      expect(roleOf(none, fn(none, f.key), 'Role')).toBe(stack.functionRoles.get(f.key));
+    for (const m of catalog.stateMachines)
+      expect(roleOf(none, none.Resources[m.id] as Resource, 'RoleArn')).toBe(
+        stack.stateMachineRoles.get(m.key),
+      );
+    const packagedRoles = of(none, 'AWS::IAM::Role')
+      .map(([id]) => id)
+      .sort();
+    expect([...stack.roles.keys()].sort()).toEqual(packagedRoles);
+    for (const [id, role] of of(none, 'AWS::IAM::Role')) {
+      const local = stack.roles.get(id);
+      const actions = (docs: { Statement: unknown }[]) =>
+        docs
+          .flatMap((d) => [d.Statement].flat() as { Effect: string; Action: string | string[] }[])
+          .map((st) => `${st.Effect} ${[st.Action].flat().sort().join(',')}`)
+          .sort();
+      const inline = (
+        (role.Properties['Policies'] ?? []) as { PolicyDocument: { Statement: unknown } }[]
+      ).map((p) => p.PolicyDocument);
+      expect({
+        id,
+        statements: actions(
+          local?.policies.filter((p) => !p.name.startsWith('arn:')).map((p) => p.document) ?? [],
+        ),
+      }).toEqual({
+        id,
+        statements: actions(inline),
+      });
+    }
   });
 
   it('gives each function a role for its group only', () => {
     const actionsOf = (key: string) =>
       new Set(roleStatements(vpc, fn(vpc, key), 'Role').flatMap((s) => s.Action));
-    for (const f of catalog.functions) expect(actionsOf(f.key).size).toBeGreaterThan(0);
+    // The functions that only compute over their input make no AWS call and may make none.
+    const pure = [
+      'classifyDeletion',
+      'tallyFleetPage',
+      'describeRotationFailure',
+      'summarizeFleetRotation',
+      'tallyReconcilePage',
+    ];
+    for (const f of catalog.functions)
+      expect({ fn: f.key, any: actionsOf(f.key).size > 0 }).toEqual({
+        fn: f.key,
+        any: !pure.includes(f.key),
+      });
+    // testSecret and verify-credentials write nothing.
+    for (const key of ['testSecret', 'verifyCredentials'])
+      expect(
+        [...actionsOf(key)].filter(
+          (a) => !/:(Describe|Get|List)/.test(a) && !a.startsWith('ec2:') && a !== 'kms:Decrypt',
+        ),
+      ).toEqual([]);
+    // enableRotation's RotateSecret: Secrets Manager checks that its caller may invoke the rotation function.
+    expect(actionsOf('enableRotation').has('lambda:InvokeFunction')).toBe(true);
     // The rotation steps cannot create or delete databases or secrets...
     for (const a of [
       'rds:CreateDBInstance',

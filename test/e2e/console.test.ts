@@ -26,6 +26,7 @@ import { consoleUrl } from '../../cli/console';
 import type { Connection } from '../../cli/context';
 import { LOCAL_STAGE } from '../../local/boot';
 import { alertsTopicName } from '../../local/deploy';
+import { Principals } from '../../local/iam/principals';
 import { artifact, launchBrowser } from '../support/browser';
 import { startTestCloud, type TestCloud } from '../support/cloud';
 import { awaitExecution, connectionOf, current, run, succeed } from './support';
@@ -239,6 +240,21 @@ describe('the console in a browser', () => {
       await gate;
       return { ok: true };
     });
+    // The machine's role, as one would make it on AWS: it may invoke the two functions.
+    Principals.create(
+      tc.stateDir,
+      'console-check',
+      {
+        role: true,
+        documents: [
+          {
+            Version: '2012-10-17',
+            Statement: [{ Effect: 'Allow', Action: 'lambda:InvokeFunction', Resource: [flaky, gated] }],
+          },
+        ],
+      },
+      tc.cloud.iam.principals.stack,
+    );
     const machine = await tc.clients.sfn.send(
       new CreateStateMachineCommand({
         name: `credflow-${LOCAL_STAGE}-console-check`,

@@ -64,7 +64,7 @@ async function fleetOn(id: string, engine: string, n: number, pairs: number, tag
     for (let c = 0; c < copies; c++) {
       const s = await tc.clients.secrets.send(
         new CreateSecretCommand({
-          Name: `fleet/${id}/${username}${c ? '-copy' : ''}`,
+          Name: `credflow/fleet/${id}/${username}${c ? '-copy' : ''}`,
           SecretString: JSON.stringify({
             engine,
             host: master.creds.host,

@@ -51,7 +51,7 @@ async function userSecret(strategy: StrategyName) {
     secrets: tc.clients.secrets,
     engine: 'postgres',
     admin: servers.postgres.admin,
-    masterName: `metrics/master-${seq}`,
+    masterName: `credflow/metrics/master-${seq}`,
     name: `credflow/metrics/${username}`,
     username,
     password,

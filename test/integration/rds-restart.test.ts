@@ -137,8 +137,8 @@ describe('the endpoint across restarts of the local cloud', () => {
     try {
       const pg = await createInstance(c.rds, 'keep-pg', 'postgres');
       const my = await createInstance(c.rds, 'keep-my', 'mysql');
-      const pgUser = await userSecretOn(c, pg, 'postgres', 'keep/pg');
-      const myUser = await userSecretOn(c, my, 'mysql', 'keep/my');
+      const pgUser = await userSecretOn(c, pg, 'postgres', 'credflow/keep/pg');
+      const myUser = await userSecretOn(c, my, 'mysql', 'credflow/keep/my');
       await cloud.stop();
       expect(await portAnswers(pg.Endpoint!.Port!)).toBe(false);
       cloud = trusting(await LocalCloud.start({ stateDir: dir, port: 0, logger: silentLogger }));
@@ -192,8 +192,8 @@ describe('the endpoint across restarts of the local cloud', () => {
     try {
       const pg = await createInstance(c.rds, 'crash-pg', 'postgres');
       const my = await createInstance(c.rds, 'crash-my', 'mysql');
-      const pgUser = await userSecretOn(c, pg, 'postgres', 'crash/pg');
-      const myUser = await userSecretOn(c, my, 'mysql', 'crash/my');
+      const pgUser = await userSecretOn(c, pg, 'postgres', 'credflow/crash/pg');
+      const myUser = await userSecretOn(c, my, 'mysql', 'credflow/crash/my');
       const pids = () =>
         ['instance-crash-pg/data/postmaster.pid', 'instance-crash-my/data/mariadbd.pid'].map(
           (f) => readFileSync(path.join(dir, 'rds', f), 'utf8').split('\n')[0],

@@ -12,7 +12,9 @@ export const smRotationFailed = {
   detail: {
     eventSource: 'secretsmanager.amazonaws.com',
     eventName: 'RotationFailed',
-    additionalEventData: { SecretId: 'arn:aws:secretsmanager:us-east-1:000000000000:secret:app-AbCdEf' },
+    additionalEventData: {
+      SecretId: 'arn:aws:secretsmanager:us-east-1:000000000000:secret:credflow/app-AbCdEf',
+    },
   },
 };
 /** A rotate-secret execution status change (FAILED unless `status` says otherwise). */

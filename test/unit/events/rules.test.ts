@@ -22,6 +22,34 @@ describe('rules (events/*.json)', () => {
       detail: { ...smRotationFailed.detail, eventName: 'RotationSucceeded' },
     };
     expect(matchesPattern(p, ok)).toBe(false);
+    // Another application's secret is not credflow's to repair (its role could not even read it).
+    const theirs = {
+      ...smRotationFailed,
+      detail: {
+        ...smRotationFailed.detail,
+        additionalEventData: { SecretId: 'arn:aws:secretsmanager:us-east-1:000000000000:secret:app-AbCdEf' },
+      },
+    };
+    expect(matchesPattern(p, theirs)).toBe(false);
+  });
+
+  it("secret-deleted matches DeleteSecret of credflow's secrets only", () => {
+    const p = pattern('secret-deleted.json');
+    const deleted = (name: string) => ({
+      ...smRotationFailed,
+      'detail-type': 'AWS API Call via CloudTrail',
+      detail: {
+        eventSource: 'secretsmanager.amazonaws.com',
+        eventName: 'DeleteSecret',
+        requestParameters: { secretId: name },
+        responseElements: {
+          name,
+          arn: `arn:aws:secretsmanager:us-east-1:000000000000:secret:${name}-AbCdEf`,
+        },
+      },
+    });
+    expect(matchesPattern(p, deleted('credflow/app/orders'))).toBe(true);
+    expect(matchesPattern(p, deleted('app/orders'))).toBe(false);
   });
 
   it('rotate-secret-execution-failed ignores "rotation in progress" losers, so the repair never undoes a running rotation', () => {

@@ -207,6 +207,37 @@ describe('LambdaRegistry: functions on their own threads', () => {
     }
   });
 
+  it("signs with its own role's temporary credentials when it has them, never the host's keys", async () => {
+    const saved = { id: process.env['AWS_ACCESS_KEY_ID'], key: process.env['AWS_SECRET_ACCESS_KEY'] };
+    process.env['AWS_ACCESS_KEY_ID'] = 'AKIDADMIN';
+    process.env['AWS_SECRET_ACCESS_KEY'] = 'admin-secret';
+    try {
+      const r = threaded(
+        'environment',
+        {
+          AWS_ACCESS_KEY_ID: 'ASIAROLE',
+          AWS_SECRET_ACCESS_KEY: 'role-secret',
+          AWS_SESSION_TOKEN: 'role-token',
+        },
+        { memoryMb: 256 },
+      );
+      const env = (await r.invoke('environment', {})) as Record<string, string>;
+      expect([env['AWS_ACCESS_KEY_ID'], env['AWS_SECRET_ACCESS_KEY'], env['AWS_SESSION_TOKEN']]).toEqual([
+        'ASIAROLE',
+        'role-secret',
+        'role-token',
+      ]);
+    } finally {
+      for (const [k, v] of [
+        ['AWS_ACCESS_KEY_ID', saved.id],
+        ['AWS_SECRET_ACCESS_KEY', saved.key],
+      ] as const) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+    }
+  });
+
   it("rejects with the handler's error name and message", async () => {
     await expect(threaded('typedError').invoke('typedError', {})).rejects.toMatchObject({
       name: 'ValidationError',

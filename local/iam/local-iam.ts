@@ -1,0 +1,131 @@
+/**
+ * The local cloud's IAM: who calls (principals), what the stack allows (its roles, managed
+ * policies and function permissions, from serverless.yml) and the gate that decides. The
+ * endpoint asks it about every request; the services ask it at their internal calls, as the
+ * principal AWS would use there (a state machine's role, a rule target's role, Secrets Manager).
+ */
+import type { LocalCredentials } from '../credentials';
+import { AwsError } from '../http/errors';
+import type { LocalLogger } from '../log';
+import { AccessDeniedError, type AuthzDescriber, IamGate } from './gate';
+import { type KnownPrincipal, Principals } from './principals';
+import type { StackIam } from './template';
+import type { ContextValue, Principal } from './types';
+
+/** A caller for the gate: a known principal, or a service principal (no identity policies). */
+export type Caller = KnownPrincipal | { principal: Principal; identity?: undefined };
+
+export class LocalIam {
+  readonly gate: IamGate;
+  readonly principals: Principals;
+  private stack: StackIam | undefined;
+  /** State machine ARN -> the ARN of the role it runs as (its `roleArn`). */
+  private machineRole: (machineArn: string) => string | undefined = () => undefined;
+
+  constructor(
+    private readonly o: {
+      stateDir: string;
+      region: string;
+      accountId: string;
+      logger: LocalLogger;
+      enabled: boolean;
+      admin: LocalCredentials;
+    },
+  ) {
+    this.gate = new IamGate({ logger: o.logger, enabled: o.enabled });
+    this.principals = new Principals(
+      { stateDir: o.stateDir, accountId: o.accountId, stack: undefined },
+      o.admin,
+    );
+  }
+
+  get enabled(): boolean {
+    return this.gate.enabled;
+  }
+
+  /** The stack's IAM, once serverless.yml is deployed; `machines` maps state machine ARNs to role ids. */
+  useStack(stack: StackIam): void {
+    this.stack = stack;
+    this.principals.useStack(stack);
+  }
+
+  /** Where the role a state machine runs as is read (Step Functions' record of its roleArn). */
+  readMachineRoles(roleOf: (machineArn: string) => string | undefined): void {
+    this.machineRole = roleOf;
+  }
+
+  describe(signingName: string, describer: AuthzDescriber): void {
+    this.gate.describe(signingName, describer);
+  }
+
+  /**
+   * The endpoint's check, after SigV4: the caller behind the key (and its session token, for
+   * temporary credentials), then every need of the call.
+   */
+  authorizeRequest(
+    req: { accessKeyId: string; securityToken?: string | undefined },
+    signingName: string,
+    operation: string,
+    input: Record<string, unknown>,
+  ): void {
+    const caller = this.principals.lookup(req.accessKeyId);
+    if (!caller || (caller.sessionToken !== undefined && caller.sessionToken !== req.securityToken))
+      throw new AwsError(
+        'UnrecognizedClientException',
+        'The security token included in the request is invalid.',
+        403,
+      );
+    this.gate.authorizeCall(caller, signingName, operation, input);
+  }
+
+  /** A service principal (`secretsmanager.amazonaws.com`): only resource-based policies allow it. */
+  service(name: string): Caller {
+    return { principal: { arn: name, accountId: this.o.accountId, kind: 'service', service: name } };
+  }
+
+  /** The role a state machine runs as, from an execution's or the machine's ARN. */
+  stateMachine(arn: string): Caller {
+    const m = /^(arn:[^:]+:states:[^:]+:\d+):(?:execution|stateMachine|express):([^:]+)/.exec(arn);
+    const machineArn = m ? `${m[1]}:stateMachine:${m[2]}` : arn;
+    const session = m?.[2] ?? 'state-machine';
+    const roleArn = this.machineRole(machineArn);
+    return (
+      (roleArn ? this.principals.roleSessionByArn(roleArn, session) : undefined) ??
+      this.nobody(
+        `arn:aws:sts::${this.o.accountId}:assumed-role/${roleArn?.split('/').pop() ?? '-'}/${session}`,
+      )
+    );
+  }
+
+  /** The role a rule's target names (RoleArn), as EventBridge assumes it. */
+  ruleTarget(roleArn: string | undefined, rule: string): Caller {
+    return (
+      (roleArn && this.principals.roleSessionByArn(roleArn, rule)) ||
+      this.nobody(`events.amazonaws.com (${rule})`)
+    );
+  }
+
+  /** May `caller` invoke the function? Its identity policies, and the function's resource policy. */
+  requireInvoke(caller: Caller, functionArn: string, context: Record<string, ContextValue> = {}): void {
+    if (!this.enabled) return;
+    this.gate.require(caller, {
+      action: 'lambda:InvokeFunction',
+      resource: functionArn,
+      context,
+      resourcePolicy: this.stack?.functionPolicies.get(functionArn),
+    });
+  }
+
+  /** A call of a service made by `caller` inside the cloud (a state machine's integration). */
+  requireCall(caller: Caller, signingName: string, operation: string, input: Record<string, unknown>): void {
+    if (!this.enabled) return;
+    for (const need of this.gate.needsOf(signingName, operation, input)) this.gate.require(caller, need);
+  }
+
+  /** A role the stack does not have: no policy allows it anything. */
+  private nobody(arn: string): Caller {
+    return { principal: { arn, accountId: this.o.accountId, kind: 'assumed-role' } };
+  }
+}
+
+export { AccessDeniedError };

@@ -1,0 +1,368 @@
+/**
+ * IAM on the local cloud with real principals: the policies serverless.yml deploys (and
+ * resources/iam.yml holds) decide what each caller may do, over the real SDK clients. The
+ * security claims of the README are checked here as a caller would try them.
+ */
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { ModifyDBInstanceCommand, RDSClient } from '@aws-sdk/client-rds';
+import {
+  CreateSecretCommand,
+  DeleteSecretCommand,
+  DescribeSecretCommand,
+  GetSecretValueCommand,
+  RotateSecretCommand,
+  SecretsManagerClient,
+  TagResourceCommand,
+  UntagResourceCommand,
+} from '@aws-sdk/client-secrets-manager';
+import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { LOCAL_STAGE } from '../../local/boot';
+import { IAM_DECISIONS_PATH } from '../../local/cloud';
+import { Principals } from '../../local/iam/principals';
+import { loadStackIam } from '../../local/iam/template';
+import { awsError, startTestCloud, type TestCloud } from '../support/cloud';
+
+let tc: TestCloud;
+const ACCOUNT = '000000000000';
+const smArn = (name: string) =>
+  `arn:aws:states:us-east-1:${ACCOUNT}:stateMachine:credflow-${LOCAL_STAGE}-${name}`;
+
+beforeAll(async () => {
+  tc = await startTestCloud();
+}, 120_000);
+afterAll(async () => {
+  await tc?.stop();
+});
+
+type Keys = { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+const cfg = (keys: Keys) => ({
+  endpoint: tc.cloud.endpoint,
+  region: tc.cloud.region,
+  credentials: keys,
+  maxAttempts: 1,
+});
+const secretsAs = (keys: Keys) => new SecretsManagerClient(cfg(keys));
+const roleKeys = (role: string, session = 'iam-test') =>
+  tc.cloud.iam.principals.issueRoleCredentials(role, session);
+
+describe('IAM as AWS enforces it', () => {
+  it('every call of every service is described for the gate (none is let through undescribed)', () => {
+    const json = ['secretsmanager', 'AWSStepFunctions', 'AWSEvents'].map((p) =>
+      tc.cloud.services.jsonService(p),
+    );
+    for (const svc of json) {
+      expect(svc).toBeDefined();
+      for (const op of Object.keys(svc?.operations ?? {}))
+        expect(() => tc.cloud.iam.gate.needsOf(svc?.signingName ?? '', op, {})).not.toThrow();
+    }
+    for (const name of ['rds', 'sns']) {
+      const svc = tc.cloud.services.querySigning(name);
+      for (const action of Object.keys(svc?.actions ?? {}))
+        expect(() => tc.cloud.iam.gate.needsOf(name, action, {})).not.toThrow();
+    }
+    expect(() => tc.cloud.iam.gate.needsOf('secretsmanager', 'NoSuchCall', {})).toThrow(/no description/);
+  });
+
+  it('the secrets administrator with ProtectCredflowBindingTagsPolicy cannot set, change or remove a credflow:* tag', async () => {
+    const allSecrets = path.join(tc.stateDir, 'secrets-admin.json');
+    writeFileSync(
+      allSecrets,
+      JSON.stringify({
+        Version: '2012-10-17',
+        Statement: [{ Effect: 'Allow', Action: 'secretsmanager:*', Resource: '*' }],
+      }),
+    );
+    const keys = Principals.create(
+      tc.stateDir,
+      'secrets-admin',
+      {
+        documents: [JSON.parse(readFileSync(allSecrets, 'utf8'))],
+        managed: ['ProtectCredflowBindingTagsPolicy'],
+      },
+      tc.cloud.iam.principals.stack,
+    );
+    const sm = secretsAs(keys);
+    // Through CreateSecret's Tags: refused, and nothing is made.
+    const e = await awsError(
+      () =>
+        sm.send(
+          new CreateSecretCommand({
+            Name: 'credflow/iam/forged',
+            SecretString: '{}',
+            Tags: [{ Key: 'credflow:user', Value: 'postgres' }],
+          }),
+        ),
+      'AccessDeniedException',
+    );
+    expect(e.message).toBe(
+      `User: arn:aws:iam::${ACCOUNT}:user/secrets-admin is not authorized to perform: secretsmanager:CreateSecret on resource: arn:aws:secretsmanager:us-east-1:${ACCOUNT}:secret:credflow/iam/forged-?????? with an explicit deny in an identity-based policy`,
+    );
+    expect(e.$metadata?.httpStatusCode).toBe(400);
+    await awsError(
+      () => sm.send(new DescribeSecretCommand({ SecretId: 'credflow/iam/forged' })),
+      'ResourceNotFoundException',
+    );
+    // Without credflow's tags the same administrator works as usual.
+    await sm.send(
+      new CreateSecretCommand({
+        Name: 'credflow/iam/plain',
+        SecretString: '{}',
+        Tags: [{ Key: 'team', Value: 'a' }],
+      }),
+    );
+    await sm.send(
+      new TagResourceCommand({ SecretId: 'credflow/iam/plain', Tags: [{ Key: 'owner', Value: 'b' }] }),
+    );
+    // A secret credflow bound (made here by the stack's administrator key): its tags stay as they are.
+    await tc.clients.secrets.send(
+      new CreateSecretCommand({
+        Name: 'credflow/iam/bound',
+        SecretString: '{}',
+        Tags: [{ Key: 'credflow:user', Value: 'app' }],
+      }),
+    );
+    for (const call of [
+      () =>
+        sm.send(
+          new TagResourceCommand({
+            SecretId: 'credflow/iam/plain',
+            Tags: [{ Key: 'credflow:db', Value: 'x' }],
+          }),
+        ),
+      () =>
+        sm.send(
+          new TagResourceCommand({
+            SecretId: 'credflow/iam/bound',
+            Tags: [{ Key: 'credflow:user', Value: 'postgres' }],
+          }),
+        ),
+      () => sm.send(new UntagResourceCommand({ SecretId: 'credflow/iam/bound', TagKeys: ['credflow:user'] })),
+      () =>
+        sm.send(
+          new TagResourceCommand({
+            SecretId: 'credflow/iam/bound',
+            Tags: [{ Key: 'credflow:anything', Value: '1' }],
+          }),
+        ),
+    ])
+      await expect(call()).rejects.toMatchObject({ name: 'AccessDeniedException' });
+    const bound = await tc.clients.secrets.send(
+      new DescribeSecretCommand({ SecretId: 'credflow/iam/bound' }),
+    );
+    expect(bound.Tags).toEqual([{ Key: 'credflow:user', Value: 'app' }]);
+  });
+
+  it('an application principal reads its own secret and no other', async () => {
+    const mine = await tc.clients.secrets.send(
+      new CreateSecretCommand({ Name: 'credflow/iam/app-mine', SecretString: 'a' }),
+    );
+    await tc.clients.secrets.send(
+      new CreateSecretCommand({ Name: 'credflow/iam/app-other', SecretString: 'b' }),
+    );
+    const keys = Principals.create(
+      tc.stateDir,
+      'orders-app',
+      {
+        documents: [
+          {
+            Version: '2012-10-17',
+            Statement: [
+              { Effect: 'Allow', Action: 'secretsmanager:GetSecretValue', Resource: String(mine.ARN) },
+            ],
+          },
+        ],
+      },
+      tc.cloud.iam.principals.stack,
+    );
+    const sm = secretsAs(keys);
+    expect(
+      (await sm.send(new GetSecretValueCommand({ SecretId: 'credflow/iam/app-mine' }))).SecretString,
+    ).toBe('a');
+    const e = await awsError(
+      () => sm.send(new GetSecretValueCommand({ SecretId: 'credflow/iam/app-other' })),
+      'AccessDeniedException',
+    );
+    expect(e.message).toMatch(
+      new RegExp(
+        `^User: arn:aws:iam::${ACCOUNT}:user/orders-app is not authorized to perform: secretsmanager:GetSecretValue on resource: arn:aws:secretsmanager:us-east-1:${ACCOUNT}:secret:credflow/iam/app-other-\\w{6} because no identity-based policy allows the secretsmanager:GetSecretValue action$`,
+      ),
+    );
+    await awsError(
+      () => sm.send(new DescribeSecretCommand({ SecretId: 'credflow/iam/app-mine' })),
+      'AccessDeniedException',
+    );
+  });
+
+  it('the rotation role cannot delete a secret or modify a database (RDS answers AccessDenied, 403)', async () => {
+    const keys = roleKeys('RotationFunctionRole', 'credflow-local-setSecret');
+    await tc.clients.secrets.send(
+      new CreateSecretCommand({ Name: 'credflow/iam/rotating', SecretString: 'x' }),
+    );
+    const sm = secretsAs(keys);
+    // It may read it...
+    await sm.send(new DescribeSecretCommand({ SecretId: 'credflow/iam/rotating' }));
+    // ...but not delete it.
+    const del = await awsError(
+      () =>
+        sm.send(
+          new DeleteSecretCommand({ SecretId: 'credflow/iam/rotating', ForceDeleteWithoutRecovery: true }),
+        ),
+      'AccessDeniedException',
+    );
+    expect(del.message).toContain(
+      `User: arn:aws:sts::${ACCOUNT}:assumed-role/credflow-local-RotationFunctionRole/credflow-local-setSecret is not authorized to perform: secretsmanager:DeleteSecret`,
+    );
+    const rds = new RDSClient(cfg(keys));
+    const e = await awsError(
+      () =>
+        rds.send(
+          new ModifyDBInstanceCommand({ DBInstanceIdentifier: 'anything', DeletionProtection: false }),
+        ),
+      'AccessDenied',
+    );
+    expect(e.$metadata?.httpStatusCode).toBe(403);
+    expect(e.message).toBe(
+      `User: arn:aws:sts::${ACCOUNT}:assumed-role/credflow-local-RotationFunctionRole/credflow-local-setSecret is not authorized to perform: rds:ModifyDBInstance on resource: arn:aws:rds:us-east-1:${ACCOUNT}:db:anything because no identity-based policy allows the rds:ModifyDBInstance action`,
+    );
+  });
+
+  it('temporary credentials without their session token are refused', async () => {
+    const { sessionToken: _dropped, ...keys } = roleKeys('VerifyFunctionRole');
+    await awsError(
+      () => secretsAs(keys).send(new DescribeSecretCommand({ SecretId: 'credflow/iam/rotating' })),
+      'UnrecognizedClientException',
+    );
+  });
+
+  it('a state machine cannot start a machine outside its grant', async () => {
+    const iam = tc.cloud.iam;
+    const page = iam.stateMachine(smArn('rotate-fleet-page'));
+    // Its grant: rotate-secret.
+    expect(() =>
+      iam.requireCall(page, 'states', 'StartExecution', { stateMachineArn: smArn('rotate-secret') }),
+    ).not.toThrow();
+    expect(() =>
+      iam.requireCall(page, 'states', 'StartExecution', { stateMachineArn: smArn('decommission-database') }),
+    ).toThrow(
+      /assumed-role\/credflow-local-RotateFleetPageStateMachineRole\/.* is not authorized to perform: states:StartExecution/,
+    );
+    // The same through the API with the role's credentials.
+    const sfn = new SFNClient(cfg(roleKeys('RotateFleetPageStateMachineRole')));
+    await awsError(
+      () =>
+        sfn.send(new StartExecutionCommand({ stateMachineArn: smArn('decommission-database'), input: '{}' })),
+      'AccessDeniedException',
+    );
+  });
+
+  it('RotateSecret is authorized twice: the secret, and lambda:InvokeFunction of the rotation function', async () => {
+    await tc.clients.secrets.send(
+      new CreateSecretCommand({ Name: 'credflow/iam/rotate-twice', SecretString: 'x' }),
+    );
+    const keys = Principals.create(
+      tc.stateDir,
+      'rotator-without-invoke',
+      {
+        documents: [
+          {
+            Version: '2012-10-17',
+            Statement: [{ Effect: 'Allow', Action: 'secretsmanager:RotateSecret', Resource: '*' }],
+          },
+        ],
+      },
+      tc.cloud.iam.principals.stack,
+    );
+    const e = await awsError(
+      () =>
+        secretsAs(keys).send(
+          new RotateSecretCommand({
+            SecretId: 'credflow/iam/rotate-twice',
+            RotationLambdaARN: tc.rotationLambdaArn,
+            RotateImmediately: false,
+          }),
+        ),
+      'AccessDeniedException',
+    );
+    expect(e.message).toBe(
+      `User: arn:aws:iam::${ACCOUNT}:user/rotator-without-invoke is not authorized to perform: lambda:InvokeFunction on resource: ${tc.rotationLambdaArn} because no identity-based policy allows the lambda:InvokeFunction action`,
+    );
+    // UserFunctionRole (enableRotation) has both.
+    const user = tc.cloud.iam.principals.roleSession('UserFunctionRole', 'credflow-local-enableRotation');
+    expect(
+      tc.cloud.iam.gate.decide(user, { action: 'lambda:InvokeFunction', resource: tc.rotationLambdaArn })
+        .allowed,
+    ).toBe(true);
+    // Secrets Manager may invoke it (the function's resource policy), for this account only.
+    const svc = tc.cloud.iam.service('secretsmanager.amazonaws.com');
+    const invoke = (account: string) =>
+      tc.cloud.iam.gate.decide(svc, {
+        action: 'lambda:InvokeFunction',
+        resource: tc.rotationLambdaArn,
+        context: { 'aws:SourceAccount': account },
+        resourcePolicy: tc.cloud.iam.principals.stack?.functionPolicies.get(tc.rotationLambdaArn),
+      }).allowed;
+    expect(invoke(ACCOUNT)).toBe(true);
+    expect(invoke('111122223333')).toBe(false);
+  });
+
+  it('the policy log lists decisions, denied first, filterable by principal', async () => {
+    const res = await fetch(`${tc.cloud.endpoint}${IAM_DECISIONS_PATH}?principal=orders-app`, {
+      headers: { authorization: `Bearer ${tc.cloud.token}` },
+    });
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as {
+      enabled: boolean;
+      decisions: { principal: string; allowed: boolean; by?: string }[];
+    };
+    expect(body.enabled).toBe(true);
+    expect(body.decisions.length).toBeGreaterThanOrEqual(3);
+    expect(body.decisions.every((d) => d.principal.endsWith(':user/orders-app'))).toBe(true);
+    expect(body.decisions[0]?.allowed).toBe(false);
+    expect(body.decisions.find((d) => d.allowed)?.by).toMatch(/orders-app\/inline-0 #0/);
+  });
+
+  it('changing a statement in resources/iam.yml changes what the local cloud allows', async () => {
+    // A copy of the project whose UserFunctionRole lost RotateSecret's lambda:InvokeFunction.
+    const root = path.resolve(__dirname, '../..');
+    const copy = mkdtempSync(path.join(os.tmpdir(), 'credflow-iam-yml-'));
+    try {
+      cpSync(path.join(root, 'serverless.yml'), path.join(copy, 'serverless.yml'));
+      cpSync(path.join(root, 'resources'), path.join(copy, 'resources'), { recursive: true });
+      const yml = readFileSync(path.join(copy, 'resources/iam.yml'), 'utf8');
+      const grant = `              - Effect: Allow
+                Action:
+                  - lambda:InvokeFunction
+                Resource:
+                  - Fn::GetAtt: [RotationLambdaLambdaFunction, Arn]
+`;
+      expect(yml).toContain(grant);
+      writeFileSync(path.join(copy, 'resources/iam.yml'), yml.replace(grant, ''));
+      const target = { region: tc.cloud.region, accountId: ACCOUNT, stage: LOCAL_STAGE };
+      const changed = loadStackIam(copy, target);
+      const original = loadStackIam(root, target);
+      const enableRotation = async () => {
+        const keys = roleKeys('UserFunctionRole', 'credflow-local-enableRotation');
+        return secretsAs(keys).send(
+          new RotateSecretCommand({
+            SecretId: 'credflow/iam/rotate-twice',
+            RotationLambdaARN: tc.rotationLambdaArn,
+            RotateImmediately: false,
+          }),
+        );
+      };
+      tc.cloud.iam.useStack(changed);
+      await expect(enableRotation()).rejects.toMatchObject({
+        name: 'AccessDeniedException',
+        message: expect.stringContaining('lambda:InvokeFunction'),
+      });
+      tc.cloud.iam.useStack(original);
+      // Allowed again (what Secrets Manager then makes of the secret is not IAM's business).
+      const after = await enableRotation().catch((err: Error) => err);
+      expect((after as Error).name).not.toBe('AccessDeniedException');
+    } finally {
+      rmSync(copy, { recursive: true, force: true });
+    }
+  });
+});
