@@ -19,6 +19,7 @@ import {
 import { CliError, EXIT } from './errors';
 import { bold, dim, green, ms, out, printJson, progressPrinter, red, say, table } from './output';
 import {
+  causeText,
   type ExecutionResult,
   executionHistory,
   followExecution,
@@ -114,7 +115,7 @@ export function finish(
     return EXIT.ok;
   }
   const code = r.error ?? r.status;
-  const cause = o.shown || !r.cause ? '' : `: ${r.cause}`;
+  const cause = o.shown || !r.cause ? '' : `: ${causeText(r.cause)}`;
   say(red(`credflow: ${label} ${r.status}${cause} (${code})`));
   if (code === 'RotationInProgressError') return EXIT.busy;
   if (code === 'ValidationError') return EXIT.usage;
@@ -331,7 +332,7 @@ export async function stateTree(conn: Connection, executionArn: string): Promise
         e.taskFailedEventDetails ?? e.lambdaFunctionFailedEventDetails ?? e.executionFailedEventDetails;
       const last = [...runs].reverse().find((r) => r.status === 'running') ?? runs[runs.length - 1];
       if (last) {
-        last.error = `${d?.error ?? 'error'}: ${(d?.cause ?? '').slice(0, 200)}`;
+        last.error = `${d?.error ?? 'error'}: ${causeText(d?.cause).slice(0, 200)}`;
         if (t === 'ExecutionFailed') last.status = 'failed';
       }
     }

@@ -44,6 +44,24 @@ const TASK_FAILED = new Set([
 ]);
 const TASK_SCHEDULED = new Set(['TaskScheduled', 'LambdaFunctionScheduled', 'ActivityScheduled']);
 
+/**
+ * A failure's cause as people read it: a Lambda error's cause on AWS is the JSON
+ * `{errorType, errorMessage, trace}`; the message alone, never the stack.
+ */
+export function causeText(cause: string | undefined): string {
+  if (!cause) return '';
+  if (cause.startsWith('{')) {
+    try {
+      const c = JSON.parse(cause) as { errorMessage?: unknown };
+      if (typeof c.errorMessage === 'string') return c.errorMessage;
+    } catch {
+      // not JSON after all
+    }
+  }
+  // A stack that came along in plain text: its first line is the message.
+  return cause.split(/\n\s+at /)[0] ?? cause;
+}
+
 function failureDetail(e: HistoryEvent): { error: string; cause: string } {
   const d =
     e.taskFailedEventDetails ??
@@ -53,7 +71,7 @@ function failureDetail(e: HistoryEvent): { error: string; cause: string } {
     e.activityFailedEventDetails ??
     e.activityTimedOutEventDetails ??
     e.executionFailedEventDetails;
-  return { error: d?.error ?? 'error', cause: (d?.cause ?? '').slice(0, 300) };
+  return { error: d?.error ?? 'error', cause: causeText(d?.cause).slice(0, 300) };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -97,7 +115,7 @@ export class HistoryFollower {
 
   /** Whether an error's text was streamed already (the caller need not print it again). */
   showed(error: string | undefined, cause: string | undefined): boolean {
-    return this.shown.has(`${error ?? ''}: ${(cause ?? '').slice(0, 300)}`);
+    return this.shown.has(`${error ?? ''}: ${causeText(cause).slice(0, 300)}`);
   }
 
   private detail(error: string, cause: string): string {
