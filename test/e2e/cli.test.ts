@@ -61,6 +61,8 @@ beforeAll(async () => {
   );
   expect(up.code).toBe(0);
   expect(up.stdout).toMatch(/^export AWS_ENDPOINT_URL=http:\/\/127\.0\.0\.1:\d+$/m);
+  // boto3 and older AWS CLIs read AWS_DEFAULT_REGION, not AWS_REGION.
+  expect(up.stdout).toMatch(/^export AWS_DEFAULT_REGION=us-east-1$/m);
 }, 120_000);
 
 afterAll(async () => {
