@@ -108,8 +108,7 @@ function network(params) {
     }
   }
   const vpcId = params.vpcId ? String(params.vpcId).trim() : '';
-  if (vpcId && !VPC_ID.test(vpcId))
-    throw invalid(`param vpcId: ${JSON.stringify(vpcId)} is not a valid id`);
+  if (vpcId && !VPC_ID.test(vpcId)) throw invalid(`param vpcId: ${JSON.stringify(vpcId)} is not a valid id`);
   if (asked.length > 0 && (subnetIds.length === 0 || !vpcId)) {
     throw invalid('param vpcEndpoints needs subnetIds, securityGroupIds and vpcId');
   }

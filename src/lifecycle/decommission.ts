@@ -8,14 +8,7 @@ import { rdsCall } from '../aws/errors';
 import type { Deps } from '../deps';
 import { NotFoundError, ValidationError } from '../errors';
 import { parser } from '../validate';
-import {
-  type DbKind,
-  type DbRef,
-  dbTarget,
-  locateDatabase,
-  modifyDatabase,
-  pollBudget,
-} from './database';
+import { type DbKind, type DbRef, dbTarget, locateDatabase, modifyDatabase, pollBudget } from './database';
 
 /*
  * decommission-database: deletion protection off, delete (with a final snapshot or without),

@@ -192,6 +192,8 @@ describe('serverless package (offline)', () => {
           Condition: {
             ArnLike: {
               'aws:SourceArn': {
+                // CloudFormation's Fn::Sub syntax, not a template literal.
+                // biome-ignore lint/suspicious/noTemplateCurlyInString: CloudFormation substitutes it
                 'Fn::Sub': 'arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:rule/credflow-ci-*',
               },
             },
