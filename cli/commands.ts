@@ -54,9 +54,9 @@ export function summarize(output: unknown): string[] {
 /** The short result of each workflow command (default: `summarize`). */
 export const SUMMARIES: Partial<Record<Workflow, Summary>> = {
   'rotate-secret': (o) => {
-    const r = (o ?? {}) as { secretArn?: string; secretId?: string; strategy?: string };
-    const id = r.secretArn ?? r.secretId;
-    return id ? [`rotated ${id}${r.strategy ? ` (${r.strategy})` : ''}`] : summarize(o);
+    // The output is the execution's state: the secret is where its input put it.
+    const id = executionSubject(JSON.stringify(o ?? {}));
+    return id ? [`rotated ${id}`] : summarize(o);
   },
   'create-database-user': (o) => {
     const r = (o ?? {}) as Record<string, string | undefined>;

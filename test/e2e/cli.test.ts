@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -240,7 +240,6 @@ describe('the credflow CLI against the local cloud', () => {
   });
 
   it('Ctrl-C while following says the execution goes on and how to follow it; exit 130', async () => {
-    const { spawn } = await import('node:child_process');
     const child = spawn(
       process.execPath,
       [
