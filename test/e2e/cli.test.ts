@@ -345,7 +345,8 @@ describe('the credflow CLI against the local cloud', () => {
     expect(d.code).toBe(0);
     expect(d.stdout).toContain('deleted cli-db; final snapshot cli-db-final');
     expect(d.stdout).toMatch(/3 child secret\(s\) scheduled for deletion/);
-  });
+    // Eight CLI runs, each a process of its own: more than the default time on a busy machine.
+  }, 300_000);
 });
 
 describe('what the CLI prints, and where', () => {
