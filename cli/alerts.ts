@@ -9,6 +9,8 @@ export interface Alert {
   subject?: string;
   message: string;
   time: string;
+  /** SNS message attributes (severity, status, secretId on repair alerts). */
+  attributes?: Record<string, string>;
 }
 
 /**
@@ -35,8 +37,8 @@ export async function alerts(g: GlobalOptions): Promise<number> {
   else
     process.stdout.write(
       `${table(
-        ['time', 'subject', 'message'],
-        list.map((a) => [a.time, a.subject, a.message]),
+        ['time', 'severity', 'subject', 'message'],
+        list.map((a) => [a.time, a.attributes?.['severity'], a.subject, a.message]),
       )}\n`,
     );
   return EXIT.ok;

@@ -1,6 +1,12 @@
 import { ListSecretsCommand, type SecretListEntry } from '@aws-sdk/client-secrets-manager';
-import { type ExecutionListItem, ListExecutionsCommand } from '@aws-sdk/client-sfn';
-import { STATUS_TAG } from '../src/lifecycle/users';
+import {
+  DescribeExecutionCommand,
+  type ExecutionListItem,
+  ListExecutionsCommand,
+  ListStateMachinesCommand,
+} from '@aws-sdk/client-sfn';
+import { nextRotationOf } from '../src/lifecycle/fleet';
+import { byUrgency, executionSubject, sameSecret, secretStatusOf } from '../src/lifecycle/status';
 import { LAST_ROTATED_TAG, STRATEGY_TAG } from '../src/rotation/types';
 import {
   type Connection,
@@ -12,29 +18,128 @@ import {
 } from './context';
 import { CliError, EXIT } from './errors';
 import { bold, dim, green, ms, out, printJson, progressPrinter, red, say, table } from './output';
-import { type ExecutionResult, executionHistory, followExecution, startWorkflow } from './run';
+import {
+  causeText,
+  type ExecutionResult,
+  executionHistory,
+  followExecution,
+  HistoryFollower,
+  startWorkflow,
+} from './run';
 
 export interface RunOptions {
   wait: boolean;
   name?: string;
 }
 
-/** Exit code of a finished execution; the failure line names the error code. */
-export function finish(g: GlobalOptions, label: string, r: ExecutionResult): number {
+/** A workflow's result as short lines for people (stdout); the full JSON is for `--json`. */
+export type Summary = (output: unknown) => string[];
+
+/** The default summary: an output's top-level values that print on one line each. */
+export function summarize(output: unknown): string[] {
+  if (output === null || output === undefined) return [];
+  if (typeof output !== 'object') return [String(output)];
+  const lines: string[] = [];
+  for (const [k, v] of Object.entries(output as Record<string, unknown>)) {
+    if (v === null || v === undefined) continue;
+    if (Array.isArray(v)) {
+      if (v.every((x) => typeof x !== 'object' || x === null))
+        lines.push(`${k}: ${v.length ? v.join(', ') : 'none'}`);
+      else lines.push(`${k}: ${v.length}`);
+    } else if (typeof v !== 'object') lines.push(`${k}: ${String(v)}`);
+  }
+  return lines.slice(0, 12);
+}
+
+/** The short result of each workflow command (default: `summarize`). */
+export const SUMMARIES: Partial<Record<Workflow, Summary>> = {
+  'rotate-secret': (o) => {
+    // The output is the execution's state: the secret is where its input put it.
+    const id = executionSubject(JSON.stringify(o ?? {}));
+    return id ? [`rotated ${id}`] : summarize(o);
+  },
+  'create-database-user': (o) => {
+    const r = (o ?? {}) as Record<string, string | undefined>;
+    return [
+      `created ${r['username']} on ${r['dbIdentifier']} (${r['strategy']})`,
+      `secret: ${r['secretName']} (${r['secretArn']})`,
+    ];
+  },
+};
+
+/** A command line that repeats the connection flags in use (for "follow it with ..."). */
+export function commandLine(g: GlobalOptions, rest: string): string {
+  const flags = [
+    g.local ? '--local' : '',
+    g.local && g.stateDir !== '.credflow' ? `--state-dir ${g.stateDir}` : '',
+    g.stage ? `--stage ${g.stage}` : '',
+    g.region ? `--region ${g.region}` : '',
+    g.profile ? `--profile ${g.profile}` : '',
+  ].filter(Boolean);
+  return ['credflow', ...flags, rest].join(' ');
+}
+
+/**
+ * While an execution is followed, Ctrl-C stops following, not the execution: say so, say how to
+ * follow it again, and exit 130 as a shell expects. Returns the function that removes the hook.
+ */
+export function onInterrupt(g: GlobalOptions, executionArn: string): () => void {
+  const name = executionArn.split(':').pop() ?? executionArn;
+  const handler = () => {
+    say(
+      `\ncredflow: stopped following; execution ${name} goes on. Follow it with \`${commandLine(g, `watch ${name}`)}\`` +
+        ` (its states: \`${commandLine(g, `history ${name}`)}\`)`,
+    );
+    process.exit(130);
+  };
+  process.on('SIGINT', handler);
+  return () => process.off('SIGINT', handler);
+}
+
+/**
+ * Exit code of a finished execution. Success: a short result on stdout (the full JSON with
+ * --json); failure: one line naming the error code, with its text unless the stream showed it.
+ */
+export function finish(
+  g: GlobalOptions,
+  label: string,
+  r: ExecutionResult,
+  o: { summary?: Summary; shown?: boolean } = {},
+): number {
   if (g.json) printJson(r);
   if (r.status === 'SUCCEEDED') {
     if (!g.json) {
       say(green(`${label}: SUCCEEDED in ${ms(r.durationMs)}`));
-      process.stdout.write(`${JSON.stringify(r.output, null, 2)}\n`);
+      for (const l of (o.summary ?? summarize)(r.output)) out(l);
     }
     return EXIT.ok;
   }
   const code = r.error ?? r.status;
-  say(red(`credflow: ${label} ${r.status}: ${r.cause ?? ''} (${code})`));
+  const cause = o.shown || !r.cause ? '' : `: ${causeText(r.cause)}`;
+  say(red(`credflow: ${label} ${r.status}${cause} (${code})`));
   if (code === 'RotationInProgressError') return EXIT.busy;
   if (code === 'ValidationError') return EXIT.usage;
   if (code === 'NotFoundError') return EXIT.notFound;
   return EXIT.failed;
+}
+
+/** Follows an execution to its end with the step stream on stderr (none with --json). */
+export async function follow(
+  g: GlobalOptions,
+  conn: Connection,
+  executionArn: string,
+  label: string,
+  summary?: Summary,
+): Promise<number> {
+  const follower = g.json ? undefined : new HistoryFollower(progressPrinter(''));
+  const off = onInterrupt(g, executionArn);
+  try {
+    const r = await followExecution(conn, executionArn, follower);
+    const shown = follower?.showed(r.error, r.cause) ?? false;
+    return finish(g, label, r, { ...(summary ? { summary } : {}), shown });
+  } finally {
+    off();
+  }
 }
 
 /** Starts a workflow and, unless --no-wait, streams its states until it stops. */
@@ -44,6 +149,7 @@ export async function runCommand(
   input: unknown,
   o: RunOptions,
   label: string = workflow,
+  summary: Summary | undefined = SUMMARIES[workflow],
 ): Promise<number> {
   const conn = connect(g);
   const arn = await startWorkflow(conn, workflow, input, o.name);
@@ -53,8 +159,50 @@ export async function runCommand(
     return EXIT.ok;
   }
   say(bold(`${label}: ${dim(arn)}`));
-  const r = await followExecution(conn, arn, g.json ? undefined : progressPrinter(''));
-  return finish(g, label, r);
+  return follow(g, conn, arn, label, summary);
+}
+
+/**
+ * An execution by ARN or by name: a name is looked up in each of credflow's state machines of
+ * the stage (an execution's ARN is its machine's with `execution` and the name).
+ */
+export async function resolveExecution(conn: Connection, ref: string): Promise<string> {
+  if (ref.startsWith('arn:')) return ref;
+  const machines: string[] = [];
+  let token: string | undefined;
+  do {
+    const page = await conn.clients.sfn.send(
+      new ListStateMachinesCommand({ maxResults: 1000, ...(token ? { nextToken: token } : {}) }),
+    );
+    for (const m of page.stateMachines ?? [])
+      if (m.stateMachineArn && m.name?.startsWith(`credflow-${conn.stage}-`))
+        machines.push(m.stateMachineArn);
+    token = page.nextToken;
+  } while (token);
+  for (const m of machines) {
+    const arn = `${m.replace(':stateMachine:', ':execution:')}:${ref}`;
+    try {
+      await conn.clients.sfn.send(new DescribeExecutionCommand({ executionArn: arn }));
+      return arn;
+    } catch (err) {
+      if ((err as Error).name !== 'ExecutionDoesNotExist') throw err;
+    }
+  }
+  throw new CliError(
+    `no execution named ${ref} in credflow's state machines (stage ${conn.stage}); \`credflow executions\` lists them`,
+    'ExecutionDoesNotExist',
+    EXIT.notFound,
+  );
+}
+
+/** `watch <execution>`: follows a running (or finished) execution as the command that started it would. */
+export async function watch(g: GlobalOptions, ref: string): Promise<number> {
+  const conn = connect(g);
+  const arn = await resolveExecution(conn, ref);
+  const d = await conn.clients.sfn.send(new DescribeExecutionCommand({ executionArn: arn }));
+  const workflow = workflowOf(d.stateMachineArn, conn.stage);
+  say(bold(`${workflow}: ${dim(arn)}`));
+  return follow(g, conn, arn, workflow, SUMMARIES[workflow as Workflow]);
 }
 
 function workflowOf(stateMachineArn: string | undefined, stage: string): string {
@@ -63,13 +211,21 @@ function workflowOf(stateMachineArn: string | undefined, stage: string): string 
   return name.startsWith(prefix) ? name.slice(prefix.length) : name;
 }
 
-/** `executions`: the latest executions of every credflow workflow (or one). */
+/** Workflows whose input names a secret: the ones `executions --secret` looks through. */
+const SECRET_WORKFLOWS: Workflow[] = ['rotate-secret', 'verify-credentials', 'on-rotation-failure'];
+
+/** How many executions `executions --secret` describes at most looking for matches. */
+const SECRET_SCAN_LIMIT = 1000;
+
+/**
+ * `executions`: the latest executions of every credflow workflow (or one), each with what it
+ * was for (the secret or database its input names); `--secret` keeps that secret's only.
+ */
 export async function listExecutions(
   g: GlobalOptions,
-  o: { workflow?: string; limit: number },
+  o: { workflow?: string; limit: number; secret?: string },
 ): Promise<number> {
   const conn = connect(g);
-  const flows = o.workflow ? [o.workflow as Workflow] : [...WORKFLOWS];
   if (o.workflow && !(WORKFLOWS as readonly string[]).includes(o.workflow)) {
     throw new CliError(
       `unknown workflow ${o.workflow}; one of ${WORKFLOWS.join(', ')}`,
@@ -77,6 +233,8 @@ export async function listExecutions(
       EXIT.usage,
     );
   }
+  const flows = o.workflow ? [o.workflow as Workflow] : o.secret ? SECRET_WORKFLOWS : [...WORKFLOWS];
+  const perMachine = o.secret ? SECRET_SCAN_LIMIT : o.limit;
   const all: ExecutionListItem[] = [];
   for (const w of flows) {
     let arn: string;
@@ -86,26 +244,51 @@ export async function listExecutions(
       if (err instanceof CliError && !o.workflow) continue;
       throw err;
     }
-    const out = await conn.clients.sfn.send(
-      new ListExecutionsCommand({ stateMachineArn: arn, maxResults: o.limit }),
-    );
-    all.push(...(out.executions ?? []));
+    let token: string | undefined;
+    let n = 0;
+    do {
+      const page = await conn.clients.sfn.send(
+        new ListExecutionsCommand({
+          stateMachineArn: arn,
+          maxResults: Math.min(1000, perMachine - n),
+          ...(token ? { nextToken: token } : {}),
+        }),
+      );
+      all.push(...(page.executions ?? []));
+      n += page.executions?.length ?? 0;
+      token = page.nextToken;
+    } while (token && n < perMachine);
   }
   all.sort((a, b) => new Date(b.startDate ?? 0).getTime() - new Date(a.startDate ?? 0).getTime());
-  const rows = all.slice(0, o.limit);
+  // What each was for is in its input, which only DescribeExecution returns.
+  const rows: (ExecutionListItem & { for?: string })[] = [];
+  for (const e of all) {
+    if (rows.length >= o.limit) break;
+    const d = await conn.clients.sfn
+      .send(new DescribeExecutionCommand({ executionArn: e.executionArn }))
+      .catch(() => undefined);
+    const subject = executionSubject(d?.input);
+    if (o.secret && !(subject && sameSecret(subject, o.secret))) continue;
+    rows.push({ ...e, ...(subject ? { for: subject } : {}) });
+  }
   if (g.json) {
     printJson(rows);
     return EXIT.ok;
   }
+  if (rows.length === 0) {
+    out(o.secret ? `no executions for ${o.secret}` : 'no executions');
+    return EXIT.ok;
+  }
   process.stdout.write(
     `${table(
-      ['workflow', 'status', 'started', 'duration', 'execution'],
+      ['workflow', 'for', 'status', 'started', 'duration', 'execution'],
       rows.map((e) => [
         workflowOf(e.stateMachineArn, conn.stage),
+        e.for,
         e.status,
         e.startDate ? new Date(e.startDate).toISOString() : '',
         e.stopDate && e.startDate ? ms(new Date(e.stopDate).getTime() - new Date(e.startDate).getTime()) : '',
-        e.executionArn,
+        e.name,
       ]),
     )}\n`,
   );
@@ -149,7 +332,7 @@ export async function stateTree(conn: Connection, executionArn: string): Promise
         e.taskFailedEventDetails ?? e.lambdaFunctionFailedEventDetails ?? e.executionFailedEventDetails;
       const last = [...runs].reverse().find((r) => r.status === 'running') ?? runs[runs.length - 1];
       if (last) {
-        last.error = `${d?.error ?? 'error'}: ${(d?.cause ?? '').slice(0, 200)}`;
+        last.error = `${d?.error ?? 'error'}: ${causeText(d?.cause).slice(0, 200)}`;
         if (t === 'ExecutionFailed') last.status = 'failed';
       }
     }
@@ -157,10 +340,10 @@ export async function stateTree(conn: Connection, executionArn: string): Promise
   return runs;
 }
 
-/** `history <execution>`. */
-export async function history(g: GlobalOptions, executionArn: string): Promise<number> {
+/** `history <execution>`: by name or ARN. */
+export async function history(g: GlobalOptions, ref: string): Promise<number> {
   const conn = connect(g);
-  const runs = await stateTree(conn, executionArn);
+  const runs = await stateTree(conn, await resolveExecution(conn, ref));
   if (g.json) {
     printJson(runs);
     return EXIT.ok;
@@ -189,10 +372,11 @@ export async function listSecrets(g: GlobalOptions): Promise<number> {
     token = page.NextToken;
   } while (token);
   const tag = (s: SecretListEntry, k: string) => s.Tags?.find((t) => t.Key === k)?.Value;
+  const now = Date.now();
   const rows = all
     .filter((s) => tag(s, 'credflow:managed') === 'true' || s.OwningService === 'rds')
     .map((s) => ({
-      name: s.Name,
+      name: s.Name ?? '',
       arn: s.ARN,
       strategy: s.OwningService === 'rds' ? 'rds-managed' : tag(s, STRATEGY_TAG),
       rotationEnabled: s.RotationEnabled ?? false,
@@ -203,9 +387,20 @@ export async function listSecrets(g: GlobalOptions): Promise<number> {
         .filter((d): d is string => !!d)
         .sort()
         .at(-1),
-      nextRotation: s.NextRotationDate ? new Date(s.NextRotationDate).toISOString() : undefined,
-      status: s.DeletedDate ? 'scheduled-for-deletion' : (tag(s, STATUS_TAG) ?? 'ok'),
-    }));
+      nextRotation:
+        s.OwningService === 'rds' && !s.NextRotationDate ? undefined : nextRotationOf(s)?.toISOString(),
+      status: secretStatusOf(s, now),
+    }))
+    .sort(byUrgency);
+  const color = process.stdout.isTTY === true && !process.env['NO_COLOR'];
+  const paint = (st: string) =>
+    !color
+      ? st
+      : st === 'broken'
+        ? `\u001b[31m${st}\u001b[0m`
+        : st === 'rolled-back' || st === 'due'
+          ? `\u001b[33m${st}\u001b[0m`
+          : st;
   if (g.json) printJson(rows);
   else
     process.stdout.write(
@@ -217,7 +412,7 @@ export async function listSecrets(g: GlobalOptions): Promise<number> {
           r.rotationEnabled ? 'on' : 'off',
           r.lastRotated,
           r.nextRotation,
-          r.status,
+          paint(r.status),
         ]),
       )}\n`,
     );

@@ -3,9 +3,10 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { DEFAULT_CONNECTION_LIMIT, MAX_CONNECTION_LIMIT } from '../src/engines/common';
 import { MAX_FLEET_CONCURRENCY, MAX_FLEET_CONCURRENCY_REASON } from '../src/lifecycle/fleet';
 import { alerts } from './alerts';
-import { history, listExecutions, listSecrets, runCommand } from './commands';
+import { history, listExecutions, listSecrets, runCommand, watch } from './commands';
 import { openConsole } from './console';
 import type { GlobalOptions } from './context';
+import { decommission } from './decommission';
 import { demo } from './demo';
 import { describeFailure, EXIT } from './errors';
 import { rotateFleet } from './fleet';
@@ -14,6 +15,7 @@ import { createPrincipal } from './iam';
 import { deployLocal, down, status, up } from './local';
 import { say } from './output';
 import { preflight } from './preflight';
+import { createUser } from './users';
 
 // The SDK warns on every run that its 2027 releases need Node 22; the CLI's output is for people
 // (the variable is read when the first client is made, after these imports).
@@ -185,9 +187,11 @@ export function program(): Command {
     p
       .command('create-user <db> <username>')
       .description('create-database-user: a least-privilege user and its secret')
-      .option('--privileges <list>', 'comma-separated: SELECT,INSERT,UPDATE,DELETE,CREATE,ALL', privileges, [
-        'SELECT',
-      ])
+      .addOption(
+        new Option('--privileges <list>', 'comma-separated: SELECT,INSERT,UPDATE,DELETE,CREATE,ALL')
+          .argParser(privileges)
+          .default(['SELECT'], 'SELECT'),
+      )
       .option('--database <name>', 'database the grants apply to (default: the instance database)')
       .addOption(
         new Option('--strategy <strategy>', 'rotation strategy')
@@ -205,21 +209,36 @@ export function program(): Command {
         'turn on scheduled rotation every N days',
         int('--rotate-every', 1, 1000),
       )
-      .option('--protected', 'restore the secret if someone deletes it'),
+      .option('--protected', 'restore the secret if someone deletes it')
+      .option(
+        '--reconcile',
+        "run over a user whose secret exists already (default: refuse, nothing changed); keeps the secret's strategy unless --strategy is given",
+      ),
   ).action(
-    async (db: string, username: string, o: Record<string, unknown> & { wait: boolean; name?: string }) => {
+    async (
+      db: string,
+      username: string,
+      o: Record<string, unknown> & { wait: boolean; name?: string; reconcile?: boolean },
+      cmd: Command,
+    ) => {
       const input = {
         dbIdentifier: db,
         username,
-        privileges: o['privileges'],
-        strategy: o['strategy'],
-        ...(o['database'] ? { database: o['database'] } : {}),
-        ...(o['secretName'] ? { secretName: o['secretName'] } : {}),
-        ...(o['connectionLimit'] ? { connectionLimit: o['connectionLimit'] } : {}),
+        privileges: o['privileges'] as string[],
+        strategy: o['strategy'] as string,
+        ...(o['database'] ? { database: o['database'] as string } : {}),
+        ...(o['secretName'] ? { secretName: o['secretName'] as string } : {}),
+        ...(o['connectionLimit'] ? { connectionLimit: o['connectionLimit'] as number } : {}),
         ...(o['protected'] ? { protected: true } : {}),
-        ...(o['rotateEvery'] ? { rotation: { automaticallyAfterDays: o['rotateEvery'] } } : {}),
+        ...(o['rotateEvery'] ? { rotation: { automaticallyAfterDays: o['rotateEvery'] as number } } : {}),
       };
-      set(await runCommand(g(), 'create-database-user', input, run(o)));
+      set(
+        await createUser(g(), input, {
+          ...run(o),
+          ...(o.reconcile ? { reconcile: true } : {}),
+          strategyGiven: cmd.getOptionValueSource('strategy') !== 'default',
+        }),
+      );
     },
   );
 
@@ -284,8 +303,17 @@ export function program(): Command {
   waitOpts(
     p
       .command('decommission <db>')
-      .description('decommission-database: protection off, delete, child secrets scheduled for deletion')
-      .option('--final-snapshot <id>', 'keep a final snapshot with this identifier (default: skip it)')
+      .description(
+        'decommission-database: delete a database (final snapshot unless skipped) and schedule its user secrets for deletion; asks first',
+      )
+      .option('--final-snapshot <id>', 'name the final snapshot (default: <db>-final-<UTC yyyymmdd-hhmmss>)')
+      .option('--skip-final-snapshot', 'delete without a final snapshot')
+      .option(
+        '--disable-deletion-protection',
+        'turn deletion protection off if it is on (otherwise a protected database is refused)',
+      )
+      .option('--yes', 'do not ask for the identifier to be typed (needed when not on a terminal)')
+      .option('--dry-run', 'print what would be deleted (database, snapshot, child secrets) and stop')
       .option(
         '--recovery-window <days>',
         "child secrets' recovery window",
@@ -295,16 +323,32 @@ export function program(): Command {
   ).action(
     async (
       db: string,
-      o: { finalSnapshot?: string; recoveryWindow: number; wait: boolean; name?: string },
+      o: {
+        finalSnapshot?: string;
+        skipFinalSnapshot?: boolean;
+        disableDeletionProtection?: boolean;
+        yes?: boolean;
+        dryRun?: boolean;
+        recoveryWindow: number;
+        wait: boolean;
+        name?: string;
+      },
     ) => {
-      const local = g().local || process.env['AWS_ENDPOINT_URL'];
-      const input = {
-        identifier: db,
-        recoveryWindowInDays: o.recoveryWindow,
-        pollSeconds: local ? 1 : 15,
-        ...(o.finalSnapshot ? { finalSnapshotIdentifier: o.finalSnapshot } : {}),
-      };
-      set(await runCommand(g(), 'decommission-database', input, run(o)));
+      set(
+        await decommission(
+          g(),
+          db,
+          {
+            recoveryWindow: o.recoveryWindow,
+            ...(o.finalSnapshot ? { finalSnapshot: o.finalSnapshot } : {}),
+            ...(o.skipFinalSnapshot ? { skipFinalSnapshot: true } : {}),
+            ...(o.disableDeletionProtection ? { disableDeletionProtection: true } : {}),
+            ...(o.yes ? { yes: true } : {}),
+            ...(o.dryRun ? { dryRun: true } : {}),
+          },
+          run(o),
+        ),
+      );
     },
   );
 
@@ -376,13 +420,21 @@ export function program(): Command {
   );
 
   p.command('executions')
-    .description('recent executions of the credflow workflows')
+    .description('recent executions of the credflow workflows, with the secret or database each was for')
     .option('--workflow <name>', 'only this workflow')
+    .option('--secret <name-or-arn>', "only this secret's executions (rotations, verifies, repairs)")
     .option('--limit <n>', 'how many', int('--limit', 1, 1000), 20)
-    .action(async (o: { workflow?: string; limit: number }) => set(await listExecutions(g(), o)));
+    .action(async (o: { workflow?: string; secret?: string; limit: number }) =>
+      set(await listExecutions(g(), o)),
+    );
   p.command('history <execution>')
-    .description('the states of one execution with durations and errors')
-    .action(async (arn: string) => set(await history(g(), arn)));
+    .description('the states of one execution (name or ARN) with durations and errors')
+    .action(async (ref: string) => set(await history(g(), ref)));
+  p.command('watch <execution>')
+    .description(
+      'follow an execution (name or ARN) as the command that started it would: its states as they run, then its result',
+    )
+    .action(async (ref: string) => set(await watch(g(), ref)));
   p.command('secrets')
     .description("credflow's secrets: strategy, last and next rotation, status")
     .action(async () => set(await listSecrets(g())));

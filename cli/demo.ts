@@ -219,7 +219,8 @@ export async function demo(
               {
                 identifier: e.id,
                 pollSeconds: 1,
-                ...(i === 0 ? { finalSnapshotIdentifier: `${e.id}-final` } : {}),
+                // The choice is explicit, as RDS's own DeleteDBInstance wants it.
+                ...(i === 0 ? { finalSnapshotIdentifier: `${e.id}-final` } : { skipFinalSnapshot: true }),
               },
               `[${e.label}]`,
             ),

@@ -1,10 +1,10 @@
 import { DescribeExecutionCommand } from '@aws-sdk/client-sfn';
 import { type FleetProgress, fleetSnapshot, progressLine } from '../src/lifecycle/fleet-progress';
 import type { FleetSummary } from '../src/lifecycle/fleet-tally';
-import { finish } from './commands';
+import { finish, onInterrupt } from './commands';
 import { connect, type GlobalOptions } from './context';
 import { EXIT } from './errors';
-import { bold, dim, green, ms, printJson, red, say, table } from './output';
+import { bold, dim, green, ms, out, printJson, red, say, table } from './output';
 import { type ExecutionResult, followExecution, startWorkflow } from './run';
 
 export interface FleetRunInput {
@@ -73,6 +73,7 @@ export async function rotateFleet(
     return EXIT.ok;
   }
   say(bold(`rotate-fleet: ${dim(arn)}`));
+  const off = onInterrupt(g, arn);
   const show = g.json
     ? undefined
     : progressWriter(process.stderr.isTTY === true, (s) => process.stderr.write(s));
@@ -84,23 +85,33 @@ export async function rotateFleet(
     await sleep(pollMs);
   }
   show?.end();
-  return report(g, await followExecution(conn, arn));
+  off();
+  return report(g, await followExecution(conn, arn), input.force);
 }
 
-function report(g: GlobalOptions, r: ExecutionResult): number {
+/** `20 skipped (not due 20: rotate them anyway with --force)`. */
+export function skippedLine(s: Pick<FleetSummary, 'skipped' | 'skippedByReason'>, force: boolean): string {
+  if (!s.skipped) return '0 skipped';
+  const reasons = Object.entries(s.skippedByReason ?? {}).map(([why, n]) => `${why} ${n}`);
+  const hint = !force && s.skippedByReason?.['not due'] ? ': rotate them anyway with --force' : '';
+  return `${s.skipped} skipped${reasons.length ? ` (${reasons.join(', ')}${hint})` : ''}`;
+}
+
+function report(g: GlobalOptions, r: ExecutionResult, force: boolean): number {
   if (g.json) {
     printJson(r);
   } else if (r.status === 'SUCCEEDED') {
+    // The result is on stdout (progress stayed on stderr), so it can be piped or kept.
     const s = r.output as FleetSummary;
     const failures = s.failures.map((x) => [x.name, x.error]);
-    if (failures.length) process.stdout.write(`${table(['secret', 'error'], failures)}\n`);
+    if (failures.length) out(table(['secret', 'error'], failures));
     const byError = Object.entries(s.failuresByError).map(([e, n]) => `${e} ${n}`);
-    say(
+    out(
       `${green(`${s.succeeded} rotated`)}, ${s.failed ? red(`${s.failed} failed`) : '0 failed'}` +
         `${byError.length ? ` (${byError.join(', ')})` : ''}, ${s.recovered} of ${s.retried} retried recovered, ` +
-        `${s.skipped} skipped, in ${ms(r.durationMs)}`,
+        `${skippedLine(s, force)}, in ${ms(r.durationMs)}`,
     );
-    say(
+    out(
       dim(
         `  ${s.rotationsPerSecond}/s at a budget of ${s.pacing.writeBudget} writes/s ` +
           `(${s.pacing.budgetRate}/s); throttled requests ${s.throttling.throttledRequests}, ` +

@@ -35,12 +35,19 @@ export const EXAMPLES: Record<string, string[]> = {
   'rotate-master': ['credflow --local rotate-master shop-db'],
   verify: ['credflow --local verify credflow/shop-db/app'],
   preflight: ['credflow --stage prod --region eu-west-1 preflight shop-db'],
-  decommission: ['credflow --local decommission shop-db --final-snapshot shop-db-final'],
+  decommission: [
+    'credflow --local decommission shop-db --dry-run',
+    'credflow --local decommission shop-db --yes --final-snapshot shop-db-final',
+  ],
   'rotate-fleet': [
     'credflow --local rotate-fleet --tag credflow:managed=true --write-budget 25 --max-concurrency 10 --force',
   ],
-  executions: ['credflow --local executions --workflow rotate-secret --limit 5'],
+  executions: [
+    'credflow --local executions --workflow rotate-secret --limit 5',
+    'credflow --local executions --secret credflow/shop-db/app',
+  ],
   history: ['credflow --local history "$(credflow --local rotate-now credflow/shop-db/app --no-wait)"'],
+  watch: ['credflow --local watch my-rotation-1'],
   secrets: ['credflow --local secrets --json | jq -r \'.[] | select(.status != "ok") | .name\''],
   alerts: ['credflow --local alerts'],
   reconcile: ['credflow --local reconcile --older-than-minutes 0'],

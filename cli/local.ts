@@ -36,6 +36,8 @@ function exportLines(info: EndpointInfo, stateDir: string): string {
     `export AWS_ACCESS_KEY_ID=${c.accessKeyId}`,
     `export AWS_SECRET_ACCESS_KEY=${c.secretAccessKey}`,
     `export AWS_REGION=${info.region}`,
+    // boto3 and the AWS CLI read AWS_DEFAULT_REGION (and not AWS_REGION, in older releases).
+    `export AWS_DEFAULT_REGION=${info.region}`,
     `export CREDFLOW_TOKEN=${readToken(stateDir)}`,
     ...caBundleLine(path.join(rdsCaDir(stateDir), CA_BUNDLE_FILE)),
   ].join('\n');

@@ -23,14 +23,48 @@ export function ms(n: number | undefined): string {
   return n < 1000 ? `${n} ms` : `${(n / 1000).toFixed(1)} s`;
 }
 
-/** A progress printer for one execution: a line per state, indented under a label. */
+/**
+ * A progress printer for one execution: a line per state, indented under a label. Retried,
+ * caught and failed are told apart: `↻ State retried after Error: cause`, `✗ State caught
+ * Error: cause` (the workflow goes on down its failure branch), `✗ execution failed: ...`.
+ */
 export function progressPrinter(label: string): (p: ProgressLine) => void {
+  const pre = label ? `  ${label} ` : '  ';
+  // A polling loop (provision's wait for `available`) enters the same states again and again:
+  // after the first round, a line only when the status it reads changes.
+  const visits = new Map<string, number>();
+  let lastStatus: string | undefined;
   return (p) => {
-    if (p.kind === 'entered') say(dim(`  ${label} ▸ ${p.state}`));
-    else if (p.kind === 'succeeded') say(`  ${label} ${green('✓')} ${p.state} ${dim(ms(p.ms))}`);
-    else if (p.kind === 'retrying') say(`  ${label} ${yellow('↻')} ${p.detail ?? ''}`);
-    else say(`  ${label} ${red('✗')} ${p.detail ?? ''}`);
+    const n = visits.get(p.state) ?? 0;
+    if (p.kind === 'entered') {
+      visits.set(p.state, n + 1);
+      if (n === 0) say(dim(`${pre}▸ ${p.state}`));
+    } else if (p.kind === 'succeeded') {
+      const status = statusIn(p.output);
+      const changed = status !== undefined && status !== lastStatus;
+      if (status !== undefined) lastStatus = status;
+      if (n <= 1) say(`${pre}${green('✓')} ${p.state} ${dim(ms(p.ms))}`.trimEnd());
+      else if (changed) say(`${pre}${dim('⋯')} ${p.state}: ${status}`);
+    } else if (p.kind === 'retrying') say(`${pre}${yellow('↻')} ${p.state} retried after ${p.detail ?? ''}`);
+    else if (p.kind === 'caught')
+      say(`${pre}${yellow('✗')} ${p.state} ${dim(ms(p.ms))} caught ${p.detail ?? ''}`);
+    else
+      say(
+        `${pre}${red('✗')} ${p.state === 'execution' ? 'execution failed' : `${p.state} failed`}: ${p.detail ?? ''}`,
+      );
   };
+}
+
+/** The status a polling state read (`status` or `db.status` of its output), if any. */
+function statusIn(output: string | undefined): string | undefined {
+  if (!output) return undefined;
+  try {
+    const o = JSON.parse(output) as { status?: unknown; db?: { status?: unknown } };
+    const s = o.db?.status ?? o.status;
+    return typeof s === 'string' ? s : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** A plain text table; columns sized to their content. */

@@ -2,7 +2,7 @@ import { DescribeDBClustersCommand, DescribeDBInstancesCommand } from '@aws-sdk/
 import type { PreflightReport } from '../src/preflight/check';
 import { type Connection, connect, type GlobalOptions } from './context';
 import { CliError, EXIT } from './errors';
-import { bold, dim, green, ms, printJson, red, say } from './output';
+import { bold, dim, green, ms, out, printJson, red, say } from './output';
 import { executionHistory, followExecution, startWorkflow } from './run';
 
 export interface PreflightOptions {
@@ -69,8 +69,8 @@ function print(report: PreflightReport): void {
   for (const h of report.hops) {
     const mark = h.status === 'ok' ? green('✓') : h.status === 'failed' ? red('✗') : dim('-');
     const time = h.status === 'skipped' ? '' : ms(h.ms);
-    say(`  ${mark} ${h.hop.padEnd(width)} ${dim(time.padStart(7))}  ${h.detail}`);
-    if (h.fix) say(`    ${' '.repeat(width)}          fix: ${h.fix}`);
+    out(`  ${mark} ${h.hop.padEnd(width)} ${dim(time.padStart(7))}  ${h.detail}`);
+    if (h.fix) out(`    ${' '.repeat(width)}          fix: ${h.fix}`);
   }
 }
 
@@ -100,7 +100,7 @@ export async function preflight(g: GlobalOptions, id: string, o: PreflightOption
   if (g.json) printJson(report);
   else {
     print(report);
-    say(report.ok ? green(`preflight ${id}: every hop passed`) : red(`preflight ${id}: FAILED`));
+    out(report.ok ? green(`preflight ${id}: every hop passed`) : red(`preflight ${id}: FAILED`));
   }
   return report.ok ? EXIT.ok : EXIT.failed;
 }

@@ -20,13 +20,58 @@ export interface ExecutionResult {
 export type Progress = (line: ProgressLine) => void;
 
 export interface ProgressLine {
-  kind: 'entered' | 'succeeded' | 'failed' | 'retrying';
+  /**
+   * entered/succeeded: a state began or ended well. retrying: a Task failed and its Retry runs
+   * it again. caught: a state failed and its Catch moved on (the execution goes on). failed:
+   * the execution failed (detail is empty when the error was shown already).
+   */
+  kind: 'entered' | 'succeeded' | 'failed' | 'retrying' | 'caught';
   state: string;
   /** Milliseconds the state took (on exit). */
   ms?: number;
   detail?: string;
   /** The state's output as JSON text (on exit). */
   output?: string;
+}
+
+const TASK_FAILED = new Set([
+  'TaskFailed',
+  'TaskTimedOut',
+  'LambdaFunctionFailed',
+  'LambdaFunctionTimedOut',
+  'ActivityFailed',
+  'ActivityTimedOut',
+]);
+const TASK_SCHEDULED = new Set(['TaskScheduled', 'LambdaFunctionScheduled', 'ActivityScheduled']);
+
+/**
+ * A failure's cause as people read it: a Lambda error's cause on AWS is the JSON
+ * `{errorType, errorMessage, trace}`; the message alone, never the stack.
+ */
+export function causeText(cause: string | undefined): string {
+  if (!cause) return '';
+  if (cause.startsWith('{')) {
+    try {
+      const c = JSON.parse(cause) as { errorMessage?: unknown };
+      if (typeof c.errorMessage === 'string') return c.errorMessage;
+    } catch {
+      // not JSON after all
+    }
+  }
+  // A stack that came along in plain text: its first line is the message.
+  return cause.split(/\n\s+at /)[0] ?? cause;
+}
+
+function failureDetail(e: HistoryEvent): { error: string; cause: string } {
+  const d =
+    e.taskFailedEventDetails ??
+    e.taskTimedOutEventDetails ??
+    e.lambdaFunctionFailedEventDetails ??
+    e.lambdaFunctionTimedOutEventDetails ??
+    e.activityFailedEventDetails ??
+    e.activityTimedOutEventDetails ??
+    e.executionFailedEventDetails;
+  return { error: d?.error ?? 'error', cause: causeText(d?.cause).slice(0, 300) };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -54,12 +99,31 @@ export function executionHistory(conn: Connection, executionArn: string): Promis
   return historyOf(conn.clients.sfn, executionArn);
 }
 
-/** Turns new history events into progress lines; tracks entry times to report durations. */
+/**
+ * Turns new history events into progress lines; tracks entry times to report durations. A
+ * Task's failure is told only once what follows it is known: scheduled again (retried), the
+ * state left (caught), or the execution failed; each error text is printed once.
+ */
 export class HistoryFollower {
   private seen = 0;
   private readonly entered = new Map<string, number>();
+  private current = '?';
+  private pending: { state: string; error: string; cause: string } | undefined;
+  private shown = new Set<string>();
 
   constructor(private readonly progress: Progress) {}
+
+  /** Whether an error's text was streamed already (the caller need not print it again). */
+  showed(error: string | undefined, cause: string | undefined): boolean {
+    return this.shown.has(`${error ?? ''}: ${causeText(cause).slice(0, 300)}`);
+  }
+
+  private detail(error: string, cause: string): string {
+    const text = `${error}: ${cause}`;
+    if (this.shown.has(text)) return error;
+    this.shown.add(text);
+    return text;
+  }
 
   feed(events: HistoryEvent[]): void {
     for (const e of events.slice(this.seen)) {
@@ -68,25 +132,37 @@ export class HistoryFollower {
       if (t.endsWith('StateEntered')) {
         const name = e.stateEnteredEventDetails?.name ?? '?';
         this.entered.set(name, at);
+        this.current = name;
         this.progress({ kind: 'entered', state: name });
       } else if (t.endsWith('StateExited')) {
         const name = e.stateExitedEventDetails?.name ?? '?';
         const start = this.entered.get(name);
         const output = e.stateExitedEventDetails?.output;
+        const p = this.pending;
+        this.pending = undefined;
         this.progress({
-          kind: 'succeeded',
+          kind: p ? 'caught' : 'succeeded',
           state: name,
           ...(start !== undefined ? { ms: at - start } : {}),
+          ...(p ? { detail: this.detail(p.error, p.cause) } : {}),
           ...(output !== undefined ? { output } : {}),
         });
-      } else if (t === 'TaskFailed' || t === 'LambdaFunctionFailed' || t === 'ExecutionFailed') {
-        const d =
-          e.taskFailedEventDetails ?? e.lambdaFunctionFailedEventDetails ?? e.executionFailedEventDetails;
-        this.progress({
-          kind: t === 'ExecutionFailed' ? 'failed' : 'retrying',
-          state: t === 'ExecutionFailed' ? 'execution' : 'task',
-          detail: `${d?.error ?? 'error'}: ${d?.cause ?? ''}`.slice(0, 300),
-        });
+      } else if (TASK_FAILED.has(t)) {
+        this.pending = { state: this.current, ...failureDetail(e) };
+      } else if (TASK_SCHEDULED.has(t) && this.pending) {
+        const p = this.pending;
+        this.pending = undefined;
+        this.progress({ kind: 'retrying', state: p.state, detail: this.detail(p.error, p.cause) });
+      } else if (t === 'ExecutionFailed' || t === 'ExecutionTimedOut' || t === 'ExecutionAborted') {
+        const p = this.pending;
+        this.pending = undefined;
+        if (p) this.progress({ kind: 'failed', state: p.state, detail: this.detail(p.error, p.cause) });
+        if (t === 'ExecutionFailed') {
+          const { error, cause } = failureDetail(e);
+          this.progress({ kind: 'failed', state: 'execution', detail: this.detail(error, cause) });
+        } else {
+          this.progress({ kind: 'failed', state: 'execution', detail: t.replace('Execution', '') });
+        }
       }
     }
     this.seen = Math.max(this.seen, events.length);
@@ -106,10 +182,11 @@ function parseOutput(d: DescribeExecutionCommandOutput): unknown {
 export async function followExecution(
   conn: Connection,
   executionArn: string,
-  progress?: Progress,
+  progress?: Progress | HistoryFollower,
   pollMs = 50,
 ): Promise<ExecutionResult> {
-  const follower = progress ? new HistoryFollower(progress) : undefined;
+  const follower =
+    progress instanceof HistoryFollower ? progress : progress ? new HistoryFollower(progress) : undefined;
   const started = Date.now();
   for (;;) {
     const d = await conn.clients.sfn.send(new DescribeExecutionCommand({ executionArn }));

@@ -21,6 +21,16 @@ const VPC_ID = /^vpc-[0-9a-f]{8,17}$/;
 const MAX = { subnetIds: 16, securityGroupIds: 5 };
 const ENDPOINTS = ['secretsmanager', 'rds'];
 
+/**
+ * A bad param, as the error `serverless package` prints: the reason alone. The framework prints a
+ * thrown error's stack when it has one, and the stack of this file says nothing to the user.
+ */
+function invalid(message) {
+  const err = new Error(message);
+  err.stack = message;
+  return err;
+}
+
 /** A param as a list of ids: "a,b", a YAML list, or absent. */
 function ids(value, name) {
   if (value === null || value === undefined) return [];
@@ -28,10 +38,10 @@ function ids(value, name) {
     .map((v) => String(v).trim())
     .filter((v) => v !== '');
   for (const item of items) {
-    if (!ID[name].test(item)) throw new Error(`param ${name}: ${JSON.stringify(item)} is not a valid id`);
+    if (!ID[name].test(item)) throw invalid(`param ${name}: ${JSON.stringify(item)} is not a valid id`);
   }
   const unique = [...new Set(items)];
-  if (unique.length > MAX[name]) throw new Error(`param ${name}: Lambda takes at most ${MAX[name]}`);
+  if (unique.length > MAX[name]) throw invalid(`param ${name}: Lambda takes at most ${MAX[name]}`);
   return unique;
 }
 
@@ -84,7 +94,7 @@ function network(params) {
   const subnetIds = ids(params.subnetIds, 'subnetIds');
   const securityGroupIds = ids(params.securityGroupIds, 'securityGroupIds');
   if ((subnetIds.length === 0) !== (securityGroupIds.length === 0)) {
-    throw new Error('params subnetIds and securityGroupIds go together: give both, or neither');
+    throw invalid('params subnetIds and securityGroupIds go together: give both, or neither');
   }
   const asked = String(params.vpcEndpoints ?? '')
     .split(',')
@@ -92,16 +102,15 @@ function network(params) {
     .filter((v) => v !== '' && v !== 'none');
   for (const e of asked) {
     if (!ENDPOINTS.includes(e)) {
-      throw new Error(
+      throw invalid(
         `param vpcEndpoints: unknown endpoint ${JSON.stringify(e)}; one of ${ENDPOINTS.join(', ')}`,
       );
     }
   }
   const vpcId = params.vpcId ? String(params.vpcId).trim() : '';
-  if (vpcId && !VPC_ID.test(vpcId))
-    throw new Error(`param vpcId: ${JSON.stringify(vpcId)} is not a valid id`);
+  if (vpcId && !VPC_ID.test(vpcId)) throw invalid(`param vpcId: ${JSON.stringify(vpcId)} is not a valid id`);
   if (asked.length > 0 && (subnetIds.length === 0 || !vpcId)) {
-    throw new Error('param vpcEndpoints needs subnetIds, securityGroupIds and vpcId');
+    throw invalid('param vpcEndpoints needs subnetIds, securityGroupIds and vpcId');
   }
   const inVpc = subnetIds.length > 0;
   return {

@@ -189,6 +189,8 @@ export function exportLines(cloud: LocalCloud): string {
     `export AWS_ACCESS_KEY_ID=${c.credentials.accessKeyId}`,
     `export AWS_SECRET_ACCESS_KEY=${c.credentials.secretAccessKey}`,
     `export AWS_REGION=${c.region}`,
+    // boto3 and the AWS CLI read AWS_DEFAULT_REGION (and not AWS_REGION, in older releases).
+    `export AWS_DEFAULT_REGION=${c.region}`,
     `export CREDFLOW_TOKEN=${cloud.token}`,
     ...caBundleLine(cloud.rdsCaBundle),
   ].join('\n');

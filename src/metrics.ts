@@ -15,6 +15,11 @@ export const METRICS = {
   RotationFailed: { unit: 'Count', dimensions: ['engine', 'strategy'] },
   /** A repair finished, by what it did: roll-forward, roll-back or none. */
   Repair: { unit: 'Count', dimensions: ['action'] },
+  /**
+   * A repair left a secret whose AWSCURRENT does not log in (status `broken`): applications
+   * using it cannot connect until a person acts. The "secret broken" alarm watches this.
+   */
+  SecretsBroken: { unit: 'Count', dimensions: [] },
   /** verify found the database different from what credflow set up (grants, clones, bindings). */
   DriftDetected: { unit: 'Count', dimensions: ['engine', 'strategy'] },
   /** verify found any check failing (drift or not). */

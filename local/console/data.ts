@@ -13,6 +13,7 @@ import {
   DescribeExecutionCommand,
   DescribeStateMachineCommand,
   type ExecutionListItem,
+  type HistoryEvent,
   ListExecutionsCommand,
   ListStateMachinesCommand,
   SFNClient,
@@ -20,8 +21,10 @@ import {
 import type { AwsClients } from '../../src/aws/clients';
 import { executionHistory } from '../../src/aws/history';
 import { type ClientConfig, clientSettings } from '../../src/aws/settings';
+import { nextRotationOf } from '../../src/lifecycle/fleet';
 import { fleetSnapshot } from '../../src/lifecycle/fleet-progress';
-import { DB_TAG, MANAGED_TAG, STATUS_TAG } from '../../src/lifecycle/users';
+import { byUrgency, executionSubject, sameSecret, secretStatusOf } from '../../src/lifecycle/status';
+import { DB_TAG, MANAGED_TAG } from '../../src/lifecycle/users';
 import { USER_TAG } from '../../src/rotation/boundary';
 import { LAST_ROTATED_TAG, STRATEGY_TAG } from '../../src/rotation/types';
 import { POLLING_USER_AGENT } from '../http/server';
@@ -51,8 +54,6 @@ export function consoleClients(config: ClientConfig): ConsoleSources['clients'] 
   return { secrets: new SecretsManagerClient(s), rds: new RDSClient(s), sfn: new SFNClient(s) };
 }
 
-/** The days rotate-fleet waits by default before a secret with no schedule is due (fleet.ts). */
-const FLEET_MAX_AGE_DAYS = 30;
 const MAX_SECRETS = 2000;
 const EXECUTIONS_PER_MACHINE = 25;
 const RECENT_EXECUTIONS = 40;
@@ -68,6 +69,8 @@ export interface SecretRow {
   lastRotated?: string;
   nextRotation?: string;
   status: string;
+  /** The latest execution that worked on this secret (rotation, verify, repair), if recent. */
+  lastExecution?: { arn: string; name: string; workflow: string; status: string };
 }
 
 export interface DatabaseRow {
@@ -87,6 +90,15 @@ export interface ExecutionRow {
   status: string;
   start?: string;
   stop?: string;
+  /** What it was for: the secret or database its input names (a name, never a value). */
+  for?: string;
+}
+
+/** A related execution an execution page links to. */
+export interface ExecutionLink {
+  rel: 'child' | 'parent' | 'failed-rotation';
+  arn: string;
+  name: string;
 }
 
 export interface FleetRow extends ExecutionRow {
@@ -116,13 +128,8 @@ function secretRow(s: SecretListEntry): SecretRow {
     .sort()
     .at(-1);
   const scheduled = s.RotationEnabled === true && s.NextRotationDate !== undefined;
-  const fleetDue = last
-    ? new Date(Date.parse(last) + FLEET_MAX_AGE_DAYS * 86_400_000).toISOString()
-    : undefined;
-  const next = scheduled ? iso(s.NextRotationDate) : rds ? undefined : fleetDue;
-  const pending = Object.values(s.SecretVersionsToStages ?? {}).some(
-    (stages) => stages.includes('AWSPENDING') && !stages.includes('AWSCURRENT'),
-  );
+  // The same answer as `credflow secrets` and rotate-fleet's "due" (one function).
+  const next = rds && !s.NextRotationDate ? undefined : iso(nextRotationOf(s));
   const user = tagOf(s, USER_TAG);
   const database = tagOf(s, DB_TAG);
   return {
@@ -134,11 +141,7 @@ function secretRow(s: SecretListEntry): SecretRow {
     rotation: rds ? 'rds' : scheduled ? 'schedule' : 'fleet',
     ...(last ? { lastRotated: last } : {}),
     ...(next ? { nextRotation: next } : {}),
-    status: s.DeletedDate
-      ? 'scheduled-for-deletion'
-      : pending
-        ? 'rotating'
-        : (tagOf(s, STATUS_TAG) ?? (next && Date.parse(next) < Date.now() ? 'due' : 'ok')),
+    status: secretStatusOf(s),
   };
 }
 
@@ -155,7 +158,7 @@ async function secrets(src: ConsoleSources): Promise<SecretRow[]> {
   return all
     .filter((s) => tagOf(s, MANAGED_TAG) === 'true' || s.OwningService === 'rds')
     .map(secretRow)
-    .sort((a, b) => a.name.localeCompare(b.name));
+    .sort(byUrgency);
 }
 
 async function databases(src: ConsoleSources): Promise<DatabaseRow[]> {
@@ -208,6 +211,22 @@ function executionRow(e: ExecutionListItem, stage: string): ExecutionRow {
   };
 }
 
+/** What each execution was for, by ARN: an input never changes, so it is read once. */
+const subjects = new Map<string, string | null>();
+
+async function subjectOf(src: ConsoleSources, arn: string): Promise<string | undefined> {
+  if (!subjects.has(arn)) {
+    const d = await src.clients.sfn
+      .send(new DescribeExecutionCommand({ executionArn: arn }))
+      .catch(() => undefined);
+    if (!d) return undefined;
+    if (subjects.size > 5000) subjects.clear();
+    const s = executionSubject(d.input);
+    subjects.set(arn, s ? safeText(s, 300) : null);
+  }
+  return subjects.get(arn) ?? undefined;
+}
+
 async function executions(src: ConsoleSources): Promise<ExecutionRow[]> {
   const machines = await src.clients.sfn.send(new ListStateMachinesCommand({ maxResults: 1000 }));
   const lists = await Promise.all(
@@ -217,10 +236,17 @@ async function executions(src: ConsoleSources): Promise<ExecutionRow[]> {
       ),
     ),
   );
-  return lists
+  const rows = lists
     .flatMap((l) => l.executions ?? [])
     .map((e) => executionRow(e, src.stage))
-    .sort((a, b) => (b.start ?? '').localeCompare(a.start ?? ''));
+    .sort((a, b) => (b.start ?? '').localeCompare(a.start ?? ''))
+    .slice(0, RECENT_EXECUTIONS);
+  return Promise.all(
+    rows.map(async (r) => {
+      const f = await subjectOf(src, r.arn);
+      return f ? { ...r, for: f } : r;
+    }),
+  );
 }
 
 const history = (src: ConsoleSources, executionArn: string) =>
@@ -251,6 +277,12 @@ export async function overview(src: ConsoleSources): Promise<Overview> {
     executions(src),
   ]);
   const fleetRuns = executionRows.filter((e) => e.workflow === 'rotate-fleet').slice(0, 3);
+  for (const s of secretRows) {
+    const e = executionRows.find(
+      (x) => x.for !== undefined && (sameSecret(x.for, s.arn) || sameSecret(x.for, s.name)),
+    );
+    if (e) s.lastExecution = { arn: e.arn, name: e.name, workflow: e.workflow, status: e.status };
+  }
   const fleets = await Promise.all(
     fleetRuns.map(async (f) => ({ ...f, ...(await fleetProgress(src, f.arn)) })),
   );
@@ -268,7 +300,7 @@ export async function overview(src: ConsoleSources): Promise<Overview> {
     stage: src.stage,
     secrets: secretRows,
     databases: databaseRows,
-    executions: executionRows.slice(0, RECENT_EXECUTIONS),
+    executions: executionRows,
     fleets,
     alerts,
   };
@@ -276,6 +308,8 @@ export async function overview(src: ConsoleSources): Promise<Overview> {
 
 export interface ExecutionView extends Omit<ExecutionRuns, 'states'> {
   execution: ExecutionRow & { secretId?: string; error?: string; cause?: string };
+  /** The executions it started (fleet pages, rotations, repairs), its parent, the rotation it repairs. */
+  links: ExecutionLink[];
   graph: Graph;
   states: ExecutionRuns['states'];
   /** Older lines left out (the newest are kept). */
@@ -295,14 +329,45 @@ function graphOf(definition: string): Graph {
   return g;
 }
 
-/** The secret an execution works on, when its input names one (`{secretId}`): a name, never a value. */
+/** The secret an execution works on, when its input names one: a name, never a value. */
 function secretIdOf(input: string | undefined): string | undefined {
+  return executionSubject(input)?.slice(0, 2048);
+}
+
+const MAX_LINKS = 200;
+const nameOfArn = (arn: string) => arn.split(':').pop() ?? arn;
+
+/**
+ * Executions related to this one: the children it started (from the history's task outputs,
+ * which name them), the one that started it, and, for a repair, the rotation that failed.
+ */
+function linksOf(input: string | undefined, events: HistoryEvent[]): ExecutionLink[] {
+  const links: ExecutionLink[] = [];
+  const seen = new Set<string>();
+  const add = (rel: ExecutionLink['rel'], arn: unknown) => {
+    if (typeof arn !== 'string' || !arn.includes(':execution:') || seen.has(arn) || links.length >= MAX_LINKS)
+      return;
+    seen.add(arn);
+    links.push({ rel, arn, name: nameOfArn(arn) });
+  };
   try {
-    const id = (JSON.parse(input ?? '{}') as { secretId?: unknown }).secretId;
-    return typeof id === 'string' ? id.slice(0, 2048) : undefined;
+    const v = JSON.parse(input ?? '{}') as Record<string, unknown>;
+    add('parent', v['AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID']);
+    const detail = v['detail'] as Record<string, unknown> | undefined;
+    if (v['source'] === 'aws.states') add('failed-rotation', detail?.['executionArn']);
   } catch {
-    return undefined;
+    // no input to read
   }
+  for (const e of events) {
+    const d = e.taskSubmittedEventDetails ?? e.taskSucceededEventDetails;
+    if (!d?.output || d.resourceType !== 'states') continue;
+    try {
+      add('child', (JSON.parse(d.output) as { ExecutionArn?: unknown }).ExecutionArn);
+    } catch {
+      // not JSON: nothing to link
+    }
+  }
+  return links;
 }
 
 /** One execution: its graph coloured by how each state ran, its history, its rotation summary. */
@@ -329,6 +394,7 @@ export async function executionView(src: ConsoleSources, executionArn: string): 
       ...(d.error ? { error: safeText(d.error, 200) } : {}),
       ...(d.cause ? { cause: safeText(d.cause) } : {}),
     },
+    links: linksOf(d.input, events),
     graph,
     history: runs.history.slice(-MAX_HISTORY_LINES),
     historyOmitted: Math.max(0, runs.history.length - MAX_HISTORY_LINES),

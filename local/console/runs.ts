@@ -45,6 +45,8 @@ export interface RepairSummary {
   action?: string;
   severity?: string;
   outcome?: string;
+  /** The secret's status after the repair: broken when AWSCURRENT does not log in. */
+  status?: string;
 }
 
 export interface ExecutionRuns {
@@ -60,6 +62,7 @@ const OUTCOMES = ['applied', 'already-done', 'already-current'];
 const ACTIONS = ['roll-forward', 'roll-back', 'none'];
 const SEVERITIES = ['info', 'warning', 'critical'];
 const REPAIR_OUTCOMES = ['rolled-forward', 'rolled-back', 'nothing-to-repair'];
+const REPAIR_STATUSES = ['broken', 'rolled-forward', 'rolled-back', 'ok'];
 const SECRET_FIELD =
   /("?(?:password|secretstring|secretbinary|masteruserpassword|randompassword)"?\s*[:=]\s*)("(?:[^"\\]|\\.)*"|[^\s,}]+)/gi;
 
@@ -213,10 +216,12 @@ export function readRuns(
     const action = pick(diagnosis?.['action'], ACTIONS);
     const severity = pick(diagnosis?.['severity'], SEVERITIES);
     const outcome = pick(repaired?.['outcome'], REPAIR_OUTCOMES);
+    const status = pick(repaired?.['status'], REPAIR_STATUSES);
     result.repair = {
       ...(action ? { action } : {}),
       ...(severity ? { severity } : {}),
       ...(outcome ? { outcome } : {}),
+      ...(status ? { status } : {}),
     };
   }
   return result;

@@ -16,6 +16,11 @@ import {
   type WorkerReply,
 } from './worker-protocol';
 
+// The SDK warns once per thread that its 2027 releases need Node 22 (Lambda runs nodejs24.x, so
+// the warning says nothing about the deployed functions); one copy per function thread buried
+// test and benchmark output. The variable is read when the first client sends.
+process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
+
 const init = workerData as WorkerInit;
 const port = parentPort;
 if (!port) throw new Error('worker-main runs in a worker thread');

@@ -1,5 +1,5 @@
 import type { QueryService } from '../http/registry';
-import type { Sns } from './service';
+import { attributesFromForm, type Sns } from './service';
 
 /** SNS's query protocol (Action=Publish&TopicArn=...). */
 export function snsQueryService(sns: Sns): QueryService {
@@ -16,12 +16,15 @@ export function snsQueryService(sns: Sns): QueryService {
         const t = sns.listTopics();
         return { Topics: { member: t.Topics } };
       },
-      Publish: (p) =>
-        sns.publish({
+      Publish: (p) => {
+        const attributes = attributesFromForm(p);
+        return sns.publish({
           ...(p['TopicArn'] ? { TopicArn: p['TopicArn'] } : {}),
           ...(p['Message'] ? { Message: p['Message'] } : {}),
-          ...(p['Subject'] ? { Subject: p['Subject'] } : {}),
-        }),
+          ...(p['Subject'] !== undefined ? { Subject: p['Subject'] } : {}),
+          ...(Object.keys(attributes).length ? { MessageAttributes: attributes } : {}),
+        });
+      },
     },
     statusFor: (e) => e.status,
   };

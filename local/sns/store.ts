@@ -6,6 +6,8 @@ export interface MessageRow {
   subject: string | null;
   message: string;
   time_ms: number;
+  /** MessageAttributes as JSON: `{"name": {"DataType": "String", "StringValue": "..."}}`. */
+  attributes?: string | null;
 }
 
 const MIGRATIONS: Migration[] = [
@@ -15,6 +17,7 @@ const MIGRATIONS: Migration[] = [
          CREATE TABLE sns_messages (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL, topic_arn TEXT NOT NULL,
            subject TEXT, message TEXT NOT NULL, time_ms INTEGER NOT NULL);`,
   },
+  { id: '002-message-attributes', up: 'ALTER TABLE sns_messages ADD COLUMN attributes TEXT;' },
 ];
 
 /** SNS's tables (topics and the messages published to them) and every statement on them. */
@@ -40,8 +43,10 @@ export class SnsStore {
 
   addMessage(m: MessageRow): void {
     this.store
-      .sql('INSERT INTO sns_messages (id, topic_arn, subject, message, time_ms) VALUES (?, ?, ?, ?, ?)')
-      .run(m.id, m.topic_arn, m.subject, m.message, m.time_ms);
+      .sql(
+        'INSERT INTO sns_messages (id, topic_arn, subject, message, time_ms, attributes) VALUES (?, ?, ?, ?, ?, ?)',
+      )
+      .run(m.id, m.topic_arn, m.subject, m.message, m.time_ms, m.attributes ?? null);
   }
 
   /** Every message, oldest first. */

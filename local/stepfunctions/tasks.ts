@@ -277,6 +277,17 @@ export class TaskDispatcher {
     const flat: Record<string, string> = {};
     for (const [k, v] of Object.entries(input)) {
       if (v === undefined || v === null) continue;
+      if (k === 'MessageAttributes' && typeof v === 'object') {
+        // The query protocol's map form: MessageAttributes.entry.N.Name / .Value.<field>.
+        let n = 0;
+        for (const [name, value] of Object.entries(v as Record<string, Record<string, unknown>>)) {
+          n++;
+          flat[`MessageAttributes.entry.${n}.Name`] = name;
+          for (const [f, x] of Object.entries(value ?? {}))
+            if (x !== undefined && x !== null) flat[`MessageAttributes.entry.${n}.Value.${f}`] = String(x);
+        }
+        continue;
+      }
       // sns:publish takes a JSON Message as an object and sends its text.
       flat[k] = typeof v === 'object' ? JSON.stringify(v) : String(v);
     }

@@ -6,29 +6,64 @@ import {
 import { z } from 'zod';
 import { rdsCall } from '../aws/errors';
 import type { Deps } from '../deps';
-import { NotFoundError } from '../errors';
+import { NotFoundError, ValidationError } from '../errors';
 import { parser } from '../validate';
-import {
-  type DbKind,
-  type DbRef,
-  dbTarget,
-  identifier,
-  locateDatabase,
-  modifyDatabase,
-  pollBudget,
-} from './database';
+import { type DbKind, type DbRef, dbTarget, locateDatabase, modifyDatabase, pollBudget } from './database';
 
 /*
  * decommission-database: deletion protection off, delete (with a final snapshot or without),
  * then (in the state machine) wait until gone and retire the child secrets.
  */
 
-export const decommissionInput = dbTarget.extend({
-  /** Keep a final snapshot under this identifier; omitted: skip it. */
-  finalSnapshotIdentifier: identifier.nullish(),
-  /** Recovery window for the child user secrets (7-30 days). */
-  recoveryWindowInDays: z.number().int().min(7).max(30).default(7),
-});
+/**
+ * Snapshot identifiers as RDS takes them: 1-255 letters, digits or hyphens, starting with a
+ * letter, no trailing or double hyphen.
+ */
+const snapshotIdentifier = z
+  .string()
+  .regex(
+    /^[A-Za-z](?!.*--)[A-Za-z0-9-]{0,254}(?<!-)$/,
+    'must be 1-255 letters, digits or hyphens, start with a letter, and have no trailing or double hyphen',
+  );
+
+/**
+ * As RDS's DeleteDBInstance, the caller chooses: a final snapshot by name, or
+ * `skipFinalSnapshot: true`; never both, never neither. Deletion protection is turned off only
+ * when `disableDeletionProtection` says so: a protected database is refused otherwise.
+ */
+export const decommissionInput = dbTarget
+  .extend({
+    /** Keep a final snapshot under this identifier. */
+    finalSnapshotIdentifier: snapshotIdentifier.nullish(),
+    /** Delete without a final snapshot (must be said explicitly). */
+    skipFinalSnapshot: z.boolean().optional(),
+    /** Turn deletion protection off if it is on; otherwise a protected database is refused. */
+    disableDeletionProtection: z.boolean().default(false),
+    /** Recovery window for the child user secrets (7-30 days). */
+    recoveryWindowInDays: z.number().int().min(7).max(30).default(7),
+  })
+  .superRefine((v, ctx) => {
+    const named = typeof v.finalSnapshotIdentifier === 'string';
+    if (named === (v.skipFinalSnapshot === true)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['finalSnapshotIdentifier'],
+        message: named
+          ? 'give finalSnapshotIdentifier or skipFinalSnapshot: true, not both'
+          : 'choose explicitly: finalSnapshotIdentifier (a snapshot name) or skipFinalSnapshot: true',
+      });
+    }
+  });
+
+/** A final snapshot's default name: `<db>-final-<UTC yyyymmdd-hhmmss>`. */
+export function finalSnapshotName(db: string, at: Date = new Date()): string {
+  const t = at
+    .toISOString()
+    .replace(/\.\d+Z$/, '')
+    .replace(/[-:]/g, '')
+    .replace('T', '-');
+  return `${db}-final-${t}`;
+}
 
 /** Parses disableDeletionProtection's input (a ValidationError naming each bad field). */
 export const parseDisableDeletionProtectionInput = parser(
@@ -36,12 +71,20 @@ export const parseDisableDeletionProtectionInput = parser(
   'invalid decommission-database input',
 );
 
-/** DisableDeletionProtection: the first step of decommissioning; a no-op when it is off. */
+/**
+ * DisableDeletionProtection: the first step of decommissioning. Turns protection off only when
+ * the input asks to; a protected database is refused (ValidationError) before anything changes.
+ */
 export async function disableDeletionProtection(
   deps: Deps,
   input: z.infer<typeof decommissionInput>,
 ): Promise<z.infer<typeof decommissionInput> & { kind: DbKind; engine: string; arn: string }> {
   const db = await locateDatabase(deps, input.identifier, input.kind);
+  if (db.deletionProtection && !input.disableDeletionProtection) {
+    throw new ValidationError(
+      `${input.identifier} has deletion protection on: pass disableDeletionProtection: true (CLI: --disable-deletion-protection) to delete it anyway; nothing changed`,
+    );
+  }
   if (db.deletionProtection) {
     await modifyDatabase(deps, input.identifier, db.kind, { DeletionProtection: false });
     deps.logger.info('DisableDeletionProtection: turned off', { identifier: input.identifier });
@@ -56,7 +99,10 @@ export async function disableDeletionProtection(
   };
 }
 
-const deleteDatabaseInput = decommissionInput.extend({
+const deleteDatabaseInput = dbTarget.extend({
+  finalSnapshotIdentifier: snapshotIdentifier.nullish(),
+  skipFinalSnapshot: z.boolean().optional(),
+  recoveryWindowInDays: z.number().int().min(7).max(30).default(7),
   kind: z.enum(['instance', 'cluster']),
   engine: z.string(),
 });
@@ -69,6 +115,11 @@ export async function deleteDatabase(
   deps: Deps,
   input: z.infer<typeof deleteDatabaseInput>,
 ): Promise<DbRef & { want: 'deleted' }> {
+  if (!input.finalSnapshotIdentifier && input.skipFinalSnapshot !== true) {
+    throw new ValidationError(
+      'choose explicitly: finalSnapshotIdentifier (a snapshot name) or skipFinalSnapshot: true',
+    );
+  }
   const snapshot = input.finalSnapshotIdentifier ? { SkipFinalSnapshot: false } : { SkipFinalSnapshot: true };
   try {
     if (input.kind === 'cluster') {

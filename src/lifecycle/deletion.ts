@@ -80,10 +80,12 @@ export interface DeletionOutcome extends DeletionCase {
 
 /** RetireChildSecrets: a deleted database's user secrets go too, with a recovery window. */
 export async function retireChildSecrets(deps: Deps, c: DeletionCase): Promise<DeletionOutcome> {
-  const { deletedSecrets } = await deleteChildSecrets(deps, {
+  const all = await deleteChildSecrets(deps, {
     identifier: c.identifier ?? '',
     recoveryWindowInDays: 7,
   });
+  // Only what this run scheduled: a decommission that got there first has reported its own.
+  const deletedSecrets = all.deletedSecrets.filter((a) => !all.alreadyScheduled.includes(a));
   return {
     ...c,
     action: deletedSecrets.length ? 'children-scheduled-for-deletion' : 'none',

@@ -180,6 +180,8 @@ export interface FleetSummary
   > {
   /** Secrets the run rotated or gave up on. */
   total: number;
+  /** Why secrets were skipped, e.g. `{"not due": 20}` (rotate them anyway with force). */
+  skippedByReason: Record<string, number>;
   failuresByError: Record<string, number>;
   failures: FleetState['failures'];
   throttling: { throttledRequests: number; backoffs: number };
@@ -215,6 +217,7 @@ export function summarizeFleetRotation(deps: Pick<Deps, 'metrics'>, state: Fleet
     succeeded: t.succeeded,
     failed: t.failed,
     skipped: t.skipped,
+    skippedByReason: t.skippedByReason ?? {},
     retried: t.retried,
     recovered: t.recovered,
     notRetried: t.notRetried,

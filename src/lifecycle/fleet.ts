@@ -38,6 +38,9 @@ export const MAX_FLEET_CONCURRENCY = 40;
 /** Why a larger concurrency is refused, for the CLI and the workflow's input check alike. */
 export const MAX_FLEET_CONCURRENCY_REASON = `at most ${MAX_FLEET_CONCURRENCY}: each page runs its rotations as an inline Map, which runs at most ${MAX_FLEET_CONCURRENCY} iterations at once on AWS`;
 
+/** Days without a rotation after which rotate-fleet counts a secret with no schedule as due. */
+export const DEFAULT_MAX_AGE_DAYS = 30;
+
 const fleetOptions = z.object({
   /** Only secrets carrying this tag (key=value); default: every secret credflow manages. */
   tag: z
@@ -62,7 +65,7 @@ const fleetOptions = z.object({
   /** Rotate every selected secret, due or not. */
   force: z.boolean().default(false),
   /** Not rotated for this many days counts as due when no schedule says otherwise. */
-  maxAgeDays: z.number().int().min(1).max(3650).default(30),
+  maxAgeDays: z.number().int().min(1).max(3650).default(DEFAULT_MAX_AGE_DAYS),
   /** The moment "due" is judged at (ISO 8601); default: when the run starts. */
   now: z.iso.datetime().optional(),
   /**
@@ -86,6 +89,8 @@ export interface FleetTotals {
   /** Failed for good (after the retry, or not retried). */
   failed: number;
   skipped: number;
+  /** Why they were skipped: `not due`, `untagged`, `owned by rds`, `deleted`. */
+  skippedByReason?: Record<string, number>;
   /** Failed once and queued for the retry pass. */
   retried: number;
   /** Of those, rotated on the retry. */
@@ -175,14 +180,27 @@ export function continuationName(runId: string, execution: number): string {
   return `${runId}-c${execution}`;
 }
 
-/** When a secret became due: its NextRotationDate, else its last rotation plus maxAgeDays. */
-function dueSince(s: SecretListEntry, maxAgeDays: number): number {
-  if (s.NextRotationDate) return s.NextRotationDate.getTime();
+/**
+ * When a secret is next rotated, as rotate-fleet judges it: its NextRotationDate, else its last
+ * rotation (or creation) plus maxAgeDays; undefined when nothing dates it. The CLI's `secrets`
+ * and the console show this same answer.
+ */
+export function nextRotationOf(
+  s: Pick<SecretListEntry, 'NextRotationDate' | 'LastRotatedDate' | 'CreatedDate' | 'Tags'>,
+  maxAgeDays: number = DEFAULT_MAX_AGE_DAYS,
+): Date | undefined {
+  if (s.NextRotationDate) return new Date(s.NextRotationDate);
   const tagged = s.Tags?.find((t) => t.Key === LAST_ROTATED_TAG)?.Value;
   const last = [s.LastRotatedDate, tagged ? new Date(tagged) : undefined, s.CreatedDate]
-    .filter((d): d is Date => d !== undefined && !Number.isNaN(d.getTime()))
+    .filter((d): d is Date => d !== undefined && !Number.isNaN(new Date(d).getTime()))
+    .map((d) => new Date(d))
     .sort((a, b) => b.getTime() - a.getTime())[0];
-  return last ? last.getTime() + maxAgeDays * 86_400_000 : Number.NEGATIVE_INFINITY;
+  return last ? new Date(last.getTime() + maxAgeDays * 86_400_000) : undefined;
+}
+
+/** When a secret became due (minus infinity when nothing dates it). */
+function dueSince(s: SecretListEntry, maxAgeDays: number): number {
+  return nextRotationOf(s, maxAgeDays)?.getTime() ?? Number.NEGATIVE_INFINITY;
 }
 
 /** Why a listed secret is not rotated, or undefined when it is. */
@@ -381,14 +399,18 @@ export async function selectFleetPage(deps: Deps, input: FleetState): Promise<Fl
   const items: FleetItem[] = [];
   let token = state.cursor.nextToken;
   let skipped = 0;
+  const byReason: Record<string, number> = { ...(state.totals.skippedByReason ?? {}) };
   let exhausted = false;
   for (let calls = 0; calls < MAX_LIST_CALLS && items.length < o.pageSize; calls++) {
     // Asking for no more than the page still needs keeps a page within pageSize.
     const page = await listPage(deps, o, token, Math.min(100, o.pageSize - items.length));
     const entries = page.SecretList ?? [];
     for (const s of entries) {
-      if (skipReason(s, o) !== undefined) skipped++;
-      else items.push({ secretId: s.ARN as string, group: await groupOf(deps, s) });
+      const why = skipReason(s, o);
+      if (why !== undefined) {
+        skipped++;
+        byReason[why] = (byReason[why] ?? 0) + 1;
+      } else items.push({ secretId: s.ARN as string, group: await groupOf(deps, s) });
     }
     token = page.NextToken;
     if (!token) {
@@ -399,7 +421,7 @@ export async function selectFleetPage(deps: Deps, input: FleetState): Promise<Fl
   state = {
     ...state,
     cursor: { phase: 'select', nextToken: token, exhausted },
-    totals: { ...state.totals, skipped: state.totals.skipped + skipped },
+    totals: { ...state.totals, skipped: state.totals.skipped + skipped, skippedByReason: byReason },
   };
   if (items.length === 0) return { ...state, cursor: advancePhase(state) };
   return plan(state, items, false, Date.now());

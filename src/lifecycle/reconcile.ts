@@ -238,6 +238,8 @@ export interface ReconcileState {
 }
 
 function lineOf(r: z.infer<typeof repairOutcome>): { line: string; kind: keyof ReconcileTotals } {
+  if ('error' in r && r.error === 'SecretBroken')
+    return { line: `${r.name}: ACTION NEEDED: AWSCURRENT does not log in (SecretBroken)`, kind: 'failed' };
   if ('error' in r) return { line: `${r.name}: repair failed (${r.error})`, kind: 'failed' };
   const kind = (
     {
@@ -246,7 +248,7 @@ function lineOf(r: z.infer<typeof repairOutcome>): { line: string; kind: keyof R
       'nothing-to-repair': 'nothingToRepair',
     } as const
   )[r.outcome];
-  const critical = r.severity === 'critical' ? ' - AWSCURRENT does NOT log in: manual action needed' : '';
+  const critical = r.severity === 'critical' ? ' - ACTION NEEDED: AWSCURRENT does not log in' : '';
   return { line: `${r.name}: ${r.outcome}${critical}`, kind };
 }
 
@@ -286,7 +288,7 @@ export function tallyReconcilePage(input: z.infer<typeof tallyInput>): Reconcile
   for (const r of input.repairs) {
     const { line, kind } = lineOf(r);
     (next[kind] as number) += 1;
-    if (!('error' in r) && r.severity === 'critical') next.critical += 1;
+    if ('error' in r ? r.error === 'SecretBroken' : r.severity === 'critical') next.critical += 1;
     if (next.lines.length < MAX_ALERT_LINES) next.lines.push(line);
     else next.omitted += 1;
   }

@@ -184,10 +184,57 @@ const diagnosisSchema = z.object({
   alertTopicArn: z.string().optional(),
 });
 
+/**
+ * The secret's status after a repair, as its `credflow:rotation-status` tag, the CLI and the
+ * console show it: `broken` when AWSCURRENT does not log in (a person must act), else what the
+ * repair did.
+ */
+export type RepairStatus = 'broken' | 'rolled-forward' | 'rolled-back' | 'ok';
+
 export interface RepairResult extends Diagnosis {
   outcome: 'rolled-forward' | 'rolled-back' | 'nothing-to-repair';
+  status: RepairStatus;
+  /** The secret's name (from its ARN), for people. */
+  secretName: string;
+  /** The alert's subject: what the operator must do, if anything (at most 100 characters, as SNS wants). */
+  subject: string;
   /** The alert text: what happened and what was done, never a secret value. */
   message: string;
+}
+
+const SECRET_ARN = /^arn:[^:]+:secretsmanager:[^:]*:[^:]*:secret:(.+)-[A-Za-z0-9]{6}$/;
+
+/** A secret's name from its ARN (Secrets Manager appends six random characters). */
+export function secretNameOf(arn: string): string {
+  return SECRET_ARN.exec(arn)?.[1] ?? arn;
+}
+
+/** SNS takes a subject of at most 100 printable ASCII characters. */
+function subjectLine(text: string): string {
+  const ascii = text.replace(/[^\x20-\x7e]/g, '?');
+  return ascii.length <= 100 ? ascii : `${ascii.slice(0, 97)}...`;
+}
+
+/** The status, subject and message of a repair's outcome: one severity model for every reader. */
+function result(d: z.infer<typeof diagnosisSchema>, outcome: RepairResult['outcome']): RepairResult {
+  const name = secretNameOf(d.secretArn);
+  const broken = d.severity === 'critical';
+  const status: RepairStatus = broken ? 'broken' : outcome === 'nothing-to-repair' ? 'ok' : outcome;
+  const subject = broken
+    ? `credflow: ACTION NEEDED: ${name} does not log in`
+    : outcome === 'rolled-forward'
+      ? `credflow: rotation of ${name} completed by repair`
+      : outcome === 'rolled-back'
+        ? `credflow: rotation of ${name} rolled back, it logs in`
+        : `credflow: rotation of ${name} failed, nothing to repair`;
+  return {
+    ...d,
+    outcome,
+    status,
+    secretName: name,
+    subject: subjectLine(subject),
+    message: message(d, outcome),
+  };
 }
 
 async function tagStatus(deps: Deps, arn: string, value: string): Promise<void> {
@@ -203,7 +250,9 @@ function message(d: z.infer<typeof diagnosisSchema>, outcome: RepairResult['outc
     'nothing-to-repair': 'no version was left in AWSPENDING',
   }[outcome];
   const tail =
-    d.severity === 'critical' ? ' AWSCURRENT does NOT log in: manual action needed.' : ' AWSCURRENT logs in.';
+    d.severity === 'critical'
+      ? " ACTION NEEDED: AWSCURRENT does NOT log in, so applications using this secret cannot connect. Set the database user's password to the one in AWSCURRENT (or put a working value in AWSCURRENT), then run verify-credentials."
+      : ' AWSCURRENT logs in.';
   return `Rotation of ${d.secretArn} failed (${d.reason}); ${what}.${tail}`;
 }
 
@@ -218,9 +267,11 @@ export async function rollForwardRotation(
   if (!d.pendingVersionId) throw new ValidationError('nothing to roll forward: no pending version');
   // Counted as a repair below, not as a rotation that succeeded.
   await finishSecret({ ...deps, metrics: undefined }, { secretId: d.secretArn, token: d.pendingVersionId });
-  await tagStatus(deps, d.secretArn, 'rolled-forward');
+  const r = result(d, 'rolled-forward');
+  await tagStatus(deps, d.secretArn, r.status);
   deps.metrics?.put('Repair', 1, { action: 'roll-forward' });
-  return { ...d, outcome: 'rolled-forward', message: message(d, 'rolled-forward') };
+  if (r.status === 'broken') deps.metrics?.put('SecretsBroken', 1, {});
+  return r;
 }
 
 /** RollBackRotation: AWSPENDING comes off the version that never worked. */
@@ -229,8 +280,14 @@ export async function rollBackRotation(
   d: z.infer<typeof diagnosisSchema>,
 ): Promise<RepairResult> {
   if (!d.pendingVersionId) {
+    const r = result(d, 'nothing-to-repair');
+    // Nothing to undo, but a secret that does not log in is still marked for people to see.
+    if (r.status === 'broken') {
+      await tagStatus(deps, d.secretArn, r.status);
+      deps.metrics?.put('SecretsBroken', 1, {});
+    }
     deps.metrics?.put('Repair', 1, { action: 'none' });
-    return { ...d, outcome: 'nothing-to-repair', message: message(d, 'nothing-to-repair') };
+    return r;
   }
   const state = await describeState(deps.secrets, d.secretArn);
   // Only the version diagnosed; a new rotation may have begun meanwhile and is not ours to undo.
@@ -245,7 +302,9 @@ export async function rollBackRotation(
       ),
     );
   }
-  await tagStatus(deps, d.secretArn, 'rolled-back');
+  const r = result(d, 'rolled-back');
+  await tagStatus(deps, d.secretArn, r.status);
   deps.metrics?.put('Repair', 1, { action: 'roll-back' });
-  return { ...d, outcome: 'rolled-back', message: message(d, 'rolled-back') };
+  if (r.status === 'broken') deps.metrics?.put('SecretsBroken', 1, {});
+  return r;
 }

@@ -439,11 +439,16 @@ export async function cleanUpUserSecret(
   return { secretArn: input.secretArn, removed: true };
 }
 
-/** Every live secret carrying tag `key` = `value` (all pages; the two filters match independently, so the pair is checked). */
+/**
+ * Every live secret carrying tag `key` = `value` (all pages; the two filters match
+ * independently, so the pair is checked). `includeScheduled`: secrets already scheduled for
+ * deletion too.
+ */
 export async function secretsTagged(
   deps: Pick<Deps, 'secrets'>,
   key: string,
   value: string,
+  o: { includeScheduled?: boolean } = {},
 ): Promise<SecretListEntry[]> {
   const found: SecretListEntry[] = [];
   let token: string | undefined;
@@ -456,27 +461,43 @@ export async function secretsTagged(
             { Key: 'tag-value', Values: [value] },
           ],
           MaxResults: 100,
+          ...(o.includeScheduled ? { IncludePlannedDeletion: true } : {}),
           ...(token ? { NextToken: token } : {}),
         }),
       ),
     );
     for (const s of page.SecretList ?? []) {
-      if (s.ARN && !s.DeletedDate && s.Tags?.some((t) => t.Key === key && t.Value === value)) found.push(s);
+      if (!s.ARN || (s.DeletedDate && !o.includeScheduled)) continue;
+      if (s.Tags?.some((t) => t.Key === key && t.Value === value)) found.push(s);
     }
     token = page.NextToken;
   } while (token);
   return found;
 }
 
-/** Every secret credflow created for users of one database (by its credflow:db tag). */
+/** A user secret of a database, as decommission and its dry run list them. */
+export interface ChildSecret {
+  arn: string;
+  name: string;
+  rotationEnabled: boolean;
+  /** Already scheduled for deletion (by the deletion rule, or a person). */
+  scheduledForDeletion: boolean;
+}
+
+/**
+ * Every secret credflow created for users of one database (by its credflow:db tag);
+ * `includeScheduled`: those already scheduled for deletion too.
+ */
 export async function childSecrets(
-  deps: Deps,
+  deps: Pick<Deps, 'secrets'>,
   dbIdentifier: string,
-): Promise<{ arn: string; name: string; rotationEnabled: boolean }[]> {
-  return (await secretsTagged(deps, DB_TAG, dbIdentifier)).map((s) => ({
+  o: { includeScheduled?: boolean } = {},
+): Promise<ChildSecret[]> {
+  return (await secretsTagged(deps, DB_TAG, dbIdentifier, o)).map((s) => ({
     arn: s.ARN as string,
     name: s.Name ?? (s.ARN as string),
     rotationEnabled: s.RotationEnabled ?? false,
+    scheduledForDeletion: s.DeletedDate !== undefined && s.DeletedDate !== null,
   }));
 }
 
@@ -494,13 +515,22 @@ export const parseDeleteChildSecretsInput = parser(
 /**
  * DeleteChildSecrets: a database's user secrets are scheduled for deletion (with a recovery
  * window, so a mistake can be undone with RestoreSecret) and their rotation turned off.
+ * `deletedSecrets` lists every one that is now scheduled for deletion, including those the
+ * deletion rule (started by RDS's own deletion event) scheduled first, which are also listed
+ * in `alreadyScheduled`.
  */
 export async function deleteChildSecrets(
   deps: Deps,
   input: z.infer<typeof deleteChildSecretsInput>,
-): Promise<{ identifier: string; deletedSecrets: string[] }> {
+): Promise<{ identifier: string; deletedSecrets: string[]; alreadyScheduled: string[] }> {
   const deleted: string[] = [];
-  for (const s of await childSecrets(deps, input.identifier)) {
+  const already: string[] = [];
+  for (const s of await childSecrets(deps, input.identifier, { includeScheduled: true })) {
+    if (s.scheduledForDeletion) {
+      already.push(s.arn);
+      deleted.push(s.arn);
+      continue;
+    }
     if (s.rotationEnabled) {
       await aws(`CancelRotateSecret ${s.arn}`, () =>
         deps.secrets.send(new CancelRotateSecretCommand({ SecretId: s.arn })),
@@ -518,8 +548,13 @@ export async function deleteChildSecrets(
         ),
       );
     } catch (err) {
-      // Another run (decommission and on-deletion race for the same database) got there first.
-      if (err instanceof NotFoundError) continue;
+      // Another run (decommission and on-deletion race for the same database) got there first:
+      // it is scheduled all the same.
+      if (err instanceof NotFoundError) {
+        already.push(s.arn);
+        deleted.push(s.arn);
+        continue;
+      }
       throw err;
     }
     deleted.push(s.arn);
@@ -527,6 +562,7 @@ export async function deleteChildSecrets(
   deps.logger.info('DeleteChildSecrets: scheduled for deletion', {
     identifier: input.identifier,
     count: deleted.length,
+    alreadyScheduled: already.length,
   });
-  return { identifier: input.identifier, deletedSecrets: deleted };
+  return { identifier: input.identifier, deletedSecrets: deleted, alreadyScheduled: already };
 }

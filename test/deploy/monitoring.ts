@@ -132,6 +132,7 @@ export function monitoringChecks(root: string, catalog: Catalog, stage: string):
     );
 
     it.each([
+      ['SecretsBroken', 'rollBackRotation'],
       ['DriftDetected', 'verifyCredentials'],
       ['SecretsOverdue', 'planFleetRotation'],
     ])('alarms the alerts topic on %s, with the service of the handler that emits it', (metric, fnKey) => {

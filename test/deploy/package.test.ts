@@ -98,6 +98,7 @@ beforeAll(async () => {
     'vpcId=vpc-0123456789abcdef0',
     'vpcEndpoints=secretsmanager,rds',
     `kmsKeyArn=${KMS_KEY}`,
+    `alertsKmsKeyArn=${KMS_KEY}`,
   ]);
   resources = vpc.Resources;
 }, 1_800_000);
@@ -153,6 +154,71 @@ describe('serverless package (offline)', () => {
         expect(targets.map((t) => t.Arn.Ref)).toContain(m.id);
       }
     }
+  });
+
+  const both = [['with VPC and keys', () => vpc] as const, ['with no params', () => none] as const];
+
+  it.each(both)('%s: every log group expires its logs after logRetentionInDays (default 30)', (_n, t) => {
+    const groups = of(t(), 'AWS::Logs::LogGroup');
+    // One per function, plus the state machines' group.
+    expect(groups.length).toBe(catalog.functions.length + 1);
+    for (const [id, g] of groups)
+      expect({ id, days: g.Properties['RetentionInDays'] }).toEqual({ id, days: 30 });
+  });
+
+  it.each(both)(
+    '%s: every EventBridge rule target retries for a day, then dead-letters to the events queue',
+    (_n, t) => {
+      const rules = of(t(), 'AWS::Events::Rule');
+      const expected = catalog.stateMachines.reduce((n, m) => n + m.rules.length, 0);
+      expect(rules.length).toBe(expected);
+      for (const [id, r] of rules) {
+        for (const target of r.Properties['Targets'] as Record<string, unknown>[]) {
+          expect({ id, retry: target['RetryPolicy'], dlq: target['DeadLetterConfig'] }).toEqual({
+            id,
+            retry: { MaximumEventAgeInSeconds: 86400, MaximumRetryAttempts: 185 },
+            dlq: { Arn: { 'Fn::GetAtt': ['EventsDeadLetterQueue', 'Arn'] } },
+          });
+          expect(target['Arn']).toBeDefined();
+          expect(target['RoleArn']).toBeDefined();
+        }
+      }
+      const queue = t().Resources['EventsDeadLetterQueue'] as Resource;
+      expect(queue.Type).toBe('AWS::SQS::Queue');
+      expect(queue.Properties['SqsManagedSseEnabled']).toBe(true);
+      // Only EventBridge, and only for this stage's rules, may put dead letters there.
+      const policy = t().Resources['EventsDeadLetterQueuePolicy'] as Resource;
+      const doc = policy.Properties['PolicyDocument'] as { Statement: Record<string, unknown>[] };
+      expect(doc.Statement).toEqual([
+        expect.objectContaining({
+          Effect: 'Allow',
+          Principal: { Service: 'events.amazonaws.com' },
+          Action: 'sqs:SendMessage',
+          Resource: { 'Fn::GetAtt': ['EventsDeadLetterQueue', 'Arn'] },
+          Condition: {
+            ArnLike: {
+              'aws:SourceArn': {
+                // CloudFormation's Fn::Sub syntax, not a template literal.
+                // biome-ignore lint/suspicious/noTemplateCurlyInString: CloudFormation substitutes it
+                'Fn::Sub': 'arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:rule/credflow-ci-*',
+              },
+            },
+          },
+        }),
+      ]);
+      const alarm = of(t(), 'AWS::CloudWatch::Alarm').find(([id]) => id === 'EventsDeadLetterAlarm');
+      expect(alarm?.[1].Properties).toMatchObject({
+        Namespace: 'AWS/SQS',
+        MetricName: 'ApproximateNumberOfMessagesVisible',
+        AlarmActions: [{ Ref: 'AlertsTopic' }],
+      });
+    },
+  );
+
+  it('encrypts the alerts topic with the alertsKmsKeyArn param, and leaves it as SNS makes it without', () => {
+    expect(vpc.Resources['AlertsTopic']?.Properties['KmsMasterKeyId']).toEqual({ Ref: 'AlertsKmsKeyArn' });
+    expect(vpc.Parameters?.['AlertsKmsKeyArn']?.Default).toBe(KMS_KEY);
+    expect(none.Resources['AlertsTopic']?.Properties).not.toHaveProperty('KmsMasterKeyId');
   });
 
   it('grants no Resource "*" where the action takes a narrower one, and no action *', () => {

@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -61,6 +61,8 @@ beforeAll(async () => {
   );
   expect(up.code).toBe(0);
   expect(up.stdout).toMatch(/^export AWS_ENDPOINT_URL=http:\/\/127\.0\.0\.1:\d+$/m);
+  // boto3 and older AWS CLIs read AWS_DEFAULT_REGION, not AWS_REGION.
+  expect(up.stdout).toMatch(/^export AWS_DEFAULT_REGION=us-east-1$/m);
 }, 120_000);
 
 afterAll(async () => {
@@ -105,6 +107,8 @@ describe('the credflow CLI against the local cloud', () => {
       expect(r.code).toBe(0);
       expect(r.stderr).toContain('✓ FinishSecret');
       expect(r.stderr).toContain('rotate-now: SUCCEEDED');
+      // A short result on stdout, not the execution's JSON (that is for --json).
+      expect(r.stdout.trim()).toBe(`rotated ${secrets[strategy]}`);
       const after = JSON.parse((await local('--json', 'secrets')).stdout) as {
         arn: string;
         lastRotated?: string;
@@ -128,8 +132,13 @@ describe('the credflow CLI against the local cloud', () => {
     );
     expect(r.code).toBe(0);
     expect(r.stderr).toMatch(/^ {2}rotated \d+(\/3)?, failed 0, in flight \d+/m);
-    expect(r.stderr).toContain('3 rotated, 0 failed');
-    expect(r.stderr).toMatch(/at a budget of 30 writes\/s \(10\/s\); throttled requests \d+/);
+    // The summary is the result: stdout.
+    expect(r.stdout).toContain('3 rotated, 0 failed');
+    expect(r.stdout).toMatch(/at a budget of 30 writes\/s \(10\/s\); throttled requests \d+/);
+    // Without --force, what was skipped says why.
+    const again = await local('rotate-fleet', '--tag', 'credflow:managed=true');
+    expect(again.code).toBe(0);
+    expect(again.stdout).toMatch(/3 skipped \(not due 3: rotate them anyway with --force\)/);
     // Plain lines only: no carriage return or erase-line sequence when stderr is not a terminal.
     expect([r.stderr.includes('\r'), r.stderr.includes('\u001b[2K')]).toEqual([false, false]);
   });
@@ -178,11 +187,91 @@ describe('the credflow CLI against the local cloud', () => {
     sm.destroy();
   });
 
-  it('a failing rotation exits non-zero and names the error code', async () => {
+  it('a failing rotation exits non-zero, names the error code and prints its text once', async () => {
     const r = await local('rotate-now', 'credflow/cli-db/no-such-user');
     expect(r.code).toBe(3);
     expect(r.stderr).toMatch(/\(NotFoundError\)/);
     expect(r.stderr).not.toMatch(/\n\s+at /);
+    expect(r.stdout).toBe('');
+    const withText = r.stderr.split('\n').filter((l) => /NotFoundError: ./.test(l));
+    expect(withText).toHaveLength(1);
+    // The state that failed is not shown as succeeded.
+    const failedState = /✗ (\w+)/.exec(r.stderr)?.[1];
+    expect(failedState).toBeDefined();
+    expect(r.stderr).not.toContain(`✓ ${failedState}`);
+  });
+
+  it('create-user for a user that exists refuses with what exists, nothing changed, exit 2', async () => {
+    const r = await local('create-user', 'cli-db', 'cli_single', '--privileges', 'SELECT,INSERT');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('credflow/cli-db/cli_single exists');
+    expect(r.stderr).toContain('strategy single-user');
+    expect(r.stderr).toContain('nothing changed');
+    expect(r.stderr).toContain('--reconcile');
+    expect(r.stderr).toContain('(UserExists)');
+  });
+
+  it('history and watch take an execution name; executions name the secret each was for', async () => {
+    const name = `cli-watch-${Date.now()}`;
+    const started = await local(
+      'rotate-now',
+      secrets['alternating-users'] as string,
+      '--no-wait',
+      '--name',
+      name,
+    );
+    expect(started.code).toBe(0);
+    const w = await local('watch', name);
+    expect(w.code).toBe(0);
+    expect(w.stderr).toContain('✓ FinishSecret');
+    expect(w.stdout.trim()).toBe(`rotated ${secrets['alternating-users']}`);
+    const h = await local('history', name);
+    expect(h.code).toBe(0);
+    expect(h.stdout).toMatch(/^✓ FinishSecret \d/m);
+    const missing = await local('history', 'no-such-execution');
+    expect(missing.code).toBe(3);
+    expect(missing.stderr).toContain('(ExecutionDoesNotExist)');
+    const ex = await local('executions', '--secret', 'credflow/cli-db/cli_alternating');
+    expect(ex.code).toBe(0);
+    const rows = ex.stdout.trim().split('\n').slice(2);
+    expect(rows.length).toBeGreaterThan(0);
+    for (const row of rows) expect(row).toContain(secrets['alternating-users']);
+    expect(ex.stdout).toContain(name);
+  });
+
+  it('Ctrl-C while following says the execution goes on and how to follow it; exit 130', async () => {
+    const child = spawn(
+      process.execPath,
+      [
+        '--require',
+        './test/support/register-ts.js',
+        'cli/credflow.ts',
+        '--local',
+        '--state-dir',
+        stateDir,
+        'rotate-now',
+        secrets['admin-single-user'] as string,
+        '--name',
+        `cli-interrupt-${Date.now()}`,
+      ],
+      { cwd: root, env: { ...process.env, NO_COLOR: '1', LOG_LEVEL: 'WARN' } },
+    );
+    let stderr = '';
+    const code = await new Promise<number | null>((resolve) => {
+      child.stderr.on('data', (d: Buffer) => {
+        stderr += d.toString();
+        if (stderr.includes('rotate-now: ')) child.kill('SIGINT');
+      });
+      child.on('exit', (c) => resolve(c));
+    });
+    expect(code).toBe(130);
+    const name = /goes on\. Follow it with `credflow --local --state-dir \S+ watch (cli-interrupt-\d+)`/.exec(
+      stderr,
+    )?.[1];
+    expect(name).toBeDefined();
+    // It did go on: following it again sees it through.
+    const w = await local('watch', name as string);
+    expect(w.code).toBe(0);
   });
 
   it('--no-wait prints the execution ARN; history and executions read it back as JSON', async () => {
@@ -242,9 +331,22 @@ describe('the credflow CLI against the local cloud', () => {
     });
     expect((await local('verify', secrets['alternating-users'] as string)).code).toBe(0);
     expect((await local('rotate-master', 'cli-db')).code).toBe(0);
-    const d = await local('decommission', 'cli-db', '--final-snapshot', 'cli-db-final');
+    // Off a terminal, without --yes: refused, nothing changed.
+    const refused = await local('decommission', 'cli-db');
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain('--yes');
+    const dry = await local('decommission', 'cli-db', '--dry-run');
+    expect(dry.code).toBe(0);
+    expect(dry.stdout).toMatch(/final snapshot: +cli-db-final-\d{8}-\d{6}/);
+    expect(dry.stdout).toContain('credflow/cli-db/cli_single');
+    const still = JSON.parse((await credflow('--json', 'status', '--state-dir', stateDir)).stdout);
+    expect(still.databases).toEqual([expect.objectContaining({ identifier: 'cli-db', status: 'available' })]);
+    const d = await local('decommission', 'cli-db', '--yes', '--final-snapshot', 'cli-db-final');
     expect(d.code).toBe(0);
-  });
+    expect(d.stdout).toContain('deleted cli-db; final snapshot cli-db-final');
+    expect(d.stdout).toMatch(/3 child secret\(s\) scheduled for deletion/);
+    // Eight CLI runs, each a process of its own: more than the default time on a busy machine.
+  }, 300_000);
 });
 
 describe('what the CLI prints, and where', () => {

@@ -38,13 +38,16 @@ let page: Page;
 /** Every body the browser received from the cloud, for the secret-value scan. */
 const bodies: { url: string; body: string }[] = [];
 
-const ids: { app: string; ro: string; rotated: string; failed: string; repair: string } = {
+const ids: { app: string; ro: string; rotated: string; failed: string; repair: string; fleet: string } = {
   app: '',
   ro: '',
   rotated: '',
   failed: '',
   repair: '',
+  fleet: '',
 };
+/** What the browser reported as an error: console.error lines (CSP violations among them) and page errors. */
+const browserErrors: string[] = [];
 
 beforeAll(async () => {
   tc = await startTestCloud();
@@ -81,10 +84,18 @@ beforeAll(async () => {
   const repair = await awaitExecution(conn, 'on-rotation-failure', since);
   expect(repair.status).toBe('SUCCEEDED');
   ids.repair = repair.executionArn ?? '';
+  // A fleet run over the app user's secret only (the other one's master is broken on purpose).
+  const fleet = await run(conn, 'rotate-fleet', { tag: { key: 'credflow:user', value: 'app' }, force: true });
+  expect(fleet.status).toBe('SUCCEEDED');
+  ids.fleet = fleet.executionArn;
 
   browser = await launchBrowser();
   const context = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
   page = await context.newPage();
+  page.on('console', (m) => {
+    if (m.type() === 'error') browserErrors.push(m.text());
+  });
+  page.on('pageerror', (e) => browserErrors.push(String(e)));
   page.on('response', async (r) => {
     if (!r.url().startsWith(tc.cloud.endpoint)) return;
     try {
@@ -151,6 +162,30 @@ describe('the console in a browser', () => {
       const d = await tc.clients.sfn.send(new DescribeExecutionCommand({ executionArn: arn }));
       expect(await text(`[data-execution-row="${arn}"] [data-col=status]`)).toBe(d.status);
     }
+  });
+
+  it('names the secret each execution was for', async () => {
+    expect(await text(`[data-execution-row="${ids.rotated}"] [data-col=for]`)).toBe(ids.app);
+    expect(await text(`[data-execution-row="${ids.failed}"] [data-col=for]`)).toBe(ids.ro);
+    // The repair was started by an EventBridge event: the secret is read out of it.
+    expect(await text(`[data-execution-row="${ids.repair}"] [data-col=for]`)).toBe(ids.ro);
+    // Each secret links to the latest execution that worked on it.
+    expect(
+      await attr('[data-secret="credflow/console-db/report"] [data-col=last-execution] a', 'data-execution'),
+    ).toBe(ids.repair);
+  });
+
+  it("draws the fleet's progress bars under the console's own Content-Security-Policy", async () => {
+    const row = `[data-fleet="${ids.fleet}"]`;
+    expect(await text(`${row} [data-col=progress]`)).toBe('1 rotated, 0 failed, 0 in flight of 1');
+    const widths = await page
+      .locator(`${row} .progress span`)
+      .evaluateAll((spans) => spans.map((sp) => sp.getBoundingClientRect().width));
+    const total = await page.locator(`${row} .progress`).evaluate((p) => p.getBoundingClientRect().width);
+    expect(total).toBeGreaterThan(0);
+    // All rotated: the green segment fills the bar, the others are empty.
+    expect(widths[0]).toBeCloseTo(total, 0);
+    expect(widths.slice(1)).toEqual([0, 0]);
   });
 
   it('shows the alerts the repair published, newest first', async () => {
@@ -225,6 +260,17 @@ describe('the console in a browser', () => {
     expect(await attr('[data-state="RollForwardRotation"]', 'data-status')).toBe('not-run');
   });
 
+  it('links a repair to the rotation that failed, and a fleet to the executions it started', async () => {
+    await openExecution(ids.repair);
+    expect(await attr('#links [data-link="failed-rotation"] a', 'data-execution')).toBe(ids.failed);
+    await openExecution(ids.fleet);
+    const children = await page
+      .locator('#links [data-link="child"] a')
+      .evaluateAll((as) => as.map((a) => a.getAttribute('data-execution')));
+    expect(children.length).toBeGreaterThan(0);
+    for (const c of children) expect(c).toContain(':execution:credflow-');
+  });
+
   it('shows a retried state and a running one, and follows the execution live until it ends', async () => {
     let calls = 0;
     let release: () => void = () => undefined;
@@ -288,6 +334,10 @@ describe('the console in a browser', () => {
     expect(await attr('[data-state="GatedStep"]', 'data-status')).toBe('succeeded');
     const d = await tc.clients.sfn.send(new DescribeExecutionCommand({ executionArn }));
     expect(d.status).toBe('SUCCEEDED');
+  });
+
+  it('the browser reported no error (a CSP violation is one) on any page it opened', () => {
+    expect(browserErrors).toEqual([]);
   });
 
   it('never received a secret value: every version of every secret checked against every response', async () => {

@@ -1,4 +1,8 @@
-import { DeleteDBInstanceCommand } from '@aws-sdk/client-rds';
+import {
+  DeleteDBInstanceCommand,
+  DescribeDBInstancesCommand,
+  ModifyDBInstanceCommand,
+} from '@aws-sdk/client-rds';
 import { DescribeSecretCommand, PutSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import { DescribeExecutionCommand } from '@aws-sdk/client-sfn';
 import mysql from 'mysql2/promise';
@@ -222,15 +226,44 @@ describe.each([
     expect(await logsIn(conn, arn)).toBe(true);
   });
 
-  it('decommission-database: deleted with a final snapshot, child secrets scheduled for deletion', async () => {
+  it('decommission-database without an explicit snapshot choice, or on a protected database, fails with ValidationError and changes nothing', async () => {
+    const noChoice = await run(conn, 'decommission-database', { identifier: id, pollSeconds: 1 });
+    expect(noChoice).toMatchObject({ status: 'FAILED', error: 'ValidationError' });
+    expect(noChoice.cause).toContain('skipFinalSnapshot');
+    await tc.clients.rds.send(
+      new ModifyDBInstanceCommand({
+        DBInstanceIdentifier: id,
+        DeletionProtection: true,
+        ApplyImmediately: true,
+      }),
+    );
+    const isProtected = await run(conn, 'decommission-database', {
+      identifier: id,
+      pollSeconds: 1,
+      skipFinalSnapshot: true,
+    });
+    expect(isProtected).toMatchObject({ status: 'FAILED', error: 'ValidationError' });
+    expect(isProtected.cause).toContain('deletion protection');
+    const d = await tc.clients.rds.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: id }));
+    expect(d.DBInstances?.[0]).toMatchObject({ DBInstanceStatus: 'available', DeletionProtection: true });
+    for (const arn of Object.values(secrets)) {
+      const s = await tc.clients.secrets.send(new DescribeSecretCommand({ SecretId: arn }));
+      expect(s.DeletedDate).toBeUndefined();
+    }
+  });
+
+  it('decommission-database: protection off as asked, deleted with a final snapshot, every child secret reported', async () => {
     const out = await succeed(conn, 'decommission-database', {
       identifier: id,
       pollSeconds: 1,
       finalSnapshotIdentifier: `${id}-final`,
+      disableDeletionProtection: true,
     });
-    // on-deletion (started by the RDS deletion event) may retire some of them first: either way
-    // every one is scheduled for deletion exactly once.
-    for (const arn of out['deletedSecrets'] as string[]) expect(Object.values(secrets)).toContain(arn);
+    expect(out['finalSnapshot']).toBe(`${id}-final`);
+    // on-deletion (started by the RDS deletion event) may retire some of them first: they are
+    // reported all the same (and listed in alreadyScheduled).
+    expect([...(out['deletedSecrets'] as string[])].sort()).toEqual(Object.values(secrets).sort());
+    for (const arn of out['alreadyScheduled'] as string[]) expect(out['deletedSecrets']).toContain(arn);
     for (const arn of Object.values(secrets)) {
       const d = await tc.clients.secrets.send(new DescribeSecretCommand({ SecretId: arn }));
       expect(d.DeletedDate).toBeDefined();

@@ -223,6 +223,76 @@ describe('reconcile-rotations', () => {
     expect(holder(await stages(broken), 'AWSPENDING')).toBe(brokenToken);
   });
 
+  it('a secret whose AWSCURRENT does not log in is broken: FAILED repair, ACTION NEEDED alert with attributes, counted as critical', async () => {
+    const arn = await managedSecret('postgres', 'single-user');
+    const good = parseDbSecret(
+      (await tc.clients.secrets.send(new GetSecretValueCommand({ SecretId: arn }))).SecretString,
+    );
+    // AWSCURRENT with a password the server never had, and a pending one that does not work either.
+    await tc.clients.secrets.send(
+      new PutSecretValueCommand({
+        SecretId: arn,
+        SecretString: JSON.stringify({ ...good, password: 'Wrong-1-pw' }),
+      }),
+    );
+    const pendingToken = token('unrepairable');
+    await tc.clients.secrets.send(
+      new PutSecretValueCommand({
+        SecretId: arn,
+        ClientRequestToken: pendingToken,
+        SecretString: JSON.stringify({ ...good, password: 'Wrong-2-pw' }),
+        VersionStages: ['AWSPENDING'],
+      }),
+    );
+    const alertsBefore = tc.cloud.sns.messages().length;
+    const r = await runWorkflow(connectionOf(tc), 'on-rotation-failure', {
+      secretId: arn,
+      token: pendingToken,
+      reason: 'test',
+    });
+    expect(r).toMatchObject({ status: 'FAILED', error: 'SecretBroken' });
+    expect(r.cause).toContain('ACTION NEEDED');
+    const d = await tc.clients.secrets.send(new DescribeSecretCommand({ SecretId: arn }));
+    expect(d.Tags).toContainEqual({ Key: 'credflow:rotation-status', Value: 'broken' });
+    expect(holder(await stages(arn), 'AWSPENDING')).toBeUndefined();
+    const alert = tc.cloud.sns.messages().slice(alertsBefore).at(-1);
+    expect(alert?.subject).toBe(`credflow: ACTION NEEDED: ${d.Name} does not log in`);
+    expect(alert?.attributes).toEqual({ severity: 'critical', status: 'broken', secretId: d.ARN });
+    expect(alert?.message).not.toMatch(/Wrong-\d-pw/);
+
+    // The same through the reconciler: counted as critical, named as ACTION NEEDED.
+    await tc.clients.secrets.send(
+      new PutSecretValueCommand({
+        SecretId: arn,
+        ClientRequestToken: token('unrepairable-2'),
+        SecretString: JSON.stringify({ ...good, password: 'Wrong-3-pw' }),
+        VersionStages: ['AWSPENDING'],
+      }),
+    );
+    const rec = await runWorkflow(connectionOf(tc), 'reconcile-rotations', { olderThanMinutes: 0 });
+    expect(rec.status).toBe('SUCCEEDED');
+    expect(rec.output).toMatchObject({ critical: 1 });
+    expect((rec.output as { message: string }).message).toContain(
+      `${d.Name}: ACTION NEEDED: AWSCURRENT does not log in (SecretBroken)`,
+    );
+    await tc.clients.secrets.send(
+      new PutSecretValueCommand({ SecretId: arn, SecretString: JSON.stringify(good) }),
+    );
+  });
+
+  it('a roll-back that leaves the secret working says so, with severity warning', async () => {
+    const arn = await managedSecret('mysql', 'single-user');
+    const t = token('rollback');
+    await createSecret(deps(), { secretId: arn, token: t });
+    const alertsBefore = tc.cloud.sns.messages().length;
+    const r = await runWorkflow(connectionOf(tc), 'on-rotation-failure', { secretId: arn, token: t });
+    expect(r).toMatchObject({ status: 'SUCCEEDED', output: { status: 'rolled-back', severity: 'warning' } });
+    const d = await tc.clients.secrets.send(new DescribeSecretCommand({ SecretId: arn }));
+    const alert = tc.cloud.sns.messages().slice(alertsBefore).at(-1);
+    expect(alert?.subject).toBe(`credflow: rotation of ${d.Name} rolled back, it logs in`);
+    expect(alert?.attributes).toEqual({ severity: 'warning', status: 'rolled-back', secretId: d.ARN });
+  });
+
   it('refuses bad input with ValidationError and changes nothing', async () => {
     const r = await runWorkflow(connectionOf(tc), 'reconcile-rotations', { olderThanMinutes: -1 });
     expect(r).toMatchObject({ status: 'FAILED', error: 'ValidationError' });

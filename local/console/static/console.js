@@ -42,6 +42,7 @@
     ok: 'good',
     available: 'good',
     active: 'good',
+    broken: 'bad',
     'rolled-forward': 'warn',
     'rolled-back': 'warn',
     due: 'warn',
@@ -52,6 +53,11 @@
     ABORTED: 'bad',
     failed: 'bad',
     'scheduled-for-deletion': 'bad',
+  };
+  const LINK_LABEL = {
+    child: 'started',
+    parent: 'started by',
+    'failed-rotation': 'failed rotation',
   };
   const badge = (text) => el('span', { class: `badge ${TONE[text] ?? 'idle'}` }, text);
 
@@ -71,6 +77,16 @@
       ),
       el('tbody', {}, rows),
     );
+  }
+
+  /**
+   * A bar segment. Its width is set through the CSSOM: the console's Content-Security-Policy
+   * (style-src 'self') refuses inline style attributes, not script-set style properties.
+   */
+  function segment(cls, width) {
+    const node = el('span', { class: cls, 'data-width': width });
+    node.style.width = width;
+    return node;
   }
 
   const executionLink = (e, text) =>
@@ -99,9 +115,9 @@
           el(
             'div',
             { class: 'progress', title: `${f.rotated} rotated, ${f.failed} failed, ${f.inFlight} in flight` },
-            el('span', { class: 'ok', style: `width:${pct(f.rotated)}` }),
-            el('span', { class: 'bad', style: `width:${pct(f.failed)}` }),
-            el('span', { class: 'busy', style: `width:${pct(f.inFlight)}` }),
+            segment('ok', pct(f.rotated)),
+            segment('bad', pct(f.failed)),
+            segment('busy', pct(f.inFlight)),
           ),
         ),
         el(
@@ -123,6 +139,13 @@
         el('td', { 'data-col': 'last' }, time(s.lastRotated)),
         el('td', { 'data-col': 'next' }, s.nextRotation ? `${time(s.nextRotation)} (${s.rotation})` : ''),
         el('td', { 'data-col': 'status' }, badge(s.status)),
+        el(
+          'td',
+          { 'data-col': 'last-execution' },
+          s.lastExecution
+            ? executionLink(s.lastExecution, `${s.lastExecution.workflow} ${s.lastExecution.status}`)
+            : '',
+        ),
       ),
     );
     const databases = o.databases.map((d) =>
@@ -147,6 +170,7 @@
         'tr',
         { 'data-execution-row': e.arn },
         el('td', {}, e.workflow),
+        el('td', { class: 'mono', 'data-col': 'for' }, e.for ?? ''),
         el('td', { 'data-col': 'status' }, badge(e.status)),
         el('td', {}, time(e.start)),
         el('td', {}, duration(e.start, e.stop)),
@@ -175,7 +199,19 @@
         'section',
         { class: 'card', id: 'secrets' },
         el('h2', {}, `Secrets (${o.secrets.length})`),
-        table(['name', 'strategy', 'user', 'database', 'last rotated', 'next rotation', 'status'], secrets),
+        table(
+          [
+            'name',
+            'strategy',
+            'user',
+            'database',
+            'last rotated',
+            'next rotation',
+            'status',
+            'latest execution',
+          ],
+          secrets,
+        ),
       ),
       el(
         'section',
@@ -187,7 +223,7 @@
         'section',
         { class: 'card', id: 'executions' },
         el('h2', {}, 'Recent executions'),
-        table(['workflow', 'status', 'started', 'took', 'execution'], executions),
+        table(['workflow', 'for', 'status', 'started', 'took', 'execution'], executions),
       ),
       el(
         'section',
@@ -426,6 +462,26 @@
                   'p',
                   {},
                   `action ${v.repair.action ?? '?'} · severity ${v.repair.severity ?? '?'} · ${v.repair.outcome ?? 'not finished'}`,
+                  v.repair.status ? [' · ', badge(v.repair.status)] : null,
+                ),
+              )
+            : null,
+          v.links.length
+            ? el(
+                'section',
+                { class: 'card', id: 'links' },
+                el('h2', {}, 'Related executions'),
+                el(
+                  'ul',
+                  {},
+                  v.links.map((l) =>
+                    el(
+                      'li',
+                      { 'data-link': l.rel },
+                      `${LINK_LABEL[l.rel] ?? l.rel}: `,
+                      executionLink(l, l.name),
+                    ),
+                  ),
                 ),
               )
             : null,

@@ -58,6 +58,12 @@ describe('help and version', () => {
     if (name) expect(examples.join('\n')).toContain(` ${name}`);
   });
 
+  it('--help shows list defaults as they are typed, not as JSON', async () => {
+    const r = await run('create-user', '--help');
+    expect(r.stdout).toContain('(default: SELECT)');
+    expect(r.stdout).not.toContain('["SELECT"]');
+  });
+
   it('--version prints the package version on stdout', async () => {
     const r = await run('--version');
     expect(r.code).toBe(0);
@@ -92,7 +98,9 @@ describe('with no AWS configuration', () => {
     ['rotate-now', 'credflow/shop-db/app'],
     ['rotate-master', 'shop-db'],
     ['verify', 'credflow/shop-db/app'],
-    ['decommission', 'shop-db'],
+    ['decommission', 'shop-db', '--yes', '--skip-final-snapshot'],
+    ['decommission', 'shop-db', '--dry-run'],
+    ['watch', 'some-execution'],
     ['rotate-fleet'],
     ['executions'],
     ['history', 'arn:aws:states:us-east-1:123456789012:execution:credflow-dev-rotate-secret:x'],
@@ -128,6 +136,21 @@ describe('with no AWS configuration', () => {
       expect(r.stderr).toContain('AWS_PROFILE');
     },
   );
+
+  it('decommission off a terminal without --yes refuses before asking AWS anything, nothing changed', async () => {
+    process.env['AWS_REGION'] = 'eu-west-1';
+    const r = await run('decommission', 'shop-db');
+    expect(r.code).toBe(EXIT.usage);
+    expectOneLine(r, 'ConfirmationRequired');
+    expect(r.stderr).toContain('--yes');
+    expect(r.stderr).toContain('nothing changed');
+  });
+
+  it('decommission refuses --final-snapshot with --skip-final-snapshot', async () => {
+    const r = await run('decommission', 'shop-db', '--yes', '--skip-final-snapshot', '--final-snapshot', 'x');
+    expect(r.code).toBe(EXIT.usage);
+    expectOneLine(r, 'ValidationError');
+  });
 
   it.each([
     [['alerts'], 'NotLocal', EXIT.usage],

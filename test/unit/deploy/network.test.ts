@@ -88,7 +88,16 @@ describe('deploy/network.js (the VPC settings of a stage)', () => {
       /unknown endpoint "sts"/,
     ],
     ['a VPC id that is not one', { vpcId: 'my-vpc' }, /vpcId.*not a valid id/],
-  ])('stops packaging on %s', (_label, params, message) => {
+  ])('stops packaging on %s, with the reason and no stack trace', (_label, params, message) => {
     expect(() => network(params)).toThrow(message);
+    // serverless prints a thrown error's stack: it must be the reason alone.
+    let stack = '';
+    try {
+      network(params);
+    } catch (err) {
+      stack = String((err as Error).stack);
+    }
+    expect(stack).toMatch(message);
+    expect(stack).not.toMatch(/\n\s+at /);
   });
 });

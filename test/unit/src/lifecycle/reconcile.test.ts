@@ -51,7 +51,9 @@ describe('reconcile-rotations tally', () => {
     });
     expect(second.totals.lines).toHaveLength(20);
     expect(second.totals.message).toContain('33 had an AWSPENDING older than 30 minute(s)');
-    expect(second.totals.message).toContain('credflow/db/b: rolled-back - AWSCURRENT does NOT log in');
+    expect(second.totals.message).toContain(
+      'credflow/db/b: rolled-back - ACTION NEEDED: AWSCURRENT does not log in',
+    );
     expect(second.totals.message).toContain('credflow/db/c: repair failed (States.TaskFailed)');
     expect(second.totals.message).toContain('(and 13 more)');
   });
