@@ -9,6 +9,7 @@
  */
 import type { Connection, ConnectionOptions, RowDataPacket } from 'mysql2/promise';
 import { DatabaseError, NotFoundError, ValidationError } from '../../errors';
+import { assertBindable } from '../adoption';
 import { type DriverFailure, type FailureKind, type SessionBase, SqlEngine } from '../base';
 import {
   checkApplicationDatabase,
@@ -18,7 +19,16 @@ import {
   notBoundError,
   tlsOptions,
 } from '../common';
-import type { Credentials, DatabaseEngine, NewUser, Privilege, SessionInfo, UserBinding } from '../types';
+import type {
+  AdoptionFacts,
+  Credentials,
+  DatabaseEngine,
+  NewUser,
+  Privilege,
+  SessionInfo,
+  UserBinding,
+} from '../types';
+import { adoptionFacts, bindUser, unbindUser } from './adoption';
 import { bind, bindingOf, type Query, unbind } from './bindings';
 import { createConnection, escapeId, escapeValue } from './driver';
 import {
@@ -346,6 +356,40 @@ export class MysqlEngine extends SqlEngine<Session> implements DatabaseEngine {
       }
       return out;
     });
+  }
+
+  async adoptionFacts(
+    admin: Credentials,
+    usernames: readonly string[],
+  ): Promise<Record<string, AdoptionFacts>> {
+    for (const u of usernames) this.validateUsername(u);
+    return this.withSession(admin, [admin.password], async (s) => {
+      const out: Record<string, AdoptionFacts> = {};
+      for (const name of new Set(usernames)) out[name] = await this.facts(s, name);
+      return out;
+    });
+  }
+
+  async bindExisting(admin: Credentials, usernames: readonly string[], binding: string): Promise<void> {
+    for (const u of usernames) this.validateManaged(admin, u);
+    await this.withSession(admin, [admin.password], async (s) => {
+      for (const name of usernames) assertBindable(name, await this.facts(s, name), binding);
+      for (const name of usernames) await bindUser(this.query(s), name, binding);
+    });
+  }
+
+  async unbindExisting(admin: Credentials, usernames: readonly string[], binding: string): Promise<void> {
+    for (const u of usernames) this.validateManaged(admin, u);
+    await this.withSession(admin, [admin.password], async (s) => {
+      for (const name of usernames) {
+        if ((await bindingOf(this.query(s), name)) === binding) await unbindUser(this.query(s), name);
+      }
+    });
+  }
+
+  private async facts(s: Session, name: string): Promise<AdoptionFacts> {
+    const grants = (await this.exists(s, name)) ? await this.showGrants(s, name) : undefined;
+    return adoptionFacts(this.query(s), name, grants);
   }
 
   /** Refuses a user that is bound to another secret or to none, or that holds global privileges. */

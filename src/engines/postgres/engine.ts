@@ -10,6 +10,7 @@
  */
 import type { Client, ClientConfig } from 'pg';
 import { DatabaseError, NotFoundError, ValidationError } from '../../errors';
+import { assertBindable } from '../adoption';
 import { type DriverFailure, type FailureKind, type SessionBase, SqlEngine } from '../base';
 import {
   checkApplicationDatabase,
@@ -19,7 +20,8 @@ import {
   notBoundError,
   tlsOptions,
 } from '../common';
-import type { Credentials, DatabaseEngine, NewUser, SessionInfo, UserBinding } from '../types';
+import type { AdoptionFacts, Credentials, DatabaseEngine, NewUser, SessionInfo, UserBinding } from '../types';
+import { adoptionFacts, bindRole, unbindRole } from './adoption';
 import {
   AUTH_STATES,
   bindingComment,
@@ -374,6 +376,40 @@ export class PostgresEngine extends SqlEngine<Session> implements DatabaseEngine
       out[name] = list ? [...new Set(list)].sort() : null;
     }
     return out;
+  }
+
+  async adoptionFacts(
+    admin: Credentials,
+    usernames: readonly string[],
+  ): Promise<Record<string, AdoptionFacts>> {
+    for (const u of usernames) this.validateUsername(u);
+    return this.withSession(admin, [admin.password], async (s) => {
+      const out: Record<string, AdoptionFacts> = {};
+      for (const name of new Set(usernames)) out[name] = await adoptionFacts(this.query(s), name);
+      return out;
+    });
+  }
+
+  async bindExisting(admin: Credentials, usernames: readonly string[], binding: string): Promise<void> {
+    for (const u of usernames) this.validateManaged(admin, u);
+    await this.withSession(admin, [admin.password], async (s) => {
+      await this.run(s, 'BEGIN', 'BEGIN');
+      for (const name of usernames) {
+        assertBindable(name, await adoptionFacts(this.query(s), name), binding);
+        await bindRole(this.query(s), name, binding);
+      }
+      await this.run(s, 'COMMIT', 'COMMIT');
+    });
+  }
+
+  async unbindExisting(admin: Credentials, usernames: readonly string[], binding: string): Promise<void> {
+    for (const u of usernames) this.validateManaged(admin, u);
+    await this.withSession(admin, [admin.password], async (s) => {
+      for (const name of usernames) {
+        if ((await adoptionFacts(this.query(s), name)).binding === binding)
+          await unbindRole(this.query(s), name);
+      }
+    });
   }
 
   // ---- sessions -------------------------------------------------------------------------------
