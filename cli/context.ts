@@ -108,6 +108,7 @@ export const WORKFLOWS = [
   'reconcile-rotations',
   'on-deletion',
   'check-connectivity',
+  'adopt-secrets',
 ] as const;
 export type Workflow = (typeof WORKFLOWS)[number];
 

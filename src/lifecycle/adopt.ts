@@ -636,48 +636,163 @@ async function undoAdoption(deps: Deps, input: z.infer<typeof adoptInput>): Prom
   return report;
 }
 
-// ---- selecting secrets (the workflow's first step) -------------------------------------------
+// ---- the adopt-secrets workflow ---------------------------------------------------------------
 
-export const selectInput = z
-  .object({
-    secretId: z.string().min(1).max(2048).optional(),
-    prefix: z.string().min(1).max(512).optional(),
-    tag: z.object({ key: z.string().min(1).max(128), value: z.string().max(256) }).optional(),
-    nextToken: z.string().min(1).optional(),
-  })
-  .refine((v) => [v.secretId, v.prefix, v.tag].filter((x) => x !== undefined).length === 1, {
-    message: 'give exactly one of secretId, prefix, tag',
-  });
+const options = z.object({
+  dryRun: z.boolean().default(false),
+  undo: z.boolean().default(false),
+  strategy: z.enum(['alternating-users', 'admin-single-user']).default('alternating-users'),
+  masterSecretArn: z.string().min(1).max(2048).optional(),
+});
 
-export const parseSelectInput = parser(selectInput, 'invalid adopt-secrets selection');
+const selector = z.object({
+  secretId: z.string().min(1).max(2048).optional(),
+  prefix: z.string().min(1).max(512).optional(),
+  tag: z.object({ key: z.string().min(1).max(128), value: z.string().max(256) }).optional(),
+});
 
-/** SelectSecretsToAdopt: one page (up to 100) of the secrets a selection names. */
+/** One secret's line in the workflow's output (the full report is the AdoptSecret step's output). */
+export interface AdoptRow {
+  secretArn: string;
+  name?: string | undefined;
+  outcome: AdoptReport['outcome'] | 'failed';
+  database?: string | undefined;
+  strategy?: string | undefined;
+  loginOk?: boolean | undefined;
+  blockers: Blocker[];
+  error?: string | undefined;
+}
+
+const row = z.object({
+  secretArn: z.string(),
+  name: z.string().optional(),
+  outcome: z.string(),
+  database: z.unknown().optional(),
+  strategy: z.string().optional(),
+  loginOk: z.boolean().optional(),
+  blockers: z.array(z.object({ code: z.string(), detail: z.string() })).default([]),
+  error: z.string().optional(),
+  cause: z.string().optional(),
+});
+
+export const selectState = z.union([
+  z.object({
+    selection: selector.extend({ options }),
+    nextToken: z.string().min(1),
+    reports: z.array(row).default([]),
+    omitted: z.number().int().min(0).default(0),
+  }),
+  selector.extend(options.shape).strict(),
+]);
+
+/** Parses SelectSecretsToAdopt's input: the execution's input, or the state of a next page. */
+export const parseSelectState = parser(selectState, 'invalid adopt-secrets input');
+
+export interface AdoptPage {
+  selection: z.infer<typeof selector> & { options: z.infer<typeof options> };
+  secretIds: string[];
+  nextToken: string | null;
+  reports: z.infer<typeof row>[];
+  omitted: number;
+}
+
+/**
+ * SelectSecretsToAdopt: one page (up to 100) of the secrets the selection names: one secret by
+ * id, a name prefix or a tag. Carries the options and the rows of earlier pages along.
+ */
 export async function selectSecretsToAdopt(
   deps: Pick<Deps, 'secrets'>,
-  input: z.infer<typeof selectInput>,
-): Promise<{ secretIds: string[]; nextToken: string | null }> {
-  if (input.secretId) return { secretIds: [input.secretId], nextToken: null };
-  const filters = input.prefix
-    ? [{ Key: 'name' as const, Values: [input.prefix] }]
+  input: z.infer<typeof selectState>,
+): Promise<AdoptPage> {
+  const paged = 'selection' in input;
+  const selection = paged
+    ? input.selection
+    : {
+        ...(input.secretId ? { secretId: input.secretId } : {}),
+        ...(input.prefix ? { prefix: input.prefix } : {}),
+        ...(input.tag ? { tag: input.tag } : {}),
+        options: {
+          dryRun: input.dryRun,
+          undo: input.undo,
+          strategy: input.strategy,
+          ...(input.masterSecretArn ? { masterSecretArn: input.masterSecretArn } : {}),
+        },
+      };
+  const chosen = [selection.secretId, selection.prefix, selection.tag].filter((x) => x !== undefined);
+  if (chosen.length !== 1)
+    throw new ValidationError('adopt-secrets: give exactly one of secretId, prefix, tag');
+  const carried = { reports: paged ? input.reports : [], omitted: paged ? input.omitted : 0 };
+  if (selection.secretId) return { selection, secretIds: [selection.secretId], nextToken: null, ...carried };
+  const filters = selection.prefix
+    ? [{ Key: 'name' as const, Values: [selection.prefix] }]
     : [
-        { Key: 'tag-key' as const, Values: [input.tag?.key ?? ''] },
-        { Key: 'tag-value' as const, Values: [input.tag?.value ?? ''] },
+        { Key: 'tag-key' as const, Values: [selection.tag?.key ?? ''] },
+        { Key: 'tag-value' as const, Values: [selection.tag?.value ?? ''] },
       ];
   const page = await aws('ListSecrets', () =>
     deps.secrets.send(
       new ListSecretsCommand({
         Filters: filters,
         MaxResults: 100,
-        ...(input.nextToken ? { NextToken: input.nextToken } : {}),
+        ...(paged ? { NextToken: input.nextToken } : {}),
       }),
     ),
   );
-  const ids = (page.SecretList ?? [])
+  // The name filter matches a prefix of any word of the name: keep names that start with it.
+  const secretIds = (page.SecretList ?? [])
     .filter((e) => !e.DeletedDate && e.ARN)
-    .filter((e) => (input.prefix ? (e.Name ?? '').startsWith(input.prefix) : true))
+    .filter((e) => (selection.prefix ? (e.Name ?? '').startsWith(selection.prefix) : true))
     .filter((e) =>
-      input.tag ? e.Tags?.some((t) => t.Key === input.tag?.key && t.Value === input.tag?.value) : true,
+      selection.tag
+        ? e.Tags?.some((t) => t.Key === selection.tag?.key && t.Value === selection.tag?.value)
+        : true,
     )
     .map((e) => e.ARN as string);
-  return { secretIds: ids, nextToken: page.NextToken ?? null };
+  return { selection, secretIds, nextToken: page.NextToken ?? null, ...carried };
+}
+
+const itemInput = z.object({ secretId: z.string().min(1).max(2048), options });
+
+/** Parses AdoptSecret's input: the workflow's item ({secretId, options}) or adoptSecret's own input. */
+export function parseAdoptTask(event: unknown): z.infer<typeof adoptInput> {
+  const item = itemInput.safeParse(event);
+  if (item.success) return parseAdoptInput({ ...item.data.options, secretId: item.data.secretId });
+  return parseAdoptInput(event);
+}
+
+/** The most rows the workflow's output holds (AWS's 256 KiB state cap); the rest are counted. */
+export const MAX_ROWS = 400;
+
+const collectInput = z.object({
+  reports: z.array(row).default([]),
+  omitted: z.number().int().min(0).default(0),
+  pageReports: z.array(row),
+});
+
+export const parseCollectInput = parser(collectInput, 'invalid CollectAdoptReports input');
+
+/** CollectAdoptReports: one row per secret of the page added to the rows so far, and counts. */
+export function collectAdoptReports(
+  _deps: unknown,
+  input: z.infer<typeof collectInput>,
+): { reports: z.infer<typeof row>[]; omitted: number; counts: Record<string, number> } {
+  const rows = input.pageReports.map((r) => ({
+    secretArn: r.secretArn,
+    ...(r.name ? { name: r.name } : {}),
+    outcome: r.outcome,
+    ...(r.database && typeof r.database === 'object' && 'identifier' in r.database
+      ? { database: String((r.database as { identifier: unknown }).identifier) }
+      : typeof r.database === 'string'
+        ? { database: r.database }
+        : {}),
+    ...(r.strategy ? { strategy: r.strategy } : {}),
+    ...(r.loginOk !== undefined ? { loginOk: r.loginOk } : {}),
+    blockers: r.blockers,
+    ...(r.error ? { error: r.error } : {}),
+  }));
+  const all = [...input.reports, ...rows];
+  const kept = all.slice(0, MAX_ROWS);
+  const counts: Record<string, number> = {};
+  for (const r of all) counts[r.outcome] = (counts[r.outcome] ?? 0) + 1;
+  return { reports: kept, omitted: input.omitted + all.length - kept.length, counts };
 }

@@ -359,3 +359,92 @@ describe.each(FAMILIES)('%s: secrets AWS rotation functions made', (family) => {
     await expect(adopt(s.arn, { undo: true })).rejects.toThrow(ValidationError);
   });
 });
+
+describe('a credflow secret that AWS multi-user function rotated once', () => {
+  it.each(FAMILIES)(
+    '%s: credflow refuses the unbound clone naming credflow adopt; adopting binds it; rotations go on',
+    async (family) => {
+      const conn = connectionOf(tc);
+      const username = `made${++seq}`;
+      const out = await succeed(conn, 'create-database-user', {
+        dbIdentifier: DBS[family],
+        username,
+        privileges: ['SELECT', 'INSERT'],
+        strategy: 'alternating-users',
+      });
+      const arn = out['secretArn'] as string;
+      // A fallback: AWS's multi-user function rotates it once and makes <user>_clone itself.
+      await tc.clients.secrets.send(
+        new RotateSecretCommand({
+          SecretId: arn,
+          RotationLambdaARN: templates[templateName(family, 'MultiUser')],
+          RotationRules: { ScheduleExpression: SCHEDULE },
+          RotateImmediately: true,
+        }),
+      );
+      await tc.cloud.secrets.awaitIdle();
+      expect((await current(conn, arn)).username).toBe(`${username}_clone`);
+      await expect(
+        engineFor(family).cloneUser(
+          masters[family].creds,
+          username,
+          `${username}_clone`,
+          'Another-pw-1234',
+          arn,
+        ),
+      ).rejects.toThrow(/is not bound to this secret.*credflow adopt/);
+
+      const r = await adopt(arn);
+      expect(r).toMatchObject({
+        outcome: 'adopted',
+        strategy: 'alternating-users',
+        clone: `${username}_clone`,
+      });
+      expect(r.changed.join('\n')).toMatch(new RegExp(`bound ${username}_clone to the secret`));
+      expect(r.changed.join('\n')).not.toMatch(new RegExp(`bound ${username} and`));
+      for (let i = 0; i < 2; i++) {
+        await rotateWithCredflow(arn);
+        expect((await verifyCredentials(deps, { secretId: arn })).ok).toBe(true);
+      }
+    },
+  );
+});
+
+describe('the adopt-secrets workflow', () => {
+  it('reports every secret a name prefix selects, one row each, and adopts one by id', async () => {
+    const conn = connectionOf(tc);
+    const a = await templateSecret('postgres', 'SingleUser');
+    const b = await templateSecret('mysql', 'MultiUser');
+    const prefix = 'apps/';
+    const dry = (await succeed(conn, 'adopt-secrets', { prefix, dryRun: true })) as {
+      reports: {
+        secretArn: string;
+        outcome: string;
+        strategy?: string;
+        database?: string;
+        blockers: unknown[];
+      }[];
+      counts: Record<string, number>;
+    };
+    const rowOf = (arn: string) => dry.reports.find((x) => x.secretArn === arn);
+    expect(rowOf(a.arn)).toMatchObject({
+      outcome: 'dry-run',
+      strategy: 'single-user',
+      database: DBS.postgres,
+      blockers: [],
+    });
+    expect(rowOf(b.arn)).toMatchObject({
+      outcome: 'dry-run',
+      strategy: 'alternating-users',
+      database: DBS.mysql,
+    });
+    expect(dry.reports.every((x) => x.outcome === 'dry-run')).toBe(true);
+    expect((await rotation(a.arn)).tags[MANAGED_TAG]).toBeUndefined();
+
+    const applied = (await succeed(conn, 'adopt-secrets', { secretId: a.arn })) as {
+      reports: { outcome: string }[];
+    };
+    expect(applied.reports).toEqual([expect.objectContaining({ outcome: 'adopted' })]);
+    expect((await rotation(a.arn)).lambda).toBe(tc.rotationLambdaArn);
+  });
+});
