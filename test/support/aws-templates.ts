@@ -42,7 +42,7 @@ function credsOf(s: AwsShape): Credentials {
   return { host: s.host, port: s.port, username: s.username, password: s.password, dbname: s.dbname };
 }
 
-async function valueOf(sm: SecretsManagerClient, id: string, stage?: string, versionId?: string) {
+async function secretValue(sm: SecretsManagerClient, id: string, stage?: string, versionId?: string) {
   const v = await sm.send(
     new GetSecretValueCommand({
       SecretId: id,
@@ -63,7 +63,7 @@ async function logsIn(family: Family, s: AwsShape): Promise<boolean> {
 
 /** The master's login: an RDS-managed master secret holds only username and password. */
 async function masterOf(sm: SecretsManagerClient, user: AwsShape): Promise<Credentials> {
-  const m = await valueOf(sm, user.masterarn as string);
+  const m = await secretValue(sm, user.masterarn as string);
   return { host: m.host ?? user.host, port: m.port ?? user.port, username: m.username, password: m.password };
 }
 
@@ -75,10 +75,10 @@ export function templateHandler(sm: SecretsManagerClient, family: Family, kind: 
     const stages = d.VersionIdsToStages ?? {};
     if (!stages[token as string]) throw new Error('token is not a version of the secret');
     if (stages[token as string]?.includes('AWSCURRENT')) return;
-    const current = await valueOf(sm, SecretId as string);
+    const current = await secretValue(sm, SecretId as string);
     if (Step === 'createSecret') {
       try {
-        await valueOf(sm, SecretId as string, 'AWSPENDING', token);
+        await secretValue(sm, SecretId as string, 'AWSPENDING', token);
         return;
       } catch {
         // no pending value yet
@@ -105,7 +105,7 @@ export function templateHandler(sm: SecretsManagerClient, family: Family, kind: 
       );
       return;
     }
-    const pending = await valueOf(sm, SecretId as string, undefined, token);
+    const pending = await secretValue(sm, SecretId as string, undefined, token);
     if (Step === 'setSecret') {
       if (await logsIn(family, pending)) return;
       if (kind === 'SingleUser') {
