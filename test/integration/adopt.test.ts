@@ -10,6 +10,7 @@ import {
   PutSecretValueCommand,
   RotateSecretCommand,
 } from '@aws-sdk/client-secrets-manager';
+import { adopt as adoptCommand } from '../../cli/adopt';
 import type { Deps } from '../../src/deps';
 import { engineFor } from '../../src/engines';
 import type { Credentials } from '../../src/engines/types';
@@ -446,5 +447,62 @@ describe('the adopt-secrets workflow', () => {
     };
     expect(applied.reports).toEqual([expect.objectContaining({ outcome: 'adopted' })]);
     expect((await rotation(a.arn)).lambda).toBe(tc.rotationLambdaArn);
+  });
+});
+
+describe('credflow adopt', () => {
+  /** Runs the command in this process against the test cloud; returns its exit code and stdout. */
+  async function cli(secret: string | undefined, o: Parameters<typeof adoptCommand>[2], json = false) {
+    const config = tc.cloud.clientConfig();
+    const creds = config.credentials as { accessKeyId: string; secretAccessKey: string };
+    process.env['AWS_ACCESS_KEY_ID'] = creds.accessKeyId;
+    process.env['AWS_SECRET_ACCESS_KEY'] = creds.secretAccessKey;
+    const written: string[] = [];
+    const spy = jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      written.push(String(chunk));
+      return true;
+    });
+    const quiet = jest.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    try {
+      const code = await adoptCommand(
+        { stateDir: tc.stateDir, endpointUrl: tc.cloud.endpoint, region: tc.cloud.region, json },
+        secret,
+        o,
+      );
+      return { code, stdout: written.join('') };
+    } finally {
+      spy.mockRestore();
+      quiet.mockRestore();
+    }
+  }
+
+  it('prints a table of secret, database, strategy, login and blockers; --json the full reports; exit 1 on a blocker', async () => {
+    const ok = await templateSecret('postgres', 'MultiUser');
+    const r = await cli(ok.arn, { dryRun: true });
+    expect(r.code).toBe(0);
+    const lines = r.stdout.trimEnd().split('\n');
+    expect(lines[0]).toMatch(/^SECRET\s+DATABASE\s+STRATEGY\s+LOGIN\s+OUTCOME\s+BLOCKERS$/);
+    expect(lines[2]).toMatch(
+      new RegExp(`MultiUser-\\d+\\s+${DBS.postgres}\\s+alternating-users\\s+ok\\s+dry-run\\s+-$`),
+    );
+
+    const m = masters.mysql.creds;
+    const master = await tc.clients.secrets.send(
+      new CreateSecretCommand({
+        Name: `cli/master-${++seq}`,
+        SecretString: JSON.stringify({
+          engine: 'mysql',
+          host: m.host,
+          port: m.port,
+          username: m.username,
+          password: m.password,
+        }),
+      }),
+    );
+    const j = await cli(master.ARN as string, { dryRun: true }, true);
+    expect(j.code).toBe(1);
+    const parsed = JSON.parse(j.stdout) as { reports: AdoptReport[]; details: AdoptReport[] };
+    expect(parsed.details[0]?.blockers.map((b) => b.code)).toContain('master-account');
+    expect(parsed.details[0]?.rotation).toEqual({ enabled: false });
   });
 });
