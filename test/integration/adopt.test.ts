@@ -11,6 +11,7 @@ import {
   RotateSecretCommand,
 } from '@aws-sdk/client-secrets-manager';
 import { adopt as adoptCommand } from '../../cli/adopt';
+import { SecretCredentials } from '../../src/client';
 import type { Deps } from '../../src/deps';
 import { engineFor } from '../../src/engines';
 import type { Credentials } from '../../src/engines/types';
@@ -505,4 +506,55 @@ describe('credflow adopt', () => {
     expect(parsed.details[0]?.blockers.map((b) => b.code)).toContain('master-account');
     expect(parsed.details[0]?.rotation).toEqual({ enabled: false });
   });
+});
+
+describe('applications during adoption', () => {
+  /** An application loop: log in and SELECT 1 every few ms until stopped; counts outcomes. */
+  function appLoop(login: () => Promise<void>) {
+    const stats = { ok: 0, failed: 0 };
+    let running = true;
+    const done = (async () => {
+      while (running) {
+        try {
+          await login();
+          stats.ok++;
+        } catch {
+          stats.failed++;
+        }
+        await new Promise((r) => setTimeout(r, 3));
+      }
+    })();
+    return {
+      stats,
+      atLeast: async (n: number) => {
+        while (running && stats.ok < n) await new Promise((r) => setTimeout(r, 5));
+      },
+      stop: async () => {
+        running = false;
+        await done;
+      },
+    };
+  }
+
+  it.each(
+    FAMILIES.flatMap((f) => (['SingleUser', 'MultiUser'] as TemplateKind[]).map((k) => [f, k] as const)),
+  )(
+    '%s %s: a login loop through SecretCredentials sees no failed login across adoption and two credflow rotations',
+    async (family, kind) => {
+      const s = await templateSecret(family, kind);
+      const engine = engineFor(family);
+      const creds = new SecretCredentials({ secretId: s.arn, client: tc.clients.secrets, ttlMs: 60_000 });
+      const loop = appLoop(() => creds.withCredentials((c: Credentials) => engine.testLogin(c)));
+      await loop.atLeast(3);
+      expect((await adopt(s.arn)).outcome).toBe('adopted');
+      await loop.atLeast(loop.stats.ok + 3);
+      for (let i = 0; i < 2; i++) {
+        await rotateWithCredflow(s.arn);
+        await loop.atLeast(loop.stats.ok + 3);
+      }
+      await loop.stop();
+      expect(loop.stats.failed).toBe(0);
+      expect(loop.stats.ok).toBeGreaterThanOrEqual(12);
+    },
+  );
 });
