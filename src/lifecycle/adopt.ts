@@ -27,7 +27,7 @@ import type { Deps } from '../deps';
 import { engineFor as defaultEngineFor } from '../engines';
 import { isSystemAccount } from '../engines/common';
 import type { AdoptionFacts, Credentials, DatabaseEngine } from '../engines/types';
-import { AuthenticationError, CredflowError, ValidationError } from '../errors';
+import { AuthenticationError, CredflowError, DatabaseError, ValidationError } from '../errors';
 import { USER_TAG } from '../rotation/boundary';
 import { credentialsOf, type MasterLogin, resolveMaster } from '../rotation/master';
 import { grantsFingerprint } from '../rotation/strategies';
@@ -71,6 +71,7 @@ export type BlockerCode =
   | 'rotation-in-flight'
   | 'bound-elsewhere'
   | 'user-missing'
+  | 'inspect-failed'
   | 'clone-mismatch'
   | 'no-rotation-function'
   | 'verify-failed';
@@ -311,7 +312,16 @@ async function survey(deps: Deps, input: z.infer<typeof adoptInput>): Promise<Su
   ) {
     const clone = `${base}${CLONE_SUFFIX}`;
     const names = [base, clone];
-    const facts = await engine.adoptionFacts(s.master.creds, names);
+    let facts: Record<string, AdoptionFacts>;
+    try {
+      facts = await engine.adoptionFacts(s.master.creds, names);
+    } catch (err) {
+      // A name the engine cannot hold (a `_clone` past the length limit), a master without
+      // access to the catalog: reported, not thrown, so the other secrets of a run go on.
+      if (!(err instanceof ValidationError) && !(err instanceof DatabaseError)) throw err;
+      blocker(s, 'inspect-failed', `the master cannot inspect ${JSON.stringify(base)}: ${err.message}`);
+      return finish(s, input, current, deps);
+    }
     s.facts = facts;
     const user = facts[base];
     const cloneFacts = facts[clone];
@@ -352,9 +362,14 @@ async function survey(deps: Deps, input: z.infer<typeof adoptInput>): Promise<Su
     }
   }
 
+  return finish(s, input, current, deps);
+}
+
+/** The strategy the secret maps to, and whether credflow can take its rotation. */
+function finish(s: Survey, input: z.infer<typeof adoptInput>, current: DbSecret, deps: Deps): Survey {
   s.report.strategy =
     current.masterarn === undefined ? 'single-user' : s.report.clone ? 'alternating-users' : input.strategy;
-  if (!input.undo && !deps.rotationLambdaArn) {
+  if (!deps.rotationLambdaArn) {
     blocker(
       s,
       'no-rotation-function',
