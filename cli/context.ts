@@ -155,6 +155,7 @@ export const WORKFLOWS = [
   'reconcile-rotations',
   'on-deletion',
   'check-connectivity',
+  'adopt-secrets',
 ] as const;
 export type Workflow = (typeof WORKFLOWS)[number];
 

@@ -2,6 +2,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { DEFAULT_CONNECTION_LIMIT, MAX_CONNECTION_LIMIT } from '../src/engines/common';
 import { MAX_FLEET_CONCURRENCY, MAX_FLEET_CONCURRENCY_REASON } from '../src/lifecycle/fleet';
+import { adopt } from './adopt';
 import { alerts } from './alerts';
 import { history, listExecutions, listSecrets, runCommand, watch } from './commands';
 import { openConsole } from './console';
@@ -288,6 +289,35 @@ export function program(): Command {
   ).action(async (secret: string, o: { wait: boolean; name?: string }) =>
     set(await runCommand(g(), 'verify-credentials', { secretId: secret }, run(o))),
   );
+
+  p.command('adopt [secret]')
+    .description(
+      "adopt-secrets: bring secrets AWS's rotation functions (or people) rotate under credflow; --dry-run reports first",
+    )
+    .option('--prefix <prefix>', 'every secret whose name starts with this')
+    .option('--tag <key=value>', 'every secret with this tag', tagArg)
+    .option('--dry-run', 'report the database, strategy, rotation, login and blockers; change nothing')
+    .option('--undo', 'hand adopted secrets back to the rotation function they had')
+    .addOption(
+      new Option('--strategy <strategy>', 'for a secret with a masterarn and no _clone').choices([
+        'alternating-users',
+        'admin-single-user',
+      ]),
+    )
+    .option('--master-secret-arn <arn>', "the database's master secret, when it is not RDS's managed one")
+    .action(
+      async (
+        secret: string | undefined,
+        o: {
+          prefix?: string;
+          tag?: { key: string; value: string };
+          dryRun?: boolean;
+          undo?: boolean;
+          strategy?: 'alternating-users' | 'admin-single-user';
+          masterSecretArn?: string;
+        },
+      ) => set(await adopt(g(), secret, o)),
+    );
 
   p.command('preflight <db>')
     .description(

@@ -35,6 +35,12 @@ export const EXAMPLES: Record<string, string[]> = {
   'rotate-master': ['credflow --local rotate-master shop-db'],
   verify: ['credflow --local verify credflow/shop-db/app'],
   preflight: ['credflow --stage prod --region eu-west-1 preflight shop-db'],
+  adopt: [
+    'credflow adopt --prefix apps/shop/ --dry-run',
+    'credflow adopt apps/shop/orders',
+    'credflow adopt --tag team=payments --strategy admin-single-user',
+    'credflow adopt apps/shop/orders --undo',
+  ],
   decommission: [
     'credflow --local decommission shop-db --dry-run',
     'credflow --local decommission shop-db --yes --final-snapshot shop-db-final',

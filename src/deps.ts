@@ -52,7 +52,8 @@ export type ServiceName =
   | 'credflow-database'
   | 'credflow-deletion'
   | 'credflow-fleet'
-  | 'credflow-preflight';
+  | 'credflow-preflight'
+  | 'credflow-adopt';
 
 const cached = new Map<ServiceName, Deps>();
 

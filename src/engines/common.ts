@@ -201,7 +201,7 @@ export function checkApplicationDatabase(name: string): string {
  */
 export function notBoundError(username: string): ValidationError {
   return new ValidationError(
-    `user ${JSON.stringify(username)} is not bound to this secret: credflow changes only the users it created for the secret`,
+    `user ${JSON.stringify(username)} is not bound to this secret: credflow changes only the users it created or adopted for the secret (a user another rotation function made, such as AWS's multi-user function's _clone, is bound by 'credflow adopt <secret>' after it checks the user)`,
   );
 }
 

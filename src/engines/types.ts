@@ -61,6 +61,25 @@ export interface UserBinding {
   binding: string | undefined;
 }
 
+/** What adopting an existing user needs to know of it (src/lifecycle/adopt.ts). */
+export interface AdoptionFacts {
+  exists: boolean;
+  /** The secret it is bound to, as bindingsOf reports it. */
+  binding: string | undefined;
+  /** PostgreSQL: the role has a comment that is not a credflow binding (adoption replaces it). */
+  foreignNote?: true | undefined;
+  /**
+   * What it holds beyond database-level privileges on application databases: MySQL global
+   * privileges, grants on system databases, roles; PostgreSQL SUPERUSER, CREATEROLE, CREATEDB,
+   * REPLICATION, BYPASSRLS, membership in rds_* / pg_* roles. Empty for an application user.
+   */
+  elevated: string[];
+  /** PostgreSQL: every role it is a member of, through any chain; MySQL: empty. */
+  memberOf: string[];
+  /** PostgreSQL: the roles granted to it directly; MySQL: empty. */
+  directMemberOf: string[];
+}
+
 /** What a login turned out to be; lets callers check that TLS was negotiated. */
 export interface SessionInfo {
   /** The authenticated user as the server names it (mysql: 'name@host'; postgres: the role). */
@@ -138,6 +157,16 @@ export interface DatabaseEngine {
   accountsElsewhere?(admin: Credentials, usernames: readonly string[]): Promise<Record<string, string[]>>;
   /** Validates a username for this engine; throws ValidationError with a clear reason. */
   validateUsername(username: string): void;
+  /** Adoption (src/lifecycle/adopt.ts): facts about existing users, over one admin session. */
+  adoptionFacts?(admin: Credentials, usernames: readonly string[]): Promise<Record<string, AdoptionFacts>>;
+  /**
+   * Adoption: binds existing users to `binding` as createUser does, in one admin session that
+   * first checks each exists, holds nothing elevated and is unbound or bound to `binding` (else
+   * ValidationError, nothing changed).
+   */
+  bindExisting?(admin: Credentials, usernames: readonly string[], binding: string): Promise<void>;
+  /** Undoing adoption: removes the binding of each user bound to `binding`; others untouched. */
+  unbindExisting?(admin: Credentials, usernames: readonly string[], binding: string): Promise<void>;
   /**
    * Logs in and reports the session: user, server version, whether TLS is in use. Optional so
    * test doubles need not implement it; both real engines do.

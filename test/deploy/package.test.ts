@@ -40,6 +40,7 @@ const DATABASE_FUNCTIONS = [
   'validateUserLogin',
   'cleanUpUserSecret',
   'checkConnectivity',
+  'adoptSecret',
 ];
 
 /** Actions that take no resource ARN, the only ones allowed on "*". */
@@ -235,7 +236,9 @@ describe('serverless package (offline)', () => {
               actions: [],
             });
           if (s.Action.some((a) => a.startsWith('secretsmanager:') && !UNSCOPABLE.includes(a))) {
-            expect(JSON.stringify(s.Resource)).toMatch(/secret:(credflow\/\*|rds!\*)/);
+            // Adoption reads (and tags) secrets credflow did not create, whatever their names.
+            if (name === 'AdoptFunctionRole') expect(JSON.stringify(s.Resource)).toMatch(/secret:\*/);
+            else expect(JSON.stringify(s.Resource)).toMatch(/secret:(credflow\/\*|rds!\*)/);
           }
         }
       }
@@ -402,6 +405,7 @@ describe('serverless package (offline)', () => {
       DatabaseFunctionRole: ['kms:CreateGrant', 'kms:Decrypt', 'kms:DescribeKey', 'kms:GenerateDataKey'],
       PreflightFunctionRole: ['kms:Decrypt'],
       VerifyFunctionRole: ['kms:Decrypt'],
+      AdoptFunctionRole: ['kms:Decrypt'],
     });
     expect(vpc.Parameters?.['KmsKeyArn']?.Default).toBe(KMS_KEY);
     // No key: no statement on any key but Secrets Manager's own.
@@ -550,6 +554,16 @@ describe('serverless package (offline)', () => {
         .filter((a) => !a.startsWith('ec2:') && !a.startsWith('kms:'))
         .sort(),
     ).toEqual(['rds:DescribeDBClusters', 'rds:DescribeDBInstances', 'secretsmanager:GetSecretValue']);
+    // Adoption never writes a secret value, and tags only with credflow's keys.
+    for (const a of ['secretsmanager:PutSecretValue', 'secretsmanager:UpdateSecretVersionStage']) {
+      expect(actionsOf('adoptSecret').has(a)).toBe(false);
+    }
+    const tagging = roleStatements(vpc, fn(vpc, 'adoptSecret'), 'Role').filter((s) =>
+      s.Action.includes('secretsmanager:TagResource'),
+    );
+    expect(tagging.map((s) => s.Condition)).toEqual([
+      { 'ForAllValues:StringLike': { 'aws:TagKeys': ['credflow:*'] } },
+    ]);
   });
 
   it('gives reconcile-rotations exactly what it uses, and tags the repair machines for crash reruns', () => {

@@ -9,6 +9,7 @@
  */
 import type { Connection, ConnectionOptions, RowDataPacket } from 'mysql2/promise';
 import { DatabaseError, NotFoundError, ValidationError } from '../../errors';
+import { assertBindable } from '../adoption';
 import { type DriverFailure, type FailureKind, type SessionBase, SqlEngine } from '../base';
 import {
   checkApplicationDatabase,
@@ -20,6 +21,7 @@ import {
   tlsOptions,
 } from '../common';
 import type {
+  AdoptionFacts,
   CloneOptions,
   Credentials,
   DatabaseEngine,
@@ -29,6 +31,7 @@ import type {
   SessionInfo,
   UserBinding,
 } from '../types';
+import { adoptionFacts, bindUser, unbindUser } from './adoption';
 import { bind, bindingOf, type Query, unbind } from './bindings';
 import { createConnection, escapeId, escapeValue } from './driver';
 import {
@@ -410,6 +413,40 @@ export class MysqlEngine extends SqlEngine<Session> implements DatabaseEngine {
     fn: (s: Session) => Promise<T>,
   ): Promise<T> {
     return this.withSession({ ...admin, dbname: undefined }, secrets, fn);
+  }
+
+  async adoptionFacts(
+    admin: Credentials,
+    usernames: readonly string[],
+  ): Promise<Record<string, AdoptionFacts>> {
+    for (const u of usernames) this.validateUsername(u);
+    return this.asMaster(admin, [admin.password], async (s) => {
+      const out: Record<string, AdoptionFacts> = {};
+      for (const name of new Set(usernames)) out[name] = await this.facts(s, name);
+      return out;
+    });
+  }
+
+  async bindExisting(admin: Credentials, usernames: readonly string[], binding: string): Promise<void> {
+    for (const u of usernames) this.validateManaged(admin, u);
+    await this.asMaster(admin, [admin.password], async (s) => {
+      for (const name of usernames) assertBindable(name, await this.facts(s, name), binding);
+      for (const name of usernames) await bindUser(this.query(s), name, binding);
+    });
+  }
+
+  async unbindExisting(admin: Credentials, usernames: readonly string[], binding: string): Promise<void> {
+    for (const u of usernames) this.validateManaged(admin, u);
+    await this.asMaster(admin, [admin.password], async (s) => {
+      for (const name of usernames) {
+        if ((await bindingOf(this.query(s), name)) === binding) await unbindUser(this.query(s), name);
+      }
+    });
+  }
+
+  private async facts(s: Session, name: string): Promise<AdoptionFacts> {
+    const grants = (await this.exists(s, name)) ? await this.showGrants(s, name) : undefined;
+    return adoptionFacts(this.query(s), name, grants);
   }
 
   /** Refuses a user that is bound to another secret or to none, or that holds global privileges. */

@@ -10,6 +10,7 @@
  */
 import type { Client, ClientConfig } from 'pg';
 import { DatabaseError, NotFoundError, ValidationError } from '../../errors';
+import { assertBindable } from '../adoption';
 import { type DriverFailure, type FailureKind, type SessionBase, SqlEngine } from '../base';
 import {
   checkApplicationDatabase,
@@ -21,6 +22,7 @@ import {
   tlsOptions,
 } from '../common';
 import type {
+  AdoptionFacts,
   CloneOptions,
   Credentials,
   DatabaseEngine,
@@ -29,6 +31,7 @@ import type {
   SessionInfo,
   UserBinding,
 } from '../types';
+import { adoptionFacts, bindRole, unbindRole } from './adoption';
 import {
   ADMIN_SQL,
   AUTH_STATES,
@@ -389,6 +392,40 @@ export class PostgresEngine extends SqlEngine<Session> implements DatabaseEngine
       out[name] = list ? [...new Set(list)].sort() : null;
     }
     return out;
+  }
+
+  async adoptionFacts(
+    admin: Credentials,
+    usernames: readonly string[],
+  ): Promise<Record<string, AdoptionFacts>> {
+    for (const u of usernames) this.validateUsername(u);
+    return this.withSession(admin, [admin.password], async (s) => {
+      const out: Record<string, AdoptionFacts> = {};
+      for (const name of new Set(usernames)) out[name] = await adoptionFacts(this.query(s), name);
+      return out;
+    });
+  }
+
+  async bindExisting(admin: Credentials, usernames: readonly string[], binding: string): Promise<void> {
+    for (const u of usernames) this.validateManaged(admin, u);
+    await this.withSession(admin, [admin.password], async (s) => {
+      await this.run(s, 'BEGIN', 'BEGIN');
+      for (const name of usernames) {
+        assertBindable(name, await adoptionFacts(this.query(s), name), binding);
+        await bindRole(this.query(s), name, binding);
+      }
+      await this.run(s, 'COMMIT', 'COMMIT');
+    });
+  }
+
+  async unbindExisting(admin: Credentials, usernames: readonly string[], binding: string): Promise<void> {
+    for (const u of usernames) this.validateManaged(admin, u);
+    await this.withSession(admin, [admin.password], async (s) => {
+      for (const name of usernames) {
+        if ((await adoptionFacts(this.query(s), name)).binding === binding)
+          await unbindRole(this.query(s), name);
+      }
+    });
   }
 
   // ---- sessions -------------------------------------------------------------------------------

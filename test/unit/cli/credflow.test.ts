@@ -107,6 +107,7 @@ describe('with no AWS configuration', () => {
     ['secrets'],
     ['reconcile'],
     ['preflight', 'shop-db'],
+    ['adopt', 'apps/shop/app', '--dry-run'],
   ];
 
   function expectOneLine(r: Run, code: string) {

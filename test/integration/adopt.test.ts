@@ -1,0 +1,560 @@
+/**
+ * Adoption on real servers behind the local cloud's RDS: secrets made and rotated once by
+ * stand-ins for AWS's four RDS rotation functions (test/support/aws-templates.ts) are reported
+ * by a dry run, adopted, rotated twice by credflow, verified and handed back with undo; secrets
+ * that would cross the privilege boundary are reported with their blockers and left alone.
+ */
+import {
+  CreateSecretCommand,
+  DescribeSecretCommand,
+  PutSecretValueCommand,
+  RotateSecretCommand,
+} from '@aws-sdk/client-secrets-manager';
+import { adopt as adoptCommand } from '../../cli/adopt';
+import { SecretCredentials } from '../../src/client';
+import type { Deps } from '../../src/deps';
+import { engineFor } from '../../src/engines';
+import type { Credentials } from '../../src/engines/types';
+import { ValidationError } from '../../src/errors';
+import {
+  ADOPTED_FROM_TAG,
+  type AdoptReport,
+  adoptInput,
+  adoptSecret,
+  type BlockerCode,
+} from '../../src/lifecycle/adopt';
+import { MANAGED_TAG } from '../../src/lifecycle/users';
+import { verifyCredentials } from '../../src/lifecycle/verify';
+import { memoryLogger } from '../../src/log';
+import { resolveMaster } from '../../src/rotation/master';
+import { connectionOf, current, succeed } from '../e2e/support';
+import { type TemplateKind, templateHandler, templateName } from '../support/aws-templates';
+import { startTestCloud, type TestCloud } from '../support/cloud';
+import { type Family, sqlAs } from '../support/sql';
+
+const FAMILIES: Family[] = ['postgres', 'mysql'];
+const DBS: Record<Family, string> = { postgres: 'adopt-pg', mysql: 'adopt-my' };
+const SCHEDULE = 'rate(10 days)';
+
+let tc: TestCloud;
+let deps: Deps;
+const masters = {} as Record<Family, { arn: string; creds: Credentials }>;
+const templates = {} as Record<string, string>;
+let seq = 0;
+
+beforeAll(async () => {
+  tc = await startTestCloud();
+  deps = {
+    secrets: tc.clients.secrets,
+    rds: tc.clients.rds,
+    logger: memoryLogger(),
+    rotationLambdaArn: tc.rotationLambdaArn,
+  };
+  const conn = connectionOf(tc);
+  await Promise.all(
+    FAMILIES.map(async (family) => {
+      const out = await succeed(conn, 'provision-database', {
+        identifier: DBS[family],
+        engine: family,
+        pollSeconds: 1,
+      });
+      const arn = out['masterSecretArn'] as string;
+      masters[family] = { arn, creds: (await resolveMaster(tc.clients, arn)).creds };
+      const inApp = { ...masters[family].creds, dbname: 'appdb' };
+      await sqlAs(family, inApp, 'CREATE TABLE orders (id INT PRIMARY KEY, note TEXT)');
+    }),
+  );
+  for (const family of FAMILIES) {
+    for (const kind of ['SingleUser', 'MultiUser'] as TemplateKind[]) {
+      const name = templateName(family, kind);
+      templates[name] = tc.cloud.lambdas.register(name, templateHandler(tc.clients.secrets, family, kind));
+    }
+  }
+}, 300_000);
+
+afterAll(async () => {
+  await tc?.stop();
+});
+
+/** A database user with SELECT and INSERT on appdb, made by the master as a DBA would. */
+async function makeUser(family: Family, username: string, password: string, extra: string[] = []) {
+  const m = masters[family].creds;
+  if (family === 'postgres') {
+    await sqlAs(family, m, `CREATE ROLE "${username}" WITH LOGIN PASSWORD '${password}'`);
+    await sqlAs(family, m, `GRANT CONNECT ON DATABASE appdb TO "${username}"`);
+    const inApp = { ...m, dbname: 'appdb' };
+    await sqlAs(family, inApp, `GRANT USAGE ON SCHEMA public TO "${username}"`);
+    await sqlAs(family, inApp, `GRANT SELECT, INSERT ON ALL TABLES IN SCHEMA public TO "${username}"`);
+  } else {
+    await sqlAs(family, m, `CREATE USER '${username}'@'%' IDENTIFIED BY '${password}'`);
+    await sqlAs(family, m, `GRANT SELECT, INSERT ON appdb.* TO '${username}'@'%'`);
+  }
+  for (const statement of extra) await sqlAs(family, m, statement);
+}
+
+interface Made {
+  arn: string;
+  username: string;
+}
+
+/**
+ * A secret in AWS's JSON shape as AWS's template of `kind` leaves it: rotation on with that
+ * template and SCHEDULE, rotated once (a MultiUser secret then holds `<user>_clone`).
+ */
+async function templateSecret(
+  family: Family,
+  kind: TemplateKind,
+  opts: { rotate?: boolean; extra?: (u: string) => string[]; masterarn?: string } = {},
+): Promise<Made> {
+  seq += 1;
+  const username = `app${seq}`;
+  const password = `Init${seq}pw-${Math.random().toString(36).slice(2)}`;
+  await makeUser(family, username, password, opts.extra?.(username));
+  const m = masters[family].creds;
+  const created = await tc.clients.secrets.send(
+    new CreateSecretCommand({
+      Name: `apps/${family}/${kind}-${seq}`,
+      SecretString: JSON.stringify({
+        engine: family,
+        host: m.host,
+        port: m.port,
+        username,
+        password,
+        dbname: 'appdb',
+        ...(kind === 'MultiUser' ? { masterarn: opts.masterarn ?? masters[family].arn } : {}),
+      }),
+    }),
+  );
+  const arn = created.ARN as string;
+  await tc.clients.secrets.send(
+    new RotateSecretCommand({
+      SecretId: arn,
+      RotationLambdaARN: templates[templateName(family, kind)],
+      RotationRules: { ScheduleExpression: SCHEDULE },
+      RotateImmediately: opts.rotate ?? true,
+    }),
+  );
+  await tc.cloud.secrets.awaitIdle();
+  return { arn, username };
+}
+
+async function adopt(secretId: string, extra: Record<string, unknown> = {}): Promise<AdoptReport> {
+  return adoptSecret(deps, adoptInput.parse({ secretId, ...extra }));
+}
+
+const codes = (r: AdoptReport): BlockerCode[] => r.blockers.map((b) => b.code).sort();
+
+async function rotation(arn: string) {
+  const d = await tc.clients.secrets.send(new DescribeSecretCommand({ SecretId: arn }));
+  const tags = Object.fromEntries((d.Tags ?? []).map((t) => [t.Key, t.Value]));
+  return { enabled: d.RotationEnabled, lambda: d.RotationLambdaARN, rules: d.RotationRules, tags };
+}
+
+async function rotateWithCredflow(arn: string): Promise<void> {
+  await tc.clients.secrets.send(new RotateSecretCommand({ SecretId: arn, RotateImmediately: true }));
+  await tc.cloud.secrets.awaitIdle();
+}
+
+describe.each(FAMILIES)('%s: secrets AWS rotation functions made', (family) => {
+  it('single-user: the dry run reports the database, single-user, the rotation it has, a working login, no blockers', async () => {
+    const s = await templateSecret(family, 'SingleUser');
+    const before = await rotation(s.arn);
+    const r = await adopt(s.arn, { dryRun: true });
+    expect(r).toMatchObject({
+      outcome: 'dry-run',
+      database: { identifier: DBS[family], kind: 'instance' },
+      strategy: 'single-user',
+      username: s.username,
+      loginOk: true,
+      rotation: { enabled: true, lambdaArn: templates[templateName(family, 'SingleUser')] },
+      blockers: [],
+      changed: [],
+    });
+    expect(r.rotation.rules?.ScheduleExpression).toBe(SCHEDULE);
+    // Nothing changed.
+    expect(await rotation(s.arn)).toEqual(before);
+  });
+
+  it('multi-user after one rotation: alternating-users with the clone AWS made; apply, rotate twice, verify, undo', async () => {
+    const s = await templateSecret(family, 'MultiUser');
+    expect((await current(connectionOf(tc), s.arn)).username).toBe(`${s.username}_clone`);
+    const dry = await adopt(s.arn, { dryRun: true });
+    expect(dry).toMatchObject({
+      outcome: 'dry-run',
+      strategy: 'alternating-users',
+      username: s.username,
+      clone: `${s.username}_clone`,
+      loginOk: true,
+      blockers: [],
+    });
+
+    const applied = await adopt(s.arn);
+    expect(applied.outcome).toBe('adopted');
+    expect(applied.verify?.ok).toBe(true);
+    const after = await rotation(s.arn);
+    expect(after.lambda).toBe(tc.rotationLambdaArn);
+    expect(after.rules?.ScheduleExpression).toBe(SCHEDULE);
+    expect(after.tags).toMatchObject({
+      [MANAGED_TAG]: 'true',
+      'credflow:user': s.username,
+      'credflow:db': DBS[family],
+      'credflow:strategy': 'alternating-users',
+      [ADOPTED_FROM_TAG]: templates[templateName(family, 'MultiUser')],
+    });
+    const bindings = await engineFor(family).bindingsOf(masters[family].creds, [
+      s.username,
+      `${s.username}_clone`,
+    ]);
+    expect(bindings[s.username]?.binding).toBe(s.arn);
+    expect(bindings[`${s.username}_clone`]?.binding).toBe(s.arn);
+    // Applying again changes nothing.
+    expect((await adopt(s.arn)).outcome).toBe('already-adopted');
+
+    const seen = new Set<string>();
+    for (let i = 0; i < 2; i++) {
+      await rotateWithCredflow(s.arn);
+      seen.add((await current(connectionOf(tc), s.arn)).username);
+      const v = await verifyCredentials(deps, { secretId: s.arn });
+      expect(v.checks.filter((c) => !c.ok)).toEqual([]);
+    }
+    expect([...seen].sort()).toEqual([s.username, `${s.username}_clone`].sort());
+
+    const undone = await adopt(s.arn, { undo: true });
+    expect(undone.outcome).toBe('undone');
+    const back = await rotation(s.arn);
+    expect(back.lambda).toBe(templates[templateName(family, 'MultiUser')]);
+    expect(back.enabled).toBe(true);
+    expect(back.rules?.ScheduleExpression).toBe(SCHEDULE);
+    expect(back.tags[MANAGED_TAG]).toBeUndefined();
+    expect(back.tags[ADOPTED_FROM_TAG]).toBeUndefined();
+    const unbound = await engineFor(family).bindingsOf(masters[family].creds, [s.username]);
+    expect(unbound[s.username]?.binding).toBeUndefined();
+    // AWS's function rotates it again.
+    await tc.clients.secrets.send(new RotateSecretCommand({ SecretId: s.arn, RotateImmediately: true }));
+    await tc.cloud.secrets.awaitIdle();
+    expect((await adopt(s.arn, { dryRun: true })).loginOk).toBe(true);
+  });
+
+  it('single-user: apply, rotate twice with credflow, verify', async () => {
+    const s = await templateSecret(family, 'SingleUser');
+    const applied = await adopt(s.arn);
+    expect(applied).toMatchObject({ outcome: 'adopted', strategy: 'single-user', verify: { ok: true } });
+    for (let i = 0; i < 2; i++) {
+      await rotateWithCredflow(s.arn);
+      expect((await verifyCredentials(deps, { secretId: s.arn })).ok).toBe(true);
+    }
+  });
+
+  it('multi-user before any rotation: alternating by default, admin-single-user when the operator says so', async () => {
+    const s = await templateSecret(family, 'MultiUser', { rotate: false });
+    expect(await adopt(s.arn, { dryRun: true })).toMatchObject({
+      strategy: 'alternating-users',
+      blockers: [],
+    });
+    const admin = await adopt(s.arn, { dryRun: true, strategy: 'admin-single-user' });
+    expect(admin).toMatchObject({ strategy: 'admin-single-user', blockers: [] });
+    expect(admin.clone).toBeUndefined();
+  });
+
+  it('blockers: a wrong masterarn, a rotation in flight, a refused password; nothing adopted', async () => {
+    const m = masters[family].creds;
+    const other = await tc.clients.secrets.send(
+      new CreateSecretCommand({
+        Name: `apps/${family}/not-the-master-${++seq}`,
+        SecretString: JSON.stringify({
+          engine: family,
+          host: m.host,
+          port: m.port,
+          username: m.username,
+          password: m.password,
+        }),
+      }),
+    );
+    const wrong = await templateSecret(family, 'MultiUser', {
+      rotate: false,
+      masterarn: other.ARN as string,
+    });
+    expect(codes(await adopt(wrong.arn, { dryRun: true }))).toContain('wrong-master');
+    const refused = await adopt(wrong.arn);
+    expect(refused.outcome).toBe('refused');
+    expect((await rotation(wrong.arn)).tags[MANAGED_TAG]).toBeUndefined();
+
+    const inFlight = await templateSecret(family, 'SingleUser');
+    await tc.clients.secrets.send(
+      new PutSecretValueCommand({
+        SecretId: inFlight.arn,
+        ClientRequestToken: `pending-${crypto.randomUUID()}`,
+        SecretString: '{}',
+        VersionStages: ['AWSPENDING'],
+      }),
+    );
+    expect(codes(await adopt(inFlight.arn, { dryRun: true }))).toEqual(['rotation-in-flight']);
+
+    const bad = await tc.clients.secrets.send(
+      new CreateSecretCommand({
+        Name: `apps/${family}/bad-password-${++seq}`,
+        SecretString: JSON.stringify({
+          engine: family,
+          host: m.host,
+          port: m.port,
+          username: `app${seq - 1}`,
+          password: 'nope',
+          dbname: 'appdb',
+        }),
+      }),
+    );
+    const r = await adopt(bad.ARN as string, { dryRun: true });
+    expect(r.loginOk).toBe(false);
+    expect(codes(r)).toContain('password-refused');
+
+    const notShape = await tc.clients.secrets.send(
+      new CreateSecretCommand({ Name: `apps/${family}/plain-${++seq}`, SecretString: 'just a password' }),
+    );
+    expect(codes(await adopt(notShape.ARN as string, { dryRun: true }))).toEqual(['not-aws-shape']);
+  });
+
+  it("blockers: the master's own secret, a user with more than database-level privileges", async () => {
+    const m = masters[family].creds;
+    const master = await tc.clients.secrets.send(
+      new CreateSecretCommand({
+        Name: `apps/${family}/master-copy-${++seq}`,
+        SecretString: JSON.stringify({
+          engine: family,
+          host: m.host,
+          port: m.port,
+          username: m.username,
+          password: m.password,
+          dbname: 'appdb',
+        }),
+      }),
+    );
+    expect(codes(await adopt(master.ARN as string, { dryRun: true }))).toContain('master-account');
+
+    const elevated = await templateSecret(family, 'SingleUser', {
+      extra: (u) =>
+        family === 'postgres' ? [`ALTER ROLE "${u}" CREATEROLE`] : [`GRANT PROCESS ON *.* TO '${u}'@'%'`],
+    });
+    const r = await adopt(elevated.arn, { dryRun: true });
+    expect(codes(r)).toEqual(['elevated-privileges']);
+    expect(r.blockers[0]?.detail).toMatch(family === 'postgres' ? /CREATEROLE/ : /PROCESS ON \*\.\*/);
+    expect((await adopt(elevated.arn)).outcome).toBe('refused');
+    const b = await engineFor(family).bindingsOf(m, [elevated.username]);
+    expect(b[elevated.username]?.binding).toBeUndefined();
+  });
+
+  it('a clone with more than the user has is not its clone', async () => {
+    const s = await templateSecret(family, 'MultiUser');
+    const clone = `${s.username}_clone`;
+    const m = masters[family].creds;
+    await sqlAs(
+      family,
+      family === 'postgres' ? { ...m, dbname: 'appdb' } : m,
+      family === 'postgres'
+        ? `GRANT DELETE ON orders TO "${clone}"`
+        : `GRANT DELETE ON appdb.* TO '${clone}'@'%'`,
+    );
+    expect(codes(await adopt(s.arn, { dryRun: true }))).toEqual(['clone-mismatch']);
+  });
+
+  it('undo refuses a secret credflow never adopted', async () => {
+    const s = await templateSecret(family, 'SingleUser', { rotate: false });
+    await expect(adopt(s.arn, { undo: true })).rejects.toThrow(ValidationError);
+  });
+});
+
+describe('a credflow secret that AWS multi-user function rotated once', () => {
+  it.each(FAMILIES)(
+    '%s: credflow refuses the unbound clone naming credflow adopt; adopting binds it; rotations go on',
+    async (family) => {
+      const conn = connectionOf(tc);
+      const username = `made${++seq}`;
+      const out = await succeed(conn, 'create-database-user', {
+        dbIdentifier: DBS[family],
+        username,
+        privileges: ['SELECT', 'INSERT'],
+        strategy: 'alternating-users',
+      });
+      const arn = out['secretArn'] as string;
+      // A fallback: AWS's multi-user function rotates it once and makes <user>_clone itself.
+      await tc.clients.secrets.send(
+        new RotateSecretCommand({
+          SecretId: arn,
+          RotationLambdaARN: templates[templateName(family, 'MultiUser')],
+          RotationRules: { ScheduleExpression: SCHEDULE },
+          RotateImmediately: true,
+        }),
+      );
+      await tc.cloud.secrets.awaitIdle();
+      expect((await current(conn, arn)).username).toBe(`${username}_clone`);
+      await expect(
+        engineFor(family).cloneUser(
+          masters[family].creds,
+          username,
+          `${username}_clone`,
+          'Another-pw-1234',
+          arn,
+        ),
+      ).rejects.toThrow(/is not bound to this secret.*credflow adopt/);
+
+      const r = await adopt(arn);
+      expect(r).toMatchObject({
+        outcome: 'adopted',
+        strategy: 'alternating-users',
+        clone: `${username}_clone`,
+      });
+      expect(r.changed.join('\n')).toMatch(new RegExp(`bound ${username}_clone to the secret`));
+      expect(r.changed.join('\n')).not.toMatch(new RegExp(`bound ${username} and`));
+      for (let i = 0; i < 2; i++) {
+        await rotateWithCredflow(arn);
+        expect((await verifyCredentials(deps, { secretId: arn })).ok).toBe(true);
+      }
+    },
+  );
+});
+
+describe('the adopt-secrets workflow', () => {
+  it('reports every secret a name prefix selects, one row each, and adopts one by id', async () => {
+    const conn = connectionOf(tc);
+    const a = await templateSecret('postgres', 'SingleUser');
+    const b = await templateSecret('mysql', 'MultiUser');
+    const prefix = 'apps/';
+    const dry = (await succeed(conn, 'adopt-secrets', { prefix, dryRun: true })) as {
+      reports: {
+        secretArn: string;
+        outcome: string;
+        strategy?: string;
+        database?: string;
+        blockers: unknown[];
+      }[];
+      counts: Record<string, number>;
+    };
+    const rowOf = (arn: string) => dry.reports.find((x) => x.secretArn === arn);
+    expect(rowOf(a.arn)).toMatchObject({
+      outcome: 'dry-run',
+      strategy: 'single-user',
+      database: DBS.postgres,
+      blockers: [],
+    });
+    expect(rowOf(b.arn)).toMatchObject({
+      outcome: 'dry-run',
+      strategy: 'alternating-users',
+      database: DBS.mysql,
+    });
+    expect(dry.reports.every((x) => x.outcome === 'dry-run')).toBe(true);
+    expect((await rotation(a.arn)).tags[MANAGED_TAG]).toBeUndefined();
+
+    const applied = (await succeed(conn, 'adopt-secrets', { secretId: a.arn })) as {
+      reports: { outcome: string }[];
+    };
+    expect(applied.reports).toEqual([expect.objectContaining({ outcome: 'adopted' })]);
+    expect((await rotation(a.arn)).lambda).toBe(tc.rotationLambdaArn);
+  });
+});
+
+describe('credflow adopt', () => {
+  /** Runs the command in this process against the test cloud; returns its exit code and stdout. */
+  async function cli(secret: string | undefined, o: Parameters<typeof adoptCommand>[2], json = false) {
+    const config = tc.cloud.clientConfig();
+    const creds = config.credentials as { accessKeyId: string; secretAccessKey: string };
+    process.env['AWS_ACCESS_KEY_ID'] = creds.accessKeyId;
+    process.env['AWS_SECRET_ACCESS_KEY'] = creds.secretAccessKey;
+    const written: string[] = [];
+    const spy = jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      written.push(String(chunk));
+      return true;
+    });
+    const quiet = jest.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    try {
+      const code = await adoptCommand(
+        { stateDir: tc.stateDir, endpointUrl: tc.cloud.endpoint, region: tc.cloud.region, json },
+        secret,
+        o,
+      );
+      return { code, stdout: written.join('') };
+    } finally {
+      spy.mockRestore();
+      quiet.mockRestore();
+    }
+  }
+
+  it('prints a table of secret, database, strategy, login and blockers; --json the full reports; exit 1 on a blocker', async () => {
+    const ok = await templateSecret('postgres', 'MultiUser');
+    const r = await cli(ok.arn, { dryRun: true });
+    expect(r.code).toBe(0);
+    const lines = r.stdout.trimEnd().split('\n');
+    expect(lines[0]).toMatch(/^SECRET\s+DATABASE\s+STRATEGY\s+LOGIN\s+OUTCOME\s+BLOCKERS$/);
+    expect(lines[2]).toMatch(
+      new RegExp(`MultiUser-\\d+\\s+${DBS.postgres}\\s+alternating-users\\s+ok\\s+dry-run\\s+-$`),
+    );
+
+    const m = masters.mysql.creds;
+    const master = await tc.clients.secrets.send(
+      new CreateSecretCommand({
+        Name: `cli/master-${++seq}`,
+        SecretString: JSON.stringify({
+          engine: 'mysql',
+          host: m.host,
+          port: m.port,
+          username: m.username,
+          password: m.password,
+        }),
+      }),
+    );
+    const j = await cli(master.ARN as string, { dryRun: true }, true);
+    expect(j.code).toBe(1);
+    const parsed = JSON.parse(j.stdout) as { reports: AdoptReport[]; details: AdoptReport[] };
+    expect(parsed.details[0]?.blockers.map((b) => b.code)).toContain('master-account');
+    expect(parsed.details[0]?.rotation).toEqual({ enabled: false });
+  });
+});
+
+describe('applications during adoption', () => {
+  /** An application loop: log in and SELECT 1 every few ms until stopped; counts outcomes. */
+  function appLoop(login: () => Promise<void>) {
+    const stats = { ok: 0, failed: 0 };
+    let running = true;
+    const done = (async () => {
+      while (running) {
+        try {
+          await login();
+          stats.ok++;
+        } catch {
+          stats.failed++;
+        }
+        await new Promise((r) => setTimeout(r, 3));
+      }
+    })();
+    return {
+      stats,
+      atLeast: async (n: number) => {
+        while (running && stats.ok < n) await new Promise((r) => setTimeout(r, 5));
+      },
+      stop: async () => {
+        running = false;
+        await done;
+      },
+    };
+  }
+
+  it.each(
+    FAMILIES.flatMap((f) => (['SingleUser', 'MultiUser'] as TemplateKind[]).map((k) => [f, k] as const)),
+  )(
+    '%s %s: a login loop through SecretCredentials sees no failed login across adoption and two credflow rotations',
+    async (family, kind) => {
+      const s = await templateSecret(family, kind);
+      const engine = engineFor(family);
+      const creds = new SecretCredentials({ secretId: s.arn, client: tc.clients.secrets, ttlMs: 60_000 });
+      const loop = appLoop(() => creds.withCredentials((c: Credentials) => engine.testLogin(c)));
+      await loop.atLeast(3);
+      expect((await adopt(s.arn)).outcome).toBe('adopted');
+      await loop.atLeast(loop.stats.ok + 3);
+      for (let i = 0; i < 2; i++) {
+        await rotateWithCredflow(s.arn);
+        await loop.atLeast(loop.stats.ok + 3);
+      }
+      await loop.stop();
+      expect(loop.stats.failed).toBe(0);
+      expect(loop.stats.ok).toBeGreaterThanOrEqual(12);
+    },
+  );
+});
