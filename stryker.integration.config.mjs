@@ -8,7 +8,7 @@
 export default {
   packageManager: 'npm',
   testRunner: 'jest',
-  jest: { configFile: 'test/mutation/jest.integration.config.js', enableFindRelatedTests: true },
+  jest: { configFile: 'test/mutation/jest.integration.config.js', enableFindRelatedTests: false },
   coverageAnalysis: 'perTest',
   // Module-level mutants would rerun every integration test each; the module-level guard data
   // (system accounts, databases) is mutated by the unit configuration.
@@ -41,4 +41,7 @@ export default {
   jsonReporter: { fileName: 'reports/mutation/integration.json' },
   tempDirName: '.stryker-tmp',
   cleanTempDir: 'always',
+  // Reruns only the mutants whose code or covering tests changed since the last run.
+  incremental: true,
+  incrementalFile: 'reports/mutation/integration-incremental.json',
 };

@@ -7,7 +7,7 @@
 export default {
   packageManager: 'npm',
   testRunner: 'jest',
-  jest: { configFile: 'test/mutation/jest.unit.config.js', enableFindRelatedTests: true },
+  jest: { configFile: 'test/mutation/jest.unit.config.js', enableFindRelatedTests: false },
   coverageAnalysis: 'perTest',
   // A module-level mutant (an entry of SYSTEM_ACCOUNT_NAMES, SYSTEM_DATABASES, PRIVILEGES) reruns
   // every test, several seconds each on a loaded machine: run them with --ignoreStatic false.
