@@ -31,7 +31,7 @@ export default {
     // single-user's fallback to AWSPREVIOUS
     'src/rotation/strategies/single-user.ts:19-35',
     // the binding checks the master makes in the session that changes a user
-    'src/engines/postgres/engine.ts:386-396',
+    'src/engines/postgres/engine.ts:388-398',
     'src/engines/mysql/engine.ts:352-359',
   ],
   concurrency: 1,

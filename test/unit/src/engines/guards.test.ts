@@ -301,6 +301,12 @@ describe('engine-specific name limits', () => {
     expect(() => pg.validateUsername('None')).toThrow(/is a reserved name/);
   });
 
+  it('names the value it checked: a username', () => {
+    for (const family of ['postgres', 'mysql']) {
+      expect(() => engineFor(family).validateUsername('')).toThrow(/^username is empty$/);
+    }
+  });
+
   it('names the limits in their messages', () => {
     expect(() => engineFor('postgres').validateUsername('a'.repeat(64))).toThrow(
       /is 64 bytes; PostgreSQL allows at most 63$/,
