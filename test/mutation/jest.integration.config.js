@@ -16,6 +16,7 @@ module.exports = {
   rootDir: '../..',
   testMatch: [
     '<rootDir>/test/integration/rotation.test.ts',
+    '<rootDir>/test/integration/rotation.guards.test.ts',
     '<rootDir>/test/integration/engines.boundary.test.ts',
     '<rootDir>/test/fault/redteam.test.ts',
   ],
