@@ -97,6 +97,7 @@ const LONE_SURROGATE = /[\ud800-\udfff]/u;
 
 /** C0 controls (NUL, tab, newline, ...), DEL and C1 controls. */
 function hasControlCharacter(text: string): boolean {
+  // Stryker disable next-line EqualityOperator: at i === length charCodeAt is NaN, which no comparison below accepts
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (c < 0x20 || (c >= 0x7f && c <= 0x9f)) return true;

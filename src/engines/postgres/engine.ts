@@ -92,6 +92,7 @@ export class PostgresEngine extends SqlEngine<Session> implements DatabaseEngine
    */
   validateUsername(username: string): void {
     const name = checkNameCommon('username', username);
+    // Stryker disable next-line StringLiteral: Buffer.byteLength counts in UTF-8 when the encoding is empty
     const bytes = Buffer.byteLength(name, 'utf8');
     if (bytes > POSTGRES_MAX_NAME_BYTES) {
       throw new ValidationError(
@@ -106,6 +107,7 @@ export class PostgresEngine extends SqlEngine<Session> implements DatabaseEngine
 
   private validateDatabase(db: string): void {
     const name = checkApplicationDatabase(db);
+    // Stryker disable next-line StringLiteral: Buffer.byteLength counts in UTF-8 when the encoding is empty
     if (Buffer.byteLength(name, 'utf8') > POSTGRES_MAX_NAME_BYTES) {
       throw new ValidationError(
         `database name ${JSON.stringify(name)} is longer than ${POSTGRES_MAX_NAME_BYTES} bytes`,

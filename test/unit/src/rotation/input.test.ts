@@ -74,4 +74,25 @@ describe('the version check every step makes', () => {
   it('ignores AWSPENDING left on the current version by an earlier rotation', () => {
     expect(checkToken(state({ v1: ['AWSCURRENT', 'AWSPENDING'] }), 'createSecret', T)).toBe('proceed');
   });
+
+  it('lets every step act on the token holding AWSPENDING', () => {
+    const s = state({ v1: ['AWSCURRENT'], [T]: ['AWSPENDING'] });
+    for (const step of ['createSecret', 'setSecret', 'testSecret', 'finishSecret'] as const) {
+      expect(checkToken(s, step, T)).toBe('proceed');
+    }
+  });
+
+  it('says which version of which secret it refused, and why', () => {
+    const s = state({ v1: ['AWSCURRENT'], v2: ['AWSPENDING'], [T]: ['AWSPREVIOUS'] });
+    const arn = s.arn;
+    expect(() => checkToken(s, 'setSecret', T)).toThrow(
+      new RotationStateError(`version ${T} of ${arn} is not AWSPENDING: it cannot be rotated in`),
+    );
+    expect(() => checkToken(s, 'setSecret', 'missing')).toThrow(
+      new RotationStateError(`version missing of ${arn} does not exist: run createSecret first`),
+    );
+    expect(() => checkToken(s, 'createSecret', 'missing')).toThrow(
+      new RotationInProgressError(`A previous rotation isn't complete: ${arn} has AWSPENDING on version v2`),
+    );
+  });
 });
