@@ -103,6 +103,7 @@ export function monitoringChecks(root: string, catalog: Catalog, stage: string):
         expect(resources()[roleId]?.Properties['ManagedPolicyArns']).toContainEqual({
           'Fn::If': [
             'TracingEnabled',
+            // biome-ignore lint/suspicious/noTemplateCurlyInString: CloudFormation substitutes it
             { 'Fn::Sub': 'arn:${AWS::Partition}:iam::aws:policy/AWSXRayDaemonWriteAccess' },
             { Ref: 'AWS::NoValue' },
           ],
