@@ -9,10 +9,10 @@ import { tokenFromExecutionName } from '../rotation/input';
 import { credentialsOf } from '../rotation/master';
 import { finishSecret, logsIn } from '../rotation/steps';
 import { resolveStrategy } from '../rotation/strategies';
+import { STATUS_TAG } from '../rotation/types';
 import { describeState, readVersion } from '../rotation/versions';
 import { type DbSecret, parseDbSecret } from '../secret';
 import { parser } from '../validate';
-import { STATUS_TAG } from './users';
 
 export type RepairAction = 'roll-forward' | 'roll-back' | 'none';
 

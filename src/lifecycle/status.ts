@@ -1,6 +1,6 @@
 import type { SecretListEntry } from '@aws-sdk/client-secrets-manager';
+import { STATUS_TAG } from '../rotation/types';
 import { nextRotationOf } from './fleet';
-import { STATUS_TAG } from './users';
 
 /**
  * A secret's status as the CLI and the console show it, most urgent first. `broken`: the repair
@@ -40,7 +40,7 @@ export function secretStatusOf(s: SecretListEntry, now: number = Date.now()): st
     (stages) => stages.includes('AWSPENDING') && !stages.includes('AWSCURRENT'),
   );
   if (pending) return 'rotating';
-  if (tag) return tag;
+  if (tag && tag !== 'ok') return tag;
   const next = s.OwningService === 'rds' && !s.RotationEnabled ? undefined : nextRotationOf(s);
   return next && next.getTime() < now ? 'due' : 'ok';
 }

@@ -41,7 +41,7 @@ export const DB_TAG = 'credflow:db';
 export const MANAGED_TAG = 'credflow:managed';
 export const GRANTS_TAG = 'credflow:grants';
 export const PROTECTED_TAG = 'credflow:protected';
-export const STATUS_TAG = 'credflow:rotation-status';
+export { STATUS_TAG } from '../rotation/types';
 
 const PRIVILEGES = ['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'CREATE', 'ALL'] as const;
 

@@ -14,7 +14,7 @@ import { type DbSecret, parseDbSecret, serialiseSecret } from '../secret';
 import { assertMasterApart, assertOwned, assertSameTarget, boundUser, connectionLimitOf } from './boundary';
 import { credentialsOf, type MasterLogin, useMaster, withMaster } from './master';
 import { namedStrategy, type RotationStrategy, resolveStrategy, type SetContext } from './strategies';
-import { LAST_ROTATED_TAG, type StepInput, type StepName, type StepResult } from './types';
+import { LAST_ROTATED_TAG, STATUS_TAG, type StepInput, type StepName, type StepResult } from './types';
 import { checkToken, describeState, readVersion, readVersionWithDate, type SecretState } from './versions';
 
 interface Loaded {
@@ -352,7 +352,10 @@ export async function finishSecret(deps: Deps, input: StepInput): Promise<StepRe
       deps.secrets.send(
         new TagResourceCommand({
           SecretId: state.arn,
-          Tags: [{ Key: LAST_ROTATED_TAG, Value: new Date().toISOString() }],
+          Tags: [
+            { Key: LAST_ROTATED_TAG, Value: new Date().toISOString() },
+            { Key: STATUS_TAG, Value: 'ok' },
+          ],
         }),
       ),
     );

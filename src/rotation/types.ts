@@ -8,6 +8,12 @@ export const STRATEGY_TAG = 'credflow:strategy';
 /** When credflow last finished a rotation of the secret (ISO 8601); LastRotatedDate covers native ones. */
 export const LAST_ROTATED_TAG = 'credflow:last-rotated';
 /**
+ * What the last rotation left: the repair writes `broken`, `rolled-back` or `rolled-forward`; a
+ * rotation that finishes writes `ok` (its AWSCURRENT was just tested), so a secret a person
+ * repaired, or a later rotation fixed, stops being reported as broken.
+ */
+export const STATUS_TAG = 'credflow:rotation-status';
+/**
  * The connection limit create-user gave the secret's user: a clone made later gets the same.
  * A missing or malformed tag means the default (DEFAULT_CONNECTION_LIMIT), never "unlimited".
  */

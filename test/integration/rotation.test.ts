@@ -9,6 +9,7 @@ import {
   GetSecretValueCommand,
   PutSecretValueCommand,
   RotateSecretCommand,
+  TagResourceCommand,
 } from '@aws-sdk/client-secrets-manager';
 import mysql from 'mysql2/promise';
 import { Client as PgClient } from 'pg';
@@ -17,9 +18,10 @@ import { engineFor } from '../../src/engines';
 import { tlsOptions } from '../../src/engines/common';
 import type { Credentials } from '../../src/engines/types';
 import { AuthenticationError, RotationStateError, ValidationError } from '../../src/errors';
+import { secretStatusOf } from '../../src/lifecycle/status';
 import { memoryLogger } from '../../src/log';
 import { createSecret, finishSecret, logsIn, setSecret, testSecret } from '../../src/rotation/steps';
-import type { StrategyName as Strategy } from '../../src/rotation/types';
+import { STATUS_TAG, type StrategyName as Strategy } from '../../src/rotation/types';
 import { startTestCloud, type TestCloud } from '../support/cloud';
 import { startTestServers, type TestServers } from '../support/servers';
 import { createUserSecret } from '../support/user-secret';
@@ -207,6 +209,19 @@ describe.each<Family>(['postgres', 'mysql'])('rotation on %s', (family) => {
     expect((await createSecret(deps, input)).outcome).toBe('already-current');
     expect((await setSecret(deps, input)).outcome).toBe('already-current');
     expect(await canLogIn(s.engine, credsOf(await secretValue(s.arn), family))).toBe(true);
+  });
+
+  it('a finished rotation clears a broken status: AWSCURRENT was just tested, so the secret is ok again', async () => {
+    const s = await makeUserSecret(family, 'single-user');
+    await tc.clients.secrets.send(
+      new TagResourceCommand({ SecretId: s.arn, Tags: [{ Key: STATUS_TAG, Value: 'broken' }] }),
+    );
+    const deps: RotationDeps = { secrets: tc.clients.secrets, rds: tc.clients.rds, logger: memoryLogger() };
+    const input = { secretId: s.arn, token: '33333333-3333-4333-8333-33333333333' + String(seq % 10) };
+    for (const step of [createSecret, setSecret, testSecret, finishSecret]) await step(deps, input);
+    const d = await tc.clients.secrets.send(new DescribeSecretCommand({ SecretId: s.arn }));
+    expect(d.Tags?.find((t) => t.Key === STATUS_TAG)?.Value).toBe('ok');
+    expect(secretStatusOf({ ...d, Tags: d.Tags ?? [] })).not.toBe('broken');
   });
 
   it('writes no password to any log line during a rotation', async () => {

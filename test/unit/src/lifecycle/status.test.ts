@@ -22,6 +22,8 @@ describe('one status per secret, most urgent first', () => {
   it('rolled-back stays apart from broken; with no tag a secret is due once its next rotation passed', () => {
     const tag = (v: string) => [{ Key: 'credflow:rotation-status', Value: v }];
     expect(secretStatusOf({ Tags: tag('rolled-back') })).toBe('rolled-back');
+    // A finished rotation writes ok: it is no status of its own, the schedule decides (due or ok).
+    expect(secretStatusOf({ Tags: tag('ok'), NextRotationDate: new Date(0) })).toBe('due');
     const now = Date.parse('2026-12-07T00:00:00Z');
     expect(secretStatusOf({ NextRotationDate: new Date(now - 1000) }, now)).toBe('due');
     expect(secretStatusOf({ CreatedDate: new Date(now - 31 * 86_400_000) }, now)).toBe('due');
