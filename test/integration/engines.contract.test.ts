@@ -622,7 +622,7 @@ describe.each<Family>(['postgres', 'mysql'])('%s engine contract', (family) => {
     });
 
     if (family === 'postgres') {
-      it('keeps the tables a dropped user owned (handed to the admin)', async () => {
+      it('refuses to drop a user that owns objects, and keeps them: the master never takes over its code', async () => {
         const name = fresh('owner');
         await engine.createUser(admin(), {
           username: name,
@@ -632,11 +632,27 @@ describe.each<Family>(['postgres', 'mysql'])('%s engine contract', (family) => {
           binding: BINDING,
         });
         await sqlAs(family, creds(name, 'Owner-1'), `CREATE TABLE owned_${seq} (id INT)`);
+        // A SECURITY DEFINER function handed to the master would run with the master's rights.
+        await sqlAs(
+          family,
+          creds(name, 'Owner-1'),
+          `CREATE FUNCTION owned_fn_${seq}() RETURNS int LANGUAGE sql SECURITY DEFINER AS 'SELECT 1'`,
+        );
+        const err = await engine.dropUser(admin(), name).catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(ValidationError);
+        expect((err as Error).message).toMatch(/owns 2 database objects.*nothing dropped/);
+        expect(await engine.userExists(admin(), name)).toBe(true);
+        await expect(
+          sqlAs(family, creds(name, 'Owner-1'), `SELECT count(*)::int AS n FROM owned_${seq}`),
+        ).resolves.toEqual([{ n: 0 }]);
+        // Once it owns nothing, it can go.
+        await sqlAs(
+          family,
+          creds(name, 'Owner-1'),
+          `DROP FUNCTION owned_fn_${seq}(); DROP TABLE owned_${seq}`,
+        );
         await engine.dropUser(admin(), name);
         expect(await engine.userExists(admin(), name)).toBe(false);
-        await expect(
-          sqlAs(family, appAdmin(), `SELECT count(*)::int AS n FROM owned_${seq}`),
-        ).resolves.toEqual([{ n: 0 }]);
       });
     }
   });

@@ -196,6 +196,15 @@ export const MEMBERSHIPS_SQL = `SELECT r.rolname FROM pg_catalog.pg_auth_members
 export const LOGIN_ROLES_SQL = `SELECT rolname FROM pg_catalog.pg_roles
    WHERE rolcanlogin AND rolname ${op('!~~')} 'pg\\_%'::pg_catalog.text`;
 
+/**
+ * How many objects role $1 owns, in every database (pg_shdepend is shared): dropUser refuses such
+ * a role rather than hand its functions, views or triggers to the master, which would then run
+ * them with the master's rights.
+ */
+export const OWNED_OBJECTS_SQL = `SELECT pg_catalog.count(d.objid)::pg_catalog.int4 AS n FROM pg_catalog.pg_shdepend d
+   JOIN pg_catalog.pg_roles r ON r.oid ${op('=')} d.refobjid
+   WHERE r.rolname ${op('=')} $1::pg_catalog.name AND d.deptype ${op('=')} 'o'::pg_catalog."char"`;
+
 /** Whether the current user is a superuser, and whether it is a member of role $1. */
 export const ADMIN_SQL = `SELECT rolsuper,
           pg_catalog.pg_has_role(CURRENT_USER, $1::pg_catalog.name, 'MEMBER'::pg_catalog.text) AS member

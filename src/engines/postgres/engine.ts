@@ -43,6 +43,7 @@ import {
   IS_MEMBER_SQL,
   LOGIN_ROLES_SQL,
   MEMBERSHIPS_SQL,
+  OWNED_OBJECTS_SQL,
   objectEntries,
   privilegeKeywords,
   type Query,
@@ -311,9 +312,10 @@ export class PostgresEngine extends SqlEngine<Session> implements DatabaseEngine
   }
 
   /**
-   * Drops the role after, in every database, handing what it owns to the admin (REASSIGN OWNED:
-   * an application's tables survive their user) and revoking its privileges (DROP OWNED). No
-   * error when the role does not exist.
+   * Drops a role that owns nothing, after revoking its privileges in every database (DROP OWNED).
+   * A role that owns objects is refused (ValidationError): REASSIGN OWNED would hand its functions,
+   * views and triggers to the admin, which would then run them with its rights. No error when the
+   * role does not exist.
    */
   async dropUser(admin: Credentials, username: string): Promise<void> {
     this.validateUsername(username);
@@ -322,7 +324,13 @@ export class PostgresEngine extends SqlEngine<Session> implements DatabaseEngine
     const target = ident(username);
     const databases = await this.withSession(admin, [admin.password], async (s) => {
       if (!(await this.role(s, username))) return undefined;
-      // REASSIGN/DROP OWNED need the admin to hold the role's privileges; a superuser does.
+      const [owned] = await this.run<{ n: number }>(s, 'count owned objects', OWNED_OBJECTS_SQL, [username]);
+      if ((owned?.n ?? 0) > 0) {
+        throw new ValidationError(
+          `role ${JSON.stringify(username)} owns ${owned?.n} database objects; credflow drops only a role that owns nothing (handing them to the master would let the master run its code); nothing dropped`,
+        );
+      }
+      // DROP OWNED (the grants made to it) needs the admin to hold the role's privileges.
       const [me] = await this.run<{ rolsuper: boolean; member: boolean }>(s, 'check admin', ADMIN_SQL, [
         username,
       ]);
@@ -332,7 +340,6 @@ export class PostgresEngine extends SqlEngine<Session> implements DatabaseEngine
     if (!databases) return;
     for (const dbname of databases) {
       await this.inDatabase(admin, dbname, async (s) => {
-        await this.run(s, 'REASSIGN OWNED', `REASSIGN OWNED BY ${target} TO CURRENT_USER`);
         await this.run(s, 'DROP OWNED', `DROP OWNED BY ${target}`);
       });
     }
