@@ -58,11 +58,16 @@ export const EXAMPLES: Record<string, string[]> = {
   alerts: ['credflow --local alerts'],
   reconcile: ['credflow --local reconcile --older-than-minutes 0'],
   demo: ['credflow demo --keep'],
+  iam: ['credflow iam create-principal app-reader --policy reader-policy.json'],
+  'create-principal': [
+    'credflow iam create-principal secrets-admin --policy admin.json --managed ProtectCredflowBindingTagsPolicy',
+  ],
 };
 
 /** Appends each command's example to its --help (test/unit/cli.test.ts finds any without one). */
 export function addExamples(program: Command): void {
-  for (const c of [program, ...program.commands]) {
+  const all = (c: Command): Command[] => [c, ...c.commands.flatMap(all)];
+  for (const c of all(program)) {
     const lines = EXAMPLES[c.name()];
     if (!lines) continue;
     c.addHelpText(

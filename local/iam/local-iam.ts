@@ -10,7 +10,7 @@ import type { LocalLogger } from '../log';
 import { AccessDeniedError, type AuthzDescriber, IamGate } from './gate';
 import { type KnownPrincipal, Principals } from './principals';
 import type { StackIam } from './template';
-import type { ContextValue, Principal } from './types';
+import type { ContextValue, PolicyDocument, Principal, Statement } from './types';
 
 /** A caller for the gate: a known principal, or a service principal (no identity policies). */
 export type Caller = KnownPrincipal | { principal: Principal; identity?: undefined };
@@ -19,6 +19,8 @@ export class LocalIam {
   readonly gate: IamGate;
   readonly principals: Principals;
   private stack: StackIam | undefined;
+  /** Permissions added to functions after the deploy (Lambda's AddPermission), by function ARN. */
+  private readonly added = new Map<string, PolicyDocument>();
   /** State machine ARN -> the ARN of the role it runs as (its `roleArn`). */
   private machineRole: (machineArn: string) => string | undefined = () => undefined;
 
@@ -105,6 +107,27 @@ export class LocalIam {
     );
   }
 
+  /**
+   * Lambda's AddPermission: lets the service principal `service` (e.g. secretsmanager.amazonaws.com)
+   * invoke a function the stack does not declare, from this account only, as `aws lambda
+   * add-permission --principal <service> --source-account <account>` does.
+   */
+  addPermission(functionArn: string, service: string): void {
+    const base = this.added.get(functionArn) ?? this.stack?.functionPolicies.get(functionArn);
+    const statement: Statement = {
+      Sid: `${service}-${(base ? [base.Statement].flat().length : 0) + 1}`,
+      Effect: 'Allow',
+      Principal: { Service: service },
+      Action: 'lambda:InvokeFunction',
+      Resource: functionArn,
+      Condition: { StringEquals: { 'AWS:SourceAccount': this.o.accountId } },
+    };
+    this.added.set(functionArn, {
+      Version: '2012-10-17',
+      Statement: [...(base ? [base.Statement].flat() : []), statement],
+    });
+  }
+
   /** May `caller` invoke the function? Its identity policies, and the function's resource policy. */
   requireInvoke(caller: Caller, functionArn: string, context: Record<string, ContextValue> = {}): void {
     if (!this.enabled) return;
@@ -112,7 +135,7 @@ export class LocalIam {
       action: 'lambda:InvokeFunction',
       resource: functionArn,
       context,
-      resourcePolicy: this.stack?.functionPolicies.get(functionArn),
+      resourcePolicy: this.added.get(functionArn) ?? this.stack?.functionPolicies.get(functionArn),
     });
   }
 

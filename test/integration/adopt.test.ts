@@ -68,6 +68,8 @@ beforeAll(async () => {
     for (const kind of ['SingleUser', 'MultiUser'] as TemplateKind[]) {
       const name = templateName(family, kind);
       templates[name] = tc.cloud.lambdas.register(name, templateHandler(tc.clients.secrets, family, kind));
+      // As AWS's serverless application deploys with each template: Secrets Manager may invoke it.
+      tc.cloud.iam.addPermission(templates[name], 'secretsmanager.amazonaws.com');
     }
   }
 }, 300_000);
