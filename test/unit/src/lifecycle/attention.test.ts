@@ -31,7 +31,8 @@ function managed(name: string, extra: Partial<SecretListEntry> = {}, tags: Recor
       }),
     ),
     ...extra,
-  } satisfies SecretListEntry;
+    ARN: arn(name),
+  } satisfies SecretListEntry & { ARN: string };
 }
 
 const opts = (o: Partial<ClassifyOptions> = {}): ClassifyOptions => ({
