@@ -17,7 +17,6 @@ const AWS_FN = 'arn:aws:lambda:us-east-1:123456789012:function:SecretsManagerRDS
 function managed(name: string, extra: Partial<SecretListEntry> = {}, tags: Record<string, string> = {}) {
   return {
     Name: name,
-    ARN: arn(name),
     CreatedDate: new Date(NOW - DAY),
     LastChangedDate: new Date(NOW - DAY),
     RotationEnabled: true,
