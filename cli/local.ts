@@ -239,8 +239,8 @@ export async function down(g: GlobalOptions): Promise<number> {
   return EXIT.ok;
 }
 
-/** `credflow status`: is the cloud up, and what is in it. */
-export async function status(g: GlobalOptions): Promise<number> {
+/** `credflow status --cloud`: is the cloud up, and what is in it. */
+export async function cloudStatus(g: GlobalOptions): Promise<number> {
   const stateDir = path.resolve(g.stateDir);
   const info = runningLocalCloud(stateDir);
   if (!info) {
