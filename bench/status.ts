@@ -48,7 +48,7 @@ function shape(i: number): { name: string; tags: Record<string, string>; pending
   if (i % 100 === 4)
     return {
       name: `credflow/${db}/overdue-${i}`,
-      tags: { ...managed, 'credflow:last-rotated': '2020-01-01T00:00:00Z' },
+      tags: managed,
       pending: false,
     };
   if (i % 100 === 5) return { name: `rds-db-credentials/${db}/legacy-${i}`, tags: {}, pending: false };
@@ -64,34 +64,41 @@ async function main(): Promise<void> {
   const sm = new SecretsManagerClient({ ...cloud.clientConfig(), maxAttempts: 10 });
   try {
     const t0 = Date.now();
+    const all = Array.from({ length: n }, (_, i) => i);
+    const overdue = all.filter((i) => i % 100 === 4);
+    // The overdue ones are made 40 days ago (the cloud's clock), the rest now.
+    cloud.secrets.setClock(() => new Date(Date.now() - 40 * 86_400_000));
+    await pool(overdue, 16, (i) => make(i));
+    cloud.secrets.setClock(() => new Date());
     await pool(
-      Array.from({ length: n }, (_, i) => i),
+      all.filter((i) => i % 100 !== 4),
       16,
-      async (i) => {
-        const s = shape(i);
-        const made = await sm.send(
-          new CreateSecretCommand({
-            Name: s.name,
-            SecretString: JSON.stringify({
-              engine: 'postgres',
-              host: 'db.invalid',
-              username: `u${i}`,
-              password: 'x',
-            }),
-            Tags: Object.entries(s.tags).map(([Key, Value]) => ({ Key, Value })),
-          }),
-        );
-        if (s.pending)
-          await sm.send(
-            new PutSecretValueCommand({
-              SecretId: made.ARN,
-              SecretString: '{}',
-              VersionStages: ['AWSPENDING'],
-            }),
-          );
-      },
+      (i) => make(i),
     );
     const setupS = (Date.now() - t0) / 1000;
+    async function make(i: number): Promise<void> {
+      const s = shape(i);
+      const made = await sm.send(
+        new CreateSecretCommand({
+          Name: s.name,
+          SecretString: JSON.stringify({
+            engine: 'postgres',
+            host: 'db.invalid',
+            username: `u${i}`,
+            password: 'x',
+          }),
+          Tags: Object.entries(s.tags).map(([Key, Value]) => ({ Key, Value })),
+        }),
+      );
+      if (s.pending)
+        await sm.send(
+          new PutSecretValueCommand({
+            SecretId: made.ARN,
+            SecretString: '{}',
+            VersionStages: ['AWSPENDING'],
+          }),
+        );
+    }
 
     // Measure as on AWS: every rate quota on.
     quotas.rates = true;
