@@ -1,9 +1,10 @@
 import path from 'node:path';
 import type { SecretListEntry } from '@aws-sdk/client-secrets-manager';
 import { engineFor } from '../src/engines';
+import type { DatabaseEngine } from '../src/engines/types';
 import { CredflowError } from '../src/errors';
 import { type AttentionView, type Observation, readAttention } from '../src/lifecycle/attention';
-import { credentialsOf } from '../src/rotation/master';
+import { credentialsOf, resolveMaster, useMaster } from '../src/rotation/master';
 import { logsIn } from '../src/rotation/steps';
 import { readVersion } from '../src/rotation/versions';
 import { parseDbSecret } from '../src/secret';
@@ -15,7 +16,10 @@ import { out, printJson, table } from './output';
 export interface StatusOptions {
   /** Only the local cloud: is it running, what is in it (the old `status`). */
   cloud?: boolean;
-  /** Read each credflow secret's AWSCURRENT and log in with it (GetSecretValue; the database must be reachable). */
+  /**
+   * Read each credflow secret's AWSCURRENT and log in with it (GetSecretValue; the database must
+   * be reachable), and where the secret names its master, read the user's binding through it.
+   */
   checkLogins?: boolean;
   /** An AWSPENDING older than this is stuck (the reconciler's threshold, 30 by default). */
   stuckAfterMinutes?: number;
@@ -89,10 +93,37 @@ function checkLogin(conn: Connection): (s: SecretListEntry) => Promise<Observati
       const raw = await readVersion(conn.clients.secrets, s.ARN, { VersionStage: 'AWSCURRENT' });
       if (raw === undefined) return {};
       const secret = parseDbSecret(raw, `AWSCURRENT of ${s.Name ?? s.ARN}`);
-      return { logsIn: await logsIn(engineFor(secret.engine), credentialsOf(secret)) };
+      const engine = engineFor(secret.engine);
+      const seen: Observation = { logsIn: await logsIn(engine, credentialsOf(secret)) };
+      const bound = secret.masterarn
+        ? await boundTo(conn, engine, secret.masterarn, secret.username)
+        : undefined;
+      if (bound !== undefined) seen.bound = bound === s.ARN;
+      return seen;
     } catch (err) {
       if (err instanceof CredflowError) return {};
       throw err;
     }
   };
+}
+
+/**
+ * The secret the database binds `username` to, as the master reads it; undefined when the
+ * master cannot be used (the check then says nothing) or the user has no binding ('').
+ */
+async function boundTo(
+  conn: Connection,
+  engine: DatabaseEngine,
+  masterArn: string,
+  username: string,
+): Promise<string | undefined> {
+  try {
+    const master = await resolveMaster(conn.clients, masterArn);
+    const found = await useMaster(master, (m) => engine.bindingsOf(m.creds, [username]));
+    const b = found[username];
+    return b?.exists ? (b.binding ?? '') : undefined;
+  } catch (err) {
+    if (err instanceof CredflowError) return undefined;
+    throw err;
+  }
 }

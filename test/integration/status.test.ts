@@ -102,6 +102,7 @@ describe('credflow status: what needs attention first', () => {
     overdue: 'credflow/status-db/overdue',
     healthy: 'credflow/status-db/healthy',
     lying: 'credflow/status-db/lying',
+    copy: 'credflow/status-db/copy',
     unadopted: 'rds-db-credentials/status-db/legacy',
   };
 
@@ -130,7 +131,20 @@ describe('credflow status: what needs attention first', () => {
       tc.cloud.secrets.setClock(() => new Date());
     }
 
-    await managedSecret('healthy', 'mysql');
+    const healthy = await managedSecret('healthy', 'mysql');
+    // A copy of a healthy secret: it logs in, but the database binds the user to the original.
+    const value = (await tc.clients.secrets.send(new GetSecretValueCommand({ SecretId: healthy })))
+      .SecretString;
+    await tc.clients.secrets.send(
+      new CreateSecretCommand({
+        Name: names.copy,
+        SecretString: value,
+        Tags: [
+          { Key: 'credflow:managed', Value: 'true' },
+          { Key: 'credflow:db', Value: 'status-db' },
+        ],
+      }),
+    );
     // Its AWSCURRENT does not log in, but no repair ran: only a login check finds it.
     const lying = await managedSecret('lying');
     await putWrong(lying, ['AWSCURRENT'], 'Wrong-3-pw');
@@ -152,7 +166,7 @@ describe('credflow status: what needs attention first', () => {
       ['overdue', names.overdue],
       ['unadopted', names.unadopted],
     ]);
-    expect(fresh.view.healthy).toMatchObject({ ok: 2, rotating: 1 });
+    expect(fresh.view.healthy).toMatchObject({ ok: 3, rotating: 1 });
     expect(fresh.view.notes.join('\n')).toMatch(/unbound not checked/);
 
     const now = await statusJson({ stuckAfterMinutes: 0 });
@@ -175,7 +189,7 @@ describe('credflow status: what needs attention first', () => {
       database: 'status-db',
       look: `credflow adopt ${names.unadopted} --dry-run`,
     });
-    expect(now.view.healthy).toMatchObject({ ok: 2, rotating: 0 });
+    expect(now.view.healthy).toMatchObject({ ok: 3, rotating: 0 });
     // The masters createUserSecret made are plain secrets: not credflow's, not listed.
     expect(now.view.healthy.other).toBeGreaterThanOrEqual(5);
     expect(now.view.pages).toBe(1);
@@ -183,13 +197,16 @@ describe('credflow status: what needs attention first', () => {
     expect(JSON.stringify(now.view)).not.toMatch(/-pw/);
   });
 
-  it('--check-logins finds the AWSCURRENT that does not log in although no repair ran', async () => {
+  it('--check-logins finds the AWSCURRENT that does not log in although no repair ran, and the user not bound to its secret', async () => {
     const { view } = await statusJson({ checkLogins: true });
     expect(view.rows.filter((r) => r.kind === 'broken').map((r) => r.secret)).toEqual([
       names.broken,
       names.lying,
     ]);
     expect(view.rows.find((r) => r.secret === names.lying)?.detail).toMatch(/checked now/);
+    // The master reads the binding: the copy's user is bound to the original secret.
+    expect(view.rows.filter((r) => r.kind === 'unbound').map((r) => r.secret)).toEqual([names.copy]);
+    expect(view.notes.join('\n')).not.toMatch(/unbound not checked/);
     expect(view.healthy).toMatchObject({ ok: 1 });
     expect(JSON.stringify(view)).not.toMatch(/-pw/);
   });
