@@ -10,7 +10,7 @@ import { readVersion } from '../src/rotation/versions';
 import { parseDbSecret } from '../src/secret';
 import { type Connection, connect, type GlobalOptions, runningLocalCloud } from './context';
 import { EXIT } from './errors';
-import { cloudStatus } from './local';
+import { cloudStatus, cloudSummary } from './local';
 import { out, printJson, table } from './output';
 
 export interface StatusOptions {
@@ -45,7 +45,7 @@ export async function status(g: GlobalOptions, o: StatusOptions = {}): Promise<n
   const ms = Date.now() - started;
   if (g.json) {
     printJson({
-      ...(localUp ? { running: true, endpoint: localUp.endpoint, pid: localUp.pid } : {}),
+      ...(localUp ? await cloudSummary(g, localUp, stateDir) : {}),
       mode: conn.mode,
       stage: conn.stage,
       ...view,
