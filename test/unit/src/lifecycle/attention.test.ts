@@ -1,9 +1,9 @@
 import type { SecretListEntry } from '@aws-sdk/client-secrets-manager';
 import {
   ATTENTION_KINDS,
+  type ClassifyOptions,
   classifyAttention,
   classifySecret,
-  type ClassifyOptions,
   isCredflowRotationFunction,
 } from '../../../../src/lifecycle/attention';
 
