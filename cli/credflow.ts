@@ -13,9 +13,10 @@ import { describeFailure, EXIT } from './errors';
 import { rotateFleet } from './fleet';
 import { addExamples, packageVersion } from './help';
 import { createPrincipal } from './iam';
-import { deployLocal, down, status, up } from './local';
+import { deployLocal, down, up } from './local';
 import { say } from './output';
 import { preflight } from './preflight';
+import { status } from './status';
 import { createUser } from './users';
 
 // The SDK warns on every run that its 2027 releases need Node 22; the CLI's output is for people
@@ -134,8 +135,19 @@ export function program(): Command {
     .description('stop the local cloud cleanly')
     .action(async () => set(await down(g())));
   p.command('status')
-    .description('is the local cloud running, and what is in it')
-    .action(async () => set(await status(g())));
+    .description(
+      'what needs attention first (broken, failing, stuck, overdue, unadopted secrets), for the local cloud or the deployed stack',
+    )
+    .option('--cloud', 'only the local cloud: is it running, what is in it')
+    .option('--check-logins', "log in with each credflow secret's AWSCURRENT (reads its value)")
+    .option(
+      '--stuck-after-minutes <n>',
+      "an AWSPENDING older than this is stuck (the reconciler's threshold)",
+      int('--stuck-after-minutes', 0, 43_200),
+    )
+    .action(async (o: { cloud?: boolean; checkLogins?: boolean; stuckAfterMinutes?: number }) =>
+      set(await status(g(), o)),
+    );
   p.command('console')
     .description('the local web console: secrets, databases, executions as live graphs, alerts')
     .option('--open', 'open it in the default browser too')

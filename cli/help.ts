@@ -22,7 +22,7 @@ export const EXAMPLES: Record<string, string[]> = {
   ],
   up: ['credflow up --detach --port 4566 --state-dir .credflow'],
   down: ['credflow down --state-dir .credflow'],
-  status: ['credflow status --json'],
+  status: ['credflow status --json', 'credflow --region eu-west-1 status --check-logins'],
   deploy: ['credflow deploy --local'],
   console: ['credflow --local console --open'],
   provision: ['credflow --local provision shop-db --engine postgres --deletion-protection'],

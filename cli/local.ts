@@ -239,8 +239,8 @@ export async function down(g: GlobalOptions): Promise<number> {
   return EXIT.ok;
 }
 
-/** `credflow status`: is the cloud up, and what is in it. */
-export async function status(g: GlobalOptions): Promise<number> {
+/** `credflow status --cloud`: is the cloud up, and what is in it. */
+export async function cloudStatus(g: GlobalOptions): Promise<number> {
   const stateDir = path.resolve(g.stateDir);
   const info = runningLocalCloud(stateDir);
   if (!info) {
@@ -248,6 +248,23 @@ export async function status(g: GlobalOptions): Promise<number> {
     else out(`not running (state dir ${stateDir}); start it with \`credflow up\``);
     return EXIT.unreachable;
   }
+  const summary = await cloudSummary(g, info, stateDir);
+  if (g.json) printJson(summary);
+  else {
+    out(`running (pid ${info.pid}) at ${info.endpoint}, since ${info.startedAt}`);
+    out(
+      `${summary.stateMachines} state machines, ${summary.secrets} secrets, ${summary.databases.length} DB instances`,
+    );
+    for (const d of summary.databases) {
+      out(`  ${d.identifier}  ${d.engine}  ${d.status}  ${d.endpoint ?? ''}`);
+      if (d.problem) out(`    ${d.problem}`);
+    }
+  }
+  return EXIT.ok;
+}
+
+/** What a running local cloud holds: its record, databases, state machines, secrets (first page). */
+export async function cloudSummary(g: GlobalOptions, info: EndpointInfo, stateDir: string) {
   const conn = connect({ ...g, local: true });
   const [dbs, sms, secrets] = await Promise.all([
     conn.clients.rds.send(new DescribeDBInstancesCommand({})),
@@ -268,18 +285,7 @@ export async function status(g: GlobalOptions): Promise<number> {
     stateMachines: (sms.stateMachines ?? []).length,
     secrets: (secrets.SecretList ?? []).length,
   };
-  if (g.json) printJson(summary);
-  else {
-    out(`running (pid ${info.pid}) at ${info.endpoint}, since ${info.startedAt}`);
-    out(
-      `${summary.stateMachines} state machines, ${summary.secrets} secrets, ${summary.databases.length} DB instances`,
-    );
-    for (const d of summary.databases) {
-      out(`  ${d.identifier}  ${d.engine}  ${d.status}  ${d.endpoint ?? ''}`);
-      if (d.problem) out(`    ${d.problem}`);
-    }
-  }
-  return EXIT.ok;
+  return summary;
 }
 
 /** `credflow deploy --local`: (re)loads serverless.yml's definitions into a running cloud. */

@@ -83,7 +83,7 @@ function pendingVersion(s: SecretListEntry): string | undefined {
 }
 
 /** When a version was created (ListSecretVersionIds pages; a secret holds at most ~100 versions). */
-async function versionCreated(
+export async function versionCreated(
   secrets: SecretsManagerClient,
   arn: string,
   versionId: string,

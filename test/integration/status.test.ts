@@ -1,0 +1,213 @@
+/**
+ * `credflow status` on the local cloud with real PostgreSQL and MariaDB servers: a secret the
+ * repair found broken, one with a stalled AWSPENDING, one past its rotation, an RDS-console
+ * secret credflow does not manage and a healthy one are listed worst first (the healthy one
+ * counted), as `--json` prints them; `--check-logins` finds a broken AWSCURRENT the repair never
+ * saw.
+ */
+import {
+  CreateSecretCommand,
+  GetSecretValueCommand,
+  PutSecretValueCommand,
+  TagResourceCommand,
+} from '@aws-sdk/client-secrets-manager';
+import { runWorkflow } from '../../cli/run';
+import { status } from '../../cli/status';
+import type { AttentionView } from '../../src/lifecycle/attention';
+import { parseDbSecret } from '../../src/secret';
+import { connectionOf } from '../e2e/support';
+import { startTestCloud, type TestCloud } from '../support/cloud';
+import { startTestServers, type TestServers } from '../support/servers';
+import { createUserSecret } from '../support/user-secret';
+
+let servers: TestServers;
+let tc: TestCloud;
+let seq = 0;
+
+beforeAll(async () => {
+  [servers, tc] = await Promise.all([startTestServers(), startTestCloud()]);
+}, 120_000);
+
+afterAll(async () => {
+  await Promise.all([tc?.stop(), servers?.stop()]);
+});
+
+/** A credflow secret on a real server, tagged as create-user tags it. */
+async function managedSecret(label: string, engine: 'postgres' | 'mysql' = 'postgres'): Promise<string> {
+  seq++;
+  const { arn } = await createUserSecret({
+    secrets: tc.clients.secrets,
+    engine,
+    admin: servers[engine].admin,
+    masterName: `status/master-${seq}`,
+    name: `credflow/status-db/${label}`,
+    username: `status_${seq}`,
+    password: `Status-${seq}-pw`,
+    strategy: 'single-user',
+  });
+  await tc.clients.secrets.send(
+    new TagResourceCommand({
+      SecretId: arn,
+      Tags: [
+        { Key: 'credflow:managed', Value: 'true' },
+        { Key: 'credflow:db', Value: 'status-db' },
+      ],
+    }),
+  );
+  return arn;
+}
+
+async function putWrong(arn: string, stages: string[], password: string, token?: string): Promise<void> {
+  const good = parseDbSecret(
+    (await tc.clients.secrets.send(new GetSecretValueCommand({ SecretId: arn }))).SecretString,
+  );
+  await tc.clients.secrets.send(
+    new PutSecretValueCommand({
+      SecretId: arn,
+      SecretString: JSON.stringify({ ...good, password }),
+      VersionStages: stages,
+      ...(token ? { ClientRequestToken: token } : {}),
+    }),
+  );
+}
+
+type StatusJson = AttentionView & { mode: string; pages: number };
+
+/** Runs `credflow --json status` in this process against the test cloud. */
+async function statusJson(o: Parameters<typeof status>[1] = {}): Promise<{ code: number; view: StatusJson }> {
+  const config = tc.cloud.clientConfig();
+  const creds = config.credentials as { accessKeyId: string; secretAccessKey: string };
+  process.env['AWS_ACCESS_KEY_ID'] = creds.accessKeyId;
+  process.env['AWS_SECRET_ACCESS_KEY'] = creds.secretAccessKey;
+  const written: string[] = [];
+  const spy = jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+    written.push(String(chunk));
+    return true;
+  });
+  try {
+    const code = await status(
+      { stateDir: tc.stateDir, endpointUrl: tc.cloud.endpoint, region: tc.cloud.region, json: true },
+      o,
+    );
+    return { code, view: JSON.parse(written.join('')) as StatusJson };
+  } finally {
+    spy.mockRestore();
+  }
+}
+
+describe('credflow status: what needs attention first', () => {
+  const names = {
+    broken: 'credflow/status-db/broken',
+    stuck: 'credflow/status-db/stuck',
+    overdue: 'credflow/status-db/overdue',
+    healthy: 'credflow/status-db/healthy',
+    lying: 'credflow/status-db/lying',
+    copy: 'credflow/status-db/copy',
+    unadopted: 'rds-db-credentials/status-db/legacy',
+  };
+
+  beforeAll(async () => {
+    // Broken: AWSCURRENT and AWSPENDING both wrong; the real repair tags it broken.
+    const broken = await managedSecret('broken');
+    await putWrong(broken, ['AWSCURRENT'], 'Wrong-1-pw');
+    const pendingToken = 'status-broken-token'.padEnd(36, '0');
+    await putWrong(broken, ['AWSPENDING'], 'Wrong-2-pw', pendingToken);
+    const r = await runWorkflow(connectionOf(tc), 'on-rotation-failure', {
+      secretId: broken,
+      token: pendingToken,
+      reason: 'test',
+    });
+    expect(r).toMatchObject({ status: 'FAILED', error: 'SecretBroken' });
+
+    // Stuck: an AWSPENDING nobody finishes.
+    const stuck = await managedSecret('stuck', 'mysql');
+    await putWrong(stuck, ['AWSPENDING'], 'Pending-pw', 'status-stuck-token'.padEnd(36, '0'));
+
+    // Overdue: created 40 days ago, never rotated (30 days is the fleet's age).
+    tc.cloud.secrets.setClock(() => new Date(Date.now() - 40 * 86_400_000));
+    try {
+      await managedSecret('overdue');
+    } finally {
+      tc.cloud.secrets.setClock(() => new Date());
+    }
+
+    const healthy = await managedSecret('healthy', 'mysql');
+    // A copy of a healthy secret: it logs in, but the database binds the user to the original.
+    const value = (await tc.clients.secrets.send(new GetSecretValueCommand({ SecretId: healthy })))
+      .SecretString;
+    await tc.clients.secrets.send(
+      new CreateSecretCommand({
+        Name: names.copy,
+        SecretString: value,
+        Tags: [
+          { Key: 'credflow:managed', Value: 'true' },
+          { Key: 'credflow:db', Value: 'status-db' },
+        ],
+      }),
+    );
+    // Its AWSCURRENT does not log in, but no repair ran: only a login check finds it.
+    const lying = await managedSecret('lying');
+    await putWrong(lying, ['AWSCURRENT'], 'Wrong-3-pw');
+
+    await tc.clients.secrets.send(
+      new CreateSecretCommand({
+        Name: names.unadopted,
+        SecretString: JSON.stringify({ engine: 'postgres', host: 'h', username: 'legacy', password: 'x' }),
+      }),
+    );
+  }, 180_000);
+
+  it('lists broken, stuck, overdue and unadopted secrets worst first, and counts the healthy', async () => {
+    // The test's AWSPENDING is seconds old: with the reconciler's 30 minutes it is a rotation in flight.
+    const fresh = await statusJson();
+    expect(fresh.code).toBe(0);
+    expect(fresh.view.rows.map((r) => [r.kind, r.secret])).toEqual([
+      ['broken', names.broken],
+      ['overdue', names.overdue],
+      ['unadopted', names.unadopted],
+    ]);
+    expect(fresh.view.healthy).toMatchObject({ ok: 3, rotating: 1 });
+    expect(fresh.view.notes.join('\n')).toMatch(/unbound not checked/);
+
+    const now = await statusJson({ stuckAfterMinutes: 0 });
+    expect(now.view.rows.map((r) => [r.kind, r.secret])).toEqual([
+      ['broken', names.broken],
+      ['stuck', names.stuck],
+      ['overdue', names.overdue],
+      ['unadopted', names.unadopted],
+    ]);
+    const [broken, stuck, overdue, unadopted] = now.view.rows;
+    expect(broken).toMatchObject({
+      database: 'status-db',
+      look: `credflow executions --secret ${names.broken}`,
+    });
+    expect(stuck).toMatchObject({ database: 'status-db', look: 'credflow reconcile' });
+    expect(Date.now() - Date.parse(stuck?.since ?? '')).toBeLessThan(10 * 60_000);
+    expect(overdue).toMatchObject({ look: `credflow rotate-now ${names.overdue}` });
+    expect(Date.parse(overdue?.since ?? '')).toBeLessThan(Date.now() - 9 * 86_400_000);
+    expect(unadopted).toMatchObject({
+      database: 'status-db',
+      look: `credflow adopt ${names.unadopted} --dry-run`,
+    });
+    expect(now.view.healthy).toMatchObject({ ok: 3, rotating: 0 });
+    // The masters createUserSecret made are plain secrets: not credflow's, not listed.
+    expect(now.view.healthy.other).toBeGreaterThanOrEqual(5);
+    expect(now.view.pages).toBe(1);
+    // Nothing in the view carries a password.
+    expect(JSON.stringify(now.view)).not.toMatch(/-pw/);
+  });
+
+  it('--check-logins finds the AWSCURRENT that does not log in although no repair ran, and the user not bound to its secret', async () => {
+    const { view } = await statusJson({ checkLogins: true });
+    expect(view.rows.filter((r) => r.kind === 'broken').map((r) => r.secret)).toEqual([
+      names.broken,
+      names.lying,
+    ]);
+    expect(view.rows.find((r) => r.secret === names.lying)?.detail).toMatch(/checked now/);
+    // The master reads the binding: the copy's user is bound to the original secret.
+    expect(view.rows.filter((r) => r.kind === 'unbound').map((r) => r.secret)).toEqual([names.copy]);
+    expect(view.notes.join('\n')).not.toMatch(/unbound not checked/);
+    expect(view.healthy).toMatchObject({ ok: 1 });
+    expect(JSON.stringify(view)).not.toMatch(/-pw/);
+  });
+});
