@@ -77,15 +77,22 @@ async function main(): Promise<void> {
   };
   const rows: Row[] = [];
   try {
-    const db = 'iam-minimal-db';
-    await must('provision-database', { identifier: db, engine: 'postgres', pollSeconds: 1 });
-    const user = await must('create-database-user', {
-      dbIdentifier: db,
-      username: 'minimal_app',
-      privileges: ['SELECT'],
-      strategy: 'alternating-users',
-    });
-    const fixture: Fixture = { secretArn: String(user['secretArn']), db };
+    // An instance and an Aurora cluster (each with the master password RDS keeps in Secrets
+    // Manager, as provision-database makes them) and a user secret on each: the steps run on both.
+    const fixtures: Fixture[] = [];
+    for (const [db, engine] of [
+      ['iam-minimal-db', 'postgres'],
+      ['iam-minimal-cluster', 'aurora-postgresql'],
+    ] as const) {
+      await must('provision-database', { identifier: db, engine, pollSeconds: 1 });
+      const user = await must('create-database-user', {
+        dbIdentifier: db,
+        username: 'minimal_app',
+        privileges: ['SELECT'],
+        strategy: 'alternating-users',
+      });
+      fixtures.push({ secretArn: String(user['secretArn']), db });
+    }
 
     /** Runs the role's workflows; the first step during which the role was denied, or undefined. */
     const exercise = async (role: string): Promise<string | undefined> => {
@@ -93,7 +100,9 @@ async function main(): Promise<void> {
       // Every function starts cold, as after a deploy: nothing a warm function remembered (a
       // master's location, a client) spares a call the removed grant would have refused.
       await cloud.lambdas.stop();
-      for (const step of SERVES[role] ?? []) {
+      for (const [step, fixture] of (SERVES[role] ?? []).flatMap((st) =>
+        fixtures.map((f) => [st, f] as const),
+      )) {
         const since = new Date().toISOString();
         const r = await runWorkflow(conn, step.workflow, step.input(fixture));
         const denied = cloud.iam.gate
@@ -102,10 +111,10 @@ async function main(): Promise<void> {
         if (denied.length > 0) {
           const d = denied[denied.length - 1] as (typeof denied)[number];
           const session = d.principal.split('/').pop();
-          return `${step.workflow} (${session}: ${d.action} denied; execution ${r.status})`;
+          return `${step.workflow} on ${fixture.db} (${session}: ${d.action} denied; execution ${r.status})`;
         }
         if (r.status !== 'SUCCEEDED' && /AccessDenied|not authorized/.test(`${r.error} ${r.cause}`))
-          return `${step.workflow} (${r.error})`;
+          return `${step.workflow} on ${fixture.db} (${r.error})`;
       }
       return undefined;
     };
@@ -114,11 +123,15 @@ async function main(): Promise<void> {
       const baseline = await exercise(role);
       if (baseline) throw new Error(`${role}: denied with the full policies: ${baseline}`);
       const grants: Grant[] = grantsOf(full, role);
+      const monitoring = grants.filter((g) => MONITORING.test(g.policy));
+      if (monitoring.length)
+        rows.push({
+          role,
+          grant: `StateMachineMonitoringPolicy (${monitoring.map((g) => g.action ?? g.label).join(', ')})`,
+          neededBy: NOT_LOCAL,
+        });
       for (const g of grants) {
-        if (MONITORING.test(g.policy)) {
-          rows.push({ role, grant: g.label, neededBy: NOT_LOCAL });
-          continue;
-        }
+        if (MONITORING.test(g.policy)) continue;
         cloud.iam.useStack(withoutGrant(full, g));
         let neededBy: string;
         try {
