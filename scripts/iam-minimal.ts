@@ -14,7 +14,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { Connection, Workflow } from '../cli/context';
+import { DescribeSecretCommand, UpdateSecretVersionStageCommand } from '@aws-sdk/client-secrets-manager';
+import { ListExecutionsCommand } from '@aws-sdk/client-sfn';
+import { type Connection, type Workflow, workflowArn } from '../cli/context';
 import { runWorkflow } from '../cli/run';
 import { bootLocalCloud, LOCAL_STAGE } from '../local/boot';
 import { type Grant, grantsOf, withoutGrant } from '../local/iam/grants';
@@ -51,6 +53,32 @@ interface Row {
   role: string;
   grant: string;
   neededBy: string;
+}
+
+/** Waits for the background workflows (the failure repairs) and removes any AWSPENDING left. */
+async function settle(conn: Connection, fixtures: Fixture[]): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    const running = await conn.clients.sfn.send(
+      new ListExecutionsCommand({
+        stateMachineArn: await workflowArn(conn, 'on-rotation-failure'),
+        statusFilter: 'RUNNING',
+      }),
+    );
+    if (!running.executions?.length) break;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  for (const f of fixtures) {
+    const d = await conn.clients.secrets.send(new DescribeSecretCommand({ SecretId: f.secretArn }));
+    for (const [version, stages] of Object.entries(d.VersionIdsToStages ?? {}))
+      if (stages.includes('AWSPENDING') && !stages.includes('AWSCURRENT'))
+        await conn.clients.secrets.send(
+          new UpdateSecretVersionStageCommand({
+            SecretId: f.secretArn,
+            VersionStage: 'AWSPENDING',
+            RemoveFromVersionId: version,
+          }),
+        );
+  }
 }
 
 async function main(): Promise<void> {
@@ -144,6 +172,10 @@ async function main(): Promise<void> {
         } finally {
           cloud.iam.useStack(full);
         }
+        // A refused step can leave a rotation half done (AWSPENDING on a new version): the
+        // failure workflow rolls it back in the background; clear what is left, so the next
+        // grant's rotation starts clean and is not stopped by RotationInProgressError.
+        await settle(conn, fixtures);
         rows.push({ role, grant: g.label, neededBy });
         process.stderr.write(`${role} | ${g.label} | ${neededBy}\n`);
       }
