@@ -6,7 +6,7 @@ import { resetDeps } from '../src/deps';
 import { resetReconcileDeps } from '../src/lifecycle/reconcile-deps';
 import { type Catalog, checkHandler, loadCatalog, loadHandler, resolveEnvironment } from './catalog';
 import { LocalCloud } from './cloud';
-import { consoleClients } from './console/data';
+import { consoleClients, policyLogReader } from './console/data';
 import { CONSOLE_PATH } from './console/paths';
 import { consoleHandler } from './console/routes';
 import { type DeployReport, deployCatalog, resolveContext } from './deploy';
@@ -134,6 +134,7 @@ export async function bootLocalCloud(opts: BootOptions): Promise<LocalCloud & { 
       token: cloud.token,
       logger: cloud.logger,
       alerts: () => cloud.sns.messages(),
+      policyLog: policyLogReader(cloud.endpoint, cloud.token),
     }),
   );
   try {

@@ -43,6 +43,57 @@ export interface ConsoleSources {
   stage: string;
   /** What was published to the alerts topic (the local SNS keeps it). */
   alerts(): { time: string; subject?: string | undefined; message: string }[];
+  /** The cloud's policy log endpoint (`/_credflow/iam/decisions`), read over HTTP. */
+  policyLog(principal: string | undefined): Promise<PolicyLogView>;
+}
+
+/** One authorization decision, as the cloud's policy log endpoint reports it. */
+export interface DecisionRow {
+  time: string;
+  principal: string;
+  action: string;
+  resource: string;
+  allowed: boolean;
+  kind: string;
+  /** The statement that decided, or absent for an implicit deny. */
+  by?: string;
+}
+
+export interface PolicyLogView {
+  /** False when the cloud runs without IAM (`--no-iam`): nothing is decided, nothing is logged. */
+  enabled: boolean;
+  stats: { decisions: number; denies: number; cacheHits: number };
+  /** Denied first, then the latest first. */
+  decisions: DecisionRow[];
+}
+
+/**
+ * Reads the policy log from the cloud's endpoint with the console's token (the same route the
+ * CLI or a script would read), filtered by principal (a part of its ARN).
+ */
+export function policyLogReader(endpoint: string, token: string): ConsoleSources['policyLog'] {
+  return async (principal) => {
+    const url = new URL('/_credflow/iam/decisions', endpoint);
+    if (principal) url.searchParams.set('principal', principal);
+    const res = await fetch(url, {
+      headers: { authorization: `Bearer ${token}`, 'user-agent': POLLING_USER_AGENT },
+    });
+    if (!res.ok) throw Object.assign(new Error(`policy log: HTTP ${res.status}`), { name: 'PolicyLogError' });
+    const body = (await res.json()) as PolicyLogView;
+    return {
+      enabled: body.enabled,
+      stats: body.stats,
+      decisions: body.decisions.map((d) => ({
+        time: d.time,
+        principal: d.principal,
+        action: d.action,
+        resource: d.resource,
+        allowed: d.allowed,
+        kind: d.kind,
+        ...(d.by ? { by: d.by } : {}),
+      })),
+    };
+  };
 }
 
 /**

@@ -9,7 +9,7 @@ import { CONSOLE_API, CONSOLE_PATH } from './paths';
 /**
  * The console's HTTP side, mounted by the local cloud under `/_credflow/console/` behind the
  * local routes' guard (loopback Host and Origin, the token): the page, its script and style
- * (plain files, no build step) and two JSON views the page polls.
+ * (plain files, no build step) and the JSON views the page polls (overview, execution, policy log).
  */
 
 const STATIC: Record<string, { file: string; type: string }> = {
@@ -83,6 +83,12 @@ export function consoleHandler(opts: ConsoleOptions): LocalHandler {
       };
     try {
       if (url.pathname === `${CONSOLE_API}overview`) return json(200, await overview(opts));
+      if (url.pathname === `${CONSOLE_API}policy-log`) {
+        const principal = url.searchParams.get('principal') ?? '';
+        if (principal.length > 2048 || !/^[\w+=,.@:/*?-]*$/.test(principal))
+          return json(400, { __type: 'ValidationError', message: 'principal must be a part of an ARN' });
+        return json(200, await opts.policyLog(principal || undefined));
+      }
       if (url.pathname === `${CONSOLE_API}execution`) {
         const arn = url.searchParams.get('arn');
         if (!arn || !/^arn:aws:states:[^:]+:\d{12}:execution:[^:]+:[^:]+$/.test(arn))

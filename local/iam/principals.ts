@@ -76,6 +76,8 @@ export class Principals {
   private readonly stored = new Set<string>();
   /** Operator-made roles: ARN -> their policies, compiled. */
   private readonly storedRoles = new Map<string, { compiled: CompiledPolicy[]; set: CompiledPolicySet }>();
+  /** Temporary credentials issued to the stack's roles: key -> the role and session. */
+  private readonly issued = new Map<string, { roleId: string; session: string }>();
 
   constructor(
     private readonly o: { stateDir: string; accountId: string; stack: StackIam | undefined },
@@ -102,6 +104,14 @@ export class Principals {
     this.roleSets.clear();
     this.fileStamp = '';
     this.reload();
+    // Credentials already issued to a role (a function's) now carry the role's new policies, as
+    // a changed role's policies apply at once on AWS to sessions already running.
+    for (const [key, { roleId, session }] of this.issued) {
+      const known = this.byKey.get(key);
+      if (!known) continue;
+      const p = this.roleSession(roleId, session);
+      this.byKey.set(key, { ...known, identity: p.identity, compiled: p.compiled });
+    }
   }
 
   /** Is this the administrator's key (the one `credflow up` prints)? */
@@ -174,6 +184,7 @@ export class Principals {
       sessionToken: randomBytes(48).toString('base64'),
     };
     this.byKey.set(creds.accessKeyId, { ...p, ...creds });
+    this.issued.set(creds.accessKeyId, { roleId, session });
     return creds;
   }
 

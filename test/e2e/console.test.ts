@@ -8,11 +8,13 @@
 import http from 'node:http';
 import { DescribeDBInstancesCommand } from '@aws-sdk/client-rds';
 import {
+  DescribeSecretCommand,
   GetSecretValueCommand,
   ListSecretsCommand,
   ListSecretVersionIdsCommand,
   PutSecretValueCommand,
   type SecretListEntry,
+  SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
 import {
   CreateStateMachineCommand,
@@ -28,7 +30,7 @@ import { LOCAL_STAGE } from '../../local/boot';
 import { alertsTopicName } from '../../local/deploy';
 import { Principals } from '../../local/iam/principals';
 import { artifact, launchBrowser } from '../support/browser';
-import { startTestCloud, type TestCloud } from '../support/cloud';
+import { awsError, startTestCloud, type TestCloud } from '../support/cloud';
 import { awaitExecution, connectionOf, current, run, succeed } from './support';
 
 let tc: TestCloud;
@@ -336,6 +338,73 @@ describe('the console in a browser', () => {
     expect(d.status).toBe('SUCCEEDED');
   });
 
+  it('lists the policy log, denied first, filterable by principal, from the navigation', async () => {
+    // An application that may read one secret only, made as `credflow iam create-principal` makes it.
+    const keys = Principals.create(
+      tc.stateDir,
+      'console-reader',
+      {
+        documents: [
+          {
+            Version: '2012-10-17',
+            Statement: [{ Effect: 'Allow', Action: 'secretsmanager:GetSecretValue', Resource: ids.app }],
+          },
+        ],
+      },
+      tc.cloud.iam.principals.stack,
+    );
+    const reader = new SecretsManagerClient({
+      endpoint: tc.cloud.endpoint,
+      region: tc.cloud.region,
+      credentials: keys,
+      maxAttempts: 1,
+    });
+    await awsError(
+      () => reader.send(new DescribeSecretCommand({ SecretId: ids.ro })),
+      'AccessDeniedException',
+    );
+    await reader.send(new GetSecretValueCommand({ SecretId: ids.app }));
+    const readerArn = `arn:aws:iam::${tc.cloud.accountId}:user/console-reader`;
+
+    await page.goto(`${tc.cloud.endpoint}/_credflow/console/`);
+    await page.waitForSelector('#secrets');
+    await page.click('#nav-policy-log');
+    await page.waitForSelector('#policy-log [data-decision]');
+    // The denied call comes first, with who, what, on which resource, and that no statement allowed it.
+    expect(await attr('[data-decision]', 'data-allowed')).toBe('false');
+    expect(await text('[data-decision] [data-col="principal"]')).toBe(readerArn);
+    expect(await text('[data-decision] [data-col="action"]')).toBe('secretsmanager:DescribeSecret');
+    expect(await text('[data-decision] [data-col="resource"]')).toBe(ids.ro);
+    expect(await text('[data-decision] [data-col="by"]')).toBe('no statement allows it');
+    expect(await text('#policy-summary')).toMatch(/^\d+ decisions since the cloud started, [1-9]\d* denied/);
+    // Denied rows all come before any allowed one.
+    const allowed = await page
+      .locator('[data-decision]')
+      .evaluateAll((rows) => rows.map((r) => r.getAttribute('data-allowed')));
+    expect(allowed.indexOf('false')).toBe(0);
+    if (allowed.includes('true')) expect(allowed.lastIndexOf('false')).toBeLessThan(allowed.indexOf('true'));
+
+    // Filtered by the principal: its two calls only, the denied one first, the allowed read naming its statement.
+    await page.fill('#principal-filter', 'user/console-reader');
+    await page.press('#principal-filter', 'Enter');
+    await page.waitForSelector('#policy-log[data-filter="user/console-reader"]');
+    const rows = await page
+      .locator('[data-decision]')
+      .evaluateAll((trs) =>
+        trs.map((r) => [
+          r.getAttribute('data-allowed'),
+          r.querySelector('[data-col="principal"]')?.textContent,
+          r.querySelector('[data-col="action"]')?.textContent,
+          r.querySelector('[data-col="by"]')?.textContent,
+        ]),
+      );
+    expect(rows).toEqual([
+      ['false', readerArn, 'secretsmanager:DescribeSecret', 'no statement allows it'],
+      ['true', readerArn, 'secretsmanager:GetSecretValue', 'console-reader/inline-0 #0'],
+    ]);
+    await page.screenshot({ path: artifact('console-policy-log.png'), fullPage: true });
+  });
+
   it('the browser reported no error (a CSP violation is one) on any page it opened', () => {
     expect(browserErrors).toEqual([]);
   });
@@ -396,31 +465,40 @@ function get(path: string, headers: Record<string, string>): Promise<{ status: n
 describe('console access', () => {
   const host = () => `127.0.0.1:${new URL(tc.cloud.endpoint).port}`;
 
-  it.each(['/_credflow/console/', '/_credflow/console/console.js', '/_credflow/console/api/overview'])(
-    '%s: 401 without the token, 403 for a foreign Host even with it, 200 with it',
-    async (path) => {
-      expect((await get(path, { host: host() })).status).toBe(401);
-      expect((await get(path, { host: host(), cookie: 'credflow_token=wrong' })).status).toBe(401);
-      expect(
-        (await get(path, { host: 'console.evil.example', authorization: `Bearer ${tc.cloud.token}` })).status,
-      ).toBe(403);
-      expect(
-        (
-          await get(path, {
-            host: host(),
-            origin: 'http://evil.example',
-            cookie: `credflow_token=${tc.cloud.token}`,
-          })
-        ).status,
-      ).toBe(403);
-      expect((await get(path, { host: host(), cookie: `credflow_token=${tc.cloud.token}` })).status).toBe(
-        200,
-      );
-    },
-  );
+  it.each([
+    '/_credflow/console/',
+    '/_credflow/console/console.js',
+    '/_credflow/console/api/overview',
+    '/_credflow/console/api/policy-log',
+  ])('%s: 401 without the token, 403 for a foreign Host even with it, 200 with it', async (path) => {
+    expect((await get(path, { host: host() })).status).toBe(401);
+    expect((await get(path, { host: host(), cookie: 'credflow_token=wrong' })).status).toBe(401);
+    expect(
+      (await get(path, { host: 'console.evil.example', authorization: `Bearer ${tc.cloud.token}` })).status,
+    ).toBe(403);
+    expect(
+      (
+        await get(path, {
+          host: host(),
+          origin: 'http://evil.example',
+          cookie: `credflow_token=${tc.cloud.token}`,
+        })
+      ).status,
+    ).toBe(403);
+    expect((await get(path, { host: host(), cookie: `credflow_token=${tc.cloud.token}` })).status).toBe(200);
+  });
 
   it('refuses anything that is not an execution ARN', async () => {
     const r = await get('/_credflow/console/api/execution?arn=..%2F..%2Fetc', {
+      host: host(),
+      authorization: `Bearer ${tc.cloud.token}`,
+    });
+    expect(r.status).toBe(400);
+    expect(JSON.parse(r.body)).toMatchObject({ __type: 'ValidationError' });
+  });
+
+  it('refuses a policy log filter that is not a part of an ARN', async () => {
+    const r = await get('/_credflow/console/api/policy-log?principal=%3Cscript%3E', {
       host: host(),
       authorization: `Bearer ${tc.cloud.token}`,
     });

@@ -1,5 +1,5 @@
-// The credflow console: plain DOM and SVG, no framework, no build. It polls two JSON views of the
-// local cloud (api/overview, api/execution) and draws them; every text goes in as textContent,
+// The credflow console: plain DOM and SVG, no framework, no build. It polls the JSON views of the
+// local cloud (api/overview, api/execution, api/policy-log) and draws them; every text goes in as textContent,
 // never as HTML. The graph's layout comes laid out from the server (local/console/graph.ts).
 
 (() => {
@@ -53,6 +53,8 @@
     ABORTED: 'bad',
     failed: 'bad',
     'scheduled-for-deletion': 'bad',
+    allowed: 'good',
+    denied: 'bad',
   };
   const LINK_LABEL = {
     child: 'started',
@@ -496,12 +498,71 @@
     );
   }
 
+  /**
+   * The policy log: every authorization decision the cloud made (latest 2,000), denied first,
+   * filtered by principal. The filter box is built once per filter, so a poll never takes the
+   * text from under the cursor: only the table is redrawn.
+   */
+  function renderPolicyLog(v, filter) {
+    const rows = v.decisions.map((d) =>
+      el(
+        'tr',
+        { 'data-decision': '', 'data-allowed': String(d.allowed), class: d.allowed ? '' : 'denied' },
+        el('td', { 'data-col': 'decision' }, badge(d.allowed ? 'allowed' : 'denied')),
+        el('td', { class: 'mono', 'data-col': 'principal' }, d.principal),
+        el('td', { class: 'mono', 'data-col': 'action' }, d.action),
+        el('td', { class: 'mono', 'data-col': 'resource' }, d.resource),
+        el('td', { 'data-col': 'by' }, d.by ?? (d.allowed ? '' : 'no statement allows it')),
+        el('td', { class: 'muted' }, time(d.time)),
+      ),
+    );
+    const summary = v.enabled
+      ? `${v.stats.decisions} decisions since the cloud started, ${v.stats.denies} denied; showing ${v.decisions.length}`
+      : 'IAM is off in this cloud (--no-iam): every call is allowed and nothing is logged.';
+    const results = el(
+      'div',
+      { id: 'decisions' },
+      el('p', { class: 'muted', id: 'policy-summary' }, summary),
+      table(['decision', 'principal', 'action', 'resource', 'deciding statement', 'time'], rows),
+    );
+    const current = document.getElementById('policy-log');
+    if (current && current.getAttribute('data-filter') === filter) {
+      document.getElementById('decisions').replaceWith(results);
+      return;
+    }
+    const input = el('input', {
+      id: 'principal-filter',
+      type: 'search',
+      placeholder: 'principal (part of its ARN)',
+      value: filter,
+      'aria-label': 'filter by principal',
+    });
+    input.addEventListener('change', () => {
+      location.hash = input.value ? `#/policy-log/${encodeURIComponent(input.value)}` : '#/policy-log';
+    });
+    app.replaceChildren(
+      el(
+        'section',
+        { class: 'card', id: 'policy-log', 'data-filter': filter },
+        el('h2', {}, 'Policy log'),
+        el('div', { class: 'filter' }, input),
+        results,
+      ),
+    );
+  }
+
   async function refresh(gen) {
     const hash = location.hash || '#/';
     const m = /^#\/execution\/(.+)$/.exec(hash);
+    const log = /^#\/policy-log(?:\/(.*))?$/.exec(hash);
     let again = 3000;
     try {
-      if (m) {
+      if (log) {
+        const filter = log[1] ? decodeURIComponent(log[1]) : '';
+        const view = await load(`api/policy-log?principal=${encodeURIComponent(filter)}`);
+        if (gen !== generation) return;
+        renderPolicyLog(view, filter);
+      } else if (m) {
         const view = await load(`api/execution?arn=${m[1]}`);
         if (gen !== generation) return;
         renderExecution(view);
