@@ -43,6 +43,15 @@ export class NotFoundError extends CredflowError {
   override name = 'NotFoundError' as const;
 }
 
+/**
+ * IAM refused the call (AccessDeniedException, RDS's AccessDenied, SNS's AuthorizationError): the
+ * role lacks a grant, or the resource is another account's and its policy allows nothing. Never
+ * retried; the message is AWS's, naming the principal, the action and the resource.
+ */
+export class AccessDeniedError extends CredflowError {
+  override name = 'AccessDeniedError' as const;
+}
+
 /** A rotation step found the secret's versions in a state it cannot proceed from. */
 export class RotationStateError extends CredflowError {
   override name = 'RotationStateError' as const;

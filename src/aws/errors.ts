@@ -4,7 +4,7 @@
  * parameter faults), so no core module inspects an SDK error itself.
  */
 import { ResourceNotFoundException } from '@aws-sdk/client-secrets-manager';
-import { NotFoundError, TransientError, ValidationError } from '../errors';
+import { AccessDeniedError, NotFoundError, TransientError, ValidationError } from '../errors';
 
 /** Translates SDK failures into our typed errors so the ASL can Retry/Catch on them. */
 export function translateAwsError(err: unknown, what: string): Error {
@@ -25,6 +25,9 @@ export function translateAwsError(err: unknown, what: string): Error {
     ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE'].includes(e.code ?? '')
   ) {
     return new TransientError(`${what}: ${e.name ?? 'error'}`, { cause: err });
+  }
+  if (e.name === 'AccessDeniedException' || e.name === 'AccessDenied' || e.name === 'AuthorizationError') {
+    return new AccessDeniedError(`${what}: ${(err as Error).message}`, { cause: err });
   }
   if (e.name === 'InvalidRequestException' && /marked for deletion/i.test(String((err as Error).message))) {
     return new NotFoundError(`${what}: the secret is marked for deletion`, { cause: err });

@@ -34,7 +34,7 @@ async function credflowWith(env: Record<string, string | undefined>, ...args: st
       {
         cwd: root,
         env: { ...process.env, NO_COLOR: '1', ...env },
-        timeout: 240_000,
+        timeout: 290_000,
       },
     );
     return { code: 0, stdout, stderr };
@@ -412,5 +412,6 @@ describe('the demo (npm start)', () => {
     );
     expect(summary.executions).toBeGreaterThanOrEqual(30);
     expect(r.stderr).toContain('Summary');
-  });
+    // The whole lifecycle on two engines, with IAM checked on every call: minutes, not seconds.
+  }, 300_000);
 });

@@ -28,7 +28,12 @@ import { createClients } from '../../src/aws/clients';
 import type { Deps as RotationDeps } from '../../src/deps';
 import { engineFor } from '../../src/engines';
 import type { Credentials } from '../../src/engines/types';
-import { AuthenticationError, NotFoundError, TransientError, ValidationError } from '../../src/errors';
+import {
+  AccessDeniedError,
+  AuthenticationError,
+  TransientError,
+  ValidationError,
+} from '../../src/errors';
 import { verifyCredentials } from '../../src/lifecycle/verify';
 import { memoryLogger } from '../../src/log';
 import { credentialsOf } from '../../src/rotation/master';
@@ -347,8 +352,9 @@ describe('hostile input', () => {
 
   it('a secret ARN from another account or region: a typed error, nothing touched', async () => {
     const arn = 'arn:aws:secretsmanager:eu-west-3:123456789012:secret:elsewhere-AbCdEf';
+    // As AWS answers: no policy of that account lets this one in (IAM is enforced locally too).
     await expect(createSecret(deps(), { secretId: arn, token: 'x'.repeat(36) })).rejects.toBeInstanceOf(
-      NotFoundError,
+      AccessDeniedError,
     );
   });
 });

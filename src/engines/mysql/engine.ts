@@ -431,7 +431,15 @@ export class MysqlEngine extends SqlEngine<Session> implements DatabaseEngine {
     for (const u of usernames) this.validateManaged(admin, u);
     await this.asMaster(admin, [admin.password], async (s) => {
       for (const name of usernames) assertBindable(name, await this.facts(s, name), binding);
-      for (const name of usernames) await bindUser(this.query(s), name, binding);
+      for (const name of usernames) {
+        await bindUser(this.query(s), name, binding);
+        // As create-user: every user credflow manages has its connection limit.
+        await this.run(
+          s,
+          'ALTER USER',
+          `ALTER USER ${account(name)} WITH MAX_USER_CONNECTIONS ${checkConnectionLimit(undefined)}`,
+        );
+      }
     });
   }
 

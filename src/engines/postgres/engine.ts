@@ -422,6 +422,13 @@ export class PostgresEngine extends SqlEngine<Session> implements DatabaseEngine
       for (const name of usernames) {
         assertBindable(name, await adoptionFacts(this.query(s), name), binding);
         await bindRole(this.query(s), name, binding);
+        // As create-user: every user credflow manages has its connection limit (a clone made later
+        // gets the same, so the pair keeps equal attributes).
+        await this.run(
+          s,
+          'ALTER ROLE',
+          `ALTER ROLE ${ident(name)} CONNECTION LIMIT ${checkConnectionLimit(undefined)}`,
+        );
       }
       await this.run(s, 'COMMIT', 'COMMIT');
     });
