@@ -211,7 +211,7 @@ describe('the binding a PostgreSQL role carries in its comment', () => {
     const err = notBoundError('app');
     expect(err).toBeInstanceOf(ValidationError);
     expect(err.message).toBe(
-      'user "app" is not bound to this secret: credflow changes only the users it created for the secret',
+      "user \"app\" is not bound to this secret: credflow changes only the users it created or adopted for the secret (a user another rotation function made, such as AWS's multi-user function's _clone, is bound by 'credflow adopt <secret>' after it checks the user)",
     );
   });
 });
