@@ -83,11 +83,14 @@ describe('credflow up --detach', () => {
   it('prints CREDFLOW_TOKEN with the other export lines: the state dir token, kept 0600', () => {
     expect(Object.keys(exported).sort()).toEqual([
       'AWS_ACCESS_KEY_ID',
+      'AWS_DEFAULT_REGION',
       'AWS_ENDPOINT_URL',
       'AWS_REGION',
       'AWS_SECRET_ACCESS_KEY',
       'CREDFLOW_TOKEN',
     ]);
+    // boto3 and older tools read AWS_DEFAULT_REGION, not AWS_REGION.
+    expect(exported['AWS_DEFAULT_REGION']).toBe(exported['AWS_REGION']);
     expect(exported['CREDFLOW_TOKEN']).toBe(readFileSync(path.join(stateDir, 'token'), 'utf8').trim());
     expect(modeOf(path.join(stateDir, 'token'))).toBe('0600');
   });

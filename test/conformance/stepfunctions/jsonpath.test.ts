@@ -81,6 +81,38 @@ describe('JSONPath data flow', () => {
     expect(await out({ kind: 'y', n: 1 })).toBe('no');
   });
 
+  // StringMatches: `*` matches any run of characters, `\\*` a literal star (state-choice.html).
+  it('Choice: IsString and StringMatches; Pass keeps only its OutputPath', async () => {
+    const arn = await sfn.create({
+      StartAt: 'C',
+      States: {
+        C: {
+          Type: 'Choice',
+          Choices: [
+            {
+              And: [
+                { Variable: '$.name', IsString: true },
+                { Variable: '$.name', StringMatches: 'credflow/*/app' },
+              ],
+              Next: 'Ours',
+            },
+            { Variable: '$.name', StringMatches: 'literal\\*star', Next: 'Star' },
+          ],
+          Default: 'Other',
+        },
+        Ours: { Type: 'Pass', Result: { kind: 'ours', extra: 1 }, OutputPath: '$.kind', End: true },
+        Star: { Type: 'Pass', Result: 'star', End: true },
+        Other: { Type: 'Pass', Result: 'other', End: true },
+      },
+    });
+    const out = async (input: unknown) => (await sfn.run(arn, input)).output;
+    expect(await out({ name: 'credflow/shop-db/app' })).toBe('ours');
+    expect(await out({ name: 'credflow/app' })).toBe('other');
+    expect(await out({ name: 'literal*star' })).toBe('star');
+    expect(await out({ name: 'literalXstar' })).toBe('other');
+    expect(await out({ name: 42 })).toBe('other');
+  });
+
   it('Map: ItemsPath, ItemSelector with $$.Map.Item, MaxConcurrency and MaxConcurrencyPath, ResultPath', async () => {
     const processor = (name: string) => ({ StartAt: name, States: { [name]: { Type: 'Pass', End: true } } });
     const run = await sfn.run(
