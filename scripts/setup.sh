@@ -29,7 +29,7 @@ if ! command -v cfn-lint >/dev/null 2>&1; then
   for p in pip3 pip; do command -v "$p" >/dev/null 2>&1 && { pip="$p"; break; }; done
   if [ -z "$pip" ]; then
     echo "setup: cfn-lint not installed: no pip on this machine (the template lint tests will be skipped)"
-  elif ! out=$("$pip" install --quiet cfn-lint 2>&1 || "$pip" install --user --quiet cfn-lint 2>&1); then
+  elif ! out=$("$pip" install --quiet --timeout 10 --retries 1 cfn-lint 2>&1 || "$pip" install --user --quiet --timeout 10 --retries 1 cfn-lint 2>&1); then
     echo "setup: cfn-lint not installed: '$pip install cfn-lint' failed (the template lint tests will be skipped):"
     echo "$out" | tail -n 3 | sed 's/^/  /'
   elif ! command -v cfn-lint >/dev/null 2>&1; then
