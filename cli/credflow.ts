@@ -225,7 +225,7 @@ export function program(): Command {
       .option('--protected', 'restore the secret if someone deletes it')
       .option(
         '--reconcile',
-        "run over a user whose secret exists already (default: refuse, nothing changed); keeps the secret's strategy unless --strategy is given",
+        "finish a create-user that was cut off: with --name <its execution name>, run over the user whose secret it made (default: refuse, nothing changed); keeps the secret's strategy unless --strategy is given",
       ),
   ).action(
     async (

@@ -49,8 +49,9 @@ export async function createUser(
       .join(', ');
     if (!o.reconcile) {
       throw new CliError(
-        `secret ${name} exists (${what}); nothing changed. To recheck and finish that user with the ` +
-          'workflow, run again with --reconcile; for another user, pick another username or --secret-name',
+        `secret ${name} exists (${what}); nothing changed. To finish a create-user that was cut off, ` +
+          'run it again with --reconcile and the execution name it had (--name); for another user, ' +
+          'pick another username or --secret-name',
         'UserExists',
         EXIT.usage,
       );
