@@ -132,45 +132,67 @@ export async function databaseAt(
 ): Promise<MatchedDb | undefined> {
   const same = (a: string | undefined, p: number | undefined) =>
     a !== undefined && a.toLowerCase() === host.toLowerCase() && p === port;
-  let marker: string | undefined;
-  do {
-    const page = await aws('DescribeDBInstances', () =>
-      deps.rds.send(
-        new DescribeDBInstancesCommand({ MaxRecords: 100, ...(marker ? { Marker: marker } : {}) }),
-      ),
-    );
-    const hit = (page.DBInstances ?? []).find((i: DBInstance) => same(i.Endpoint?.Address, i.Endpoint?.Port));
-    if (hit?.DBInstanceIdentifier) {
-      return {
-        identifier: hit.DBInstanceIdentifier,
-        kind: 'instance',
-        engine: hit.Engine ?? '',
-        endpoint: `${host}:${port}`,
-        masterUsername: hit.MasterUsername,
-        masterSecretArn: hit.MasterUserSecret?.SecretArn,
-      };
-    }
-    marker = page.Marker;
-  } while (marker);
-  do {
-    const page = await aws('DescribeDBClusters', () =>
-      deps.rds.send(
-        new DescribeDBClustersCommand({ MaxRecords: 100, ...(marker ? { Marker: marker } : {}) }),
-      ),
-    );
-    const hit = (page.DBClusters ?? []).find((c: DBCluster) => same(c.Endpoint, c.Port));
-    if (hit?.DBClusterIdentifier) {
-      return {
-        identifier: hit.DBClusterIdentifier,
-        kind: 'cluster',
-        engine: hit.Engine ?? '',
-        endpoint: `${host}:${port}`,
-        masterUsername: hit.MasterUsername,
-        masterSecretArn: hit.MasterUserSecret?.SecretArn,
-      };
-    }
-    marker = page.Marker;
-  } while (marker);
+  // Instances first, then clusters: one pager over both, each page reduced to what matching needs.
+  type Candidate = {
+    id: string | undefined;
+    address: string | undefined;
+    port: number | undefined;
+    db: DBInstance | DBCluster;
+  };
+  const lists: [MatchedDb['kind'], (marker?: string) => Promise<[Candidate[], string | undefined]>][] = [
+    [
+      'instance',
+      async (marker) => {
+        const page = await aws('DescribeDBInstances', () =>
+          deps.rds.send(
+            new DescribeDBInstancesCommand({ MaxRecords: 100, ...(marker ? { Marker: marker } : {}) }),
+          ),
+        );
+        const dbs = (page.DBInstances ?? []).map((i) => ({
+          id: i.DBInstanceIdentifier,
+          address: i.Endpoint?.Address,
+          port: i.Endpoint?.Port,
+          db: i,
+        }));
+        return [dbs, page.Marker];
+      },
+    ],
+    [
+      'cluster',
+      async (marker) => {
+        const page = await aws('DescribeDBClusters', () =>
+          deps.rds.send(
+            new DescribeDBClustersCommand({ MaxRecords: 100, ...(marker ? { Marker: marker } : {}) }),
+          ),
+        );
+        const dbs = (page.DBClusters ?? []).map((c) => ({
+          id: c.DBClusterIdentifier,
+          address: c.Endpoint,
+          port: c.Port,
+          db: c,
+        }));
+        return [dbs, page.Marker];
+      },
+    ],
+  ];
+  for (const [kind, list] of lists) {
+    let marker: string | undefined;
+    do {
+      const [dbs, next] = await list(marker);
+      const hit = dbs.find((d) => same(d.address, d.port));
+      if (hit?.id) {
+        return {
+          identifier: hit.id,
+          kind,
+          engine: hit.db.Engine ?? '',
+          endpoint: `${host}:${port}`,
+          masterUsername: hit.db.MasterUsername,
+          masterSecretArn: hit.db.MasterUserSecret?.SecretArn,
+        };
+      }
+      marker = next;
+    } while (marker);
+  }
   return undefined;
 }
 
