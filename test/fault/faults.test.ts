@@ -28,12 +28,7 @@ import { createClients } from '../../src/aws/clients';
 import type { Deps as RotationDeps } from '../../src/deps';
 import { engineFor } from '../../src/engines';
 import type { Credentials } from '../../src/engines/types';
-import {
-  AccessDeniedError,
-  AuthenticationError,
-  TransientError,
-  ValidationError,
-} from '../../src/errors';
+import { AccessDeniedError, AuthenticationError, TransientError, ValidationError } from '../../src/errors';
 import { verifyCredentials } from '../../src/lifecycle/verify';
 import { memoryLogger } from '../../src/log';
 import { credentialsOf } from '../../src/rotation/master';
