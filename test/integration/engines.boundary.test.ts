@@ -188,6 +188,48 @@ describe.each<Family>(['postgres', 'mysql'])('%s: the privilege boundary', (fami
     expect((await engine.bindingsOf(admin(), [name]))[name]?.binding).toBe(THEIRS);
   });
 
+  if (family === 'postgres') {
+    it("a tenant's own table in public neither stops create-user nor is granted by it", async () => {
+      const tenant = fresh('tenant');
+      await engine.createUser(admin(), {
+        username: tenant,
+        password: 'Tenant-pw-1',
+        database: TEST_DATABASE,
+        privileges: ['ALL'],
+        binding: THEIRS,
+      });
+      const inApp = (c: Credentials) => ({ ...c, dbname: TEST_DATABASE });
+      const masters = `master_t${seq}`;
+      const tenants = `tenant_t${seq}`;
+      await sqlAs(family, inApp(admin()), `CREATE TABLE public.${masters} (id int)`);
+      await sqlAs(
+        family,
+        inApp(creds(tenant, 'Tenant-pw-1')),
+        `CREATE TABLE public.${tenants} (id int); CREATE SEQUENCE public.${tenants}_seq`,
+      );
+      const reader = fresh('reader');
+      await engine.createUser(admin(), {
+        username: reader,
+        password: 'Reader-pw-1',
+        database: TEST_DATABASE,
+        privileges: ['SELECT', 'INSERT'],
+        binding: MINE,
+      });
+      const asReader = inApp(creds(reader, 'Reader-pw-1'));
+      await expect(sqlAs(family, asReader, `SELECT * FROM public.${masters}`)).resolves.toEqual([]);
+      await expect(sqlAs(family, asReader, `SELECT * FROM public.${tenants}`)).rejects.toThrow(
+        /permission denied/,
+      );
+      // The tenant decides who reads its table: its own grant works as before.
+      await sqlAs(
+        family,
+        inApp(creds(tenant, 'Tenant-pw-1')),
+        `GRANT SELECT ON public.${tenants} TO "${reader}"`,
+      );
+      await expect(sqlAs(family, asReader, `SELECT * FROM public.${tenants}`)).resolves.toEqual([]);
+    });
+  }
+
   if (family === 'mysql') {
     it('refuses a bound row for an account with global privileges (an admin is never an application user)', async () => {
       const name = fresh('globaladm');

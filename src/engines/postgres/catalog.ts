@@ -265,25 +265,55 @@ export async function objectEntries(
 }
 
 /**
- * The grants of a new user, run in its database in one transaction: CONNECT (or ALL) on the
- * database, USAGE (and CREATE) on schema public, the table and sequence privileges on what exists
- * and, through ALTER DEFAULT PRIVILEGES, on what the admin creates later. `role` and `database`
- * are quoted identifiers; the keywords come from privilegeKeywords only.
+ * The names of the relations of schema public the admin owns (directly or through a role it
+ * inherits), of the kinds in $1 (pg_class.relkind). A new user is granted these, not
+ * `ALL TABLES IN SCHEMA public`: a table another role owns is not the admin's to grant, and a
+ * GRANT on an object where the admin holds no privilege at all is an error that would let any
+ * user with CREATE on public make every later create-user on its database fail.
  */
-export function grantStatements(role: string, database: string, k: PrivilegeKeywords): [string, string][] {
+export const OWNED_RELATIONS_SQL = `SELECT c.relname AS name
+FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid ${op('=')} c.relnamespace
+WHERE n.nspname ${op('=')} 'public'::pg_catalog.name
+  AND c.relkind ${op('=')} ANY ($1::pg_catalog."char"[])
+  AND pg_catalog.pg_has_role(c.relowner, 'USAGE'::pg_catalog.text)
+ORDER BY c.relname`;
+
+/** pg_class.relkind of what GRANT ... ON TABLE and ON SEQUENCE accept. */
+export const RELATION_KINDS = { TABLE: ['r', 'p', 'v', 'm', 'f'], SEQUENCE: ['S'] } as const;
+
+/** Quoted, schema-qualified names of the relations the admin owns in schema public, by kind. */
+export interface OwnedRelations {
+  TABLE: string[];
+  SEQUENCE: string[];
+}
+
+/**
+ * The grants of a new user, run in its database in one transaction: CONNECT (or ALL) on the
+ * database, USAGE (and CREATE) on schema public, the table and sequence privileges on the
+ * relations of public the admin owns (`owned`, from OWNED_RELATIONS_SQL) and, through ALTER
+ * DEFAULT PRIVILEGES, on what the admin creates there later. `role` and `database` are quoted
+ * identifiers; the keywords come from privilegeKeywords only.
+ */
+export function grantStatements(
+  role: string,
+  database: string,
+  k: PrivilegeKeywords,
+  owned: OwnedRelations,
+): [string, string][] {
   const out: [string, string][] = [
     ['GRANT', `GRANT ${k.all ? 'ALL PRIVILEGES' : 'CONNECT'} ON DATABASE ${database} TO ${role}`],
     ['GRANT', `GRANT ${k.schemaPrivileges.join(', ')} ON SCHEMA public TO ${role}`],
   ];
   for (const [list, kind] of [
-    [k.tablePrivileges, 'TABLES'],
-    [k.sequencePrivileges, 'SEQUENCES'],
+    [k.tablePrivileges, 'TABLE'],
+    [k.sequencePrivileges, 'SEQUENCE'],
   ] as const) {
     if (list.length === 0) continue;
-    out.push(['GRANT', `GRANT ${list.join(', ')} ON ALL ${kind} IN SCHEMA public TO ${role}`]);
+    if (owned[kind].length > 0)
+      out.push(['GRANT', `GRANT ${list.join(', ')} ON ${kind} ${owned[kind].join(', ')} TO ${role}`]);
     out.push([
       'ALTER DEFAULT PRIVILEGES',
-      `ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT ${list.join(', ')} ON ${kind} TO ${role}`,
+      `ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT ${list.join(', ')} ON ${kind}S TO ${role}`,
     ]);
   }
   return out;

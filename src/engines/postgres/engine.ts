@@ -44,9 +44,12 @@ import {
   LOGIN_ROLES_SQL,
   MEMBERSHIPS_SQL,
   OWNED_OBJECTS_SQL,
+  OWNED_RELATIONS_SQL,
+  type OwnedRelations,
   objectEntries,
   privilegeKeywords,
   type Query,
+  RELATION_KINDS,
   ROLE_SQL,
   type RoleRow,
   roleEntries,
@@ -199,7 +202,14 @@ export class PostgresEngine extends SqlEngine<Session> implements DatabaseEngine
     try {
       await this.withSession({ ...admin, dbname: user.database }, [admin.password], async (s) => {
         await this.run(s, 'BEGIN', 'BEGIN');
-        for (const [action, sql] of grantStatements(role, ident(user.database), keywords)) {
+        const owned: OwnedRelations = { TABLE: [], SEQUENCE: [] };
+        for (const kind of ['TABLE', 'SEQUENCE'] as const) {
+          const rows = await this.run<{ name: string }>(s, 'list owned relations', OWNED_RELATIONS_SQL, [
+            RELATION_KINDS[kind],
+          ]);
+          owned[kind] = rows.map((r) => `public.${ident(r.name)}`);
+        }
+        for (const [action, sql] of grantStatements(role, ident(user.database), keywords, owned)) {
           await this.run(s, action, sql);
         }
         await this.run(s, 'COMMIT', 'COMMIT');
