@@ -13,14 +13,14 @@ import type {
   UpdateSecretRequest,
   UpdateSecretResponse,
 } from '@aws-sdk/client-secrets-manager';
-import { invalidRequest, resourceExists, validationError } from '../http/errors';
+import { AwsError, invalidRequest, resourceExists, validationError } from '../http/errors';
 import { DEFAULT_KMS_KEY_ID } from '../store/keyring';
-import { find, findActive, page, refuseManaged, type SecretsContext } from './context';
+import { find, findActive, refuseManaged, type SecretsContext } from './context';
 import { matchesFilters } from './filters';
 import { AWSCURRENT, stagesByVersion } from './labels';
 import { normalizeRules } from './rotation';
 import { nextRotationDate } from './rotation-rules';
-import type { SecretRow } from './store';
+import type { SecretRow, SecretSort } from './store';
 import { checkTagCount, validTags } from './tags';
 import type { Caller } from './trail';
 import { requestValue, sameValue, unseal } from './values';
@@ -149,34 +149,59 @@ export function describeSecret(ctx: SecretsContext, input: DescribeSecretRequest
 }
 
 export function listSecrets(ctx: SecretsContext, input: ListSecretsRequest): ListSecretsResponse {
-  let rows = ctx.db.secrets();
-  if (!input.IncludePlannedDeletion) rows = rows.filter((r) => r.deleted_ms === null);
   const filters = input.Filters ?? [];
-  rows = rows.filter((r) =>
-    matchesFilters(filters, {
+  const size = input.MaxResults ?? 100;
+  const rows: SecretRow[] = [];
+  let more = false;
+  let last: { key: string | number; arn: string } | undefined;
+  for (const r of ctx.db.secretsInOrder(
+    (input.SortBy ?? 'created-date') as SecretSort,
+    (input.SortOrder ?? 'desc') !== 'asc',
+    input.IncludePlannedDeletion === true,
+    input.NextToken === undefined ? undefined : positionOf(input.NextToken),
+  )) {
+    const match = matchesFilters(filters, {
       name: r.name,
       description: r.description ?? undefined,
       tags: JSON.parse(r.tags) as Tag[],
       owningService: r.owning_service ?? undefined,
       primaryRegion: ctx.region,
-    }),
-  );
-  const by = input.SortBy ?? 'created-date';
-  const key = (r: SecretRow): string | number =>
-    by === 'name'
-      ? r.name
-      : by === 'last-accessed-date'
-        ? (r.last_accessed_ms ?? 0)
-        : by === 'last-changed-date'
-          ? r.last_changed_ms
-          : r.created_ms;
-  const dir = (input.SortOrder ?? 'desc') === 'asc' ? 1 : -1;
-  rows.sort((a, b) => {
-    const [ka, kb] = [key(a), key(b)];
-    return (ka < kb ? -1 : ka > kb ? 1 : a.arn < b.arn ? -1 : 1) * dir;
-  });
-  const { items, nextToken } = page(rows, input.MaxResults, input.NextToken);
-  return { SecretList: items.map((r) => entry(ctx, r)), ...(nextToken ? { NextToken: nextToken } : {}) };
+    });
+    if (!match) continue;
+    if (rows.length === size) {
+      more = true;
+      break;
+    }
+    rows.push(r);
+    last = { key: r.sort_key, arn: r.arn };
+  }
+  return {
+    SecretList: rows.map((r) => entry(ctx, r)),
+    ...(more && last
+      ? { NextToken: Buffer.from(JSON.stringify([last.key, last.arn])).toString('base64url') }
+      : {}),
+  };
+}
+
+/**
+ * Where a ListSecrets NextToken says the next page starts: just after the secret with this sort
+ * key and ARN (a position, not an offset, so secrets created or deleted between pages neither
+ * repeat nor skip the others).
+ */
+function positionOf(token: string): { key: string | number; arn: string } {
+  try {
+    const parsed: unknown = JSON.parse(Buffer.from(token, 'base64url').toString('utf8'));
+    if (
+      Array.isArray(parsed) &&
+      parsed.length === 2 &&
+      (typeof parsed[0] === 'string' || typeof parsed[0] === 'number') &&
+      typeof parsed[1] === 'string'
+    )
+      return { key: parsed[0], arn: parsed[1] };
+  } catch {
+    // not base64url JSON: the same answer as any other token this service did not give out
+  }
+  throw new AwsError('InvalidNextTokenException', 'The NextToken value is invalid.');
 }
 
 /**

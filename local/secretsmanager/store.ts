@@ -52,6 +52,15 @@ export type NewSecret = Pick<
   | 'tags_set'
 >;
 
+/** ListSecrets' SortBy values, as the column (or expression) each orders by. */
+const SORT_EXPRESSIONS = {
+  name: 'name',
+  'created-date': 'created_ms',
+  'last-changed-date': 'last_changed_ms',
+  'last-accessed-date': 'COALESCE(last_accessed_ms, 0)',
+} as const;
+export type SecretSort = keyof typeof SORT_EXPRESSIONS;
+
 const MIGRATIONS: Migration[] = [
   {
     id: '001-secrets',
@@ -131,8 +140,26 @@ export class SecretsStore {
       .all(partial.length + 7, partial.length + 1, `${partial}-`) as SecretRow[];
   }
 
-  secrets(): SecretRow[] {
-    return this.store.sql('SELECT * FROM sm_secrets').all() as SecretRow[];
+  /**
+   * Secrets in ListSecrets' order (`sort`, then ARN, both ascending or both descending), from
+   * just after the position `after` (a sort key and an ARN), read one row at a time: a page costs
+   * the rows it reads, not the whole table.
+   */
+  *secretsInOrder(
+    sort: SecretSort,
+    descending: boolean,
+    includeDeleted: boolean,
+    after?: { key: string | number; arn: string },
+  ): Generator<SecretRow & { sort_key: string | number }> {
+    const expr = SORT_EXPRESSIONS[sort];
+    const [cmp, dir] = descending ? ['<', 'DESC'] : ['>', 'ASC'];
+    const text = `SELECT *, ${expr} AS sort_key FROM sm_secrets
+       WHERE (? OR deleted_ms IS NULL)${after ? ` AND (${expr}, arn) ${cmp} (?, ?)` : ''}
+       ORDER BY ${expr} ${dir}, arn ${dir}`;
+    const params: unknown[] = [includeDeleted ? 1 : 0, ...(after ? [after.key, after.arn] : [])];
+    yield* this.store.sql(text).iterate(...params) as IterableIterator<
+      SecretRow & { sort_key: string | number }
+    >;
   }
 
   /** A new secret: changed when created, rotation on when it has rules. */

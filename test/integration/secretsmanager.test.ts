@@ -570,6 +570,36 @@ describe('DescribeSecret and ListSecrets', () => {
     );
   });
 
+  it('pages from a position: secrets created or deleted between pages neither repeat nor skip the others', async () => {
+    const prefix = `pos/${Date.now()}/`;
+    for (const s of ['b', 'd', 'f', 'h']) await h.sm.send(new CreateSecretCommand({ Name: `${prefix}${s}` }));
+    const list = (NextToken?: string) =>
+      h.sm.send(
+        new ListSecretsCommand({
+          MaxResults: 2,
+          NextToken,
+          SortBy: 'name',
+          SortOrder: 'asc',
+          Filters: [{ Key: 'name', Values: [prefix] }],
+        }),
+      );
+    const first = await list();
+    expect(first.SecretList?.map((s) => s.Name)).toEqual([`${prefix}b`, `${prefix}d`]);
+    // Between pages: one created before the position (an offset would repeat `d`), one after it.
+    await h.sm.send(new CreateSecretCommand({ Name: `${prefix}a` }));
+    await h.sm.send(new CreateSecretCommand({ Name: `${prefix}e` }));
+    const second = await list(first.NextToken);
+    expect(second.SecretList?.map((s) => s.Name)).toEqual([`${prefix}e`, `${prefix}f`]);
+    // Two listed ones go (an offset would now skip `h`).
+    for (const gone of ['b', 'd'])
+      await h.sm.send(
+        new DeleteSecretCommand({ SecretId: `${prefix}${gone}`, ForceDeleteWithoutRecovery: true }),
+      );
+    const third = await list(second.NextToken);
+    expect(third.SecretList?.map((s) => s.Name)).toEqual([`${prefix}h`]);
+    expect(third.NextToken).toBeUndefined();
+  });
+
   it('lists a secret with SecretVersionsToStages', async () => {
     const { name, v1 } = await create();
     const list = await h.sm.send(new ListSecretsCommand({ Filters: [{ Key: 'name', Values: [name] }] }));
