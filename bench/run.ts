@@ -8,9 +8,10 @@
  *                 budget-bound rate, failures, throttling, largest state, longest history
  *   availability  logins at a fixed rate through the application helper while rotations run
  *   iam           the IAM evaluator alone: µs per authorize call, uncached and from the decision cache
+ *   iam-gate      IAM on vs off end to end: the same Secrets Manager calls to two clouds, interleaved
  *
  * Select with `npm run bench -- rotation fleet`; sizes with BENCH_ROTATIONS, BENCH_FLEET,
- * BENCH_QUOTA_FLEET, BENCH_QUOTA_INSTANCES (per engine), BENCH_IAM_CALLS; `--quick` for CI-sized runs.
+ * BENCH_QUOTA_FLEET, BENCH_QUOTA_INSTANCES (per engine), BENCH_IAM_CALLS, BENCH_GATE_CALLS; `--quick` for CI-sized runs.
  */
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
@@ -39,6 +40,7 @@ import {
 } from './env';
 import { benchFleetQuotas } from './fleet-quotas';
 import { benchIam } from './iam';
+import { benchIamGate } from './iam-gate';
 
 process.env['LOG_LEVEL'] ??= 'ERROR';
 process.env['POWERTOOLS_LOG_LEVEL'] ??= 'ERROR';
@@ -438,6 +440,7 @@ async function main(): Promise<void> {
   if (want('availability'))
     await benchAvailability(size('BENCH_RATE', 200, 100), size('BENCH_AVAIL_ROTATIONS', 5, 2));
   if (want('iam')) benchIam(size('BENCH_IAM_CALLS', 200_000, 20_000));
+  if (want('iam-gate')) await benchIamGate(size('BENCH_GATE_CALLS', 2_000, 300));
 }
 
 main().then(
