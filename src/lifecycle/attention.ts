@@ -276,6 +276,11 @@ export interface ReadAttentionOptions {
   observe?: (s: SecretListEntry) => Promise<Observation>;
   /** How many ListSecretVersionIds / observe calls run at once. */
   concurrency?: number;
+  /**
+   * Creation dates of AWSPENDING versions already read, by `<arn> <versionId>` (a version's date
+   * never changes); read from and added to, so a caller that polls asks once per version.
+   */
+  versionDates?: Map<string, Date>;
 }
 
 /** Every secret ListSecrets lists, deleted ones included, 100 a page (its maximum). */
@@ -317,8 +322,16 @@ export async function attentionOf(
   await eachLimited(managed.filter(hasPending), opts.concurrency ?? 4, async (s) => {
     const v = pendingVersionOf(s);
     if (!s.ARN || !v) return;
+    const key = `${s.ARN} ${v}`;
+    const known = opts.versionDates?.get(key);
+    if (known) {
+      pendingSince.set(s.ARN, known);
+      return;
+    }
     const created = await versionCreated(secrets, s.ARN, v);
-    if (created) pendingSince.set(s.ARN, new Date(created));
+    if (!created) return;
+    pendingSince.set(s.ARN, new Date(created));
+    opts.versionDates?.set(key, new Date(created));
   });
   const observe = opts.observe;
   if (observe) {
