@@ -18,7 +18,7 @@ import { runWorkflow } from '../../cli/run';
 import { status } from '../../cli/status';
 import { engineFor } from '../../src/engines';
 import { tlsOptions } from '../../src/engines/common';
-import type { AttentionView } from '../../src/lifecycle/attention';
+import { type AttentionView, attentionOf, listAllSecrets } from '../../src/lifecycle/attention';
 import { DRIFT_TAG } from '../../src/lifecycle/drift';
 import { GRANTS_TAG } from '../../src/lifecycle/users';
 import { grantsFingerprint } from '../../src/rotation/strategies';
@@ -221,6 +221,24 @@ describe('credflow status: what needs attention first', () => {
     expect(view.notes.join('\n')).not.toMatch(/unbound not checked/);
     expect(view.healthy).toMatchObject({ ok: 1 });
     expect(JSON.stringify(view)).not.toMatch(/-pw/);
+  });
+});
+
+describe('the view for a poller (the console)', () => {
+  it("asks for each AWSPENDING's date once: a date it already holds is used as it is", async () => {
+    const versionDates = new Map<string, Date>();
+    const { entries, truncated } = await listAllSecrets(tc.clients.secrets);
+    expect(truncated).toBe(false);
+    const first = await attentionOf(tc.clients.secrets, entries, { stuckAfterMinutes: 0, versionDates });
+    const stuck = first.rows.find((r) => r.kind === 'stuck');
+    expect(stuck?.secret).toBe('credflow/status-db/stuck');
+    expect([...versionDates.keys()]).toEqual([expect.stringMatching(new RegExp(`^${stuck?.arn} `))]);
+    expect(versionDates.values().next().value?.toISOString()).toBe(stuck?.since);
+    // Not asked again: the date held is the one shown.
+    const held = new Date('2026-01-01T00:00:00Z');
+    for (const k of versionDates.keys()) versionDates.set(k, held);
+    const again = await attentionOf(tc.clients.secrets, entries, { stuckAfterMinutes: 0, versionDates });
+    expect(again.rows.find((r) => r.kind === 'stuck')?.since).toBe(held.toISOString());
   });
 });
 
