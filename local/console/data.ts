@@ -4,11 +4,7 @@ import {
   DescribeDBInstancesCommand,
   RDSClient,
 } from '@aws-sdk/client-rds';
-import {
-  ListSecretsCommand,
-  type SecretListEntry,
-  SecretsManagerClient,
-} from '@aws-sdk/client-secrets-manager';
+import { type SecretListEntry, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import {
   DescribeExecutionCommand,
   DescribeStateMachineCommand,
@@ -21,6 +17,12 @@ import {
 import type { AwsClients } from '../../src/aws/clients';
 import { executionHistory } from '../../src/aws/history';
 import { type ClientConfig, clientSettings } from '../../src/aws/settings';
+import {
+  type AttentionRow,
+  type AttentionView,
+  attentionOf,
+  listAllSecrets,
+} from '../../src/lifecycle/attention';
 import { nextRotationOf } from '../../src/lifecycle/fleet';
 import { fleetSnapshot } from '../../src/lifecycle/fleet-progress';
 import { byUrgency, executionSubject, sameSecret, secretStatusOf } from '../../src/lifecycle/status';
@@ -159,9 +161,33 @@ export interface FleetRow extends ExecutionRow {
   inFlight: number;
 }
 
+/** An execution a row of the attention view links to. */
+export interface ExecutionRef {
+  arn: string;
+  name: string;
+  status: string;
+  start?: string;
+}
+
+/** One row of `credflow status`, with the latest rotation and repair of its secret. */
+export interface AttentionConsoleRow extends AttentionRow {
+  lastRotation?: ExecutionRef;
+  lastRepair?: ExecutionRef;
+}
+
+/**
+ * What needs attention, first: the view `credflow status` prints (src/lifecycle/attention), over
+ * the secrets the console reads (at most MAX_SECRETS: `truncated` says when there were more).
+ */
+export interface AttentionPanel extends Omit<AttentionView, 'rows'> {
+  rows: AttentionConsoleRow[];
+  truncated: boolean;
+}
+
 export interface Overview {
   generatedAt: string;
   stage: string;
+  attention: AttentionPanel;
   secrets: SecretRow[];
   databases: DatabaseRow[];
   executions: ExecutionRow[];
@@ -196,18 +222,14 @@ function secretRow(s: SecretListEntry): SecretRow {
   };
 }
 
-async function secrets(src: ConsoleSources): Promise<SecretRow[]> {
-  const all: SecretListEntry[] = [];
-  let token: string | undefined;
-  do {
-    const page = await src.clients.secrets.send(
-      new ListSecretsCommand({ MaxResults: 100, ...(token ? { NextToken: token } : {}) }),
-    );
-    all.push(...(page.SecretList ?? []));
-    token = page.NextToken;
-  } while (token && all.length < MAX_SECRETS);
-  return all
-    .filter((s) => tagOf(s, MANAGED_TAG) === 'true' || s.OwningService === 'rds')
+/** The secrets the console looks at (deleted ones included, for the attention view's counts). */
+async function listed(src: ConsoleSources): Promise<{ entries: SecretListEntry[]; truncated: boolean }> {
+  return listAllSecrets(src.clients.secrets, MAX_SECRETS);
+}
+
+function secretRows(entries: readonly SecretListEntry[]): SecretRow[] {
+  return entries
+    .filter((s) => !s.DeletedDate && (tagOf(s, MANAGED_TAG) === 'true' || s.OwningService === 'rds'))
     .map(secretRow)
     .sort(byUrgency);
 }
@@ -278,7 +300,17 @@ async function subjectOf(src: ConsoleSources, arn: string): Promise<string | und
   return subjects.get(arn) ?? undefined;
 }
 
-async function executions(src: ConsoleSources): Promise<ExecutionRow[]> {
+/** The workflows whose latest execution an attention row links to. */
+const LINKED: Record<string, 'lastRotation' | 'lastRepair'> = {
+  'rotate-secret': 'lastRotation',
+  'on-rotation-failure': 'lastRepair',
+};
+
+/**
+ * The executions the front page shows: the most recent ones, and every listed rotation and
+ * repair (at most EXECUTIONS_PER_MACHINE of each), each with what it was for.
+ */
+async function executions(src: ConsoleSources): Promise<{ recent: ExecutionRow[]; linked: ExecutionRow[] }> {
   const machines = await src.clients.sfn.send(new ListStateMachinesCommand({ maxResults: 1000 }));
   const lists = await Promise.all(
     (machines.stateMachines ?? []).map((m) =>
@@ -287,17 +319,59 @@ async function executions(src: ConsoleSources): Promise<ExecutionRow[]> {
       ),
     ),
   );
-  const rows = lists
+  const all = lists
     .flatMap((l) => l.executions ?? [])
     .map((e) => executionRow(e, src.stage))
-    .sort((a, b) => (b.start ?? '').localeCompare(a.start ?? ''))
-    .slice(0, RECENT_EXECUTIONS);
-  return Promise.all(
-    rows.map(async (r) => {
+    .sort((a, b) => (b.start ?? '').localeCompare(a.start ?? ''));
+  const recent = new Set(all.slice(0, RECENT_EXECUTIONS));
+  const wanted = all.filter((r) => recent.has(r) || LINKED[r.workflow] !== undefined);
+  const withSubject = await Promise.all(
+    wanted.map(async (r) => {
       const f = await subjectOf(src, r.arn);
       return f ? { ...r, for: f } : r;
     }),
   );
+  return {
+    recent: withSubject.filter((_, i) => recent.has(wanted[i] as ExecutionRow)),
+    linked: withSubject.filter((r) => LINKED[r.workflow] !== undefined),
+  };
+}
+
+const ref = (e: ExecutionRow): ExecutionRef => ({
+  arn: e.arn,
+  name: e.name,
+  status: e.status,
+  ...(e.start ? { start: e.start } : {}),
+});
+
+/** AWSPENDING creation dates the console has read: each version is asked about once. */
+const versionDates = new Map<string, Date>();
+
+/** The attention view, each row with its secret's latest rotation and repair (newest first in `linked`). */
+async function attention(
+  src: ConsoleSources,
+  entries: readonly SecretListEntry[],
+  truncated: boolean,
+  linked: readonly ExecutionRow[],
+): Promise<AttentionPanel> {
+  if (versionDates.size > 5000) versionDates.clear();
+  const view = await attentionOf(src.clients.secrets, entries, { versionDates });
+  const rows = view.rows.map((r) => {
+    const row: AttentionConsoleRow = { ...r };
+    for (const e of linked) {
+      const key = LINKED[e.workflow];
+      if (!key || row[key] || e.for === undefined) continue;
+      if (sameSecret(e.for, r.secret) || (r.arn !== undefined && sameSecret(e.for, r.arn))) row[key] = ref(e);
+    }
+    return row;
+  });
+  const notes = truncated
+    ? [
+        ...view.notes,
+        `only the first ${entries.length} secrets were read; \`credflow status\` reads them all`,
+      ]
+    : view.notes;
+  return { ...view, rows, notes, truncated };
 }
 
 const history = (src: ConsoleSources, executionArn: string) =>
@@ -320,23 +394,26 @@ async function fleetProgress(
   };
 }
 
-/** Everything on the console's front page. */
+/** Everything on the console's front page: what needs attention first, then the rest. */
 export async function overview(src: ConsoleSources): Promise<Overview> {
-  const [secretRows, databaseRows, executionRows] = await Promise.all([
-    secrets(src),
+  const [{ entries, truncated }, databaseRows, { recent: executionRows, linked }] = await Promise.all([
+    listed(src),
     databases(src),
     executions(src),
   ]);
+  const secretRowsShown = secretRows(entries);
   const fleetRuns = executionRows.filter((e) => e.workflow === 'rotate-fleet').slice(0, 3);
-  for (const s of secretRows) {
-    const e = executionRows.find(
+  const seen = [...executionRows, ...linked].sort((a, b) => (b.start ?? '').localeCompare(a.start ?? ''));
+  for (const s of secretRowsShown) {
+    const e = seen.find(
       (x) => x.for !== undefined && (sameSecret(x.for, s.arn) || sameSecret(x.for, s.name)),
     );
     if (e) s.lastExecution = { arn: e.arn, name: e.name, workflow: e.workflow, status: e.status };
   }
-  const fleets = await Promise.all(
-    fleetRuns.map(async (f) => ({ ...f, ...(await fleetProgress(src, f.arn)) })),
-  );
+  const [fleets, attentionPanel] = await Promise.all([
+    Promise.all(fleetRuns.map(async (f) => ({ ...f, ...(await fleetProgress(src, f.arn)) }))),
+    attention(src, entries, truncated, linked),
+  ]);
   const alerts = src
     .alerts()
     .slice(-20)
@@ -349,7 +426,8 @@ export async function overview(src: ConsoleSources): Promise<Overview> {
   return {
     generatedAt: new Date().toISOString(),
     stage: src.stage,
-    secrets: secretRows,
+    attention: attentionPanel,
+    secrets: secretRowsShown,
     databases: databaseRows,
     executions: executionRows,
     fleets,

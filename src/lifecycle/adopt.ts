@@ -35,6 +35,7 @@ import { STRATEGY_TAG, type StrategyName } from '../rotation/types';
 import { readVersion } from '../rotation/versions';
 import { type DbSecret, defaultPort, parseDbSecret } from '../secret';
 import { parser } from '../validate';
+import { DRIFT_TAG } from './drift';
 import { DB_TAG, GRANTS_TAG, MANAGED_TAG } from './users';
 import { type VerifyReport, verifyCredentials } from './verify';
 
@@ -579,7 +580,8 @@ export async function adoptSecret(deps: Deps, input: z.infer<typeof adoptInput>)
         .map((k) => [k, s.tags[k] as string]),
     );
     undo.push(async () => {
-      await untag(deps, arn, added);
+      // The verify below may have recorded drift (on a secret it had never seen): that goes too.
+      await untag(deps, arn, s.tags[DRIFT_TAG] === undefined ? [...added, DRIFT_TAG] : added);
       if (Object.keys(previous).length > 0) await tag(deps, arn, previous);
     });
     r.changed.push('tagged the secret as credflow creates its secrets');
@@ -668,10 +670,11 @@ async function undoAdoption(deps: Deps, input: z.infer<typeof adoptInput>): Prom
       report.changed.push(`removed the binding of ${user} (and its clone)`);
     }
   }
+  // The drift verify recorded goes too: credflow no longer verifies this secret.
   await untag(
     deps,
     arn,
-    ADOPTION_TAGS.filter((k) => tags[k] !== undefined),
+    [...ADOPTION_TAGS, DRIFT_TAG].filter((k) => tags[k] !== undefined),
   );
   report.changed.push("removed credflow's tags");
   deps.logger.info('AdoptSecret: undone', { secretArn: arn });

@@ -5,6 +5,7 @@ import {
 } from '@aws-sdk/client-secrets-manager';
 import { aws } from '../aws/errors';
 import { RDS_CLUSTER_TAG, RDS_INSTANCE_TAG } from '../rotation/master';
+import { DRIFT_TAG, parseDrift } from './drift';
 import { DEFAULT_MAX_AGE_DAYS, nextRotationOf } from './fleet';
 import { DEFAULT_OLDER_THAN_MINUTES, versionCreated } from './reconcile';
 import { DB_TAG, MANAGED_TAG, STATUS_TAG } from './users';
@@ -25,7 +26,7 @@ export const ATTENTION_KINDS = [
   'stuck',
   /** Past its next rotation (nextRotationOf, as rotate-fleet judges "due"). */
   'overdue',
-  /** The database differs from the record (grants, clone): only where a check reported it. */
+  /** The database differs from the record (grants, clone): as the last verify recorded it. */
   'drifted',
   /** credflow's tags without the database-side binding: only where a check reported it. */
   'unbound',
@@ -219,11 +220,18 @@ export function classifySecret(
       });
     }
   }
-  if (seen?.drifted === true) {
+  const drift = tagOf(s, DRIFT_TAG);
+  if (drift !== undefined || seen?.drifted === true) {
+    // Anyone who may tag the secret can write this tag: only known kinds and a date are read.
+    const recorded = parseDrift(drift);
     found.push({
       kind: 'drifted',
-      since: undefined,
-      detail: 'the database differs from the record',
+      since: recorded?.since,
+      detail: recorded
+        ? `verify found the ${recorded.kinds.join(', ')} different from the record`
+        : drift !== undefined
+          ? `a ${DRIFT_TAG} tag credflow did not write`
+          : 'the database differs from the record',
       look: `credflow verify ${name}`,
     });
   }
@@ -255,10 +263,8 @@ export function classifyAttention(entries: readonly SecretListEntry[], o: Classi
     else healthy[r.healthy]++;
   }
   const checkedBinding = [...(o.observed?.values() ?? [])].some((x) => x.bound !== undefined);
-  const checkedDrift = [...(o.observed?.values() ?? [])].some((x) => x.drifted !== undefined);
   const notes: string[] = [];
   if (!checkedBinding) notes.push('unbound not checked (it needs the master: --check-logins)');
-  if (!checkedDrift) notes.push('drift not checked (verify reports it: credflow verify <secret>)');
   return { rows: rows.sort(byAttention), healthy, scanned: entries.length, notes };
 }
 
@@ -270,16 +276,19 @@ export interface ReadAttentionOptions {
   observe?: (s: SecretListEntry) => Promise<Observation>;
   /** How many ListSecretVersionIds / observe calls run at once. */
   concurrency?: number;
+  /**
+   * Creation dates of AWSPENDING versions already read, by `<arn> <versionId>` (a version's date
+   * never changes); read from and added to, so a caller that polls asks once per version.
+   */
+  versionDates?: Map<string, Date>;
 }
 
-/**
- * Reads the view through the AWS APIs: ListSecrets at 100 a page (tags, rotation, stages),
- * ListSecretVersionIds for each secret holding an AWSPENDING, and `observe` if given.
- */
-export async function readAttention(
+/** Every secret ListSecrets lists, deleted ones included, 100 a page (its maximum). */
+export async function listAllSecrets(
   secrets: SecretsManagerClient,
-  opts: ReadAttentionOptions = {},
-): Promise<AttentionView & { pages: number }> {
+  /** Stop after this many (a page may run over): the console's bound on what it polls. */
+  max = Number.POSITIVE_INFINITY,
+): Promise<{ entries: SecretListEntry[]; pages: number; truncated: boolean }> {
   const entries: SecretListEntry[] = [];
   let token: string | undefined;
   let pages = 0;
@@ -292,8 +301,19 @@ export async function readAttention(
     pages++;
     entries.push(...(page.SecretList ?? []));
     token = page.NextToken;
-  } while (token);
+  } while (token && entries.length < max);
+  return { entries, pages, truncated: token !== undefined };
+}
 
+/**
+ * The view over listed secrets: ListSecretVersionIds for each credflow secret holding an
+ * AWSPENDING (to date it), `observe` if given, then the classification.
+ */
+export async function attentionOf(
+  secrets: SecretsManagerClient,
+  entries: readonly SecretListEntry[],
+  opts: ReadAttentionOptions = {},
+): Promise<AttentionView> {
   const managed = entries.filter(
     (s) => !s.DeletedDate && !s.OwningService && tagOf(s, MANAGED_TAG) === 'true',
   );
@@ -302,8 +322,16 @@ export async function readAttention(
   await eachLimited(managed.filter(hasPending), opts.concurrency ?? 4, async (s) => {
     const v = pendingVersionOf(s);
     if (!s.ARN || !v) return;
+    const key = `${s.ARN} ${v}`;
+    const known = opts.versionDates?.get(key);
+    if (known) {
+      pendingSince.set(s.ARN, known);
+      return;
+    }
     const created = await versionCreated(secrets, s.ARN, v);
-    if (created) pendingSince.set(s.ARN, new Date(created));
+    if (!created) return;
+    pendingSince.set(s.ARN, new Date(created));
+    opts.versionDates?.set(key, new Date(created));
   });
   const observe = opts.observe;
   if (observe) {
@@ -311,14 +339,25 @@ export async function readAttention(
       if (s.ARN) observed.set(s.ARN, await observe(s));
     });
   }
-  const view = classifyAttention(entries, {
+  return classifyAttention(entries, {
     now: opts.now ?? Date.now(),
     stuckAfterMinutes: opts.stuckAfterMinutes ?? DEFAULT_OLDER_THAN_MINUTES,
     maxAgeDays: opts.maxAgeDays ?? DEFAULT_MAX_AGE_DAYS,
     pendingSince,
     observed,
   });
-  return { ...view, pages };
+}
+
+/**
+ * Reads the view through the AWS APIs: ListSecrets at 100 a page (tags, rotation, stages),
+ * ListSecretVersionIds for each secret holding an AWSPENDING, and `observe` if given.
+ */
+export async function readAttention(
+  secrets: SecretsManagerClient,
+  opts: ReadAttentionOptions = {},
+): Promise<AttentionView & { pages: number }> {
+  const { entries, pages } = await listAllSecrets(secrets);
+  return { ...(await attentionOf(secrets, entries, opts)), pages };
 }
 
 async function eachLimited<T>(

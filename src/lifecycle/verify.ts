@@ -1,8 +1,10 @@
+import { TagResourceCommand, UntagResourceCommand } from '@aws-sdk/client-secrets-manager';
 import { z } from 'zod';
+import { aws } from '../aws/errors';
 import type { Deps } from '../deps';
 import { engineFor as defaultEngineFor } from '../engines';
 import { isSystemAccount } from '../engines/common';
-import { CredflowError } from '../errors';
+import { CredflowError, TransientError } from '../errors';
 import { boundUser } from '../rotation/boundary';
 import { credentialsOf, type MasterLogin, resolveMaster, useMaster } from '../rotation/master';
 import { logsIn } from '../rotation/steps';
@@ -11,7 +13,8 @@ import { STRATEGIES, type StrategyName } from '../rotation/types';
 import { describeState, readVersion } from '../rotation/versions';
 import { type DbSecret, parseDbSecret } from '../secret';
 import { parser } from '../validate';
-import { GRANTS_TAG } from './users';
+import { DRIFT_CHECKS, DRIFT_TAG, formatDrift, nextDrift, parseDrift } from './drift';
+import { GRANTS_TAG, MANAGED_TAG } from './users';
 
 export type { Check } from '../rotation/strategies';
 
@@ -23,6 +26,11 @@ export interface VerifyReport {
   ok: boolean;
   /** A check found the database different from what credflow set up (grants, users). */
   drift: boolean;
+  /**
+   * The drift recorded on the secret after this verify (its `credflow:drift` tag), when any
+   * remains: what differs and since when.
+   */
+  drifted?: { kinds: string[]; since: string };
   checks: Check[];
   /** One id for every event of this rotation (the rotation token when there is one). */
   correlationId: string;
@@ -35,13 +43,7 @@ const verifyInput = z.object({
 });
 
 /** Checks that mean "the database is not what credflow set up". */
-const DRIFT: readonly CheckName[] = [
-  'clone-grants-equal',
-  'grants-unchanged',
-  'no-clone',
-  'user-bound',
-  'no-other-accounts',
-];
+const DRIFT = Object.keys(DRIFT_CHECKS) as readonly CheckName[];
 
 /** Parses verifyCredentials's input (a ValidationError naming each bad field). */
 export const parseVerifyCredentialsInput = parser(verifyInput, 'invalid verify-credentials input');
@@ -145,6 +147,8 @@ export async function verifyCredentials(
     checks,
     correlationId: input.correlationId ?? state.currentVersionId,
   };
+  const drifted = await recordDrift(deps, state, checks);
+  if (drifted) report.drifted = drifted;
   const dims = { engine: current.engine, strategy: strategy.name };
   if (!report.ok) deps.metrics?.put('VerificationFailed', 1, dims);
   if (report.drift) deps.metrics?.put('DriftDetected', 1, dims);
@@ -154,6 +158,40 @@ export async function verifyCredentials(
     failed: failed.map((c) => c.check),
   });
   return report;
+}
+
+/**
+ * Writes what verify found to the secret's drift tag (only on credflow's managed secrets: the
+ * status view lists no other), and only when it changes, so a verify that finds what the last one
+ * found makes no write. A throttled write is retried with the task; any other failure to record
+ * is logged and leaves the report as it is: bookkeeping never fails a verify.
+ */
+async function recordDrift(
+  deps: Deps,
+  state: { arn: string; tags: Record<string, string> },
+  checks: readonly Check[],
+): Promise<VerifyReport['drifted']> {
+  const old = state.tags[DRIFT_TAG];
+  const next = nextDrift(parseDrift(old), checks, new Date());
+  if (state.tags[MANAGED_TAG] !== 'true') return undefined;
+  const value = next ? formatDrift(next) : undefined;
+  if (value === old) return next;
+  try {
+    await aws(`${value ? 'TagResource' : 'UntagResource'} ${state.arn}`, () =>
+      value
+        ? deps.secrets.send(
+            new TagResourceCommand({ SecretId: state.arn, Tags: [{ Key: DRIFT_TAG, Value: value }] }),
+          )
+        : deps.secrets.send(new UntagResourceCommand({ SecretId: state.arn, TagKeys: [DRIFT_TAG] })),
+    );
+  } catch (err) {
+    if (err instanceof TransientError || !(err instanceof Error)) throw err;
+    deps.logger.warn('VerifyCredentials: drift not recorded on the secret', {
+      secretArn: state.arn,
+      error: err.name,
+    });
+  }
+  return next;
 }
 
 async function previousOf(

@@ -239,10 +239,20 @@ describe('serverless package (offline)', () => {
             // Adoption reads (and tags) secrets credflow did not create, whatever their names.
             if (name === 'AdoptFunctionRole') expect(JSON.stringify(s.Resource)).toMatch(/secret:\*/);
             else if (/secret:\*"/.test(JSON.stringify(s.Resource))) {
-              // Adopted secrets keep their names: any secret, only while credflow's managed tag is on it.
+              // Adopted secrets keep their names: any secret, only while credflow's managed tag is on it;
+              // verify tags them with its drift tag alone.
+              const managedOnly = { StringEquals: { 'secretsmanager:ResourceTag/credflow:managed': 'true' } };
+              const tagging = s.Action.some((a) => /^secretsmanager:(Un)?[Tt]agResource$/.test(a));
               expect({ role: name, condition: (s as { Condition?: unknown }).Condition }).toEqual({
                 role: name,
-                condition: { StringEquals: { 'secretsmanager:ResourceTag/credflow:managed': 'true' } },
+                condition:
+                  name === 'VerifyFunctionRole' && tagging
+                    ? {
+                        ...managedOnly,
+                        'ForAllValues:StringEquals': { 'aws:TagKeys': ['credflow:drift'] },
+                        Null: { 'aws:TagKeys': 'false' },
+                      }
+                    : managedOnly,
               });
             } else expect(JSON.stringify(s.Resource)).toMatch(/secret:(credflow\/\*|rds!\*)/);
           }
@@ -536,13 +546,14 @@ describe('serverless package (offline)', () => {
         fn: f.key,
         any: !pure.includes(f.key),
       });
-    // testSecret and verify-credentials write nothing.
+    // testSecret and verify-credentials write nothing but verify's drift tag (its condition is
+    // checked above: that key only, on managed secrets).
     for (const key of ['testSecret', 'verifyCredentials'])
       expect(
         [...actionsOf(key)].filter(
           (a) => !/:(Describe|Get|List)/.test(a) && !a.startsWith('ec2:') && a !== 'kms:Decrypt',
         ),
-      ).toEqual([]);
+      ).toEqual(['secretsmanager:TagResource', 'secretsmanager:UntagResource']);
     // enableRotation's RotateSecret: Secrets Manager checks that its caller may invoke the rotation function.
     expect(actionsOf('enableRotation').has('lambda:InvokeFunction')).toBe(true);
     // The rotation steps cannot create or delete databases or secrets...

@@ -1,7 +1,8 @@
 /**
  * The local console in a real browser (headless Debian Chromium): what the page shows is checked
  * against the cloud's own answers (ListSecrets, DescribeDBInstances, DescribeExecution, the
- * execution history, the alerts topic); executions are drawn as their graph with each state
+ * execution history, the alerts topic); it opens on what needs attention, the same rows as
+ * `credflow status` reads, each linked to its secret's latest rotation and repair; executions are drawn as their graph with each state
  * coloured by how it ran, and a running one updates live; no response the page loads holds a
  * secret value; the token, loopback and Host rules hold. Screenshots go to test-artifacts/.
  */
@@ -29,6 +30,7 @@ import type { Connection } from '../../cli/context';
 import { LOCAL_STAGE } from '../../local/boot';
 import { alertsTopicName } from '../../local/deploy';
 import { Principals } from '../../local/iam/principals';
+import { readAttention } from '../../src/lifecycle/attention';
 import { artifact, launchBrowser } from '../support/browser';
 import { awsError, startTestCloud, type TestCloud } from '../support/cloud';
 import { awaitExecution, connectionOf, current, run, succeed } from './support';
@@ -196,6 +198,41 @@ describe('the console in a browser', () => {
     expect(await page.locator('[data-alert]').count()).toBe(Math.min(20, messages.length));
     expect(await text('[data-alert] td:nth-child(3)')).toBe(messages.at(-1)?.message);
     expect(await text('#alerts')).toContain('AWSPENDING was removed');
+  });
+
+  it('opens on what needs attention, as `credflow status` reads it: the failed rotation first, linked to it and its repair', async () => {
+    await page.goto(`${tc.cloud.endpoint}/_credflow/console/`);
+    await page.waitForSelector('#attention [data-attention]');
+    // The page's first card.
+    expect(await page.locator('#app > section').first().getAttribute('id')).toBe('attention');
+    const view = await readAttention(tc.clients.secrets);
+    const shown = await page
+      .locator('[data-attention]')
+      .evaluateAll((rows) =>
+        rows.map((r) => [r.getAttribute('data-kind'), r.getAttribute('data-attention')]),
+      );
+    expect(shown).toEqual(view.rows.map((r) => [r.kind, r.secret]));
+    const report = 'credflow/console-db/report';
+    expect(shown[0]).toEqual(['failing', report]);
+    const row = `[data-attention="${report}"]`;
+    expect(await text(`${row} [data-col=what]`)).toBe('the last rotation failed and was rolled-back');
+    expect(await text(`${row} [data-col=look]`)).toBe(`credflow executions --secret ${report}`);
+    expect(await text(`${row} [data-col=database]`)).toBe('console-db');
+    expect(await text(`${row} [data-col=since]`)).not.toBe('');
+    expect(await attr(`${row} [data-col=rotation] a`, 'data-execution')).toBe(ids.failed);
+    expect(await attr(`${row} [data-col=repair] a`, 'data-execution')).toBe(ids.repair);
+    // The healthy counted as the CLI counts them: the app user's secret, the RDS master secret.
+    const h = view.healthy;
+    expect(h).toMatchObject({ ok: 1, rdsMasters: 1 });
+    expect(await text('#healthy')).toBe(
+      `healthy: ${h.ok} ok, ${h.rotating} rotating, ${h.rdsMasters} RDS master secret(s); ${h.other} other secret(s) not credflow's, ${h.deleted} scheduled for deletion`,
+    );
+    await page.screenshot({ path: artifact('console-attention.png'), fullPage: true });
+
+    // The repair link opens the repair's page.
+    await page.click(`${row} [data-col=repair] a`);
+    await page.waitForSelector('#repair');
+    expect(page.url()).toContain(encodeURIComponent(ids.repair));
   });
 
   it('draws a rotation as its graph: four steps and verify succeeded, its checks as verify reported them', async () => {

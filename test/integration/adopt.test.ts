@@ -9,6 +9,7 @@ import {
   DescribeSecretCommand,
   PutSecretValueCommand,
   RotateSecretCommand,
+  TagResourceCommand,
 } from '@aws-sdk/client-secrets-manager';
 import { adopt as adoptCommand } from '../../cli/adopt';
 import { SecretCredentials } from '../../src/client';
@@ -23,6 +24,7 @@ import {
   adoptSecret,
   type BlockerCode,
 } from '../../src/lifecycle/adopt';
+import { DRIFT_TAG } from '../../src/lifecycle/drift';
 import { MANAGED_TAG } from '../../src/lifecycle/users';
 import { verifyCredentials } from '../../src/lifecycle/verify';
 import { memoryLogger } from '../../src/log';
@@ -221,9 +223,18 @@ describe.each(FAMILIES)('%s: secrets AWS rotation functions made', (family) => {
     }
     expect([...seen].sort()).toEqual([s.username, `${s.username}_clone`].sort());
 
+    // A drift a verify recorded while credflow had it (credflow status's drifted row)...
+    await tc.clients.secrets.send(
+      new TagResourceCommand({
+        SecretId: s.arn,
+        Tags: [{ Key: DRIFT_TAG, Value: 'grants 2026-12-07T13:00:00Z' }],
+      }),
+    );
     const undone = await adopt(s.arn, { undo: true });
     expect(undone.outcome).toBe('undone');
     const back = await rotation(s.arn);
+    // ...goes with credflow's other tags.
+    expect(back.tags[DRIFT_TAG]).toBeUndefined();
     expect(back.lambda).toBe(templates[templateName(family, 'MultiUser')]);
     expect(back.enabled).toBe(true);
     expect(back.rules?.ScheduleExpression).toBe(SCHEDULE);

@@ -228,6 +228,41 @@ describe('IAM as AWS enforces it', () => {
     );
   });
 
+  it('the verify role may set and remove the drift tag on a managed secret, and no other tag, nor on any other secret', async () => {
+    const sm = secretsAs(roleKeys('VerifyFunctionRole', 'credflow-local-verifyCredentials'));
+    const managed = await tc.clients.secrets.send(
+      new CreateSecretCommand({
+        Name: 'adopted/iam/drifting',
+        SecretString: 'x',
+        Tags: [{ Key: 'credflow:managed', Value: 'true' }],
+      }),
+    );
+    const plain = await tc.clients.secrets.send(
+      new CreateSecretCommand({ Name: 'credflow/iam/unmanaged', SecretString: 'x' }),
+    );
+    const drift = { Key: 'credflow:drift', Value: 'grants 2026-12-07T13:00:00Z' };
+    await sm.send(new TagResourceCommand({ SecretId: managed.ARN, Tags: [drift] }));
+    await sm.send(new UntagResourceCommand({ SecretId: managed.ARN, TagKeys: ['credflow:drift'] }));
+    // Any other key, alone or beside the drift tag, is refused: it cannot rebind or unmanage a secret.
+    for (const tags of [
+      [{ Key: 'credflow:user', Value: 'someone' }],
+      [drift, { Key: 'credflow:rotation-status', Value: 'ok' }],
+    ])
+      await awsError(
+        () => sm.send(new TagResourceCommand({ SecretId: managed.ARN, Tags: tags })),
+        'AccessDeniedException',
+      );
+    await awsError(
+      () => sm.send(new UntagResourceCommand({ SecretId: managed.ARN, TagKeys: ['credflow:managed'] })),
+      'AccessDeniedException',
+    );
+    // A secret without credflow's managed tag is not the verify role's to tag, whatever its name.
+    await awsError(
+      () => sm.send(new TagResourceCommand({ SecretId: plain.ARN, Tags: [drift] })),
+      'AccessDeniedException',
+    );
+  });
+
   it('temporary credentials without their session token are refused', async () => {
     const { sessionToken: _dropped, ...keys } = roleKeys('VerifyFunctionRole');
     await awsError(

@@ -3,17 +3,25 @@
  * repair found broken, one with a stalled AWSPENDING, one past its rotation, an RDS-console
  * secret credflow does not manage and a healthy one are listed worst first (the healthy one
  * counted), as `--json` prints them; `--check-logins` finds a broken AWSCURRENT the repair never
- * saw.
+ * saw; a user granted more behind credflow's back is listed drifted once verify (the workflow,
+ * under its own IAM role) found it, and no longer once the grant is revoked and verify ran again.
  */
 import {
   CreateSecretCommand,
+  DescribeSecretCommand,
   GetSecretValueCommand,
   PutSecretValueCommand,
   TagResourceCommand,
 } from '@aws-sdk/client-secrets-manager';
+import { Client as PgClient } from 'pg';
 import { runWorkflow } from '../../cli/run';
 import { status } from '../../cli/status';
-import type { AttentionView } from '../../src/lifecycle/attention';
+import { engineFor } from '../../src/engines';
+import { tlsOptions } from '../../src/engines/common';
+import { type AttentionView, attentionOf, listAllSecrets } from '../../src/lifecycle/attention';
+import { DRIFT_TAG } from '../../src/lifecycle/drift';
+import { GRANTS_TAG } from '../../src/lifecycle/users';
+import { grantsFingerprint } from '../../src/rotation/strategies';
 import { parseDbSecret } from '../../src/secret';
 import { connectionOf } from '../e2e/support';
 import { startTestCloud, type TestCloud } from '../support/cloud';
@@ -33,13 +41,17 @@ afterAll(async () => {
 });
 
 /** A credflow secret on a real server, tagged as create-user tags it. */
-async function managedSecret(label: string, engine: 'postgres' | 'mysql' = 'postgres'): Promise<string> {
+async function managedSecret(
+  label: string,
+  engine: 'postgres' | 'mysql' = 'postgres',
+  masterName = `status/master-${seq + 1}`,
+): Promise<string> {
   seq++;
   const { arn } = await createUserSecret({
     secrets: tc.clients.secrets,
     engine,
     admin: servers[engine].admin,
-    masterName: `status/master-${seq}`,
+    masterName,
     name: `credflow/status-db/${label}`,
     username: `status_${seq}`,
     password: `Status-${seq}-pw`,
@@ -210,4 +222,105 @@ describe('credflow status: what needs attention first', () => {
     expect(view.healthy).toMatchObject({ ok: 1 });
     expect(JSON.stringify(view)).not.toMatch(/-pw/);
   });
+});
+
+describe('the view for a poller (the console)', () => {
+  it("asks for each AWSPENDING's date once: a date it already holds is used as it is", async () => {
+    const versionDates = new Map<string, Date>();
+    const { entries, truncated } = await listAllSecrets(tc.clients.secrets);
+    expect(truncated).toBe(false);
+    const first = await attentionOf(tc.clients.secrets, entries, { stuckAfterMinutes: 0, versionDates });
+    const stuck = first.rows.find((r) => r.kind === 'stuck');
+    expect(stuck?.secret).toBe('credflow/status-db/stuck');
+    expect([...versionDates.keys()]).toEqual([expect.stringMatching(new RegExp(`^${stuck?.arn} `))]);
+    expect(versionDates.values().next().value?.toISOString()).toBe(stuck?.since);
+    // Not asked again: the date held is the one shown.
+    const held = new Date('2026-01-01T00:00:00Z');
+    for (const k of versionDates.keys()) versionDates.set(k, held);
+    const again = await attentionOf(tc.clients.secrets, entries, { stuckAfterMinutes: 0, versionDates });
+    expect(again.rows.find((r) => r.kind === 'stuck')?.since).toBe(held.toISOString());
+  });
+});
+
+describe('credflow status: drift as verify recorded it', () => {
+  const name = 'credflow/status-db/drifting';
+  let arn = '';
+  let username = '';
+
+  /** SQL as the master, behind credflow's back. */
+  async function asMaster(sql: (pg: PgClient) => string): Promise<void> {
+    const a = servers.postgres.admin;
+    const pg = new PgClient({
+      host: a.host,
+      port: a.port,
+      user: a.username,
+      password: a.password,
+      database: 'appdb',
+      ssl: tlsOptions({}),
+    });
+    await pg.connect();
+    try {
+      await pg.query(sql(pg));
+    } finally {
+      await pg.end();
+    }
+  }
+
+  const driftTag = async () =>
+    (await tc.clients.secrets.send(new DescribeSecretCommand({ SecretId: arn }))).Tags?.find(
+      (t) => t.Key === DRIFT_TAG,
+    )?.Value;
+
+  beforeAll(async () => {
+    // The master where the verify role may read it (credflow/*), as RDS's own would be (rds!*).
+    arn = await managedSecret('drifting', 'postgres', 'credflow/status-db/drifting-master');
+    username = `status_${seq}`;
+    // A table the user may read (create-user's SELECT reaches new tables in its schema too).
+    await asMaster(() => 'CREATE TABLE IF NOT EXISTS payroll (id int)');
+    // The fingerprint of the grants create-user made, as create-user records it.
+    const grants = await engineFor('postgres').listGrants(servers.postgres.admin, username, {
+      database: 'appdb',
+    });
+    await tc.clients.secrets.send(
+      new TagResourceCommand({
+        SecretId: arn,
+        Tags: [{ Key: GRANTS_TAG, Value: grantsFingerprint(grants) }],
+      }),
+    );
+    const clean = await runWorkflow(connectionOf(tc), 'verify-credentials', { secretId: arn });
+    expect(clean.status).toBe('SUCCEEDED');
+    expect(await driftTag()).toBeUndefined();
+  }, 120_000);
+
+  it('lists a user granted more out of band as drifted after verify, since then, and clears it after a clean verify', async () => {
+    const before = Date.now();
+    await asMaster((pg) => `GRANT INSERT, UPDATE ON payroll TO ${pg.escapeIdentifier(username)}`);
+    const drifted = await runWorkflow(connectionOf(tc), 'verify-credentials', { secretId: arn });
+    expect(drifted).toMatchObject({ status: 'FAILED', error: 'VerificationFailed' });
+    expect(await driftTag()).toMatch(/^grants \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+
+    const { view } = await statusJson();
+    const row = view.rows.find((r) => r.secret === name);
+    expect(row).toMatchObject({
+      kind: 'drifted',
+      database: 'status-db',
+      detail: 'verify found the grants different from the record',
+      look: `credflow verify ${name}`,
+    });
+    const since = Date.parse(row?.since ?? '');
+    expect(since).toBeGreaterThanOrEqual(Math.floor(before / 1000) * 1000);
+    expect(since).toBeLessThanOrEqual(Date.now());
+
+    // Verify again with the grant still there: the date stays when it was first found.
+    const tag = await driftTag();
+    await runWorkflow(connectionOf(tc), 'verify-credentials', { secretId: arn });
+    expect(await driftTag()).toBe(tag);
+
+    await asMaster((pg) => `REVOKE INSERT, UPDATE ON payroll FROM ${pg.escapeIdentifier(username)}`);
+    const restored = await runWorkflow(connectionOf(tc), 'verify-credentials', { secretId: arn });
+    expect(restored.status).toBe('SUCCEEDED');
+    expect(await driftTag()).toBeUndefined();
+    const after = await statusJson();
+    expect(after.view.rows.find((r) => r.secret === name)).toBeUndefined();
+  }, 180_000);
 });

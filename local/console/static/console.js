@@ -55,6 +55,13 @@
     'scheduled-for-deletion': 'bad',
     allowed: 'good',
     denied: 'bad',
+    // The kinds of the attention view, worst first.
+    failing: 'bad',
+    stuck: 'warn',
+    overdue: 'warn',
+    drifted: 'warn',
+    unbound: 'bad',
+    unadopted: 'idle',
   };
   const LINK_LABEL = {
     child: 'started',
@@ -99,6 +106,57 @@
     const body = await res.json();
     if (!res.ok) throw new Error(body.message ?? `HTTP ${res.status}`);
     return body;
+  }
+
+  /**
+   * What needs attention, first: the rows `credflow status` prints, worst first, each secret
+   * linked to its latest rotation and repair; then the healthy counts and what was not checked.
+   */
+  function attentionCard(a) {
+    const h = a.healthy;
+    const linkOrNone = (e) =>
+      e ? [executionLink(e, e.name), ' ', badge(e.status)] : el('span', { class: 'muted' }, 'none listed');
+    const rows = a.rows.map((r) =>
+      el(
+        'tr',
+        { 'data-attention': r.secret, 'data-kind': r.kind },
+        el('td', { 'data-col': 'kind' }, badge(r.kind)),
+        el('td', { class: 'mono', 'data-col': 'secret' }, r.secret),
+        el('td', { 'data-col': 'database' }, r.database ?? ''),
+        el('td', { 'data-col': 'since', title: r.since ?? '' }, time(r.since)),
+        el(
+          'td',
+          { 'data-col': 'what' },
+          r.detail,
+          r.also.length ? el('div', { class: 'muted' }, `also ${r.also.join(', ')}`) : null,
+        ),
+        el('td', { class: 'mono', 'data-col': 'look' }, r.look),
+        el('td', { 'data-col': 'rotation' }, linkOrNone(r.lastRotation)),
+        el('td', { 'data-col': 'repair' }, linkOrNone(r.lastRepair)),
+      ),
+    );
+    return el(
+      'section',
+      { class: 'card', id: 'attention' },
+      el('h2', {}, `Needs attention (${a.rows.length})`),
+      a.rows.length
+        ? table(
+            ['kind', 'secret', 'database', 'since', 'what', 'look at', 'latest rotation', 'latest repair'],
+            rows,
+          )
+        : el('p', { class: 'muted' }, `Nothing needs attention (${a.scanned} secrets).`),
+      el(
+        'p',
+        { id: 'healthy' },
+        `healthy: ${h.ok} ok, ${h.rotating} rotating, ${h.rdsMasters} RDS master secret(s); `,
+        el(
+          'span',
+          { class: 'muted' },
+          `${h.other} other secret(s) not credflow's, ${h.deleted} scheduled for deletion`,
+        ),
+      ),
+      a.notes.map((n) => el('p', { class: 'muted', 'data-note': '' }, `note: ${n}`)),
+    );
   }
 
   function renderOverview(o) {
@@ -189,6 +247,7 @@
       ),
     );
     app.replaceChildren(
+      attentionCard(o.attention),
       o.fleets.length
         ? el(
             'section',

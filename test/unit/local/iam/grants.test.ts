@@ -29,6 +29,12 @@ describe('grants of a role', () => {
     expect(labels).toEqual([
       'secretsmanager:DescribeSecret',
       'secretsmanager:GetSecretValue',
+      // Adopted secrets under their own names, while credflow's managed tag is on them.
+      'secretsmanager:DescribeSecret',
+      'secretsmanager:GetSecretValue',
+      // verify's drift tag.
+      'secretsmanager:TagResource',
+      'secretsmanager:UntagResource',
       'rds:DescribeDBInstances',
       'rds:DescribeDBClusters',
     ]);

@@ -119,6 +119,23 @@ describe('what needs attention: each kind', () => {
     );
   });
 
+  it('drifted: from the drift tag verify records, since when verify first found it', () => {
+    const s = managed('credflow/shop-db/g', {}, { 'credflow:drift': 'grants+clone 2026-12-05T08:00:00Z' });
+    const r = classifySecret(s, opts());
+    expect('row' in r && r.row).toMatchObject({
+      kind: 'drifted',
+      database: 'shop-db',
+      since: '2026-12-05T08:00:00.000Z',
+      detail: 'verify found the grants, clone different from the record',
+      look: 'credflow verify credflow/shop-db/g',
+    });
+    // A tag credflow did not write is shown as such, its text never echoed, with no date.
+    const odd = managed('credflow/shop-db/o', {}, { 'credflow:drift': '<b>hello</b> yesterday' });
+    const o = classifySecret(odd, opts());
+    expect('row' in o && o.row).toMatchObject({ kind: 'drifted', since: undefined });
+    expect('row' in o && o.row.detail).not.toContain('hello');
+  });
+
   it("unadopted: rotated by a function that is not credflow's, or an RDS console secret", () => {
     const aws = { Name: 'prod/shop-db/report', ARN: arn('prod/shop-db/report'), RotationLambdaARN: AWS_FN };
     const r = classifySecret(aws, opts({ knownDatabases: new Set(['shop-db']) }));
