@@ -33,7 +33,7 @@ export default {
     'src/rotation/strategies/single-user.ts:18-34',
     // the binding checks the master makes in the session that changes a user: assertBound, boundRole
     'src/engines/postgres/engine.ts:454-465',
-    'src/engines/mysql/engine.ts:461-468',
+    'src/engines/mysql/engine.ts:461-469',
   ],
   concurrency: 1,
   timeoutMS: 120_000,

@@ -24,7 +24,7 @@ export default {
     'src/rotation/strategies/admin-single-user.ts:10-15',
     // checkNameCommon .. checkPrivileges: names, passwords, system accounts and databases,
     // connection limits, privileges
-    'src/engines/common.ts:96-247',
+    'src/engines/common.ts:96-251',
     // validateClone, validateManaged
     'src/engines/base.ts:173-191',
     // validateUsername, validateDatabase

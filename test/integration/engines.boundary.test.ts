@@ -232,7 +232,9 @@ describe.each<Family>(['postgres', 'mysql'])('%s: the privilege boundary', (fami
     it('refuses a bound row for an account with global privileges (an admin is never an application user)', async () => {
       const name = fresh('globaladm');
       await createByHand(name, 'Global-pw-1');
+      // Global privileges and, as an admin account usually has, a database grant besides.
       await sqlAs(family, admin(), `GRANT SELECT ON *.* TO ?@'%'`, [name]);
+      await sqlAs(family, admin(), `GRANT INSERT ON ${TEST_DATABASE}.* TO ?@'%'`, [name]);
       await sqlAs(
         family,
         admin(),
