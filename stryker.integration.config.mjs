@@ -23,16 +23,17 @@ export default {
     'src/rotation/steps.ts:80-80',
     // checkMaster: the master is another user, on the user's endpoint and engine family
     'src/rotation/steps.ts:116-130',
-    // setSecret: AWSPENDING on AWSCURRENT's host
-    'src/rotation/steps.ts:203-205',
-    // testSecret and finishSecret: the boundary on the version they act on
-    'src/rotation/steps.ts:281-281',
-    'src/rotation/steps.ts:313-318',
-    // single-user's fallback to AWSPREVIOUS
-    'src/rotation/strategies/single-user.ts:19-35',
-    // the binding checks the master makes in the session that changes a user
-    'src/engines/postgres/engine.ts:388-398',
-    'src/engines/mysql/engine.ts:352-359',
+    // setSecret: AWSPENDING on AWSCURRENT's engine, host, port and database
+    'src/rotation/steps.ts:203-203',
+    // testSecret: the boundary on the version it logs in with
+    'src/rotation/steps.ts:280-280',
+    // finishSecret: the boundary on the version it promotes, on AWSCURRENT's target
+    'src/rotation/steps.ts:313-325',
+    // single-user's setPassword: the fallback to AWSPREVIOUS
+    'src/rotation/strategies/single-user.ts:18-34',
+    // the binding checks the master makes in the session that changes a user: assertBound, boundRole
+    'src/engines/postgres/engine.ts:454-465',
+    'src/engines/mysql/engine.ts:461-469',
   ],
   concurrency: 1,
   timeoutMS: 120_000,

@@ -22,13 +22,14 @@ export default {
     'src/rotation/strategies/alternating-users.ts:9-23',
     'src/rotation/strategies/single-user.ts:13-17',
     'src/rotation/strategies/admin-single-user.ts:10-15',
-    // checkNameCommon .. checkPrivileges: names, passwords, system accounts and databases, privileges
-    'src/engines/common.ts:96-220',
+    // checkNameCommon .. checkPrivileges: names, passwords, system accounts and databases,
+    // connection limits, privileges
+    'src/engines/common.ts:96-251',
     // validateClone, validateManaged
-    'src/engines/base.ts:153-172',
+    'src/engines/base.ts:173-191',
     // validateUsername, validateDatabase
-    'src/engines/postgres/engine.ts:67-90',
-    'src/engines/mysql/engine.ts:96-118',
+    'src/engines/postgres/engine.ts:94-117',
+    'src/engines/mysql/engine.ts:109-131',
     // the binding comment
     'src/engines/postgres/catalog.ts:44-50',
   ],

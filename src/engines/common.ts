@@ -219,10 +219,13 @@ export const DEFAULT_CONNECTION_LIMIT = 40;
 /** The highest connection limit create-user accepts (RDS's largest classes allow tens of thousands in all). */
 export const MAX_CONNECTION_LIMIT = 10_000;
 
+/** Number.isInteger, as the type guard it is (false for every non-number). */
+const isInteger = (value: unknown): value is number => Number.isInteger(value);
+
 /** The connection limit, checked at run time (input may come from JSON); the default when absent. */
 export function checkConnectionLimit(limit: unknown): number {
   if (limit === undefined) return DEFAULT_CONNECTION_LIMIT;
-  if (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1 || limit > MAX_CONNECTION_LIMIT) {
+  if (!isInteger(limit) || limit < 1 || limit > MAX_CONNECTION_LIMIT) {
     throw new ValidationError(
       `connection limit must be a whole number from 1 to ${MAX_CONNECTION_LIMIT}, got ${JSON.stringify(limit)}`,
     );

@@ -67,8 +67,8 @@ export function assertMasterApart(
 
 /** The connection limit a secret's users get: its tag when that is a whole number in range, else the default. */
 export function connectionLimitOf(tags: Record<string, string>): number {
-  const tagged = tags[CONNECTION_LIMIT_TAG];
-  const n = tagged !== undefined && /^\d{1,5}$/.test(tagged) ? Number(tagged) : Number.NaN;
+  const tagged = String(tags[CONNECTION_LIMIT_TAG]);
+  const n = /^\d{1,5}$/.test(tagged) ? Number(tagged) : Number.NaN;
   return n >= 1 && n <= MAX_CONNECTION_LIMIT ? n : DEFAULT_CONNECTION_LIMIT;
 }
 

@@ -5,9 +5,13 @@
  * secrets. Grants go only into application databases. Every refusal is a ValidationError and
  * leaves the database as it was (checked by logging in with the old password).
  */
+import path from 'node:path';
+import { Client as PgClient } from 'pg';
 import { engineFor } from '../../src/engines';
+import { notBoundError } from '../../src/engines/common';
+import { bindingComment } from '../../src/engines/postgres/catalog';
 import type { Credentials, DatabaseEngine } from '../../src/engines/types';
-import { ValidationError } from '../../src/errors';
+import { NotFoundError, ValidationError } from '../../src/errors';
 import { startTestServers, TEST_DATABASE, type TestServers } from '../support/servers';
 import { type Family, sqlAs } from '../support/sql';
 
@@ -230,11 +234,49 @@ describe.each<Family>(['postgres', 'mysql'])('%s: the privilege boundary', (fami
     });
   }
 
+  it('setPassword of a user that does not exist: NotFoundError naming it, and no user is made', async () => {
+    const name = fresh('ghost');
+    const err = await rejection(engine.setPassword(admin(), name, 'Ghost-pw-1', MINE));
+    expect(err).toBeInstanceOf(NotFoundError);
+    expect(err.message).toBe(
+      family === 'postgres' ? `role "${name}" does not exist` : `user "${name}"@'%' does not exist`,
+    );
+    expect(await engine.userExists(admin(), name)).toBe(false);
+  });
+
+  if (family === 'postgres') {
+    it('refuses a superuser even when its comment binds it to the secret: credflow says so, not the server', async () => {
+      // Only the server's bootstrap superuser (RDS's rdsadmin; here over the launcher's socket)
+      // can make a superuser; the master cannot.
+      const name = fresh('superbound');
+      const socket = servers.postgres.server.socketPath;
+      const root = new PgClient({
+        host: path.dirname(socket),
+        port: servers.postgres.admin.port,
+        user: 'rdsadmin',
+        database: 'postgres',
+      });
+      await root.connect();
+      try {
+        await root.query(`CREATE ROLE "${name}" SUPERUSER LOGIN PASSWORD 'Super-pw-1'`);
+        await root.query(`COMMENT ON ROLE "${name}" IS '${bindingComment(MINE)}'`);
+      } finally {
+        await root.end();
+      }
+      const err = await rejection(engine.setPassword(admin(), name, 'Stolen-pw-1', MINE));
+      expect(err).toBeInstanceOf(ValidationError);
+      expect(err.message).toBe(notBoundError(name).message);
+      await expect(engine.testLogin(creds(name, 'Super-pw-1'))).resolves.toBeUndefined();
+    });
+  }
+
   if (family === 'mysql') {
     it('refuses a bound row for an account with global privileges (an admin is never an application user)', async () => {
       const name = fresh('globaladm');
       await createByHand(name, 'Global-pw-1');
+      // Global privileges and, as an admin account usually has, a database grant besides.
       await sqlAs(family, admin(), `GRANT SELECT ON *.* TO ?@'%'`, [name]);
+      await sqlAs(family, admin(), `GRANT INSERT ON ${TEST_DATABASE}.* TO ?@'%'`, [name]);
       await sqlAs(
         family,
         admin(),

@@ -24,6 +24,7 @@ import { createSecret, finishSecret, logsIn, setSecret, testSecret } from '../..
 import { STATUS_TAG, type StrategyName as Strategy } from '../../src/rotation/types';
 import { startTestCloud, type TestCloud } from '../support/cloud';
 import { startTestServers, type TestServers } from '../support/servers';
+import { sqlAs } from '../support/sql';
 import { createUserSecret } from '../support/user-secret';
 
 type Family = 'postgres' | 'mysql';
@@ -141,6 +142,30 @@ async function rotateViaSecretsManager(secretId: string): Promise<void> {
 }
 
 const canLogIn = logsIn;
+
+/** Opens a session as `creds` and keeps it open until the function returned is called. */
+async function holdConnection(family: Family, creds: Credentials): Promise<() => Promise<void>> {
+  if (family === 'postgres') {
+    const c = new PgClient({
+      host: creds.host,
+      port: creds.port,
+      user: creds.username,
+      password: creds.password,
+      database: creds.dbname ?? 'postgres',
+      ssl: tlsOptions({}),
+    });
+    await c.connect();
+    return () => c.end();
+  }
+  const c = await mysql.createConnection({
+    host: creds.host,
+    port: creds.port,
+    user: creds.username,
+    password: creds.password,
+    ...(creds.dbname ? { database: creds.dbname } : {}),
+  });
+  return () => c.end();
+}
 
 describe.each<Family>(['postgres', 'mysql'])('rotation on %s', (family) => {
   it.each(STRATEGIES)(
@@ -388,18 +413,85 @@ describe.each<Family>(['postgres', 'mysql'])('rotation on %s', (family) => {
           () => undefined,
           (e: unknown) => e as Error,
         );
+        // The message names the version refused, in each step.
+        const refused = new RegExp(`^AWSPENDING of ${s.arn} points at another ${what} than AWSCURRENT`);
         expect(err).toBeInstanceOf(ValidationError);
-        expect(err?.message).toMatch(new RegExp(`points at another ${what} than AWSCURRENT`));
+        expect(err?.message).toMatch(refused);
         const stages = await stagesOf(s.arn);
         await expect(finishSecret(deps(), { secretId: s.arn, token })).rejects.toMatchObject({
           name: 'ValidationError',
-          message: expect.stringMatching(new RegExp(`points at another ${what} than AWSCURRENT`)),
+          message: expect.stringMatching(refused),
         });
         expect(await stagesOf(s.arn)).toEqual(stages);
         expect(await canLogIn(s.engine, credsOf(before, family))).toBe(true);
         expect(await canLogIn(s.engine, credsOf({ ...before, password: 'Attacker-2' }, family))).toBe(false);
       },
     );
+
+    it('finishSecret promotes nothing over an AWSCURRENT it cannot read (it could not compare the targets), and says which version', async () => {
+      const s = await makeUserSecret(family, 'admin-single-user');
+      const before = await secretValue(s.arn);
+      await tc.clients.secrets.send(
+        new PutSecretValueCommand({
+          SecretId: s.arn,
+          SecretString: 'not a secret',
+          VersionStages: ['AWSCURRENT'],
+        }),
+      );
+      const token = await stagePending(s.arn, { ...before, password: 'Never-promoted-1' });
+      const stages = await stagesOf(s.arn);
+      await expect(finishSecret(deps(), { secretId: s.arn, token })).rejects.toMatchObject({
+        name: 'ValidationError',
+        message: expect.stringMatching(new RegExp(`^AWSCURRENT of ${s.arn} is not valid JSON`)),
+      });
+      expect(await stagesOf(s.arn)).toEqual(stages);
+    });
+
+    it('single-user: a database that refuses AWSCURRENT, with no AWSPREVIOUS to fall back on, fails as a refused login naming the secret', async () => {
+      const s = await makeUserSecret(family, 'single-user');
+      await s.engine.setPassword(admin(family), s.username, 'Set-elsewhere-1', s.arn);
+      const input = { secretId: s.arn, token: randomUUID() };
+      await createSecret(deps(), input);
+      const err = await setSecret(deps(), input).then(
+        () => undefined,
+        (e: unknown) => e as Error,
+      );
+      expect(err).toBeInstanceOf(AuthenticationError);
+      expect(err?.message).toBe(
+        `setSecret: unable to log in to the database with the previous, current or pending secret of ${s.arn}`,
+      );
+      expect(
+        await canLogIn(s.engine, credsOf({ username: s.username, password: 'Set-elsewhere-1' }, family)),
+      ).toBe(true);
+    });
+
+    it('single-user: a login refused for another reason than the password (the user at its connection limit) fails with that error, not as a wrong password', async () => {
+      const s = await makeUserSecret(family, 'single-user');
+      await sqlAs(
+        family,
+        { ...admin(family), dbname: 'appdb' },
+        family === 'postgres'
+          ? `ALTER ROLE "${s.username}" CONNECTION LIMIT 1`
+          : `ALTER USER '${s.username}'@'%' WITH MAX_USER_CONNECTIONS 1`,
+      );
+      const input = { secretId: s.arn, token: randomUUID() };
+      await createSecret(deps(), input);
+      // The user's one connection is taken: its own login to change its password is turned away.
+      const held = await holdConnection(family, credsOf(s, family));
+      let err: Error | undefined;
+      try {
+        err = await setSecret(deps(), input).then(
+          () => undefined,
+          (e: unknown) => e as Error,
+        );
+      } finally {
+        await held();
+      }
+      expect(err).toBeDefined();
+      expect(err).not.toBeInstanceOf(AuthenticationError);
+      expect(err?.message).toMatch(/too many connections for role|max_user_connections/);
+      expect(await canLogIn(s.engine, credsOf(s, family))).toBe(true);
+    });
 
     it('single-user: a database that accepts only AWSPREVIOUS (AWSCURRENT never applied) rotates through AWSPREVIOUS', async () => {
       const s = await makeUserSecret(family, 'single-user');

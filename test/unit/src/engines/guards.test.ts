@@ -8,10 +8,13 @@ import { engineFor } from '../../../../src/engines';
 import {
   assertNotSystemAccount,
   checkApplicationDatabase,
+  checkConnectionLimit,
   checkNameCommon,
   checkPassword,
   checkPrivileges,
+  DEFAULT_CONNECTION_LIMIT,
   isSystemAccount,
+  MAX_CONNECTION_LIMIT,
   notBoundError,
 } from '../../../../src/engines/common';
 import { bindingComment, bindingOf, type RoleRow } from '../../../../src/engines/postgres/catalog';
@@ -182,6 +185,25 @@ describe('privileges (checkPrivileges)', () => {
     expect(() => checkPrivileges([])).toThrow(/non-empty list/);
     expect(() => checkPrivileges([1])).toThrow(/^unknown privilege 1; allowed: SELECT, INSERT, UPDATE/);
     expect(() => checkPrivileges(['SELECT', 'TRUNCATE'])).toThrow(/unknown privilege "TRUNCATE"/);
+  });
+});
+
+describe('connection limits (checkConnectionLimit)', () => {
+  it('is the default when absent, and any whole number from 1 to the maximum as given', () => {
+    expect(checkConnectionLimit(undefined)).toBe(DEFAULT_CONNECTION_LIMIT);
+    expect(checkConnectionLimit(1)).toBe(1);
+    expect(checkConnectionLimit(25)).toBe(25);
+    expect(checkConnectionLimit(MAX_CONNECTION_LIMIT)).toBe(MAX_CONNECTION_LIMIT);
+  });
+
+  it('refuses zero, too many, fractions, non-numbers and null, naming the range and the value', () => {
+    expect(() => checkConnectionLimit(0)).toThrow(
+      new ValidationError(`connection limit must be a whole number from 1 to ${MAX_CONNECTION_LIMIT}, got 0`),
+    );
+    for (const bad of [-1, MAX_CONNECTION_LIMIT + 1, 1.5, '5', null, Number.NaN]) {
+      expect(() => checkConnectionLimit(bad)).toThrow(ValidationError);
+    }
+    expect(() => checkConnectionLimit('5')).toThrow(/got "5"$/);
   });
 });
 

@@ -18,7 +18,11 @@ describe('the strategy registry', () => {
   });
 
   it('refuses an unknown name with ValidationError', () => {
-    expect(() => strategyNamed('round-robin')).toThrow(ValidationError);
+    expect(() => strategyNamed('round-robin')).toThrow(
+      new ValidationError(
+        `unknown rotation strategy "round-robin": expected one of ${STRATEGIES.join(', ')}`,
+      ),
+    );
     expect(() => resolveStrategy({}, { [STRATEGY_TAG]: 'toString' }, false)).toThrow(ValidationError);
   });
 
