@@ -32,7 +32,7 @@ export default {
     // single-user's setPassword: the fallback to AWSPREVIOUS
     'src/rotation/strategies/single-user.ts:18-34',
     // the binding checks the master makes in the session that changes a user: assertBound, boundRole
-    'src/engines/postgres/engine.ts:454-465',
+    'src/engines/postgres/engine.ts:464-475',
     'src/engines/mysql/engine.ts:461-469',
   ],
   concurrency: 1,

@@ -28,7 +28,7 @@ export default {
     // validateClone, validateManaged
     'src/engines/base.ts:173-191',
     // validateUsername, validateDatabase
-    'src/engines/postgres/engine.ts:94-117',
+    'src/engines/postgres/engine.ts:97-120',
     'src/engines/mysql/engine.ts:109-131',
     // the binding comment
     'src/engines/postgres/catalog.ts:44-50',
