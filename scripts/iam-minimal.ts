@@ -151,7 +151,7 @@ async function settle(ctx: Ctx, ms = 120_000): Promise<void> {
       running += list.executions?.length ?? 0;
     }
     if (running === 0 || Date.now() > deadline) return;
-    await sleep(250);
+    await sleep(1000);
   }
 }
 
@@ -611,7 +611,16 @@ async function main(): Promise<void> {
      * returns the decisions made while it ran and the error it ended with, if any.
      */
     const runStep = async (s: Step, stack: StackIam) => {
-      const p = s.prepare ? await s.prepare(ctx) : {};
+      let p: Record<string, string>;
+      try {
+        p = s.prepare ? await s.prepare(ctx) : {};
+      } catch (err) {
+        // A preparation that failed (under load, a Step Functions timeout) proves nothing either way.
+        return {
+          seen: [] as PolicyLogEntry[],
+          error: `preparation failed: ${(err as Error).message.slice(0, 160)}`,
+        };
+      }
       if (!s.keepRunning) await settle(ctx);
       // Every function starts cold, as after a deploy: nothing a warm function remembered (a
       // master's location, a client) spares a call the removed grant would have refused.
