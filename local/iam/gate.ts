@@ -79,6 +79,7 @@ export class IamGate {
   private readonly sets = new Map<string, CompiledPolicySet>();
   private readonly recent: PolicyLogEntry[] = [];
   private readonly describers = new Map<string, AuthzDescriber>();
+  private readonly observers = new Set<(entry: PolicyLogEntry) => void>();
   readonly stats: GateStats = { decisions: 0, denies: 0, cacheHits: 0 };
 
   constructor(
@@ -155,9 +156,19 @@ export class IamGate {
     this.recent.push(entry);
     if (this.recent.length > LOG_SIZE) this.recent.shift();
     this.o.logger.debug('iam decision', { ...entry });
+    for (const observer of this.observers) observer(entry);
     if (TRACE)
       appendFileSync(TRACE, `${JSON.stringify({ ...entry, message: d.allowed ? undefined : d.message })}\n`);
     return d;
+  }
+
+  /**
+   * Calls `observer` with every decision from now on (the log keeps only the latest ones);
+   * returns the function that stops it. `npm run iam:minimal` attributes decisions to workflow steps.
+   */
+  observe(observer: (entry: PolicyLogEntry) => void): () => void {
+    this.observers.add(observer);
+    return () => this.observers.delete(observer);
   }
 
   /** The policy log: the latest decisions, denied first, optionally of one principal (a substring of its ARN). */

@@ -462,6 +462,42 @@ describe('the adopt-secrets workflow', () => {
     expect(applied.reports).toEqual([expect.objectContaining({ outcome: 'adopted' })]);
     expect((await rotation(a.arn)).lambda).toBe(tc.rotationLambdaArn);
   });
+
+  it('undo of a secret that had no rotation turns rotation off again, as the adopt function role', async () => {
+    const conn = connectionOf(tc);
+    seq += 1;
+    const username = `app${seq}`;
+    const password = `Init${seq}pw-${Math.random().toString(36).slice(2)}`;
+    await makeUser('postgres', username, password);
+    const m = masters.postgres.creds;
+    const made = await tc.clients.secrets.send(
+      new CreateSecretCommand({
+        Name: `apps/no-rotation/${username}`,
+        SecretString: JSON.stringify({
+          engine: 'postgres',
+          host: m.host,
+          port: m.port,
+          username,
+          password,
+          dbname: 'appdb',
+        }),
+      }),
+    );
+    const arn = made.ARN as string;
+    const applied = (await succeed(conn, 'adopt-secrets', { secretId: arn })) as {
+      reports: { outcome: string }[];
+    };
+    expect(applied.reports).toEqual([expect.objectContaining({ outcome: 'adopted' })]);
+    expect((await rotation(arn)).enabled).toBe(true);
+    // CancelRotateSecret carries no RotationLambdaARN: it is granted apart from RotateSecret.
+    const undone = (await succeed(conn, 'adopt-secrets', { secretId: arn, undo: true })) as {
+      reports: { outcome: string; error?: string }[];
+    };
+    expect(undone.reports).toEqual([expect.objectContaining({ outcome: 'undone' })]);
+    const after = await rotation(arn);
+    expect(after.enabled).toBe(false);
+    expect(after.tags[MANAGED_TAG]).toBeUndefined();
+  });
 });
 
 describe('credflow adopt', () => {

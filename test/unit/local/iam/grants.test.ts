@@ -25,18 +25,18 @@ afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('grants of a role', () => {
   it("lists VerifyFunctionRole's grants action by action, without the Lambda runtime's AWS managed policies", () => {
-    const labels = grantsOf(stack, 'VerifyFunctionRole').map((g) => g.label.split(' on ')[0]);
+    const labels = grantsOf(stack, 'VerifyFunctionRole').map((g) => g.label.split(' (')[0]);
     expect(labels).toEqual([
-      'secretsmanager:DescribeSecret',
-      'secretsmanager:GetSecretValue',
-      // Adopted secrets under their own names, while credflow's managed tag is on them.
-      'secretsmanager:DescribeSecret',
-      'secretsmanager:GetSecretValue',
+      'secretsmanager:DescribeSecret on secret:credflow/*, secret:rds!*',
+      'secretsmanager:GetSecretValue on secret:credflow/*, secret:rds!*',
+      // Adopted secrets, under their own names, while they carry credflow's managed tag.
+      'secretsmanager:DescribeSecret on secret:*',
+      'secretsmanager:GetSecretValue on secret:*',
       // verify's drift tag.
-      'secretsmanager:TagResource',
-      'secretsmanager:UntagResource',
-      'rds:DescribeDBInstances',
-      'rds:DescribeDBClusters',
+      'secretsmanager:TagResource on secret:*',
+      'secretsmanager:UntagResource on secret:*',
+      'rds:DescribeDBInstances on db:*, cluster:*',
+      'rds:DescribeDBClusters on db:*, cluster:*',
     ]);
   });
 
