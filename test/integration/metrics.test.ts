@@ -5,9 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { GetSecretValueCommand, TagResourceCommand } from '@aws-sdk/client-secrets-manager';
-import { Client as PgClient } from 'pg';
 import type { Deps } from '../../src/deps';
-import { tlsOptions } from '../../src/engines/common';
 import { parsePlanFleetRotationInput, planFleetRotation } from '../../src/lifecycle/fleet';
 import { findStalledRotations, parseReconcileInput } from '../../src/lifecycle/reconcile';
 import { diagnoseRotation, rollBackRotation } from '../../src/lifecycle/repair';
@@ -18,6 +16,7 @@ import { createSecret, finishSecret, setSecret, testSecret } from '../../src/rot
 import type { StrategyName } from '../../src/rotation/types';
 import { startTestCloud, type TestCloud } from '../support/cloud';
 import { startTestServers, type TestServers } from '../support/servers';
+import { pgClient } from '../support/sql';
 import { createUserSecret } from '../support/user-secret';
 
 let servers: TestServers;
@@ -102,16 +101,7 @@ describe('metrics reported by the cores', () => {
     expect(clean.metrics.points).toEqual([]);
 
     // Seed 003: this strategy never has a clone, so one made by hand is drift.
-    const a = servers.postgres.admin;
-    const pg = new PgClient({
-      host: a.host,
-      port: a.port,
-      user: a.username,
-      password: a.password,
-      database: 'appdb',
-      // The servers take PostgreSQL logins over verified TLS only, as RDS for PostgreSQL 15.
-      ssl: tlsOptions({}),
-    });
+    const pg = pgClient({ ...servers.postgres.admin, dbname: 'appdb' });
     await pg.connect();
     try {
       await pg.query(`CREATE ROLE ${pg.escapeIdentifier(`${s.username}_clone`)} LOGIN`);

@@ -24,7 +24,7 @@ import { createSecret, finishSecret, logsIn, setSecret, testSecret } from '../..
 import { STATUS_TAG, type StrategyName as Strategy } from '../../src/rotation/types';
 import { startTestCloud, type TestCloud } from '../support/cloud';
 import { startTestServers, type TestServers } from '../support/servers';
-import { sqlAs } from '../support/sql';
+import { pgClient, sqlAs } from '../support/sql';
 import { createUserSecret } from '../support/user-secret';
 
 type Family = 'postgres' | 'mysql';
@@ -146,14 +146,7 @@ const canLogIn = logsIn;
 /** Opens a session as `creds` and keeps it open until the function returned is called. */
 async function holdConnection(family: Family, creds: Credentials): Promise<() => Promise<void>> {
   if (family === 'postgres') {
-    const c = new PgClient({
-      host: creds.host,
-      port: creds.port,
-      user: creds.username,
-      password: creds.password,
-      database: creds.dbname ?? 'postgres',
-      ssl: tlsOptions({}),
-    });
+    const c = pgClient(creds);
     await c.connect();
     return () => c.end();
   }

@@ -13,11 +13,10 @@ import {
   PutSecretValueCommand,
   TagResourceCommand,
 } from '@aws-sdk/client-secrets-manager';
-import { Client as PgClient } from 'pg';
+import type { Client as PgClient } from 'pg';
 import { runWorkflow } from '../../cli/run';
 import { status } from '../../cli/status';
 import { engineFor } from '../../src/engines';
-import { tlsOptions } from '../../src/engines/common';
 import { type AttentionView, attentionOf, listAllSecrets } from '../../src/lifecycle/attention';
 import { DRIFT_TAG } from '../../src/lifecycle/drift';
 import { GRANTS_TAG } from '../../src/lifecycle/users';
@@ -26,6 +25,7 @@ import { parseDbSecret } from '../../src/secret';
 import { connectionOf } from '../e2e/support';
 import { startTestCloud, type TestCloud } from '../support/cloud';
 import { startTestServers, type TestServers } from '../support/servers';
+import { pgClient } from '../support/sql';
 import { createUserSecret } from '../support/user-secret';
 
 let servers: TestServers;
@@ -249,15 +249,7 @@ describe('credflow status: drift as verify recorded it', () => {
 
   /** SQL as the master, behind credflow's back. */
   async function asMaster(sql: (pg: PgClient) => string): Promise<void> {
-    const a = servers.postgres.admin;
-    const pg = new PgClient({
-      host: a.host,
-      port: a.port,
-      user: a.username,
-      password: a.password,
-      database: 'appdb',
-      ssl: tlsOptions({}),
-    });
+    const pg = pgClient({ ...servers.postgres.admin, dbname: 'appdb' });
     await pg.connect();
     try {
       await pg.query(sql(pg));

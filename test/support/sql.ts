@@ -10,6 +10,21 @@ import type { Credentials } from '../../src/engines/types';
 
 export type Family = 'postgres' | 'mysql';
 
+/**
+ * A PostgreSQL client (not yet connected) logging in as `creds`, to `creds.dbname` or `postgres`,
+ * over TLS verified as the engines verify it: the servers take PostgreSQL logins over TLS only.
+ */
+export function pgClient(creds: Credentials): PgClient {
+  return new PgClient({
+    host: creds.host,
+    port: creds.port,
+    user: creds.username,
+    password: creds.password,
+    database: creds.dbname ?? 'postgres',
+    ssl: tlsOptions({}),
+  });
+}
+
 /** Runs `sql` (with `?` / `$1` parameters) as `creds`; resolves to the rows. */
 export async function sqlAs(
   family: Family,
@@ -18,15 +33,7 @@ export async function sqlAs(
   values: unknown[] = [],
 ): Promise<unknown[]> {
   if (family === 'postgres') {
-    const c = new PgClient({
-      host: creds.host,
-      port: creds.port,
-      user: creds.username,
-      password: creds.password,
-      database: creds.dbname ?? 'postgres',
-      // TLS, verified as the engines verify it: the servers take PostgreSQL logins over TLS only.
-      ssl: tlsOptions({}),
-    });
+    const c = pgClient(creds);
     await c.connect();
     try {
       return (await c.query(sql, values)).rows;
