@@ -17,7 +17,7 @@ import type { Deps as RotationDeps } from '../../src/deps';
 import { engineFor } from '../../src/engines';
 import { tlsOptions } from '../../src/engines/common';
 import type { Credentials } from '../../src/engines/types';
-import { AuthenticationError, RotationStateError, ValidationError } from '../../src/errors';
+import { AuthenticationError, RotationStateError, TransientError, ValidationError } from '../../src/errors';
 import { secretStatusOf } from '../../src/lifecycle/status';
 import { memoryLogger } from '../../src/log';
 import { createSecret, finishSecret, logsIn, setSecret, testSecret } from '../../src/rotation/steps';
@@ -482,6 +482,8 @@ describe.each<Family>(['postgres', 'mysql'])('rotation on %s', (family) => {
       }
       expect(err).toBeDefined();
       expect(err).not.toBeInstanceOf(AuthenticationError);
+      // A user at its connection limit is load that passes: retried, on both engines.
+      expect(err).toBeInstanceOf(TransientError);
       expect(err?.message).toMatch(/too many connections for role|max_user_connections/);
       expect(await canLogIn(s.engine, credsOf(s, family))).toBe(true);
     });

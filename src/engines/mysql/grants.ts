@@ -23,6 +23,8 @@ export const AUTH_ERRNOS = new Set([
 /** Server and client errors that may pass on their own. */
 export const TRANSIENT_ERRNOS = new Set([
   1040, // ER_CON_COUNT_ERROR: too many connections
+  1203, // ER_TOO_MANY_USER_CONNECTIONS: the user at max_user_connections (as PostgreSQL's 53300)
+  1226, // ER_USER_LIMIT_REACHED: the account at its own MAX_USER_CONNECTIONS
   1053, // ER_SERVER_SHUTDOWN
   1077, // ER_NORMAL_SHUTDOWN
   1205, // ER_LOCK_WAIT_TIMEOUT
