@@ -15,11 +15,10 @@
  */
 import { CreateSecretCommand } from '@aws-sdk/client-secrets-manager';
 import mysql from 'mysql2/promise';
-import { Client as PgClient } from 'pg';
+import type { Client as PgClient } from 'pg';
 import type { Connection, Workflow } from '../../cli/context';
 import { engineFor } from '../../src/engines';
 import { observeStatements } from '../../src/engines/base';
-import { tlsOptions } from '../../src/engines/common';
 import type { Credentials, DatabaseEngine } from '../../src/engines/types';
 import { memoryLogger } from '../../src/log';
 import { USER_TAG } from '../../src/rotation/boundary';
@@ -28,6 +27,7 @@ import { createSecret, setSecret } from '../../src/rotation/steps';
 import { STRATEGY_TAG, type StrategyName } from '../../src/rotation/types';
 import { connectionOf, current, run } from '../e2e/support';
 import { startTestCloud, type TestCloud } from '../support/cloud';
+import { mysqlConnection, pgClient } from '../support/sql';
 
 type Family = 'postgres' | 'mysql';
 
@@ -262,16 +262,8 @@ INSERT INTO public.${TRAP} (who, what) VALUES (CURRENT_USER, '${what.replace(/'/
 }
 
 async function pgSession<T>(creds: Credentials, fn: (c: PgClient) => Promise<T>): Promise<T> {
-  const c = new PgClient({
-    host: creds.host,
-    port: creds.port,
-    user: creds.username,
-    password: creds.password,
-    database: creds.dbname ?? 'postgres',
-    ssl: tlsOptions({}),
-    // The planting session resolves nothing of its own shadows.
-    options: '-c search_path=pg_catalog',
-  });
+  // The planting session resolves nothing of its own shadows.
+  const c = pgClient(creds, '-c search_path=pg_catalog');
   await c.connect();
   try {
     return await fn(c);
@@ -400,13 +392,7 @@ async function pgTrap(tenant: Credentials): Promise<unknown[]> {
 }
 
 async function mySession<T>(creds: Credentials, fn: (c: mysql.Connection) => Promise<T>): Promise<T> {
-  const c = await mysql.createConnection({
-    host: creds.host,
-    port: creds.port,
-    user: creds.username,
-    password: creds.password,
-    ...(creds.dbname ? { database: creds.dbname } : {}),
-  });
+  const c = await mysqlConnection(creds);
   try {
     return await fn(c);
   } finally {

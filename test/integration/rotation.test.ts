@@ -24,7 +24,7 @@ import { createSecret, finishSecret, logsIn, setSecret, testSecret } from '../..
 import { STATUS_TAG, type StrategyName as Strategy } from '../../src/rotation/types';
 import { startTestCloud, type TestCloud } from '../support/cloud';
 import { startTestServers, type TestServers } from '../support/servers';
-import { pgClient, sqlAs } from '../support/sql';
+import { mysqlConnection, pgClient, sqlAs } from '../support/sql';
 import { createUserSecret } from '../support/user-secret';
 
 type Family = 'postgres' | 'mysql';
@@ -150,13 +150,7 @@ async function holdConnection(family: Family, creds: Credentials): Promise<() =>
     await c.connect();
     return () => c.end();
   }
-  const c = await mysql.createConnection({
-    host: creds.host,
-    port: creds.port,
-    user: creds.username,
-    password: creds.password,
-    ...(creds.dbname ? { database: creds.dbname } : {}),
-  });
+  const c = await mysqlConnection(creds);
   return () => c.end();
 }
 

@@ -14,7 +14,7 @@ export type Family = 'postgres' | 'mysql';
  * A PostgreSQL client (not yet connected) logging in as `creds`, to `creds.dbname` or `postgres`,
  * over TLS verified as the engines verify it: the servers take PostgreSQL logins over TLS only.
  */
-export function pgClient(creds: Credentials): PgClient {
+export function pgClient(creds: Credentials, options?: string): PgClient {
   return new PgClient({
     host: creds.host,
     port: creds.port,
@@ -22,6 +22,18 @@ export function pgClient(creds: Credentials): PgClient {
     password: creds.password,
     database: creds.dbname ?? 'postgres',
     ssl: tlsOptions({}),
+    ...(options ? { options } : {}),
+  });
+}
+
+/** A MariaDB/MySQL connection as `creds`, to `creds.dbname` if it names one. */
+export function mysqlConnection(creds: Credentials): Promise<mysql.Connection> {
+  return mysql.createConnection({
+    host: creds.host,
+    port: creds.port,
+    user: creds.username,
+    password: creds.password,
+    ...(creds.dbname ? { database: creds.dbname } : {}),
   });
 }
 
@@ -41,13 +53,7 @@ export async function sqlAs(
       await c.end();
     }
   }
-  const c = await mysql.createConnection({
-    host: creds.host,
-    port: creds.port,
-    user: creds.username,
-    password: creds.password,
-    ...(creds.dbname ? { database: creds.dbname } : {}),
-  });
+  const c = await mysqlConnection(creds);
   try {
     const [rows] = await c.query(sql, values);
     return rows as unknown[];
