@@ -2,7 +2,8 @@
  * What each RDS call needs of IAM ("Actions, resources, and condition keys for Amazon RDS"): the
  * action on the instance's or cluster's ARN, its tags (aws:ResourceTag/*), the request's tags
  * (aws:RequestTag/*, aws:TagKeys) and rds:ManageMasterUserPassword. Deleting with a final
- * snapshot also creates that snapshot, which IAM checks on the snapshot's ARN.
+ * snapshot also creates that snapshot, which IAM checks on the database's ARN and on the
+ * snapshot's, as it checks CreateDBSnapshot itself.
  */
 import type { AuthzDescriber, AuthzNeed } from '../iam/gate';
 import type { ContextValue } from '../iam/types';
@@ -89,11 +90,18 @@ export function rdsAuthz(rds: Rds, where: { region: string; accountId: string })
       action.startsWith('Delete') &&
       String(p['SkipFinalSnapshot']) !== 'true' &&
       typeof snapshot === 'string'
-    )
-      needs.push({
-        action: kind === 'db' ? 'rds:CreateDBSnapshot' : 'rds:CreateDBClusterSnapshot',
-        resource: arn(`${kind === 'db' ? 'snapshot' : 'cluster-snapshot'}:${snapshot}`),
-      });
+    ) {
+      // The service authorization reference lists both resource types of CreateDBSnapshot
+      // (CreateDBClusterSnapshot) as required: the database, with its tags, and the snapshot.
+      const createSnapshot = kind === 'db' ? 'rds:CreateDBSnapshot' : 'rds:CreateDBClusterSnapshot';
+      needs.push(
+        { action: createSnapshot, resource: arn(`${kind}:${id}`), context: resourceTags(kind, id) },
+        {
+          action: createSnapshot,
+          resource: arn(`${kind === 'db' ? 'snapshot' : 'cluster-snapshot'}:${snapshot}`),
+        },
+      );
+    }
     return needs;
   };
 }
