@@ -151,9 +151,8 @@ export function describeSecret(ctx: SecretsContext, input: DescribeSecretRequest
 export function listSecrets(ctx: SecretsContext, input: ListSecretsRequest): ListSecretsResponse {
   const filters = input.Filters ?? [];
   const size = input.MaxResults ?? 100;
-  const rows: SecretRow[] = [];
+  const rows: (SecretRow & { sort_key: string | number })[] = [];
   let more = false;
-  let last: { key: string | number; arn: string } | undefined;
   for (const r of ctx.db.secretsInOrder(
     (input.SortBy ?? 'created-date') as SecretSort,
     (input.SortOrder ?? 'desc') !== 'asc',
@@ -173,12 +172,13 @@ export function listSecrets(ctx: SecretsContext, input: ListSecretsRequest): Lis
       break;
     }
     rows.push(r);
-    last = { key: r.sort_key, arn: r.arn };
   }
+  // The next page starts just after the last secret of this one.
+  const last = rows.at(-1);
   return {
     SecretList: rows.map((r) => entry(ctx, r)),
     ...(more && last
-      ? { NextToken: Buffer.from(JSON.stringify([last.key, last.arn])).toString('base64url') }
+      ? { NextToken: Buffer.from(JSON.stringify([last.sort_key, last.arn])).toString('base64url') }
       : {}),
   };
 }
