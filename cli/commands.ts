@@ -123,7 +123,11 @@ export function finish(
   return EXIT.failed;
 }
 
-/** Follows an execution to its end with the step stream on stderr (none with --json). */
+/**
+ * Follows an execution to its end with the step stream on stderr (none with --json). The
+ * Ctrl-C hook is in place before the `label: arn` header is printed: whoever reacts to the
+ * header (a person, a script sending SIGINT) finds the hook there.
+ */
 export async function follow(
   g: GlobalOptions,
   conn: Connection,
@@ -133,6 +137,7 @@ export async function follow(
 ): Promise<number> {
   const follower = g.json ? undefined : new HistoryFollower(progressPrinter(''));
   const off = onInterrupt(g, executionArn);
+  say(bold(`${label}: ${dim(executionArn)}`));
   try {
     const r = await followExecution(conn, executionArn, follower);
     const shown = follower?.showed(r.error, r.cause) ?? false;
@@ -158,7 +163,6 @@ export async function runCommand(
     else process.stdout.write(`${arn}\n`);
     return EXIT.ok;
   }
-  say(bold(`${label}: ${dim(arn)}`));
   return follow(g, conn, arn, label, summary);
 }
 
@@ -201,7 +205,6 @@ export async function watch(g: GlobalOptions, ref: string): Promise<number> {
   const arn = await resolveExecution(conn, ref);
   const d = await conn.clients.sfn.send(new DescribeExecutionCommand({ executionArn: arn }));
   const workflow = workflowOf(d.stateMachineArn, conn.stage);
-  say(bold(`${workflow}: ${dim(arn)}`));
   return follow(g, conn, arn, workflow, SUMMARIES[workflow as Workflow]);
 }
 

@@ -16,6 +16,7 @@ import { credentialsOf } from '../src/rotation/master';
 import { parseDbSecret } from '../src/secret';
 import { type Connection, type GlobalOptions, workflowArn } from './context';
 import { CliError, EXIT } from './errors';
+import { untilStopSignal } from './local';
 import { bold, dim, green, ms, printJson, progressPrinter, red, say, table } from './output';
 import { type ExecutionResult, runWorkflow } from './run';
 
@@ -254,12 +255,10 @@ export async function demo(
   if (g.json) printJson(summary);
 
   if (o.keep) {
+    const stopped = untilStopSignal();
     say(bold('\n--keep: the local cloud stays up (Ctrl-C stops it). In another shell:'));
     process.stdout.write(`${exportLines(cloud)}\n`);
-    await new Promise<void>((resolve) => {
-      process.once('SIGINT', () => resolve());
-      process.once('SIGTERM', () => resolve());
-    });
+    await stopped;
   }
   await cloud.stop();
   if (!o.keep) rmSync(stateDir, { recursive: true, force: true });

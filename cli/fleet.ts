@@ -72,8 +72,8 @@ export async function rotateFleet(
     process.stdout.write(g.json ? `${JSON.stringify({ executionArn: arn })}\n` : `${arn}\n`);
     return EXIT.ok;
   }
-  say(bold(`rotate-fleet: ${dim(arn)}`));
   const off = onInterrupt(g, arn);
+  say(bold(`rotate-fleet: ${dim(arn)}`));
   const show = g.json
     ? undefined
     : progressWriter(process.stderr.isTTY === true, (s) => process.stderr.write(s));

@@ -148,6 +148,9 @@ export async function up(g: GlobalOptions, o: UpOptions): Promise<number> {
     quotas: o.quotas === false ? quotasOff() : quotasOn(),
     iam: o.iam !== false,
   });
+  // Listening for Ctrl-C / SIGTERM before anything says the cloud is up (the endpoint file, the
+  // lines below): a signal sent on reading them finds the clean stop in place.
+  const stopped = untilStopSignal();
   const info: EndpointInfo = {
     endpoint: cloud.endpoint,
     pid: process.pid,
@@ -182,15 +185,24 @@ export async function up(g: GlobalOptions, o: UpOptions): Promise<number> {
     sayConsole(info.endpoint, stateDir);
     process.stdout.write(`${exportLines(info, stateDir)}\n`);
   }
-  await new Promise<void>((resolve) => {
-    const stop = () => resolve();
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
-  });
+  await stopped;
   say('stopping: letting running work finish, then stopping database servers');
   await cloud.stop();
   rmSync(path.join(stateDir, ENDPOINT_FILE), { force: true });
   return EXIT.ok;
+}
+
+/** Resolves at the first SIGINT or SIGTERM (installed at once, synchronously). */
+export function untilStopSignal(): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const stop = () => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      resolve();
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
 }
 
 /** The port `up` was asked for is taken: say by whom, when this user can see it. */
