@@ -5,6 +5,7 @@ import {
 } from '@aws-sdk/client-secrets-manager';
 import { aws } from '../aws/errors';
 import { RDS_CLUSTER_TAG, RDS_INSTANCE_TAG } from '../rotation/master';
+import { STATUS_SINCE_TAG, statusSince } from '../rotation/types';
 import { DRIFT_TAG, parseDrift } from './drift';
 import { DEFAULT_MAX_AGE_DAYS, nextRotationOf } from './fleet';
 import { DEFAULT_OLDER_THAN_MINUTES, versionCreated } from './reconcile';
@@ -175,7 +176,8 @@ export function classifySecret(
   const status = tagOf(s, STATUS_TAG);
   const seen = arn ? o.observed?.get(arn) : undefined;
   const found: Omit<AttentionRow, 'secret' | 'arn' | 'database' | 'also'>[] = [];
-  const changed = iso(s.LastChangedDate);
+  // Since the repair recorded the status; LastChangedDate (moved by any later write) otherwise.
+  const changed = statusSince(tagOf(s, STATUS_SINCE_TAG))?.toISOString() ?? iso(s.LastChangedDate);
 
   if (seen?.logsIn === false || (status === 'broken' && seen?.logsIn !== true)) {
     found.push({

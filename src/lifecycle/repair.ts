@@ -9,7 +9,7 @@ import { tokenFromExecutionName } from '../rotation/input';
 import { credentialsOf } from '../rotation/master';
 import { finishSecret, logsIn } from '../rotation/steps';
 import { resolveStrategy } from '../rotation/strategies';
-import { STATUS_TAG } from '../rotation/types';
+import { STATUS_SINCE_TAG, STATUS_TAG, statusSince } from '../rotation/types';
 import { describeState, readVersion } from '../rotation/versions';
 import { type DbSecret, parseDbSecret } from '../secret';
 import { parser } from '../validate';
@@ -237,10 +237,17 @@ function result(d: z.infer<typeof diagnosisSchema>, outcome: RepairResult['outco
   };
 }
 
+/**
+ * The status tag, and since when it holds: a repair that finds the status it already recorded
+ * (a second repair of a secret still broken) keeps the first date.
+ */
 async function tagStatus(deps: Deps, arn: string, value: string): Promise<void> {
-  await aws(`TagResource ${arn}`, () =>
-    deps.secrets.send(new TagResourceCommand({ SecretId: arn, Tags: [{ Key: STATUS_TAG, Value: value }] })),
-  );
+  const { tags } = await describeState(deps.secrets, arn);
+  const since =
+    tags[STATUS_TAG] === value && statusSince(tags[STATUS_SINCE_TAG]) ? tags[STATUS_SINCE_TAG] : undefined;
+  const Tags = [{ Key: STATUS_TAG, Value: value }];
+  if (!since) Tags.push({ Key: STATUS_SINCE_TAG, Value: new Date().toISOString() });
+  await aws(`TagResource ${arn}`, () => deps.secrets.send(new TagResourceCommand({ SecretId: arn, Tags })));
 }
 
 function message(d: z.infer<typeof diagnosisSchema>, outcome: RepairResult['outcome']): string {

@@ -14,6 +14,19 @@ export const LAST_ROTATED_TAG = 'credflow:last-rotated';
  */
 export const STATUS_TAG = 'credflow:rotation-status';
 /**
+ * When the repair first wrote the present `broken`, `rolled-back` or `rolled-forward` status (ISO
+ * 8601): `credflow status` says since when from it, as LastChangedDate moves with every later
+ * tag or value write. Bookkeeping, not a boundary: a value that is not a date is ignored.
+ */
+export const STATUS_SINCE_TAG = 'credflow:rotation-status-since';
+
+/** A `credflow:rotation-status-since` value as a date, or undefined when it is not one. */
+export function statusSince(value: string | undefined): Date | undefined {
+  if (!value || !/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{3})?Z$/.test(value)) return undefined;
+  const d = new Date(value);
+  return Number.isNaN(d.getTime()) ? undefined : d;
+}
+/**
  * The connection limit create-user gave the secret's user: a clone made later gets the same.
  * A missing or malformed tag means the default (DEFAULT_CONNECTION_LIMIT), never "unlimited".
  */

@@ -254,6 +254,10 @@ describe('reconcile-rotations', () => {
     expect(r.cause).toContain('ACTION NEEDED');
     const d = await tc.clients.secrets.send(new DescribeSecretCommand({ SecretId: arn }));
     expect(d.Tags).toContainEqual({ Key: 'credflow:rotation-status', Value: 'broken' });
+    const sinceOf = (tags: typeof d.Tags) =>
+      tags?.find((t) => t.Key === 'credflow:rotation-status-since')?.Value;
+    const since = sinceOf(d.Tags);
+    expect(Date.parse(since ?? '')).toBeLessThanOrEqual(Date.now());
     expect(holder(await stages(arn), 'AWSPENDING')).toBeUndefined();
     const alert = tc.cloud.sns.messages().slice(alertsBefore).at(-1);
     expect(alert?.subject).toBe(`credflow: ACTION NEEDED: ${d.Name} does not log in`);
@@ -275,6 +279,10 @@ describe('reconcile-rotations', () => {
     expect((rec.output as { message: string }).message).toContain(
       `${d.Name}: ACTION NEEDED: AWSCURRENT does not log in (SecretBroken)`,
     );
+    // Still broken: the second repair keeps the date the first one recorded.
+    const again = await tc.clients.secrets.send(new DescribeSecretCommand({ SecretId: arn }));
+    expect(sinceOf(again.Tags)).toBe(since);
+    expect(again.LastChangedDate?.getTime()).toBeGreaterThan(d.LastChangedDate?.getTime() ?? Infinity);
     await tc.clients.secrets.send(
       new PutSecretValueCommand({ SecretId: arn, SecretString: JSON.stringify(good) }),
     );

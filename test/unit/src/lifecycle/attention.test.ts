@@ -66,6 +66,29 @@ describe('what needs attention: each kind', () => {
     expect(kindOf(tagged, { observed: new Map([[tagged.ARN, { logsIn: true }]]) })).toBe('healthy:ok');
   });
 
+  it('broken and failing say since when the repair recorded it, not since the last write to the secret', () => {
+    const since = new Date(NOW - 3 * DAY).toISOString();
+    // A later tag write (verify's drift tag, a last-rotated tag) moved LastChangedDate.
+    const later = { LastChangedDate: new Date(NOW - 3_600_000) };
+    for (const status of ['broken', 'rolled-back']) {
+      const s = managed('credflow/shop-db/s', later, {
+        'credflow:rotation-status': status,
+        'credflow:rotation-status-since': since,
+      });
+      const r = classifySecret(s, opts());
+      expect('row' in r && r.row.since).toBe(since);
+    }
+    // Anyone who may tag the secret can write anything there: what is not a date is not read.
+    for (const junk of ['yesterday', '2026-13-45T99:00:00Z', '']) {
+      const s = managed('credflow/shop-db/j', later, {
+        'credflow:rotation-status': 'broken',
+        'credflow:rotation-status-since': junk,
+      });
+      const r = classifySecret(s, opts());
+      expect('row' in r && r.row.since).toBe(later.LastChangedDate.toISOString());
+    }
+  });
+
   it('failing: the last rotation failed and was rolled back or forward', () => {
     for (const v of ['rolled-back', 'rolled-forward']) {
       expect(kindOf(managed('credflow/shop-db/f', {}, { 'credflow:rotation-status': v }))).toBe('failing');
