@@ -504,16 +504,11 @@ async function restoreRotation(
   }
 }
 
-/** The tags adoption adds on top of what the secret had (undo removes exactly these). */
-const ADOPTION_TAGS = [
-  MANAGED_TAG,
-  USER_TAG,
-  DB_TAG,
-  STRATEGY_TAG,
-  GRANTS_TAG,
-  ADOPTED_FROM_TAG,
-  ADOPTED_RULES_TAG,
-];
+/**
+ * The tags that bind the secret as create-database-user does; a failed adoption puts back the
+ * values the secret had (undo, later, removes every credflow:* tag).
+ */
+const BINDING_TAGS = [MANAGED_TAG, USER_TAG, DB_TAG, STRATEGY_TAG, GRANTS_TAG];
 
 /**
  * AdoptSecret: the dry-run report, adoption, or its undo, for one secret. A secret with blockers
@@ -566,7 +561,7 @@ export async function adoptSecret(deps: Deps, input: z.infer<typeof adoptInput>)
     }
     // (3) The tags create-database-user sets, and the grants fingerprint.
     const grants = await engine.listGrants(master.creds, r.username);
-    const added = ADOPTION_TAGS.slice(0, 5).filter((k) => s.tags[k] === undefined);
+    const added = BINDING_TAGS.filter((k) => s.tags[k] === undefined);
     await tag(deps, arn, {
       [MANAGED_TAG]: 'true',
       [USER_TAG]: r.username,
@@ -575,9 +570,7 @@ export async function adoptSecret(deps: Deps, input: z.infer<typeof adoptInput>)
       [GRANTS_TAG]: grantsFingerprint(grants),
     });
     const previous = Object.fromEntries(
-      ADOPTION_TAGS.slice(0, 5)
-        .filter((k) => s.tags[k] !== undefined)
-        .map((k) => [k, s.tags[k] as string]),
+      BINDING_TAGS.filter((k) => s.tags[k] !== undefined).map((k) => [k, s.tags[k] as string]),
     );
     undo.push(async () => {
       // The verify below may have recorded drift (on a secret it had never seen): that goes too.
@@ -670,11 +663,12 @@ async function undoAdoption(deps: Deps, input: z.infer<typeof adoptInput>): Prom
       report.changed.push(`removed the binding of ${user} (and its clone)`);
     }
   }
-  // The drift verify recorded goes too: credflow no longer verifies this secret.
+  // Every tag of credflow's goes: the binding, and what its rotations, repairs and verifies
+  // recorded (last rotated, status, drift): credflow no longer rotates or verifies this secret.
   await untag(
     deps,
     arn,
-    [...ADOPTION_TAGS, DRIFT_TAG].filter((k) => tags[k] !== undefined),
+    Object.keys(tags).filter((k) => k.startsWith('credflow:')),
   );
   report.changed.push("removed credflow's tags");
   deps.logger.info('AdoptSecret: undone', { secretArn: arn });

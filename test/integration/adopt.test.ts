@@ -230,11 +230,14 @@ describe.each(FAMILIES)('%s: secrets AWS rotation functions made', (family) => {
         Tags: [{ Key: DRIFT_TAG, Value: 'grants 2026-12-07T13:00:00Z' }],
       }),
     );
+    // credflow's rotations recorded theirs.
+    expect((await rotation(s.arn)).tags).toHaveProperty(['credflow:last-rotated']);
     const undone = await adopt(s.arn, { undo: true });
     expect(undone.outcome).toBe('undone');
     const back = await rotation(s.arn);
-    // ...goes with credflow's other tags.
+    // ...goes with credflow's other tags, and so does what its rotations recorded.
     expect(back.tags[DRIFT_TAG]).toBeUndefined();
+    expect(Object.keys(back.tags).filter((k) => k.startsWith('credflow:'))).toEqual([]);
     expect(back.lambda).toBe(templates[templateName(family, 'MultiUser')]);
     expect(back.enabled).toBe(true);
     expect(back.rules?.ScheduleExpression).toBe(SCHEDULE);
