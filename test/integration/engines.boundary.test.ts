@@ -12,6 +12,7 @@ import { notBoundError } from '../../src/engines/common';
 import { bindingComment } from '../../src/engines/postgres/catalog';
 import type { Credentials, DatabaseEngine } from '../../src/engines/types';
 import { NotFoundError, ValidationError } from '../../src/errors';
+import { rejection } from '../support/rejection';
 import { startTestServers, TEST_DATABASE, type TestServers } from '../support/servers';
 import { type Family, sqlAs } from '../support/sql';
 
@@ -27,15 +28,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await servers?.stop();
 });
-
-async function rejection(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error('expected the promise to reject');
-}
 
 describe.each<Family>(['postgres', 'mysql'])('%s: the privilege boundary', (family) => {
   let engine: DatabaseEngine;

@@ -16,6 +16,7 @@ import {
   TransientError,
   ValidationError,
 } from '../../src/errors';
+import { rejection } from '../support/rejection';
 import { startTestServers, TEST_DATABASE, type TestServers } from '../support/servers';
 import { type Family, sqlAs } from '../support/sql';
 
@@ -39,15 +40,6 @@ async function closedPort(): Promise<number> {
   const { port } = srv.address() as net.AddressInfo;
   await new Promise<void>((r) => srv.close(() => r()));
   return port;
-}
-
-async function rejection(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error('expected the promise to reject');
 }
 
 describe.each<Family>(['postgres', 'mysql'])('%s engine contract', (family) => {

@@ -14,6 +14,7 @@ import { newClient } from '../../src/engines/postgres/driver';
 import type { Credentials, DatabaseEngine, SessionInfo } from '../../src/engines/types';
 import { AuthenticationError, DatabaseError } from '../../src/errors';
 import { externalIPv4, type Proxy as NoTlsProxy, startNoTlsProxy } from '../support/no-tls-proxy';
+import { rejection } from '../support/rejection';
 import { startTestServers, type TestServers } from '../support/servers';
 import { itWhen } from '../support/skip';
 import type { Family } from '../support/sql';
@@ -34,15 +35,6 @@ afterAll(async () => {
   await servers?.stop();
   if (otherCaDir) rmSync(otherCaDir, { recursive: true, force: true });
 });
-
-async function rejection(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error('expected the promise to reject');
-}
 
 describe.each<Family>(['postgres', 'mysql'])('%s engine TLS', (family) => {
   let engine: DatabaseEngine;

@@ -13,6 +13,7 @@ import { memoryLogger } from '../../src/log';
 import { createSecret, logsIn, setSecret } from '../../src/rotation/steps';
 import type { StrategyName } from '../../src/rotation/types';
 import { startTestCloud, type TestCloud } from '../support/cloud';
+import { rejection } from '../support/rejection';
 import { startTestServers, type TestServers } from '../support/servers';
 import type { Family } from '../support/sql';
 import { createUserSecret } from '../support/user-secret';
@@ -61,15 +62,6 @@ async function put(secretId: string, value: object, stages?: string[], clientTok
       ...(clientToken ? { ClientRequestToken: clientToken } : {}),
     }),
   );
-}
-
-async function rejection(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error('expected the promise to reject');
 }
 
 describe.each<Family>(['postgres', 'mysql'])('%s: the steps refuse before any change', (family) => {

@@ -20,19 +20,11 @@ import {
 import { bindingComment, bindingOf, type RoleRow } from '../../../../src/engines/postgres/catalog';
 import type { Credentials, NewUser } from '../../../../src/engines/types';
 import { ValidationError } from '../../../../src/errors';
+import { rejection } from '../../../support/rejection';
 
 const ARN = 'arn:aws:secretsmanager:us-east-1:000000000000:secret:credflow/db/app-AbCdEf';
 /** Nothing listens on port 1: an engine that gets past its checks fails to connect. */
 const CLOSED: Credentials = { host: '127.0.0.1', port: 1, username: 'dbadmin', password: 'Admin-pw-1' };
-
-async function rejection(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error('expected the promise to reject');
-}
 
 describe('names (checkNameCommon)', () => {
   it('returns the name it accepts', () => {
