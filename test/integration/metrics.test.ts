@@ -4,7 +4,11 @@
  * emit, with which dimensions, and never anything secret.
  */
 import { randomUUID } from 'node:crypto';
-import { GetSecretValueCommand, TagResourceCommand } from '@aws-sdk/client-secrets-manager';
+import {
+  GetSecretValueCommand,
+  PutSecretValueCommand,
+  TagResourceCommand,
+} from '@aws-sdk/client-secrets-manager';
 import type { Deps } from '../../src/deps';
 import { parsePlanFleetRotationInput, planFleetRotation } from '../../src/lifecycle/fleet';
 import { findStalledRotations, parseReconcileInput } from '../../src/lifecycle/reconcile';
@@ -133,6 +137,35 @@ describe('metrics reported by the cores', () => {
       { name: 'Repair', value: 1, dimensions: { action: 'roll-back' } },
     ]);
     expectNothingSecret(deps.metrics.points, s.password, pending, s.username);
+  });
+
+  it('a repair that leaves AWSCURRENT unable to log in reports SecretsBroken (the secret-broken alarm reads it)', async () => {
+    const s = await userSecret('single-user');
+    // AWSCURRENT with a password the server never had: no version logs in.
+    const good = JSON.parse(await stagedValue(s.arn)) as Record<string, unknown>;
+    await tc.clients.secrets.send(
+      new PutSecretValueCommand({
+        SecretId: s.arn,
+        SecretString: JSON.stringify({ ...good, password: 'Wrong-1-pw' }),
+      }),
+    );
+    const deps = depsWith();
+    const token = randomUUID();
+    await createSecret(deps, { secretId: s.arn, token });
+    const diagnosis = await diagnoseRotation(deps, { secretId: s.arn, reason: 'test', token });
+    expect(diagnosis).toMatchObject({ action: 'roll-back', severity: 'critical' });
+    await rollBackRotation(deps, diagnosis);
+    expect(deps.metrics.points).toEqual([
+      { name: 'RotationFailed', value: 1, dimensions: { engine: 'postgres', strategy: 'single-user' } },
+      { name: 'Repair', value: 1, dimensions: { action: 'roll-back' } },
+      { name: 'SecretsBroken', value: 1, dimensions: {} },
+    ]);
+    // Nothing left to roll back, still broken: counted again, so the alarm keeps firing.
+    const again = await diagnoseRotation(deps, { secretId: s.arn, reason: 'test' });
+    expect(again).toMatchObject({ action: 'none', severity: 'critical' });
+    await rollBackRotation(deps, again);
+    expect(deps.metrics.points.filter((p) => p.name === 'SecretsBroken')).toHaveLength(2);
+    expectNothingSecret(deps.metrics.points, s.password, 'Wrong-1-pw', s.username);
   });
 
   it('the reconciler reports the stalled rotations it finds on a page', async () => {
