@@ -316,3 +316,60 @@ describe('credflow status: drift as verify recorded it', () => {
     expect(after.view.rows.find((r) => r.secret === name)).toBeUndefined();
   }, 180_000);
 });
+
+describe('credflow status over many pages', () => {
+  it('reads every page of ListSecrets (100 a page) and prints the rows worst first as text', async () => {
+    const n = 230;
+    const names: string[] = [];
+    for (let i = 0; i < n; i++) {
+      const name = `credflow/paged-db/u${String(i).padStart(3, '0')}`;
+      names.push(name);
+      await tc.clients.secrets.send(
+        new CreateSecretCommand({
+          Name: name,
+          SecretString: '{"n":1}',
+          Tags: [
+            { Key: 'credflow:managed', Value: 'true' },
+            { Key: 'credflow:db', Value: 'paged-db' },
+            // Every tenth a broken one, the rest failing: both kinds found on every page.
+            { Key: 'credflow:rotation-status', Value: i % 10 === 0 ? 'broken' : 'rolled-back' },
+          ],
+        }),
+      );
+    }
+    const { view } = await statusJson();
+    expect(view.pages).toBeGreaterThanOrEqual(Math.ceil(n / 100));
+    const paged = view.rows.filter((r) => r.database === 'paged-db');
+    expect(paged.map((r) => r.secret).sort()).toEqual(names);
+    expect(paged.filter((r) => r.kind === 'broken')).toHaveLength(n / 10);
+
+    // The text a person reads: a header, then one line per row, broken ones first.
+    const written: string[] = [];
+    const spy = jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      written.push(String(chunk));
+      return true;
+    });
+    try {
+      const code = await status({
+        stateDir: tc.stateDir,
+        endpointUrl: tc.cloud.endpoint,
+        region: tc.cloud.region,
+      });
+      // As documented: 0 whatever the view shows (scripts read --json's rows).
+      expect(code).toBe(0);
+    } finally {
+      spy.mockRestore();
+    }
+    const lines = written.join('').split('\n');
+    const header = lines.findIndex((l) => /^kind\s+secret\s+database\s+since\s+what\s+look at/.test(l));
+    expect(header).toBeGreaterThanOrEqual(0);
+    const kinds = lines
+      .slice(header + 1)
+      .map((l) => /^([A-Z]+)\s/.exec(l)?.[1])
+      .filter(Boolean);
+    expect(kinds.length).toBe(view.rows.length);
+    expect(kinds[0]).toBe('BROKEN');
+    expect(kinds.lastIndexOf('BROKEN')).toBeLessThan(kinds.indexOf('FAILING'));
+    for (const name of names) expect(written.join('')).toContain(name);
+  }, 180_000);
+});
