@@ -466,6 +466,41 @@ describe('the adopt-secrets workflow', () => {
     expect((await rotation(a.arn)).lambda).toBe(tc.rotationLambdaArn);
   });
 
+  it('an adopted secret outside credflow/ whose rotation stalled is found and rolled back by reconcile-rotations, under its roles', async () => {
+    const conn = connectionOf(tc);
+    seq += 1;
+    const username = `app${seq}`;
+    const password = `Init${seq}pw-${Math.random().toString(36).slice(2)}`;
+    await makeUser('mysql', username, password);
+    const m = masters.mysql.creds;
+    const value = { engine: 'mysql', host: m.host, port: m.port, username, password, dbname: 'appdb' };
+    const made = await tc.clients.secrets.send(
+      new CreateSecretCommand({ Name: `apps/stalled/${username}`, SecretString: JSON.stringify(value) }),
+    );
+    const arn = made.ARN as string;
+    await succeed(conn, 'adopt-secrets', { secretId: arn });
+    // A rotation cut after createSecret: an AWSPENDING the database never got.
+    const token = `stalled-${seq}-${'0'.repeat(32)}`;
+    await tc.clients.secrets.send(
+      new PutSecretValueCommand({
+        SecretId: arn,
+        ClientRequestToken: token,
+        SecretString: JSON.stringify({ ...value, password: 'Never-set-1' }),
+        VersionStages: ['AWSPENDING'],
+      }),
+    );
+    const out = (await succeed(conn, 'reconcile-rotations', { olderThanMinutes: 0 })) as {
+      stalled: number;
+      rolledBack: number;
+    };
+    expect(out.stalled).toBeGreaterThanOrEqual(1);
+    expect(out.rolledBack).toBeGreaterThanOrEqual(1);
+    const d = await tc.clients.secrets.send(new DescribeSecretCommand({ SecretId: arn }));
+    expect(d.VersionIdsToStages?.[token]).toBeUndefined();
+    expect(d.Tags).toContainEqual({ Key: 'credflow:rotation-status', Value: 'rolled-back' });
+    expect((await adopt(arn, { dryRun: true })).loginOk).toBe(true);
+  });
+
   it('undo of a secret that had no rotation turns rotation off again, as the adopt function role', async () => {
     const conn = connectionOf(tc);
     seq += 1;
