@@ -78,17 +78,22 @@ export function connectionLimitOf(tags: Record<string, string>): number {
  * lives, never logs in somewhere a writer of AWSPENDING chose.
  */
 export function assertSameTarget(current: DbSecret, pending: DbSecret, what: string): void {
+  const differs = targetDifferences(current, pending);
+  if (differs.length > 0) {
+    throw new ValidationError(
+      `${what} points at another ${differs.join(', ')} than AWSCURRENT: a rotation never moves a secret to another server or database; nothing changed`,
+    );
+  }
+}
+
+/** Which of engine, host, port (the engine's default when absent) and dbname differ. */
+export function targetDifferences(a: DbSecret, b: DbSecret): ('engine' | 'host' | 'port' | 'dbname')[] {
   const where = (v: DbSecret) => ({
     engine: v.engine,
     host: v.host,
     port: String(v.port ?? defaultPort(v.engine)),
     dbname: v.dbname ?? '',
   });
-  const [a, b] = [where(current), where(pending)];
-  const differs = (['engine', 'host', 'port', 'dbname'] as const).filter((k) => a[k] !== b[k]);
-  if (differs.length > 0) {
-    throw new ValidationError(
-      `${what} points at another ${differs.join(', ')} than AWSCURRENT: a rotation never moves a secret to another server or database; nothing changed`,
-    );
-  }
+  const [x, y] = [where(a), where(b)];
+  return (['engine', 'host', 'port', 'dbname'] as const).filter((k) => x[k] !== y[k]);
 }

@@ -11,7 +11,14 @@ import { engineFor as defaultEngineFor } from '../engines';
 import type { Credentials, DatabaseEngine } from '../engines/types';
 import { AuthenticationError, RotationInProgressError, RotationStateError, ValidationError } from '../errors';
 import { type DbSecret, parseDbSecret, serialiseSecret } from '../secret';
-import { assertMasterApart, assertOwned, assertSameTarget, boundUser, connectionLimitOf } from './boundary';
+import {
+  assertMasterApart,
+  assertOwned,
+  assertSameTarget,
+  boundUser,
+  connectionLimitOf,
+  targetDifferences,
+} from './boundary';
 import { credentialsOf, type MasterLogin, useMaster, withMaster } from './master';
 import { namedStrategy, type RotationStrategy, resolveStrategy, type SetContext } from './strategies';
 import { LAST_ROTATED_TAG, STATUS_TAG, type StepInput, type StepName, type StepResult } from './types';
@@ -237,14 +244,20 @@ export async function setSecret(deps: Deps, input: StepInput): Promise<StepResul
   return done('setSecret', l, input.token, 'applied', pending.username);
 }
 
-/** AWSPREVIOUS, when it is another version that names the same user on the same host. */
+/**
+ * AWSPREVIOUS, when it is another version that names the same user on the same engine, host,
+ * port and database: its password is sent only where the pending one goes (a login elsewhere
+ * would hand the new password to whatever listens there).
+ */
 async function previousOf(deps: Deps, l: Loaded, pending: DbSecret): Promise<DbSecret | undefined> {
   const id = l.state.previousVersionId;
   if (!id || id === l.state.currentVersionId) return undefined;
   const raw = await readVersion(deps.secrets, l.state.arn, { VersionId: id });
   if (raw === undefined) return undefined;
   const prev = parseDbSecret(raw, `AWSPREVIOUS of ${l.state.arn}`);
-  return prev.username === pending.username && prev.host === pending.host ? prev : undefined;
+  return prev.username === pending.username && targetDifferences(prev, pending).length === 0
+    ? prev
+    : undefined;
 }
 
 /**

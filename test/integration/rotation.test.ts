@@ -4,6 +4,7 @@
  */
 
 import { randomUUID } from 'node:crypto';
+import net from 'node:net';
 import {
   DescribeSecretCommand,
   GetSecretValueCommand,
@@ -450,6 +451,39 @@ describe.each<Family>(['postgres', 'mysql'])('rotation on %s', (family) => {
       expect(
         await canLogIn(s.engine, credsOf({ username: s.username, password: 'Set-elsewhere-1' }, family)),
       ).toBe(true);
+    });
+
+    it('single-user: an AWSPREVIOUS that points at another port is not tried: nothing connects there', async () => {
+      const s = await makeUserSecret(family, 'single-user');
+      await rotateViaSecretsManager(s.arn);
+      const current = await secretValue(s.arn);
+      // The database accepts neither AWSCURRENT nor AWSPENDING, so single-user would fall back on
+      // AWSPREVIOUS; a writer of the secret made AWSPREVIOUS name a port where it listens.
+      await s.engine.setPassword(admin(family), s.username, 'Set-elsewhere-2', s.arn);
+      const connections: string[] = [];
+      const trap = net.createServer((sock) => {
+        connections.push(String(sock.remotePort));
+        sock.destroy();
+      });
+      await new Promise<void>((r) => trap.listen(0, '127.0.0.1', r));
+      try {
+        const port = (trap.address() as net.AddressInfo).port;
+        const elsewhere = randomUUID();
+        await tc.clients.secrets.send(
+          new PutSecretValueCommand({
+            SecretId: s.arn,
+            ClientRequestToken: elsewhere,
+            SecretString: JSON.stringify({ ...current, port, password: 'Set-elsewhere-2' }),
+            VersionStages: ['AWSPREVIOUS'],
+          }),
+        );
+        const input = { secretId: s.arn, token: randomUUID() };
+        await createSecret(deps(), input);
+        await expect(setSecret(deps(), input)).rejects.toBeInstanceOf(AuthenticationError);
+        expect(connections).toEqual([]);
+      } finally {
+        await new Promise((r) => trap.close(r));
+      }
     });
 
     it('single-user: a login refused for another reason than the password (the user at its connection limit) fails with that error, not as a wrong password', async () => {
