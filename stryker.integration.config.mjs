@@ -18,17 +18,17 @@ export default {
   typescriptChecker: { prioritizePerformanceOverAccuracy: true },
   mutate: [
     // load: the binding and the boundary on AWSCURRENT
-    'src/rotation/steps.ts:53-54',
+    'src/rotation/steps.ts:60-61',
     // pendingOf: the boundary on AWSPENDING
-    'src/rotation/steps.ts:80-80',
+    'src/rotation/steps.ts:87-87',
     // checkMaster: the master is another user, on the user's endpoint and engine family
-    'src/rotation/steps.ts:116-130',
+    'src/rotation/steps.ts:123-137',
     // setSecret: AWSPENDING on AWSCURRENT's engine, host, port and database
-    'src/rotation/steps.ts:203-203',
+    'src/rotation/steps.ts:210-210',
     // testSecret: the boundary on the version it logs in with
-    'src/rotation/steps.ts:280-280',
+    'src/rotation/steps.ts:293-293',
     // finishSecret: the boundary on the version it promotes, on AWSCURRENT's target
-    'src/rotation/steps.ts:313-325',
+    'src/rotation/steps.ts:326-338',
     // single-user's setPassword: the fallback to AWSPREVIOUS
     'src/rotation/strategies/single-user.ts:18-34',
     // the binding checks the master makes in the session that changes a user: assertBound, boundRole

@@ -22,15 +22,17 @@ export default {
     'src/rotation/strategies/alternating-users.ts:9-23',
     'src/rotation/strategies/single-user.ts:13-17',
     'src/rotation/strategies/admin-single-user.ts:10-15',
-    // checkNameCommon .. checkPrivileges: names, passwords, system accounts and databases,
-    // connection limits, privileges
+    // names, passwords, system accounts and databases, connection limits, privileges:
+    // hasControlCharacter, checkNameCommon, checkPassword, isSystemAccount,
+    // assertNotSystemAccount, checkApplicationDatabase, notBoundError, checkConnectionLimit,
+    // checkPrivileges
     'src/engines/common.ts:96-251',
     // validateClone, validateManaged
     'src/engines/base.ts:173-191',
     // validateUsername, validateDatabase
     'src/engines/postgres/engine.ts:97-120',
     'src/engines/mysql/engine.ts:109-131',
-    // the binding comment
+    // the binding comment: bindingComment, bindingOf
     'src/engines/postgres/catalog.ts:44-50',
   ],
   concurrency: 2,
