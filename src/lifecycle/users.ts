@@ -262,7 +262,7 @@ export async function prepareDatabaseUser(
 /**
  * Refuses an existing secret this request did not make: without its mark (the first version's id,
  * see requestToken), older than the request, deleted, for another user or database, or with a
- * resource policy or KMS key the request did not ask for. Adopting such a secret would give its
+ * resource policy, KMS key, rotation function or replica Region the request did not ask for. Adopting such a secret would give its
  * maker's password, policy or key to the user credflow is about to create.
  */
 async function assertMadeByThisRequest(
@@ -307,6 +307,12 @@ async function assertMadeByThisRequest(
       ? wanted === undefined
       : wanted !== undefined && (key === wanted || key.endsWith(`/${wanted}`) || key.endsWith(`:${wanted}`));
   if (!sameKey) throw refuse('encrypted with a KMS key the request did not ask for');
+  // This request turns rotation on only after the user exists (EnableRotation), and never
+  // replicates: a rotation function or a replica here was set by someone else, who would run
+  // code with the secret's value or hold a copy of it in another Region.
+  if (existing.RotationLambdaARN) throw refuse('has a rotation function the request did not set');
+  if ((existing.ReplicationStatus ?? []).length > 0)
+    throw refuse('is replicated to Regions the request did not ask for');
   const policy = await aws(`GetResourcePolicy ${existing.ARN}`, () =>
     deps.secrets.send(new GetResourcePolicyCommand({ SecretId: existing.ARN })),
   );

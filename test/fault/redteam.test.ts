@@ -447,6 +447,27 @@ describe.each([
       (await tc.clients.secrets.send(new GetResourcePolicyCommand({ SecretId: mine.secretArn })))
         .ResourcePolicy,
     ).toBe(policy);
+
+    // Its own secret, given a rotation function of someone else's since: refused, nothing changed.
+    const rotated = { dbIdentifier: id, username: 'rotated', strategy: 'admin-single-user' as const };
+    const ours = await prepareDatabaseUser(deps(), parse({ input: rotated, request: own }));
+    const foreign = tc.cloud.lambdas.register(`foreign-rotation-${engine}`, async () => ({}));
+    tc.cloud.iam.addPermission(foreign, 'secretsmanager.amazonaws.com');
+    await tc.clients.secrets.send(
+      new RotateSecretCommand({
+        SecretId: ours.secretArn,
+        RotationLambdaARN: foreign,
+        RotationRules: { AutomaticallyAfterDays: 30 },
+        RotateImmediately: false,
+      }),
+    );
+    const before3 = await tc.clients.secrets.send(new DescribeSecretCommand({ SecretId: ours.secretArn }));
+    await expect(prepareDatabaseUser(deps(), parse({ input: rotated, request: own }))).rejects.toMatchObject({
+      name: 'ValidationError',
+      message: `secret credflow/${id}/rotated exists and was not created by this request; nothing changed`,
+    });
+    const after3 = await tc.clients.secrets.send(new DescribeSecretCommand({ SecretId: ours.secretArn }));
+    expect(after3.VersionIdsToStages).toEqual(before3.VersionIdsToStages);
   });
 
   it.each([
