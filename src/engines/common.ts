@@ -212,8 +212,9 @@ export function notBoundError(username: string): ValidationError {
  * and lock the master out (then every rotation on the instance fails). 40 because the smallest
  * RDS classes and PostgreSQL's default allow about 80 to 150 connections in all, and an
  * alternating secret's two users may both hold connections while applications move from one to
- * the other: 2 x 40 still leaves the master and the server's own sessions room. Raise it per
- * user (create-user's connectionLimit) for a bigger instance or pool.
+ * the other: 2 x 40 leaves the master room from 100 connections up, not on the smallest classes
+ * (about 80), where create-user should be given a lower connectionLimit (docs/security-boundary.md).
+ * Raise it per user for a bigger instance or pool.
  */
 export const DEFAULT_CONNECTION_LIMIT = 40;
 /** The highest connection limit create-user accepts (RDS's largest classes allow tens of thousands in all). */
