@@ -26,7 +26,7 @@ export default {
     // hasControlCharacter, checkNameCommon, checkPassword, isSystemAccount,
     // assertNotSystemAccount, checkApplicationDatabase, notBoundError, checkConnectionLimit,
     // checkPrivileges
-    'src/engines/common.ts:96-251',
+    'src/engines/common.ts:96-252',
     // validateClone, validateManaged
     'src/engines/base.ts:173-191',
     // validateUsername, validateDatabase

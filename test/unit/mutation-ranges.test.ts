@@ -45,22 +45,26 @@ function declared(line: string): { indent: string; name: string } | undefined {
  * The functions and methods a range touches: the one its first line is in, and those declared
  * within it; each with its name and last line (1-based).
  */
-function touched(file: string, first: number, last: number): { name: string; last: number }[] {
+function touched(
+  file: string,
+  first: number,
+  last: number,
+): { name: string; last: number; inside: boolean }[] {
   const lines = readFileSync(path.join(root, file), 'utf8').split('\n');
   const endOf = (i: number, indent: string) =>
     // A one-line arrow property ends where it starts.
     /,$/.test(lines[i] ?? '') ? i + 1 : lines.findIndex((l, j) => j > i && l.startsWith(`${indent}}`)) + 1;
-  const out: { name: string; last: number }[] = [];
+  const out: { name: string; last: number; inside: boolean }[] = [];
   for (let i = first - 2; i >= 0; i--) {
     const d = declared(lines[i] ?? '');
     if (!d) continue;
     const end = endOf(i, d.indent);
-    if (end >= first) out.push({ name: d.name, last: end });
+    if (end >= first) out.push({ name: d.name, last: end, inside: false });
     break;
   }
   for (let i = first - 1; i < last; i++) {
     const d = declared(lines[i] ?? '');
-    if (d) out.push({ name: d.name, last: endOf(i, d.indent) });
+    if (d) out.push({ name: d.name, last: endOf(i, d.indent), inside: true });
   }
   return out;
 }
@@ -83,5 +87,7 @@ describe('the mutation testing scope', () => {
     let end = last;
     while (end > first && (lines[end - 1] ?? '').trim() === '') end--;
     expect(end).toBeLessThanOrEqual(Math.max(...fns.map((f) => f.last)));
+    // A function that starts in the range ends in it: a range cut short misses its last lines.
+    expect(fns.filter((f) => f.inside && f.last > end).map((f) => f.name)).toEqual([]);
   });
 });
