@@ -9,6 +9,7 @@ import {
   DescribeSecretCommand,
   PutSecretValueCommand,
   RotateSecretCommand,
+  SecretsManagerClient,
   TagResourceCommand,
 } from '@aws-sdk/client-secrets-manager';
 import { adopt as adoptCommand } from '../../cli/adopt';
@@ -375,6 +376,78 @@ describe.each(FAMILIES)('%s: secrets AWS rotation functions made', (family) => {
   it('undo refuses a secret credflow never adopted', async () => {
     const s = await templateSecret(family, 'SingleUser', { rotate: false });
     await expect(adopt(s.arn, { undo: true })).rejects.toThrow(ValidationError);
+  });
+});
+
+describe.each(FAMILIES)('%s: the other blockers, and an apply that fails half-way', (family) => {
+  /** A secret in AWS's shape for `username` on the family's database, made without a rotation. */
+  async function plainSecret(username: string, password: string, extra: Record<string, unknown> = {}) {
+    const m = masters[family].creds;
+    const made = await tc.clients.secrets.send(
+      new CreateSecretCommand({
+        Name: `apps/${family}/plain-${++seq}`,
+        SecretString: JSON.stringify({
+          engine: family,
+          host: m.host,
+          port: m.port,
+          username,
+          password,
+          dbname: 'appdb',
+          ...extra,
+        }),
+      }),
+    );
+    return made.ARN as string;
+  }
+
+  it('a system account, a user that does not exist, an endpoint no database has, a user already bound to another secret, no rotation function', async () => {
+    const system = 'rdsadmin';
+    expect(codes(await adopt(await plainSecret(system, 'whatever-1'), { dryRun: true }))).toContain(
+      'system-account',
+    );
+    const ghost = await adopt(await plainSecret(`ghost${++seq}`, 'whatever-2'), { dryRun: true });
+    expect(codes(ghost)).toEqual(['password-refused', 'user-missing']);
+    const nowhere = await adopt(await plainSecret('someone', 'whatever-3', { port: 1 }), { dryRun: true });
+    expect(codes(nowhere)).toEqual(expect.arrayContaining(['login-failed', 'no-database']));
+
+    // The same user behind a second secret, once the first one is adopted.
+    const first = await templateSecret(family, 'SingleUser');
+    expect((await adopt(first.arn)).outcome).toBe('adopted');
+    const password = (await current(connectionOf(tc), first.arn)).password;
+    const second = await adopt(await plainSecret(first.username, password), { dryRun: true });
+    expect(codes(second)).toEqual(['bound-elsewhere']);
+
+    // A function whose environment names no rotation function of credflow's cannot take rotation.
+    const unconfigured = await adoptSecret(
+      { ...deps, rotationLambdaArn: undefined },
+      adoptInput.parse({ secretId: (await templateSecret(family, 'SingleUser')).arn, dryRun: true }),
+    );
+    expect(codes(unconfigured)).toEqual(['no-rotation-function']);
+  });
+
+  it('an apply whose RotateSecret fails leaves the secret and the user as they were: tags, binding, rotation', async () => {
+    const s = await templateSecret(family, 'MultiUser', { rotate: false });
+    const before = await rotation(s.arn);
+    // The secrets client fails RotateSecret once (as AWS may: throttled, a function not found),
+    // every other call goes to the local cloud.
+    const failing = new SecretsManagerClient(tc.cloud.clientConfig());
+    failing.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName === 'RotateSecretCommand') throw new Error('RotateSecret failed (injected)');
+        return next(args);
+      },
+      { step: 'initialize', name: 'failRotateSecret' },
+    );
+    await expect(
+      adoptSecret({ ...deps, secrets: failing }, adoptInput.parse({ secretId: s.arn })),
+    ).rejects.toThrow('RotateSecret failed (injected)');
+    failing.destroy();
+    const after = await rotation(s.arn);
+    expect(after).toEqual(before);
+    const bindings = await engineFor(family).bindingsOf(masters[family].creds, [s.username]);
+    expect(bindings[s.username]?.binding).toBeUndefined();
+    // And it can be adopted afterwards, as if nothing had happened.
+    expect((await adopt(s.arn)).outcome).toBe('adopted');
   });
 });
 
