@@ -227,6 +227,8 @@ export interface ResolveContext {
   stateMachineArn(logicalId: string): string;
   /** Other resources by logical id (the alerts topic). */
   resource(logicalId: string): string;
+  /** A CloudFormation pseudo parameter by name: `AWS::Partition`, `AWS::Region`, `AWS::AccountId`. */
+  pseudoParameter(name: string): string;
 }
 
 /**

@@ -14,6 +14,8 @@ export interface DeployTarget {
   region: string;
   accountId: string;
   stage: string;
+  /** `aws` locally (the default), as in the commercial regions. */
+  partition?: string;
 }
 
 /** The alerts topic's name; serverless.yml's `AlertsTopic` resource has the same. */
@@ -26,32 +28,50 @@ export function alertsTopicName(stage: string): string {
  * deployed name (`credflow-<stage>-<key>`), so ARNs copied from `serverless deploy` work here.
  */
 export function resolveContext(catalog: Catalog, t: DeployTarget): ResolveContext {
+  const partition = t.partition ?? 'aws';
+  const pseudo: Record<string, string> = {
+    'AWS::Partition': partition,
+    'AWS::Region': t.region,
+    'AWS::AccountId': t.accountId,
+  };
   return {
     lambdaArn: (key) => {
       const name = catalog.functions.find((f) => f.key === key)?.name ?? `credflow-${t.stage}-${key}`;
-      return `arn:aws:lambda:${t.region}:${t.accountId}:function:${name}`;
+      return `arn:${partition}:lambda:${t.region}:${t.accountId}:function:${name}`;
     },
     stateMachineArn: (id) => {
       const sm = catalog.stateMachines.find((m) => m.id === id);
       if (!sm) throw new Error(`serverless.yml has no state machine with id ${id}`);
-      return `arn:aws:states:${t.region}:${t.accountId}:stateMachine:${sm.name}`;
+      return `arn:${partition}:states:${t.region}:${t.accountId}:stateMachine:${sm.name}`;
     },
     resource: (id) => {
-      if (id === 'AlertsTopic') return `arn:aws:sns:${t.region}:${t.accountId}:${alertsTopicName(t.stage)}`;
+      if (id === 'AlertsTopic')
+        return `arn:${partition}:sns:${t.region}:${t.accountId}:${alertsTopicName(t.stage)}`;
       throw new Error(`the local cloud cannot resolve resource ${id}`);
+    },
+    pseudoParameter: (name) => {
+      const v = pseudo[name];
+      if (v === undefined) throw new Error(`the local cloud cannot resolve pseudo parameter ${name}`);
+      return v;
     },
   };
 }
 
-/** `{"Fn::GetAtt": ["setSecret", "Arn"]}` -> the function's ARN, as serverless-step-functions does. */
+/**
+ * A workflow's definition as the deployed state machine has it, resolved as serverless-step-functions
+ * and CloudFormation resolve it: `{"Fn::GetAtt": ["setSecret", "Arn"]}` -> the function's ARN, and
+ * the plugin's pseudo parameters `#{AWS::Partition}` (`arn:#{AWS::Partition}:states:::sns:publish`),
+ * `#{AWS::Region}` and `#{AWS::AccountId}` -> the deployment's values.
+ */
 export function resolveDefinition(definition: unknown, ctx: ResolveContext): string {
-  return JSON.stringify(definition, (_k, v: unknown) => {
+  const text = JSON.stringify(definition, (_k, v: unknown) => {
     if (v && typeof v === 'object' && !Array.isArray(v)) {
       const att = (v as { 'Fn::GetAtt'?: [string, string] })['Fn::GetAtt'];
       if (att && Object.keys(v).length === 1) return ctx.lambdaArn(att[0]);
     }
     return v;
   });
+  return text.replace(/#\{([^}]+)\}/g, (_w, name: string) => ctx.pseudoParameter(name));
 }
 
 export interface DeployReport {

@@ -1,11 +1,12 @@
 /**
  * `serverless package` offline (osls + serverless-step-functions + serverless-esbuild), twice:
- * into a VPC with interface endpoints and a customer KMS key, and with no VPC params at all. The
+ * into a VPC with interface endpoints, customer KMS keys for the secrets and the alerts topic and a
+ * non-default log retention, and with no params at all. The
  * generated CloudFormation is checked against serverless.yml's own catalog, so new entries are
  * covered without editing this file, and cfn-lint must find no error in either template.
  */
 import { execFile, execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -24,6 +25,16 @@ const bare = mkdtempSync(path.join(os.tmpdir(), 'credflow-package-'));
 const SUBNETS = ['subnet-0123456789abcdef0', 'subnet-0fedcba9876543210'];
 const GROUPS = ['sg-0123456789abcdef0', 'sg-00112233445566778'];
 const KMS_KEY = 'arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab';
+/** The alerts topic's key: another key, so a grant on the wrong one shows. */
+const ALERTS_KMS_KEY = 'arn:aws:kms:us-east-1:123456789012:key/0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d';
+/** A retention other than serverless.yml's default (30), for the VPC run. */
+const LOG_RETENTION_DAYS = 7;
+/** The roles that publish to the alerts topic (sns:Publish on it): the repair and deletion machines. */
+const ALERT_PUBLISHERS = [
+  'OnDeletionStateMachineRole',
+  'OnRotationFailureStateMachineRole',
+  'ReconcileRotationsStateMachineRole',
+];
 
 /**
  * Every function that opens a database connection (src/: an engine login, directly or as the
@@ -99,7 +110,8 @@ beforeAll(async () => {
     'vpcId=vpc-0123456789abcdef0',
     'vpcEndpoints=secretsmanager,rds',
     `kmsKeyArn=${KMS_KEY}`,
-    `alertsKmsKeyArn=${KMS_KEY}`,
+    `alertsKmsKeyArn=${ALERTS_KMS_KEY}`,
+    `logRetentionInDays=${LOG_RETENTION_DAYS}`,
   ]);
   resources = vpc.Resources;
 }, 1_800_000);
@@ -107,6 +119,26 @@ beforeAll(async () => {
 afterAll(() => rmSync(bare, { recursive: true, force: true }));
 
 const catalog = loadCatalog(root, 'ci');
+
+/**
+ * Every string in a template that names a partition (`arn:aws:`, `arn:aws-cn:`...) instead of
+ * building it with `${AWS::Partition}`, by its path; parameter defaults (the deployer's input) aside.
+ */
+function hardCodedPartitions(template: Record<string, unknown>): string[] {
+  const found: string[] = [];
+  const walk = (v: unknown, at: string): void => {
+    if (typeof v === 'string') {
+      for (const m of v.match(/arn:aws(-[a-z-]+)?:[^"\\\s]*/g) ?? []) found.push(`${at}: ${m}`);
+    } else if (v && typeof v === 'object') {
+      for (const [k, x] of Object.entries(v)) walk(x, `${at}/${k}`);
+    }
+  };
+  for (const [section, body] of Object.entries(template)) {
+    if (section === 'Parameters') continue;
+    walk(body, section);
+  }
+  return found;
+}
 const logical = (key: string) => `${key[0]?.toUpperCase()}${key.slice(1)}LambdaFunction`;
 const of = (t: Template, type: string) => Object.entries(t.Resources).filter(([, r]) => r.Type === type);
 const fn = (t: Template, key: string) => t.Resources[logical(key)] as Resource;
@@ -159,12 +191,16 @@ describe('serverless package (offline)', () => {
 
   const both = [['with VPC and keys', () => vpc] as const, ['with no params', () => none] as const];
 
-  it.each(both)('%s: every log group expires its logs after logRetentionInDays (default 30)', (_n, t) => {
+  it.each([
+    [`with logRetentionInDays=${LOG_RETENTION_DAYS}`, () => vpc, LOG_RETENTION_DAYS],
+    ['with no params (the default, 30)', () => none, 30],
+  ] as const)('%s: every log group expires its logs after logRetentionInDays', (_n, t, days) => {
     const groups = of(t(), 'AWS::Logs::LogGroup');
     // One per function, plus the state machines' group.
     expect(groups.length).toBe(catalog.functions.length + 1);
+    // A --param is a string: the state machines' group gets "7", which CloudFormation takes as 7.
     for (const [id, g] of groups)
-      expect({ id, days: g.Properties['RetentionInDays'] }).toEqual({ id, days: 30 });
+      expect({ id, days: Number(g.Properties['RetentionInDays']) }).toEqual({ id, days });
   });
 
   it.each(both)(
@@ -218,8 +254,42 @@ describe('serverless package (offline)', () => {
 
   it('encrypts the alerts topic with the alertsKmsKeyArn param, and leaves it as SNS makes it without', () => {
     expect(vpc.Resources['AlertsTopic']?.Properties['KmsMasterKeyId']).toEqual({ Ref: 'AlertsKmsKeyArn' });
-    expect(vpc.Parameters?.['AlertsKmsKeyArn']?.Default).toBe(KMS_KEY);
+    expect(vpc.Parameters?.['AlertsKmsKeyArn']?.Default).toBe(ALERTS_KMS_KEY);
     expect(none.Resources['AlertsTopic']?.Properties).not.toHaveProperty('KmsMasterKeyId');
+  });
+
+  it("with alertsKmsKeyArn lets exactly the topic's publishers use its key, only through SNS; without it grants nothing on it", () => {
+    const publishers = (t: Template) =>
+      of(t, 'AWS::IAM::Role')
+        .filter(([, r]) => allowStatements(r).some((s) => s.Action.includes('sns:Publish')))
+        .map(([id]) => id)
+        .sort();
+    expect(publishers(vpc)).toEqual(ALERT_PUBLISHERS);
+    expect(publishers(none)).toEqual(ALERT_PUBLISHERS);
+    const onAlertsKey = (r: Resource) =>
+      allowStatements(r).filter((s) => JSON.stringify(s.Resource).includes('AlertsKmsKeyArn'));
+    for (const [id, role] of of(vpc, 'AWS::IAM::Role')) {
+      expect({ id, grants: onAlertsKey(role) }).toEqual({
+        id,
+        grants: ALERT_PUBLISHERS.includes(id)
+          ? [
+              {
+                Effect: 'Allow',
+                // SNS makes the message's data key as the publisher (and decrypts it to check it).
+                Action: ['kms:GenerateDataKey*', 'kms:Decrypt'],
+                Resource: { Ref: 'AlertsKmsKeyArn' },
+                Condition: {
+                  // biome-ignore lint/suspicious/noTemplateCurlyInString: CloudFormation substitutes it
+                  StringEquals: { 'kms:ViaService': { 'Fn::Sub': 'sns.${AWS::Region}.amazonaws.com' } },
+                },
+              },
+            ]
+          : [],
+      });
+    }
+    // No alerts key: the condition drops the statement from every role.
+    for (const [id, role] of of(none, 'AWS::IAM::Role'))
+      expect({ id, grants: onAlertsKey(role) }).toEqual({ id, grants: [] });
   });
 
   it('grants no Resource "*" where the action takes a narrower one, and no action *', () => {
@@ -403,6 +473,8 @@ describe('serverless package (offline)', () => {
       of(t, 'AWS::IAM::Role').flatMap(([name, r]) =>
         allowStatements(r)
           .filter((s) => s.Action.some((a) => a.startsWith('kms:')))
+          // The alerts topic's key: checked above.
+          .filter((s) => !JSON.stringify(s.Resource).includes('AlertsKmsKeyArn'))
           .map((s) => ({ name, s })),
       );
     const granted: Record<string, string[]> = {};
@@ -481,6 +553,23 @@ describe('serverless package (offline)', () => {
       ]),
       Condition: { 'ForAnyValue:StringLike': { 'aws:TagKeys': 'credflow:*' } },
     });
+  });
+
+  it('writes no ARN with a hard-coded partition anywhere in either packaged template', () => {
+    // Everything `serverless package` emits: both templates of both runs, every property, the
+    // state machines' definitions and the rules' event patterns included. Only the parameters'
+    // defaults (the ARNs the deployer passed in) may name a partition.
+    for (const dir of [out, bare]) {
+      const files = readdirSync(dir).filter((f) => /^cloudformation-template-.*\.json$/.test(f));
+      expect(files.sort()).toEqual([
+        'cloudformation-template-create-stack.json',
+        'cloudformation-template-update-stack.json',
+      ]);
+      for (const file of files) {
+        const template = JSON.parse(readFileSync(path.join(dir, file), 'utf8')) as Record<string, unknown>;
+        expect({ file, literals: hardCodedPartitions(template) }).toEqual({ file, literals: [] });
+      }
+    }
   });
 
   it('writes no ARN with a hard-coded partition in any IAM policy', () => {
@@ -679,4 +768,4 @@ describe('cfn-lint', () => {
   );
 });
 
-monitoringChecks(root, catalog, 'ci');
+monitoringChecks(root, catalog, 'ci', { logRetentionInDays: LOG_RETENTION_DAYS });

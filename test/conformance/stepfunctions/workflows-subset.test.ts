@@ -6,6 +6,8 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { loadCatalog } from '../../../local/catalog';
+import { resolveContext, resolveDefinition } from '../../../local/deploy';
 import { checkDefinition } from '../../../local/stepfunctions/runner/validate';
 import { featuresOf } from './features';
 
@@ -126,14 +128,14 @@ const COVERED: Record<string, string> = {
   'resource:states:startExecution.sync:2': 'test/integration/stepfunctions.test.ts (.sync:2)',
 };
 
-/** serverless-step-functions turns Fn::GetAtt into a function ARN at package time. */
+/** The definition as deployed: Fn::GetAtt and #{AWS::Partition} resolved, as the local cloud deploys it. */
+const ctx = resolveContext(loadCatalog(root), {
+  region: 'us-east-1',
+  accountId: '000000000000',
+  stage: 'local',
+});
 function resolved(definition: unknown): Record<string, unknown> {
-  return JSON.parse(
-    JSON.stringify(definition).replace(
-      /\{"Fn::GetAtt":\["([\w-]+)","Arn"\]\}/g,
-      '"arn:aws:lambda:us-east-1:000000000000:function:credflow-local-$1"',
-    ),
-  );
+  return JSON.parse(resolveDefinition(definition, ctx));
 }
 
 const uncovered = (definition: Record<string, unknown>) =>

@@ -65,6 +65,31 @@ describe('rules (events/*.json)', () => {
     expect(matchesPattern(p, other)).toBe(false);
   });
 
+  it.each([
+    ['aws-cn', 'cn-north-1'],
+    ['aws-us-gov', 'us-gov-west-1'],
+    ['aws', 'eu-west-1'],
+  ])('the ARN-matching rules match in the %s partition (%s) too', (partition, region) => {
+    const failed = executionFailed('AuthenticationError');
+    failed.region = region;
+    failed.detail.stateMachineArn = `arn:${partition}:states:${region}:000000000000:stateMachine:credflow-prod-rotate-secret`;
+    expect(matchesPattern(pattern('rotate-secret-execution-failed.json'), failed)).toBe(true);
+    failed.detail.stateMachineArn = `arn:${partition}:states:${region}:000000000000:stateMachine:credflow-prod-rotate-fleet`;
+    expect(matchesPattern(pattern('rotate-secret-execution-failed.json'), failed)).toBe(false);
+    const secret = (name: string) => ({
+      ...smRotationFailed,
+      region,
+      detail: {
+        ...smRotationFailed.detail,
+        additionalEventData: {
+          SecretId: `arn:${partition}:secretsmanager:${region}:000000000000:secret:${name}`,
+        },
+      },
+    });
+    expect(matchesPattern(pattern('rotation-failed.json'), secret('credflow/app-AbCdEf'))).toBe(true);
+    expect(matchesPattern(pattern('rotation-failed.json'), secret('app-AbCdEf'))).toBe(false);
+  });
+
   it('database-deleted matches RDS-EVENT-0003 and RDS-EVENT-0171 only', () => {
     const p = pattern('database-deleted.json');
     const ev = (type: string, id: string) => ({

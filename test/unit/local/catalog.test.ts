@@ -57,4 +57,26 @@ describe('serverless.yml as the catalog', () => {
       expect(text).not.toContain('Fn::GetAtt');
     }
   });
+
+  it("builds the integrations' ARNs with the deployment's partition, as CloudFormation does", () => {
+    const onFailure = catalog.stateMachines.find((m) => m.key === 'onRotationFailure');
+    expect(JSON.stringify(onFailure?.definition)).toContain('"arn:#{AWS::Partition}:states:::sns:publish"');
+    for (const sm of catalog.stateMachines) {
+      const text = resolveDefinition(sm.definition, ctx);
+      expect({ machine: sm.key, unresolved: text.match(/#\{[^}]*\}/g) }).toEqual({
+        machine: sm.key,
+        unresolved: null,
+      });
+    }
+    expect(resolveDefinition(onFailure?.definition, ctx)).toContain('"arn:aws:states:::sns:publish"');
+    const china = resolveContext(catalog, { ...target, region: 'cn-north-1', partition: 'aws-cn' });
+    const text = resolveDefinition(onFailure?.definition, china);
+    expect(text).toContain('"arn:aws-cn:states:::sns:publish"');
+    expect(text).toContain(
+      '"arn:aws-cn:lambda:cn-north-1:000000000000:function:credflow-local-diagnoseRotation"',
+    );
+    expect(() => resolveDefinition({ Resource: 'arn:#{AWS::Nope}:x' }, ctx)).toThrow(
+      /pseudo parameter AWS::Nope/,
+    );
+  });
 });

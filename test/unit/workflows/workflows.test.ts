@@ -2,18 +2,18 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import aslValidator from 'asl-validator';
 import { loadCatalog } from '../../../local/catalog';
+import { resolveContext, resolveDefinition } from '../../../local/deploy';
 
 const root = path.resolve(__dirname, '../../..');
 const files = readdirSync(path.join(root, 'workflows')).filter((f) => f.endsWith('.asl.json'));
 
-/** Fn::GetAtt -> a concrete ARN, as serverless-step-functions does at package time. */
-function resolveGetAtt(definition: unknown): unknown {
-  const text = JSON.stringify(definition).replace(
-    /\{"Fn::GetAtt":\["([\w-]+)","Arn"\]\}/g,
-    '"arn:aws:lambda:us-east-1:000000000000:function:credflow-local-$1"',
-  );
-  return JSON.parse(text);
-}
+/** The definition as deployed (Fn::GetAtt and #{AWS::Partition} resolved), as the local cloud deploys it. */
+const ctx = resolveContext(loadCatalog(root), {
+  region: 'us-east-1',
+  accountId: '000000000000',
+  stage: 'local',
+});
+const deployed = (definition: unknown): unknown => JSON.parse(resolveDefinition(definition, ctx));
 
 interface State {
   Type: string;
@@ -48,7 +48,7 @@ describe('workflows', () => {
   it.each(files)('%s passes asl-validator', (file) => {
     const definition = JSON.parse(readFileSync(path.join(root, 'workflows', file), 'utf8'));
     // asl-validator mutates its input: hand it a copy.
-    const result = aslValidator(structuredClone(resolveGetAtt(definition)) as never);
+    const result = aslValidator(deployed(definition) as never);
     expect(result.errors).toEqual([]);
     expect(result.isValid).toBe(true);
   });
@@ -63,7 +63,11 @@ describe('workflows', () => {
       for (const [name, state] of taskStates(sm.definition as never)) {
         const r = state.Resource as { 'Fn::GetAtt'?: [string, string] } | string;
         if (typeof r === 'string') {
-          expect(r).toMatch(/^arn:aws:states:::/);
+          // An integration: its ARN carries the deployment's partition (aws-cn, aws-us-gov...).
+          expect({ state: name, r }).toEqual({
+            state: name,
+            r: expect.stringMatching(/^arn:#\{AWS::Partition\}:states:::/),
+          });
         } else {
           expect({ state: name, fn: r['Fn::GetAtt']?.[0] }).toEqual({ state: name, fn: expect.any(String) });
           expect(declared.has(r['Fn::GetAtt']?.[0] ?? '')).toBe(true);
@@ -101,7 +105,7 @@ describe('workflows', () => {
     const kindOf = (r: unknown) =>
       typeof r !== 'string'
         ? 'lambda'
-        : /^arn:aws:states:::states:startExecution\.sync/.test(r)
+        : /:states:::states:startExecution\.sync/.test(r)
           ? 'childExecution'
           : 'integration';
     let checked = 0;
