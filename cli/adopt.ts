@@ -11,6 +11,7 @@ export interface AdoptOptions {
   undo?: boolean;
   strategy?: 'alternating-users' | 'admin-single-user';
   masterSecretArn?: string;
+  schedule?: string;
 }
 
 interface AdoptOutput {
@@ -50,6 +51,7 @@ export async function adopt(g: GlobalOptions, secret: string | undefined, o: Ado
     undo: o.undo === true,
     ...(o.strategy ? { strategy: o.strategy } : {}),
     ...(o.masterSecretArn ? { masterSecretArn: o.masterSecretArn } : {}),
+    ...(o.schedule ? { schedule: o.schedule } : {}),
   };
   const arn = await startWorkflow(conn, 'adopt-secrets', input);
   if (!g.json) say(bold(`adopt-secrets${o.dryRun ? ' (dry run)' : o.undo ? ' (undo)' : ''}: ${dim(arn)}`));

@@ -317,10 +317,15 @@ export function program(): Command {
       ]),
     )
     .option('--master-secret-arn <arn>', "the database's master secret, when it is not RDS's managed one")
+    .option(
+      '--schedule <expression>',
+      "rotate on this schedule (rate(N days) or cron(...)) instead of the one the secret has, e.g. your fleet's",
+    )
     .action(
       async (
         secret: string | undefined,
         o: {
+          schedule?: string;
           prefix?: string;
           tag?: { key: string; value: string };
           dryRun?: boolean;

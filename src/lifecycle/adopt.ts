@@ -45,6 +45,15 @@ export const ADOPTED_FROM_TAG = 'credflow:adopted-from';
 export const ADOPTED_RULES_TAG = 'credflow:adopted-rules';
 const CLONE_SUFFIX = '_clone';
 
+/** A RotationRules ScheduleExpression: `rate(N hours|days)` or `cron(...)`, as Secrets Manager takes. */
+const scheduleExpression = z
+  .string()
+  .max(256)
+  .regex(
+    /^(rate\(\d{1,4} (hour|hours|day|days)\)|cron\([^()]+\))$/,
+    'a rate(N days|hours) or cron(...) expression',
+  );
+
 export const adoptInput = z.object({
   secretId: z.string().min(1).max(2048),
   dryRun: z.boolean().default(false),
@@ -53,6 +62,8 @@ export const adoptInput = z.object({
   strategy: z.enum(['alternating-users', 'admin-single-user']).default('alternating-users'),
   /** The database's master secret when it is not RDS's managed one. */
   masterSecretArn: z.string().min(1).max(2048).optional(),
+  /** The schedule credflow rotates the secret on; default: the one it has (30 days if none). */
+  schedule: scheduleExpression.optional(),
 });
 export type AdoptInput = z.input<typeof adoptInput>;
 
@@ -578,14 +589,18 @@ export async function adoptSecret(deps: Deps, input: z.infer<typeof adoptInput>)
       if (Object.keys(previous).length > 0) await tag(deps, arn, previous);
     });
     r.changed.push('tagged the secret as credflow creates its secrets');
-    // (4) credflow's rotation function, the same schedule.
-    if (r.rotation.lambdaArn !== ours || !r.rotation.enabled) {
+    // (4) credflow's rotation function, the same schedule (or the one asked for).
+    const scheduleDiffers =
+      input.schedule !== undefined && input.schedule !== r.rotation.rules?.ScheduleExpression;
+    if (r.rotation.lambdaArn !== ours || !r.rotation.enabled || scheduleDiffers) {
       await aws(`RotateSecret ${arn}`, () =>
         deps.secrets.send(
           new RotateSecretCommand({
             SecretId: arn,
             RotationLambdaARN: ours,
-            RotationRules: rulesFor(r.rotation.rules),
+            RotationRules: input.schedule
+              ? { ScheduleExpression: input.schedule }
+              : rulesFor(r.rotation.rules),
             RotateImmediately: false,
           }),
         ),
@@ -682,6 +697,7 @@ const options = z.object({
   undo: z.boolean().default(false),
   strategy: z.enum(['alternating-users', 'admin-single-user']).default('alternating-users'),
   masterSecretArn: z.string().min(1).max(2048).optional(),
+  schedule: scheduleExpression.optional(),
 });
 
 const selector = z.object({
@@ -755,6 +771,7 @@ export async function selectSecretsToAdopt(
           undo: input.undo,
           strategy: input.strategy,
           ...(input.masterSecretArn ? { masterSecretArn: input.masterSecretArn } : {}),
+          ...(input.schedule ? { schedule: input.schedule } : {}),
         },
       };
   const chosen = [selection.secretId, selection.prefix, selection.tag].filter((x) => x !== undefined);

@@ -13,6 +13,7 @@ import {
   TagResourceCommand,
 } from '@aws-sdk/client-secrets-manager';
 import { adopt as adoptCommand } from '../../cli/adopt';
+import { runWorkflow as runWorkflowOf } from '../../cli/run';
 import { SecretCredentials } from '../../src/client';
 import type { Deps } from '../../src/deps';
 import { engineFor } from '../../src/engines';
@@ -572,6 +573,21 @@ describe('the adopt-secrets workflow', () => {
     expect(d.VersionIdsToStages?.[token]).toBeUndefined();
     expect(d.Tags).toContainEqual({ Key: 'credflow:rotation-status', Value: 'rolled-back' });
     expect((await adopt(arn, { dryRun: true })).loginOk).toBe(true);
+  });
+
+  it('--schedule: credflow rotates on the schedule asked for, not the one the secret had; a malformed one changes nothing', async () => {
+    const conn = connectionOf(tc);
+    const s = await templateSecret('postgres', 'SingleUser', { rotate: false });
+    const bad = await runWorkflowOf(conn, 'adopt-secrets', { secretId: s.arn, schedule: 'every tuesday' });
+    expect(bad).toMatchObject({ status: 'FAILED', error: 'ValidationError' });
+    expect((await rotation(s.arn)).tags[MANAGED_TAG]).toBeUndefined();
+    await succeed(conn, 'adopt-secrets', { secretId: s.arn, schedule: 'rate(7 days)' });
+    const after = await rotation(s.arn);
+    expect(after.lambda).toBe(tc.rotationLambdaArn);
+    expect(after.rules?.ScheduleExpression).toBe('rate(7 days)');
+    // Undo hands back the schedule the secret had.
+    await succeed(conn, 'adopt-secrets', { secretId: s.arn, undo: true });
+    expect((await rotation(s.arn)).rules?.ScheduleExpression).toBe(SCHEDULE);
   });
 
   it('undo of a secret that had no rotation turns rotation off again, as the adopt function role', async () => {
