@@ -32,7 +32,7 @@ import { verifyCredentials } from '../../src/lifecycle/verify';
 import { memoryLogger } from '../../src/log';
 import { resolveMaster } from '../../src/rotation/master';
 import { connectionOf, current, succeed } from '../e2e/support';
-import { type TemplateKind, templateHandler, templateName } from '../support/aws-templates';
+import { dbaUser, type TemplateKind, templateHandler, templateName } from '../support/aws-templates';
 import { startTestCloud, type TestCloud } from '../support/cloud';
 import { type Family, sqlAs } from '../support/sql';
 
@@ -84,18 +84,7 @@ afterAll(async () => {
 
 /** A database user with SELECT and INSERT on appdb, made by the master as a DBA would. */
 async function makeUser(family: Family, username: string, password: string, extra: string[] = []) {
-  const m = masters[family].creds;
-  if (family === 'postgres') {
-    await sqlAs(family, m, `CREATE ROLE "${username}" WITH LOGIN PASSWORD '${password}'`);
-    await sqlAs(family, m, `GRANT CONNECT ON DATABASE appdb TO "${username}"`);
-    const inApp = { ...m, dbname: 'appdb' };
-    await sqlAs(family, inApp, `GRANT USAGE ON SCHEMA public TO "${username}"`);
-    await sqlAs(family, inApp, `GRANT SELECT, INSERT ON ALL TABLES IN SCHEMA public TO "${username}"`);
-  } else {
-    await sqlAs(family, m, `CREATE USER '${username}'@'%' IDENTIFIED BY '${password}'`);
-    await sqlAs(family, m, `GRANT SELECT, INSERT ON appdb.* TO '${username}'@'%'`);
-  }
-  for (const statement of extra) await sqlAs(family, m, statement);
+  await dbaUser(family, masters[family].creds, username, password, extra);
 }
 
 interface Made {

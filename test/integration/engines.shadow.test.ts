@@ -13,19 +13,21 @@
  * workflows are recorded too, and any name they send that the rehearsal did not plant fails the
  * test, so a query added later is covered without anyone updating a list.
  */
-import { CreateSecretCommand } from '@aws-sdk/client-secrets-manager';
+import { CreateSecretCommand, RotateSecretCommand } from '@aws-sdk/client-secrets-manager';
 import mysql from 'mysql2/promise';
 import type { Client as PgClient } from 'pg';
 import type { Connection, Workflow } from '../../cli/context';
 import { engineFor } from '../../src/engines';
 import { observeStatements } from '../../src/engines/base';
 import type { Credentials, DatabaseEngine } from '../../src/engines/types';
+import { DB_TAG } from '../../src/lifecycle/users';
 import { memoryLogger } from '../../src/log';
 import { USER_TAG } from '../../src/rotation/boundary';
 import { credentialsOf, resolveMaster } from '../../src/rotation/master';
 import { createSecret, setSecret } from '../../src/rotation/steps';
 import { STRATEGY_TAG, type StrategyName } from '../../src/rotation/types';
 import { connectionOf, current, run } from '../e2e/support';
+import { dbaUser, templateHandler, templateName } from '../support/aws-templates';
 import { startTestCloud, type TestCloud } from '../support/cloud';
 import { mysqlConnection, pgClient } from '../support/sql';
 
@@ -482,11 +484,66 @@ function tally(rows: readonly Trapped[]): string[] {
 
 // ---- the workflows ------------------------------------------------------------------------------
 
-/** Every method of the engine, as the master (and the user for its own), on a fresh user. */
+/**
+ * Every member of DatabaseEngine, and whether it sends SQL. A Record over the interface's keys:
+ * a method added to the interface does not compile until it is listed here, and one listed as
+ * sending SQL that the rehearsal does not call fails the test.
+ */
+const MEMBERS: Record<keyof DatabaseEngine, 'sends SQL' | 'no SQL'> = {
+  family: 'no SQL',
+  maxUsernameLength: 'no SQL',
+  excludeCharacters: 'no SQL',
+  validateUsername: 'no SQL',
+  testLogin: 'sends SQL',
+  changeOwnPassword: 'sends SQL',
+  setPassword: 'sends SQL',
+  createUser: 'sends SQL',
+  cloneUser: 'sends SQL',
+  bindingsOf: 'sends SQL',
+  userExists: 'sends SQL',
+  listUsers: 'sends SQL',
+  dropUser: 'sends SQL',
+  listGrants: 'sends SQL',
+  inspectUsers: 'sends SQL',
+  accountsElsewhere: 'sends SQL',
+  adoptionFacts: 'sends SQL',
+  bindExisting: 'sends SQL',
+  unbindExisting: 'sends SQL',
+  describeSession: 'sends SQL',
+};
+
+/** The members of `engine` that send SQL (an engine may lack an optional one: PostgreSQL has no accountsElsewhere). */
+function sqlMembers(engine: DatabaseEngine): string[] {
+  return Object.entries(MEMBERS)
+    .filter(([m, kind]) => kind === 'sends SQL' && typeof engine[m as keyof DatabaseEngine] === 'function')
+    .map(([m]) => m)
+    .sort();
+}
+
+/** `engine`, noting in `called` the name of each method called on it. */
+function noting(engine: DatabaseEngine, called: Set<string>): DatabaseEngine {
+  return new Proxy(engine, {
+    get(target, prop) {
+      const member = Reflect.get(target, prop, target) as unknown;
+      if (typeof member !== 'function') return member;
+      return (...args: unknown[]) => {
+        called.add(String(prop));
+        return (member as (...a: unknown[]) => unknown).apply(target, args);
+      };
+    },
+  });
+}
+
+/**
+ * Every method of the engine, as the master (and the user for its own), on a fresh user: with and
+ * without a grant scope (verify-credentials and create-database-user pass one, adoption does
+ * not), and adoption's facts, unbinding and binding as adopt-secrets and its undo call them.
+ */
 async function everyEngineMethod(engine: DatabaseEngine, master: Credentials, stem: string, binding: string) {
   const user = `${stem}_u`;
   const clone = `${user}_clone`;
   const login = (password: string): Credentials => ({ ...master, username: user, password, dbname: 'appdb' });
+  const scope = { database: 'appdb' };
   await engine.testLogin(master);
   await engine.describeSession?.(master);
   await engine.createUser(master, {
@@ -505,10 +562,19 @@ async function everyEngineMethod(engine: DatabaseEngine, master: Credentials, st
   await engine.testLogin(login(`${stem}-pw-6`));
   await engine.describeSession?.(login(`${stem}-pw-6`));
   await engine.inspectUsers(master, [user, clone, 'nobody_here']);
+  await engine.inspectUsers(master, [user, clone, 'nobody_here'], scope);
   await engine.listGrants(master, user);
+  await engine.listGrants(master, user, scope);
+  await engine.accountsElsewhere?.(master, [user, clone, 'nobody_here']);
   await engine.bindingsOf(master, [user, clone, 'nobody_here']);
   await engine.userExists(master, user);
   await engine.listUsers(master);
+  // Adoption: the facts of bound, unbound and missing users; the binding taken off (undo) and
+  // put back (apply).
+  await engine.adoptionFacts?.(master, [user, clone, 'nobody_here']);
+  await engine.unbindExisting?.(master, [user, clone], binding);
+  await engine.adoptionFacts?.(master, [user, clone]);
+  await engine.bindExisting?.(master, [user, clone], binding);
   await engine.dropUser(master, clone);
   await engine.dropUser(master, user);
 }
@@ -555,10 +621,59 @@ describe.each<[Family, string]>([
     const tenant = credentialsOf(await current(conn, tenantArn));
     const engine = engineFor(family);
 
-    // The names: everything the engine sends, read from what it sent in a rehearsal.
-    const rehearsal = await recording(family, () =>
-      everyEngineMethod(engine, master, 'rehearsal', tenantArn),
+    // Secrets adopt-secrets will take over, made before any shadow exists and as AWS's rotation
+    // functions leave them: a user the master made as a DBA would, its secret in AWS's JSON shape
+    // with rotation on and rotated once by the stand-in for AWS's function (the MultiUser one,
+    // as the master, made `a_multi_clone` and left the secret on it). Their master is a secret
+    // in AWS's full shape naming the application database, so adoption's master sessions, and
+    // the adopted alternating rotations', open where the shadows are.
+    const adoptPrefix = `adopt/${id}/`;
+    const adoptMaster = await tc.clients.secrets.send(
+      new CreateSecretCommand({
+        Name: `credflow/${id}/adoption-master-in-appdb`,
+        SecretString: JSON.stringify({ engine: family, ...master, dbname: 'appdb' }),
+      }),
     );
+    const adoptable = { a_single: 'SingleUser', a_multi: 'MultiUser' } as const;
+    for (const [username, kind] of Object.entries(adoptable)) {
+      const password = `${username}-Init-pw-1`;
+      await dbaUser(family, master, username, password);
+      const fn = tc.cloud.lambdas.register(
+        templateName(family, kind),
+        templateHandler(tc.clients.secrets, family, kind),
+      );
+      tc.cloud.iam.addPermission(fn, 'secretsmanager.amazonaws.com');
+      const made = await tc.clients.secrets.send(
+        new CreateSecretCommand({
+          Name: `${adoptPrefix}${username}`,
+          SecretString: JSON.stringify({
+            engine: family,
+            host: master.host,
+            port: master.port,
+            username,
+            password,
+            dbname: 'appdb',
+            ...(kind === 'MultiUser' ? { masterarn: adoptMaster.ARN } : {}),
+          }),
+        }),
+      );
+      await tc.clients.secrets.send(
+        new RotateSecretCommand({
+          SecretId: made.ARN,
+          RotationLambdaARN: fn,
+          RotationRules: { ScheduleExpression: 'rate(10 days)' },
+          RotateImmediately: true,
+        }),
+      );
+      await tc.cloud.secrets.awaitIdle();
+    }
+
+    // The names: everything the engine sends, read from what it sent in a rehearsal.
+    const called = new Set<string>();
+    const rehearsal = await recording(family, () =>
+      everyEngineMethod(noting(engine, called), master, 'rehearsal', tenantArn),
+    );
+    expect(sqlMembers(engine).filter((m) => !called.has(m))).toEqual([]);
     const functions = [...functionCalls(rehearsal).keys()];
     const operators = family === 'postgres' ? [...operatorSymbols(rehearsal)] : [];
     expect(functions).toEqual(expect.arrayContaining(KNOWN[family].functions));
@@ -577,6 +692,8 @@ describe.each<[Family, string]>([
       ...Object.keys(victims),
       'v_alt_clone',
       'v_home',
+      ...Object.keys(adoptable),
+      'a_multi_clone',
     ];
     const plantedNames =
       family === 'postgres'
@@ -615,6 +732,8 @@ describe.each<[Family, string]>([
     };
     const deps = () => ({ secrets: tc.clients.secrets, rds: tc.clients.rds, logger: memoryLogger() });
     const attack = await recording(family, async () => {
+      // A rerun of provisioning resumes on the database and tests the master's login again.
+      await workflow('provision-database', { identifier: id, engine: family, pollSeconds: 1 });
       const arns: Record<string, string> = {};
       for (const [username, strategy] of Object.entries(victims)) {
         const out = await workflow('create-database-user', {
@@ -685,6 +804,35 @@ describe.each<[Family, string]>([
         }),
       );
       await workflow('reconcile-rotations', { olderThanMinutes: 0 });
+      // adopt-secrets over the secrets AWS's functions rotated: a dry run, applying, undo and
+      // applying again. The master's sessions read the users' facts and grants, bind and unbind
+      // them; the users' own log in; applying verifies.
+      const adoptions = async (input: Record<string, unknown>, expected: string) => {
+        const out = await workflow('adopt-secrets', {
+          prefix: adoptPrefix,
+          masterSecretArn: adoptMaster.ARN,
+          ...input,
+        });
+        const rows = (out['reports'] ?? []) as { outcome: string; blockers: unknown[] }[];
+        if (rows.length !== 2 || rows.some((r) => r.outcome !== expected || r.blockers.length > 0))
+          outcomes.push(`adopt-secrets ${JSON.stringify(input)}: not 2 ${expected}: ${JSON.stringify(rows)}`);
+      };
+      await adoptions({ dryRun: true }, 'dry-run');
+      await adoptions({}, 'adopted');
+      await adoptions({ undo: true }, 'undone');
+      await adoptions({}, 'adopted');
+      // rotate-fleet over every secret of this database credflow manages: the tenant, the three
+      // victims and the two adopted (v_home carries no database tag). decommission-database and
+      // on-deletion are not run: they call RDS and Secrets Manager only and never log in to a
+      // database (src/lifecycle/decommission.ts, deletion.ts and deleteChildSecrets in users.ts).
+      const fleet = await workflow('rotate-fleet', {
+        tag: { key: DB_TAG, value: id },
+        force: true,
+        pageSize: 4,
+        maxConcurrency: 2,
+      });
+      if (fleet['succeeded'] !== 6 || fleet['failed'] !== 0)
+        outcomes.push(`rotate-fleet: not 6 rotated and none failed: ${JSON.stringify(fleet)}`);
       // Every engine method once more, the master's sessions opening in the application database.
       await attempt('every engine method', () =>
         everyEngineMethod(engine, { ...master, dbname: 'appdb' }, 'attack', tenantArn),
@@ -694,7 +842,9 @@ describe.each<[Family, string]>([
 
     // Assess: no shadow ran, every workflow succeeded, and every name they sent was shadowed.
     console.info(`${family}: ran ${outcomes.length} workflows and engine paths:\n${outcomes.join('\n')}`);
-    const trap = (family === 'postgres' ? await pgTrap(tenant) : await myTrap(tenant)) as Trapped[];
+    // The fleet rotated the tenant too: its current password reads the trap.
+    const tenantNow = credentialsOf(await current(conn, tenantArn));
+    const trap = (family === 'postgres' ? await pgTrap(tenantNow) : await myTrap(tenantNow)) as Trapped[];
     expect(tally(trap)).toEqual([]);
     expect(outcomes.filter((o) => !o.endsWith(': SUCCEEDED'))).toEqual([]);
     const sentNames = [

@@ -67,6 +67,35 @@ async function masterOf(sm: SecretsManagerClient, user: AwsShape): Promise<Crede
   return { host: m.host ?? user.host, port: m.port ?? user.port, username: m.username, password: m.password };
 }
 
+/**
+ * A user with SELECT and INSERT on appdb, made by `master` as a DBA would before handing its
+ * secret to one of AWS's rotation functions (no binding: credflow never made it); then `extra`
+ * statements as the master.
+ */
+export async function dbaUser(
+  family: Family,
+  master: Credentials,
+  username: string,
+  password: string,
+  extra: readonly string[] = [],
+): Promise<void> {
+  if (family === 'postgres') {
+    await sqlAs(family, master, `CREATE ROLE ${q(family, username)} WITH LOGIN PASSWORD ${lit(password)}`);
+    await sqlAs(family, master, `GRANT CONNECT ON DATABASE appdb TO ${q(family, username)}`);
+    const inApp = { ...master, dbname: 'appdb' };
+    await sqlAs(family, inApp, `GRANT USAGE ON SCHEMA public TO ${q(family, username)}`);
+    await sqlAs(
+      family,
+      inApp,
+      `GRANT SELECT, INSERT ON ALL TABLES IN SCHEMA public TO ${q(family, username)}`,
+    );
+  } else {
+    await sqlAs(family, master, `CREATE USER ${q(family, username)} IDENTIFIED BY ${lit(password)}`);
+    await sqlAs(family, master, `GRANT SELECT, INSERT ON appdb.* TO ${q(family, username)}`);
+  }
+  for (const statement of extra) await sqlAs(family, master, statement);
+}
+
 /** What one of AWS's rotation functions does at each step. */
 export function templateHandler(sm: SecretsManagerClient, family: Family, kind: TemplateKind) {
   return async (event: unknown): Promise<void> => {
