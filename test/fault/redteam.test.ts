@@ -7,6 +7,7 @@
  * and RotateSecret as an attacker would.
  */
 import { randomUUID } from 'node:crypto';
+import { RDSClient } from '@aws-sdk/client-rds';
 import {
   CreateSecretCommand,
   DescribeSecretCommand,
@@ -15,6 +16,7 @@ import {
   PutResourcePolicyCommand,
   PutSecretValueCommand,
   RotateSecretCommand,
+  SecretsManagerClient,
   TagResourceCommand,
   UpdateSecretVersionStageCommand,
 } from '@aws-sdk/client-secrets-manager';
@@ -278,7 +280,14 @@ describe.each([
   // ---- second round: adoption, maintenance database, pending targets, other tenants ----------
 
   const family = engine === 'mysql' ? 'mysql' : 'postgres';
-  const deps = (): Deps => ({ secrets: tc.clients.secrets, rds: tc.clients.rds, logger: memoryLogger() });
+  /** The functions as they run: with their role's credentials, under IAM (create-user's by default). */
+  const deps = (role = 'UserFunctionRole'): Deps => {
+    const config = {
+      ...tc.cloud.clientConfig(),
+      credentials: tc.cloud.iam.principals.issueRoleCredentials(role, `credflow-local-${role}`),
+    };
+    return { secrets: new SecretsManagerClient(config), rds: new RDSClient(config), logger: memoryLogger() };
+  };
 
   /** Raw SQL as the master, behind credflow's back (a DBA, or code the master was made to run). */
   async function asMaster(sql: string, values: unknown[] = []): Promise<unknown[]> {
@@ -529,7 +538,7 @@ describe.each([
     }
     const r = await run(conn, 'rotate-secret', { secretId: victimArn });
     expect(r).toMatchObject({ status: 'SUCCEEDED' });
-    const report = await verifyCredentials(deps(), { secretId: victimArn });
+    const report = await verifyCredentials(deps('VerifyFunctionRole'), { secretId: victimArn });
     expect(report).toMatchObject({ ok: true, drift: false });
     expect(report.checks.map((c) => c.check)).toEqual(
       expect.arrayContaining(['clone-grants-equal', 'grants-unchanged']),
@@ -560,7 +569,9 @@ describe.each([
       ]);
     }
     // What the user gained is drift, and verify says so.
-    expect(await verifyCredentials(deps(), { secretId: arn })).toMatchObject({ drift: true });
+    expect(await verifyCredentials(deps('VerifyFunctionRole'), { secretId: arn })).toMatchObject({
+      drift: true,
+    });
   });
 
   it('every user gets a connection limit: 40 by default, the asked one with connectionLimit, recorded on the secret', async () => {
@@ -575,14 +586,16 @@ describe.each([
 
   it('an account with the same name elsewhere is reported by verify as drift (MySQL family: another host; PostgreSQL has one role per name)', async () => {
     const arn = await createUser('hosted');
-    expect(await verifyCredentials(deps(), { secretId: arn })).toMatchObject({ ok: true });
+    expect(await verifyCredentials(deps('VerifyFunctionRole'), { secretId: arn })).toMatchObject({
+      ok: true,
+    });
     if (family === 'postgres') {
       // Roles are cluster-wide and have no host: there is no second account to make.
       await expect(asMaster('CREATE ROLE hosted LOGIN')).rejects.toThrow(/already exists/);
       return;
     }
     await asMaster("CREATE USER 'hosted'@'localhost' IDENTIFIED BY 'Dba-pw-1'");
-    const report = await verifyCredentials(deps(), { secretId: arn });
+    const report = await verifyCredentials(deps('VerifyFunctionRole'), { secretId: arn });
     expect(report).toMatchObject({ ok: false, drift: true });
     expect(report.checks).toContainEqual(
       expect.objectContaining({
