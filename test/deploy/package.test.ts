@@ -16,7 +16,14 @@ import { loadStackIam } from '../../local/iam/template';
 import { cfnLintErrors } from './cfn-lint';
 import { monitoringChecks } from './monitoring';
 import { osls, root } from './osls';
-import { allowStatements, type Resource, resolveConditions, roleOf, type Template } from './template';
+import {
+  allowStatements,
+  type Resource,
+  resolveConditions,
+  resolveIntrinsics,
+  roleOf,
+  type Template,
+} from './template';
 
 const exec = promisify(execFile);
 const out = path.join(root, '.serverless');
@@ -597,26 +604,84 @@ describe('serverless package (offline)', () => {
       .map(([id]) => id)
       .sort();
     expect([...stack.roles.keys()].sort()).toEqual(packagedRoles);
+    // Whole statements, Resource and Condition included, with the packaged template's Ref, GetAtt
+    // and Sub resolved here independently of the local cloud's own reading of serverless.yml.
+    const place = { partition: 'aws', region: 'us-east-1', accountId: '123456789012', stage: 'ci' };
+    const canon = (statements: unknown): string[] =>
+      [statements]
+        .flat()
+        .map((st) => {
+          const o = st as Record<string, unknown>;
+          const out: Record<string, unknown> = {};
+          for (const k of Object.keys(o).sort()) {
+            if (k === 'Sid') continue;
+            const v = o[k];
+            out[k] = ['Action', 'NotAction', 'Resource', 'NotResource'].includes(k)
+              ? [v].flat().map(String).sort()
+              : v;
+          }
+          return JSON.stringify(out);
+        })
+        .sort();
     for (const [id, role] of of(none, 'AWS::IAM::Role')) {
       const local = stack.roles.get(id);
-      const actions = (docs: { Statement: unknown }[]) =>
-        docs
-          .flatMap((d) => [d.Statement].flat() as { Effect: string; Action: string | string[] }[])
-          .map((st) => `${st.Effect} ${[st.Action].flat().sort().join(',')}`)
-          .sort();
-      const inline = (
-        (role.Properties['Policies'] ?? []) as { PolicyDocument: { Statement: unknown } }[]
-      ).map((p) => p.PolicyDocument);
+      const packagedInline = ((role.Properties['Policies'] ?? []) as { PolicyDocument: unknown }[]).flatMap(
+        (p) => (resolveIntrinsics(p.PolicyDocument, none, place) as { Statement: unknown }).Statement,
+      );
+      const localInline = (local?.policies ?? [])
+        .filter((p) => !p.name.startsWith('arn:'))
+        .flatMap((p) => p.document.Statement);
+      expect({ id, statements: canon(localInline) }).toEqual({ id, statements: canon(packagedInline) });
+      const attached = (
+        resolveIntrinsics(role.Properties['ManagedPolicyArns'] ?? [], none, place) as string[]
+      )
+        .map(String)
+        .sort();
       expect({
         id,
-        statements: actions(
-          local?.policies.filter((p) => !p.name.startsWith('arn:')).map((p) => p.document) ?? [],
-        ),
+        attached: (local?.policies ?? [])
+          .filter((p) => p.name.startsWith('arn:'))
+          .map((p) => p.name)
+          .sort(),
       }).toEqual({
         id,
-        statements: actions(inline),
+        attached,
       });
     }
+    for (const [id, policy] of of(none, 'AWS::IAM::ManagedPolicy')) {
+      const doc = resolveIntrinsics(policy.Properties['PolicyDocument'], none, place) as {
+        Statement: unknown;
+      };
+      expect({ id, statements: canon(stack.managedPolicies.get(id)?.document.Statement) }).toEqual({
+        id,
+        statements: canon(doc.Statement),
+      });
+    }
+    // The functions' resource policies: each AWS::Lambda::Permission, as the statement it adds.
+    const permissions = of(none, 'AWS::Lambda::Permission').map(([, p]) => {
+      const r = resolveIntrinsics(p.Properties, none, place) as Record<string, string>;
+      return JSON.stringify([
+        r['FunctionName'],
+        r['Action'],
+        r['Principal'],
+        r['SourceAccount'] ?? null,
+        r['SourceArn'] ?? null,
+      ]);
+    });
+    const localPermissions = [...stack.functionPolicies.entries()].flatMap(([fnArn, doc]) =>
+      [doc.Statement].flat().map((st) => {
+        const c = (st.Condition ?? {}) as Record<string, Record<string, string>>;
+        const principal = (st.Principal as { Service?: string } | undefined)?.Service;
+        return JSON.stringify([
+          fnArn,
+          [st.Action].flat()[0],
+          principal,
+          c['StringEquals']?.['AWS:SourceAccount'] ?? null,
+          c['ArnLike']?.['AWS:SourceArn'] ?? null,
+        ]);
+      }),
+    );
+    expect(localPermissions.sort()).toEqual(permissions.sort());
   });
 
   it('gives each function a role for its group only', () => {

@@ -84,3 +84,95 @@ export function roleOf(_t: Template, r: Resource, prop: 'Role' | 'RoleArn'): str
   if (!att) throw new Error(`${prop} is not a Fn::GetAtt of a role in this template`);
   return att[0];
 }
+
+/** Where the stack is deployed, for the ARNs intrinsic functions resolve to. */
+export interface Place {
+  partition: string;
+  region: string;
+  accountId: string;
+  stage: string;
+}
+
+/**
+ * A resolved template's values with Ref, Fn::GetAtt, Fn::Sub and Fn::Join replaced by what
+ * CloudFormation gives them: the names the template sets on the resources (a Lambda's
+ * FunctionName, a state machine's StateMachineName, a topic's TopicName, a queue's QueueName,
+ * a role's or managed policy's name), and `credflow-<stage>-<logical id>` where it sets none.
+ * A Ref or attribute it cannot tell throws, so a comparison never passes on a guess.
+ */
+export function resolveIntrinsics(v: unknown, t: Template, at: Place): unknown {
+  const arn = (service: string, rest: string, region = at.region) =>
+    `arn:${at.partition}:${service}:${region}:${at.accountId}:${rest}`;
+  const prop = (id: string, name: string) => {
+    const r = t.Resources[id];
+    if (!r) throw new Error(`no resource ${id}`);
+    return String(r.Properties[name] ?? `credflow-${at.stage}-${id}`);
+  };
+  const pseudo: Record<string, string> = {
+    'AWS::Partition': at.partition,
+    'AWS::Region': at.region,
+    'AWS::AccountId': at.accountId,
+    'AWS::URLSuffix': 'amazonaws.com',
+  };
+  const ref = (id: string): string => {
+    if (id in pseudo) return pseudo[id] as string;
+    if (t.Parameters && id in t.Parameters) return String(t.Parameters[id]?.Default ?? '');
+    const type = t.Resources[id]?.Type;
+    switch (type) {
+      case 'AWS::Lambda::Function':
+        return prop(id, 'FunctionName');
+      case 'AWS::StepFunctions::StateMachine':
+        return arn('states', `stateMachine:${prop(id, 'StateMachineName')}`);
+      case 'AWS::SNS::Topic':
+        return arn('sns', prop(id, 'TopicName'));
+      case 'AWS::SQS::Queue':
+        return `https://sqs.${at.region}.amazonaws.com/${at.accountId}/${prop(id, 'QueueName')}`;
+      case 'AWS::IAM::ManagedPolicy':
+        return `arn:${at.partition}:iam::${at.accountId}:policy/${prop(id, 'ManagedPolicyName')}`;
+      case 'AWS::IAM::Role':
+        return prop(id, 'RoleName');
+      default:
+        throw new Error(`Ref ${id}: not resolved (${String(type)})`);
+    }
+  };
+  const getAtt = (id: string, attr: string): string => {
+    const type = t.Resources[id]?.Type;
+    if (attr === 'Arn') {
+      if (type === 'AWS::Lambda::Function') return arn('lambda', `function:${prop(id, 'FunctionName')}`);
+      if (type === 'AWS::StepFunctions::StateMachine') return ref(id);
+      if (type === 'AWS::SQS::Queue') return arn('sqs', prop(id, 'QueueName'));
+      if (type === 'AWS::IAM::Role')
+        return `arn:${at.partition}:iam::${at.accountId}:role/${prop(id, 'RoleName')}`;
+      if (type === 'AWS::Logs::LogGroup') return arn('logs', `log-group:${prop(id, 'LogGroupName')}:*`);
+    }
+    if (attr === 'Name' && type === 'AWS::StepFunctions::StateMachine') return prop(id, 'StateMachineName');
+    throw new Error(`Fn::GetAtt ${id}.${attr}: not resolved (${String(type)})`);
+  };
+  const sub = (text: string, vars: Record<string, unknown>) =>
+    text.replace(/\$\{([^}!]+)\}/g, (_, name: string) => {
+      if (name in vars) return String(go(vars[name]));
+      const [id, attr] = name.split('.');
+      return attr ? getAtt(id as string, attr) : ref(name);
+    });
+  const go = (x: unknown): unknown => {
+    if (Array.isArray(x)) return x.map(go);
+    if (x === null || typeof x !== 'object') return x;
+    const o = x as Record<string, unknown>;
+    if ('Ref' in o) return ref(String(o['Ref']));
+    if ('Fn::GetAtt' in o) {
+      const a = o['Fn::GetAtt'];
+      const [id, attr] = Array.isArray(a) ? (a as string[]) : String(a).split('.');
+      return getAtt(id as string, attr as string);
+    }
+    if ('Fn::Sub' in o) {
+      const s = o['Fn::Sub'];
+      return Array.isArray(s) ? sub(String(s[0]), s[1] as Record<string, unknown>) : sub(String(s), {});
+    }
+    if ('Fn::Join' in o) {
+      const [sep, parts] = o['Fn::Join'] as [string, unknown[]];
+      return (go(parts) as unknown[]).join(sep);
+    }
+    return Object.fromEntries(Object.entries(o).map(([k, y]) => [k, go(y)]));
+  };
+  return go(v);
+}

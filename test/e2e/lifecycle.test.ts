@@ -16,6 +16,7 @@ import { createSecret, setSecret } from '../../src/rotation/steps';
 import { cloneOf } from '../../src/rotation/strategies';
 import { awsCli, haveAwsCli } from '../support/aws-cli';
 import { startTestCloud, type TestCloud } from '../support/cloud';
+import { itWhen } from '../support/skip';
 import { awaitExecution, connectionOf, current, logsIn, run, succeed } from './support';
 
 let tc: TestCloud;
@@ -301,7 +302,7 @@ describe('on-deletion, from the RDS deletion event', () => {
 });
 
 describe('the AWS CLI v2 against the local endpoint', () => {
-  (haveAwsCli ? it : it.skip)(
+  itWhen(haveAwsCli, 'the AWS CLI v2 is not installed (scripts/setup.sh installs it)')(
     '`aws stepfunctions start-execution` starts a rotation that completes',
     async () => {
       const id = 'e2e-cli';

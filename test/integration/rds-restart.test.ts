@@ -31,6 +31,7 @@ import { awsCli, haveAwsCli } from '../support/aws-cli';
 import { awsError } from '../support/cloud';
 import { startCloudProcess } from '../support/cloud-process';
 import { killServersUnder, serverProcessesUnder } from '../support/leftovers';
+import { itWhen } from '../support/skip';
 import { trusting } from '../support/trust';
 import { createUserSecret } from '../support/user-secret';
 
@@ -413,7 +414,7 @@ describe('RebootDBInstance, StopDBInstance, StartDBInstance', () => {
     );
   });
 
-  (haveAwsCli ? it : it.skip)(
+  itWhen(haveAwsCli, 'the AWS CLI v2 is not installed (scripts/setup.sh installs it)')(
     'the AWS CLI: reboot-db-instance, stop-db-instance, start-db-instance',
     async () => {
       const aws = (...args: string[]) => awsCli(cloud, 'rds', ...args);

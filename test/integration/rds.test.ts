@@ -26,6 +26,7 @@ import { engineFor, MysqlEngine, PostgresEngine } from '../../src/engines';
 import { forgetMasterLocation, resolveMaster, withMaster } from '../../src/rotation/master';
 import { awsCli, haveAwsCli } from '../support/aws-cli';
 import { awsError, type Harness, startLocalCloud } from '../support/cloud';
+import { itWhen } from '../support/skip';
 import { trusting } from '../support/trust';
 
 let h: Harness;
@@ -364,7 +365,7 @@ describe('restart', () => {
   });
 });
 
-(haveAwsCli ? it : it.skip)(
+itWhen(haveAwsCli, 'the AWS CLI v2 is not installed (scripts/setup.sh installs it)')(
   'the AWS CLI creates an instance with --manage-master-user-password and sees MasterUserSecret',
   async () => {
     const aws = (...args: string[]) => awsCli(h.cloud, 'rds', ...args);
