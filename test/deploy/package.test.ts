@@ -755,7 +755,16 @@ describe('serverless package (offline)', () => {
       'states:DescribeExecution',
       'states:ListExecutions',
     ]);
-    expect(byAction['secretsmanager:ListSecretVersionIds']).toContain('secret:credflow/*');
+    // credflow's own secrets, and adopted ones (any name) only while they carry the managed tag.
+    const versionReads = statements(fnRole).filter((st) =>
+      [st.Action].flat().includes('secretsmanager:ListSecretVersionIds'),
+    );
+    expect(
+      versionReads.map((st) => [JSON.stringify(st.Resource).replace(/.*:secret:/, 'secret:'), st.Condition]),
+    ).toEqual([
+      ['secret:credflow/*"}]', undefined],
+      ['secret:*"}]', { StringEquals: { 'secretsmanager:ResourceTag/credflow:managed': 'true' } }],
+    ]);
     expect(byAction['states:ListExecutions']).toContain('RotateSecretStateMachine');
     expect(byAction['states:DescribeExecution']).toContain('execution:credflow-ci-rotate-secret:*');
     const sm = resources['ReconcileRotationsStateMachine'] as Resource;
