@@ -87,6 +87,32 @@ async function makeUser(family: Family, username: string, password: string, extr
   await dbaUser(family, masters[family].creds, username, password, extra);
 }
 
+/** A secret in AWS's JSON shape for `username` on the family's database (appdb); its ARN. */
+async function awsShapedSecret(
+  family: Family,
+  name: string,
+  username: string,
+  password: string,
+  extra: Record<string, unknown> = {},
+): Promise<string> {
+  const m = masters[family].creds;
+  const made = await tc.clients.secrets.send(
+    new CreateSecretCommand({
+      Name: name,
+      SecretString: JSON.stringify({
+        engine: family,
+        host: m.host,
+        port: m.port,
+        username,
+        password,
+        dbname: 'appdb',
+        ...extra,
+      }),
+    }),
+  );
+  return made.ARN as string;
+}
+
 interface Made {
   arn: string;
   username: string;
@@ -105,22 +131,13 @@ async function templateSecret(
   const username = `app${seq}`;
   const password = `Init${seq}pw-${Math.random().toString(36).slice(2)}`;
   await makeUser(family, username, password, opts.extra?.(username));
-  const m = masters[family].creds;
-  const created = await tc.clients.secrets.send(
-    new CreateSecretCommand({
-      Name: `apps/${family}/${kind}-${seq}`,
-      SecretString: JSON.stringify({
-        engine: family,
-        host: m.host,
-        port: m.port,
-        username,
-        password,
-        dbname: 'appdb',
-        ...(kind === 'MultiUser' ? { masterarn: opts.masterarn ?? masters[family].arn } : {}),
-      }),
-    }),
+  const arn = await awsShapedSecret(
+    family,
+    `apps/${family}/${kind}-${seq}`,
+    username,
+    password,
+    kind === 'MultiUser' ? { masterarn: opts.masterarn ?? masters[family].arn } : {},
   );
-  const arn = created.ARN as string;
   await tc.clients.secrets.send(
     new RotateSecretCommand({
       SecretId: arn,
@@ -370,25 +387,9 @@ describe.each(FAMILIES)('%s: secrets AWS rotation functions made', (family) => {
 });
 
 describe.each(FAMILIES)('%s: the other blockers, and an apply that fails half-way', (family) => {
-  /** A secret in AWS's shape for `username` on the family's database, made without a rotation. */
-  async function plainSecret(username: string, password: string, extra: Record<string, unknown> = {}) {
-    const m = masters[family].creds;
-    const made = await tc.clients.secrets.send(
-      new CreateSecretCommand({
-        Name: `apps/${family}/plain-${++seq}`,
-        SecretString: JSON.stringify({
-          engine: family,
-          host: m.host,
-          port: m.port,
-          username,
-          password,
-          dbname: 'appdb',
-          ...extra,
-        }),
-      }),
-    );
-    return made.ARN as string;
-  }
+  /** A secret in AWS's shape, made without a rotation. */
+  const plainSecret = (username: string, password: string, extra: Record<string, unknown> = {}) =>
+    awsShapedSecret(family, `apps/${family}/plain-${++seq}`, username, password, extra);
 
   it('a system account, a user that does not exist, an endpoint no database has, a user already bound to another secret, no rotation function', async () => {
     const system = 'rdsadmin';
@@ -535,12 +536,8 @@ describe('the adopt-secrets workflow', () => {
     const username = `app${seq}`;
     const password = `Init${seq}pw-${Math.random().toString(36).slice(2)}`;
     await makeUser('mysql', username, password);
-    const m = masters.mysql.creds;
-    const value = { engine: 'mysql', host: m.host, port: m.port, username, password, dbname: 'appdb' };
-    const made = await tc.clients.secrets.send(
-      new CreateSecretCommand({ Name: `apps/stalled/${username}`, SecretString: JSON.stringify(value) }),
-    );
-    const arn = made.ARN as string;
+    const arn = await awsShapedSecret('mysql', `apps/stalled/${username}`, username, password);
+    const value = await current(conn, arn);
     await succeed(conn, 'adopt-secrets', { secretId: arn });
     // A rotation cut after createSecret: an AWSPENDING the database never got.
     const token = `stalled-${seq}-${'0'.repeat(32)}`;
@@ -585,21 +582,7 @@ describe('the adopt-secrets workflow', () => {
     const username = `app${seq}`;
     const password = `Init${seq}pw-${Math.random().toString(36).slice(2)}`;
     await makeUser('postgres', username, password);
-    const m = masters.postgres.creds;
-    const made = await tc.clients.secrets.send(
-      new CreateSecretCommand({
-        Name: `apps/no-rotation/${username}`,
-        SecretString: JSON.stringify({
-          engine: 'postgres',
-          host: m.host,
-          port: m.port,
-          username,
-          password,
-          dbname: 'appdb',
-        }),
-      }),
-    );
-    const arn = made.ARN as string;
+    const arn = await awsShapedSecret('postgres', `apps/no-rotation/${username}`, username, password);
     const applied = (await succeed(conn, 'adopt-secrets', { secretId: arn })) as {
       reports: { outcome: string }[];
     };
