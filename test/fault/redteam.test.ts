@@ -374,6 +374,14 @@ describe.each([
   it('a rerun of the same request resumes its own secret with a new password; another request, or a secret older than the request, is refused', async () => {
     const input = { dbIdentifier: id, username: 'resumed', strategy: 'admin-single-user' as const };
     const parse = parsePrepareDatabaseUserInput;
+    /** create-user's first step refuses the existing secret of `input` for `request`, changing nothing. */
+    const refused = (input: { username: string }, request: { executionId: string; startTime: string }) =>
+      expect(
+        prepareDatabaseUser(deps(), parse({ input: { ...input, dbIdentifier: id }, request })),
+      ).rejects.toMatchObject({
+        name: 'ValidationError',
+        message: `secret credflow/${id}/${input.username} exists and was not created by this request; nothing changed`,
+      });
     const request = {
       executionId: `arn:exec:${randomUUID()}`,
       startTime: new Date(Date.now() - 1000).toISOString(),
@@ -398,11 +406,7 @@ describe.each([
     // Another execution: not its secret.
     // (started as early as this one, so only the mark tells them apart)
     const other = { executionId: `arn:exec:${randomUUID()}`, startTime: request.startTime };
-    const err = await prepareDatabaseUser(deps(), parse({ input, request: other })).catch((e: Error) => e);
-    expect(err).toMatchObject({
-      name: 'ValidationError',
-      message: `secret credflow/${id}/resumed exists and was not created by this request; nothing changed`,
-    });
+    await refused(input, other);
     // Its own token, but a secret made before the request started: someone who knew the token.
     const late = { ...request, startTime: new Date(Date.now() + 60_000).toISOString() };
     await expect(prepareDatabaseUser(deps(), parse({ input, request: late }))).rejects.toMatchObject({
@@ -421,10 +425,7 @@ describe.each([
       parse({ input: { ...keyed, kmsKeyId: 'alias/other-team' }, request: own }),
     );
     const before2 = await tc.clients.secrets.send(new DescribeSecretCommand({ SecretId: made2.secretArn }));
-    await expect(prepareDatabaseUser(deps(), parse({ input: keyed, request: own }))).rejects.toMatchObject({
-      name: 'ValidationError',
-      message: `secret credflow/${id}/keyed exists and was not created by this request; nothing changed`,
-    });
+    await refused(keyed, own);
     const after2 = await tc.clients.secrets.send(new DescribeSecretCommand({ SecretId: made2.secretArn }));
     expect(after2.VersionIdsToStages).toEqual(before2.VersionIdsToStages);
 
@@ -446,12 +447,7 @@ describe.each([
     await tc.clients.secrets.send(
       new PutResourcePolicyCommand({ SecretId: mine.secretArn, ResourcePolicy: policy }),
     );
-    await expect(prepareDatabaseUser(deps(), parse({ input: policied, request: own }))).rejects.toMatchObject(
-      {
-        name: 'ValidationError',
-        message: `secret credflow/${id}/policied exists and was not created by this request; nothing changed`,
-      },
-    );
+    await refused(policied, own);
     expect(
       (await tc.clients.secrets.send(new GetResourcePolicyCommand({ SecretId: mine.secretArn })))
         .ResourcePolicy,
@@ -471,10 +467,7 @@ describe.each([
       }),
     );
     const before3 = await tc.clients.secrets.send(new DescribeSecretCommand({ SecretId: ours.secretArn }));
-    await expect(prepareDatabaseUser(deps(), parse({ input: rotated, request: own }))).rejects.toMatchObject({
-      name: 'ValidationError',
-      message: `secret credflow/${id}/rotated exists and was not created by this request; nothing changed`,
-    });
+    await refused(rotated, own);
     const after3 = await tc.clients.secrets.send(new DescribeSecretCommand({ SecretId: ours.secretArn }));
     expect(after3.VersionIdsToStages).toEqual(before3.VersionIdsToStages);
   });
