@@ -98,7 +98,8 @@ function rulesOf(root: string, key: string, events: ServerlessEvent[], vars: Var
         {
           kind: 'pattern',
           name: resolveVars(e.eventBridge.name ?? `credflow-${stage}-${key}-${i}`, vars),
-          pattern: JSON.parse(readFileSync(file, 'utf8')),
+          // `${sls:stage}` and the stage's params inside the pattern, as serverless resolves them.
+          pattern: JSON.parse(resolveVars(readFileSync(file, 'utf8'), vars)),
           file,
         },
       ];

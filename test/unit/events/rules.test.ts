@@ -1,10 +1,19 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { loadCatalog } from '../../../local/catalog';
 import { matchesPattern, validatePattern } from '../../../local/eventbridge/pattern';
 import { executionFailed, smRotationFailed } from '../../support/aws-events';
 
 const root = path.resolve(__dirname, '../../..');
-const pattern = (file: string) => JSON.parse(readFileSync(path.join(root, 'events', file), 'utf8'));
+/** A rule's pattern as the stage `stage` deploys it (serverless variables resolved by the catalog). */
+const pattern = (file: string, stage = 'local') => {
+  const rule = loadCatalog(root, stage)
+    .stateMachines.flatMap((m) => m.rules)
+    .find((r) => r.kind === 'pattern' && r.file === path.join(root, 'events', file));
+  return rule?.kind === 'pattern'
+    ? rule.pattern
+    : JSON.parse(readFileSync(path.join(root, 'events', file), 'utf8'));
+};
 
 describe('rules (events/*.json)', () => {
   it.each([
@@ -63,6 +72,12 @@ describe('rules (events/*.json)', () => {
     other.detail.stateMachineArn =
       'arn:aws:states:us-east-1:000000000000:stateMachine:credflow-local-rotate-fleet';
     expect(matchesPattern(p, other)).toBe(false);
+    // Another stage's rotate-secret in the same account is that stage's to repair.
+    const staging = executionFailed('AuthenticationError');
+    staging.detail.stateMachineArn =
+      'arn:aws:states:us-east-1:000000000000:stateMachine:credflow-staging-rotate-secret';
+    expect(matchesPattern(p, staging)).toBe(false);
+    expect(matchesPattern(pattern('rotate-secret-execution-failed.json', 'staging'), staging)).toBe(true);
   });
 
   it.each([
@@ -73,9 +88,9 @@ describe('rules (events/*.json)', () => {
     const failed = executionFailed('AuthenticationError');
     failed.region = region;
     failed.detail.stateMachineArn = `arn:${partition}:states:${region}:000000000000:stateMachine:credflow-prod-rotate-secret`;
-    expect(matchesPattern(pattern('rotate-secret-execution-failed.json'), failed)).toBe(true);
+    expect(matchesPattern(pattern('rotate-secret-execution-failed.json', 'prod'), failed)).toBe(true);
     failed.detail.stateMachineArn = `arn:${partition}:states:${region}:000000000000:stateMachine:credflow-prod-rotate-fleet`;
-    expect(matchesPattern(pattern('rotate-secret-execution-failed.json'), failed)).toBe(false);
+    expect(matchesPattern(pattern('rotate-secret-execution-failed.json', 'prod'), failed)).toBe(false);
     const secret = (name: string) => ({
       ...smRotationFailed,
       region,
