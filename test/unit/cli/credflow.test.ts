@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { main, program } from '../../../cli/credflow';
 import { EXIT } from '../../../cli/errors';
+import { ATTENTION_KINDS } from '../../../src/lifecycle/attention';
 
 interface Run {
   code: number;
@@ -90,6 +91,14 @@ describe('help and version', () => {
           known: true,
         });
     }
+  });
+
+  it("the README's status row names every kind status lists, worst first", () => {
+    const row = readFileSync(path.join(__dirname, '../../../README.md'), 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('| `status ['));
+    const named = /worst first: ([a-z, ]+) secrets/.exec(row ?? '')?.[1]?.split(', ');
+    expect(named).toEqual([...ATTENTION_KINDS]);
   });
 
   it('every top-level command is in the README table', () => {
