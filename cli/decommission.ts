@@ -50,11 +50,12 @@ export async function confirmTyped(
   output: NodeJS.WritableStream = process.stderr,
 ): Promise<boolean> {
   const rl = createInterface({ input, output });
+  // The input ending, and Ctrl-C or Ctrl-D on a terminal, close the interface: a no. (The question
+  // itself then rejects with an AbortError on a terminal, and never settles off one.)
   const closed = new Promise<string>((resolve) => rl.once('close', () => resolve('')));
   try {
     const typed = await Promise.race([
-      // On a terminal, Ctrl-D and Ctrl-C reject the question (AbortError): a no as well.
-      rl.question(`Type the database identifier (${identifier}) to delete it: `).catch(() => ''),
+      rl.question(`Type the database identifier (${identifier}) to delete it: `),
       closed,
     ]);
     return typed.trim() === identifier;

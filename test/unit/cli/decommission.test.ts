@@ -57,6 +57,22 @@ describe('the typed confirmation', () => {
     expect((await ask('shop-db', '', true)).ok).toBe(false);
     expect((await ask('shop-db', 'shop-d', true)).ok).toBe(false);
   }, 5_000);
+  // On a terminal readline reads keys: Enter ends the line, Ctrl-C and Ctrl-D abort the question.
+  it.each([
+    ['Ctrl-C', '\u0003', false],
+    ['Ctrl-D', '\u0004', false],
+    ['the identifier and Enter', 'shop-db\r', true],
+  ])(
+    'on a terminal: %s',
+    async (_what, keys, expected) => {
+      const input = new PassThrough();
+      const output = Object.assign(new PassThrough(), { isTTY: true, columns: 80 });
+      const answer = confirmTyped('shop-db', input, output);
+      input.write(keys);
+      await expect(answer).resolves.toBe(expected);
+    },
+    5_000,
+  );
 });
 
 describe('decommission on a terminal', () => {
