@@ -40,11 +40,24 @@ function describePlan(p: DecommissionPlan): string[] {
   ];
 }
 
-/** The confirmation: the identifier typed back on the terminal. */
-async function confirmTyped(identifier: string): Promise<boolean> {
-  const rl = createInterface({ input: process.stdin, output: process.stderr });
+/**
+ * The confirmation: the identifier typed back, read as one line from `input` (the terminal),
+ * the question on `output`. Anything else is a no: an empty line, the input closing, Ctrl-C.
+ */
+export async function confirmTyped(
+  identifier: string,
+  input: NodeJS.ReadableStream = process.stdin,
+  output: NodeJS.WritableStream = process.stderr,
+): Promise<boolean> {
+  const rl = createInterface({ input, output });
+  // The input ending, and Ctrl-C or Ctrl-D on a terminal, close the interface: a no. (The question
+  // itself then rejects with an AbortError on a terminal, and never settles off one.)
+  const closed = new Promise<string>((resolve) => rl.once('close', () => resolve('')));
   try {
-    const typed = await rl.question(`Type the database identifier (${identifier}) to delete it: `);
+    const typed = await Promise.race([
+      rl.question(`Type the database identifier (${identifier}) to delete it: `),
+      closed,
+    ]);
     return typed.trim() === identifier;
   } finally {
     rl.close();

@@ -47,7 +47,9 @@ export function progressPrinter(label: string): (p: ProgressLine) => void {
       else if (changed) say(`${pre}${dim('⋯')} ${p.state}: ${status}`);
     } else if (p.kind === 'retrying') say(`${pre}${yellow('↻')} ${p.state} retried after ${p.detail ?? ''}`);
     else if (p.kind === 'caught')
-      say(`${pre}${yellow('✗')} ${p.state} ${dim(ms(p.ms))} caught ${p.detail ?? ''}`);
+      say(
+        `${pre}${yellow('✗')} ${p.state} ${p.ms !== undefined ? `${dim(ms(p.ms))} ` : ''}caught ${p.detail ?? ''}`,
+      );
     else
       say(
         `${pre}${red('✗')} ${p.state === 'execution' ? 'execution failed' : `${p.state} failed`}: ${p.detail ?? ''}`,

@@ -99,16 +99,34 @@ export function executionHistory(conn: Connection, executionArn: string): Promis
   return historyOf(conn.clients.sfn, executionArn);
 }
 
+/** A failure not yet told: what follows it decides retried, caught or failed. */
+interface Failure {
+  state: string;
+  error: string;
+  cause: string;
+}
+
+/** Where one line of the history stands after an event: its state, since when, a failure. */
+interface ThreadAt {
+  state: string;
+  enteredAt?: number;
+  pending?: Failure;
+}
+
 /**
  * Turns new history events into progress lines; tracks entry times to report durations. A
  * Task's failure is told only once what follows it is known: scheduled again (retried), the
- * state left (caught), or the execution failed; each error text is printed once.
+ * state left or another entered (caught), or the execution failed; each error text is printed
+ * once. Events are followed along their thread (`previousEventId`): the iterations of a Map run
+ * at once and interleave in the history, and one iteration's failure followed by another's
+ * TaskScheduled is no retry. An event without ids follows the one before it.
  */
 export class HistoryFollower {
   private seen = 0;
+  /** Each event's thread as it stood after that event, by event id. */
+  private readonly threads = new Map<number, ThreadAt>();
+  /** Entry times by state name, for states whose exit follows another thread (Map, Parallel). */
   private readonly entered = new Map<string, number>();
-  private current = '?';
-  private pending: { state: string; error: string; cause: string } | undefined;
   private shown = new Set<string>();
 
   constructor(private readonly progress: Progress) {}
@@ -126,46 +144,58 @@ export class HistoryFollower {
   }
 
   feed(events: HistoryEvent[]): void {
-    for (const e of events.slice(this.seen)) {
-      const t = e.type ?? '';
-      const at = e.timestamp ? new Date(e.timestamp).getTime() : Date.now();
-      if (t.endsWith('StateEntered')) {
-        const name = e.stateEnteredEventDetails?.name ?? '?';
-        this.entered.set(name, at);
-        this.current = name;
-        this.progress({ kind: 'entered', state: name });
-      } else if (t.endsWith('StateExited')) {
-        const name = e.stateExitedEventDetails?.name ?? '?';
-        const start = this.entered.get(name);
-        const output = e.stateExitedEventDetails?.output;
-        const p = this.pending;
-        this.pending = undefined;
-        this.progress({
-          kind: p ? 'caught' : 'succeeded',
-          state: name,
-          ...(start !== undefined ? { ms: at - start } : {}),
-          ...(p ? { detail: this.detail(p.error, p.cause) } : {}),
-          ...(output !== undefined ? { output } : {}),
-        });
-      } else if (TASK_FAILED.has(t)) {
-        this.pending = { state: this.current, ...failureDetail(e) };
-      } else if (TASK_SCHEDULED.has(t) && this.pending) {
-        const p = this.pending;
-        this.pending = undefined;
-        this.progress({ kind: 'retrying', state: p.state, detail: this.detail(p.error, p.cause) });
-      } else if (t === 'ExecutionFailed' || t === 'ExecutionTimedOut' || t === 'ExecutionAborted') {
-        const p = this.pending;
-        this.pending = undefined;
-        if (p) this.progress({ kind: 'failed', state: p.state, detail: this.detail(p.error, p.cause) });
-        if (t === 'ExecutionFailed') {
-          const { error, cause } = failureDetail(e);
-          this.progress({ kind: 'failed', state: 'execution', detail: this.detail(error, cause) });
-        } else {
-          this.progress({ kind: 'failed', state: 'execution', detail: t.replace('Execution', '') });
-        }
-      }
+    for (let i = this.seen; i < events.length; i++) {
+      const e = events[i] as HistoryEvent;
+      const id = e.id ?? i + 1;
+      const before = this.threads.get(e.previousEventId ?? id - 1) ?? { state: '?' };
+      this.threads.set(id, this.step(e, before));
     }
     this.seen = Math.max(this.seen, events.length);
+  }
+
+  /** Tells what one event means given its thread; returns the thread after it. */
+  private step(e: HistoryEvent, before: ThreadAt): ThreadAt {
+    const t = e.type ?? '';
+    const at = e.timestamp ? new Date(e.timestamp).getTime() : Date.now();
+    const p = before.pending;
+    if (t.endsWith('StateEntered')) {
+      const name = e.stateEnteredEventDetails?.name ?? '?';
+      // A failure followed by another state (no exit recorded): a Catch moved on.
+      if (p) this.progress({ kind: 'caught', state: p.state, detail: this.detail(p.error, p.cause) });
+      this.entered.set(name, at);
+      this.progress({ kind: 'entered', state: name });
+      return { state: name, enteredAt: at };
+    }
+    if (t.endsWith('StateExited')) {
+      const name = e.stateExitedEventDetails?.name ?? '?';
+      const start = before.state === name ? before.enteredAt : this.entered.get(name);
+      const output = e.stateExitedEventDetails?.output;
+      this.progress({
+        kind: p ? 'caught' : 'succeeded',
+        state: name,
+        ...(start !== undefined ? { ms: at - start } : {}),
+        ...(p ? { detail: this.detail(p.error, p.cause) } : {}),
+        ...(output !== undefined ? { output } : {}),
+      });
+      return { state: name };
+    }
+    if (TASK_FAILED.has(t)) return { ...before, pending: { state: before.state, ...failureDetail(e) } };
+    if (p && (TASK_SCHEDULED.has(t) || t === 'MapStateStarted' || t === 'ParallelStateStarted')) {
+      this.progress({ kind: 'retrying', state: p.state, detail: this.detail(p.error, p.cause) });
+      const { pending: _told, ...rest } = before;
+      return rest;
+    }
+    if (t === 'ExecutionFailed' || t === 'ExecutionTimedOut' || t === 'ExecutionAborted') {
+      if (p) this.progress({ kind: 'failed', state: p.state, detail: this.detail(p.error, p.cause) });
+      if (t === 'ExecutionFailed') {
+        const { error, cause } = failureDetail(e);
+        this.progress({ kind: 'failed', state: 'execution', detail: this.detail(error, cause) });
+      } else {
+        this.progress({ kind: 'failed', state: 'execution', detail: t.replace('Execution', '') });
+      }
+      return { state: 'execution' };
+    }
+    return before;
   }
 }
 

@@ -46,6 +46,28 @@ async function credflowWith(env: Record<string, string | undefined>, ...args: st
 
 const local = (...args: string[]) => credflow('--local', '--state-dir', stateDir, ...args);
 
+/**
+ * The CLI on a terminal: run under a pseudo-terminal (util-linux `script`), `typed` sent to it as
+ * keystrokes. What it printed comes back as the terminal showed it (stdout and stderr together).
+ */
+function onTerminal(typed: string, ...args: string[]): Promise<{ code: number; text: string }> {
+  const command = [process.execPath, '--require', './test/support/register-ts.js', 'cli/credflow.ts', ...args]
+    .map((a) => `'${a.replace(/'/g, `'\\''`)}'`)
+    .join(' ');
+  return new Promise((resolve) => {
+    const child = execFile(
+      'script',
+      ['-qec', command, '/dev/null'],
+      { cwd: root, env: { ...process.env, NO_COLOR: '1', LOG_LEVEL: 'WARN' }, timeout: 120_000 },
+      (err, stdout) => {
+        const code = err ? (err as { code?: unknown }).code : 0;
+        resolve({ code: typeof code === 'number' ? code : -1, text: stdout.replace(/\r/g, '') });
+      },
+    );
+    child.stdin?.end(typed);
+  });
+}
+
 let up: Result;
 
 beforeAll(async () => {
@@ -345,6 +367,22 @@ describe('the credflow CLI against the local cloud', () => {
     const refused = await local('decommission', 'cli-db');
     expect(refused.code).toBe(2);
     expect(refused.stderr).toContain('--yes');
+    // On a terminal it shows what it would delete and asks for the identifier: a typo refuses.
+    const typo = await onTerminal(
+      'cli-db-typo\n',
+      '--local',
+      '--state-dir',
+      stateDir,
+      'decommission',
+      'cli-db',
+    );
+    expect(typo.code).toBe(2);
+    expect(typo.text).toContain('decommission cli-db deletes:');
+    expect(typo.text).toContain('credflow/cli-db/cli_single');
+    expect(typo.text).toMatch(/Type the database identifier \(cli-db\) to delete it: .*cli-db-typo/);
+    expect(typo.text).toContain(
+      'the identifier typed was not cli-db; nothing changed (ConfirmationMismatch)',
+    );
     const dry = await local('decommission', 'cli-db', '--dry-run');
     expect(dry.code).toBe(0);
     expect(dry.stdout).toMatch(/final snapshot: +cli-db-final-\d{8}-\d{6}/);
@@ -355,7 +393,7 @@ describe('the credflow CLI against the local cloud', () => {
     expect(d.code).toBe(0);
     expect(d.stdout).toContain('deleted cli-db; final snapshot cli-db-final');
     expect(d.stdout).toMatch(/3 child secret\(s\) scheduled for deletion/);
-    // Eight CLI runs, each a process of its own: more than the default time on a busy machine.
+    // Nine CLI runs, each a process of its own: more than the default time on a busy machine.
   }, 300_000);
 });
 

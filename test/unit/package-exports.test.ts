@@ -22,4 +22,15 @@ describe('the package an application installs', () => {
     const npmignore = readFileSync(path.join(root, '.npmignore'), 'utf8').split('\n');
     expect(npmignore).not.toContain('dist/');
   });
+
+  it('is imported in the README by the name it exports, and installed as the README says', () => {
+    const readme = readFileSync(path.join(root, 'README.md'), 'utf8');
+    const imports = [...readme.matchAll(/from '(credflow(?:\/[^']*)?)'/g)].map((m) => m[1] ?? '');
+    expect(imports.length).toBeGreaterThan(0);
+    for (const spec of imports) expect(Object.keys(pkg.exports)).toContain(spec.replace(/^credflow/, '.'));
+    // Not on a registry: the README says how to get it, by the tarball npm pack names.
+    expect(pkg.private).toBe(true);
+    expect(readme).toContain('npm pack');
+    expect(readme).toContain(`npm install ./credflow/${pkg.name}-${pkg.version}.tgz`);
+  });
 });

@@ -3,11 +3,12 @@
  * --help ends with an example, --version, and with no AWS credentials or region every command
  * that talks to AWS prints one line naming what is missing and exits non-zero.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { main, program } from '../../../cli/credflow';
 import { EXIT } from '../../../cli/errors';
+import { ATTENTION_KINDS } from '../../../src/lifecycle/attention';
 
 interface Run {
   code: number;
@@ -39,10 +40,70 @@ async function run(...args: string[]): Promise<Run> {
 describe('help and version', () => {
   const commands = program().commands.map((c) => c.name());
 
-  it('knows the commands the README documents', () => {
-    expect(commands).toEqual(
-      expect.arrayContaining(['up', 'down', 'console', 'rotate-now', 'history', 'secrets', 'alerts']),
+  /**
+   * The README's CLI table (section "The CLI", first column): each code span is a command as
+   * typed, e.g. `rotate-now <secret>` or `iam create-principal NAME --policy FILE`. A `\|` in a
+   * cell is a literal bar (an alternative), not a column.
+   */
+  function readmeCommands(): { name: string; sub?: string; options: string[]; typed: string }[] {
+    const readme = readFileSync(path.join(__dirname, '../../../README.md'), 'utf8');
+    const section = readme.split(/^## The CLI$/m)[1]?.split(/^## /m)[0] ?? '';
+    const rows = section.split('\n').filter((l) => l.startsWith('| `'));
+    return rows.flatMap((row) => {
+      const first = row.replaceAll('\\|', '\u0000').split('|')[1] ?? '';
+      return [...first.matchAll(/`([^`]+)`/g)].map((m) => {
+        const typed = (m[1] ?? '').replaceAll('\u0000', '|');
+        const [name = '', second] = typed.split(/\s+/);
+        return {
+          name,
+          ...(second && /^[a-z][a-z-]*$/.test(second) ? { sub: second } : {}),
+          options: typed.match(/--[a-z][a-z-]*/g) ?? [],
+          typed,
+        };
+      });
+    });
+  }
+
+  it("reads the README's CLI table", () => {
+    const names = readmeCommands().map((c) => c.name);
+    // The parse itself: a plain row, an escaped bar, a row of several commands, a subcommand.
+    expect(names).toEqual(expect.arrayContaining(['rotate-now', 'adopt', 'watch', 'alerts', 'iam']));
+    expect(readmeCommands().find((c) => c.name === 'adopt')?.options).toEqual(
+      expect.arrayContaining(['--prefix', '--tag', '--undo']),
     );
+    expect(readmeCommands().find((c) => c.name === 'iam')?.sub).toBe('create-principal');
+  });
+
+  it('every command the README documents is a command, with the options it shows', () => {
+    const cli = program();
+    const global = cli.options.map((o) => o.long);
+    for (const doc of readmeCommands()) {
+      const cmd = cli.commands.find((c) => c.name() === doc.name);
+      expect({ typed: doc.typed, known: cmd !== undefined }).toEqual({ typed: doc.typed, known: true });
+      if (!cmd) continue;
+      const leaf = doc.sub ? cmd.commands.find((c) => c.name() === doc.sub) : cmd;
+      expect({ typed: doc.typed, sub: leaf !== undefined }).toEqual({ typed: doc.typed, sub: true });
+      const known = [...(leaf?.options ?? []).map((o) => o.long), ...global];
+      for (const option of doc.options)
+        expect({ typed: doc.typed, option, known: known.includes(option) }).toEqual({
+          typed: doc.typed,
+          option,
+          known: true,
+        });
+    }
+  });
+
+  it("the README's status row names every kind status lists, worst first", () => {
+    const row = readFileSync(path.join(__dirname, '../../../README.md'), 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('| `status ['));
+    const named = /worst first: ([a-z, ]+) secrets/.exec(row ?? '')?.[1]?.split(', ');
+    expect(named).toEqual([...ATTENTION_KINDS]);
+  });
+
+  it('every top-level command is in the README table', () => {
+    const documented = new Set(readmeCommands().map((c) => c.name));
+    expect(commands.filter((c) => !documented.has(c))).toEqual([]);
   });
 
   it.each(['', ...commands])('credflow %s --help ends with an example', async (name) => {
