@@ -92,7 +92,9 @@ export class LocalIam {
     const session = m?.[2] ?? 'state-machine';
     const roleArn = this.machineRole(machineArn);
     return (
-      (roleArn ? this.principals.roleSessionByArn(roleArn, session) : undefined) ??
+      (roleArn && this.mayAssume(roleArn, 'states')
+        ? this.principals.roleSessionByArn(roleArn, session)
+        : undefined) ??
       this.nobody(
         `arn:aws:sts::${this.o.accountId}:assumed-role/${roleArn?.split('/').pop() ?? '-'}/${session}`,
       )
@@ -102,9 +104,36 @@ export class LocalIam {
   /** The role a rule's target names (RoleArn), as EventBridge assumes it. */
   ruleTarget(roleArn: string | undefined, rule: string): Caller {
     return (
-      (roleArn && this.principals.roleSessionByArn(roleArn, rule)) ||
+      (roleArn && this.mayAssume(roleArn, 'events') && this.principals.roleSessionByArn(roleArn, rule)) ||
       this.nobody(`events.amazonaws.com (${rule})`)
     );
+  }
+
+  /**
+   * May a service (`states`, `events`) assume the role? The role's trust policy (a resource-based
+   * policy on the role) must allow sts:AssumeRole to the service's global principal
+   * (`states.amazonaws.com`) or its regional one (`states.<region>.amazonaws.com`), from this
+   * account. IAM User Guide, "Terms and concepts for roles" (trust policy) and "Create a role to
+   * delegate permissions to an AWS service"; Step Functions accepts either principal, as its
+   * error for a role it cannot assume says ("Neither the global service principal
+   * states.amazonaws.com, nor the regional one is authorized to assume the provided role.").
+   * A role that exists nowhere cannot be assumed.
+   */
+  mayAssume(roleArn: string, service: 'states' | 'events'): boolean {
+    if (!this.enabled) return true;
+    const trust = this.principals.trustOf(roleArn);
+    if (!trust) return false;
+    return this.gate.decideAny(
+      [`${service}.amazonaws.com`, `${service}.${this.o.region}.amazonaws.com`].map((name) =>
+        this.service(name),
+      ),
+      {
+        action: 'sts:AssumeRole',
+        resource: roleArn,
+        context: { 'aws:SourceAccount': this.o.accountId },
+        resourcePolicy: trust,
+      },
+    ).allowed;
   }
 
   /**

@@ -31,6 +31,8 @@ export interface TemplateRole {
   arn: string;
   /** Inline policies then attached managed policies. */
   policies: TemplatePolicy[];
+  /** Its trust policy (AssumeRolePolicyDocument): which principals may assume it. */
+  trust: PolicyDocument;
 }
 
 export interface TemplateManagedPolicy {
@@ -292,6 +294,7 @@ export function loadStackIam(root: string, t: TemplateTarget): StackIam {
         name: roleName(id),
         arn: getAtt(id, 'Arn'),
         policies: [...inline, ...managed],
+        trust: (props['AssumeRolePolicyDocument'] as PolicyDocument | undefined) ?? { Statement: [] },
       });
     } else if (r['Type'] === 'AWS::Lambda::Permission') {
       const props = resolve(r['Properties']) as Yml;
@@ -350,6 +353,13 @@ export function loadStackIam(root: string, t: TemplateTarget): StackIam {
             },
           },
         ],
+        // The plugin's role trusts EventBridge only.
+        trust: {
+          Version: '2012-10-17',
+          Statement: [
+            { Effect: 'Allow', Principal: { Service: 'events.amazonaws.com' }, Action: 'sts:AssumeRole' },
+          ],
+        },
       });
     }
   }

@@ -6,6 +6,12 @@
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import {
+  EventBridgeClient,
+  PutEventsCommand,
+  PutRuleCommand,
+  PutTargetsCommand,
+} from '@aws-sdk/client-eventbridge';
 import { ModifyDBInstanceCommand, RDSClient } from '@aws-sdk/client-rds';
 import {
   CreateSecretCommand,
@@ -17,10 +23,16 @@ import {
   TagResourceCommand,
   UntagResourceCommand,
 } from '@aws-sdk/client-secrets-manager';
-import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import {
+  CreateStateMachineCommand,
+  ListExecutionsCommand,
+  SFNClient,
+  StartExecutionCommand,
+  UpdateStateMachineCommand,
+} from '@aws-sdk/client-sfn';
 import { LOCAL_STAGE } from '../../local/boot';
 import { IAM_DECISIONS_PATH } from '../../local/cloud';
-import { Principals } from '../../local/iam/principals';
+import { Principals, serviceTrust } from '../../local/iam/principals';
 import { loadStackIam } from '../../local/iam/template';
 import { awsError, startTestCloud, type TestCloud } from '../support/cloud';
 
@@ -399,5 +411,234 @@ describe('IAM as AWS enforces it', () => {
     } finally {
       rmSync(copy, { recursive: true, force: true });
     }
+  });
+
+  describe('passing a role: iam:PassRole, and the role must trust the service', () => {
+    const roleArn = (name: string) => `arn:aws:iam::${ACCOUNT}:role/${name}`;
+    const stackRole = (id: string) => String(tc.cloud.iam.principals.stack?.roles.get(id)?.arn);
+    const PASS_MACHINE = {
+      StartAt: 'Done',
+      States: { Done: { Type: 'Pass', Result: { ok: true }, End: true } },
+    };
+    /** A user with these statements, and its Step Functions and EventBridge clients. */
+    const user = (name: string, statements: object[]) => {
+      const keys = Principals.create(
+        tc.stateDir,
+        name,
+        { documents: [{ Version: '2012-10-17', Statement: statements as never }] },
+        tc.cloud.iam.principals.stack,
+      );
+      return { sfn: new SFNClient(cfg(keys)), events: new EventBridgeClient(cfg(keys)) };
+    };
+    const create = (sfn: SFNClient, name: string, role: string) =>
+      sfn.send(
+        new CreateStateMachineCommand({ name, roleArn: role, definition: JSON.stringify(PASS_MACHINE) }),
+      );
+
+    beforeAll(() => {
+      // Roles an operator makes: one Step Functions may assume, one only EventBridge may.
+      Principals.create(
+        tc.stateDir,
+        'machine-role',
+        {
+          role: true,
+          trust: serviceTrust(['states.amazonaws.com']),
+          // The same grant as target-role: only the trust tells them apart.
+          documents: [
+            {
+              Version: '2012-10-17',
+              Statement: [
+                {
+                  Effect: 'Allow',
+                  Action: 'states:StartExecution',
+                  Resource: `arn:aws:states:us-east-1:${ACCOUNT}:stateMachine:iam-pass-*`,
+                },
+              ],
+            },
+          ],
+        },
+        tc.cloud.iam.principals.stack,
+      );
+      Principals.create(
+        tc.stateDir,
+        'target-role',
+        {
+          role: true,
+          trust: serviceTrust(['events.amazonaws.com']),
+          documents: [
+            {
+              Version: '2012-10-17',
+              Statement: [
+                {
+                  Effect: 'Allow',
+                  Action: 'states:StartExecution',
+                  Resource: `arn:aws:states:us-east-1:${ACCOUNT}:stateMachine:iam-pass-*`,
+                },
+              ],
+            },
+          ],
+        },
+        tc.cloud.iam.principals.stack,
+      );
+    });
+
+    it('CreateStateMachine and UpdateStateMachine need iam:PassRole on the role, passed to states.amazonaws.com', async () => {
+      const { sfn } = user('machine-maker-no-pass', [
+        {
+          Effect: 'Allow',
+          Action: ['states:CreateStateMachine', 'states:UpdateStateMachine', 'states:StartExecution'],
+          Resource: '*',
+        },
+      ]);
+      // The attack: a machine running as the rotation role, whose aws-sdk tasks read master secrets.
+      for (const role of [stackRole('RotationFunctionRole'), roleArn('machine-role')]) {
+        const e = await awsError(() => create(sfn, 'iam-pass-a', role), 'AccessDeniedException');
+        expect(e.message).toBe(
+          `User: arn:aws:iam::${ACCOUNT}:user/machine-maker-no-pass is not authorized to perform: iam:PassRole on resource: ${role} because no identity-based policy allows the iam:PassRole action`,
+        );
+      }
+      // Nothing was made.
+      await awsError(
+        () =>
+          tc.clients.sfn.send(
+            new ListExecutionsCommand({
+              stateMachineArn: `arn:aws:states:us-east-1:${ACCOUNT}:stateMachine:iam-pass-a`,
+            }),
+          ),
+        'StateMachineDoesNotExist',
+      );
+      // A grant to pass roles to another service does not cover Step Functions.
+      const { sfn: toEvents } = user('machine-maker-pass-to-events', [
+        { Effect: 'Allow', Action: 'states:CreateStateMachine', Resource: '*' },
+        {
+          Effect: 'Allow',
+          Action: 'iam:PassRole',
+          Resource: '*',
+          Condition: { StringEquals: { 'iam:PassedToService': 'events.amazonaws.com' } },
+        },
+      ]);
+      await awsError(() => create(toEvents, 'iam-pass-a', roleArn('machine-role')), 'AccessDeniedException');
+      // UpdateStateMachine to another role: the same need.
+      await create(tc.clients.sfn, 'iam-pass-update', roleArn('machine-role'));
+      const e = await awsError(
+        () =>
+          sfn.send(
+            new UpdateStateMachineCommand({
+              stateMachineArn: `arn:aws:states:us-east-1:${ACCOUNT}:stateMachine:iam-pass-update`,
+              roleArn: stackRole('RotationFunctionRole'),
+            }),
+          ),
+        'AccessDeniedException',
+      );
+      expect(e.message).toContain('is not authorized to perform: iam:PassRole on resource:');
+    });
+
+    it('Step Functions refuses a role whose trust policy does not allow it, whoever passes it', async () => {
+      const { sfn } = user('machine-maker', [
+        {
+          Effect: 'Allow',
+          Action: ['states:CreateStateMachine', 'states:UpdateStateMachine'],
+          Resource: '*',
+        },
+        {
+          Effect: 'Allow',
+          Action: 'iam:PassRole',
+          Resource: '*',
+          Condition: { StringEquals: { 'iam:PassedToService': 'states.amazonaws.com' } },
+        },
+      ]);
+      const refusal =
+        'Neither the global service principal states.amazonaws.com, nor the regional one is authorized to assume the provided role.';
+      // Trusted by Lambda only, by EventBridge only, or no such role: refused, also for the administrator.
+      for (const role of [stackRole('RotationFunctionRole'), roleArn('target-role'), roleArn('nobody')])
+        for (const client of [sfn, tc.clients.sfn]) {
+          const e = await awsError(() => create(client, 'iam-pass-b', role), 'AccessDeniedException');
+          expect(e.message).toBe(refusal);
+          expect(e.$metadata?.httpStatusCode).toBe(400);
+        }
+      const e = await awsError(
+        () =>
+          sfn.send(
+            new UpdateStateMachineCommand({
+              stateMachineArn: `arn:aws:states:us-east-1:${ACCOUNT}:stateMachine:iam-pass-update`,
+              roleArn: stackRole('VerifyFunctionRole'),
+            }),
+          ),
+        'AccessDeniedException',
+      );
+      expect(e.message).toBe(refusal);
+      // A role that trusts Step Functions (the regional principal, as the stack's roles do, or the global one).
+      await create(sfn, 'iam-pass-c', roleArn('machine-role'));
+      await create(sfn, 'iam-pass-c2', stackRole('VerifyCredentialsStateMachineRole'));
+      await sfn.send(
+        new UpdateStateMachineCommand({
+          stateMachineArn: `arn:aws:states:us-east-1:${ACCOUNT}:stateMachine:iam-pass-c`,
+          roleArn: stackRole('RotateSecretStateMachineRole'),
+        }),
+      );
+    });
+
+    it('PutTargets with a RoleArn needs iam:PassRole passed to events.amazonaws.com; EventBridge starts a target only as a role that trusts it', async () => {
+      const { events } = user('rule-maker', [
+        { Effect: 'Allow', Action: ['events:PutRule', 'events:PutTargets'], Resource: '*' },
+      ]);
+      const target = (id: string, machine: string, role: string) => ({
+        Id: id,
+        Arn: `arn:aws:states:us-east-1:${ACCOUNT}:stateMachine:${machine}`,
+        RoleArn: role,
+      });
+      const pattern = JSON.stringify({ source: ['iam.test'], 'detail-type': ['PassRole'] });
+      await events.send(new PutRuleCommand({ Name: 'iam-pass-rule', EventPattern: pattern }));
+      const e = await awsError(
+        () =>
+          events.send(
+            new PutTargetsCommand({
+              Rule: 'iam-pass-rule',
+              Targets: [target('t', 'iam-pass-trusted', roleArn('target-role'))],
+            }),
+          ),
+        'AccessDeniedException',
+      );
+      expect(e.message).toBe(
+        `User: arn:aws:iam::${ACCOUNT}:user/rule-maker is not authorized to perform: iam:PassRole on resource: ${roleArn('target-role')} because no identity-based policy allows the iam:PassRole action`,
+      );
+      // With PassRole: accepted whatever the role trusts (EventBridge checks when it delivers).
+      const { events: passer } = user('rule-maker-pass', [
+        { Effect: 'Allow', Action: ['events:PutRule', 'events:PutTargets'], Resource: '*' },
+        {
+          Effect: 'Allow',
+          Action: 'iam:PassRole',
+          Resource: '*',
+          Condition: { StringEquals: { 'iam:PassedToService': 'events.amazonaws.com' } },
+        },
+      ]);
+      await create(tc.clients.sfn, 'iam-pass-trusted', roleArn('machine-role'));
+      await create(tc.clients.sfn, 'iam-pass-untrusted', roleArn('machine-role'));
+      await passer.send(
+        new PutTargetsCommand({
+          Rule: 'iam-pass-rule',
+          Targets: [
+            target('trusted', 'iam-pass-trusted', roleArn('target-role')),
+            // machine-role trusts Step Functions only: EventBridge cannot assume it.
+            target('untrusted', 'iam-pass-untrusted', roleArn('machine-role')),
+          ],
+        }),
+      );
+      await tc.clients.events.send(
+        new PutEventsCommand({ Entries: [{ Source: 'iam.test', DetailType: 'PassRole', Detail: '{}' }] }),
+      );
+      const executions = async (machine: string) =>
+        (
+          await tc.clients.sfn.send(
+            new ListExecutionsCommand({
+              stateMachineArn: `arn:aws:states:us-east-1:${ACCOUNT}:stateMachine:${machine}`,
+            }),
+          )
+        ).executions ?? [];
+      for (let i = 0; i < 50 && (await executions('iam-pass-trusted')).length === 0; i++)
+        await new Promise((r) => setTimeout(r, 100));
+      expect(await executions('iam-pass-trusted')).toHaveLength(1);
+      expect(await executions('iam-pass-untrusted')).toHaveLength(0);
+    });
   });
 });
