@@ -49,18 +49,25 @@ export function secretsManagerAuthz(
     if (UNSCOPED.has(op)) return [{ action: `secretsmanager:${op}`, resource: '*' }];
     if (op === 'CreateSecret') {
       const name = String(input['Name'] ?? '');
-      return [
+      // The new secret's ARN; its six random characters do not exist yet.
+      const resource = `${arnOfName(name)}-??????`;
+      const tags = requestTags(input['Tags']);
+      const needs: AuthzNeed[] = [
         {
           action: 'secretsmanager:CreateSecret',
-          // The new secret's ARN; its six random characters do not exist yet.
-          resource: `${arnOfName(name)}-??????`,
+          resource,
           context: {
             'secretsmanager:Name': name,
             ...(input['KmsKeyId'] ? { 'secretsmanager:KmsKeyId': String(input['KmsKeyId']) } : {}),
-            ...requestTags(input['Tags']),
+            ...tags,
           },
         },
       ];
+      // Tags given at creation are also a TagResource (the CreateSecret API reference, "Required
+      // permissions": "If you include tags in the secret, you also need secretsmanager:TagResource"),
+      // checked with the request's tags, so a Deny on TagResource by aws:TagKeys holds here too.
+      if (tags['aws:TagKeys']) needs.push({ action: 'secretsmanager:TagResource', resource, context: tags });
+      return needs;
     }
     if (!ON_SECRET.has(op)) return undefined;
     const id = typeof input['SecretId'] === 'string' ? input['SecretId'] : undefined;

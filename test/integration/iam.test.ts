@@ -354,6 +354,69 @@ describe('IAM as AWS enforces it', () => {
     expect(invoke('111122223333')).toBe(false);
   });
 
+  it('CreateSecret with Tags also needs secretsmanager:TagResource, with the request tags', async () => {
+    const creator = (name: string, actions: string[]) =>
+      secretsAs(
+        Principals.create(
+          tc.stateDir,
+          name,
+          {
+            documents: [
+              {
+                Version: '2012-10-17',
+                Statement: [
+                  {
+                    Effect: 'Allow',
+                    Action: actions,
+                    Resource: `arn:aws:secretsmanager:us-east-1:${ACCOUNT}:secret:credflow/iam/tagged-*`,
+                  },
+                ],
+              },
+            ],
+          },
+          tc.cloud.iam.principals.stack,
+        ),
+      );
+    const untagging = creator('creator-no-tag', ['secretsmanager:CreateSecret']);
+    // Without tags CreateSecret alone is enough.
+    await untagging.send(new CreateSecretCommand({ Name: 'credflow/iam/tagged-none', SecretString: 'x' }));
+    const e = await awsError(
+      () =>
+        untagging.send(
+          new CreateSecretCommand({
+            Name: 'credflow/iam/tagged-one',
+            SecretString: 'x',
+            Tags: [{ Key: 'team', Value: 'a' }],
+          }),
+        ),
+      'AccessDeniedException',
+    );
+    expect(e.message).toBe(
+      `User: arn:aws:iam::${ACCOUNT}:user/creator-no-tag is not authorized to perform: secretsmanager:TagResource on resource: arn:aws:secretsmanager:us-east-1:${ACCOUNT}:secret:credflow/iam/tagged-one-?????? because no identity-based policy allows the secretsmanager:TagResource action`,
+    );
+    await awsError(
+      () => tc.clients.secrets.send(new DescribeSecretCommand({ SecretId: 'credflow/iam/tagged-one' })),
+      'ResourceNotFoundException',
+    );
+    const tagging = creator('creator-tag', ['secretsmanager:CreateSecret', 'secretsmanager:TagResource']);
+    await tagging.send(
+      new CreateSecretCommand({
+        Name: 'credflow/iam/tagged-one',
+        SecretString: 'x',
+        Tags: [{ Key: 'team', Value: 'a' }],
+      }),
+    );
+    // TagResource is checked with the request's tags: a Deny by aws:TagKeys on TagResource alone holds.
+    const d = tc.cloud.iam.gate.needsOf('secretsmanager', 'CreateSecret', {
+      Name: 'credflow/iam/x',
+      Tags: [{ Key: 'credflow:user', Value: 'u' }],
+    });
+    expect(d.map((n) => [n.action, n.context?.['aws:TagKeys']])).toEqual([
+      ['secretsmanager:CreateSecret', ['credflow:user']],
+      ['secretsmanager:TagResource', ['credflow:user']],
+    ]);
+  });
+
   it('the policy log lists decisions, denied first, filterable by principal', async () => {
     const res = await fetch(`${tc.cloud.endpoint}${IAM_DECISIONS_PATH}?principal=orders-app`, {
       headers: { authorization: `Bearer ${tc.cloud.token}` },
