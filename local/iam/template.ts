@@ -17,6 +17,8 @@ export interface TemplateTarget {
   stage: string;
   /** `aws` locally, as in the commercial regions. */
   partition?: string;
+  /** Parameters over serverless.yml's `params` (as `serverless deploy --param="name=value"`). */
+  params?: Record<string, string>;
 }
 
 /** A policy and where it comes from, named as decisions report it. */
@@ -127,7 +129,7 @@ export function loadStackIam(root: string, t: TemplateTarget): StackIam {
   const yml = parse(readFileSync(path.join(root, 'serverless.yml'), 'utf8')) as Yml;
   const params: Record<string, string> = {};
   const p = (yml['params'] ?? {}) as Record<string, Record<string, unknown>>;
-  for (const source of [p['default'], p[t.stage]])
+  for (const source of [p['default'], p[t.stage], t.params])
     for (const [k, v] of Object.entries(source ?? {})) params[k] = String(v);
   const partition = t.partition ?? 'aws';
   const resourcesBlock = (yml['resources'] ?? {}) as Yml;

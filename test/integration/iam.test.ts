@@ -12,7 +12,7 @@ import {
   PutRuleCommand,
   PutTargetsCommand,
 } from '@aws-sdk/client-eventbridge';
-import { ModifyDBInstanceCommand, RDSClient } from '@aws-sdk/client-rds';
+import { ModifyDBClusterCommand, ModifyDBInstanceCommand, RDSClient } from '@aws-sdk/client-rds';
 import {
   CreateSecretCommand,
   DeleteSecretCommand,
@@ -415,6 +415,76 @@ describe('IAM as AWS enforces it', () => {
       ['secretsmanager:CreateSecret', ['credflow:user']],
       ['secretsmanager:TagResource', ['credflow:user']],
     ]);
+  });
+
+  it('RequireManagedMasterPasswordPolicy: turning management off in a Modify is refused, a plain Modify is not', async () => {
+    // The stage that enforces it (serverless deploy --param="enforceManagedMasterPassword=true").
+    const root = path.resolve(__dirname, '../..');
+    const target = { region: tc.cloud.region, accountId: ACCOUNT, stage: LOCAL_STAGE };
+    const enforcing = loadStackIam(root, { ...target, params: { enforceManagedMasterPassword: 'true' } });
+    tc.cloud.iam.useStack(enforcing);
+    try {
+      const keys = Principals.create(
+        tc.stateDir,
+        'db-operator',
+        {
+          documents: [
+            {
+              Version: '2012-10-17',
+              Statement: [
+                {
+                  Effect: 'Allow',
+                  Action: ['rds:CreateDBInstance', 'rds:ModifyDBInstance', 'rds:ModifyDBCluster'],
+                  Resource: '*',
+                },
+              ],
+            },
+          ],
+          managed: ['RequireManagedMasterPasswordPolicy'],
+        },
+        enforcing,
+      );
+      const rds = new RDSClient(cfg(keys));
+      for (const call of [
+        () =>
+          rds.send(
+            new ModifyDBInstanceCommand({ DBInstanceIdentifier: 'shop-db', ManageMasterUserPassword: false }),
+          ),
+        () =>
+          rds.send(
+            new ModifyDBInstanceCommand({
+              DBInstanceIdentifier: 'shop-db',
+              ManageMasterUserPassword: false,
+              MasterUserPassword: 'chosen-by-hand-1',
+            }),
+          ),
+        () =>
+          rds.send(
+            new ModifyDBClusterCommand({ DBClusterIdentifier: 'shop-cl', ManageMasterUserPassword: false }),
+          ),
+      ]) {
+        const e = await awsError(call, 'AccessDenied');
+        expect(e.$metadata?.httpStatusCode).toBe(403);
+        expect(e.message).toMatch(
+          new RegExp(
+            `^User: arn:aws:iam::${ACCOUNT}:user/db-operator is not authorized to perform: rds:ModifyDB(Instance|Cluster) on resource: arn:aws:rds:us-east-1:${ACCOUNT}:(db:shop-db|cluster:shop-cl) with an explicit deny in an identity-based policy$`,
+          ),
+        );
+      }
+      // The statement that denied: the managed policy's.
+      expect(tc.cloud.iam.gate.log({ principal: 'db-operator', limit: 1 })[0]?.by).toBe(
+        `arn:aws:iam::${ACCOUNT}:policy/credflow-${LOCAL_STAGE}-RequireManagedMasterPasswordPolicy #2`,
+      );
+      // Modifications that do not turn management off pass IAM (RDS then answers: no such database).
+      for (const input of [
+        { DBInstanceIdentifier: 'shop-db', DeletionProtection: true },
+        { DBInstanceIdentifier: 'shop-db', ManageMasterUserPassword: true },
+        { DBInstanceIdentifier: 'shop-db', RotateMasterUserPassword: true, ApplyImmediately: true },
+      ])
+        await awsError(() => rds.send(new ModifyDBInstanceCommand(input)), 'DBInstanceNotFoundFault');
+    } finally {
+      tc.cloud.iam.useStack(loadStackIam(root, target));
+    }
   });
 
   it('the policy log lists decisions, denied first, filterable by principal', async () => {
