@@ -65,7 +65,11 @@ export class LocalIam {
    * temporary credentials), then every need of the call.
    */
   authorizeRequest(
-    req: { accessKeyId: string; securityToken?: string | undefined },
+    req: {
+      accessKeyId: string;
+      securityToken?: string | undefined;
+      denial?: ((operation: string, input: Record<string, unknown>) => string | undefined) | undefined;
+    },
     signingName: string,
     operation: string,
     input: Record<string, unknown>,
@@ -78,6 +82,25 @@ export class LocalIam {
         403,
       );
     this.gate.authorizeCall(caller, signingName, operation, input);
+    req.denial = this.denialFor(caller, signingName);
+  }
+
+  /**
+   * The caller's further calls of a service, decided one by one (a request's `denial`): AWS's
+   * message for the first need denied, or undefined. Undefined itself when IAM is off.
+   */
+  denialFor(
+    caller: Caller,
+    signingName: string,
+  ): ((operation: string, input: Record<string, unknown>) => string | undefined) | undefined {
+    if (!this.enabled) return undefined;
+    return (operation, input) => {
+      for (const need of this.gate.needsOf(signingName, operation, input)) {
+        const d = this.gate.decide(caller, need);
+        if (!d.allowed) return d.message;
+      }
+      return undefined;
+    };
   }
 
   /** A service principal (`secretsmanager.amazonaws.com`): only resource-based policies allow it. */

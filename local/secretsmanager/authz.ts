@@ -18,7 +18,7 @@ function requestTags(tags: unknown): Record<string, ContextValue> {
 }
 
 /** Operations that take no secret. */
-const UNSCOPED = new Set(['ListSecrets', 'GetRandomPassword', 'BatchGetSecretValue']);
+const UNSCOPED = new Set(['ListSecrets', 'GetRandomPassword']);
 /** Operations on one secret (`SecretId`). */
 const ON_SECRET = new Set([
   'CancelRotateSecret',
@@ -47,6 +47,14 @@ export function secretsManagerAuthz(
     `arn:aws:secretsmanager:${where.region}:${where.accountId}:secret:${name}`;
   return (op, input) => {
     if (UNSCOPED.has(op)) return [{ action: `secretsmanager:${op}`, resource: '*' }];
+    if (op === 'BatchGetSecretValue') {
+      // BatchGetSecretValue's API reference: secretsmanager:BatchGetSecretValue, ListSecrets too
+      // with filters, and GetSecretValue on each secret, which the call itself asks for secret by
+      // secret (a secret the caller may not read is reported in its Errors, not a failed call).
+      const needs: AuthzNeed[] = [{ action: 'secretsmanager:BatchGetSecretValue', resource: '*' }];
+      if (input['Filters'] !== undefined) needs.push({ action: 'secretsmanager:ListSecrets', resource: '*' });
+      return needs;
+    }
     if (op === 'CreateSecret') {
       const name = String(input['Name'] ?? '');
       // The new secret's ARN; its six random characters do not exist yet.

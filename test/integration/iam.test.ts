@@ -14,6 +14,7 @@ import {
 } from '@aws-sdk/client-eventbridge';
 import { ModifyDBClusterCommand, ModifyDBInstanceCommand, RDSClient } from '@aws-sdk/client-rds';
 import {
+  BatchGetSecretValueCommand,
   CreateSecretCommand,
   DeleteSecretCommand,
   DescribeSecretCommand,
@@ -485,6 +486,71 @@ describe('IAM as AWS enforces it', () => {
     } finally {
       tc.cloud.iam.useStack(loadStackIam(root, target));
     }
+  });
+
+  it('BatchGetSecretValue returns only the secrets its caller may GetSecretValue; the others are in Errors', async () => {
+    const a = await tc.clients.secrets.send(
+      new CreateSecretCommand({ Name: 'credflow/iam/batch-a', SecretString: 'value-a' }),
+    );
+    const b = await tc.clients.secrets.send(
+      new CreateSecretCommand({ Name: 'credflow/iam/batch-b', SecretString: 'value-b' }),
+    );
+    const reader = (name: string, batchActions: string[]) =>
+      secretsAs(
+        Principals.create(
+          tc.stateDir,
+          name,
+          {
+            documents: [
+              {
+                Version: '2012-10-17',
+                Statement: [
+                  ...(batchActions.length > 0
+                    ? [{ Effect: 'Allow' as const, Action: batchActions, Resource: '*' }]
+                    : []),
+                  { Effect: 'Allow', Action: 'secretsmanager:GetSecretValue', Resource: String(a.ARN) },
+                ],
+              },
+            ],
+          },
+          tc.cloud.iam.principals.stack,
+        ),
+      );
+    const byId = { SecretIdList: ['credflow/iam/batch-a', String(b.ARN)] };
+    // Without secretsmanager:BatchGetSecretValue the whole call is refused.
+    const refused = await awsError(
+      () => reader('batch-none', []).send(new BatchGetSecretValueCommand(byId)),
+      'AccessDeniedException',
+    );
+    expect(refused.message).toBe(
+      `User: arn:aws:iam::${ACCOUNT}:user/batch-none is not authorized to perform: secretsmanager:BatchGetSecretValue because no identity-based policy allows the secretsmanager:BatchGetSecretValue action`,
+    );
+    const sm = reader('batch-one', ['secretsmanager:BatchGetSecretValue']);
+    const out = await sm.send(new BatchGetSecretValueCommand(byId));
+    expect(out.SecretValues?.map((v) => [v.Name, v.SecretString])).toEqual([
+      ['credflow/iam/batch-a', 'value-a'],
+    ]);
+    expect(out.Errors).toEqual([
+      {
+        SecretId: String(b.ARN),
+        ErrorCode: 'AccessDeniedException',
+        Message: `User: arn:aws:iam::${ACCOUNT}:user/batch-one is not authorized to perform: secretsmanager:GetSecretValue on resource: ${b.ARN} because no identity-based policy allows the secretsmanager:GetSecretValue action`,
+      },
+    ]);
+    // With filters the caller also needs ListSecrets; then the same per-secret answer.
+    const filtered = { Filters: [{ Key: 'name' as const, Values: ['credflow/iam/batch-'] }] };
+    await awsError(() => sm.send(new BatchGetSecretValueCommand(filtered)), 'AccessDeniedException');
+    const lister = reader('batch-lister', [
+      'secretsmanager:BatchGetSecretValue',
+      'secretsmanager:ListSecrets',
+    ]);
+    const page = await lister.send(new BatchGetSecretValueCommand(filtered));
+    expect(page.SecretValues?.map((v) => v.SecretString)).toEqual(['value-a']);
+    expect(page.Errors?.map((e) => [e.SecretId, e.ErrorCode])).toEqual([[b.ARN, 'AccessDeniedException']]);
+    // The administrator reads both.
+    const all = await tc.clients.secrets.send(new BatchGetSecretValueCommand(byId));
+    expect(all.SecretValues?.map((v) => v.SecretString).sort()).toEqual(['value-a', 'value-b']);
+    expect(all.Errors).toEqual([]);
   });
 
   it('the policy log lists decisions, denied first, filterable by principal', async () => {
