@@ -134,12 +134,13 @@ export class IamGate {
   decideAny(
     callers: readonly (KnownPrincipal | { principal: Principal; identity?: undefined })[],
     need: AuthzNeed,
+    quiet = false,
   ): Decision {
     let last: Decision = { allowed: false, kind: 'implicit-deny', message: 'no caller' };
     for (const [i, caller] of callers.entries()) {
       const lastOne = i === callers.length - 1;
-      const d = this.decide(caller, need, !lastOne);
-      if (d.allowed && !lastOne) return this.decide(caller, need);
+      const d = this.decide(caller, need, quiet || !lastOne);
+      if (d.allowed && !lastOne) return quiet ? d : this.decide(caller, need);
       last = d;
     }
     return last;

@@ -21,6 +21,8 @@ export class LocalIam {
   private stack: StackIam | undefined;
   /** Permissions added to functions after the deploy (Lambda's AddPermission), by function ARN. */
   private readonly added = new Map<string, PolicyDocument>();
+  /** Trust policy -> (role ARN, service) -> may the service assume the role. */
+  private readonly trusted = new WeakMap<PolicyDocument, Map<string, boolean>>();
   /** State machine ARN -> the ARN of the role it runs as (its `roleArn`). */
   private machineRole: (machineArn: string) => string | undefined = () => undefined;
 
@@ -142,10 +144,34 @@ export class LocalIam {
    * states.amazonaws.com, nor the regional one is authorized to assume the provided role.").
    * A role that exists nowhere cannot be assumed.
    */
-  mayAssume(roleArn: string, service: 'states' | 'events'): boolean {
+  mayAssume(roleArn: string, service: 'states' | 'events', o: { log?: boolean } = {}): boolean {
     if (!this.enabled) return true;
     const trust = this.principals.trustOf(roleArn);
     if (!trust) return false;
+    // Each Task of a running machine asks again: answered from memory (a trust policy is read
+    // anew when the stack or the principals file changes) and not logged.
+    if (!o.log) {
+      let known = this.trusted.get(trust);
+      if (!known) {
+        known = new Map();
+        this.trusted.set(trust, known);
+      }
+      let yes = known.get(`${roleArn}\u0001${service}`);
+      if (yes === undefined) {
+        yes = this.decideTrust(roleArn, service, trust, true);
+        known.set(`${roleArn}\u0001${service}`, yes);
+      }
+      return yes;
+    }
+    return this.decideTrust(roleArn, service, trust, false);
+  }
+
+  private decideTrust(
+    roleArn: string,
+    service: 'states' | 'events',
+    trust: PolicyDocument,
+    quiet: boolean,
+  ): boolean {
     return this.gate.decideAny(
       [`${service}.amazonaws.com`, `${service}.${this.o.region}.amazonaws.com`].map((name) =>
         this.service(name),
@@ -156,6 +182,7 @@ export class LocalIam {
         context: { 'aws:SourceAccount': this.o.accountId },
         resourcePolicy: trust,
       },
+      quiet,
     ).allowed;
   }
 

@@ -73,7 +73,7 @@ export class StepFunctions {
    * AccessDeniedException with its words, as CreateStateMachine and UpdateStateMachine answer it.
    */
   private assumable(roleArn: string): void {
-    if (this.o.iam?.enabled && !this.o.iam.mayAssume(roleArn, 'states'))
+    if (this.o.iam?.enabled && !this.o.iam.mayAssume(roleArn, 'states', { log: true }))
       throw new AwsError(
         'AccessDeniedException',
         'Neither the global service principal states.amazonaws.com, nor the regional one is authorized to assume the provided role.',

@@ -775,6 +775,34 @@ describe('IAM as AWS enforces it', () => {
           roleArn: stackRole('RotateSecretStateMachineRole'),
         }),
       );
+      // A role whose trust changes afterwards: the machine no longer acts as it.
+      const machine = `arn:aws:states:us-east-1:${ACCOUNT}:stateMachine:iam-pass-c2`;
+      const iam = tc.cloud.iam;
+      expect(iam.stateMachine(machine).principal.roleArn).toBe(
+        stackRole('VerifyCredentialsStateMachineRole'),
+      );
+      const root = path.resolve(__dirname, '../..');
+      const target = { region: tc.cloud.region, accountId: ACCOUNT, stage: LOCAL_STAGE };
+      const changed = loadStackIam(root, target);
+      const role = changed.roles.get('VerifyCredentialsStateMachineRole');
+      if (role) role.trust = serviceTrust(['lambda.amazonaws.com']);
+      iam.useStack(changed);
+      try {
+        expect(iam.stateMachine(machine).principal).toEqual({
+          arn: `arn:aws:sts::${ACCOUNT}:assumed-role/credflow-${LOCAL_STAGE}-VerifyCredentialsStateMachineRole/iam-pass-c2`,
+          accountId: ACCOUNT,
+          kind: 'assumed-role',
+        });
+        expect(() => iam.requireCall(iam.stateMachine(machine), 'events', 'PutEvents', {})).toThrow(
+          /because no identity-based policy allows the events:PutEvents action/,
+        );
+      } finally {
+        iam.useStack(loadStackIam(root, target));
+      }
+      expect(iam.stateMachine(machine).principal.roleArn).toBe(
+        stackRole('VerifyCredentialsStateMachineRole'),
+      );
+      expect(() => iam.requireCall(iam.stateMachine(machine), 'events', 'PutEvents', {})).not.toThrow();
     });
 
     it('PutTargets with a RoleArn needs iam:PassRole passed to events.amazonaws.com; EventBridge starts a target only as a role that trusts it', async () => {
