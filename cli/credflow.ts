@@ -128,8 +128,15 @@ export function program(): Command {
       [],
     )
     .option('--role', 'make a role (for a state machine or a rule target to name), not a user with keys')
-    .action(async (name: string, o: { policy: string[]; managed: string[]; role?: boolean }) =>
-      set(await createPrincipal(g(), name, o)),
+    .option(
+      '--trust <service>',
+      'a service principal the role trusts (states.amazonaws.com, events.amazonaws.com); repeatable; default both',
+      collect,
+      [],
+    )
+    .action(
+      async (name: string, o: { policy: string[]; managed: string[]; role?: boolean; trust: string[] }) =>
+        set(await createPrincipal(g(), name, o)),
     );
   p.command('down')
     .description('stop the local cloud cleanly')

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { LOCAL_STAGE } from '../local/boot';
 import { loadCatalog } from '../local/catalog';
 import { PolicyValidationError } from '../local/iam/errors';
-import { PrincipalError, Principals } from '../local/iam/principals';
+import { PrincipalError, Principals, serviceTrust } from '../local/iam/principals';
 import { loadStackIam } from '../local/iam/template';
 import type { PolicyDocument } from '../local/iam/types';
 import type { GlobalOptions } from './context';
@@ -19,7 +19,7 @@ import { say } from './output';
 export async function createPrincipal(
   g: GlobalOptions,
   name: string,
-  o: { policy: string[]; managed: string[]; role?: boolean },
+  o: { policy: string[]; managed: string[]; role?: boolean; trust?: string[] },
 ): Promise<number> {
   const stateDir = path.resolve(g.stateDir);
   if (!existsSync(stateDir)) mkdirSync(stateDir, { recursive: true, mode: 0o700 });
@@ -40,6 +40,16 @@ export async function createPrincipal(
       'ValidationError',
       EXIT.usage,
     );
+  const trusted = o.trust ?? [];
+  if (trusted.length > 0 && !o.role)
+    throw new CliError('--trust is for a role (--role)', 'ValidationError', EXIT.usage);
+  const bad = trusted.find((t) => !/^[a-z0-9-]+(\.[a-z0-9-]+)*\.amazonaws\.com$/.test(t));
+  if (bad)
+    throw new CliError(
+      `--trust ${bad}: not a service principal (e.g. states.amazonaws.com)`,
+      'ValidationError',
+      EXIT.usage,
+    );
   const catalog = loadCatalog(undefined, LOCAL_STAGE);
   const stack = loadStackIam(catalog.root, {
     region: 'us-east-1',
@@ -50,7 +60,12 @@ export async function createPrincipal(
     const keys = Principals.create(
       stateDir,
       name,
-      { documents, managed: o.managed, role: o.role ?? false },
+      {
+        documents,
+        managed: o.managed,
+        role: o.role ?? false,
+        ...(trusted.length > 0 ? { trust: serviceTrust(trusted) } : {}),
+      },
       stack,
     );
     if (o.role) {

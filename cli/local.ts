@@ -9,7 +9,8 @@ import { loadCatalog } from '../local/catalog';
 import { readToken } from '../local/credentials';
 import { portHolder, portIsFree, processArgs, processStartTicks, tail } from '../local/dbserver/process';
 import { CA_BUNDLE_FILE } from '../local/dbserver/tls';
-import { deployCatalog } from '../local/deploy';
+import { deployCatalog, stackRoles } from '../local/deploy';
+import { loadStackIam } from '../local/iam/template';
 import { quotasOff, quotasOn } from '../local/quotas';
 import { rdsCaDir, stopOrphanServers } from '../local/rds/servers';
 import { consoleUrl } from './console';
@@ -303,11 +304,16 @@ export async function cloudSummary(g: GlobalOptions, info: EndpointInfo, stateDi
 /** `credflow deploy --local`: (re)loads serverless.yml's definitions into a running cloud. */
 export async function deployLocal(g: GlobalOptions): Promise<number> {
   const conn = connect({ ...g, local: true });
-  const report = await deployCatalog(conn.clients, loadCatalog(undefined, conn.stage), {
-    region: conn.region ?? 'us-east-1',
-    accountId: '000000000000',
-    stage: conn.stage,
-  });
+  const catalog = loadCatalog(undefined, conn.stage);
+  const target = { region: conn.region ?? 'us-east-1', accountId: '000000000000', stage: conn.stage };
+  // Each machine and rule target runs as its own role of the stack, as `credflow up` deploys them
+  // (Step Functions refuses a role it cannot assume).
+  const report = await deployCatalog(
+    conn.clients,
+    catalog,
+    target,
+    stackRoles(loadStackIam(catalog.root, target)),
+  );
   if (g.json) printJson(report);
   else out(`deployed ${report.stateMachines.length} state machines and ${report.rules.length} rules`);
   return EXIT.ok;

@@ -9,9 +9,9 @@ import { LocalCloud } from './cloud';
 import { consoleClients, policyLogReader } from './console/data';
 import { CONSOLE_PATH } from './console/paths';
 import { consoleHandler } from './console/routes';
-import { type DeployReport, deployCatalog, resolveContext } from './deploy';
+import { type DeployReport, deployCatalog, resolveContext, stackRoles } from './deploy';
 import type { LocalIam } from './iam/local-iam';
-import { loadStackIam, ruleTargetRoleId } from './iam/template';
+import { loadStackIam } from './iam/template';
 import type { QuotaSettings } from './quotas';
 import { writeFileAtomic } from './store/files';
 
@@ -138,11 +138,7 @@ export async function bootLocalCloud(opts: BootOptions): Promise<LocalCloud & { 
     }),
   );
   try {
-    const roleArn = (id: string | undefined) => (id ? stack.roles.get(id)?.arn : undefined);
-    const deployment = await deployCatalog(createClients(cfg), catalog, target, {
-      machine: (sm) => roleArn(stack.stateMachineRoles.get(sm.key)),
-      target: (sm, rule) => roleArn(ruleTargetRoleId(sm.id, rule.kind)),
-    });
+    const deployment = await deployCatalog(createClients(cfg), catalog, target, stackRoles(stack));
     // Now that handlers and rules exist: events a crash kept from the rules go out first, then
     // interrupted executions fail (their events start repairs) and the repairs among them rerun.
     cloud.events.redeliverPending();

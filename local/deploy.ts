@@ -8,6 +8,7 @@ import {
 import { CreateTopicCommand } from '@aws-sdk/client-sns';
 import type { AwsClients } from '../src/aws/clients';
 import type { Catalog, CatalogRule, CatalogStateMachine, ResolveContext } from './catalog';
+import { ruleTargetRoleId, type StackIam } from './iam/template';
 
 /** Where a deployment lands: the local cloud's region and account. */
 export interface DeployTarget {
@@ -89,6 +90,15 @@ export interface DeployReport {
 export interface DeployRoles {
   machine(sm: CatalogStateMachine): string | undefined;
   target(sm: CatalogStateMachine, rule: CatalogRule): string | undefined;
+}
+
+/** The roles serverless.yml gives each state machine and its rules' targets (`<Machine>EventToStepFunctionsRole`, ...). */
+export function stackRoles(stack: StackIam): DeployRoles {
+  const roleArn = (id: string | undefined) => (id ? stack.roles.get(id)?.arn : undefined);
+  return {
+    machine: (sm) => roleArn(stack.stateMachineRoles.get(sm.key)),
+    target: (sm, rule) => roleArn(ruleTargetRoleId(sm.id, rule.kind)),
+  };
 }
 
 export async function deployCatalog(

@@ -2,7 +2,7 @@
  * What each EventBridge call needs of IAM ("Actions, resources, and condition keys for Amazon
  * EventBridge"): rules on the default bus by name, events on their bus.
  */
-import type { AuthzDescriber } from '../iam/gate';
+import type { AuthzDescriber, AuthzNeed } from '../iam/gate';
 
 const ON_RULE: Record<string, string> = {
   PutRule: 'Name',
@@ -31,6 +31,26 @@ export function eventBridgeAuthz(where: { region: string; accountId: string }): 
     }
     const member = ON_RULE[op];
     if (!member) return undefined;
-    return [{ action: `events:${op}`, resource: arn(`rule/${String(input[member] ?? '')}`) }];
+    const needs: AuthzNeed[] = [
+      { action: `events:${op}`, resource: arn(`rule/${String(input[member] ?? '')}`) },
+    ];
+    if (op === 'PutTargets') {
+      // A target's RoleArn is a role passed to EventBridge: iam:PassRole on it, with
+      // iam:PassedToService = events.amazonaws.com (IAM User Guide, "Grant a user permissions to
+      // pass a role to an AWS service"; EventBridge User Guide, "Using IAM roles to send events
+      // to targets": the caller of PutTargets needs iam:PassRole for the role it names).
+      const roles = new Set(
+        (Array.isArray(input['Targets']) ? (input['Targets'] as { RoleArn?: unknown }[]) : [])
+          .map((t) => t?.RoleArn)
+          .filter((r): r is string => typeof r === 'string' && r !== ''),
+      );
+      for (const role of roles)
+        needs.push({
+          action: 'iam:PassRole',
+          resource: role,
+          context: { 'iam:PassedToService': 'events.amazonaws.com' },
+        });
+    }
+    return needs;
   };
 }

@@ -11,6 +11,12 @@ export interface RequestContext {
   userAgent: string;
   /** `X-Amz-Security-Token`: temporary credentials' session token, if the caller sent one. */
   securityToken?: string | undefined;
+  /**
+   * IAM, for a call that is authorized again per item (BatchGetSecretValue reads a secret only if
+   * its caller may GetSecretValue it): AWS's denial message if this request's caller may not make
+   * `operation` of the same service with `input`, else undefined. Absent when IAM is off.
+   */
+  denial?: ((operation: string, input: Record<string, unknown>) => string | undefined) | undefined;
 }
 
 export type JsonOperation = (input: Record<string, unknown>, ctx: RequestContext) => unknown;

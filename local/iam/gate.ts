@@ -127,8 +127,31 @@ export class IamGate {
     return d;
   }
 
-  /** The decision for one need, logged (debug) and kept in the policy log. */
-  decide(caller: KnownPrincipal | { principal: Principal; identity?: undefined }, need: AuthzNeed): Decision {
+  /**
+   * The first of several callers a need allows (a service's global and regional principals, for a
+   * role's trust policy): that decision is logged, or the last denial if none is allowed.
+   */
+  decideAny(
+    callers: readonly (KnownPrincipal | { principal: Principal; identity?: undefined })[],
+    need: AuthzNeed,
+    quiet = false,
+  ): Decision {
+    let last: Decision = { allowed: false, kind: 'implicit-deny', message: 'no caller' };
+    for (const [i, caller] of callers.entries()) {
+      const lastOne = i === callers.length - 1;
+      const d = this.decide(caller, need, quiet || !lastOne);
+      if (d.allowed && !lastOne) return quiet ? d : this.decide(caller, need);
+      last = d;
+    }
+    return last;
+  }
+
+  /** The decision for one need, logged (debug) and kept in the policy log (unless `quiet`). */
+  decide(
+    caller: KnownPrincipal | { principal: Principal; identity?: undefined },
+    need: AuthzNeed,
+    quiet = false,
+  ): Decision {
     if (!this.o.enabled) return { allowed: true, kind: 'allow', message: 'Allowed' };
     const set = this.setFor(caller, need.resourcePolicy);
     const before = this.cache.hits;
@@ -141,6 +164,7 @@ export class IamGate {
       },
       set,
     );
+    if (quiet) return d;
     this.stats.decisions += 1;
     if (this.cache.hits > before) this.stats.cacheHits += 1;
     if (!d.allowed) this.stats.denies += 1;

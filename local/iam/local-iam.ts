@@ -21,6 +21,8 @@ export class LocalIam {
   private stack: StackIam | undefined;
   /** Permissions added to functions after the deploy (Lambda's AddPermission), by function ARN. */
   private readonly added = new Map<string, PolicyDocument>();
+  /** Trust policy -> (role ARN, service) -> may the service assume the role. */
+  private readonly trusted = new WeakMap<PolicyDocument, Map<string, boolean>>();
   /** State machine ARN -> the ARN of the role it runs as (its `roleArn`). */
   private machineRole: (machineArn: string) => string | undefined = () => undefined;
 
@@ -65,7 +67,11 @@ export class LocalIam {
    * temporary credentials), then every need of the call.
    */
   authorizeRequest(
-    req: { accessKeyId: string; securityToken?: string | undefined },
+    req: {
+      accessKeyId: string;
+      securityToken?: string | undefined;
+      denial?: ((operation: string, input: Record<string, unknown>) => string | undefined) | undefined;
+    },
     signingName: string,
     operation: string,
     input: Record<string, unknown>,
@@ -78,6 +84,25 @@ export class LocalIam {
         403,
       );
     this.gate.authorizeCall(caller, signingName, operation, input);
+    req.denial = this.denialFor(caller, signingName);
+  }
+
+  /**
+   * The caller's further calls of a service, decided one by one (a request's `denial`): AWS's
+   * message for the first need denied, or undefined. Undefined itself when IAM is off.
+   */
+  denialFor(
+    caller: Caller,
+    signingName: string,
+  ): ((operation: string, input: Record<string, unknown>) => string | undefined) | undefined {
+    if (!this.enabled) return undefined;
+    return (operation, input) => {
+      for (const need of this.gate.needsOf(signingName, operation, input)) {
+        const d = this.gate.decide(caller, need);
+        if (!d.allowed) return d.message;
+      }
+      return undefined;
+    };
   }
 
   /** A service principal (`secretsmanager.amazonaws.com`): only resource-based policies allow it. */
@@ -92,7 +117,9 @@ export class LocalIam {
     const session = m?.[2] ?? 'state-machine';
     const roleArn = this.machineRole(machineArn);
     return (
-      (roleArn ? this.principals.roleSessionByArn(roleArn, session) : undefined) ??
+      (roleArn && this.mayAssume(roleArn, 'states')
+        ? this.principals.roleSessionByArn(roleArn, session)
+        : undefined) ??
       this.nobody(
         `arn:aws:sts::${this.o.accountId}:assumed-role/${roleArn?.split('/').pop() ?? '-'}/${session}`,
       )
@@ -102,9 +129,61 @@ export class LocalIam {
   /** The role a rule's target names (RoleArn), as EventBridge assumes it. */
   ruleTarget(roleArn: string | undefined, rule: string): Caller {
     return (
-      (roleArn && this.principals.roleSessionByArn(roleArn, rule)) ||
+      (roleArn && this.mayAssume(roleArn, 'events') && this.principals.roleSessionByArn(roleArn, rule)) ||
       this.nobody(`events.amazonaws.com (${rule})`)
     );
+  }
+
+  /**
+   * May a service (`states`, `events`) assume the role? The role's trust policy (a resource-based
+   * policy on the role) must allow sts:AssumeRole to the service's global principal
+   * (`states.amazonaws.com`) or its regional one (`states.<region>.amazonaws.com`), from this
+   * account. IAM User Guide, "Terms and concepts for roles" (trust policy) and "Create a role to
+   * delegate permissions to an AWS service"; Step Functions accepts either principal, as its
+   * error for a role it cannot assume says ("Neither the global service principal
+   * states.amazonaws.com, nor the regional one is authorized to assume the provided role.").
+   * A role that exists nowhere cannot be assumed.
+   */
+  mayAssume(roleArn: string, service: 'states' | 'events', o: { log?: boolean } = {}): boolean {
+    if (!this.enabled) return true;
+    const trust = this.principals.trustOf(roleArn);
+    if (!trust) return false;
+    // Each Task of a running machine asks again: answered from memory (a trust policy is read
+    // anew when the stack or the principals file changes) and not logged.
+    if (!o.log) {
+      let known = this.trusted.get(trust);
+      if (!known) {
+        known = new Map();
+        this.trusted.set(trust, known);
+      }
+      let yes = known.get(`${roleArn}\u0001${service}`);
+      if (yes === undefined) {
+        yes = this.decideTrust(roleArn, service, trust, true);
+        known.set(`${roleArn}\u0001${service}`, yes);
+      }
+      return yes;
+    }
+    return this.decideTrust(roleArn, service, trust, false);
+  }
+
+  private decideTrust(
+    roleArn: string,
+    service: 'states' | 'events',
+    trust: PolicyDocument,
+    quiet: boolean,
+  ): boolean {
+    return this.gate.decideAny(
+      [`${service}.amazonaws.com`, `${service}.${this.o.region}.amazonaws.com`].map((name) =>
+        this.service(name),
+      ),
+      {
+        action: 'sts:AssumeRole',
+        resource: roleArn,
+        context: { 'aws:SourceAccount': this.o.accountId },
+        resourcePolicy: trust,
+      },
+      quiet,
+    ).allowed;
   }
 
   /**

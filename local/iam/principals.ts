@@ -45,7 +45,22 @@ interface StoredPrincipal {
   policies: NamedPolicy[];
   /** Managed policies of the stack by logical id (ProtectCredflowBindingTagsPolicy). */
   managed: string[];
+  /** A role's trust policy; a role stored without one trusts the services that assume roles here. */
+  trust?: PolicyDocument;
 }
+
+/**
+ * The trust of a role made without one: Step Functions and EventBridge (the two services of the
+ * local cloud that assume a role a caller names), as `credflow iam create-principal --role` made
+ * roles before it took `--trust`.
+ */
+export function serviceTrust(services: readonly string[]): PolicyDocument {
+  return {
+    Version: '2012-10-17',
+    Statement: [{ Effect: 'Allow', Principal: { Service: [...services] }, Action: 'sts:AssumeRole' }],
+  };
+}
+const DEFAULT_ROLE_TRUST = serviceTrust(['states.amazonaws.com', 'events.amazonaws.com']);
 
 export const ADMIN_USER = 'credflow-admin';
 
@@ -74,8 +89,11 @@ export class Principals {
   private readonly adminKey: string;
   /** Keys of the operator-made principals, re-read with their file. */
   private readonly stored = new Set<string>();
-  /** Operator-made roles: ARN -> their policies, compiled. */
-  private readonly storedRoles = new Map<string, { compiled: CompiledPolicy[]; set: CompiledPolicySet }>();
+  /** Operator-made roles: ARN -> their policies, compiled, and their trust policy. */
+  private readonly storedRoles = new Map<
+    string,
+    { compiled: CompiledPolicy[]; set: CompiledPolicySet; trust: PolicyDocument }
+  >();
   /** Temporary credentials issued to the stack's roles: key -> the role and session. */
   private readonly issued = new Map<string, { roleId: string; session: string }>();
 
@@ -172,6 +190,13 @@ export class Principals {
     };
   }
 
+  /** The trust policy of a role by ARN (the stack's or an operator-made one); undefined if no such role. */
+  trustOf(roleArn: string): PolicyDocument | undefined {
+    for (const role of this.o.stack?.roles.values() ?? []) if (role.arn === roleArn) return role.trust;
+    this.reload();
+    return this.storedRoles.get(roleArn)?.trust;
+  }
+
   /**
    * Temporary credentials of a role for a session (a function: its name), as Lambda puts them in
    * a function's environment. They live as long as this cloud runs.
@@ -195,7 +220,7 @@ export class Principals {
   static create(
     stateDir: string,
     name: string,
-    policies: { documents?: PolicyDocument[]; managed?: string[]; role?: boolean },
+    policies: { documents?: PolicyDocument[]; managed?: string[]; role?: boolean; trust?: PolicyDocument },
     stack?: StackIam,
   ): { accessKeyId: string; secretAccessKey: string } {
     if (!/^[\w+=,.@-]{1,64}$/.test(name)) throw new PrincipalError(`invalid principal name: ${name}`);
@@ -206,6 +231,8 @@ export class Principals {
     }));
     // A document IAM would refuse is refused now, not at the first call.
     for (const d of documents) compilePolicy(d);
+    if (policies.trust && !policies.role) throw new PrincipalError('a trust policy is for a role (--role)');
+    if (policies.trust) compilePolicy({ name: `${name}/trust`, document: policies.trust });
     for (const m of policies.managed ?? [])
       if (stack && !stack.managedPolicies.has(m))
         throw new PrincipalError(`no managed policy ${m} in the stack`);
@@ -221,6 +248,7 @@ export class Principals {
       ...keys,
       policies: documents,
       managed: policies.managed ?? [],
+      ...(policies.trust ? { trust: policies.trust } : {}),
     });
     writeFileAtomic(file, `${JSON.stringify(all, null, 2)}\n`, 0o600);
     return keys;
@@ -268,6 +296,7 @@ export class Principals {
         this.storedRoles.set(`arn:aws:iam::${this.o.accountId}:role/${p.name}`, {
           compiled,
           set: assemblePolicySet({ identity: compiled }),
+          trust: p.trust ?? DEFAULT_ROLE_TRUST,
         });
         continue;
       }

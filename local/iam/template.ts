@@ -17,6 +17,8 @@ export interface TemplateTarget {
   stage: string;
   /** `aws` locally, as in the commercial regions. */
   partition?: string;
+  /** Parameters over serverless.yml's `params` (as `serverless deploy --param="name=value"`). */
+  params?: Record<string, string>;
 }
 
 /** A policy and where it comes from, named as decisions report it. */
@@ -31,6 +33,8 @@ export interface TemplateRole {
   arn: string;
   /** Inline policies then attached managed policies. */
   policies: TemplatePolicy[];
+  /** Its trust policy (AssumeRolePolicyDocument): which principals may assume it. */
+  trust: PolicyDocument;
 }
 
 export interface TemplateManagedPolicy {
@@ -125,7 +129,7 @@ export function loadStackIam(root: string, t: TemplateTarget): StackIam {
   const yml = parse(readFileSync(path.join(root, 'serverless.yml'), 'utf8')) as Yml;
   const params: Record<string, string> = {};
   const p = (yml['params'] ?? {}) as Record<string, Record<string, unknown>>;
-  for (const source of [p['default'], p[t.stage]])
+  for (const source of [p['default'], p[t.stage], t.params])
     for (const [k, v] of Object.entries(source ?? {})) params[k] = String(v);
   const partition = t.partition ?? 'aws';
   const resourcesBlock = (yml['resources'] ?? {}) as Yml;
@@ -292,6 +296,7 @@ export function loadStackIam(root: string, t: TemplateTarget): StackIam {
         name: roleName(id),
         arn: getAtt(id, 'Arn'),
         policies: [...inline, ...managed],
+        trust: (props['AssumeRolePolicyDocument'] as PolicyDocument | undefined) ?? { Statement: [] },
       });
     } else if (r['Type'] === 'AWS::Lambda::Permission') {
       const props = resolve(r['Properties']) as Yml;
@@ -350,6 +355,13 @@ export function loadStackIam(root: string, t: TemplateTarget): StackIam {
             },
           },
         ],
+        // The plugin's role trusts EventBridge only.
+        trust: {
+          Version: '2012-10-17',
+          Statement: [
+            { Effect: 'Allow', Principal: { Service: 'events.amazonaws.com' }, Action: 'sts:AssumeRole' },
+          ],
+        },
       });
     }
   }

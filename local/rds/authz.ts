@@ -76,11 +76,15 @@ export function rdsAuthz(rds: Rds, where: { region: string; accountId: string })
     const id = typeof p[param] === 'string' ? (p[param] as string) : undefined;
     if (!id) return [{ action: `rds:${action}`, resource: arn(`${kind}:*`) }];
     const context: Record<string, ContextValue> = { ...resourceTags(kind, id) };
-    if (action.startsWith('Create')) {
-      Object.assign(context, requestTags(p));
-      if (p['ManageMasterUserPassword'] !== undefined)
-        context['rds:ManageMasterUserPassword'] = String(p['ManageMasterUserPassword']) === 'true';
-    }
+    if (action.startsWith('Create')) Object.assign(context, requestTags(p));
+    // The service authorization reference lists rds:ManageMasterUserPassword for CreateDBInstance,
+    // CreateDBCluster, ModifyDBInstance and ModifyDBCluster; the request carries it only when it
+    // gives the parameter (a plain modification has no such key: a Bool condition on it does not match).
+    if (
+      (action.startsWith('Create') || action.startsWith('Modify')) &&
+      p['ManageMasterUserPassword'] !== undefined
+    )
+      context['rds:ManageMasterUserPassword'] = String(p['ManageMasterUserPassword']) === 'true';
     const needs: AuthzNeed[] = [{ action: `rds:${action}`, resource: arn(`${kind}:${id}`), context }];
     if (action.startsWith('Create') && context['aws:TagKeys'])
       // Tags given at creation are also an AddTagsToResource, which IAM checks with the request's tags.

@@ -54,6 +54,23 @@ const secretBinary = z
   .refine((bytes) => bytes.length <= 65536, 'Member must have length less than or equal to 65536');
 const tag = z.object({ Key: z.string().min(1).max(128), Value: z.string().max(256).optional() });
 const versionStages = z.array(z.string().min(1).max(256)).min(1).max(20);
+/** ListSecrets' (and BatchGetSecretValue's) filters. */
+const listFilters = z
+  .array(
+    z.object({
+      Key: z.enum(['description', 'name', 'tag-key', 'tag-value', 'primary-region', 'owning-service', 'all']),
+      Values: z
+        .array(
+          z
+            .string()
+            .max(512)
+            .regex(/^!?[a-zA-Z0-9 :_@/+=.\-!]*$/),
+        )
+        .min(1)
+        .max(10),
+    }),
+  )
+  .max(10);
 const rotationRules = z.object({
   AutomaticallyAfterDays: z.number().int().min(1).max(1000).optional(),
   Duration: z.string().min(2).max(3).optional(),
@@ -103,33 +120,15 @@ export const schemas = {
     IncludePlannedDeletion: z.boolean().optional(),
     MaxResults: z.number().int().min(1).max(100).optional(),
     NextToken: z.string().min(1).max(4096).optional(),
-    Filters: z
-      .array(
-        z.object({
-          Key: z.enum([
-            'description',
-            'name',
-            'tag-key',
-            'tag-value',
-            'primary-region',
-            'owning-service',
-            'all',
-          ]),
-          Values: z
-            .array(
-              z
-                .string()
-                .max(512)
-                .regex(/^!?[a-zA-Z0-9 :_@/+=.\-!]*$/),
-            )
-            .min(1)
-            .max(10),
-        }),
-      )
-      .max(10)
-      .optional(),
+    Filters: listFilters.optional(),
     SortOrder: z.enum(['asc', 'desc']).optional(),
     SortBy: z.enum(['created-date', 'last-accessed-date', 'last-changed-date', 'name']).optional(),
+  }),
+  BatchGetSecretValue: z.object({
+    SecretIdList: z.array(secretId).min(1).max(20).optional(),
+    Filters: listFilters.optional(),
+    MaxResults: z.number().int().min(1).max(20).optional(),
+    NextToken: z.string().min(1).max(4096).optional(),
   }),
   ListSecretVersionIds: z.object({
     SecretId: secretId,
@@ -210,6 +209,17 @@ export function secretsManagerJsonService(sm: SecretsManager): JsonService {
         sm.updateSecretVersionStage(parseWithId(schemas.UpdateSecretVersionStage, input), caller(ctx)),
       DescribeSecret: (input) => sm.describeSecret(parseWithId(schemas.DescribeSecret, input)),
       ListSecrets: (input) => sm.listSecrets(parseRequest(schemas.ListSecrets, input)),
+      BatchGetSecretValue: (input, ctx) => {
+        const req = parseRequest(schemas.BatchGetSecretValue, input);
+        if ((req.SecretIdList === undefined) === (req.Filters === undefined))
+          throw invalidParameter('Either SecretIdList or Filters must be specified, but not both.');
+        if (req.Filters === undefined && (req.MaxResults !== undefined || req.NextToken !== undefined))
+          throw invalidParameter('MaxResults and NextToken can only be specified with Filters.');
+        for (const id of req.SecretIdList ?? []) checkSecretId(id);
+        // Each secret is authorized as its own GetSecretValue (the API reference's required permissions).
+        const denial = ctx.denial;
+        return sm.batchGetSecretValue(req, denial && ((id) => denial('GetSecretValue', { SecretId: id })));
+      },
       ListSecretVersionIds: (input) =>
         sm.listSecretVersionIds(parseWithId(schemas.ListSecretVersionIds, input)),
       DeleteSecret: (input, ctx) => sm.deleteSecret(parseWithId(schemas.DeleteSecret, input), caller(ctx)),

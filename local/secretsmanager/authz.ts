@@ -18,7 +18,7 @@ function requestTags(tags: unknown): Record<string, ContextValue> {
 }
 
 /** Operations that take no secret. */
-const UNSCOPED = new Set(['ListSecrets', 'GetRandomPassword', 'BatchGetSecretValue']);
+const UNSCOPED = new Set(['ListSecrets', 'GetRandomPassword']);
 /** Operations on one secret (`SecretId`). */
 const ON_SECRET = new Set([
   'CancelRotateSecret',
@@ -47,20 +47,35 @@ export function secretsManagerAuthz(
     `arn:aws:secretsmanager:${where.region}:${where.accountId}:secret:${name}`;
   return (op, input) => {
     if (UNSCOPED.has(op)) return [{ action: `secretsmanager:${op}`, resource: '*' }];
+    if (op === 'BatchGetSecretValue') {
+      // BatchGetSecretValue's API reference: secretsmanager:BatchGetSecretValue, ListSecrets too
+      // with filters, and GetSecretValue on each secret, which the call itself asks for secret by
+      // secret (a secret the caller may not read is reported in its Errors, not a failed call).
+      const needs: AuthzNeed[] = [{ action: 'secretsmanager:BatchGetSecretValue', resource: '*' }];
+      if (input['Filters'] !== undefined) needs.push({ action: 'secretsmanager:ListSecrets', resource: '*' });
+      return needs;
+    }
     if (op === 'CreateSecret') {
       const name = String(input['Name'] ?? '');
-      return [
+      // The new secret's ARN; its six random characters do not exist yet.
+      const resource = `${arnOfName(name)}-??????`;
+      const tags = requestTags(input['Tags']);
+      const needs: AuthzNeed[] = [
         {
           action: 'secretsmanager:CreateSecret',
-          // The new secret's ARN; its six random characters do not exist yet.
-          resource: `${arnOfName(name)}-??????`,
+          resource,
           context: {
             'secretsmanager:Name': name,
             ...(input['KmsKeyId'] ? { 'secretsmanager:KmsKeyId': String(input['KmsKeyId']) } : {}),
-            ...requestTags(input['Tags']),
+            ...tags,
           },
         },
       ];
+      // Tags given at creation are also a TagResource (the CreateSecret API reference, "Required
+      // permissions": "If you include tags in the secret, you also need secretsmanager:TagResource"),
+      // checked with the request's tags, so a Deny on TagResource by aws:TagKeys holds here too.
+      if (tags['aws:TagKeys']) needs.push({ action: 'secretsmanager:TagResource', resource, context: tags });
+      return needs;
     }
     if (!ON_SECRET.has(op)) return undefined;
     const id = typeof input['SecretId'] === 'string' ? input['SecretId'] : undefined;

@@ -1,4 +1,7 @@
 import type {
+  APIErrorType,
+  BatchGetSecretValueRequest,
+  BatchGetSecretValueResponse,
   CancelRotateSecretRequest,
   CancelRotateSecretResponse,
   CreateSecretRequest,
@@ -38,6 +41,7 @@ import type {
   ValidateResourcePolicyResponse,
 } from '@aws-sdk/client-secrets-manager';
 import type { EventLog } from '../events/log';
+import { AwsError } from '../http/errors';
 import type { LocalIam } from '../iam/local-iam';
 import type { LambdaRegistry } from '../lambda/registry';
 import type { LocalLogger } from '../log';
@@ -170,6 +174,48 @@ export class SecretsManager {
   getSecretValue(input: GetSecretValueRequest): GetSecretValueResponse {
     this.purgeExpired();
     return getSecretValue(this.ctx, input);
+  }
+
+  /**
+   * BatchGetSecretValue (its API reference): up to 20 secrets by id (`SecretIdList`), or a page of
+   * the secrets ListSecrets' `Filters` select (`MaxResults`, `NextToken`). Each is read as
+   * GetSecretValue reads its AWSCURRENT, and only if its caller may GetSecretValue it
+   * (`denial`: IAM's message otherwise). A secret that cannot be read (denied, not found,
+   * scheduled for deletion) is reported in `Errors` with its error code and not returned; the
+   * others still are.
+   */
+  batchGetSecretValue(
+    input: BatchGetSecretValueRequest,
+    denial?: (secretId: string) => string | undefined,
+  ): BatchGetSecretValueResponse {
+    this.purgeExpired();
+    let ids = input.SecretIdList ?? [];
+    let nextToken: string | undefined;
+    if (input.Filters) {
+      const page = listSecrets(this.ctx, {
+        Filters: input.Filters,
+        MaxResults: input.MaxResults ?? 20,
+        ...(input.NextToken ? { NextToken: input.NextToken } : {}),
+      });
+      ids = (page.SecretList ?? []).map((e) => e.ARN ?? '');
+      nextToken = page.NextToken;
+    }
+    const values: GetSecretValueResponse[] = [];
+    const errors: APIErrorType[] = [];
+    for (const id of ids) {
+      const denied = denial?.(id);
+      if (denied !== undefined) {
+        errors.push({ SecretId: id, ErrorCode: 'AccessDeniedException', Message: denied });
+        continue;
+      }
+      try {
+        values.push(getSecretValue(this.ctx, { SecretId: id }));
+      } catch (err) {
+        if (!(err instanceof AwsError)) throw err;
+        errors.push({ SecretId: id, ErrorCode: err.code, Message: err.message });
+      }
+    }
+    return { SecretValues: values, Errors: errors, ...(nextToken ? { NextToken: nextToken } : {}) };
   }
 
   putSecretValue(input: PutSecretValueRequest, caller: Caller = {}): PutSecretValueResponse {

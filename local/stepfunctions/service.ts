@@ -67,6 +67,19 @@ export class StepFunctions {
     return this.db.machine(machineArn)?.role_arn;
   }
 
+  /**
+   * Step Functions refuses a role it could not assume (its trust policy does not name
+   * states.amazonaws.com or states.<region>.amazonaws.com, or no such role): AWS's
+   * AccessDeniedException with its words, as CreateStateMachine and UpdateStateMachine answer it.
+   */
+  private assumable(roleArn: string): void {
+    if (this.o.iam?.enabled && !this.o.iam.mayAssume(roleArn, 'states', { log: true }))
+      throw new AwsError(
+        'AccessDeniedException',
+        'Neither the global service principal states.amazonaws.com, nor the regional one is authorized to assume the provided role.',
+      );
+  }
+
   private smArn(name: string): string {
     return `arn:aws:states:${this.o.region}:${this.o.accountId}:stateMachine:${name}`;
   }
@@ -81,6 +94,7 @@ export class StepFunctions {
 
   createStateMachine(input: { name: string; definition: string; roleArn: string; tags?: Tag[] }) {
     if (!NAME.test(input.name)) throw new AwsError('InvalidName', `Invalid Name: '${input.name}'`);
+    this.assumable(input.roleArn);
     const arn = this.smArn(input.name);
     const existing = this.db.machine(arn);
     // AWS: creating the same machine again is idempotent (its tags stay as they were); a
@@ -114,6 +128,7 @@ export class StepFunctions {
         'MissingRequiredParameter',
         'Either the definition, the role ARN, the LoggingConfiguration, or the TracingConfiguration must be specified',
       );
+    if (input.roleArn !== undefined) this.assumable(input.roleArn);
     if (input.definition !== undefined) validateDefinition(input.definition);
     // Strictly later than the last update, so a cached compiled definition is never reused.
     const now = Math.max(Date.now(), row.updated_ms + 1);

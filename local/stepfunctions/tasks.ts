@@ -228,8 +228,11 @@ export class TaskDispatcher {
     }
   }
 
-  private internalContext(service: string): RequestContext {
+  private internalContext(service: string, signingName: string, parent: TaskParent): RequestContext {
+    const iam = this.o.iam;
     return {
+      // A call authorized again per item (BatchGetSecretValue) is decided for the machine's role.
+      denial: iam?.enabled ? iam.denialFor(iam.stateMachine(parent.arn), signingName) : undefined,
       requestId: randomUUID(),
       accessKeyId: 'states.amazonaws.com',
       region: this.o.region,
@@ -256,7 +259,12 @@ export class TaskDispatcher {
       errorName('AccessDeniedException'),
     );
     try {
-      return toJsonWire(await fn((input ?? {}) as Record<string, unknown>, this.internalContext(target)));
+      return toJsonWire(
+        await fn(
+          (input ?? {}) as Record<string, unknown>,
+          this.internalContext(target, svc.signingName, parent),
+        ),
+      );
     } catch (err) {
       if (err instanceof AwsError) throw new TaskError(errorName(err.code), err.message);
       throw err;
@@ -297,7 +305,7 @@ export class TaskDispatcher {
       errorName(svc?.accessDeniedCode ?? 'AccessDenied'),
     );
     try {
-      return toJsonWire(await fn(flat, this.internalContext(signingName)));
+      return toJsonWire(await fn(flat, this.internalContext(signingName, signingName, parent)));
     } catch (err) {
       if (err instanceof AwsError) throw new TaskError(errorName(err.code), err.message);
       throw err;

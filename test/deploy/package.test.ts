@@ -647,6 +647,21 @@ describe('serverless package (offline)', () => {
         id,
         attached,
       });
+      // Who may assume it (the local cloud checks a passed role's trust as Step Functions and
+      // EventBridge do): the same service principals as the packaged trust policy.
+      const trusted = (doc: unknown) =>
+        ([(doc as { Statement: unknown }).Statement].flat() as { Principal?: { Service?: unknown } }[])
+          .flatMap((st) => [st.Principal?.Service ?? []].flat())
+          .map((svc) =>
+            typeof svc === 'string'
+              ? svc
+              : String((svc as { 'Fn::Sub'?: string })['Fn::Sub']).replace(/\$\{AWS::Region\}/, 'us-east-1'),
+          )
+          .sort();
+      expect({ id, trust: trusted(local?.trust) }).toEqual({
+        id,
+        trust: trusted(role.Properties['AssumeRolePolicyDocument']),
+      });
     }
     for (const [id, policy] of of(none, 'AWS::IAM::ManagedPolicy')) {
       const doc = resolveIntrinsics(policy.Properties['PolicyDocument'], none, place) as {

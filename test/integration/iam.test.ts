@@ -6,8 +6,15 @@
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ModifyDBInstanceCommand, RDSClient } from '@aws-sdk/client-rds';
 import {
+  EventBridgeClient,
+  PutEventsCommand,
+  PutRuleCommand,
+  PutTargetsCommand,
+} from '@aws-sdk/client-eventbridge';
+import { ModifyDBClusterCommand, ModifyDBInstanceCommand, RDSClient } from '@aws-sdk/client-rds';
+import {
+  BatchGetSecretValueCommand,
   CreateSecretCommand,
   DeleteSecretCommand,
   DescribeSecretCommand,
@@ -17,10 +24,16 @@ import {
   TagResourceCommand,
   UntagResourceCommand,
 } from '@aws-sdk/client-secrets-manager';
-import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import {
+  CreateStateMachineCommand,
+  ListExecutionsCommand,
+  SFNClient,
+  StartExecutionCommand,
+  UpdateStateMachineCommand,
+} from '@aws-sdk/client-sfn';
 import { LOCAL_STAGE } from '../../local/boot';
 import { IAM_DECISIONS_PATH } from '../../local/cloud';
-import { Principals } from '../../local/iam/principals';
+import { Principals, serviceTrust } from '../../local/iam/principals';
 import { loadStackIam } from '../../local/iam/template';
 import { awsError, startTestCloud, type TestCloud } from '../support/cloud';
 
@@ -342,6 +355,204 @@ describe('IAM as AWS enforces it', () => {
     expect(invoke('111122223333')).toBe(false);
   });
 
+  it('CreateSecret with Tags also needs secretsmanager:TagResource, with the request tags', async () => {
+    const creator = (name: string, actions: string[]) =>
+      secretsAs(
+        Principals.create(
+          tc.stateDir,
+          name,
+          {
+            documents: [
+              {
+                Version: '2012-10-17',
+                Statement: [
+                  {
+                    Effect: 'Allow',
+                    Action: actions,
+                    Resource: `arn:aws:secretsmanager:us-east-1:${ACCOUNT}:secret:credflow/iam/tagged-*`,
+                  },
+                ],
+              },
+            ],
+          },
+          tc.cloud.iam.principals.stack,
+        ),
+      );
+    const untagging = creator('creator-no-tag', ['secretsmanager:CreateSecret']);
+    // Without tags CreateSecret alone is enough.
+    await untagging.send(new CreateSecretCommand({ Name: 'credflow/iam/tagged-none', SecretString: 'x' }));
+    const e = await awsError(
+      () =>
+        untagging.send(
+          new CreateSecretCommand({
+            Name: 'credflow/iam/tagged-one',
+            SecretString: 'x',
+            Tags: [{ Key: 'team', Value: 'a' }],
+          }),
+        ),
+      'AccessDeniedException',
+    );
+    expect(e.message).toBe(
+      `User: arn:aws:iam::${ACCOUNT}:user/creator-no-tag is not authorized to perform: secretsmanager:TagResource on resource: arn:aws:secretsmanager:us-east-1:${ACCOUNT}:secret:credflow/iam/tagged-one-?????? because no identity-based policy allows the secretsmanager:TagResource action`,
+    );
+    await awsError(
+      () => tc.clients.secrets.send(new DescribeSecretCommand({ SecretId: 'credflow/iam/tagged-one' })),
+      'ResourceNotFoundException',
+    );
+    const tagging = creator('creator-tag', ['secretsmanager:CreateSecret', 'secretsmanager:TagResource']);
+    await tagging.send(
+      new CreateSecretCommand({
+        Name: 'credflow/iam/tagged-one',
+        SecretString: 'x',
+        Tags: [{ Key: 'team', Value: 'a' }],
+      }),
+    );
+    // TagResource is checked with the request's tags: a Deny by aws:TagKeys on TagResource alone holds.
+    const d = tc.cloud.iam.gate.needsOf('secretsmanager', 'CreateSecret', {
+      Name: 'credflow/iam/x',
+      Tags: [{ Key: 'credflow:user', Value: 'u' }],
+    });
+    expect(d.map((n) => [n.action, n.context?.['aws:TagKeys']])).toEqual([
+      ['secretsmanager:CreateSecret', ['credflow:user']],
+      ['secretsmanager:TagResource', ['credflow:user']],
+    ]);
+  });
+
+  it('RequireManagedMasterPasswordPolicy: turning management off in a Modify is refused, a plain Modify is not', async () => {
+    // The stage that enforces it (serverless deploy --param="enforceManagedMasterPassword=true").
+    const root = path.resolve(__dirname, '../..');
+    const target = { region: tc.cloud.region, accountId: ACCOUNT, stage: LOCAL_STAGE };
+    const enforcing = loadStackIam(root, { ...target, params: { enforceManagedMasterPassword: 'true' } });
+    tc.cloud.iam.useStack(enforcing);
+    try {
+      const keys = Principals.create(
+        tc.stateDir,
+        'db-operator',
+        {
+          documents: [
+            {
+              Version: '2012-10-17',
+              Statement: [
+                {
+                  Effect: 'Allow',
+                  Action: ['rds:CreateDBInstance', 'rds:ModifyDBInstance', 'rds:ModifyDBCluster'],
+                  Resource: '*',
+                },
+              ],
+            },
+          ],
+          managed: ['RequireManagedMasterPasswordPolicy'],
+        },
+        enforcing,
+      );
+      const rds = new RDSClient(cfg(keys));
+      for (const call of [
+        () =>
+          rds.send(
+            new ModifyDBInstanceCommand({ DBInstanceIdentifier: 'shop-db', ManageMasterUserPassword: false }),
+          ),
+        () =>
+          rds.send(
+            new ModifyDBInstanceCommand({
+              DBInstanceIdentifier: 'shop-db',
+              ManageMasterUserPassword: false,
+              MasterUserPassword: 'chosen-by-hand-1',
+            }),
+          ),
+        () =>
+          rds.send(
+            new ModifyDBClusterCommand({ DBClusterIdentifier: 'shop-cl', ManageMasterUserPassword: false }),
+          ),
+      ]) {
+        const e = await awsError(call, 'AccessDenied');
+        expect(e.$metadata?.httpStatusCode).toBe(403);
+        expect(e.message).toMatch(
+          new RegExp(
+            `^User: arn:aws:iam::${ACCOUNT}:user/db-operator is not authorized to perform: rds:ModifyDB(Instance|Cluster) on resource: arn:aws:rds:us-east-1:${ACCOUNT}:(db:shop-db|cluster:shop-cl) with an explicit deny in an identity-based policy$`,
+          ),
+        );
+      }
+      // The statement that denied: the managed policy's.
+      expect(tc.cloud.iam.gate.log({ principal: 'db-operator', limit: 1 })[0]?.by).toBe(
+        `arn:aws:iam::${ACCOUNT}:policy/credflow-${LOCAL_STAGE}-RequireManagedMasterPasswordPolicy #2`,
+      );
+      // Modifications that do not turn management off pass IAM (RDS then answers: no such database).
+      for (const input of [
+        { DBInstanceIdentifier: 'shop-db', DeletionProtection: true },
+        { DBInstanceIdentifier: 'shop-db', ManageMasterUserPassword: true },
+        { DBInstanceIdentifier: 'shop-db', RotateMasterUserPassword: true, ApplyImmediately: true },
+      ])
+        await awsError(() => rds.send(new ModifyDBInstanceCommand(input)), 'DBInstanceNotFoundFault');
+    } finally {
+      tc.cloud.iam.useStack(loadStackIam(root, target));
+    }
+  });
+
+  it('BatchGetSecretValue returns only the secrets its caller may GetSecretValue; the others are in Errors', async () => {
+    const a = await tc.clients.secrets.send(
+      new CreateSecretCommand({ Name: 'credflow/iam/batch-a', SecretString: 'value-a' }),
+    );
+    const b = await tc.clients.secrets.send(
+      new CreateSecretCommand({ Name: 'credflow/iam/batch-b', SecretString: 'value-b' }),
+    );
+    const reader = (name: string, batchActions: string[]) =>
+      secretsAs(
+        Principals.create(
+          tc.stateDir,
+          name,
+          {
+            documents: [
+              {
+                Version: '2012-10-17',
+                Statement: [
+                  ...(batchActions.length > 0
+                    ? [{ Effect: 'Allow' as const, Action: batchActions, Resource: '*' }]
+                    : []),
+                  { Effect: 'Allow', Action: 'secretsmanager:GetSecretValue', Resource: String(a.ARN) },
+                ],
+              },
+            ],
+          },
+          tc.cloud.iam.principals.stack,
+        ),
+      );
+    const byId = { SecretIdList: ['credflow/iam/batch-a', String(b.ARN)] };
+    // Without secretsmanager:BatchGetSecretValue the whole call is refused.
+    const refused = await awsError(
+      () => reader('batch-none', []).send(new BatchGetSecretValueCommand(byId)),
+      'AccessDeniedException',
+    );
+    expect(refused.message).toBe(
+      `User: arn:aws:iam::${ACCOUNT}:user/batch-none is not authorized to perform: secretsmanager:BatchGetSecretValue because no identity-based policy allows the secretsmanager:BatchGetSecretValue action`,
+    );
+    const sm = reader('batch-one', ['secretsmanager:BatchGetSecretValue']);
+    const out = await sm.send(new BatchGetSecretValueCommand(byId));
+    expect(out.SecretValues?.map((v) => [v.Name, v.SecretString])).toEqual([
+      ['credflow/iam/batch-a', 'value-a'],
+    ]);
+    expect(out.Errors).toEqual([
+      {
+        SecretId: String(b.ARN),
+        ErrorCode: 'AccessDeniedException',
+        Message: `User: arn:aws:iam::${ACCOUNT}:user/batch-one is not authorized to perform: secretsmanager:GetSecretValue on resource: ${b.ARN} because no identity-based policy allows the secretsmanager:GetSecretValue action`,
+      },
+    ]);
+    // With filters the caller also needs ListSecrets; then the same per-secret answer.
+    const filtered = { Filters: [{ Key: 'name' as const, Values: ['credflow/iam/batch-'] }] };
+    await awsError(() => sm.send(new BatchGetSecretValueCommand(filtered)), 'AccessDeniedException');
+    const lister = reader('batch-lister', [
+      'secretsmanager:BatchGetSecretValue',
+      'secretsmanager:ListSecrets',
+    ]);
+    const page = await lister.send(new BatchGetSecretValueCommand(filtered));
+    expect(page.SecretValues?.map((v) => v.SecretString)).toEqual(['value-a']);
+    expect(page.Errors?.map((e) => [e.SecretId, e.ErrorCode])).toEqual([[b.ARN, 'AccessDeniedException']]);
+    // The administrator reads both.
+    const all = await tc.clients.secrets.send(new BatchGetSecretValueCommand(byId));
+    expect(all.SecretValues?.map((v) => v.SecretString).sort()).toEqual(['value-a', 'value-b']);
+    expect(all.Errors).toEqual([]);
+  });
+
   it('the policy log lists decisions, denied first, filterable by principal', async () => {
     const res = await fetch(`${tc.cloud.endpoint}${IAM_DECISIONS_PATH}?principal=orders-app`, {
       headers: { authorization: `Bearer ${tc.cloud.token}` },
@@ -399,5 +610,262 @@ describe('IAM as AWS enforces it', () => {
     } finally {
       rmSync(copy, { recursive: true, force: true });
     }
+  });
+
+  describe('passing a role: iam:PassRole, and the role must trust the service', () => {
+    const roleArn = (name: string) => `arn:aws:iam::${ACCOUNT}:role/${name}`;
+    const stackRole = (id: string) => String(tc.cloud.iam.principals.stack?.roles.get(id)?.arn);
+    const PASS_MACHINE = {
+      StartAt: 'Done',
+      States: { Done: { Type: 'Pass', Result: { ok: true }, End: true } },
+    };
+    /** A user with these statements, and its Step Functions and EventBridge clients. */
+    const user = (name: string, statements: object[]) => {
+      const keys = Principals.create(
+        tc.stateDir,
+        name,
+        { documents: [{ Version: '2012-10-17', Statement: statements as never }] },
+        tc.cloud.iam.principals.stack,
+      );
+      return { sfn: new SFNClient(cfg(keys)), events: new EventBridgeClient(cfg(keys)) };
+    };
+    const create = (sfn: SFNClient, name: string, role: string) =>
+      sfn.send(
+        new CreateStateMachineCommand({ name, roleArn: role, definition: JSON.stringify(PASS_MACHINE) }),
+      );
+
+    beforeAll(() => {
+      // Roles an operator makes: one Step Functions may assume, one only EventBridge may.
+      Principals.create(
+        tc.stateDir,
+        'machine-role',
+        {
+          role: true,
+          trust: serviceTrust(['states.amazonaws.com']),
+          // The same grant as target-role: only the trust tells them apart.
+          documents: [
+            {
+              Version: '2012-10-17',
+              Statement: [
+                {
+                  Effect: 'Allow',
+                  Action: 'states:StartExecution',
+                  Resource: `arn:aws:states:us-east-1:${ACCOUNT}:stateMachine:iam-pass-*`,
+                },
+              ],
+            },
+          ],
+        },
+        tc.cloud.iam.principals.stack,
+      );
+      Principals.create(
+        tc.stateDir,
+        'target-role',
+        {
+          role: true,
+          trust: serviceTrust(['events.amazonaws.com']),
+          documents: [
+            {
+              Version: '2012-10-17',
+              Statement: [
+                {
+                  Effect: 'Allow',
+                  Action: 'states:StartExecution',
+                  Resource: `arn:aws:states:us-east-1:${ACCOUNT}:stateMachine:iam-pass-*`,
+                },
+              ],
+            },
+          ],
+        },
+        tc.cloud.iam.principals.stack,
+      );
+    });
+
+    it('CreateStateMachine and UpdateStateMachine need iam:PassRole on the role, passed to states.amazonaws.com', async () => {
+      const { sfn } = user('machine-maker-no-pass', [
+        {
+          Effect: 'Allow',
+          Action: ['states:CreateStateMachine', 'states:UpdateStateMachine', 'states:StartExecution'],
+          Resource: '*',
+        },
+      ]);
+      // The attack: a machine running as the rotation role, whose aws-sdk tasks read master secrets.
+      for (const role of [stackRole('RotationFunctionRole'), roleArn('machine-role')]) {
+        const e = await awsError(() => create(sfn, 'iam-pass-a', role), 'AccessDeniedException');
+        expect(e.message).toBe(
+          `User: arn:aws:iam::${ACCOUNT}:user/machine-maker-no-pass is not authorized to perform: iam:PassRole on resource: ${role} because no identity-based policy allows the iam:PassRole action`,
+        );
+      }
+      // Nothing was made.
+      await awsError(
+        () =>
+          tc.clients.sfn.send(
+            new ListExecutionsCommand({
+              stateMachineArn: `arn:aws:states:us-east-1:${ACCOUNT}:stateMachine:iam-pass-a`,
+            }),
+          ),
+        'StateMachineDoesNotExist',
+      );
+      // A grant to pass roles to another service does not cover Step Functions.
+      const { sfn: toEvents } = user('machine-maker-pass-to-events', [
+        { Effect: 'Allow', Action: 'states:CreateStateMachine', Resource: '*' },
+        {
+          Effect: 'Allow',
+          Action: 'iam:PassRole',
+          Resource: '*',
+          Condition: { StringEquals: { 'iam:PassedToService': 'events.amazonaws.com' } },
+        },
+      ]);
+      await awsError(() => create(toEvents, 'iam-pass-a', roleArn('machine-role')), 'AccessDeniedException');
+      // UpdateStateMachine to another role: the same need.
+      await create(tc.clients.sfn, 'iam-pass-update', roleArn('machine-role'));
+      const e = await awsError(
+        () =>
+          sfn.send(
+            new UpdateStateMachineCommand({
+              stateMachineArn: `arn:aws:states:us-east-1:${ACCOUNT}:stateMachine:iam-pass-update`,
+              roleArn: stackRole('RotationFunctionRole'),
+            }),
+          ),
+        'AccessDeniedException',
+      );
+      expect(e.message).toContain('is not authorized to perform: iam:PassRole on resource:');
+    });
+
+    it('Step Functions refuses a role whose trust policy does not allow it, whoever passes it', async () => {
+      const { sfn } = user('machine-maker', [
+        {
+          Effect: 'Allow',
+          Action: ['states:CreateStateMachine', 'states:UpdateStateMachine'],
+          Resource: '*',
+        },
+        {
+          Effect: 'Allow',
+          Action: 'iam:PassRole',
+          Resource: '*',
+          Condition: { StringEquals: { 'iam:PassedToService': 'states.amazonaws.com' } },
+        },
+      ]);
+      const refusal =
+        'Neither the global service principal states.amazonaws.com, nor the regional one is authorized to assume the provided role.';
+      // Trusted by Lambda only, by EventBridge only, or no such role: refused, also for the administrator.
+      for (const role of [stackRole('RotationFunctionRole'), roleArn('target-role'), roleArn('nobody')])
+        for (const client of [sfn, tc.clients.sfn]) {
+          const e = await awsError(() => create(client, 'iam-pass-b', role), 'AccessDeniedException');
+          expect(e.message).toBe(refusal);
+          expect(e.$metadata?.httpStatusCode).toBe(400);
+        }
+      const e = await awsError(
+        () =>
+          sfn.send(
+            new UpdateStateMachineCommand({
+              stateMachineArn: `arn:aws:states:us-east-1:${ACCOUNT}:stateMachine:iam-pass-update`,
+              roleArn: stackRole('VerifyFunctionRole'),
+            }),
+          ),
+        'AccessDeniedException',
+      );
+      expect(e.message).toBe(refusal);
+      // A role that trusts Step Functions (the regional principal, as the stack's roles do, or the global one).
+      await create(sfn, 'iam-pass-c', roleArn('machine-role'));
+      await create(sfn, 'iam-pass-c2', stackRole('VerifyCredentialsStateMachineRole'));
+      await sfn.send(
+        new UpdateStateMachineCommand({
+          stateMachineArn: `arn:aws:states:us-east-1:${ACCOUNT}:stateMachine:iam-pass-c`,
+          roleArn: stackRole('RotateSecretStateMachineRole'),
+        }),
+      );
+      // A role whose trust changes afterwards: the machine no longer acts as it.
+      const machine = `arn:aws:states:us-east-1:${ACCOUNT}:stateMachine:iam-pass-c2`;
+      const iam = tc.cloud.iam;
+      expect(iam.stateMachine(machine).principal.roleArn).toBe(
+        stackRole('VerifyCredentialsStateMachineRole'),
+      );
+      const root = path.resolve(__dirname, '../..');
+      const target = { region: tc.cloud.region, accountId: ACCOUNT, stage: LOCAL_STAGE };
+      const changed = loadStackIam(root, target);
+      const role = changed.roles.get('VerifyCredentialsStateMachineRole');
+      if (role) role.trust = serviceTrust(['lambda.amazonaws.com']);
+      iam.useStack(changed);
+      try {
+        expect(iam.stateMachine(machine).principal).toEqual({
+          arn: `arn:aws:sts::${ACCOUNT}:assumed-role/credflow-${LOCAL_STAGE}-VerifyCredentialsStateMachineRole/iam-pass-c2`,
+          accountId: ACCOUNT,
+          kind: 'assumed-role',
+        });
+        expect(() => iam.requireCall(iam.stateMachine(machine), 'events', 'PutEvents', {})).toThrow(
+          /because no identity-based policy allows the events:PutEvents action/,
+        );
+      } finally {
+        iam.useStack(loadStackIam(root, target));
+      }
+      expect(iam.stateMachine(machine).principal.roleArn).toBe(
+        stackRole('VerifyCredentialsStateMachineRole'),
+      );
+      expect(() => iam.requireCall(iam.stateMachine(machine), 'events', 'PutEvents', {})).not.toThrow();
+    });
+
+    it('PutTargets with a RoleArn needs iam:PassRole passed to events.amazonaws.com; EventBridge starts a target only as a role that trusts it', async () => {
+      const { events } = user('rule-maker', [
+        { Effect: 'Allow', Action: ['events:PutRule', 'events:PutTargets'], Resource: '*' },
+      ]);
+      const target = (id: string, machine: string, role: string) => ({
+        Id: id,
+        Arn: `arn:aws:states:us-east-1:${ACCOUNT}:stateMachine:${machine}`,
+        RoleArn: role,
+      });
+      const pattern = JSON.stringify({ source: ['iam.test'], 'detail-type': ['PassRole'] });
+      await events.send(new PutRuleCommand({ Name: 'iam-pass-rule', EventPattern: pattern }));
+      const e = await awsError(
+        () =>
+          events.send(
+            new PutTargetsCommand({
+              Rule: 'iam-pass-rule',
+              Targets: [target('t', 'iam-pass-trusted', roleArn('target-role'))],
+            }),
+          ),
+        'AccessDeniedException',
+      );
+      expect(e.message).toBe(
+        `User: arn:aws:iam::${ACCOUNT}:user/rule-maker is not authorized to perform: iam:PassRole on resource: ${roleArn('target-role')} because no identity-based policy allows the iam:PassRole action`,
+      );
+      // With PassRole: accepted whatever the role trusts (EventBridge checks when it delivers).
+      const { events: passer } = user('rule-maker-pass', [
+        { Effect: 'Allow', Action: ['events:PutRule', 'events:PutTargets'], Resource: '*' },
+        {
+          Effect: 'Allow',
+          Action: 'iam:PassRole',
+          Resource: '*',
+          Condition: { StringEquals: { 'iam:PassedToService': 'events.amazonaws.com' } },
+        },
+      ]);
+      await create(tc.clients.sfn, 'iam-pass-trusted', roleArn('machine-role'));
+      await create(tc.clients.sfn, 'iam-pass-untrusted', roleArn('machine-role'));
+      await passer.send(
+        new PutTargetsCommand({
+          Rule: 'iam-pass-rule',
+          Targets: [
+            target('trusted', 'iam-pass-trusted', roleArn('target-role')),
+            // machine-role trusts Step Functions only: EventBridge cannot assume it.
+            target('untrusted', 'iam-pass-untrusted', roleArn('machine-role')),
+          ],
+        }),
+      );
+      await tc.clients.events.send(
+        new PutEventsCommand({ Entries: [{ Source: 'iam.test', DetailType: 'PassRole', Detail: '{}' }] }),
+      );
+      const executions = async (machine: string) =>
+        (
+          await tc.clients.sfn.send(
+            new ListExecutionsCommand({
+              stateMachineArn: `arn:aws:states:us-east-1:${ACCOUNT}:stateMachine:${machine}`,
+            }),
+          )
+        ).executions ?? [];
+      for (let i = 0; i < 50 && (await executions('iam-pass-trusted')).length === 0; i++)
+        await new Promise((r) => setTimeout(r, 100));
+      expect(await executions('iam-pass-trusted')).toHaveLength(1);
+      expect(await executions('iam-pass-untrusted')).toHaveLength(0);
+    });
   });
 });

@@ -4,6 +4,7 @@
  * (https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_<Operation>.html).
  */
 import {
+  BatchGetSecretValueCommand,
   CreateSecretCommand,
   DeleteResourcePolicyCommand,
   DeleteSecretCommand,
@@ -149,6 +150,42 @@ describe('Secrets Manager as AWS answers', () => {
       'InvalidRequestException',
     );
     expect(e.message).toBe('You provided a VersionStage that is not associated to the provided VersionId.');
+  });
+
+  // BatchGetSecretValue: "If Secrets Manager encounters errors such as AccessDeniedException while
+  // attempting to retrieve any of the secrets, you can see the errors in Errors in the response";
+  // SecretIdList or Filters, up to 20 secrets. (Per-secret IAM: test/integration/iam.test.ts.)
+  it('BatchGetSecretValue returns the secrets it can read and reports the others in Errors', async () => {
+    const a = await create();
+    const b = await create({ SecretString: 'other' });
+    const missing = unique('never-was');
+    const out = await h.sm.send(new BatchGetSecretValueCommand({ SecretIdList: [a.name, b.arn, missing] }));
+    expect(out.SecretValues?.map((v) => [v.ARN, v.Name, v.SecretString, v.VersionStages])).toEqual([
+      [a.arn, a.name, 'value', ['AWSCURRENT']],
+      [b.arn, b.name, 'other', ['AWSCURRENT']],
+    ]);
+    expect(out.Errors?.map((e) => [e.SecretId, e.ErrorCode])).toEqual([
+      [missing, 'ResourceNotFoundException'],
+    ]);
+    // Through ListSecrets' filters, a page at a time.
+    const first = await h.sm.send(
+      new BatchGetSecretValueCommand({ Filters: [{ Key: 'name', Values: [a.name, b.name] }], MaxResults: 1 }),
+    );
+    expect(first.SecretValues).toHaveLength(1);
+    expect(first.NextToken).toBeDefined();
+    const second = await h.sm.send(
+      new BatchGetSecretValueCommand({
+        Filters: [{ Key: 'name', Values: [a.name, b.name] }],
+        MaxResults: 1,
+        NextToken: first.NextToken,
+      }),
+    );
+    expect([...(first.SecretValues ?? []), ...(second.SecretValues ?? [])].map((v) => v.Name).sort()).toEqual(
+      [a.name, b.name].sort(),
+    );
+    // Neither or both: refused.
+    for (const input of [{}, { SecretIdList: [a.name], Filters: [{ Key: 'name' as const, Values: ['x'] }] }])
+      await awsError(() => h.sm.send(new BatchGetSecretValueCommand(input)), 'InvalidParameterException');
   });
 
   // DeleteSecret, ForceDeleteWithoutRecovery: "If you use this parameter and the secret does not

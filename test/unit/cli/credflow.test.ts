@@ -3,7 +3,7 @@
  * --help ends with an example, --version, and with no AWS credentials or region every command
  * that talks to AWS prints one line naming what is missing and exits non-zero.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { main, program } from '../../../cli/credflow';
@@ -246,5 +246,52 @@ describe('rotate-fleet --max-concurrency', () => {
     const r = await run('rotate-fleet', '--max-concurrency', n);
     expect(r.code).toBe(EXIT.usage);
     expect(r.stderr).toContain('--max-concurrency must be 1..40');
+  });
+});
+
+describe('iam create-principal --trust', () => {
+  it('makes a role that trusts the services named, refuses --trust on a user or a name that is no service principal', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'credflow-trust-'));
+    try {
+      const policy = path.join(dir, 'p.json');
+      writeFileSync(
+        policy,
+        JSON.stringify({ Statement: [{ Effect: 'Allow', Action: 'logs:*', Resource: '*' }] }),
+      );
+      const base = ['--state-dir', dir, 'iam', 'create-principal'];
+      const made = await run(
+        ...base,
+        'starter',
+        '--role',
+        '--policy',
+        policy,
+        '--trust',
+        'events.amazonaws.com',
+      );
+      expect(made.code).toBe(EXIT.ok);
+      expect(made.stdout).toBe('arn:aws:iam::000000000000:role/starter\n');
+      const stored = JSON.parse(readFileSync(path.join(dir, 'principals.json'), 'utf8')) as {
+        name: string;
+        trust?: unknown;
+      }[];
+      expect(stored.find((p) => p.name === 'starter')?.trust).toEqual({
+        Version: '2012-10-17',
+        Statement: [
+          { Effect: 'Allow', Principal: { Service: ['events.amazonaws.com'] }, Action: 'sts:AssumeRole' },
+        ],
+      });
+      for (const args of [
+        ['user', '--policy', policy, '--trust', 'states.amazonaws.com'],
+        ['role2', '--role', '--policy', policy, '--trust', 'arn:aws:iam::000000000000:root'],
+      ]) {
+        const r = await run(...base, ...args);
+        expect(r.code).toBe(EXIT.usage);
+        expect(r.stdout).toBe('');
+        expect(r.stderr).toContain('(ValidationError)');
+        expect(r.stderr).toContain('--trust');
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

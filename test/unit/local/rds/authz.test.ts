@@ -67,4 +67,32 @@ describe('what IAM checks for an RDS call', () => {
       'rds:ManageMasterUserPassword': true,
     });
   });
+
+  it('rds:ManageMasterUserPassword on ModifyDBInstance and ModifyDBCluster, only when the request gives it', () => {
+    for (const [action, param, kind, id] of [
+      ['ModifyDBInstance', 'DBInstanceIdentifier', 'db', 'shop-db'],
+      ['ModifyDBCluster', 'DBClusterIdentifier', 'cluster', 'shop-cl'],
+    ] as const) {
+      expect(needsOf(action, { [param]: id, ManageMasterUserPassword: 'false' })).toEqual([
+        {
+          action: `rds:${action}`,
+          resource: arn(`${kind}:${id}`),
+          context: { 'aws:ResourceTag/credflow:managed': 'true', 'rds:ManageMasterUserPassword': false },
+        },
+      ]);
+      expect(needsOf(action, { [param]: id, ManageMasterUserPassword: 'true' })?.[0]?.context).toMatchObject({
+        'rds:ManageMasterUserPassword': true,
+      });
+      // A modification that does not mention it (deletion protection, a password rotation) has no such key.
+      for (const other of [{ DeletionProtection: 'true' }, { RotateMasterUserPassword: 'true' }])
+        expect(needsOf(action, { [param]: id, ...other })?.[0]?.context).not.toHaveProperty(
+          'rds:ManageMasterUserPassword',
+        );
+    }
+    // Nor do the other calls, whatever they are given.
+    expect(
+      needsOf('RebootDBInstance', { DBInstanceIdentifier: 'shop-db', ManageMasterUserPassword: 'false' })?.[0]
+        ?.context,
+    ).not.toHaveProperty('rds:ManageMasterUserPassword');
+  });
 });
