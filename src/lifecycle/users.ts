@@ -262,8 +262,9 @@ export async function prepareDatabaseUser(
 /**
  * Refuses an existing secret this request did not make: without its mark (the first version's id,
  * see requestToken), older than the request, deleted, for another user or database, or with a
- * resource policy, KMS key, rotation function or replica Region the request did not ask for. Adopting such a secret would give its
- * maker's password, policy or key to the user credflow is about to create.
+ * resource policy, KMS key, rotation function or replica Region the request did not ask for.
+ * Adopting such a secret would give its maker's password, policy, key or code to the user
+ * credflow is about to create.
  */
 async function assertMadeByThisRequest(
   deps: Deps,
