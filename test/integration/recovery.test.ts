@@ -119,7 +119,12 @@ describe('interrupted executions after a restart', () => {
           Hold: { Type: 'Wait', Seconds: 600, End: true },
         },
       });
-      const sm = await remote.send(new CreateStateMachineCommand({ name: 'cut', roleArn: role, definition }));
+      // That cloud deploys serverless.yml and enforces IAM: a role the stack made, which trusts
+      // Step Functions (a made-up role would be refused, as on AWS).
+      const stackRole = 'arn:aws:iam::000000000000:role/credflow-local-VerifyCredentialsStateMachineRole';
+      const sm = await remote.send(
+        new CreateStateMachineCommand({ name: 'cut', roleArn: stackRole, definition }),
+      );
       ({ executionArn } = await remote.send(
         new StartExecutionCommand({ stateMachineArn: sm.stateMachineArn, name: 'cut-1', input: '{}' }),
       ));
