@@ -45,7 +45,7 @@ import { benchIamGate } from './iam-gate';
 process.env['LOG_LEVEL'] ??= 'ERROR';
 process.env['POWERTOOLS_LOG_LEVEL'] ??= 'ERROR';
 process.env['CREDFLOW_LOG_LEVEL'] ??= 'error';
-process.env['AWS_SDK_JS_SUPPRESS_NODE_VERSION_WARNING'] ??= '1';
+process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
 
 /** What the floor's users are bound to (they have no secret: the floor bypasses Secrets Manager). */
 const FLOOR_BINDING = 'arn:aws:secretsmanager:us-east-1:000000000000:secret:bench/floor-000000';

@@ -9,6 +9,7 @@ import {
   ListSecretVersionIdsCommand,
   SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
+import { cliOnTerminal } from '../support/terminal';
 
 const root = path.resolve(__dirname, '../..');
 const exec = promisify(execFile);
@@ -46,27 +47,13 @@ async function credflowWith(env: Record<string, string | undefined>, ...args: st
 
 const local = (...args: string[]) => credflow('--local', '--state-dir', stateDir, ...args);
 
-/**
- * The CLI on a terminal: run under a pseudo-terminal (util-linux `script`), `typed` sent to it as
- * keystrokes. What it printed comes back as the terminal showed it (stdout and stderr together).
- */
-function onTerminal(typed: string, ...args: string[]): Promise<{ code: number; text: string }> {
-  const command = [process.execPath, '--require', './test/support/register-ts.js', 'cli/credflow.ts', ...args]
-    .map((a) => `'${a.replace(/'/g, `'\\''`)}'`)
-    .join(' ');
-  return new Promise((resolve) => {
-    const child = execFile(
-      'script',
-      ['-qec', command, '/dev/null'],
-      { cwd: root, env: { ...process.env, NO_COLOR: '1', LOG_LEVEL: 'WARN' }, timeout: 120_000 },
-      (err, stdout) => {
-        const code = err ? (err as { code?: unknown }).code : 0;
-        resolve({ code: typeof code === 'number' ? code : -1, text: stdout.replace(/\r/g, '') });
-      },
-    );
-    child.stdin?.end(typed);
+/** The CLI on a terminal, `typed` sent to it as keystrokes (see cliOnTerminal). */
+const onTerminal = (typed: string, ...args: string[]) =>
+  cliOnTerminal(args, {
+    typed,
+    env: { ...process.env, NO_COLOR: '1', LOG_LEVEL: 'WARN' },
+    timeoutMs: 120_000,
   });
-}
 
 let up: Result;
 

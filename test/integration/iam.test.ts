@@ -634,51 +634,34 @@ describe('IAM as AWS enforces it', () => {
         new CreateStateMachineCommand({ name, roleArn: role, definition: JSON.stringify(PASS_MACHINE) }),
       );
 
+    /** A role an operator makes that only `service` may assume; the same grant for every one. */
+    const operatorRole = (name: string, service: string) =>
+      Principals.create(
+        tc.stateDir,
+        name,
+        {
+          role: true,
+          trust: serviceTrust([service]),
+          documents: [
+            {
+              Version: '2012-10-17',
+              Statement: [
+                {
+                  Effect: 'Allow',
+                  Action: 'states:StartExecution',
+                  Resource: `arn:aws:states:us-east-1:${ACCOUNT}:stateMachine:iam-pass-*`,
+                },
+              ],
+            },
+          ],
+        },
+        tc.cloud.iam.principals.stack,
+      );
+
     beforeAll(() => {
-      // Roles an operator makes: one Step Functions may assume, one only EventBridge may.
-      Principals.create(
-        tc.stateDir,
-        'machine-role',
-        {
-          role: true,
-          trust: serviceTrust(['states.amazonaws.com']),
-          // The same grant as target-role: only the trust tells them apart.
-          documents: [
-            {
-              Version: '2012-10-17',
-              Statement: [
-                {
-                  Effect: 'Allow',
-                  Action: 'states:StartExecution',
-                  Resource: `arn:aws:states:us-east-1:${ACCOUNT}:stateMachine:iam-pass-*`,
-                },
-              ],
-            },
-          ],
-        },
-        tc.cloud.iam.principals.stack,
-      );
-      Principals.create(
-        tc.stateDir,
-        'target-role',
-        {
-          role: true,
-          trust: serviceTrust(['events.amazonaws.com']),
-          documents: [
-            {
-              Version: '2012-10-17',
-              Statement: [
-                {
-                  Effect: 'Allow',
-                  Action: 'states:StartExecution',
-                  Resource: `arn:aws:states:us-east-1:${ACCOUNT}:stateMachine:iam-pass-*`,
-                },
-              ],
-            },
-          ],
-        },
-        tc.cloud.iam.principals.stack,
-      );
+      // One Step Functions may assume, one only EventBridge may: only the trust tells them apart.
+      operatorRole('machine-role', 'states.amazonaws.com');
+      operatorRole('target-role', 'events.amazonaws.com');
     });
 
     it('CreateStateMachine and UpdateStateMachine need iam:PassRole on the role, passed to states.amazonaws.com', async () => {

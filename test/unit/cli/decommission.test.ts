@@ -4,13 +4,13 @@
  * pseudo-terminal (util-linux `script`). The mismatch against a real database is in
  * test/e2e/cli.test.ts; refusing off a terminal without --yes in credflow.test.ts.
  */
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { confirmTyped } from '../../../cli/decommission';
 import { EXIT } from '../../../cli/errors';
+import { cliOnTerminal } from '../../support/terminal';
 
 /** Asks on streams; `typed` is what the operator sends (`end` closes the input after it). */
 async function ask(identifier: string, typed: string, end = false): Promise<{ ok: boolean; asked: string }> {
@@ -76,7 +76,6 @@ describe('the typed confirmation', () => {
 });
 
 describe('decommission on a terminal', () => {
-  const root = path.resolve(__dirname, '../../..');
   let home: string;
 
   beforeAll(() => {
@@ -100,27 +99,7 @@ describe('decommission on a terminal', () => {
       AWS_REGION: 'eu-west-1',
       AWS_EC2_METADATA_DISABLED: 'true',
     });
-    const command = [
-      process.execPath,
-      '--require',
-      './test/support/register-ts.js',
-      'cli/credflow.ts',
-      ...args,
-    ]
-      .map((a) => `'${a.replace(/'/g, `'\\''`)}'`)
-      .join(' ');
-    return new Promise((resolve) => {
-      const child = execFile(
-        'script',
-        ['-qec', command, '/dev/null'],
-        { cwd: root, env, timeout: 60_000 },
-        (err, stdout) => {
-          const code = err ? ((err as { code?: unknown }).code as number) : 0;
-          resolve({ code: typeof code === 'number' ? code : -1, text: stdout.replace(/\r/g, '') });
-        },
-      );
-      child.stdin?.end();
-    });
+    return cliOnTerminal(args, { env, timeoutMs: 60_000 });
   }
 
   it('does not ask for --yes there: it goes on to read the database (here: no credentials, exit 4)', async () => {
