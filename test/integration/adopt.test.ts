@@ -391,7 +391,7 @@ describe.each(FAMILIES)('%s: the other blockers, and an apply that fails half-wa
   const plainSecret = (username: string, password: string, extra: Record<string, unknown> = {}) =>
     awsShapedSecret(family, `apps/${family}/plain-${++seq}`, username, password, extra);
 
-  it('a system account, a user that does not exist, an endpoint no database has, a user already bound to another secret, no rotation function', async () => {
+  it('a system account, a user that does not exist, an endpoint no database has, a user already bound to another secret, a pair the master cannot inspect, no rotation function', async () => {
     const system = 'rdsadmin';
     expect(codes(await adopt(await plainSecret(system, 'whatever-1'), { dryRun: true }))).toContain(
       'system-account',
@@ -407,6 +407,14 @@ describe.each(FAMILIES)('%s: the other blockers, and an apply that fails half-wa
     const password = (await current(connectionOf(tc), first.arn)).password;
     const second = await adopt(await plainSecret(first.username, password), { dryRun: true });
     expect(codes(second)).toEqual(['bound-elsewhere']);
+
+    // A user whose `_clone` would pass the engine's name limit: the master cannot inspect the pair.
+    const long = `l${++seq}`.padEnd(engineFor(family).maxUsernameLength - 3, 'x');
+    await makeUser(family, long, 'Long-pw-1');
+    const inspect = await adopt(await plainSecret(long, 'Long-pw-1', { masterarn: masters[family].arn }), {
+      dryRun: true,
+    });
+    expect(codes(inspect)).toEqual(['inspect-failed']);
 
     // A function whose environment names no rotation function of credflow's cannot take rotation.
     const unconfigured = await adoptSecret(
