@@ -59,6 +59,14 @@ const cfg = (keys: Keys) => ({
 const secretsAs = (keys: Keys) => new SecretsManagerClient(cfg(keys));
 const roleKeys = (role: string, session = 'iam-test') =>
   tc.cloud.iam.principals.issueRoleCredentials(role, session);
+/** A user made with `credflow iam create-principal`: one policy of these statements; its keys. */
+const userWith = (name: string, statements: object[]) =>
+  Principals.create(
+    tc.stateDir,
+    name,
+    { documents: [{ Version: '2012-10-17', Statement: statements as never }] },
+    tc.cloud.iam.principals.stack,
+  );
 
 describe('IAM as AWS enforces it', () => {
   it('every call of every service is described for the gate (none is let through undescribed)', () => {
@@ -174,21 +182,9 @@ describe('IAM as AWS enforces it', () => {
     await tc.clients.secrets.send(
       new CreateSecretCommand({ Name: 'credflow/iam/app-other', SecretString: 'b' }),
     );
-    const keys = Principals.create(
-      tc.stateDir,
-      'orders-app',
-      {
-        documents: [
-          {
-            Version: '2012-10-17',
-            Statement: [
-              { Effect: 'Allow', Action: 'secretsmanager:GetSecretValue', Resource: String(mine.ARN) },
-            ],
-          },
-        ],
-      },
-      tc.cloud.iam.principals.stack,
-    );
+    const keys = userWith('orders-app', [
+      { Effect: 'Allow', Action: 'secretsmanager:GetSecretValue', Resource: String(mine.ARN) },
+    ]);
     const sm = secretsAs(keys);
     expect(
       (await sm.send(new GetSecretValueCommand({ SecretId: 'credflow/iam/app-mine' }))).SecretString,
@@ -309,19 +305,9 @@ describe('IAM as AWS enforces it', () => {
     await tc.clients.secrets.send(
       new CreateSecretCommand({ Name: 'credflow/iam/rotate-twice', SecretString: 'x' }),
     );
-    const keys = Principals.create(
-      tc.stateDir,
-      'rotator-without-invoke',
-      {
-        documents: [
-          {
-            Version: '2012-10-17',
-            Statement: [{ Effect: 'Allow', Action: 'secretsmanager:RotateSecret', Resource: '*' }],
-          },
-        ],
-      },
-      tc.cloud.iam.principals.stack,
-    );
+    const keys = userWith('rotator-without-invoke', [
+      { Effect: 'Allow', Action: 'secretsmanager:RotateSecret', Resource: '*' },
+    ]);
     const e = await awsError(
       () =>
         secretsAs(keys).send(
@@ -358,25 +344,13 @@ describe('IAM as AWS enforces it', () => {
   it('CreateSecret with Tags also needs secretsmanager:TagResource, with the request tags', async () => {
     const creator = (name: string, actions: string[]) =>
       secretsAs(
-        Principals.create(
-          tc.stateDir,
-          name,
+        userWith(name, [
           {
-            documents: [
-              {
-                Version: '2012-10-17',
-                Statement: [
-                  {
-                    Effect: 'Allow',
-                    Action: actions,
-                    Resource: `arn:aws:secretsmanager:us-east-1:${ACCOUNT}:secret:credflow/iam/tagged-*`,
-                  },
-                ],
-              },
-            ],
+            Effect: 'Allow',
+            Action: actions,
+            Resource: `arn:aws:secretsmanager:us-east-1:${ACCOUNT}:secret:credflow/iam/tagged-*`,
           },
-          tc.cloud.iam.principals.stack,
-        ),
+        ]),
       );
     const untagging = creator('creator-no-tag', ['secretsmanager:CreateSecret']);
     // Without tags CreateSecret alone is enough.
@@ -497,24 +471,10 @@ describe('IAM as AWS enforces it', () => {
     );
     const reader = (name: string, batchActions: string[]) =>
       secretsAs(
-        Principals.create(
-          tc.stateDir,
-          name,
-          {
-            documents: [
-              {
-                Version: '2012-10-17',
-                Statement: [
-                  ...(batchActions.length > 0
-                    ? [{ Effect: 'Allow' as const, Action: batchActions, Resource: '*' }]
-                    : []),
-                  { Effect: 'Allow', Action: 'secretsmanager:GetSecretValue', Resource: String(a.ARN) },
-                ],
-              },
-            ],
-          },
-          tc.cloud.iam.principals.stack,
-        ),
+        userWith(name, [
+          ...(batchActions.length > 0 ? [{ Effect: 'Allow', Action: batchActions, Resource: '*' }] : []),
+          { Effect: 'Allow', Action: 'secretsmanager:GetSecretValue', Resource: String(a.ARN) },
+        ]),
       );
     const byId = { SecretIdList: ['credflow/iam/batch-a', String(b.ARN)] };
     // Without secretsmanager:BatchGetSecretValue the whole call is refused.
@@ -621,12 +581,7 @@ describe('IAM as AWS enforces it', () => {
     };
     /** A user with these statements, and its Step Functions and EventBridge clients. */
     const user = (name: string, statements: object[]) => {
-      const keys = Principals.create(
-        tc.stateDir,
-        name,
-        { documents: [{ Version: '2012-10-17', Statement: statements as never }] },
-        tc.cloud.iam.principals.stack,
-      );
+      const keys = userWith(name, statements);
       return { sfn: new SFNClient(cfg(keys)), events: new EventBridgeClient(cfg(keys)) };
     };
     const create = (sfn: SFNClient, name: string, role: string) =>
