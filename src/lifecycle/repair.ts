@@ -241,8 +241,14 @@ function result(d: z.infer<typeof diagnosisSchema>, outcome: RepairResult['outco
  * The status tag, and since when it holds: a repair that finds the status it already recorded
  * (a second repair of a secret still broken) keeps the first date.
  */
-async function tagStatus(deps: Deps, arn: string, value: string): Promise<void> {
-  const { tags } = await describeState(deps.secrets, arn);
+async function tagStatus(
+  deps: Deps,
+  arn: string,
+  value: string,
+  /** The secret's tags when the caller has just described it (tagging does not read them again). */
+  known?: Record<string, string>,
+): Promise<void> {
+  const tags = known ?? (await describeState(deps.secrets, arn)).tags;
   const since =
     tags[STATUS_TAG] === value && statusSince(tags[STATUS_SINCE_TAG]) ? tags[STATUS_SINCE_TAG] : undefined;
   const Tags = [{ Key: STATUS_TAG, Value: value }];
@@ -310,7 +316,7 @@ export async function rollBackRotation(
     );
   }
   const r = result(d, 'rolled-back');
-  await tagStatus(deps, d.secretArn, r.status);
+  await tagStatus(deps, d.secretArn, r.status, state.tags);
   deps.metrics?.put('Repair', 1, { action: 'roll-back' });
   if (r.status === 'broken') deps.metrics?.put('SecretsBroken', 1, {});
   return r;
